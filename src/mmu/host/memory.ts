@@ -1,0 +1,137 @@
+/**
+ * Host physical memory: one ArrayBuffer with 8-, 16- and 32-bit views and a
+ * 4 KiB frame allocator.
+ *
+ * Every host-physical address (`hpa`) in vmmu is a byte offset into this
+ * buffer. Guest RAM, shadow page tables, EPT tables and the naive mode's host
+ * page table all live here, so a dump of host memory shows every structure
+ * the modes build, and isolation can be checked by comparing an `hpa` with
+ * the frames that belong to the guest.
+ *
+ * Limits: at most 2 GiB, so that every `hpa` fits a non-negative int32 and the
+ * fast path can keep host addresses in Int32Arrays.
+ */
+
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 4096;
+export const PAGE_MASK = 0xfff;
+/** The largest host memory vmmu accepts (2 GiB - 4 KiB, see the file comment). */
+export const HOST_MEMORY_MAX = 0x80000000 - PAGE_SIZE;
+
+/** Who owns a host frame; kept per frame so that isolation can be audited. */
+export const FRAME_FREE = 0;
+export const FRAME_GUEST = 1;
+export const FRAME_HOST_TABLE = 2;
+export const FRAME_SHADOW = 3;
+export const FRAME_EPT = 4;
+export const FRAME_OTHER = 5;
+export type FrameOwner = 0 | 1 | 2 | 3 | 4 | 5;
+
+export const FRAME_OWNER_NAMES = ['free', 'guest', 'host-table', 'shadow', 'ept', 'other'] as const;
+
+export class HostMemory {
+  readonly bytes: number;
+  readonly frames: number;
+  readonly buffer: ArrayBuffer;
+  readonly u8: Uint8Array;
+  readonly u16: Uint16Array;
+  readonly i32: Int32Array;
+  readonly view: DataView;
+  /** owner of each frame (FRAME_*) */
+  readonly owner: Uint8Array;
+  /** stack of free frames, top at freeTop-1 */
+  private readonly freeStack: Int32Array;
+  private freeTop: number;
+
+  /**
+   * @param bytes host memory size; a multiple of 4 KiB, at most HOST_MEMORY_MAX.
+   * Throws RangeError naming the bad size. Typed arrays use the platform's
+   * byte order; every host Node runs vmmu on (x86-64, arm64) is little-endian
+   * like the guest, so 32-bit views read guest words directly.
+   */
+  constructor(bytes: number) {
+    if (!Number.isInteger(bytes) || bytes <= 0 || bytes % PAGE_SIZE !== 0) {
+      throw new RangeError(`host memory size ${bytes} is not a positive multiple of 4096 bytes`);
+    }
+    if (bytes > HOST_MEMORY_MAX) {
+      throw new RangeError(`host memory size ${bytes} exceeds the ${HOST_MEMORY_MAX}-byte limit (every hpa must fit an int32)`);
+    }
+    this.bytes = bytes;
+    this.frames = bytes / PAGE_SIZE;
+    this.buffer = new ArrayBuffer(bytes);
+    this.u8 = new Uint8Array(this.buffer);
+    this.u16 = new Uint16Array(this.buffer);
+    this.i32 = new Int32Array(this.buffer);
+    this.view = new DataView(this.buffer);
+    this.owner = new Uint8Array(this.frames);
+    this.freeStack = new Int32Array(this.frames);
+    // Hand out low frames first; frame 0 is never handed out so that an hpa
+    // of 0 can never be mistaken for a real mapping in dumps.
+    let top = 0;
+    for (let hfn = this.frames - 1; hfn >= 1; hfn--) this.freeStack[top++] = hfn;
+    this.freeTop = top;
+    this.owner[0] = FRAME_OTHER;
+  }
+
+  /** Number of frames still free. */
+  freeFrames(): number {
+    return this.freeTop;
+  }
+
+  /**
+   * Allocates one zeroed frame for `owner`.
+   * Returns its host frame number, or -1 when host memory is exhausted
+   * (callers decide whether to reclaim or to report).
+   */
+  allocFrame(owner: FrameOwner): number {
+    if (this.freeTop === 0) return -1;
+    const hfn = this.freeStack[--this.freeTop]!;
+    this.owner[hfn] = owner;
+    this.u8.fill(0, hfn * PAGE_SIZE, hfn * PAGE_SIZE + PAGE_SIZE);
+    return hfn;
+  }
+
+  /**
+   * Allocates `count` frames for the guest in an order scattered by `seed`
+   * (a deterministic shuffle of the free frames), so that guest-physical
+   * contiguity never coincides with host-physical contiguity.
+   * Throws RangeError if there are not enough free frames.
+   */
+  allocScattered(count: number, owner: FrameOwner, seed: number): Int32Array {
+    if (count > this.freeTop) {
+      throw new RangeError(`cannot allocate ${count} frames: only ${this.freeTop} of ${this.frames} host frames are free`);
+    }
+    // Fisher-Yates over the free stack with a small xorshift generator.
+    let s = (seed | 0) || 0x9e3779b9;
+    const stack = this.freeStack;
+    for (let i = this.freeTop - 1; i > 0; i--) {
+      s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
+      const j = (s >>> 0) % (i + 1);
+      const t = stack[i]!; stack[i] = stack[j]!; stack[j] = t;
+    }
+    const out = new Int32Array(count);
+    for (let i = 0; i < count; i++) {
+      const hfn = stack[--this.freeTop]!;
+      this.owner[hfn] = owner;
+      out[i] = hfn;
+    }
+    return out;
+  }
+
+  /** Returns a frame to the allocator. Throws if it was already free. */
+  freeFrame(hfn: number): void {
+    if (this.owner[hfn] === FRAME_FREE) throw new Error(`host frame ${hfn} freed twice`);
+    this.owner[hfn] = FRAME_FREE;
+    this.freeStack[this.freeTop++] = hfn;
+  }
+
+  /** Reads the 32-bit little-endian word at a 4-aligned hpa. */
+  read32(hpa: number): number {
+    return this.i32[hpa >>> 2]!;
+  }
+
+  /** Writes the 32-bit little-endian word at a 4-aligned hpa. */
+  write32(hpa: number, value: number): void {
+    this.i32[hpa >>> 2] = value;
+  }
+}

@@ -1,0 +1,848 @@
+/**
+ * The MMU: guest paging registers, the shared software TLB, guest memory
+ * access by virtual and physical address, and one pluggable translation mode
+ * (naive, shadow or slat) behind them.
+ *
+ * The guest sees exactly the same thing in every mode: the same data, the
+ * same page faults (error code and CR2), the same accessed/dirty bits in its
+ * page tables. Modes differ only in how they fill the software TLB and in
+ * what they count.
+ *
+ * Hot path (read*, write*, fetch*): one index, one compare, one add on a
+ * software-TLB hit; no allocation, closure, exception or BigInt. A fault sets
+ * `faultVector` (14 for #PF, 13 for #GP) and the preallocated `fault` record,
+ * and the access returns 0; the caller checks `faultVector` before it commits
+ * anything, and clears it with `clearFault()` when it has delivered the fault.
+ */
+import createDebug from 'debug';
+import { countersToObject, C_FILL, C_GUEST_AD, C_GUEST_PF, newCounters, type CounterName } from './counters.js';
+import { DEFAULT_COST_PROFILE, SKYLAKE_TLB, type CostProfile, type TlbGeometry } from './defaults.js';
+import { HostMemory, PAGE_SIZE, FRAME_OWNER_NAMES, HOST_MEMORY_MAX } from './host/memory.js';
+import { GuestMemoryMap, OPEN_BUS, type MmioHandler, type PhysicalHole } from './host/memory-map.js';
+import {
+  ACC_AC, ACC_FETCH, ACC_USER, ACC_WRITE, CR0_PG, CR0_WP, CR4_LA57, CR4_PAE, CR4_PCIDE, CR4_PGE, CR4_PKE,
+  CR4_PSE, CR4_SMAP, CR4_SMEP, EFER_LMA, EFER_LME, EFER_NXE,
+} from './paging/bits.js';
+import { FMT_L4, FMT_L5, FMT_NONE, FMT_PAE, FORMAT_NAMES, guestFormatOf, guestWalkContext, type FormatId, type WalkContext } from './paging/format.js';
+import { Walker } from './paging/walker.js';
+import { CTX_SUP, CTX_SUP_AC, CTX_USER, KIND_R, KIND_W, KIND_X, SLOT_GLOBAL, SoftTlb } from './tlb/soft.js';
+import { FILL_FAULT, FILL_MMIO, type Mode, type ModeName, MODE_NAMES } from './modes/mode.js';
+import { NaiveMode } from './modes/naive.js';
+import { ShadowMode, type ShadowOptions } from './modes/shadow.js';
+import { SlatMode, type SlatOptions } from './modes/slat.js';
+import { cyclesOf, type CycleBreakdown } from './cost.js';
+import { WATCH_CODE, WATCH_RECORD, WATCH_SHADOW } from './watch.js';
+
+const log = createDebug('vmmu:mmu');
+
+export const VEC_GP = 13;
+export const VEC_PF = 14;
+
+/** translate() results below zero */
+export const T_FAULT = FILL_FAULT;
+export const T_MMIO = FILL_MMIO;
+
+export { WATCH_CODE, WATCH_RECORD, WATCH_SHADOW } from './watch.js';
+
+/** The fault a failed access raised. Preallocated; read it when `faultVector` is nonzero. */
+export class Fault {
+  /** 14 (#PF) or 13 (#GP: non-canonical address, bad PDPTE) */
+  vector = 0;
+  /** the page-fault error code (PFERR_* bits), 0 for #GP(0) */
+  errorCode = 0;
+  /** the faulting linear address (CR2 for #PF): low and high 32 bits */
+  addrLo = 0;
+  addrHi = 0;
+}
+
+/** Options of an Mmu. Every field has a default. */
+export interface MmuOptions {
+  /** translation mode (default 'shadow') */
+  mode?: ModeName;
+  /** guest-physical memory size in bytes, RAM minus holes (default 64 MiB) */
+  guestMemory?: number;
+  /** guest-physical ranges that are not RAM (device memory); accesses go to `mmio` */
+  holes?: readonly PhysicalHole[];
+  /** host memory size in bytes (default: enough for RAM plus any mode's tables) */
+  hostMemory?: number;
+  /** seed of the host-frame scatter (default 1) */
+  seed?: number;
+  /** the guest's MAXPHYADDR, 32..52 (default 36, a P6-class CPU with PAE) */
+  maxPhysAddr?: number;
+  /** 1 GiB pages supported (default true) */
+  gbPages?: boolean;
+  /** log2 of the software TLB's slot count (default 13: 8192 slots) */
+  softTlbBits?: number;
+  /** play every access through the modeled hardware and count it (default false) */
+  measure?: boolean;
+  /** modeled TLB geometry (default Skylake, see docs/costs.md) */
+  tlb?: TlbGeometry;
+  /** cycle costs; missing fields take the defaults */
+  costProfile?: Partial<CostProfile>;
+  /** tag modeled TLB entries with a VPID so VM exits do not flush them (default true) */
+  vpid?: boolean;
+  shadow?: ShadowOptions;
+  slat?: SlatOptions;
+  /** device memory handler (default: open bus, reads all ones) */
+  mmio?: MmioHandler;
+}
+
+/** The state of the guest's paging registers (what setPaging takes and paging() returns). */
+export interface PagingRegisters {
+  cr0: number;
+  cr3Lo: number;
+  cr3Hi: number;
+  cr4: number;
+  efer: number;
+  pkru: number;
+}
+
+/** What report() returns. */
+export interface MmuReport {
+  mode: ModeName;
+  format: string;
+  counters: Record<CounterName, number>;
+  gauges: Record<string, number>;
+  cycles: CycleBreakdown;
+  costProfile: CostProfile;
+  tlb: TlbGeometry;
+}
+
+const TWO_32 = 4294967296;
+
+/** Validates and completes the options (throws RangeError/TypeError naming the bad field). */
+function resolveOptions(o: MmuOptions): Required<Omit<MmuOptions, 'hostMemory' | 'costProfile'>> & { hostMemory: number; costProfile: CostProfile } {
+  const mode = o.mode ?? 'shadow';
+  if (!MODE_NAMES.includes(mode)) throw new RangeError(`mode '${String(mode)}' is not one of ${MODE_NAMES.join(', ')}`);
+  const guestMemory = o.guestMemory ?? 64 * 1024 * 1024;
+  const holes = o.holes ?? [];
+  let top = guestMemory;
+  for (const h of holes) top = Math.max(top, h.gpa + h.bytes);
+  const holeBytes = holes.reduce((s, h) => s + h.bytes, 0);
+  if (top < guestMemory + holeBytes) top = guestMemory + holeBytes;
+  const maxPhysAddr = o.maxPhysAddr ?? 36;
+  if (!Number.isInteger(maxPhysAddr) || maxPhysAddr < 32 || maxPhysAddr > 52) throw new RangeError(`maxPhysAddr ${maxPhysAddr} is outside 32..52`);
+  if (top > 2 ** maxPhysAddr) throw new RangeError(`guest memory top 0x${top.toString(16)} exceeds MAXPHYADDR ${maxPhysAddr}`);
+  const frames = Math.ceil(top / PAGE_SIZE);
+  // Table space: the largest of the modes' needs (host table ~frames/512, EPT ~frames/512,
+  // shadow budget), plus slack for roots and metadata-free headroom.
+  const shadowMax = o.shadow?.maxPages ?? defaultShadowPages(frames);
+  const tables = Math.max(shadowMax + 64, Math.ceil(frames / 512) * 2 + 64);
+  const hostMemory = o.hostMemory ?? Math.min(HOST_MEMORY_MAX, (frames + tables + 16) * PAGE_SIZE);
+  const costProfile = { ...DEFAULT_COST_PROFILE, ...(o.costProfile ?? {}) };
+  for (const [k, v] of Object.entries(costProfile)) {
+    if (k !== 'name' && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) throw new TypeError(`cost profile field '${k}' must be a non-negative number, got ${JSON.stringify(v)}`);
+  }
+  return {
+    mode, guestMemory, holes, hostMemory, seed: o.seed ?? 1, maxPhysAddr, gbPages: o.gbPages ?? true,
+    softTlbBits: o.softTlbBits ?? 13, measure: o.measure ?? false, tlb: o.tlb ?? SKYLAKE_TLB, costProfile,
+    vpid: o.vpid ?? true, shadow: { ...o.shadow, maxPages: shadowMax }, slat: o.slat ?? {}, mmio: o.mmio ?? OPEN_BUS,
+  };
+}
+
+/** KVM's default: 20 shadow pages per 1000 guest frames, at least 64 (here at least 256). */
+export function defaultShadowPages(guestFrames: number): number {
+  return Math.max(256, Math.ceil((guestFrames * 20) / 1000));
+}
+
+export class Mmu {
+  // ---- fast-path state (kept first, initialised in a fixed order) ----
+  /** tags of the current privilege context: equal to the vpn when that access hits */
+  tagR: Float64Array;
+  tagW: Float64Array;
+  tagX: Float64Array;
+  readonly tlbHpa: Int32Array;
+  readonly tlbMask: number;
+  readonly i32: Int32Array;
+  readonly u8: Uint8Array;
+  readonly u16: Uint16Array;
+  readonly dv: DataView;
+  /** every access is played through the modeled hardware */
+  measure: boolean;
+  /** nonzero after a faulting access: the vector; details in `fault` */
+  faultVector = 0;
+  readonly fault = new Fault();
+
+  // ---- guest paging state ----
+  cr0 = 0;
+  cr3Lo = 0;
+  cr3Hi = 0;
+  cr4 = 0;
+  efer = 0;
+  pkru = 0;
+  cpl = 0;
+  ac = 0;
+  /** PAE PDPTE registers (4 entries as lo/hi pairs), loaded at CR3 writes */
+  readonly pdpte = new Int32Array(8);
+  /** current paging format and its walk context */
+  format: FormatId = FMT_NONE;
+  gctx: WalkContext;
+  /** guest-physical address of the top table (CR3 base) */
+  rootGpa = 0;
+  /** current PCID (0 unless CR4.PCIDE) */
+  pcid = 0;
+
+  // ---- last translation (set by every successful translate/fill) ----
+  lastGpa = 0;
+  lastShift = 12;
+  lastGlobal = 0;
+
+  // ---- the machine ----
+  readonly host: HostMemory;
+  readonly map: GuestMemoryMap;
+  readonly soft: SoftTlb;
+  readonly walker: Walker;
+  readonly counters: Float64Array;
+  /** per guest frame: WATCH_* bits of whoever wants to see writes to it */
+  readonly watch: Uint8Array;
+  /** called after a write to a frame with WATCH_CODE / WATCH_RECORD (set by the CPU or a recorder) */
+  onCodeWrite: ((gpa: number, size: number) => void) | null = null;
+  onRecordWrite: ((gpa: number, size: number) => void) | null = null;
+  readonly maxPhysAddr: number;
+  readonly gbPages: boolean;
+  readonly tlbGeometry: TlbGeometry;
+  readonly profile: CostProfile;
+  readonly vpid: boolean;
+  readonly shadowOptions: ShadowOptions;
+  readonly slatOptions: SlatOptions;
+  mmio: MmioHandler;
+  mode: Mode;
+
+  /**
+   * Creates guest memory (scattered over host frames), an idle paging state
+   * (paging off, CPL 0) and the chosen mode. Throws RangeError/TypeError
+   * naming the option that is out of range.
+   */
+  constructor(options: MmuOptions = {}) {
+    const o = resolveOptions(options);
+    this.host = new HostMemory(o.hostMemory);
+    const top = Math.max(o.guestMemory + o.holes.reduce((s, h) => s + h.bytes, 0), ...o.holes.map((h) => h.gpa + h.bytes));
+    this.map = new GuestMemoryMap(this.host, Math.ceil(top / PAGE_SIZE) * PAGE_SIZE, o.holes, o.seed);
+    this.soft = new SoftTlb(o.softTlbBits);
+    this.tagR = this.soft.tags[KIND_R]!;
+    this.tagW = this.soft.tags[KIND_W]!;
+    this.tagX = this.soft.tags[KIND_X]!;
+    this.tlbHpa = this.soft.hpa;
+    this.tlbMask = this.soft.mask;
+    this.i32 = this.host.i32;
+    this.u8 = this.host.u8;
+    this.u16 = this.host.u16;
+    this.dv = this.host.view;
+    this.measure = o.measure;
+    this.walker = new Walker(this.host);
+    this.counters = newCounters();
+    this.walker.counters = this.counters;
+    this.walker.adCounter = C_GUEST_AD;
+    this.watch = new Uint8Array(this.map.gfnCount);
+    this.maxPhysAddr = o.maxPhysAddr;
+    this.gbPages = o.gbPages;
+    this.tlbGeometry = o.tlb;
+    this.profile = o.costProfile;
+    this.vpid = o.vpid;
+    this.shadowOptions = o.shadow;
+    this.slatOptions = o.slat;
+    this.mmio = o.mmio;
+    this.gctx = guestWalkContext(FMT_NONE, this, this.maxPhysAddr, this.gbPages);
+    this.soft.setPermissions(this.gctx);
+    this.mode = this.createMode(o.mode);
+    this.mode.onPagingChange();
+    log('created %s mode, %d MiB guest, %d MiB host', o.mode, this.map.ramBytes >> 20, this.host.bytes >> 20);
+  }
+
+  private createMode(name: ModeName): Mode {
+    switch (name) {
+      case 'naive': return new NaiveMode(this);
+      case 'shadow': return new ShadowMode(this, this.shadowOptions);
+      case 'slat': return new SlatMode(this, this.slatOptions);
+    }
+  }
+
+  // =====================================================================
+  // Hot path: accesses by guest-virtual address in the current context
+  // =====================================================================
+
+  /** Reads a byte at gvaHi:gvaLo (data read, current privilege). Returns 0 on a fault. */
+  read8(lo: number, hi: number): number {
+    const i = (lo >>> 12) & this.tlbMask;
+    if (this.tagR[i] === (hi >>> 0) * 1048576 + (lo >>> 12)) {
+      if (this.measure) this.mode.model(i, lo, hi, this.ctxAcc);
+      return this.u8[this.tlbHpa[i]! + (lo & 0xfff)]!;
+    }
+    return this.readSlow(lo, hi, 1, this.ctxAcc);
+  }
+
+  /** Reads a 16-bit little-endian value (zero-extended). Returns 0 on a fault. */
+  read16(lo: number, hi: number): number {
+    const i = (lo >>> 12) & this.tlbMask;
+    if (this.tagR[i] === (hi >>> 0) * 1048576 + (lo >>> 12) && (lo & 0xfff) <= 0xffe) {
+      if (this.measure) this.mode.model(i, lo, hi, this.ctxAcc);
+      const hpa = this.tlbHpa[i]! + (lo & 0xfff);
+      return hpa & 1 ? this.dv.getUint16(hpa, true) : this.u16[hpa >>> 1]!;
+    }
+    return this.readSlow(lo, hi, 2, this.ctxAcc);
+  }
+
+  /** Reads a 32-bit little-endian value as a signed int32. Returns 0 on a fault. */
+  read32(lo: number, hi: number): number {
+    const i = (lo >>> 12) & this.tlbMask;
+    if (this.tagR[i] === (hi >>> 0) * 1048576 + (lo >>> 12) && (lo & 0xfff) <= 0xffc) {
+      if (this.measure) this.mode.model(i, lo, hi, this.ctxAcc);
+      const hpa = this.tlbHpa[i]! + (lo & 0xfff);
+      return hpa & 3 ? this.dv.getInt32(hpa, true) : this.i32[hpa >>> 2]!;
+    }
+    return this.readSlow(lo, hi, 4, this.ctxAcc) | 0;
+  }
+
+  /** Writes a byte. On a fault nothing is written. */
+  write8(lo: number, hi: number, value: number): void {
+    const i = (lo >>> 12) & this.tlbMask;
+    if (this.tagW[i] === (hi >>> 0) * 1048576 + (lo >>> 12)) {
+      if (this.measure) this.mode.model(i, lo, hi, this.ctxAcc | ACC_WRITE);
+      this.u8[this.tlbHpa[i]! + (lo & 0xfff)] = value;
+      return;
+    }
+    this.writeSlow(lo, hi, 1, value, this.ctxAcc | ACC_WRITE);
+  }
+
+  /** Writes a 16-bit little-endian value. On a fault nothing is written. */
+  write16(lo: number, hi: number, value: number): void {
+    const i = (lo >>> 12) & this.tlbMask;
+    if (this.tagW[i] === (hi >>> 0) * 1048576 + (lo >>> 12) && (lo & 0xfff) <= 0xffe) {
+      if (this.measure) this.mode.model(i, lo, hi, this.ctxAcc | ACC_WRITE);
+      const hpa = this.tlbHpa[i]! + (lo & 0xfff);
+      if (hpa & 1) this.dv.setUint16(hpa, value, true);
+      else this.u16[hpa >>> 1] = value;
+      return;
+    }
+    this.writeSlow(lo, hi, 2, value, this.ctxAcc | ACC_WRITE);
+  }
+
+  /** Writes a 32-bit little-endian value. On a fault nothing is written. */
+  write32(lo: number, hi: number, value: number): void {
+    const i = (lo >>> 12) & this.tlbMask;
+    if (this.tagW[i] === (hi >>> 0) * 1048576 + (lo >>> 12) && (lo & 0xfff) <= 0xffc) {
+      if (this.measure) this.mode.model(i, lo, hi, this.ctxAcc | ACC_WRITE);
+      const hpa = this.tlbHpa[i]! + (lo & 0xfff);
+      if (hpa & 3) this.dv.setInt32(hpa, value, true);
+      else this.i32[hpa >>> 2] = value;
+      return;
+    }
+    this.writeSlow(lo, hi, 4, value, this.ctxAcc | ACC_WRITE);
+  }
+
+  /** Fetches an instruction byte. Returns 0 on a fault. */
+  fetch8(lo: number, hi: number): number {
+    const i = (lo >>> 12) & this.tlbMask;
+    if (this.tagX[i] === (hi >>> 0) * 1048576 + (lo >>> 12)) {
+      if (this.measure) this.mode.model(i, lo, hi, this.ctxAcc | ACC_FETCH);
+      return this.u8[this.tlbHpa[i]! + (lo & 0xfff)]!;
+    }
+    return this.readSlow(lo, hi, 1, this.ctxAcc | ACC_FETCH);
+  }
+
+  /** Fetches 32 bits of instruction stream (signed int32). Returns 0 on a fault. */
+  fetch32(lo: number, hi: number): number {
+    const i = (lo >>> 12) & this.tlbMask;
+    if (this.tagX[i] === (hi >>> 0) * 1048576 + (lo >>> 12) && (lo & 0xfff) <= 0xffc) {
+      if (this.measure) this.mode.model(i, lo, hi, this.ctxAcc | ACC_FETCH);
+      return this.dv.getInt32(this.tlbHpa[i]! + (lo & 0xfff), true);
+    }
+    return this.readSlow(lo, hi, 4, this.ctxAcc | ACC_FETCH) | 0;
+  }
+
+  /** ACC_USER / ACC_AC bits of the current privilege context */
+  ctxAcc = 0;
+
+  // =====================================================================
+  // Accesses with an explicit access kind (implicit supervisor accesses,
+  // tools, traces). `acc` is ACC_* bits.
+  // =====================================================================
+
+  /** Reads `size` (1, 2 or 4) bytes with access kind `acc`; 4-byte reads are signed int32. Returns 0 on a fault. */
+  readAcc(lo: number, hi: number, size: 1 | 2 | 4, acc: number): number {
+    const v = this.readSlow(lo, hi, size, acc & ~ACC_WRITE);
+    return size === 4 ? v | 0 : v;
+  }
+
+  /** Writes `size` bytes with access kind `acc` (ACC_WRITE is implied). Nothing is written on a fault. */
+  writeAcc(lo: number, hi: number, size: 1 | 2 | 4, value: number, acc: number): void {
+    this.writeSlow(lo, hi, size, value, acc | ACC_WRITE);
+  }
+
+  /**
+   * Translates gvaHi:gvaLo for access `acc` without performing it.
+   * Returns the hpa of the byte (>= 0), T_MMIO (the gpa is in `lastGpa`), or
+   * T_FAULT (`faultVector`/`fault` set). Sets lastGpa. May fill the software
+   * TLB, set accessed/dirty bits in guest tables, and make the mode build
+   * structures, exactly as the access itself would; a write translation to a
+   * watched frame still returns its hpa, but the caller must then write
+   * through writePhys* so the watcher sees it (write*() do that).
+   */
+  translate(lo: number, hi: number, acc: number): number {
+    const ctx = acc & ACC_USER ? CTX_USER : acc & ACC_AC && this.gctx.smap ? CTX_SUP_AC : CTX_SUP;
+    const kind = acc & ACC_FETCH ? KIND_X : acc & ACC_WRITE ? KIND_W : KIND_R;
+    const i = (lo >>> 12) & this.tlbMask;
+    const vpn = (hi >>> 0) * 1048576 + (lo >>> 12);
+    if (this.soft.tags[ctx * 3 + kind]![i] === vpn) {
+      if (this.measure) this.mode.model(i, lo, hi, acc);
+      this.lastGpa = this.soft.gpa[i]! + (lo & 0xfff);
+      return this.tlbHpa[i]! + (lo & 0xfff);
+    }
+    return this.miss(lo, hi, acc, ctx * 3 + kind, i, vpn);
+  }
+
+  private miss(lo: number, hi: number, acc: number, tagIndex: number, i: number, vpn: number): number {
+    if (this.format === FMT_L4 || this.format === FMT_L5) {
+      // Canonical check (SDM 3.3.7.1): bits 63..47 (or 63..56) all equal.
+      const top = hi >> (this.format === FMT_L4 ? 15 : 24);
+      if (top !== 0 && top !== -1) return this.raise(VEC_GP, 0, lo, hi);
+    } else if (hi !== 0) {
+      return this.raise(VEC_GP, 0, lo, hi);
+    }
+    this.counters[C_FILL]++;
+    const r = this.mode.fill(lo, hi, acc);
+    if (r === FILL_FAULT) {
+      this.counters[C_GUEST_PF]++;
+      this.faultVector = this.fault.vector;
+      return r;
+    }
+    if (this.measure) this.mode.model(this.soft.tags[tagIndex]![i] === vpn ? i : -1, lo, hi, acc);
+    return r;
+  }
+
+  /** Records a fault and returns T_FAULT. */
+  raise(vector: number, errorCode: number, lo: number, hi: number): number {
+    this.fault.vector = vector;
+    this.fault.errorCode = errorCode;
+    this.fault.addrLo = lo;
+    this.fault.addrHi = hi;
+    this.faultVector = vector;
+    return T_FAULT;
+  }
+
+  /** Forgets the pending fault (after the caller delivered it). */
+  clearFault(): void {
+    this.faultVector = 0;
+  }
+
+  private readSlow(lo: number, hi: number, size: number, acc: number): number {
+    if ((lo & 0xfff) + size <= 4096) {
+      const h = this.translate(lo, hi, acc);
+      if (h >= 0) return this.load(h, size);
+      if (h === T_MMIO) return this.mmio.read(this.lastGpa, size as 1 | 2 | 4);
+      return 0;
+    }
+    // Page-crossing: translate both pages before reading (first page faults first).
+    const h1 = this.translate(lo, hi, acc);
+    if (h1 === T_FAULT) return 0;
+    const g1 = this.lastGpa;
+    const lo2 = ((lo | 0xfff) + 1) >>> 0;
+    const hi2 = lo2 === 0 ? (hi + 1) >>> 0 : hi;
+    const h2 = this.translate(lo2, hi2, acc);
+    if (h2 === T_FAULT) return 0;
+    const g2 = this.lastGpa;
+    const first = 4096 - (lo & 0xfff);
+    let v = 0;
+    for (let k = size - 1; k >= 0; k--) {
+      const b = k < first ? this.byteAt(h1, g1, k) : this.byteAt(h2, g2, k - first);
+      v = v * 256 + b;
+    }
+    return v;
+  }
+
+  private byteAt(h: number, gpa: number, k: number): number {
+    return h >= 0 ? this.u8[h + k]! : this.mmio.read(gpa + k, 1) & 0xff;
+  }
+
+  private load(hpa: number, size: number): number {
+    if (size === 1) return this.u8[hpa]!;
+    if (size === 2) return this.dv.getUint16(hpa, true);
+    return this.dv.getUint32(hpa, true);
+  }
+
+  private writeSlow(lo: number, hi: number, size: number, value: number, acc: number): void {
+    if ((lo & 0xfff) + size <= 4096) {
+      const h = this.translate(lo, hi, acc);
+      if (h !== T_FAULT) this.storeAt(h, this.lastGpa, size, value);
+      return;
+    }
+    const h1 = this.translate(lo, hi, acc);
+    if (h1 === T_FAULT) return;
+    const g1 = this.lastGpa;
+    const lo2 = ((lo | 0xfff) + 1) >>> 0;
+    const hi2 = lo2 === 0 ? (hi + 1) >>> 0 : hi;
+    const h2 = this.translate(lo2, hi2, acc);
+    if (h2 === T_FAULT) return;
+    const g2 = this.lastGpa;
+    const first = 4096 - (lo & 0xfff);
+    for (let k = 0; k < size; k++) {
+      const b = (value >>> (k * 8)) & 0xff;
+      if (k < first) this.storeAt(h1 < 0 ? h1 : h1 + k, g1 + k, 1, b);
+      else this.storeAt(h2 < 0 ? h2 : h2 + k - first, g2 + k - first, 1, b);
+    }
+  }
+
+  /** Stores at the hpa a mode translated to (or MMIO when h < 0), then notifies watchers of the frame. */
+  private storeAt(h: number, gpa: number, size: number, value: number): void {
+    if (h < 0) {
+      this.mmio.write(gpa, size as 1 | 2 | 4, value);
+      return;
+    }
+    if (size === 1) this.u8[h] = value;
+    else if (size === 2) this.dv.setUint16(h, value & 0xffff, true);
+    else this.dv.setInt32(h, value | 0, true);
+    const w = this.watch[Math.floor(gpa / PAGE_SIZE)]!;
+    if (w !== 0) this.notifyWrite(w, gpa, size);
+  }
+
+  // =====================================================================
+  // Guest-physical access (devices, emulation, loaders)
+  // =====================================================================
+
+  /** Reads `size` bytes at a guest-physical address (RAM or MMIO), zero-extended. */
+  readPhys(gpa: number, size: 1 | 2 | 4): number {
+    if ((gpa & 0xfff) + size > 4096) {
+      let v = 0;
+      for (let k = size - 1; k >= 0; k--) v = v * 256 + this.readPhys(gpa + k, 1);
+      return v;
+    }
+    const h = this.map.hpaOf(gpa);
+    return h < 0 ? this.mmio.read(gpa, size) : this.load(h, size);
+  }
+
+  /**
+   * Writes `size` bytes at a guest-physical address. Watched frames notify
+   * their watcher after the write (shadow mode updates its shadow entries,
+   * exactly as for a CPU write).
+   */
+  writePhys(gpa: number, size: number, value: number): void {
+    if ((gpa & 0xfff) + size > 4096) {
+      for (let k = 0; k < size; k++) this.writePhys(gpa + k, 1, (value >>> (k * 8)) & 0xff);
+      return;
+    }
+    this.storeAt(this.map.hpaOf(gpa), gpa, size, value);
+  }
+
+  /** Copies `length` bytes of guest-physical memory out (MMIO reads through the handler). */
+  readPhysBytes(gpa: number, length: number): Uint8Array {
+    const out = new Uint8Array(length);
+    for (let k = 0; k < length;) {
+      const h = this.map.hpaOf(gpa + k);
+      const n = Math.min(length - k, 4096 - ((gpa + k) & 0xfff));
+      if (h >= 0) out.set(this.u8.subarray(h, h + n), k);
+      else for (let j = 0; j < n; j++) out[k + j] = this.mmio.read(gpa + k + j, 1);
+      k += n;
+    }
+    return out;
+  }
+
+  /** Copies bytes into guest-physical memory (a DMA write: watchers see it). */
+  writePhysBytes(gpa: number, bytes: Uint8Array): void {
+    for (let k = 0; k < bytes.length;) {
+      const a = gpa + k;
+      const h = this.map.hpaOf(a);
+      const n = Math.min(bytes.length - k, 4096 - (a & 0xfff));
+      if (h >= 0 && this.watch[Math.floor(a / PAGE_SIZE)] === 0) {
+        this.u8.set(bytes.subarray(k, k + n), h);
+      } else {
+        // Watched or MMIO: go entry-sized so a shadow watcher sees each entry written.
+        for (let j = 0; j < n;) {
+          const step = (a + j) % 4 === 0 && n - j >= 4 ? 4 : 1;
+          const v = step === 4 ? (bytes[k + j]! | (bytes[k + j + 1]! << 8) | (bytes[k + j + 2]! << 16) | (bytes[k + j + 3]! << 24)) : bytes[k + j]!;
+          this.writePhys(a + j, step, v);
+          j += step;
+        }
+      }
+      k += n;
+    }
+  }
+
+  private notifyWrite(w: number, gpa: number, size: number): void {
+    if (w & WATCH_SHADOW) this.mode.onWatchedWrite(gpa, size);
+    if (w & WATCH_CODE && this.onCodeWrite !== null) this.onCodeWrite(gpa, size);
+    if (w & WATCH_RECORD && this.onRecordWrite !== null) this.onRecordWrite(gpa, size);
+  }
+
+  /**
+   * Sets or clears watch bits on a guest frame. Setting drops the write tags
+   * of the frame from the software TLB so that the next write takes the slow
+   * path and notifies.
+   */
+  setWatch(gfn: number, bits: number, on: boolean): void {
+    if (gfn < 0 || gfn >= this.watch.length) return;
+    const old = this.watch[gfn]!;
+    const now = on ? old | bits : old & ~bits;
+    this.watch[gfn] = now;
+    if (now !== 0 && old === 0) {
+      const hfn = this.map.hfnOf[gfn]!;
+      if (hfn >= 0) this.soft.revokeWrite(hfn);
+    }
+  }
+
+  /**
+   * Fills the software-TLB slot of gvaHi:gvaLo from a translation's rights.
+   * Used by the modes. `hpaPage`/`gpaPage` are the 4 KiB page's addresses;
+   * `tagMask` (bit ctx*3+kind) removes tags the mode forbids. Write tags are
+   * never given to a watched frame.
+   */
+  fillSlot(lo: number, hi: number, hpaPage: number, gpaPage: number, us: number, rw: number, xd: number, pkey: number,
+    dirty: number, global: number, large: number, shift: number, tagMask: number): void {
+    const gfn = Math.floor(gpaPage / PAGE_SIZE);
+    if (gfn < this.watch.length && this.watch[gfn] !== 0) tagMask &= ~((1 << KIND_W) | (1 << (3 + KIND_W)) | (1 << (6 + KIND_W)));
+    const key = SoftTlb.rightsKey(us, rw, xd, dirty, this.gctx.pke ? this.pkru : 0, pkey);
+    this.soft.fill((hi >>> 0) * 1048576 + (lo >>> 12), lo >>> 12, hpaPage, gpaPage, key, tagMask, shift, (global ? SLOT_GLOBAL : 0) | large);
+  }
+
+  // =====================================================================
+  // Paging registers and TLB maintenance (cold)
+  // =====================================================================
+
+  /** Sets the privilege context of the read, write and fetch methods: CPL and EFLAGS.AC. */
+  setPrivilege(cpl: number, ac: boolean): void {
+    this.cpl = cpl;
+    this.ac = ac ? 1 : 0;
+    this.selectContext();
+  }
+
+  private selectContext(): void {
+    const ctx = this.cpl === 3 ? CTX_USER : this.ac && this.gctx.smap ? CTX_SUP_AC : CTX_SUP;
+    this.ctxAcc = ctx === CTX_USER ? ACC_USER : ctx === CTX_SUP_AC ? ACC_AC : 0;
+    this.tagR = this.soft.tags[ctx * 3 + KIND_R]!;
+    this.tagW = this.soft.tags[ctx * 3 + KIND_W]!;
+    this.tagX = this.soft.tags[ctx * 3 + KIND_X]!;
+  }
+
+  /**
+   * Loads all paging registers at once (for library users and snapshots).
+   * Returns 0, or T_FAULT with a #GP recorded when PAE PDPTEs are invalid
+   * (then nothing changes).
+   */
+  setPaging(r: Partial<PagingRegisters>): number {
+    const save = this.paging();
+    this.cr0 = r.cr0 ?? this.cr0;
+    this.cr4 = r.cr4 ?? this.cr4;
+    this.efer = r.efer ?? this.efer;
+    this.pkru = r.pkru ?? this.pkru;
+    this.cr3Lo = r.cr3Lo ?? this.cr3Lo;
+    this.cr3Hi = (r.cr3Hi ?? this.cr3Hi) & 0x7fffffff;
+    if (this.reconfigure() !== 0) {
+      Object.assign(this, { cr0: save.cr0, cr4: save.cr4, efer: save.efer, pkru: save.pkru, cr3Lo: save.cr3Lo, cr3Hi: save.cr3Hi });
+      this.reconfigure();
+      return T_FAULT;
+    }
+    return 0;
+  }
+
+  /** The paging registers. */
+  paging(): PagingRegisters {
+    return { cr0: this.cr0, cr3Lo: this.cr3Lo, cr3Hi: this.cr3Hi, cr4: this.cr4, efer: this.efer, pkru: this.pkru };
+  }
+
+  /**
+   * MOV to CR0. Changes of PG or WP reconfigure paging and flush the TLB;
+   * other bits are stored only. Returns 0 or T_FAULT (#GP: invalid PDPTEs).
+   */
+  writeCr0(value: number): number {
+    const old = this.cr0;
+    this.cr0 = value | 0;
+    if (((old ^ value) & (CR0_PG | CR0_WP)) === 0) return 0;
+    if (this.reconfigure() !== 0) {
+      this.cr0 = old;
+      this.reconfigure();
+      return T_FAULT;
+    }
+    return 0;
+  }
+
+  /**
+   * MOV to CR4. A change of PSE, PAE, SMEP, SMAP, PKE, LA57 or PCIDE
+   * reconfigures paging and flushes everything; a change of PGE alone flushes
+   * everything, global entries included (SDM 4.10.4.1). Returns 0 or T_FAULT.
+   */
+  writeCr4(value: number): number {
+    const old = this.cr4;
+    this.cr4 = value | 0;
+    const changed = old ^ value;
+    if (changed & (CR4_PSE | CR4_PAE | CR4_SMEP | CR4_SMAP | CR4_PKE | CR4_LA57 | CR4_PCIDE)) {
+      if (this.reconfigure() !== 0) {
+        this.cr4 = old;
+        this.reconfigure();
+        return T_FAULT;
+      }
+    } else if (changed & CR4_PGE) {
+      this.gctx = guestWalkContext(this.format, this, this.maxPhysAddr, this.gbPages);
+      this.flushTlb(true);
+    }
+    return 0;
+  }
+
+  /** WRMSR IA32_EFER (low 32 bits). NXE/LME/LMA changes reconfigure paging. */
+  writeEfer(value: number): number {
+    const old = this.efer;
+    this.efer = value | 0;
+    if (((old ^ value) & (EFER_NXE | EFER_LME | EFER_LMA)) === 0) return 0;
+    return this.reconfigure();
+  }
+
+  /** WRPKRU. Flushes the software TLB (its tags include protection-key decisions). */
+  writePkru(value: number): void {
+    this.pkru = value | 0;
+    if (this.gctx.pke) {
+      this.gctx = guestWalkContext(this.format, this, this.maxPhysAddr, this.gbPages);
+      this.soft.setPermissions(this.gctx);
+      this.soft.flushAll();
+    }
+  }
+
+  /**
+   * MOV to CR3. With CR4.PCIDE=1, bits 11:0 are the PCID and bit 63 (hi bit
+   * 31) asks not to flush. Loads PAE PDPTEs in PAE paging. Returns 0, or
+   * T_FAULT with #GP(0) when a PDPTE is invalid (CR3 is then unchanged).
+   */
+  writeCr3(lo: number, hi: number): number {
+    const pcide = (this.cr4 & CR4_PCIDE) !== 0 && (this.format === FMT_L4 || this.format === FMT_L5);
+    const noFlush = pcide && (hi & 0x80000000) !== 0;
+    const oldLo = this.cr3Lo, oldHi = this.cr3Hi;
+    const oldPcid = this.pcid;
+    this.cr3Lo = lo | 0;
+    this.cr3Hi = hi & 0x7fffffff;
+    if (this.computeRoot() !== 0) {
+      this.cr3Lo = oldLo;
+      this.cr3Hi = oldHi;
+      this.computeRoot();
+      return this.raise(VEC_GP, 0, 0, 0);
+    }
+    if (!noFlush || this.pcid !== oldPcid) this.soft.flushNonGlobal();
+    this.mode.onCr3(!noFlush);
+    return 0;
+  }
+
+  /** INVLPG: drops the translation of one address (any page size) from every TLB. */
+  invlpg(lo: number, hi: number): void {
+    this.soft.invalidate((hi >>> 0) * 1048576 + (lo >>> 12), lo >>> 12);
+    this.mode.onInvlpg(lo, hi, -1);
+  }
+
+  /**
+   * INVPCID (SDM vol. 2A): type 0 one address of `pcid`, 1 all of `pcid`
+   * but globals, 2 everything, 3 everything but globals. Returns 0 or T_FAULT
+   * (#GP(0) for a type above 3).
+   */
+  invpcid(type: number, pcid: number, lo: number, hi: number): number {
+    switch (type) {
+      case 0:
+        if (pcid === this.pcid) this.soft.invalidate((hi >>> 0) * 1048576 + (lo >>> 12), lo >>> 12);
+        this.mode.onInvlpg(lo, hi, pcid);
+        return 0;
+      case 1:
+        if (pcid === this.pcid) this.soft.flushNonGlobal();
+        this.mode.onFlush(false, pcid, true);
+        return 0;
+      case 2:
+        this.soft.flushAll();
+        this.mode.onFlush(true, -1, true);
+        return 0;
+      case 3:
+        this.soft.flushNonGlobal();
+        this.mode.onFlush(false, -1, true);
+        return 0;
+      default:
+        return this.raise(VEC_GP, 0, 0, 0);
+    }
+  }
+
+  /** Flushes every TLB: non-global entries, or everything when `global`. */
+  flushTlb(global: boolean): void {
+    if (global) this.soft.flushAll();
+    else this.soft.flushNonGlobal();
+    this.mode.onFlush(global, -1, false);
+  }
+
+  /** Recomputes format, walk context and root after a control-register change; flushes all. Returns 0 or T_FAULT (#GP). */
+  private reconfigure(): number {
+    this.format = guestFormatOf(this.cr0, this.cr4, this.efer);
+    this.gctx = guestWalkContext(this.format, this, this.maxPhysAddr, this.gbPages);
+    if (this.computeRoot() !== 0) return this.raise(VEC_GP, 0, 0, 0);
+    this.soft.setPermissions(this.gctx);
+    this.soft.flushAll();
+    this.selectContext();
+    this.mode.onPagingChange();
+    return 0;
+  }
+
+  /** Root address and PCID from CR3; loads and checks PAE PDPTEs (SDM 4.4.1). Returns 0 or -1 (invalid PDPTE). */
+  private computeRoot(): number {
+    const pcide = (this.cr4 & CR4_PCIDE) !== 0 && (this.format === FMT_L4 || this.format === FMT_L5);
+    this.pcid = pcide ? this.cr3Lo & 0xfff : 0;
+    if (this.format === FMT_PAE) {
+      this.rootGpa = (this.cr3Lo & 0xffffffe0) >>> 0;
+      const pd = new Int32Array(8);
+      for (let i = 0; i < 4; i++) {
+        const gpa = this.rootGpa + i * 8;
+        const lo = this.readPhys(gpa, 4) | 0;
+        const hi = this.readPhys(gpa + 4, 4) | 0;
+        if (lo & 1 && ((lo & this.gctx.pdpteRsvdLo) | (hi & this.gctx.pdpteRsvdHi))) return -1;
+        pd[i * 2] = lo;
+        pd[i * 2 + 1] = hi;
+      }
+      this.pdpte.set(pd);
+    } else if (this.format === FMT_L4 || this.format === FMT_L5) {
+      this.rootGpa = (this.cr3Hi & this.gctx.addrHiMask) * TWO_32 + ((this.cr3Lo & 0xfffff000) >>> 0);
+    } else {
+      this.rootGpa = (this.cr3Lo & 0xfffff000) >>> 0;
+    }
+    return 0;
+  }
+
+  // =====================================================================
+  // Modes, counters, reports
+  // =====================================================================
+
+  /**
+   * Switches to another translation mode. The guest's memory and registers
+   * are untouched; the old mode's structures are freed; the software TLB and
+   * the counters are reset (a report belongs to one mode).
+   */
+  switchMode(name: ModeName): void {
+    if (!MODE_NAMES.includes(name)) throw new RangeError(`mode '${String(name)}' is not one of ${MODE_NAMES.join(', ')}`);
+    this.mode.destroy();
+    this.soft.flushAll();
+    this.counters.fill(0);
+    this.mode = this.createMode(name);
+    this.mode.onPagingChange();
+    log('switched to %s', name);
+  }
+
+  /** Zeroes every counter. */
+  resetCounters(): void {
+    this.counters.fill(0);
+  }
+
+  /** Counters by name. */
+  countersByName(): Record<CounterName, number> {
+    return countersToObject(this.counters);
+  }
+
+  /** Counters, gauges and modeled cycles of the current mode. */
+  report(): MmuReport {
+    return {
+      mode: this.mode.name,
+      format: FORMAT_NAMES[this.format],
+      counters: countersToObject(this.counters),
+      gauges: this.mode.gauges(),
+      cycles: cyclesOf(this.mode.name, this.counters, this.profile),
+      costProfile: this.profile,
+      tlb: this.tlbGeometry,
+    };
+  }
+
+  /** A text dump of the current mode's structures (host table, shadow tables or EPT). */
+  dump(): string {
+    return this.mode.dump();
+  }
+
+  /** Who owns the host frame holding `hpa` ('guest', 'shadow', 'ept', ...). */
+  ownerOf(hpa: number): string {
+    return FRAME_OWNER_NAMES[this.host.owner[Math.floor(hpa / PAGE_SIZE)]!] ?? 'out-of-range';
+  }
+}

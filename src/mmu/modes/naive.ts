@@ -1,0 +1,194 @@
+/**
+ * naive: two-layer translation in software on every access, the way an
+ * emulator without hardware help does it.
+ *
+ * The guest's tables are walked in software (gva -> gpa). Every
+ * guest-physical reference, each guest entry included, is then translated
+ * through a real host page table (x86-64 4-level, in host memory) that maps
+ * the emulator's view of guest RAM: host virtual address HVA_BASE + gpa ->
+ * hpa. Nothing traps; the cost is in every access: a software lookup per
+ * access, software walks on virtual-TLB misses, and the host hardware TLB
+ * misses on the emulator's own accesses to guest RAM.
+ */
+import { C_ACCESS_FETCH, C_ACCESS_READ, C_ACCESS_WRITE, C_SW_TRANSLATE, C_SW_WALK_REFS, C_VTLB_HIT, C_VTLB_MISS, C_WALK, C_WALK_REFS, C_WALK_REFS_HOST, newCounters } from '../counters.js';
+import { FRAME_HOST_TABLE, PAGE_SIZE } from '../host/memory.js';
+import { ACC_FETCH, ACC_WRITE, PTE_A, PTE_D, PTE_P, PTE_RW, PTE_HI_XD } from '../paging/bits.js';
+import { FMT_NONE, FMT_PAE, hostWalkContext, type WalkContext } from '../paging/format.js';
+import { HOST_PORT, Walker, WALK_NO_CHECK, WALK_OK, WALK_SET_AD, type TablePort } from '../paging/walker.js';
+import { HardwareTlb, TLB_MISS, WalkCaches } from '../tlb/hardware.js';
+import { SLOT_GLOBAL, SLOT_HUGE, SLOT_LARGE } from '../tlb/soft.js';
+import type { Mmu } from '../mmu.js';
+import { FILL_FAULT, FILL_MMIO, type Mode } from './mode.js';
+import { dumpTable } from './dump.js';
+
+/** high 32 bits of the host virtual address where the emulator maps guest RAM (0x7f00_0000_0000) */
+export const HVA_BASE_HI = 0x7f00;
+const TWO_32 = 4294967296;
+const ALL_TAGS = 0x1ff;
+
+export class NaiveMode implements Mode {
+  readonly name = 'naive' as const;
+  /** hpa of the host PML4 */
+  readonly hostRoot: number;
+  private readonly hostCtx: WalkContext;
+  private readonly hostWalker: Walker;
+  private readonly tables: number[] = [];
+  /** guest-table references go through the host table (the real software walk) */
+  private readonly port: TablePort;
+  /** probes for the cost model read guest tables through the memory map directly */
+  private readonly mapPort: TablePort;
+  // modeled structures
+  private readonly vtlb: HardwareTlb;
+  private readonly hw: HardwareTlb;
+  private readonly hostPwc: WalkCaches;
+
+  constructor(private readonly mmu: Mmu) {
+    this.hostCtx = hostWalkContext(4, { cr0: 0, cr4: 0, efer: 0, pkru: 0 });
+    this.hostWalker = new Walker(mmu.host);
+    this.hostRoot = this.newTable();
+    const map = mmu.map;
+    for (let gfn = 0; gfn < map.gfnCount; gfn++) {
+      const hfn = map.hfnOf[gfn]!;
+      if (hfn >= 0) this.mapHostPage(gfn, hfn);
+    }
+    this.port = { entryHpa: (gpa: number) => this.hostTranslate(gpa) };
+    this.mapPort = { entryHpa: (gpa: number) => map.hpaOf(gpa) };
+    // The virtual TLB is software: it counts only into its own hit/miss counters.
+    this.vtlb = new HardwareTlb(mmu.tlbGeometry, newCounters());
+    this.hw = new HardwareTlb(mmu.tlbGeometry, mmu.counters);
+    this.hostPwc = new WalkCaches(mmu.tlbGeometry.pwc, mmu.counters);
+  }
+
+  private newTable(): number {
+    const hfn = this.mmu.host.allocFrame(FRAME_HOST_TABLE);
+    if (hfn < 0) throw new RangeError('host memory exhausted while building the host page table');
+    this.tables.push(hfn);
+    return hfn * PAGE_SIZE;
+  }
+
+  /** Maps host virtual HVA_BASE + gfn*4K to host frame hfn (4 KiB page, RW, NX). */
+  private mapHostPage(gfn: number, hfn: number): void {
+    const i32 = this.mmu.host.i32;
+    const hvaHi = HVA_BASE_HI + Math.floor(gfn / 1048576);
+    const hvaLo = (gfn % 1048576) * PAGE_SIZE;
+    let table = this.hostRoot;
+    for (let level = 4; level > 1; level--) {
+      const s = 12 + 9 * (level - 1);
+      const index = (s >= 32 ? hvaHi >>> (s - 32) : (hvaLo >>> s) | (hvaHi << (32 - s))) & 511;
+      const e = (table + index * 8) >>> 2;
+      if (!(i32[e]! & PTE_P)) i32[e] = this.newTable() | PTE_P | PTE_RW | PTE_A;
+      table = i32[e]! & 0xfffff000;
+    }
+    const e = (table + ((hvaLo >>> 12) & 511) * 8) >>> 2;
+    i32[e] = (hfn * PAGE_SIZE) | PTE_P | PTE_RW | PTE_A | PTE_D;
+    i32[e + 1] = PTE_HI_XD;
+  }
+
+  /** gpa -> hpa through the host page table (functional walk), or -1 when the gpa is not RAM. */
+  hostTranslate(gpa: number): number {
+    const hi = HVA_BASE_HI + Math.floor(gpa / TWO_32);
+    const r = this.hostWalker.walk(this.hostCtx, HOST_PORT, this.hostRoot, null, gpa >>> 0, hi, 0, WALK_NO_CHECK);
+    return r === WALK_OK ? this.hostWalker.out : -1;
+  }
+
+  fill(lo: number, hi: number, acc: number): number {
+    const mmu = this.mmu;
+    let gpa: number, us = 1, rw = 1, xd = 0, pkey = 0, dirty = 1, global = 0, shift = 12, large = 0;
+    if (mmu.format === FMT_NONE) {
+      gpa = lo >>> 0;
+    } else {
+      const w = mmu.walker;
+      const r = w.walk(mmu.gctx, this.port, mmu.rootGpa, mmu.format === FMT_PAE ? mmu.pdpte : null, lo, hi, acc, WALK_SET_AD);
+      if (r !== WALK_OK) {
+        mmu.raise(14, w.errorCode, lo, hi);
+        return FILL_FAULT;
+      }
+      gpa = w.out;
+      us = w.us; rw = w.rw; xd = w.xd; pkey = w.pkey; dirty = w.dirty; global = w.global; shift = w.pageShift;
+      large = shift > 12 ? SLOT_LARGE | (shift >= 30 ? SLOT_HUGE : 0) : 0;
+    }
+    mmu.lastGpa = gpa;
+    mmu.lastShift = shift;
+    mmu.lastGlobal = global;
+    const hpa = this.hostTranslate(gpa);
+    if (hpa < 0) return FILL_MMIO;
+    const off = lo & 0xfff;
+    mmu.fillSlot(lo, hi, hpa - off, gpa - off, us, rw, xd, pkey, dirty, global, large, shift, ALL_TAGS);
+    return hpa;
+  }
+
+  model(slot: number, lo: number, hi: number, acc: number): void {
+    const mmu = this.mmu;
+    const c = mmu.counters;
+    c[acc & ACC_FETCH ? C_ACCESS_FETCH : acc & ACC_WRITE ? C_ACCESS_WRITE : C_ACCESS_READ]++;
+    c[C_SW_TRANSLATE]++;
+    const soft = mmu.soft;
+    const shift = slot >= 0 ? soft.shift[slot]! : mmu.lastShift;
+    const global = slot >= 0 ? (soft.flags[slot]! & SLOT_GLOBAL) !== 0 : mmu.lastGlobal !== 0;
+    const gpa = slot >= 0 ? soft.gpa[slot]! + (lo & 0xfff) : mmu.lastGpa;
+    const fetch = (acc & ACC_FETCH) !== 0;
+    if (this.vtlb.lookup(lo, hi, shift, fetch, mmu.pcid) === TLB_MISS) {
+      c[C_VTLB_MISS]++;
+      if (mmu.format !== FMT_NONE) {
+        const w = mmu.walker;
+        w.walk(mmu.gctx, this.mapPort, mmu.rootGpa, mmu.format === FMT_PAE ? mmu.pdpte : null, lo, hi, acc, WALK_NO_CHECK);
+        for (let level = w.topLevel; level >= w.level; level--) {
+          if (w.entryHpa[level]! < 0) continue; // PAE PDPTE registers: no memory reference
+          c[C_SW_WALK_REFS]++;
+          this.hostAccess(w.entryAddr[level]!);
+        }
+      }
+      this.vtlb.insert(lo, hi, shift, fetch, mmu.pcid, global);
+    } else {
+      c[C_VTLB_HIT]++;
+    }
+    this.hostAccess(gpa);
+  }
+
+  /** The emulator touches guest RAM at gpa: one host data-TLB lookup, a host walk on a miss. */
+  private hostAccess(gpa: number): void {
+    const hvaLo = gpa >>> 0;
+    const hvaHi = HVA_BASE_HI + Math.floor(gpa / TWO_32);
+    if (this.hw.lookup(hvaLo, hvaHi, 12, false, 0) !== TLB_MISS) return;
+    const c = this.mmu.counters;
+    const start = this.hostPwc.startLevel(hvaLo, hvaHi, 4, this.hostCtx.fmt.shift, 0);
+    c[C_WALK]++;
+    c[C_WALK_REFS] += start;
+    c[C_WALK_REFS_HOST] += start;
+    this.hostPwc.insert(hvaLo, hvaHi, 4, 1, this.hostCtx.fmt.shift, 0);
+    this.hw.insert(hvaLo, hvaHi, 12, false, 0, false);
+  }
+
+  onPagingChange(): void {
+    this.vtlb.flushAll();
+  }
+
+  onCr3(flush: boolean): void {
+    if (flush) this.vtlb.flush(this.mmu.pcid, true);
+  }
+
+  onInvlpg(lo: number, hi: number, pcid: number): void {
+    this.vtlb.invalidatePage(lo, hi, pcid < 0 ? this.mmu.pcid : pcid, false);
+  }
+
+  onFlush(global: boolean, pcid: number): void {
+    if (global) this.vtlb.flushAll();
+    else this.vtlb.flush(pcid, true);
+  }
+
+  onWatchedWrite(): void {}
+
+  gauges(): Record<string, number> {
+    return { 'host.table.pages': this.tables.length };
+  }
+
+  dump(): string {
+    return `host page table (gpa ${'->'} hpa, host virtual base 0x${HVA_BASE_HI.toString(16)}00000000), root hpa 0x${this.hostRoot.toString(16)}\n`
+      + dumpTable(this.mmu.host, this.hostRoot, 4, HVA_BASE_HI * TWO_32);
+  }
+
+  destroy(): void {
+    for (const hfn of this.tables) this.mmu.host.freeFrame(hfn);
+    this.tables.length = 0;
+  }
+}
