@@ -25,7 +25,7 @@ import {
 } from './paging/bits.js';
 import { FMT_L4, FMT_L5, FMT_NONE, FMT_PAE, FORMAT_NAMES, guestFormatOf, guestWalkContext, type FormatId, type WalkContext } from './paging/format.js';
 import { Walker } from './paging/walker.js';
-import { CTX_SUP, CTX_SUP_AC, CTX_USER, KIND_R, KIND_W, KIND_X, SLOT_GLOBAL, SoftTlb } from './tlb/soft.js';
+import { CTX_SUP, CTX_SUP_AC, CTX_USER, KIND_R, KIND_W, KIND_X, SLOT_GLOBAL, SoftTlb, W_TAGS } from './tlb/soft.js';
 import { FILL_FAULT, FILL_MMIO, type Mode, type ModeName, MODE_NAMES } from './modes/mode.js';
 import { NaiveMode } from './modes/naive.js';
 import { ShadowMode, type ShadowOptions } from './modes/shadow.js';
@@ -588,7 +588,7 @@ export class Mmu {
   fillSlot(lo: number, hi: number, hpaPage: number, gpaPage: number, us: number, rw: number, xd: number, pkey: number,
     dirty: number, global: number, large: number, shift: number, tagMask: number): void {
     const gfn = Math.floor(gpaPage / PAGE_SIZE);
-    if (gfn < this.watch.length && this.watch[gfn] !== 0) tagMask &= ~((1 << KIND_W) | (1 << (3 + KIND_W)) | (1 << (6 + KIND_W)));
+    if (gfn < this.watch.length && this.watch[gfn] !== 0) tagMask &= ~W_TAGS;
     const key = SoftTlb.rightsKey(us, rw, xd, dirty, this.gctx.pke ? this.pkru : 0, pkey);
     this.soft.fill((hi >>> 0) * 1048576 + (lo >>> 12), lo >>> 12, hpaPage, gpaPage, key, tagMask, shift, (global ? SLOT_GLOBAL : 0) | large);
   }
@@ -625,9 +625,9 @@ export class Mmu {
     this.pkru = r.pkru ?? this.pkru;
     this.cr3Lo = r.cr3Lo ?? this.cr3Lo;
     this.cr3Hi = (r.cr3Hi ?? this.cr3Hi) & 0x7fffffff;
-    if (this.reconfigure() !== 0) {
+    if (this.reconfigure(true) !== 0) {
       Object.assign(this, { cr0: save.cr0, cr4: save.cr4, efer: save.efer, pkru: save.pkru, cr3Lo: save.cr3Lo, cr3Hi: save.cr3Hi });
-      this.reconfigure();
+      this.reconfigure(true);
       return T_FAULT;
     }
     return 0;
@@ -640,15 +640,17 @@ export class Mmu {
 
   /**
    * MOV to CR0. Changes of PG or WP reconfigure paging and flush the TLB;
-   * other bits are stored only. Returns 0 or T_FAULT (#GP: invalid PDPTEs).
+   * a change of PG reloads PAE PDPTEs (SDM 4.4.1); other bits are stored
+   * only. Returns 0 or T_FAULT (#GP: invalid PDPTEs; CR0 is then unchanged).
    */
   writeCr0(value: number): number {
     const old = this.cr0;
     this.cr0 = value | 0;
     if (((old ^ value) & (CR0_PG | CR0_WP)) === 0) return 0;
-    if (this.reconfigure() !== 0) {
+    const reload = ((old ^ value) & CR0_PG) !== 0;
+    if (this.reconfigure(reload) !== 0) {
       this.cr0 = old;
-      this.reconfigure();
+      this.reconfigure(true);
       return T_FAULT;
     }
     return 0;
@@ -657,20 +659,28 @@ export class Mmu {
   /**
    * MOV to CR4. A change of PSE, PAE, SMEP, SMAP, PKE, LA57 or PCIDE
    * reconfigures paging and flushes everything; a change of PGE alone flushes
-   * everything, global entries included (SDM 4.10.4.1). Returns 0 or T_FAULT.
+   * everything, global entries included (SDM 4.10.4.1). In PAE paging a
+   * change of PAE, PGE, PSE or SMEP reloads the PDPTEs (SDM 4.4.1). Returns
+   * 0 or T_FAULT (#GP: invalid PDPTEs; CR4 is then unchanged).
    */
   writeCr4(value: number): number {
     const old = this.cr4;
     this.cr4 = value | 0;
     const changed = old ^ value;
+    const reload = (changed & (CR4_PAE | CR4_PGE | CR4_PSE | CR4_SMEP)) !== 0;
     if (changed & (CR4_PSE | CR4_PAE | CR4_SMEP | CR4_SMAP | CR4_PKE | CR4_LA57 | CR4_PCIDE)) {
-      if (this.reconfigure() !== 0) {
+      if (this.reconfigure(reload) !== 0) {
         this.cr4 = old;
-        this.reconfigure();
+        this.reconfigure(true);
         return T_FAULT;
       }
     } else if (changed & CR4_PGE) {
       this.gctx = guestWalkContext(this.format, this, this.maxPhysAddr, this.gbPages);
+      if (this.computeRoot(true) !== 0) {
+        this.cr4 = old;
+        this.gctx = guestWalkContext(this.format, this, this.maxPhysAddr, this.gbPages);
+        return this.raise(VEC_GP, 0, 0, 0);
+      }
       this.flushTlb(true);
     }
     return 0;
@@ -681,7 +691,7 @@ export class Mmu {
     const old = this.efer;
     this.efer = value | 0;
     if (((old ^ value) & (EFER_NXE | EFER_LME | EFER_LMA)) === 0) return 0;
-    return this.reconfigure();
+    return this.reconfigure(((old ^ value) & (EFER_LME | EFER_LMA)) !== 0);
   }
 
   /** WRPKRU. Flushes the software TLB (its tags include protection-key decisions). */
@@ -706,10 +716,10 @@ export class Mmu {
     const oldPcid = this.pcid;
     this.cr3Lo = lo | 0;
     this.cr3Hi = hi & 0x7fffffff;
-    if (this.computeRoot() !== 0) {
+    if (this.computeRoot(true) !== 0) {
       this.cr3Lo = oldLo;
       this.cr3Hi = oldHi;
-      this.computeRoot();
+      this.computeRoot(false);
       return this.raise(VEC_GP, 0, 0, 0);
     }
     if (!noFlush || this.pcid !== oldPcid) this.soft.flushNonGlobal();
@@ -758,11 +768,16 @@ export class Mmu {
     this.mode.onFlush(global, -1, false);
   }
 
-  /** Recomputes format, walk context and root after a control-register change; flushes all. Returns 0 or T_FAULT (#GP). */
-  private reconfigure(): number {
+  /**
+   * Recomputes format, walk context and root after a control-register
+   * change, reloading PAE PDPTEs when `reloadPdptes`; flushes all. Returns 0
+   * or T_FAULT (#GP).
+   */
+  private reconfigure(reloadPdptes: boolean): number {
+    const oldFormat = this.format;
     this.format = guestFormatOf(this.cr0, this.cr4, this.efer);
     this.gctx = guestWalkContext(this.format, this, this.maxPhysAddr, this.gbPages);
-    if (this.computeRoot() !== 0) return this.raise(VEC_GP, 0, 0, 0);
+    if (this.computeRoot(reloadPdptes || oldFormat !== this.format) !== 0) return this.raise(VEC_GP, 0, 0, 0);
     this.soft.setPermissions(this.gctx);
     this.soft.flushAll();
     this.selectContext();
@@ -770,12 +785,16 @@ export class Mmu {
     return 0;
   }
 
-  /** Root address and PCID from CR3; loads and checks PAE PDPTEs (SDM 4.4.1). Returns 0 or -1 (invalid PDPTE). */
-  private computeRoot(): number {
+  /**
+   * Root address and PCID from CR3; in PAE paging, with `loadPdptes`, loads
+   * and checks the PDPTEs (SDM 4.4.1). Returns 0 or -1 (invalid PDPTE).
+   */
+  private computeRoot(loadPdptes: boolean): number {
     const pcide = (this.cr4 & CR4_PCIDE) !== 0 && (this.format === FMT_L4 || this.format === FMT_L5);
     this.pcid = pcide ? this.cr3Lo & 0xfff : 0;
     if (this.format === FMT_PAE) {
       this.rootGpa = (this.cr3Lo & 0xffffffe0) >>> 0;
+      if (!loadPdptes) return 0;
       const pd = new Int32Array(8);
       for (let i = 0; i < 4; i++) {
         const gpa = this.rootGpa + i * 8;

@@ -47,7 +47,7 @@ import {
 import { FMT_32, FMT_L4, FMT_L5, FMT_NONE, FMT_PAE, hostWalkContext, type WalkContext } from '../paging/format.js';
 import { HOST_PORT, Walker, WALK_OK, WALK_SET_AD, type TablePort } from '../paging/walker.js';
 import { HardwareTlb, TLB_MISS, WalkCaches } from '../tlb/hardware.js';
-import { SLOT_HUGE, SLOT_LARGE } from '../tlb/soft.js';
+import { ALL_TAGS, SLOT_HUGE, SLOT_LARGE, W_TAGS } from '../tlb/soft.js';
 import type { Mmu } from '../mmu.js';
 import { WATCH_SHADOW } from '../watch.js';
 import { FILL_FAULT, FILL_MMIO, type Mode } from './mode.js';
@@ -94,7 +94,6 @@ const SPTE_GUEST_LARGE = 1 << 10;
 const SPTE_HI_GUEST_HUGE = 1 << 20;
 const SPTE_FRAME = 0xfffff000 | 0;
 
-const ALL_TAGS = 0x1ff;
 
 /** An entry of the root cache. */
 interface RootSlot {
@@ -195,60 +194,56 @@ export class ShadowMode implements Mode {
 
   fill(lo: number, hi: number, acc: number): number {
     const mmu = this.mmu;
-    let exited = false;
-    for (let attempt = 0; attempt < 4; attempt++) {
-      const top = this.currentTop();
-      if (this.sw.walk(this.sctx, HOST_PORT, this.spHfn[top]! * PAGE_SIZE, null, lo, hi, acc, 0) === WALK_OK) {
-        return this.fillFromShadow(lo, hi, acc);
-      }
-      // ---- VM exit: the hypervisor resolves the fault ----
-      const w = mmu.walker;
-      let gpa: number;
-      if (mmu.format === FMT_NONE) {
-        gpa = lo >>> 0;
-      } else {
-        const r = w.walk(mmu.gctx, this.mapPort, mmu.rootGpa, mmu.format === FMT_PAE ? mmu.pdpte : null, lo, hi, acc, WALK_SET_AD);
-        if (r !== WALK_OK) {
-          if (!exited) this.exit(C_EXIT_GUEST_PF);
-          mmu.raise(14, w.errorCode, lo, hi);
-          return FILL_FAULT;
-        }
-        gpa = w.out;
-      }
-      const gfn = Math.floor(gpa / PAGE_SIZE);
-      const hfn = gfn < mmu.map.gfnCount ? mmu.map.hfnOf[gfn]! : -1;
-      mmu.lastGpa = gpa;
-      mmu.lastShift = 12;
-      mmu.lastGlobal = 0;
-      if (hfn < 0) {
-        if (!exited) this.exit(C_EXIT_MMIO);
-        return FILL_MMIO;
-      }
-      const write = (acc & ACC_WRITE) !== 0;
-      const tracked = this.gfnCount[gfn]! > 0 && !this.gfnUnsync[gfn];
-      let emulate = false;
-      if (write && tracked) {
-        if (this.canUnsync(gfn)) this.unsyncFrame(gfn);
-        else emulate = true;
-      }
-      if (!exited) this.exit(emulate ? C_EXIT_PT_WRITE : C_EXIT_HIDDEN_PF);
-      exited = true;
-      if (!this.install(lo, hi, acc, gfn, hfn)) {
-        // The hypervisor emulates the access itself (supervisor write to a
-        // read-only page with CR0.WP=0 under SMAP): no shadow entry allows it.
-        return hfn * PAGE_SIZE + (lo & 0xfff);
-      }
-      if (emulate) {
-        // The write is emulated: the Mmu writes through the physical path
-        // (the frame is watched) and onWatchedWrite updates the shadows.
-        // Reads through this mapping are filled so they stay fast.
-        if (this.sw.walk(this.sctx, HOST_PORT, this.spHfn[this.currentTop()]! * PAGE_SIZE, null, lo, hi, acc & ~ACC_WRITE, 0) === WALK_OK) {
-          this.fillFromShadow(lo, hi, acc & ~ACC_WRITE);
-        }
-        return hfn * PAGE_SIZE + (lo & 0xfff);
-      }
+    if (this.sw.walk(this.sctx, HOST_PORT, this.spHfn[this.currentTop()]! * PAGE_SIZE, null, lo, hi, acc, 0) === WALK_OK) {
+      return this.fillFromShadow(lo, hi, acc);
     }
-    throw new Error(`shadow MMU could not resolve gva 0x${(hi >>> 0).toString(16)}:${(lo >>> 0).toString(16)} (access ${acc}) after 4 attempts`);
+    // ---- VM exit: the hypervisor walks the guest's table ----
+    const w = mmu.walker;
+    let gpa: number;
+    if (mmu.format === FMT_NONE) {
+      gpa = lo >>> 0;
+    } else {
+      const r = w.walk(mmu.gctx, this.mapPort, mmu.rootGpa, mmu.format === FMT_PAE ? mmu.pdpte : null, lo, hi, acc, WALK_SET_AD);
+      if (r !== WALK_OK) {
+        this.exit(C_EXIT_GUEST_PF);
+        mmu.raise(14, w.errorCode, lo, hi);
+        return FILL_FAULT;
+      }
+      gpa = w.out;
+    }
+    const gfn = Math.floor(gpa / PAGE_SIZE);
+    const hfn = gfn < mmu.map.gfnCount ? mmu.map.hfnOf[gfn]! : -1;
+    mmu.lastGpa = gpa;
+    mmu.lastShift = 12;
+    mmu.lastGlobal = 0;
+    if (hfn < 0) {
+      this.exit(C_EXIT_MMIO);
+      return FILL_MMIO;
+    }
+    const write = (acc & ACC_WRITE) !== 0;
+    let emulate = false;
+    if (write && this.gfnCount[gfn]! > 0 && !this.gfnUnsync[gfn]) {
+      if (this.canUnsync(gfn)) this.unsyncFrame(gfn);
+      else emulate = true;
+    }
+    this.exit(emulate ? C_EXIT_PT_WRITE : C_EXIT_HIDDEN_PF);
+    const hpa = hfn * PAGE_SIZE + (lo & 0xfff);
+    if (!this.install(lo, hi, acc, gfn, hfn)) return hpa;
+    const root = this.spHfn[this.currentTop()]! * PAGE_SIZE;
+    if (!emulate && this.sw.walk(this.sctx, HOST_PORT, root, null, lo, hi, acc, 0) === WALK_OK) {
+      return this.fillFromShadow(lo, hi, acc);
+    }
+    // No shadow entry allows the access although the guest does: a write to
+    // a write-protected page table, a frame that became one while the path
+    // was built, or a supervisor write the hardware's CR0.WP=1 or protection
+    // keys refuse while the guest runs with WP=0. The hypervisor emulates it:
+    // the Mmu writes through the physical path (watchers see it). Reads
+    // through this mapping are filled so they stay fast.
+    if (this.sw.walk(this.sctx, HOST_PORT, root, null, lo, hi, acc & ~ACC_WRITE, 0) === WALK_OK) {
+      this.fillFromShadow(lo, hi, acc & ~ACC_WRITE);
+    }
+    mmu.lastGpa = gpa;
+    return hpa;
   }
 
   private exit(reason: number): void {
@@ -274,7 +269,9 @@ export class ShadowMode implements Mode {
     const gpaPage = gfn * PAGE_SIZE;
     const global = leafLo & SPTE_GUEST_GLOBAL ? 1 : 0;
     const large = leafLo & SPTE_GUEST_LARGE ? SLOT_LARGE | (leafHi & SPTE_HI_GUEST_HUGE ? SLOT_HUGE : 0) : 0;
-    mmu.fillSlot(lo, hi, hpa - off, gpaPage, s.us, s.rw, s.xd, s.pkey, 1, global, large, 12, ALL_TAGS);
+    // The hardware walks shadow tables with CR0.WP=1: a read-only shadow
+    // entry never allows a write, whatever the guest's WP says.
+    mmu.fillSlot(lo, hi, hpa - off, gpaPage, s.us, s.rw, s.xd, s.pkey, 1, global, large, 12, s.rw ? ALL_TAGS : ALL_TAGS & ~W_TAGS);
     mmu.lastGpa = gpaPage + off;
     mmu.lastShift = 12;
     mmu.lastGlobal = 0;

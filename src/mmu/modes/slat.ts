@@ -202,10 +202,12 @@ export class SlatMode implements Mode {
   /** One guest-physical reference of a two-dimensional walk: nested TLB, else an EPT walk. */
   private nested(gpa: number): void {
     const c = this.mmu.counters;
-    const key = Math.floor(gpa / PAGE_SIZE);
+    const gfn = Math.floor(gpa / PAGE_SIZE);
+    const klo = gfn | 0;
+    const khi = Math.floor(gfn / TWO_32);
     const vpidTag = this.mmu.vpid ? 1 : 0;
     if (this.useNtlb) {
-      if (this.ntlb.lookup(key, vpidTag)) {
+      if (this.ntlb.lookup(klo, khi, vpidTag)) {
         c[C_NTLB_HIT]++;
         return;
       }
@@ -217,7 +219,7 @@ export class SlatMode implements Mode {
     c[C_WALK_REFS] += start;
     c[C_WALK_REFS_NESTED] += start;
     if (this.usePwc) this.eptPwc.insert(lo, hi, 4, 1, this.eptCtx.fmt.shift, vpidTag);
-    if (this.useNtlb) this.ntlb.insert(key, vpidTag, false);
+    if (this.useNtlb) this.ntlb.insert(klo, khi, vpidTag, false);
   }
 
   onPagingChange(): void {

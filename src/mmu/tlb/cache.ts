@@ -5,111 +5,116 @@
  *
  * It stores tags only, never translations: the software TLB provides the
  * translation; this model decides what the hardware would have hit or missed.
- * A tag is an exact integer below 2^53 (a page number, possibly combined with
- * a size code); each entry also carries an address-space tag (PCID/VPID) and a
+ * A tag is a page number split into two int32 halves (`klo`, `khi`), so a
+ * lookup is integer compares only; the set index comes from the low bits of
+ * `klo`. Each entry also carries an address-space tag (PCID/VPID) and a
  * global flag that makes it match in every address space.
  */
+const VALID = 1;
+const GLOBAL = 2;
+
 export class ModelCache {
   readonly entries: number;
   readonly ways: number;
   readonly sets: number;
-  private readonly key: Float64Array;
+  private readonly setMask: number;
+  private readonly klo: Int32Array;
+  private readonly khi: Int32Array;
   private readonly asid: Int32Array;
-  private readonly global: Uint8Array;
+  private readonly flags: Uint8Array;
   /** last-use stamps; the smallest in a set is the LRU way */
   private readonly stamp: Float64Array;
   private clock = 0;
+  /** whether the entry the last successful lookup found is global */
+  lastGlobal = false;
 
   /**
    * @param entries total entries (0 makes a cache that never hits)
-   * @param ways associativity; entries must be a multiple of it
-   * Throws RangeError with the bad geometry.
+   * @param ways associativity; entries / ways must be a power of two
+   * Throws RangeError naming the bad geometry.
    */
   constructor(entries: number, ways: number, readonly label = 'cache') {
     if (!Number.isInteger(entries) || entries < 0 || !Number.isInteger(ways) || ways <= 0 || (entries > 0 && entries % ways !== 0)) {
       throw new RangeError(`${label}: ${entries} entries cannot be split into ${ways}-way sets`);
     }
+    const sets = entries === 0 ? 0 : entries / ways;
+    if (sets & (sets - 1)) throw new RangeError(`${label}: ${entries} entries / ${ways} ways gives ${sets} sets, not a power of two`);
     this.entries = entries;
     this.ways = entries === 0 ? 1 : ways;
-    this.sets = entries === 0 ? 0 : entries / ways;
-    this.key = new Float64Array(entries).fill(-1);
+    this.sets = sets;
+    this.setMask = sets - 1;
+    this.klo = new Int32Array(entries);
+    this.khi = new Int32Array(entries);
     this.asid = new Int32Array(entries);
-    this.global = new Uint8Array(entries);
+    this.flags = new Uint8Array(entries);
     this.stamp = new Float64Array(entries);
   }
 
   /**
-   * Looks `key` up for address space `asid`. Returns true on a hit (and makes
-   * the way most recently used), false on a miss. Changes nothing on a miss.
+   * Looks up tag khi:klo in address space `asid`. Returns true on a hit (the
+   * way becomes most recently used), false on a miss (nothing changes).
    */
-  lookup(key: number, asid: number): boolean {
+  lookup(klo: number, khi: number, asid: number): boolean {
     if (this.sets === 0) return false;
-    const base = (key % this.sets) * this.ways;
+    const base = (klo & this.setMask) * this.ways;
     const end = base + this.ways;
+    const f = this.flags;
     for (let i = base; i < end; i++) {
-      if (this.key[i] === key && (this.asid[i] === asid || this.global[i] === 1)) {
+      if (this.klo[i] === klo && this.khi[i] === khi && f[i]! & VALID && (this.asid[i] === asid || f[i]! & GLOBAL)) {
         this.stamp[i] = ++this.clock;
+        this.lastGlobal = (f[i]! & GLOBAL) !== 0;
         return true;
       }
     }
     return false;
   }
 
-  /** Inserts `key` (after a miss), evicting the set's least recently used way. */
-  insert(key: number, asid: number, global: boolean): void {
+  /** Inserts tag khi:klo (after a miss), evicting the set's least recently used way. */
+  insert(klo: number, khi: number, asid: number, global: boolean): void {
     if (this.sets === 0) return;
-    const base = (key % this.sets) * this.ways;
+    const base = (klo & this.setMask) * this.ways;
     let victim = base;
     let oldest = Infinity;
     for (let i = base; i < base + this.ways; i++) {
-      if (this.key[i] === -1) { victim = i; break; }
+      if (!(this.flags[i]! & VALID)) { victim = i; break; }
       if (this.stamp[i]! < oldest) { oldest = this.stamp[i]!; victim = i; }
     }
-    this.key[victim] = key;
+    this.klo[victim] = klo;
+    this.khi[victim] = khi;
     this.asid[victim] = asid;
-    this.global[victim] = global ? 1 : 0;
+    this.flags[victim] = global ? VALID | GLOBAL : VALID;
     this.stamp[victim] = ++this.clock;
   }
 
   /** Drops every entry. */
   flushAll(): void {
-    this.key.fill(-1);
+    this.flags.fill(0);
   }
 
-  /**
-   * Drops entries of address space `asid` (or of every space when asid < 0);
-   * global entries survive when keepGlobal is true.
-   */
+  /** Drops entries of address space `asid` (asid < 0: of every space); global ones survive when keepGlobal. */
   flushAsid(asid: number, keepGlobal: boolean): void {
+    const f = this.flags;
     for (let i = 0; i < this.entries; i++) {
-      if (this.key[i] === -1) continue;
-      if (keepGlobal && this.global[i]) continue;
-      if (asid < 0 || this.asid[i] === asid) this.key[i] = -1;
+      if (!(f[i]! & VALID) || (keepGlobal && f[i]! & GLOBAL)) continue;
+      if (asid < 0 || this.asid[i] === asid) f[i] = 0;
     }
   }
 
-  /** Drops entries whose key is in [keyLo, keyHi) for `asid` (asid < 0: any), global ones included unless keepGlobal. */
-  flushRange(keyLo: number, keyHi: number, asid: number, keepGlobal: boolean): void {
+  /** Drops the entry with tag khi:klo in `asid` (asid < 0: any); a global one too unless keepGlobal. */
+  flushKey(klo: number, khi: number, asid: number, keepGlobal: boolean): void {
     if (this.sets === 0) return;
-    if (keyHi - keyLo <= this.sets) {
-      for (let k = keyLo; k < keyHi; k++) {
-        const base = (k % this.sets) * this.ways;
-        for (let i = base; i < base + this.ways; i++) {
-          if (this.key[i] === k && (asid < 0 || this.asid[i] === asid || this.global[i]) && !(keepGlobal && this.global[i])) this.key[i] = -1;
-        }
-      }
-      return;
-    }
-    for (let i = 0; i < this.entries; i++) {
-      const k = this.key[i]!;
-      if (k >= keyLo && k < keyHi && (asid < 0 || this.asid[i] === asid || this.global[i]) && !(keepGlobal && this.global[i])) this.key[i] = -1;
+    const base = (klo & this.setMask) * this.ways;
+    const f = this.flags;
+    for (let i = base; i < base + this.ways; i++) {
+      if (!(f[i]! & VALID) || this.klo[i] !== klo || this.khi[i] !== khi) continue;
+      if (f[i]! & GLOBAL ? !keepGlobal : asid < 0 || this.asid[i] === asid) f[i] = 0;
     }
   }
 
   /** Number of valid entries (for reports and tests). */
   occupancy(): number {
     let n = 0;
-    for (let i = 0; i < this.entries; i++) if (this.key[i] !== -1) n++;
+    for (let i = 0; i < this.entries; i++) if (this.flags[i]! & VALID) n++;
     return n;
   }
 }

@@ -13,13 +13,17 @@ import {
 import type { TlbArrayGeometry, TlbGeometry } from '../defaults.js';
 import { ModelCache } from './cache.js';
 
-const TWO_32 = 4294967296;
-/** key offsets that keep page sizes apart in a shared array without disturbing set indexing */
-const SIZE_STRIDE = 2 ** 50;
+/** size class in bits 29:28 of the high tag half keeps page sizes apart in a shared array */
+const SIZE_SHIFT = 28;
 
-/** Page number of gvaHi:gvaLo at page size 2^shift (shift < 32), exact. */
-export function pageNumber(gvaLo: number, gvaHi: number, shift: number): number {
-  return (gvaHi >>> 0) * 2 ** (32 - shift) + (gvaLo >>> shift);
+/** Low 32 bits of gvaHi:gvaLo >> shift (0 < shift < 64), as an int32. */
+export function keyLo(gvaLo: number, gvaHi: number, shift: number): number {
+  return shift >= 32 ? (gvaHi >>> (shift - 32)) | 0 : ((gvaLo >>> shift) | (gvaHi << (32 - shift))) | 0;
+}
+
+/** High 32 bits of gvaHi:gvaLo >> shift. */
+export function keyHi(gvaHi: number, shift: number): number {
+  return shift >= 32 ? 0 : (gvaHi >>> shift) | 0;
 }
 
 /** 0 for 4 KiB, 1 for 2/4 MiB, 2 for 1 GiB */
@@ -36,15 +40,23 @@ export const TLB_L2_HIT = 1;
 export const TLB_MISS = 2;
 
 export class HardwareTlb {
-  /** [size class] for data and instructions; null when that size is not cached at L1 */
-  private readonly l1d: (ModelCache | null)[];
-  private readonly l1i: (ModelCache | null)[];
+  // L1 arrays per page size for data and instructions; null when that size is not cached at L1
+  private readonly l1d4k: ModelCache | null;
+  private readonly l1d2m: ModelCache | null;
+  private readonly l1d1g: ModelCache | null;
+  private readonly l1i4k: ModelCache | null;
+  private readonly l1i2m: ModelCache | null;
+  private readonly l1i1g: ModelCache | null;
   private readonly l2: ModelCache;
   private readonly l2g: ModelCache | null;
 
   constructor(readonly geometry: TlbGeometry, private readonly counters: Float64Array) {
-    this.l1d = [cacheOf(geometry.l1d.k4, 'l1d.k4'), cacheOf(geometry.l1d.m2, 'l1d.m2'), cacheOf(geometry.l1d.g1, 'l1d.g1')];
-    this.l1i = [cacheOf(geometry.l1i.k4, 'l1i.k4'), cacheOf(geometry.l1i.m2, 'l1i.m2'), cacheOf(geometry.l1i.g1, 'l1i.g1')];
+    this.l1d4k = cacheOf(geometry.l1d.k4, 'l1d.k4');
+    this.l1d2m = cacheOf(geometry.l1d.m2, 'l1d.m2');
+    this.l1d1g = cacheOf(geometry.l1d.g1, 'l1d.g1');
+    this.l1i4k = cacheOf(geometry.l1i.k4, 'l1i.k4');
+    this.l1i2m = cacheOf(geometry.l1i.m2, 'l1i.m2');
+    this.l1i1g = cacheOf(geometry.l1i.g1, 'l1i.g1');
     this.l2 = new ModelCache(geometry.l2.k4m2.entries, geometry.l2.k4m2.ways, 'l2.k4m2');
     this.l2g = cacheOf(geometry.l2.g1, 'l2.g1');
   }
@@ -56,19 +68,20 @@ export class HardwareTlb {
    */
   lookup(gvaLo: number, gvaHi: number, shift: number, fetch: boolean, asid: number): number {
     const size = sizeClass(shift);
-    const vpn = pageNumber(gvaLo, gvaHi, shift);
-    const l1 = (fetch ? this.l1i : this.l1d)[size]!;
+    const klo = keyLo(gvaLo, gvaHi, shift);
+    const khi = keyHi(gvaHi, shift);
+    const l1 = fetch ? (size === 0 ? this.l1i4k : size === 1 ? this.l1i2m : this.l1i1g) : size === 0 ? this.l1d4k : size === 1 ? this.l1d2m : this.l1d1g;
     const c = this.counters;
-    if (l1 !== null && l1.lookup(vpn, asid)) {
+    if (l1 !== null && l1.lookup(klo, khi, asid)) {
       c[fetch ? C_L1I_HIT : C_L1D_HIT]++;
       return TLB_L1_HIT;
     }
     c[fetch ? C_L1I_MISS : C_L1D_MISS]++;
     const l2 = size === 2 ? this.l2g : this.l2;
-    const key = vpn + size * SIZE_STRIDE;
-    if (l2 !== null && l2.lookup(size === 2 ? vpn : key, asid)) {
+    const khi2 = khi | (size << SIZE_SHIFT);
+    if (l2 !== null && l2.lookup(klo, khi2, asid)) {
       c[C_L2_HIT]++;
-      if (l1 !== null) l1.insert(vpn, asid, false);
+      if (l1 !== null) l1.insert(klo, khi, asid, l2.lastGlobal);
       return TLB_L2_HIT;
     }
     c[C_L2_MISS]++;
@@ -78,33 +91,32 @@ export class HardwareTlb {
   /** Fills L1 and L2 after a walk. */
   insert(gvaLo: number, gvaHi: number, shift: number, fetch: boolean, asid: number, global: boolean): void {
     const size = sizeClass(shift);
-    const vpn = pageNumber(gvaLo, gvaHi, shift);
-    const l1 = (fetch ? this.l1i : this.l1d)[size]!;
-    if (l1 !== null) l1.insert(vpn, asid, global);
+    const klo = keyLo(gvaLo, gvaHi, shift);
+    const khi = keyHi(gvaHi, shift);
+    const l1 = fetch ? (size === 0 ? this.l1i4k : size === 1 ? this.l1i2m : this.l1i1g) : size === 0 ? this.l1d4k : size === 1 ? this.l1d2m : this.l1d1g;
+    if (l1 !== null) l1.insert(klo, khi, asid, global);
     if (size === 2) {
-      if (this.l2g !== null) this.l2g.insert(vpn, asid, global);
+      if (this.l2g !== null) this.l2g.insert(klo, khi, asid, global);
     } else {
-      this.l2.insert(vpn + size * SIZE_STRIDE, asid, global);
+      this.l2.insert(klo, khi | (size << SIZE_SHIFT), asid, global);
     }
   }
 
   /** INVLPG / INVPCID type 0: drops every size's entry covering the address in `asid` (asid < 0: all). */
   invalidatePage(gvaLo: number, gvaHi: number, asid: number, keepGlobal: boolean): void {
     this.counters[C_TLB_FLUSH_PAGE]++;
-    for (let size = 0; size < 3; size++) {
-      const shift = size === 0 ? 12 : size === 1 ? 21 : 30;
-      const vpn = pageNumber(gvaLo, gvaHi, shift);
-      this.l1d[size]?.flushRange(vpn, vpn + 1, asid, keepGlobal);
-      this.l1i[size]?.flushRange(vpn, vpn + 1, asid, keepGlobal);
-      if (size === 2) this.l2g?.flushRange(vpn, vpn + 1, asid, keepGlobal);
-      else this.l2.flushRange(vpn + size * SIZE_STRIDE, vpn + 1 + size * SIZE_STRIDE, asid, keepGlobal);
-      if (size === 1) {
-        // 4 MiB pages of 32-bit paging share the 2 MiB arrays, keyed by gva >> 22.
-        const v4 = pageNumber(gvaLo, gvaHi, 22);
-        this.l1d[1]?.flushRange(v4, v4 + 1, asid, keepGlobal);
-        this.l1i[1]?.flushRange(v4, v4 + 1, asid, keepGlobal);
-        this.l2.flushRange(v4 + SIZE_STRIDE, v4 + 1 + SIZE_STRIDE, asid, keepGlobal);
-      }
+    // Every page size that could hold the address; 4 MiB pages of 32-bit
+    // paging share the 2 MiB arrays, keyed by gva >> 22.
+    for (const shift of [12, 21, 22, 30]) {
+      const size = sizeClass(shift);
+      const klo = keyLo(gvaLo, gvaHi, shift);
+      const khi = keyHi(gvaHi, shift);
+      const l1d = size === 0 ? this.l1d4k : size === 1 ? this.l1d2m : this.l1d1g;
+      const l1i = size === 0 ? this.l1i4k : size === 1 ? this.l1i2m : this.l1i1g;
+      l1d?.flushKey(klo, khi, asid, keepGlobal);
+      l1i?.flushKey(klo, khi, asid, keepGlobal);
+      if (size === 2) this.l2g?.flushKey(klo, khi, asid, keepGlobal);
+      else this.l2.flushKey(klo, khi | (size << SIZE_SHIFT), asid, keepGlobal);
     }
   }
 
@@ -122,7 +134,7 @@ export class HardwareTlb {
 
   private all(): ModelCache[] {
     const out: ModelCache[] = [this.l2];
-    for (const c of [...this.l1d, ...this.l1i, this.l2g]) if (c !== null) out.push(c);
+    for (const c of [this.l1d4k, this.l1d2m, this.l1d1g, this.l1i4k, this.l1i2m, this.l1i1g, this.l2g]) if (c !== null) out.push(c);
     return out;
   }
 }
@@ -154,7 +166,8 @@ export class WalkCaches {
   startLevel(gvaLo: number, gvaHi: number, top: number, shifts: readonly number[], asid: number): number {
     for (let level = 2; level <= top; level++) {
       const c = this.byLevel[level];
-      if (c != null && c.entries > 0 && c.lookup(pageNumberWide(gvaLo, gvaHi, shifts[level]!), asid)) {
+      const sh = shifts[level]!;
+      if (c != null && c.entries > 0 && c.lookup(keyLo(gvaLo, gvaHi, sh), keyHi(gvaHi, sh), asid)) {
         this.counters[C_PWC_HIT]++;
         return level - 1;
       }
@@ -166,7 +179,8 @@ export class WalkCaches {
   /** Caches the non-leaf entries a walk used: levels top..leafLevel+1. */
   insert(gvaLo: number, gvaHi: number, top: number, leafLevel: number, shifts: readonly number[], asid: number): void {
     for (let level = leafLevel + 1; level <= top; level++) {
-      this.byLevel[level]?.insert(pageNumberWide(gvaLo, gvaHi, shifts[level]!), asid, false);
+      const sh = shifts[level]!;
+      this.byLevel[level]?.insert(keyLo(gvaLo, gvaHi, sh), keyHi(gvaHi, sh), asid, false);
     }
   }
 
@@ -175,10 +189,3 @@ export class WalkCaches {
   }
 }
 
-/** gvaHi:gvaLo >> shift for any shift up to 63, exact. */
-export function pageNumberWide(gvaLo: number, gvaHi: number, shift: number): number {
-  if (shift >= 32) return (gvaHi >>> 0) >>> (shift - 32);
-  return (gvaHi >>> 0) * 2 ** (32 - shift) + (gvaLo >>> shift);
-}
-
-export { TWO_32 };

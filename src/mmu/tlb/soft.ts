@@ -32,6 +32,10 @@ export const KIND_R = 0;
 export const KIND_W = 1;
 export const KIND_X = 2;
 
+/** the write tags of all three contexts, as a tag mask */
+export const W_TAGS = (1 << KIND_W) | (1 << (3 + KIND_W)) | (1 << (6 + KIND_W));
+export const ALL_TAGS = 0x1ff;
+
 /** slot flag bits */
 export const SLOT_GLOBAL = 1;
 /** the slot belongs to a 2/4 MiB or 1 GiB guest page (INVLPG must find it) */

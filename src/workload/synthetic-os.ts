@@ -1,0 +1,352 @@
+/**
+ * A synthetic guest operating system: just enough kernel to run address
+ * streams that carry only virtual addresses (imported traces, generated
+ * workloads) on a real guest page-table structure.
+ *
+ * It owns guest-physical memory, keeps one page table per process in guest
+ * memory in the chosen paging format, maps the kernel half (a direct map of
+ * all RAM, global) into every process, and pages in on demand: an access
+ * that page-faults gets a frame, and the kernel writes the new entries
+ * through its direct map with ordinary CPU stores, so shadow mode pays for
+ * them as it would under a real kernel. Optional reclaim evicts pages
+ * (clearing their entries and invalidating them) when memory runs short.
+ */
+import type { Mmu } from '../mmu/mmu.js';
+import {
+  ACC_USER, ACC_WRITE, CR0_PE, CR0_PG, CR0_WP, CR4_LA57, CR4_PAE, CR4_PGE, CR4_PSE, EFER_LMA, EFER_LME, EFER_NXE,
+  PFERR_P, PTE_A, PTE_D, PTE_G, PTE_P, PTE_PS, PTE_RW, PTE_US,
+} from '../mmu/paging/bits.js';
+import { T_FAULT, T_MMIO } from '../mmu/mmu.js';
+
+export type OsFormat = '32-bit' | 'pae' | '4-level' | '5-level';
+export const OS_FORMATS: readonly OsFormat[] = ['32-bit', 'pae', '4-level', '5-level'];
+export type OsPageSize = '4k' | '2m' | '1g';
+
+export interface SyntheticOsOptions {
+  /** guest paging format (default '4-level') */
+  format?: OsFormat;
+  /** page size for user memory: 4k, or 2m/1g where the format has it and regions are aligned (default 4k) */
+  pageSize?: OsPageSize;
+  /** evict pages when free guest memory runs out, instead of failing (default false) */
+  reclaim?: boolean;
+  /** mark kernel pages global (default true) */
+  globalKernel?: boolean;
+}
+
+interface Shape {
+  top: number;
+  esz: 4 | 8;
+  shift: number[];
+  bits: number[];
+  kernelHi: number;
+  kernelLo: number;
+}
+
+const SHAPES: Record<OsFormat, Shape> = {
+  '32-bit': { top: 2, esz: 4, shift: [0, 12, 22], bits: [0, 10, 10], kernelHi: 0, kernelLo: 0xc0000000 },
+  pae: { top: 3, esz: 8, shift: [0, 12, 21, 30], bits: [0, 9, 9, 2], kernelHi: 0, kernelLo: 0xc0000000 },
+  '4-level': { top: 4, esz: 8, shift: [0, 12, 21, 30, 39], bits: [0, 9, 9, 9, 9], kernelHi: 0xffff8880, kernelLo: 0 },
+  '5-level': { top: 5, esz: 8, shift: [0, 12, 21, 30, 39, 48], bits: [0, 9, 9, 9, 9, 9], kernelHi: 0xff110000, kernelLo: 0 },
+};
+
+const TWO32 = 4294967296;
+
+/** Statistics of the synthetic kernel's own work. */
+export interface OsStats {
+  pageFaults: number;
+  pagesMapped: number;
+  tablesAllocated: number;
+  evictions: number;
+  switches: number;
+  segfaults: number;
+}
+
+export class SyntheticOs {
+  readonly format: OsFormat;
+  readonly pageSize: OsPageSize;
+  private readonly shape: Shape;
+  private readonly leafLevel: number;
+  private readonly reclaim: boolean;
+  private readonly gflag: number;
+  /** free guest frames (stack) and the frames of mapped user pages in mapping order (FIFO for reclaim) */
+  private readonly free: number[] = [];
+  private readonly resident: { pid: number; lo: number; hi: number; entry: number; frames: number }[] = [];
+  private readonly roots: number[] = [];
+  private current = -1;
+  /** guest-physical ranges the kernel direct map covers */
+  private readonly ramTop: number;
+  readonly stats: OsStats = { pageFaults: 0, pagesMapped: 0, tablesAllocated: 0, evictions: 0, switches: 0, segfaults: 0 };
+
+  /**
+   * Boots the kernel on `mmu`: builds the kernel half, enables paging in the
+   * chosen format. Throws RangeError for a page size the format cannot map.
+   */
+  constructor(private readonly mmu: Mmu, options: SyntheticOsOptions = {}) {
+    this.format = options.format ?? '4-level';
+    this.pageSize = options.pageSize ?? '4k';
+    this.shape = SHAPES[this.format];
+    this.reclaim = options.reclaim ?? false;
+    this.gflag = options.globalKernel ?? true ? PTE_G : 0;
+    this.leafLevel = this.pageSize === '4k' ? 1 : this.pageSize === '2m' ? 2 : 3;
+    if (this.format === '32-bit' && this.pageSize === '1g') throw new RangeError('32-bit paging has no 1 GiB pages');
+    if (this.format === 'pae' && this.pageSize === '1g') throw new RangeError('PAE paging has no 1 GiB pages');
+    if ((this.format === '32-bit' || this.format === 'pae') && mmu.map.topBytes > 1 << 30) {
+      throw new RangeError(`a ${this.format} kernel direct-maps at most 1 GiB of guest memory, not ${mmu.map.topBytes >> 20} MiB`);
+    }
+    this.ramTop = mmu.map.topBytes;
+    for (let gfn = mmu.map.gfnCount - 1; gfn >= 1; gfn--) if (mmu.map.hfnOf[gfn]! >= 0) this.free.push(gfn);
+    this.kernelRoot = this.allocTable();
+    this.buildKernel();
+    const cr4 = (this.format === '32-bit' ? CR4_PSE : CR4_PAE) | (this.format === '5-level' ? CR4_LA57 : 0) | (this.gflag ? CR4_PGE : 0);
+    const efer = this.format === '4-level' || this.format === '5-level' ? EFER_LME | EFER_LMA | EFER_NXE : this.format === 'pae' ? EFER_NXE : 0;
+    this.kernelCr4 = cr4;
+    this.kernelEfer = efer;
+  }
+
+  private readonly kernelRoot: number;
+  private readonly kernelCr4: number;
+  private readonly kernelEfer: number;
+
+  /** The size in bytes of one user page. */
+  pageBytes(): number {
+    return 2 ** this.shape.shift[this.leafLevel]!;
+  }
+
+  /** Number of processes created so far. */
+  processes(): number {
+    return this.roots.length;
+  }
+
+  /** Creates a process (an empty user half plus the shared kernel half); returns its pid. */
+  createProcess(): number {
+    const root = this.allocTable();
+    const s = this.shape;
+    const first = this.kernelIndex();
+    const count = this.format === '32-bit' ? 1024 - first : 1;
+    for (let i = first; i < first + count; i++) {
+      const e = this.kernelRoot + i * s.esz;
+      this.mmu.writePhys(root + i * s.esz, 4, this.mmu.readPhys(e, 4));
+      if (s.esz === 8) this.mmu.writePhys(root + i * s.esz + 4, 4, this.mmu.readPhys(e + 4, 4));
+    }
+    this.roots.push(root);
+    return this.roots.length - 1;
+  }
+
+  /** Switches to process pid (a CR3 load), enabling paging on the first switch. */
+  switchTo(pid: number): void {
+    if (pid === this.current) return;
+    const root = this.roots[pid];
+    if (root === undefined) throw new RangeError(`no process ${pid}`);
+    if (this.current < 0) {
+      if (this.mmu.setPaging({ cr0: CR0_PE | CR0_PG | CR0_WP, cr4: this.kernelCr4, efer: this.kernelEfer, cr3Lo: root, cr3Hi: 0 }) !== 0) throw new Error('synthetic OS: enabling paging faulted');
+    } else if (this.mmu.writeCr3(root, 0) !== 0) {
+      throw new Error('synthetic OS: CR3 load faulted');
+    }
+    this.current = pid;
+    this.stats.switches++;
+  }
+
+  /**
+   * The current process accesses `size` bytes at gvaHi:gvaLo in user mode
+   * (acc: ACC_WRITE and/or ACC_FETCH). A page fault on an unmapped page maps
+   * it and retries; a fault on a non-canonical address or any other fault
+   * counts a segfault and is skipped. Returns the hpa of the first byte or -1.
+   */
+  access(gvaLo: number, gvaHi: number, acc: number): number {
+    const mmu = this.mmu;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const h = mmu.translate(gvaLo, gvaHi, acc | ACC_USER);
+      if (h >= 0 || h === T_MMIO) return h;
+      if (h !== T_FAULT) return -1;
+      const vector = mmu.faultVector;
+      const code = mmu.fault.errorCode;
+      mmu.clearFault();
+      if (vector !== 14 || code & PFERR_P || this.isKernel(gvaHi, gvaLo)) {
+        this.stats.segfaults++;
+        return -1;
+      }
+      this.stats.pageFaults++;
+      this.mapUser(gvaLo, gvaHi);
+    }
+    this.stats.segfaults++;
+    return -1;
+  }
+
+  private isKernel(hi: number, lo: number): boolean {
+    const s = this.shape;
+    return hi > s.kernelHi || (hi === s.kernelHi && lo >>> 0 >= s.kernelLo) || (s.kernelHi === 0 && lo >>> 0 >= s.kernelLo);
+  }
+
+  // ---- kernel internals ----
+
+  private kernelIndex(): number {
+    return this.index(this.shape.kernelLo, this.shape.kernelHi, this.shape.top);
+  }
+
+  private index(lo: number, hi: number, level: number): number {
+    const s = this.shape.shift[level]!;
+    const bits = this.shape.bits[level]!;
+    const v = s >= 32 ? hi >>> (s - 32) : s + bits > 32 ? (lo >>> s) | (hi << (32 - s)) : lo >>> s;
+    return v & ((1 << bits) - 1);
+  }
+
+  private allocFrame(): number {
+    let gfn = this.free.pop();
+    if (gfn === undefined && this.reclaim) {
+      this.evictOldest();
+      gfn = this.free.pop();
+    }
+    if (gfn === undefined) throw new RangeError(`synthetic OS: guest memory (${this.ramTop >> 20} MiB) exhausted; enable reclaim or give the guest more memory`);
+    return gfn;
+  }
+
+  private allocTable(): number {
+    const gfn = this.allocFrame();
+    this.zeroFrame(gfn);
+    this.stats.tablesAllocated++;
+    return gfn * 4096;
+  }
+
+  private zeroFrame(gfn: number): void {
+    this.mmu.writePhysBytes(gfn * 4096, ZERO_PAGE);
+  }
+
+  /** The kernel half: a direct map of guest RAM with the largest pages the format has below 1 GiB, global. */
+  private buildKernel(): void {
+    const level = 2;
+    const step = 2 ** this.shape.shift[level]!;
+    for (let gpa = 0; gpa < this.ramTop; gpa += step) {
+      const lo = (this.shape.kernelLo + gpa) >>> 0;
+      const hi = this.shape.kernelHi + Math.floor((this.shape.kernelLo + gpa) / TWO32);
+      this.writeMapping(this.kernelRoot, lo, hi, level, gpa, PTE_RW | PTE_A | PTE_D | PTE_PS | this.gflag, false, true);
+    }
+  }
+
+  /** Maps the user page holding gvaHi:gvaLo in the current process. */
+  private mapUser(lo: number, hi: number): void {
+    const level = this.leafLevel;
+    const bytes = 2 ** this.shape.shift[level]!;
+    const frames = bytes / 4096;
+    let gpa: number;
+    if (frames === 1) {
+      const gfn = this.allocFrame();
+      this.zeroFrame(gfn);
+      gpa = gfn * 4096;
+    } else {
+      gpa = this.allocContiguous(frames);
+    }
+    const base = Math.floor((lo >>> 0) / bytes) * bytes;
+    this.writeMapping(this.roots[this.current]!, base >>> 0, hi, level, gpa, PTE_RW | PTE_US | (level > 1 ? PTE_PS : 0), true, false);
+    this.stats.pagesMapped++;
+  }
+
+  /** Finds `frames` aligned free frames (large pages); evicts when reclaim is on. */
+  private allocContiguous(frames: number): number {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const free = new Set(this.free);
+      for (let base = frames; base + frames <= this.mmu.map.gfnCount; base += frames) {
+        let ok = true;
+        for (let k = 0; k < frames && ok; k++) ok = free.has(base + k);
+        if (ok) {
+          const taken = new Set<number>();
+          for (let k = 0; k < frames; k++) taken.add(base + k);
+          const rest = this.free.filter((g) => !taken.has(g));
+          this.free.length = 0;
+          this.free.push(...rest);
+          return base * 4096;
+        }
+      }
+      if (!this.reclaim) break;
+      while (this.resident.length > 0 && this.free.length < frames * 2) this.evictOldest();
+    }
+    throw new RangeError(`synthetic OS: no ${frames * 4} KiB of aligned free guest memory for a large page`);
+  }
+
+  /**
+   * Writes the entries mapping (lo, hi) at `level` to gpa under `root`,
+   * allocating tables. User mappings are written with CPU stores through the
+   * kernel direct map (the hypervisor sees them as guest writes); the kernel
+   * half is built before paging is on, with physical writes.
+   */
+  private writeMapping(root: number, lo: number, hi: number, level: number, gpa: number, flags: number, viaCpu: boolean, kernel: boolean): void {
+    const s = this.shape;
+    let table = root;
+    for (let l = s.top; l > level; l--) {
+      const e = table + this.index(lo, hi, l) * s.esz;
+      let v = this.mmu.readPhys(e, 4);
+      if (!(v & PTE_P)) {
+        const t = this.allocTable();
+        v = this.format === 'pae' && l === 3 ? t | PTE_P : t | PTE_P | PTE_RW | PTE_A | (kernel ? 0 : PTE_US);
+        this.store(e, v, 0, viaCpu);
+        if (this.format === 'pae' && l === 3 && this.current >= 0) {
+          // A new PDPTE takes effect at the next CR3 load (SDM 4.4.1).
+          this.mmu.writeCr3(this.roots[this.current]!, 0);
+        }
+      }
+      table = (v & 0xfffff000) >>> 0;
+    }
+    const e = table + this.index(lo, hi, level) * s.esz;
+    let entryLo = ((gpa % TWO32) | flags | PTE_P) >>> 0;
+    const entryHi = Math.floor(gpa / TWO32);
+    if (this.format === '32-bit' && level === 2) entryLo = ((gpa & 0xffc00000) | ((entryHi & 0xff) << 13) | flags | PTE_P) >>> 0;
+    this.store(e, entryLo, this.format === '32-bit' ? 0 : entryHi, viaCpu);
+    if (!kernel) this.resident.push({ pid: this.current, lo, hi, entry: e, frames: 2 ** (this.shape.shift[level]! - 12) });
+  }
+
+  /** Writes a table entry (the high half first, as a 32-bit kernel does). */
+  private store(entryGpa: number, lo: number, hi: number, viaCpu: boolean): void {
+    if (!viaCpu || this.current < 0) {
+      if (this.shape.esz === 8) this.mmu.writePhys(entryGpa + 4, 4, hi);
+      this.mmu.writePhys(entryGpa, 4, lo);
+      return;
+    }
+    const mmu = this.mmu;
+    const cpl = mmu.cpl;
+    mmu.setPrivilege(0, false);
+    const k = (this.shape.kernelLo + entryGpa);
+    const klo = k >>> 0;
+    const khi = this.shape.kernelHi + Math.floor(k / TWO32);
+    if (this.shape.esz === 8) mmu.writeAcc(klo + 4, khi, 4, hi, ACC_WRITE);
+    mmu.writeAcc(klo, khi, 4, lo, ACC_WRITE);
+    if (mmu.faultVector) throw new Error(`synthetic OS: kernel store to entry at gpa 0x${entryGpa.toString(16)} faulted (error ${mmu.fault.errorCode})`);
+    mmu.setPrivilege(cpl, false);
+  }
+
+  /**
+   * Unmaps `pages` user pages from gvaHi:gvaLo in the current process (like
+   * munmap): clears each present leaf entry through the kernel direct map and
+   * invalidates it. Returns the number of pages unmapped.
+   */
+  unmap(gvaLo: number, gvaHi: number, pages: number): number {
+    const bytes = this.pageBytes();
+    let n = 0;
+    for (let k = 0; k < pages; k++) {
+      const lo = ((gvaLo >>> 0) + k * bytes) >>> 0;
+      const at = this.resident.findIndex((r) => r.pid === this.current && r.lo === lo && r.hi === gvaHi);
+      if (at < 0) continue;
+      const [victim] = this.resident.splice(at, 1);
+      const frameLo = this.mmu.readPhys(victim!.entry, 4);
+      this.store(victim!.entry, 0, 0, true);
+      this.mmu.invlpg(lo, gvaHi);
+      const gfn = Math.floor(((frameLo & 0xfffff000) >>> 0) / 4096);
+      for (let f = 0; f < victim!.frames; f++) this.free.push(gfn + f);
+      n++;
+    }
+    return n;
+  }
+
+  /** Evicts the oldest resident user page: clears its entry, invalidates it, frees its frames. */
+  private evictOldest(): void {
+    const victim = this.resident.shift();
+    if (victim === undefined) throw new RangeError('synthetic OS: nothing left to evict');
+    const frameLo = this.mmu.readPhys(victim.entry, 4);
+    this.store(victim.entry, 0, 0, this.current >= 0);
+    // Another process's entries left the TLB at the last CR3 load.
+    if (victim.pid === this.current) this.mmu.invlpg(victim.lo, victim.hi);
+    const gfn = Math.floor(((frameLo & 0xfffff000) >>> 0) / 4096);
+    for (let k = 0; k < victim.frames; k++) this.free.push(gfn + k);
+    this.stats.evictions++;
+  }
+}
+
+const ZERO_PAGE = new Uint8Array(4096);
