@@ -6,6 +6,7 @@
 import { Mmu } from '../mmu/mmu.js';
 import { ACC_FETCH, ACC_WRITE } from '../mmu/paging/bits.js';
 import type { ModeName } from '../mmu/modes/mode.js';
+import type { CostProfile, TlbGeometry } from '../mmu/defaults.js';
 import { SyntheticOs, type OsFormat } from '../workload/synthetic-os.js';
 import type { Column } from './table.js';
 
@@ -22,6 +23,8 @@ export interface DemoOptions {
   /** guest memory in bytes */
   memory: number;
   seed: number;
+  costProfile?: CostProfile;
+  tlb?: TlbGeometry;
 }
 
 export const DEMO_DEFAULTS: DemoOptions = {
@@ -43,7 +46,7 @@ export const DEMO_DEFAULTS: DemoOptions = {
  * process unmaps 64 pages of its working set (they fault back in later).
  */
 export function runDemo(mode: ModeName, o: DemoOptions): Column {
-  const mmu = new Mmu({ mode, guestMemory: o.memory, measure: true, seed: o.seed });
+  const mmu = new Mmu({ mode, guestMemory: o.memory, measure: true, seed: o.seed, ...(o.costProfile ? { costProfile: o.costProfile } : {}), ...(o.tlb ? { tlb: o.tlb } : {}) });
   const os = new SyntheticOs(mmu, { format: o.format });
   for (let p = 0; p < o.processes; p++) os.createProcess();
   let s = o.seed * 2654435761 >>> 0 || 1;

@@ -7,6 +7,7 @@ import { match, P } from 'ts-pattern';
 import { MODE_NAMES, type ModeName } from '../mmu/modes/mode.js';
 import { OS_FORMATS, type OsFormat } from '../workload/synthetic-os.js';
 import { DEMO_DEFAULTS, runDemo, type DemoOptions } from './demo.js';
+import { InputError, loadCostProfile, loadTlbGeometry } from './config.js';
 import { comparisonText } from './table.js';
 
 const USAGE = `usage: vmmu [command] [options]
@@ -23,6 +24,8 @@ demo options:
   --accesses N                   guest accesses per mode (default 2000000)
   --processes N                  processes, switched round robin (default 4)
   --working-set N                pages per process (default 2048)
+  --cost-profile FILE.json       cycle costs (any subset of the fields in docs/costs.md)
+  --tlb FILE.json                modeled TLB geometry (the shape in docs/costs.md)
   --json                         print the reports as JSON
 `;
 
@@ -52,6 +55,8 @@ function demo(args: string[]): void {
       accesses: { type: 'string' },
       processes: { type: 'string' },
       'working-set': { type: 'string' },
+      'cost-profile': { type: 'string' },
+      tlb: { type: 'string' },
       json: { type: 'boolean' },
     },
     strict: true,
@@ -65,6 +70,8 @@ function demo(args: string[]): void {
     accesses: positiveInt('accesses', values.accesses, DEMO_DEFAULTS.accesses),
     processes: positiveInt('processes', values.processes, DEMO_DEFAULTS.processes),
     workingSet: positiveInt('working-set', values['working-set'], DEMO_DEFAULTS.workingSet),
+    ...(values['cost-profile'] !== undefined ? { costProfile: loadCostProfile(values['cost-profile']) } : {}),
+    ...(values.tlb !== undefined ? { tlb: loadTlbGeometry(values.tlb) } : {}),
   };
   if (o.workingSet < 128) throw new UsageError('--working-set must be at least 128 pages');
   const cols = o.modes.map((m) => runDemo(m, o));
@@ -92,7 +99,7 @@ export function main(argv: string[]): number {
       process.stderr.write(`vmmu: ${e.message}\n${USAGE}`);
       return 2;
     }
-    if (e instanceof RangeError) {
+    if (e instanceof RangeError || e instanceof InputError) {
       process.stderr.write(`vmmu: ${e.message}\n`);
       return 1;
     }

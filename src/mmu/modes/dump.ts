@@ -1,7 +1,7 @@
 /**
  * Text dumps of 64-bit-entry tables vmmu owns (host page table, shadow
- * tables, EPT). Non-leaf entries get a line each; runs of present leaf
- * entries are folded into one line.
+ * tables, EPT). Non-leaf entries get a line each; runs of leaf entries
+ * with the same flags that map consecutive frames are folded into one line.
  */
 import type { HostMemory } from '../host/memory.js';
 import { EPT_PS, EPT_RWX, PTE_P, PTE_PS } from '../paging/bits.js';
@@ -29,6 +29,7 @@ export function dumpTable(host: HostMemory, rootHpa: number, levels: number, vaB
     const size = 2 ** (12 + 9 * (level - 1));
     let runStart = -1;
     let runFirst = 0;
+    let runNext = 0;
     let runFlags = '';
     const flushRun = (end: number): void => {
       if (runStart < 0) return;
@@ -46,10 +47,14 @@ export function dumpTable(host: HostMemory, rootHpa: number, levels: number, vaB
       const addr = (hi & 0xfffff) * 4294967296 + ((lo & 0xfffff000) >>> 0);
       if (level === 1 || lo & ps) {
         const f = flagsOf(lo, hi, ept);
-        if (runStart >= 0 && f === runFlags) continue;
+        if (runStart >= 0 && f === runFlags && addr === runNext) {
+          runNext += size;
+          continue;
+        }
         flushRun(i);
         runStart = i;
         runFirst = addr;
+        runNext = addr + size;
         runFlags = f;
         continue;
       }

@@ -184,7 +184,7 @@ export class NaiveMode implements Mode {
 
   dump(): string {
     return `host page table (gpa ${'->'} hpa, host virtual base 0x${HVA_BASE_HI.toString(16)}00000000), root hpa 0x${this.hostRoot.toString(16)}\n`
-      + dumpTable(this.mmu.host, this.hostRoot, 4, HVA_BASE_HI * TWO_32);
+      + dumpTable(this.mmu.host, this.hostRoot, 4, 0);
   }
 
   destroy(): void {
