@@ -5,8 +5,8 @@
  * of three modes (naive, shadow, slat), gives the guest the same view in all
  * three, and counts what each costs. See docs/mmu.md for a walkthrough.
  */
-export { Mmu, Fault, VEC_GP, VEC_PF, T_FAULT, T_MMIO, defaultShadowPages } from './mmu.js';
-export type { MmuOptions, MmuReport, PagingRegisters } from './mmu.js';
+export { Mmu, Fault, VEC_GP, VEC_PF, T_FAULT, T_MMIO, ACC_SIZE_SHIFT, ACC_SIZE_MASK, defaultShadowPages } from './mmu.js';
+export type { MmuOptions, MmuReport, PagingRegisters, MmuObserver } from './mmu.js';
 export { WATCH_CODE, WATCH_RECORD, WATCH_SHADOW } from './watch.js';
 export type { ModeName } from './modes/mode.js';
 export { MODE_NAMES } from './modes/mode.js';

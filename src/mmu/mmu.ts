@@ -44,6 +44,30 @@ export const T_MMIO = FILL_MMIO;
 
 export { WATCH_CODE, WATCH_RECORD, WATCH_SHADOW } from './watch.js';
 
+/** Accesses carry their size (1..15 bytes of one page) in these bits of `acc` when the observer and cost model see them. */
+export const ACC_SIZE_SHIFT = 12;
+export const ACC_SIZE_MASK = 0xf << ACC_SIZE_SHIFT;
+const SIZE_1 = 1 << ACC_SIZE_SHIFT;
+const SIZE_2 = 2 << ACC_SIZE_SHIFT;
+const SIZE_4 = 4 << ACC_SIZE_SHIFT;
+
+/**
+ * Sees what the guest does at the MMU boundary, in order: a trace recorder.
+ * Called synchronously; must not call back into the Mmu's access methods.
+ */
+export interface MmuObserver {
+  /** An access (after it was translated or faulted): ACC_* bits, size in ACC_SIZE bits (0 when unknown). */
+  access(gvaLo: number, gvaHi: number, acc: number): void;
+  /** A software-TLB miss was resolved: `result` is an hpa (>= 0), T_FAULT or T_MMIO. */
+  filled(gvaLo: number, gvaHi: number, acc: number, result: number): void;
+  /** A paging register was loaded (after the Mmu applied it); `hi` is the high half for CR3. */
+  register(which: 'cr0' | 'cr3' | 'cr4' | 'efer' | 'pkru', lo: number, hi: number): void;
+  invlpg(gvaLo: number, gvaHi: number): void;
+  invpcid(type: number, pcid: number, gvaLo: number, gvaHi: number): void;
+  flush(global: boolean): void;
+  privilege(cpl: number, ac: boolean): void;
+}
+
 /** The fault a failed access raised. Preallocated; read it when `faultVector` is nonzero. */
 export class Fault {
   /** 14 (#PF) or 13 (#GP: non-canonical address, bad PDPTE) */
@@ -157,8 +181,11 @@ export class Mmu {
   readonly u8: Uint8Array;
   readonly u16: Uint16Array;
   readonly dv: DataView;
-  /** every access is played through the modeled hardware */
+  /** every access takes the observation path (cost model and/or observer) */
   measure: boolean;
+  /** the cost model is on (the `measure` option) */
+  modelOn: boolean;
+  observer: MmuObserver | null = null;
   /** nonzero after a faulting access: the vector; details in `fault` */
   faultVector = 0;
   readonly fault = new Fault();
@@ -229,6 +256,7 @@ export class Mmu {
     this.u16 = this.host.u16;
     this.dv = this.host.view;
     this.measure = o.measure;
+    this.modelOn = o.measure;
     this.walker = new Walker(this.host);
     this.counters = newCounters();
     this.walker.counters = this.counters;
@@ -265,7 +293,7 @@ export class Mmu {
   read8(lo: number, hi: number): number {
     const i = (lo >>> 12) & this.tlbMask;
     if (this.tagR[i] === (hi >>> 0) * 1048576 + (lo >>> 12)) {
-      if (this.measure) this.mode.model(i, lo, hi, this.ctxAcc);
+      if (this.measure) this.observe(i, lo, hi, this.ctxAcc | SIZE_1);
       return this.u8[this.tlbHpa[i]! + (lo & 0xfff)]!;
     }
     return this.readSlow(lo, hi, 1, this.ctxAcc);
@@ -275,7 +303,7 @@ export class Mmu {
   read16(lo: number, hi: number): number {
     const i = (lo >>> 12) & this.tlbMask;
     if (this.tagR[i] === (hi >>> 0) * 1048576 + (lo >>> 12) && (lo & 0xfff) <= 0xffe) {
-      if (this.measure) this.mode.model(i, lo, hi, this.ctxAcc);
+      if (this.measure) this.observe(i, lo, hi, this.ctxAcc | SIZE_2);
       const hpa = this.tlbHpa[i]! + (lo & 0xfff);
       return hpa & 1 ? this.dv.getUint16(hpa, true) : this.u16[hpa >>> 1]!;
     }
@@ -286,7 +314,7 @@ export class Mmu {
   read32(lo: number, hi: number): number {
     const i = (lo >>> 12) & this.tlbMask;
     if (this.tagR[i] === (hi >>> 0) * 1048576 + (lo >>> 12) && (lo & 0xfff) <= 0xffc) {
-      if (this.measure) this.mode.model(i, lo, hi, this.ctxAcc);
+      if (this.measure) this.observe(i, lo, hi, this.ctxAcc | SIZE_4);
       const hpa = this.tlbHpa[i]! + (lo & 0xfff);
       return hpa & 3 ? this.dv.getInt32(hpa, true) : this.i32[hpa >>> 2]!;
     }
@@ -297,7 +325,7 @@ export class Mmu {
   write8(lo: number, hi: number, value: number): void {
     const i = (lo >>> 12) & this.tlbMask;
     if (this.tagW[i] === (hi >>> 0) * 1048576 + (lo >>> 12)) {
-      if (this.measure) this.mode.model(i, lo, hi, this.ctxAcc | ACC_WRITE);
+      if (this.measure) this.observe(i, lo, hi, this.ctxAcc | ACC_WRITE | SIZE_1);
       this.u8[this.tlbHpa[i]! + (lo & 0xfff)] = value;
       return;
     }
@@ -308,7 +336,7 @@ export class Mmu {
   write16(lo: number, hi: number, value: number): void {
     const i = (lo >>> 12) & this.tlbMask;
     if (this.tagW[i] === (hi >>> 0) * 1048576 + (lo >>> 12) && (lo & 0xfff) <= 0xffe) {
-      if (this.measure) this.mode.model(i, lo, hi, this.ctxAcc | ACC_WRITE);
+      if (this.measure) this.observe(i, lo, hi, this.ctxAcc | ACC_WRITE | SIZE_2);
       const hpa = this.tlbHpa[i]! + (lo & 0xfff);
       if (hpa & 1) this.dv.setUint16(hpa, value, true);
       else this.u16[hpa >>> 1] = value;
@@ -321,7 +349,7 @@ export class Mmu {
   write32(lo: number, hi: number, value: number): void {
     const i = (lo >>> 12) & this.tlbMask;
     if (this.tagW[i] === (hi >>> 0) * 1048576 + (lo >>> 12) && (lo & 0xfff) <= 0xffc) {
-      if (this.measure) this.mode.model(i, lo, hi, this.ctxAcc | ACC_WRITE);
+      if (this.measure) this.observe(i, lo, hi, this.ctxAcc | ACC_WRITE | SIZE_4);
       const hpa = this.tlbHpa[i]! + (lo & 0xfff);
       if (hpa & 3) this.dv.setInt32(hpa, value, true);
       else this.i32[hpa >>> 2] = value;
@@ -334,7 +362,7 @@ export class Mmu {
   fetch8(lo: number, hi: number): number {
     const i = (lo >>> 12) & this.tlbMask;
     if (this.tagX[i] === (hi >>> 0) * 1048576 + (lo >>> 12)) {
-      if (this.measure) this.mode.model(i, lo, hi, this.ctxAcc | ACC_FETCH);
+      if (this.measure) this.observe(i, lo, hi, this.ctxAcc | ACC_FETCH | SIZE_1);
       return this.u8[this.tlbHpa[i]! + (lo & 0xfff)]!;
     }
     return this.readSlow(lo, hi, 1, this.ctxAcc | ACC_FETCH);
@@ -344,7 +372,7 @@ export class Mmu {
   fetch32(lo: number, hi: number): number {
     const i = (lo >>> 12) & this.tlbMask;
     if (this.tagX[i] === (hi >>> 0) * 1048576 + (lo >>> 12) && (lo & 0xfff) <= 0xffc) {
-      if (this.measure) this.mode.model(i, lo, hi, this.ctxAcc | ACC_FETCH);
+      if (this.measure) this.observe(i, lo, hi, this.ctxAcc | ACC_FETCH | SIZE_4);
       return this.dv.getInt32(this.tlbHpa[i]! + (lo & 0xfff), true);
     }
     return this.readSlow(lo, hi, 4, this.ctxAcc | ACC_FETCH) | 0;
@@ -384,7 +412,7 @@ export class Mmu {
     const i = (lo >>> 12) & this.tlbMask;
     const vpn = (hi >>> 0) * 1048576 + (lo >>> 12);
     if (this.soft.tags[ctx * 3 + kind]![i] === vpn) {
-      if (this.measure) this.mode.model(i, lo, hi, acc);
+      if (this.measure) this.observe(i, lo, hi, acc);
       this.lastGpa = this.soft.gpa[i]! + (lo & 0xfff);
       return this.tlbHpa[i]! + (lo & 0xfff);
     }
@@ -401,13 +429,41 @@ export class Mmu {
     }
     this.counters[C_FILL]++;
     const r = this.mode.fill(lo, hi, acc);
+    if (this.observer !== null) this.observer.filled(lo, hi, acc, r);
     if (r === FILL_FAULT) {
       this.counters[C_GUEST_PF]++;
       this.faultVector = this.fault.vector;
+      if (this.observer !== null) this.observer.access(lo, hi, acc);
       return r;
     }
-    if (this.measure) this.mode.model(this.soft.tags[tagIndex]![i] === vpn ? i : -1, lo, hi, acc);
+    if (this.measure) this.observe(this.soft.tags[tagIndex]![i] === vpn ? i : -1, lo, hi, acc);
     return r;
+  }
+
+  /**
+   * The observation path, taken on every access while `measure` is set: the
+   * observer (a trace recorder) sees the access, then the cost model plays
+   * it. `acc` carries the access size in its ACC_SIZE bits.
+   */
+  private observe(slot: number, lo: number, hi: number, acc: number): void {
+    if (this.observer !== null) this.observer.access(lo, hi, acc);
+    if (this.modelOn) this.mode.model(slot, lo, hi, acc);
+  }
+
+  /**
+   * Attaches an observer that sees every access and paging event (or
+   * detaches it with null). While one is attached every access takes the
+   * observation path, cost model or not.
+   */
+  setObserver(o: MmuObserver | null): void {
+    this.observer = o;
+    this.measure = this.modelOn || o !== null;
+  }
+
+  /** Turns the cost model on or off (the `measure` option). */
+  setCostModel(on: boolean): void {
+    this.modelOn = on;
+    this.measure = on || this.observer !== null;
   }
 
   /** Records a fault and returns T_FAULT. */
@@ -426,22 +482,23 @@ export class Mmu {
   }
 
   private readSlow(lo: number, hi: number, size: number, acc: number): number {
+    acc &= ~ACC_SIZE_MASK;
     if ((lo & 0xfff) + size <= 4096) {
-      const h = this.translate(lo, hi, acc);
+      const h = this.translate(lo, hi, acc | (size << ACC_SIZE_SHIFT));
       if (h >= 0) return this.load(h, size);
       if (h === T_MMIO) return this.mmio.read(this.lastGpa, size as 1 | 2 | 4);
       return 0;
     }
     // Page-crossing: translate both pages before reading (first page faults first).
-    const h1 = this.translate(lo, hi, acc);
+    const first = 4096 - (lo & 0xfff);
+    const h1 = this.translate(lo, hi, acc | (first << ACC_SIZE_SHIFT));
     if (h1 === T_FAULT) return 0;
     const g1 = this.lastGpa;
     const lo2 = ((lo | 0xfff) + 1) >>> 0;
     const hi2 = lo2 === 0 ? (hi + 1) >>> 0 : hi;
-    const h2 = this.translate(lo2, hi2, acc);
+    const h2 = this.translate(lo2, hi2, acc | ((size - first) << ACC_SIZE_SHIFT));
     if (h2 === T_FAULT) return 0;
     const g2 = this.lastGpa;
-    const first = 4096 - (lo & 0xfff);
     let v = 0;
     for (let k = size - 1; k >= 0; k--) {
       const b = k < first ? this.byteAt(h1, g1, k) : this.byteAt(h2, g2, k - first);
@@ -461,20 +518,21 @@ export class Mmu {
   }
 
   private writeSlow(lo: number, hi: number, size: number, value: number, acc: number): void {
+    acc &= ~ACC_SIZE_MASK;
     if ((lo & 0xfff) + size <= 4096) {
-      const h = this.translate(lo, hi, acc);
+      const h = this.translate(lo, hi, acc | (size << ACC_SIZE_SHIFT));
       if (h !== T_FAULT) this.storeAt(h, this.lastGpa, size, value);
       return;
     }
-    const h1 = this.translate(lo, hi, acc);
+    const first = 4096 - (lo & 0xfff);
+    const h1 = this.translate(lo, hi, acc | (first << ACC_SIZE_SHIFT));
     if (h1 === T_FAULT) return;
     const g1 = this.lastGpa;
     const lo2 = ((lo | 0xfff) + 1) >>> 0;
     const hi2 = lo2 === 0 ? (hi + 1) >>> 0 : hi;
-    const h2 = this.translate(lo2, hi2, acc);
+    const h2 = this.translate(lo2, hi2, acc | ((size - first) << ACC_SIZE_SHIFT));
     if (h2 === T_FAULT) return;
     const g2 = this.lastGpa;
-    const first = 4096 - (lo & 0xfff);
     for (let k = 0; k < size; k++) {
       const b = (value >>> (k * 8)) & 0xff;
       if (k < first) this.storeAt(h1 < 0 ? h1 : h1 + k, g1 + k, 1, b);
@@ -602,6 +660,7 @@ export class Mmu {
     this.cpl = cpl;
     this.ac = ac ? 1 : 0;
     this.selectContext();
+    if (this.observer !== null) this.observer.privilege(cpl, ac);
   }
 
   private selectContext(): void {
@@ -630,6 +689,14 @@ export class Mmu {
       this.reconfigure(true);
       return T_FAULT;
     }
+    if (this.observer !== null) {
+      // Replayed in this order, the registers reach the same state.
+      this.observer.register('efer', this.efer, 0);
+      this.observer.register('pkru', this.pkru, 0);
+      this.observer.register('cr4', this.cr4, 0);
+      this.observer.register('cr3', this.cr3Lo, this.cr3Hi);
+      this.observer.register('cr0', this.cr0, 0);
+    }
     return 0;
   }
 
@@ -646,13 +713,17 @@ export class Mmu {
   writeCr0(value: number): number {
     const old = this.cr0;
     this.cr0 = value | 0;
-    if (((old ^ value) & (CR0_PG | CR0_WP)) === 0) return 0;
+    if (((old ^ value) & (CR0_PG | CR0_WP)) === 0) {
+      if (this.observer !== null && old !== this.cr0) this.observer.register('cr0', this.cr0, 0);
+      return 0;
+    }
     const reload = ((old ^ value) & CR0_PG) !== 0;
     if (this.reconfigure(reload) !== 0) {
       this.cr0 = old;
       this.reconfigure(true);
       return T_FAULT;
     }
+    if (this.observer !== null) this.observer.register('cr0', this.cr0, 0);
     return 0;
   }
 
@@ -681,8 +752,10 @@ export class Mmu {
         this.gctx = guestWalkContext(this.format, this, this.maxPhysAddr, this.gbPages);
         return this.raise(VEC_GP, 0, 0, 0);
       }
-      this.flushTlb(true);
+      this.soft.flushAll();
+      this.mode.onFlush(true, -1, false);
     }
+    if (this.observer !== null && old !== this.cr4) this.observer.register('cr4', this.cr4, 0);
     return 0;
   }
 
@@ -691,12 +764,15 @@ export class Mmu {
     const old = this.efer;
     this.efer = value | 0;
     if (((old ^ value) & (EFER_NXE | EFER_LME | EFER_LMA)) === 0) return 0;
-    return this.reconfigure(((old ^ value) & (EFER_LME | EFER_LMA)) !== 0);
+    const r = this.reconfigure(((old ^ value) & (EFER_LME | EFER_LMA)) !== 0);
+    if (r === 0 && this.observer !== null) this.observer.register('efer', this.efer, 0);
+    return r;
   }
 
   /** WRPKRU. Flushes the software TLB (its tags include protection-key decisions). */
   writePkru(value: number): void {
     this.pkru = value | 0;
+    if (this.observer !== null) this.observer.register('pkru', this.pkru, 0);
     if (this.gctx.pke) {
       this.gctx = guestWalkContext(this.format, this, this.maxPhysAddr, this.gbPages);
       this.soft.setPermissions(this.gctx);
@@ -724,6 +800,7 @@ export class Mmu {
     }
     if (!noFlush || this.pcid !== oldPcid) this.soft.flushNonGlobal();
     this.mode.onCr3(!noFlush);
+    if (this.observer !== null) this.observer.register('cr3', lo | 0, hi | 0);
     return 0;
   }
 
@@ -731,6 +808,7 @@ export class Mmu {
   invlpg(lo: number, hi: number): void {
     this.soft.invalidate((hi >>> 0) * 1048576 + (lo >>> 12), lo >>> 12);
     this.mode.onInvlpg(lo, hi, -1);
+    if (this.observer !== null) this.observer.invlpg(lo, hi);
   }
 
   /**
@@ -739,6 +817,7 @@ export class Mmu {
    * (#GP(0) for a type above 3).
    */
   invpcid(type: number, pcid: number, lo: number, hi: number): number {
+    if (this.observer !== null && type >= 0 && type <= 3) this.observer.invpcid(type, pcid, lo, hi);
     switch (type) {
       case 0:
         if (pcid === this.pcid) this.soft.invalidate((hi >>> 0) * 1048576 + (lo >>> 12), lo >>> 12);
@@ -763,6 +842,7 @@ export class Mmu {
 
   /** Flushes every TLB: non-global entries, or everything when `global`. */
   flushTlb(global: boolean): void {
+    if (this.observer !== null) this.observer.flush(global);
     if (global) this.soft.flushAll();
     else this.soft.flushNonGlobal();
     this.mode.onFlush(global, -1, false);
