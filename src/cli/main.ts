@@ -8,6 +8,7 @@ import { MODE_NAMES, type ModeName } from '../mmu/modes/mode.js';
 import { OS_FORMATS, type OsFormat } from '../workload/synthetic-os.js';
 import { DEMO_DEFAULTS, runDemo, type DemoOptions } from './demo.js';
 import { InputError, loadCostProfile, loadTlbGeometry } from './config.js';
+import { bootMultiboot } from './boot.js';
 import { comparisonText } from './table.js';
 
 const USAGE = `usage: vmmu [command] [options]
@@ -15,7 +16,16 @@ const USAGE = `usage: vmmu [command] [options]
 commands:
   demo      translate a generated workload in every mode and print the costs
             side by side (the default)
+  boot      run a guest kernel with the serial console on the terminal
   help      show this text
+
+boot options:
+  --multiboot FILE               a Multiboot v1 kernel (ELF or a.out kludge)
+  --mode naive|shadow|slat       translation mode (default shadow)
+  --append "..."                 the kernel command line
+  --mem SIZE                     guest memory, e.g. 64M, 1G (default 64M)
+  --max-instructions N           stop after N instructions
+  --measure                      play every access through the cost model
 
 demo options:
   --mode naive|shadow|slat|all   modes to run (default all)
@@ -84,16 +94,56 @@ function demo(args: string[]): void {
   console.log(comparisonText(cols));
 }
 
+/** Parses a memory size: bytes, or a number with K, M or G. */
+function memorySize(v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  const m = /^(\d+)([KMG]?)i?B?$/i.exec(v.trim());
+  if (!m) throw new UsageError(`--mem must be a size like 64M or 1G, not '${v}'`);
+  const n = Number(m[1]) * ({ '': 1, K: 1024, M: 1 << 20, G: 1 << 30 } as Record<string, number>)[m[2]!.toUpperCase()]!;
+  if (n < 2 << 20) throw new UsageError(`--mem ${v} is below the 2M minimum`);
+  return n;
+}
+
+function boot(args: string[]): number {
+  const { values } = parseArgs({
+    args,
+    options: {
+      multiboot: { type: 'string' },
+      mode: { type: 'string' },
+      append: { type: 'string' },
+      mem: { type: 'string' },
+      'max-instructions': { type: 'string' },
+      measure: { type: 'boolean' },
+    },
+    strict: true,
+  });
+  if (values.multiboot === undefined) throw new UsageError('boot needs --multiboot FILE');
+  const mode = (values.mode ?? 'shadow') as ModeName;
+  if (!MODE_NAMES.includes(mode)) throw new UsageError(`--mode: '${values.mode}' is not one of ${MODE_NAMES.join(', ')}`);
+  const { result } = bootMultiboot({
+    mode,
+    multiboot: values.multiboot,
+    cmdline: values.append ?? '',
+    memory: memorySize(values.mem, 64 << 20),
+    ...(values['max-instructions'] !== undefined ? { maxInstructions: positiveInt('max-instructions', values['max-instructions'], 0) } : {}),
+    measure: values.measure ?? false,
+  });
+  if (result.reason === 'exit') return result.exitStatus === 1 ? 0 : 1;
+  return result.reason === 'halted' ? 0 : 1;
+}
+
 export function main(argv: string[]): number {
   const [cmd, ...rest] = argv;
   try {
+    let code = 0;
     match(cmd ?? 'demo')
       .with('demo', () => demo(cmd === undefined ? [] : rest))
+      .with('boot', () => { code = boot(rest); })
       .with(P.union('help', '--help', '-h'), () => process.stdout.write(USAGE))
       .otherwise((c) => {
         throw new UsageError(`unknown command '${c}'`);
       });
-    return 0;
+    return code;
   } catch (e) {
     if (e instanceof UsageError || (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))) {
       process.stderr.write(`vmmu: ${e.message}\n${USAGE}`);

@@ -1,0 +1,1026 @@
+/**
+ * The x86 CPU: an i686-class (P6) interpreter.
+ *
+ * This file holds the architectural state and the hot helpers every
+ * instruction uses: instruction fetch, ModR/M decoding, data and stack
+ * access through segments and the MMU, lazy arithmetic flags, and the run
+ * loop with its fault and interrupt handling. Instructions themselves are in
+ * execute.ts; segmentation, control transfers, interrupts and task switches
+ * in segments.ts and transfer.ts; system instructions in system.ts.
+ *
+ * Memory goes only through the MMU (src/mmu), ports only through the IoBus.
+ * The CPU never knows which translation mode the MMU uses.
+ *
+ * Faults: an instruction that faults throws the preallocated CpuFault; the
+ * run loop catches it at the instruction boundary, restores EIP (and ESP,
+ * which instructions update only after their last access that can fault)
+ * and delivers the exception.
+ */
+import type { Mmu } from '../mmu/mmu.js';
+import type { IoBus } from '../io/bus.js';
+import type { VirtualClock } from '../io/clock.js';
+import type { InterruptController } from '../io/irq.js';
+import {
+  CS, DS, ES, FS, GS, SS, LDTR, TR, ESP, F_1, F_AC, F_AF, F_ARITH, F_CF, F_IF, F_OF, F_PF, F_SF, F_VM, F_ZF, F_TF,
+  AR_CODE, AR_DC, AR_P, AR_RW, AR_S, AR_DB, CR0_PE, V_GP, V_SS, V_PF, V_DF, EXCEPTION_NAMES, REG_NAMES, SEG_NAMES,
+  CR0_ET, CR0_CD, CR0_NW, AR_ACCESSED,
+} from './constants.js';
+import { execute } from './execute.js';
+import { deliverInterrupt, type InterruptKind } from './transfer.js';
+import { Fpu } from './fpu.js';
+import type { FpuHost } from './fpu-host.js';
+
+/** The single exception object instructions throw; its fields say which exception. */
+export class CpuFault {
+  vector = 0;
+  errorCode = 0;
+  hasError = false;
+}
+export const FAULT = new CpuFault();
+
+/** Thrown (not a guest exception) when the CPU must stop: triple fault, an emulator limit. */
+export class CpuStop extends Error {
+  constructor(message: string, readonly report: string) {
+    super(message);
+  }
+}
+
+/** Byte offset of 8-bit register r (AL, CL, DL, BL, AH, CH, DH, BH) in the register file. */
+const R8 = new Int32Array([0, 4, 8, 12, 1, 5, 9, 13]);
+
+// lazy-flag operation kinds
+export const LZ_ADD = 0;
+export const LZ_ADC = 1;
+export const LZ_SUB = 2;
+export const LZ_SBB = 3;
+export const LZ_LOGIC = 4;
+export const LZ_INC = 5;
+export const LZ_DEC = 6;
+export const LZ_NEG = 7;
+
+const PARITY = new Uint8Array(256);
+for (let i = 0; i < 256; i++) {
+  let p = 1;
+  for (let b = i; b; b >>= 1) p ^= b & 1;
+  PARITY[i] = p ? F_PF : 0;
+}
+
+/** Limits of the emulator, not the architecture. */
+const HISTORY = 64;
+
+export interface CpuOptions {
+  mmu: Mmu;
+  io: IoBus;
+  clock: VirtualClock;
+  pic: InterruptController;
+}
+
+export class Cpu implements FpuHost {
+  // ---- general registers: one buffer, three views ----
+  readonly regBuf = new ArrayBuffer(32);
+  readonly reg32 = new Int32Array(this.regBuf);
+  readonly reg16 = new Uint16Array(this.regBuf);
+  readonly reg8 = new Uint8Array(this.regBuf);
+  /** offset of the next instruction byte in CS */
+  eip = 0;
+  /** EIP of the instruction being executed (restored on a fault) */
+  instrEip = 0;
+  instrEsp = 0;
+
+  // ---- segment registers and their descriptor caches (ES CS SS DS FS GS LDTR TR) ----
+  readonly segSel = new Int32Array(8);
+  readonly segBase = new Int32Array(8);
+  readonly segLimit = new Int32Array(8);
+  /** access rights as cached: descriptor high dword & 0x00f0ff00 */
+  readonly segAr = new Int32Array(8);
+  /** 1 when a read (write) of any offset needs no limit or type check */
+  readonly segFastR = new Uint8Array(8);
+  readonly segFastW = new Uint8Array(8);
+
+  // ---- flags: bits not covered by lazyMask live in `flags` ----
+  flags = F_1;
+  lazyMask = 0;
+  lazyOp = 0;
+  lazyA = 0;
+  lazyB = 0;
+  lazyR = 0;
+  /** operand size of the lazy operation: 8, 16 or 32 */
+  lazyBits = 32;
+  lazyCin = 0;
+
+  // ---- mode ----
+  cpl = 0;
+  /** CR0.PE and not EFLAGS.VM */
+  protectedMode = false;
+  /** default operand/address size from CS.D (and 16-bit in real and v86 mode) */
+  codeBig = false;
+  /** stack address size from SS.B */
+  stackBig = false;
+
+  // ---- per-instruction decode state ----
+  o32 = false;
+  a32 = false;
+  /** segment override prefix, or -1 */
+  segOverride = -1;
+  /** F2 (REPNE) = 1, F3 (REP/REPE) = 2, none = 0 */
+  rep = 0;
+  lockPrefix = false;
+  modrm = 0;
+  /** effective address of a memory operand: segment and offset */
+  eaSeg = DS;
+  eaOff = 0;
+
+  // ---- system registers ----
+  cr0 = CR0_ET | CR0_CD | CR0_NW;
+  cr2 = 0;
+  cr3 = 0;
+  cr4 = 0;
+  readonly dr = new Int32Array(8);
+  gdtBase = 0;
+  gdtLimit = 0xffff;
+  idtBase = 0;
+  idtLimit = 0x3ff;
+  efer = 0;
+  sysenterCs = 0;
+  sysenterEsp = 0;
+  sysenterEip = 0;
+  pat = 0x00070406;
+  patHi = 0x00070406;
+  tscOffset = 0;
+
+  // ---- execution control ----
+  halted = false;
+  /** check the interrupt controller before the next instruction */
+  pollIntr = true;
+  /** interrupts are inhibited for one instruction (after STI, MOV SS, POP SS) */
+  intShadow = false;
+  /** instructions executed in the current run() call (the virtual clock advances by these) */
+  executed = 0;
+  /** instruction budget of the current run() call (lowered to end a slice early) */
+  budget = 0;
+  /** virtual time at the start of the current run() call */
+  sliceStart = 0;
+  /** total instructions executed */
+  totalInstructions = 0;
+  /** exception being delivered (for double-fault detection), -1 when none */
+  delivering = -1;
+  /** EIPs of the most recent instructions, for triple-fault reports */
+  private readonly history = new Int32Array(HISTORY);
+  private historyPos = 0;
+
+  // ---- instruction fetch cache: the linear page of EIP and its host address ----
+  fetchPage = 1;
+  fetchHpa = 0;
+
+  readonly mmu: Mmu;
+  readonly io: IoBus;
+  readonly clock: VirtualClock;
+  readonly pic: InterruptController;
+  readonly fpu: Fpu;
+  /** set by the machine to be told about HLT with interrupts off, triple faults etc. */
+  onShutdown: ((reason: string) => void) | null = null;
+
+  constructor(o: CpuOptions) {
+    this.mmu = o.mmu;
+    this.io = o.io;
+    this.clock = o.clock;
+    this.pic = o.pic;
+    this.fpu = new Fpu(this);
+    this.reset();
+  }
+
+  /** The power-on/RESET state (SDM vol. 3A, 9.1.1): real mode at F000:FFF0. */
+  reset(): void {
+    this.reg32.fill(0);
+    this.reg32[2] = 0x00000633; // EDX: family 6, model 3, stepping 3 (a P6 signature)
+    this.flags = F_1;
+    this.lazyMask = 0;
+    this.cr0 = CR0_ET | CR0_CD | CR0_NW;
+    this.cr2 = 0;
+    this.cr3 = 0;
+    this.cr4 = 0;
+    this.efer = 0;
+    this.dr.fill(0);
+    this.dr[6] = 0xffff0ff0 | 0;
+    this.dr[7] = 0x400;
+    this.gdtBase = 0;
+    this.gdtLimit = 0xffff;
+    this.idtBase = 0;
+    this.idtLimit = 0x3ff;
+    for (let s = 0; s < 6; s++) this.loadRealSegment(s, 0);
+    this.segSel[CS] = 0xf000;
+    this.segBase[CS] = 0xffff0000 | 0;
+    this.loadSystemCache(LDTR, 0, 0, 0xffff, AR_P | (2 << 8));
+    this.loadSystemCache(TR, 0, 0, 0xffff, AR_P | (11 << 8));
+    this.eip = 0xfff0;
+    this.cpl = 0;
+    this.halted = false;
+    this.intShadow = false;
+    this.delivering = -1;
+    this.fpu.reset();
+    this.mmu.setPaging({ cr0: 0, cr3Lo: 0, cr3Hi: 0, cr4: 0, efer: 0 });
+    this.updateMode();
+  }
+
+  // =====================================================================
+  // Faults
+  // =====================================================================
+
+  /** Raises exception `vector` with an error code. Does not return. */
+  fault(vector: number, errorCode: number): never {
+    FAULT.vector = vector;
+    FAULT.errorCode = errorCode;
+    FAULT.hasError = true;
+    throw FAULT;
+  }
+
+  /** Raises exception `vector` without an error code. Does not return. */
+  trap(vector: number): never {
+    FAULT.vector = vector;
+    FAULT.errorCode = 0;
+    FAULT.hasError = false;
+    throw FAULT;
+  }
+
+  gp(code: number): never {
+    return this.fault(V_GP, code);
+  }
+
+  ud(): never {
+    return this.trap(6);
+  }
+
+  /** The MMU reported a fault on the last access: raise it (CR2 for #PF). */
+  memFault(): never {
+    const m = this.mmu;
+    const v = m.faultVector;
+    m.clearFault();
+    if (v === V_PF) {
+      this.cr2 = m.fault.addrLo;
+      return this.fault(V_PF, m.fault.errorCode);
+    }
+    return this.fault(v === 13 ? V_GP : v, 0);
+  }
+
+  // =====================================================================
+  // Lazy flags
+  // =====================================================================
+
+  /** Records an arithmetic result whose six flags are computed on demand. */
+  setLazy(op: number, a: number, b: number, r: number, bits: number): void {
+    this.lazyOp = op;
+    this.lazyA = a;
+    this.lazyB = b;
+    this.lazyR = r;
+    this.lazyBits = bits;
+    this.lazyMask = F_ARITH;
+  }
+
+  /** INC/DEC: like setLazy but CF keeps its value. */
+  setLazyKeepCf(op: number, a: number, r: number, bits: number): void {
+    if (this.lazyMask & F_CF) this.flags = (this.flags & ~F_CF) | this.getCF();
+    this.lazyOp = op;
+    this.lazyA = a;
+    this.lazyB = 1;
+    this.lazyR = r;
+    this.lazyBits = bits;
+    this.lazyMask = F_ARITH & ~F_CF;
+  }
+
+  getCF(): number {
+    if (!(this.lazyMask & F_CF)) return this.flags & F_CF;
+    const m = this.lazyBits === 32 ? -1 : (1 << this.lazyBits) - 1;
+    const a = (this.lazyA & m) >>> 0, b = (this.lazyB & m) >>> 0, r = (this.lazyR & m) >>> 0;
+    switch (this.lazyOp) {
+      case LZ_ADD: return r < a ? 1 : 0;
+      case LZ_ADC: return (this.lazyCin ? r <= a : r < a) ? 1 : 0;
+      case LZ_SUB: return a < b ? 1 : 0;
+      case LZ_SBB: return (this.lazyCin ? a <= b : a < b) ? 1 : 0;
+      case LZ_NEG: return b !== 0 ? 1 : 0;
+      default: return 0;
+    }
+  }
+
+  getZF(): number {
+    if (!(this.lazyMask & F_ZF)) return this.flags & F_ZF;
+    const m = this.lazyBits === 32 ? -1 : (1 << this.lazyBits) - 1;
+    return (this.lazyR & m) === 0 ? F_ZF : 0;
+  }
+
+  getSF(): number {
+    if (!(this.lazyMask & F_SF)) return this.flags & F_SF;
+    return (this.lazyR >>> (this.lazyBits - 1)) & 1 ? F_SF : 0;
+  }
+
+  getPF(): number {
+    if (!(this.lazyMask & F_PF)) return this.flags & F_PF;
+    return PARITY[this.lazyR & 0xff]!;
+  }
+
+  getAF(): number {
+    if (!(this.lazyMask & F_AF)) return this.flags & F_AF;
+    if (this.lazyOp === LZ_LOGIC) return 0;
+    return (this.lazyA ^ this.lazyB ^ this.lazyR) & 0x10 ? F_AF : 0;
+  }
+
+  getOF(): number {
+    if (!(this.lazyMask & F_OF)) return this.flags & F_OF;
+    const a = this.lazyA, b = this.lazyB, r = this.lazyR, s = this.lazyBits - 1;
+    switch (this.lazyOp) {
+      case LZ_ADD: case LZ_ADC: return (((a ^ r) & (b ^ r)) >>> s) & 1 ? F_OF : 0;
+      case LZ_SUB: case LZ_SBB: return (((a ^ b) & (a ^ r)) >>> s) & 1 ? F_OF : 0;
+      case LZ_INC: return ((r & ~a) >>> s) & 1 ? F_OF : 0;
+      case LZ_DEC: return ((a & ~r) >>> s) & 1 ? F_OF : 0;
+      case LZ_NEG: return ((b & r) >>> s) & 1 ? F_OF : 0;
+      default: return 0;
+    }
+  }
+
+  /** The whole EFLAGS value. */
+  getFlags(): number {
+    if (this.lazyMask === 0) return this.flags;
+    return (this.flags & ~this.lazyMask) | (this.getCF() | this.getPF() | this.getAF() | this.getZF() | this.getSF() | this.getOF()) & this.lazyMask;
+  }
+
+  /** Writes the arithmetic flags selected by `mask` from `value`. */
+  setArith(value: number, mask: number): void {
+    if (this.lazyMask & ~mask) this.flags = this.getFlags();
+    this.lazyMask = 0;
+    this.flags = (this.flags & ~mask) | (value & mask);
+  }
+
+  /**
+   * Writes EFLAGS bits selected by `mask` (non-arithmetic bits included);
+   * updates the MMU's privilege context when AC changes and asks for an
+   * interrupt check when IF becomes set.
+   */
+  setFlags(value: number, mask: number): void {
+    const old = this.getFlags();
+    this.lazyMask = 0;
+    this.flags = ((old & ~mask) | (value & mask) | F_1) & ~(0x8 | 0x20 | 0x8000) & 0x3fffff;
+    const changed = old ^ this.flags;
+    if (changed & F_AC) this.mmu.setPrivilege(this.cpl === 3 ? 3 : 0, (this.flags & F_AC) !== 0);
+    if (changed & F_IF && this.flags & F_IF) this.pollIntr = true;
+    if (changed & F_VM) this.updateMode();
+  }
+
+  /** Condition code cc (0..15, the low nibble of Jcc/SETcc/CMOVcc). */
+  cond(cc: number): boolean {
+    switch (cc >> 1) {
+      case 0: return (this.getOF() !== 0) !== ((cc & 1) !== 0);
+      case 1: return (this.getCF() !== 0) !== ((cc & 1) !== 0);
+      case 2: return (this.getZF() !== 0) !== ((cc & 1) !== 0);
+      case 3: return (this.getCF() !== 0 || this.getZF() !== 0) !== ((cc & 1) !== 0);
+      case 4: return (this.getSF() !== 0) !== ((cc & 1) !== 0);
+      case 5: return (this.getPF() !== 0) !== ((cc & 1) !== 0);
+      case 6: return ((this.getSF() !== 0) !== (this.getOF() !== 0)) !== ((cc & 1) !== 0);
+      default: return (this.getZF() !== 0 || (this.getSF() !== 0) !== (this.getOF() !== 0)) !== ((cc & 1) !== 0);
+    }
+  }
+
+  // =====================================================================
+  // Registers
+  // =====================================================================
+
+  getReg8(r: number): number {
+    return this.reg8[R8[r]!]!;
+  }
+
+  setReg8(r: number, v: number): void {
+    this.reg8[R8[r]!] = v;
+  }
+
+  getReg32(r: number): number {
+    return this.reg32[r]!;
+  }
+
+  setReg32(r: number, v: number): void {
+    this.reg32[r] = v;
+  }
+
+  // =====================================================================
+  // Instruction fetch
+  // =====================================================================
+
+  /** Next instruction byte (advances EIP). */
+  fetch8(): number {
+    const lin = (this.segBase[CS]! + this.eip) | 0;
+    if ((lin & 0xfffff000) === this.fetchPage) {
+      this.eip = (this.eip + 1) | 0;
+      return this.mmu.u8[this.fetchHpa + (lin & 0xfff)]!;
+    }
+    return this.fetchSlow(1);
+  }
+
+  fetch16(): number {
+    const lin = (this.segBase[CS]! + this.eip) | 0;
+    if ((lin & 0xfffff000) === this.fetchPage && (lin & 0xfff) <= 0xffe) {
+      this.eip = (this.eip + 2) | 0;
+      const h = this.fetchHpa + (lin & 0xfff);
+      return this.mmu.u8[h]! | (this.mmu.u8[h + 1]! << 8);
+    }
+    return this.fetchSlow(2);
+  }
+
+  fetch32(): number {
+    const lin = (this.segBase[CS]! + this.eip) | 0;
+    if ((lin & 0xfffff000) === this.fetchPage && (lin & 0xfff) <= 0xffc) {
+      this.eip = (this.eip + 4) | 0;
+      return this.mmu.dv.getInt32(this.fetchHpa + (lin & 0xfff), true);
+    }
+    return this.fetchSlow(4);
+  }
+
+  /** Fetch through the checks: CS limit, paging; refills the fetch cache when the page allows. */
+  private fetchSlow(size: number): number {
+    let v = 0;
+    for (let k = 0; k < size; k++) {
+      const off = this.eip;
+      if (!this.segFastR[CS] && (off >>> 0) > (this.segLimit[CS]! >>> 0)) this.gp(0);
+      const lin = (this.segBase[CS]! + off) | 0;
+      const h = this.mmu.translate(lin, 0, this.mmu.ctxAcc | 16 | (1 << 12));
+      if (h < 0) {
+        if (h === -2) {
+          v |= (this.mmu.readPhys(this.mmu.lastGpa, 1) << (8 * k));
+          this.eip = (this.eip + 1) | 0;
+          continue;
+        }
+        this.memFault();
+      }
+      // Cache the page when the CS limit covers all of it.
+      const page = lin & 0xfffff000;
+      const pageOffStart = (page - this.segBase[CS]!) >>> 0;
+      if (this.segFastR[CS] || (pageOffStart + 0xfff <= (this.segLimit[CS]! >>> 0) && pageOffStart <= (this.segLimit[CS]! >>> 0))) {
+        this.fetchPage = page;
+        this.fetchHpa = h - (lin & 0xfff);
+      } else {
+        this.fetchPage = 1;
+      }
+      v |= this.mmu.u8[h]! << (8 * k);
+      this.eip = (this.eip + 1) | 0;
+    }
+    if (!this.codeBig) this.eip &= 0xffff;
+    return size === 4 ? v | 0 : v;
+  }
+
+  /** Forgets the fetch cache (paging, privilege or CS changed). */
+  flushFetch(): void {
+    this.fetchPage = 1;
+  }
+
+  // =====================================================================
+  // ModR/M decoding
+  // =====================================================================
+
+  /** Reads the ModR/M byte (and SIB, displacement); for memory forms sets eaSeg/eaOff. */
+  decodeModrm(): void {
+    const m = this.fetch8();
+    this.modrm = m;
+    if (m >= 0xc0) return;
+    const mod = m >> 6;
+    const rm = m & 7;
+    let seg = DS;
+    let off: number;
+    if (this.a32) {
+      if (rm === 4) {
+        const sib = this.fetch8();
+        const base = sib & 7;
+        const index = (sib >> 3) & 7;
+        off = index === 4 ? 0 : this.reg32[index]! << (sib >> 6);
+        if (base === 5 && mod === 0) {
+          off = (off + this.fetch32()) | 0;
+        } else {
+          off = (off + this.reg32[base]!) | 0;
+          if (base === 4 || base === 5) seg = SS;
+        }
+      } else if (rm === 5 && mod === 0) {
+        off = this.fetch32();
+      } else {
+        off = this.reg32[rm]!;
+        if (rm === 5) seg = SS;
+      }
+      if (mod === 1) off = (off + ((this.fetch8() << 24) >> 24)) | 0;
+      else if (mod === 2) off = (off + this.fetch32()) | 0;
+    } else {
+      const r = this.reg16;
+      switch (rm) {
+        case 0: off = r[6]! + r[12]!; break; // BX+SI
+        case 1: off = r[6]! + r[14]!; break; // BX+DI
+        case 2: off = r[10]! + r[12]!; seg = SS; break; // BP+SI
+        case 3: off = r[10]! + r[14]!; seg = SS; break; // BP+DI
+        case 4: off = r[12]!; break;
+        case 5: off = r[14]!; break;
+        case 6:
+          if (mod === 0) off = this.fetch16();
+          else { off = r[10]!; seg = SS; }
+          break;
+        default: off = r[6]!;
+      }
+      if (mod === 1) off += (this.fetch8() << 24) >> 24;
+      else if (mod === 2) off += this.fetch16();
+      off &= 0xffff;
+    }
+    this.eaSeg = this.segOverride >= 0 ? this.segOverride : seg;
+    this.eaOff = off;
+  }
+
+  /** The reg field (bits 5:3) of the ModR/M byte. */
+  get regField(): number {
+    return (this.modrm >> 3) & 7;
+  }
+
+  // ---- r/m operands ----
+  readRm8(): number {
+    return this.modrm >= 0xc0 ? this.reg8[R8[this.modrm & 7]!]! : this.rd8(this.eaSeg, this.eaOff);
+  }
+  readRm16(): number {
+    return this.modrm >= 0xc0 ? this.reg16[(this.modrm & 7) << 1]! : this.rd16(this.eaSeg, this.eaOff);
+  }
+  readRm32(): number {
+    return this.modrm >= 0xc0 ? this.reg32[this.modrm & 7]! : this.rd32(this.eaSeg, this.eaOff);
+  }
+  writeRm8(v: number): void {
+    if (this.modrm >= 0xc0) this.reg8[R8[this.modrm & 7]!] = v;
+    else this.wr8(this.eaSeg, this.eaOff, v);
+  }
+  writeRm16(v: number): void {
+    if (this.modrm >= 0xc0) this.reg16[(this.modrm & 7) << 1] = v;
+    else this.wr16(this.eaSeg, this.eaOff, v);
+  }
+  writeRm32(v: number): void {
+    if (this.modrm >= 0xc0) this.reg32[this.modrm & 7] = v;
+    else this.wr32(this.eaSeg, this.eaOff, v);
+  }
+
+  // =====================================================================
+  // Data memory through segments
+  // =====================================================================
+
+  /**
+   * Segment checks for `len` bytes at seg:off (SDM vol. 3A, 5.3 limit
+   * checking, 5.4 type checking): null selector, readability/writability,
+   * expand-up and expand-down limits. #SS(0) for SS, #GP(0) otherwise.
+   */
+  checkSeg(seg: number, off: number, len: number, write: boolean): void {
+    const ar = this.segAr[seg]!;
+    const vec = seg === SS ? V_SS : V_GP;
+    if (this.protectedMode && !(ar & AR_P)) this.fault(vec, 0); // null or not-present
+    if (write) {
+      if (ar & AR_CODE || !(ar & AR_RW)) { if (this.protectedMode) this.fault(vec, 0); }
+    } else if ((ar & (AR_CODE | AR_RW)) === AR_CODE && this.protectedMode) {
+      this.fault(vec, 0); // execute-only code
+    }
+    const o = off >>> 0;
+    const last = o + len - 1;
+    const limit = this.segLimit[seg]! >>> 0;
+    if ((ar & (AR_CODE | AR_DC)) === AR_DC) {
+      const upper = ar & AR_DB ? 0xffffffff : 0xffff;
+      if (o <= limit || last > upper) this.fault(vec, 0);
+    } else if (last > limit) {
+      this.fault(vec, 0);
+    }
+  }
+
+  rd8(seg: number, off: number): number {
+    if (this.segFastR[seg] === 0) this.checkSeg(seg, off, 1, false);
+    const v = this.mmu.read8((this.segBase[seg]! + off) | 0, 0);
+    if (this.mmu.faultVector !== 0) this.memFault();
+    return v;
+  }
+
+  rd16(seg: number, off: number): number {
+    if (this.segFastR[seg] === 0) this.checkSeg(seg, off, 2, false);
+    const v = this.mmu.read16((this.segBase[seg]! + off) | 0, 0);
+    if (this.mmu.faultVector !== 0) this.memFault();
+    return v;
+  }
+
+  rd32(seg: number, off: number): number {
+    if (this.segFastR[seg] === 0) this.checkSeg(seg, off, 4, false);
+    const v = this.mmu.read32((this.segBase[seg]! + off) | 0, 0);
+    if (this.mmu.faultVector !== 0) this.memFault();
+    return v;
+  }
+
+  wr8(seg: number, off: number, v: number): void {
+    if (this.segFastW[seg] === 0) this.checkSeg(seg, off, 1, true);
+    this.mmu.write8((this.segBase[seg]! + off) | 0, 0, v);
+    if (this.mmu.faultVector !== 0) this.memFault();
+  }
+
+  wr16(seg: number, off: number, v: number): void {
+    if (this.segFastW[seg] === 0) this.checkSeg(seg, off, 2, true);
+    this.mmu.write16((this.segBase[seg]! + off) | 0, 0, v);
+    if (this.mmu.faultVector !== 0) this.memFault();
+  }
+
+  wr32(seg: number, off: number, v: number): void {
+    if (this.segFastW[seg] === 0) this.checkSeg(seg, off, 4, true);
+    this.mmu.write32((this.segBase[seg]! + off) | 0, 0, v);
+    if (this.mmu.faultVector !== 0) this.memFault();
+  }
+
+  /** Checks a write of `len` bytes at seg:off without writing (segment and paging faults). */
+  probeWrite(seg: number, off: number, len: number): void {
+    if (this.segFastW[seg] === 0) this.checkSeg(seg, off, len, true);
+    const lin = (this.segBase[seg]! + off) | 0;
+    const acc = this.mmu.ctxAcc | 2;
+    if (this.mmu.translate(lin, 0, acc) === -1) this.memFault();
+    if (((lin & 0xfff) + len) > 4096 && this.mmu.translate((lin + len - 1) | 0, 0, acc) === -1) this.memFault();
+  }
+
+  // ---- FpuHost ----
+  read8(seg: number, off: number): number { return this.rd8(seg, off); }
+  read16(seg: number, off: number): number { return this.rd16(seg, off); }
+  read32(seg: number, off: number): number { return this.rd32(seg, off); }
+  write8(seg: number, off: number, v: number): void { this.wr8(seg, off, v); }
+  write16(seg: number, off: number, v: number): void { this.wr16(seg, off, v); }
+  write32(seg: number, off: number, v: number): void { this.wr32(seg, off, v); }
+  probe(seg: number, off: number, len: number, write: boolean): void {
+    if (write) this.probeWrite(seg, off, len);
+    else {
+      if (this.segFastR[seg] === 0) this.checkSeg(seg, off, len, false);
+      const lin = (this.segBase[seg]! + off) | 0;
+      if (this.mmu.translate(lin, 0, this.mmu.ctxAcc) === -1) this.memFault();
+      if (((lin & 0xfff) + len) > 4096 && this.mmu.translate((lin + len - 1) | 0, 0, this.mmu.ctxAcc) === -1) this.memFault();
+    }
+  }
+  get realMode(): boolean { return !this.protectedMode; }
+  get opsize32(): boolean { return this.o32; }
+  get instrCs(): number { return this.segSel[CS]!; }
+  selector(seg: number): number { return this.segSel[seg]!; }
+  raiseNM(): never { return this.trap(7); }
+  raiseMF(): never { return this.trap(16); }
+  raiseUD(): never { return this.trap(6); }
+  raiseGP0(): never { return this.gp(0); }
+  setFerr(active: boolean): void {
+    const sink = this.ferrSink;
+    if (sink !== null) sink(active);
+  }
+  /** IRQ 13 line for legacy FPU error reporting (set by the machine) */
+  ferrSink: ((active: boolean) => void) | null = null;
+  setFlagsZPC(zf: number, pf: number, cf: number): void {
+    this.setArith((zf ? F_ZF : 0) | (pf ? F_PF : 0) | (cf ? F_CF : 0), F_ARITH);
+  }
+
+  // =====================================================================
+  // Implicit supervisor accesses (descriptor tables, TSS, IDT) by linear address
+  // =====================================================================
+
+  readLin32Sup(lin: number): number {
+    const v = this.mmu.readAcc(lin | 0, 0, 4, 0);
+    if (this.mmu.faultVector !== 0) this.memFault();
+    return v;
+  }
+
+  readLin16Sup(lin: number): number {
+    const v = this.mmu.readAcc(lin | 0, 0, 2, 0);
+    if (this.mmu.faultVector !== 0) this.memFault();
+    return v;
+  }
+
+  readLin8Sup(lin: number): number {
+    const v = this.mmu.readAcc(lin | 0, 0, 1, 0);
+    if (this.mmu.faultVector !== 0) this.memFault();
+    return v;
+  }
+
+  writeLin32Sup(lin: number, v: number): void {
+    this.mmu.writeAcc(lin | 0, 0, 4, v, 0);
+    if (this.mmu.faultVector !== 0) this.memFault();
+  }
+
+  writeLin16Sup(lin: number, v: number): void {
+    this.mmu.writeAcc(lin | 0, 0, 2, v, 0);
+    if (this.mmu.faultVector !== 0) this.memFault();
+  }
+
+  writeLin8Sup(lin: number, v: number): void {
+    this.mmu.writeAcc(lin | 0, 0, 1, v, 0);
+    if (this.mmu.faultVector !== 0) this.memFault();
+  }
+
+  // =====================================================================
+  // Stack
+  // =====================================================================
+
+  /** ESP or SP, per the stack segment's B bit. */
+  get sp(): number {
+    return this.stackBig ? this.reg32[ESP]! : this.reg16[8]!;
+  }
+
+  setSp(v: number): void {
+    if (this.stackBig) this.reg32[ESP] = v;
+    else this.reg16[8] = v;
+  }
+
+  /** Adds to ESP or SP. */
+  addSp(n: number): void {
+    if (this.stackBig) this.reg32[ESP] = (this.reg32[ESP]! + n) | 0;
+    else this.reg16[8] = this.reg16[8]! + n;
+  }
+
+  push16(v: number): void {
+    const sp = this.stackBig ? (this.reg32[ESP]! - 2) | 0 : (this.reg16[8]! - 2) & 0xffff;
+    this.wr16(SS, sp, v);
+    this.setSp(sp);
+  }
+
+  push32(v: number): void {
+    const sp = this.stackBig ? (this.reg32[ESP]! - 4) | 0 : (this.reg16[8]! - 4) & 0xffff;
+    this.wr32(SS, sp, v);
+    this.setSp(sp);
+  }
+
+  pushOp(v: number): void {
+    if (this.o32) this.push32(v);
+    else this.push16(v);
+  }
+
+  pop16(): number {
+    const sp = this.sp;
+    const v = this.rd16(SS, sp);
+    this.addSp(2);
+    return v;
+  }
+
+  pop32(): number {
+    const sp = this.sp;
+    const v = this.rd32(SS, sp);
+    this.addSp(4);
+    return v;
+  }
+
+  popOp(): number {
+    return this.o32 ? this.pop32() : this.pop16();
+  }
+
+  /** Reads the stack at ESP + `delta` (no ESP change). */
+  peekOp(delta: number): number {
+    const off = this.stackBig ? (this.reg32[ESP]! + delta) | 0 : (this.reg16[8]! + delta) & 0xffff;
+    return this.o32 ? this.rd32(SS, off) : this.rd16(SS, off);
+  }
+
+  // =====================================================================
+  // Segment caches and mode
+  // =====================================================================
+
+  /** Real-mode or v86 segment load: base = selector * 16, limit and rights unchanged except in v86 (SDM 20.1). */
+  loadRealSegment(seg: number, sel: number): void {
+    this.segSel[seg] = sel & 0xffff;
+    this.segBase[seg] = (sel & 0xffff) << 4;
+    if (this.getFlags() & F_VM || seg === CS && !(this.cr0 & CR0_PE)) {
+      this.segLimit[seg] = 0xffff;
+      this.segAr[seg] = AR_P | AR_S | AR_RW | AR_ACCESSED | (seg === CS ? AR_CODE : 0) | (this.getFlags() & F_VM ? 3 << 13 : 0);
+    } else if (this.segAr[seg] === 0 || !(this.cr0 & CR0_PE)) {
+      if (this.segAr[seg] === 0) {
+        this.segLimit[seg] = 0xffff;
+        this.segAr[seg] = AR_P | AR_S | AR_RW | AR_ACCESSED | (seg === CS ? AR_CODE : 0);
+      }
+    }
+    this.refreshSeg(seg);
+  }
+
+  /** Loads a descriptor cache directly. */
+  loadCache(seg: number, sel: number, base: number, limit: number, ar: number): void {
+    this.segSel[seg] = sel & 0xffff;
+    this.segBase[seg] = base | 0;
+    this.segLimit[seg] = limit | 0;
+    this.segAr[seg] = ar & 0x00f0ff00;
+    this.refreshSeg(seg);
+  }
+
+  loadSystemCache(seg: number, sel: number, base: number, limit: number, ar: number): void {
+    this.segSel[seg] = sel & 0xffff;
+    this.segBase[seg] = base | 0;
+    this.segLimit[seg] = limit | 0;
+    this.segAr[seg] = ar & 0x00f0ff00;
+  }
+
+  /** Recomputes the fast-path flags of a segment and the mode bits that depend on CS and SS. */
+  refreshSeg(seg: number): void {
+    const ar = this.segAr[seg]!;
+    const flat = (this.segLimit[seg]! | 0) === -1 && (ar & (AR_CODE | AR_DC)) !== AR_DC && (ar & AR_P) !== 0;
+    const readable = !(ar & AR_CODE) || (ar & AR_RW) !== 0;
+    const writable = !(ar & AR_CODE) && (ar & AR_RW) !== 0;
+    this.segFastR[seg] = flat && readable ? 1 : 0;
+    this.segFastW[seg] = flat && writable ? 1 : 0;
+    if (seg === CS) {
+      this.codeBig = this.protectedMode && (ar & AR_DB) !== 0;
+      this.flushFetch();
+    } else if (seg === SS) {
+      this.stackBig = this.protectedMode && (ar & AR_DB) !== 0;
+    }
+  }
+
+  /** Recomputes protectedMode/CPL-dependent state after CR0.PE, EFLAGS.VM or CS changes. */
+  updateMode(): void {
+    const vm = (this.flags & F_VM) !== 0;
+    this.protectedMode = (this.cr0 & CR0_PE) !== 0 && !vm;
+    if (vm) this.cpl = 3;
+    else if (!(this.cr0 & CR0_PE)) this.cpl = 0;
+    this.refreshSeg(CS);
+    this.refreshSeg(SS);
+    for (const s of [ES, DS, FS, GS]) this.refreshSeg(s);
+    this.mmu.setPrivilege(this.cpl === 3 ? 3 : 0, (this.flags & F_AC) !== 0);
+    this.flushFetch();
+  }
+
+  /** Sets the CPL (after a privilege change) and tells the MMU. */
+  setCpl(cpl: number): void {
+    if (cpl !== this.cpl) {
+      this.cpl = cpl;
+      this.mmu.setPrivilege(cpl === 3 ? 3 : 0, (this.getFlags() & F_AC) !== 0);
+      this.flushFetch();
+    }
+  }
+
+  // =====================================================================
+  // Run loop
+  // =====================================================================
+
+  /**
+   * Executes up to `budget` instructions. Returns early when the CPU halts.
+   * Faults are delivered to the guest; a triple fault throws CpuStop with a
+   * report.
+   */
+  run(budget: number): number {
+    this.executed = 0;
+    this.budget = budget;
+    this.sliceStart = this.clock.now;
+    if (this.halted) {
+      // HLT ends when an interrupt is delivered (SDM vol. 2A, HLT).
+      this.pollIntr = true;
+      if (!(this.flags & F_IF) || !this.pic.hasInterrupt()) return 0;
+    }
+    const hist = this.history;
+    while (this.executed < this.budget) {
+      try {
+        while (this.executed < this.budget) {
+          if (this.pollIntr) {
+            if (this.checkInterrupts()) continue;
+          }
+          this.instrEip = this.eip;
+          this.instrEsp = this.reg32[ESP]!;
+          hist[this.historyPos = (this.historyPos + 1) & (HISTORY - 1)] = this.eip;
+          this.executed++;
+          const tf = this.flags & F_TF;
+          execute(this);
+          if (tf !== 0) this.singleStep();
+          if (this.halted) {
+            this.totalInstructions += this.executed;
+            return this.executed;
+          }
+        }
+      } catch (e) {
+        if (e !== FAULT) throw e;
+        this.eip = this.instrEip;
+        this.reg32[ESP] = this.instrEsp;
+        this.exception(FAULT.vector, FAULT.hasError, FAULT.errorCode);
+      }
+    }
+    this.totalInstructions += this.executed;
+    return this.executed;
+  }
+
+  /**
+   * Before a port access: brings the virtual clock up to this instruction
+   * (devices read the time) and ends the slice after it, so timer events a
+   * device arms are fired on time.
+   */
+  syncClockForIo(): void {
+    this.clock.now = this.sliceStart + this.executed * this.clock.nsPerInstruction;
+    this.budget = this.executed;
+  }
+
+  /** TF was set when the instruction began: a single-step #DB trap after it (SDM vol. 3A, 17.3.1.4). */
+  private singleStep(): void {
+    this.dr[6] = this.dr[6]! | 0x4000;
+    this.instrEip = this.eip;
+    this.instrEsp = this.reg32[ESP]!;
+    this.exception(1, false, 0);
+  }
+
+  /** Delivers a pending external interrupt if allowed; returns whether it did. */
+  private checkInterrupts(): boolean {
+    if (this.intShadow) {
+      this.intShadow = false;
+      return false;
+    }
+    if (!(this.flags & F_IF)) {
+      this.pollIntr = false;
+      return false;
+    }
+    if (!this.pic.hasInterrupt()) {
+      this.pollIntr = false;
+      return false;
+    }
+    const vector = this.pic.acknowledge();
+    this.halted = false;
+    this.instrEip = this.eip;
+    this.instrEsp = this.reg32[ESP]!;
+    try {
+      deliverInterrupt(this, vector, 'external', false, 0);
+    } catch (e) {
+      if (e !== FAULT) throw e;
+      this.eip = this.instrEip;
+      this.reg32[ESP] = this.instrEsp;
+      this.exception(FAULT.vector, FAULT.hasError, FAULT.errorCode);
+    }
+    return true;
+  }
+
+  /**
+   * Delivers exception `vector` raised by the current instruction, with the
+   * double-fault rules of SDM vol. 3A, table 6-5: a contributory exception
+   * or page fault while delivering one becomes #DF; a fault while
+   * delivering #DF is a triple fault (shutdown).
+   */
+  exception(vector: number, hasError: boolean, errorCode: number): void {
+    for (;;) {
+      const prev = this.delivering;
+      if (prev >= 0) {
+        if (prev === V_DF) this.tripleFault(vector);
+        const contributory = (v: number): boolean => v === 0 || (v >= 10 && v <= 13);
+        if ((contributory(prev) && contributory(vector)) || (prev === V_PF && (contributory(vector) || vector === V_PF))) {
+          vector = V_DF;
+          hasError = true;
+          errorCode = 0;
+        }
+      }
+      this.delivering = vector;
+      try {
+        deliverInterrupt(this, vector, 'exception' as InterruptKind, hasError, errorCode);
+        this.delivering = -1;
+        return;
+      } catch (e) {
+        if (e !== FAULT) {
+          this.delivering = -1;
+          throw e;
+        }
+        this.eip = this.instrEip;
+        this.reg32[ESP] = this.instrEsp;
+        vector = FAULT.vector;
+        hasError = FAULT.hasError;
+        errorCode = FAULT.errorCode;
+      }
+    }
+  }
+
+  private tripleFault(vector: number): never {
+    this.delivering = -1;
+    const report = this.stateReport();
+    const msg = `triple fault: ${EXCEPTION_NAMES[vector] ?? `vector ${vector}`} while delivering #DF`;
+    this.onShutdown?.(msg);
+    throw new CpuStop(msg, report);
+  }
+
+  /** A human-readable snapshot of the registers and the last instructions' addresses. */
+  stateReport(): string {
+    const h = (n: number, w = 8): string => (n >>> 0).toString(16).padStart(w, '0');
+    const lines: string[] = [];
+    lines.push(REG_NAMES.map((r, i) => `${r}=${h(this.reg32[i]!)}`).join(' '));
+    lines.push(`eip=${h(this.eip)} eflags=${h(this.getFlags())} cpl=${this.cpl} cr0=${h(this.cr0)} cr2=${h(this.cr2)} cr3=${h(this.cr3)} cr4=${h(this.cr4)}`);
+    lines.push(SEG_NAMES.map((s, i) => `${s}=${h(this.segSel[i]!, 4)}(base ${h(this.segBase[i]!)} limit ${h(this.segLimit[i]!)} ar ${h(this.segAr[i]! >>> 8, 4)})`).join('\n'));
+    lines.push(`gdt=${h(this.gdtBase)}/${h(this.gdtLimit, 4)} idt=${h(this.idtBase)}/${h(this.idtLimit, 4)}`);
+    const recent: string[] = [];
+    for (let k = 1; k <= HISTORY; k++) recent.push(h(this.history[(this.historyPos + k) & (HISTORY - 1)]!));
+    lines.push(`EIPs of the last ${HISTORY} instructions (oldest first): ${recent.join(' ')}`);
+    return lines.join('\n');
+  }
+
+  /** Virtual time in nanoseconds, including the instructions of the current run() slice. */
+  now(): number {
+    return this.sliceStart + this.executed * this.clock.nsPerInstruction;
+  }
+
+  /** Whether the CPU can ever wake from HLT (interrupts enabled). */
+  canWake(): boolean {
+    return (this.getFlags() & F_IF) !== 0;
+  }
+
+  /** Writes CR0 and follows the consequences (mode, MMU). Returns false on #GP conditions the caller raises. */
+  applyCr0(v: number): void {
+    const old = this.cr0;
+    this.cr0 = v | CR0_ET;
+    if (this.mmu.writeCr0(this.cr0) !== 0) {
+      this.cr0 = old;
+      this.mmu.clearFault();
+      this.gp(0);
+    }
+    if ((old ^ this.cr0) & CR0_PE) this.updateMode();
+    this.flushFetch();
+  }
+
+  /** Reads TF for single-step traps. */
+  get trapFlag(): boolean {
+    return (this.flags & F_TF) !== 0;
+  }
+
+  /** Segment register name for messages. */
+  static segName(s: number): string {
+    return SEG_NAMES[s] ?? `seg${s}`;
+  }
+}
+
+export { R8, PARITY, DS, ES, FS, GS, SS, CS, F_VM };

@@ -1,0 +1,296 @@
+/**
+ * System instructions: control and debug registers, MSRs, CPUID, TSC,
+ * descriptor-table registers, LAR/LSL/VERR/VERW, and the I/O permission
+ * check. CPUID advertises exactly what this CPU implements.
+ */
+import {
+  AR_CODE, AR_DC, AR_P, AR_RW, AR_S, CR0_CD, CR0_ET, CR0_NW, CR0_PE, CR0_PG, CR0_TS, CR4_DE, CR4_OSFXSR, CR4_OSXMMEXCPT,
+  CR4_PAE, CR4_PCE, CR4_PGE, CR4_PSE, CR4_TSD, F_IOPL, F_VM, F_ZF, LDTR, MSR_EFER, MSR_MISC_ENABLE, MSR_PAT,
+  MSR_SYSENTER_CS, MSR_SYSENTER_EIP, MSR_SYSENTER_ESP, MSR_TSC, SYS_LDT, SYS_TSS16_AVAIL, SYS_TSS32_AVAIL, TR, V_NP,
+} from './constants.js';
+import type { Cpu } from './cpu.js';
+import { DESC, dplOf, readDescriptor } from './segments.js';
+
+/** CR4 bits this CPU implements (others are reserved: #GP on MOV to CR4). */
+const CR4_SUPPORTED = CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+/** CR0 bits that can be set (ET reads as 1) */
+const CR0_SUPPORTED = 0xe005003f | 0;
+
+/**
+ * The I/O permission check of IN/OUT/INS/OUTS (SDM vol. 1, 18.5.2):
+ * allowed when CPL <= IOPL outside virtual-8086 mode, else every bit of the
+ * TSS I/O bitmap covering the accessed ports must be 0.
+ */
+export function checkIoPermission(c: Cpu, port: number, size: number): void {
+  if (!c.protectedMode && !(c.getFlags() & F_VM)) return;
+  const flags = c.getFlags();
+  if (!(flags & F_VM) && c.cpl <= (flags & F_IOPL) >>> 12) return;
+  const type = (c.segAr[TR]! >>> 8) & 0xf;
+  if (type !== 11 && type !== 9) c.gp(0); // 16-bit TSS: no bitmap
+  const limit = c.segLimit[TR]! >>> 0;
+  if (limit < 0x67) c.gp(0);
+  const base = c.segBase[TR]!;
+  const mapBase = c.readLin16Sup(base + 0x66);
+  const byteOff = mapBase + (port >>> 3);
+  if (byteOff + 1 > limit) c.gp(0);
+  const bits = c.readLin16Sup(base + byteOff);
+  const mask = ((1 << size) - 1) << (port & 7);
+  if (bits & mask) c.gp(0);
+}
+
+// ---- control registers ----
+
+export function readCr(c: Cpu, n: number): number {
+  switch (n) {
+    case 0: return c.cr0;
+    case 2: return c.cr2;
+    case 3: return c.cr3;
+    case 4: return c.cr4;
+    default: return c.ud();
+  }
+}
+
+export function writeCr(c: Cpu, n: number, v: number): void {
+  switch (n) {
+    case 0: {
+      if (v & ~CR0_SUPPORTED) c.gp(0);
+      if ((v & CR0_PG) && !(v & CR0_PE)) c.gp(0);
+      if ((v & CR0_NW) && !(v & CR0_CD)) c.gp(0);
+      c.applyCr0(v | CR0_ET);
+      return;
+    }
+    case 2:
+      c.cr2 = v;
+      return;
+    case 3:
+      c.cr3 = v;
+      if (c.mmu.writeCr3(v, 0) !== 0) {
+        c.mmu.clearFault();
+        c.gp(0);
+      }
+      c.flushFetch();
+      return;
+    case 4: {
+      if (v & ~CR4_SUPPORTED) c.gp(0);
+      const old = c.cr4;
+      c.cr4 = v;
+      if (c.mmu.writeCr4(v) !== 0) {
+        c.cr4 = old;
+        c.mmu.clearFault();
+        c.gp(0);
+      }
+      c.flushFetch();
+      return;
+    }
+    default:
+      c.ud();
+  }
+}
+
+export function readDr(c: Cpu, n: number): number {
+  if ((n === 4 || n === 5) && c.cr4 & CR4_DE) c.ud();
+  if (n === 4) n = 6;
+  if (n === 5) n = 7;
+  return c.dr[n]!;
+}
+
+/** MOV to DRn: stored; hardware breakpoints are not raised (see docs/cpu.md). */
+export function writeDr(c: Cpu, n: number, v: number): void {
+  if ((n === 4 || n === 5) && c.cr4 & CR4_DE) c.ud();
+  if (n === 4) n = 6;
+  if (n === 5) n = 7;
+  if (n === 6) v = (v | 0xffff0ff0) & ~0x1000;
+  if (n === 7) v = (v | 0x400) & ~0xd800;
+  c.dr[n] = v;
+}
+
+// ---- MSRs ----
+
+/** RDMSR: EDX:EAX = MSR[ECX]; an MSR this CPU does not have raises #GP(0). */
+export function rdmsr(c: Cpu): void {
+  const msr = c.reg32[1]! >>> 0;
+  let lo = 0;
+  let hi = 0;
+  switch (msr) {
+    case MSR_TSC: {
+      const t = tsc(c);
+      lo = t % 4294967296 | 0;
+      hi = Math.floor(t / 4294967296) | 0;
+      break;
+    }
+    case MSR_SYSENTER_CS: lo = c.sysenterCs; break;
+    case MSR_SYSENTER_ESP: lo = c.sysenterEsp; break;
+    case MSR_SYSENTER_EIP: lo = c.sysenterEip; break;
+    case MSR_PAT: lo = c.pat; hi = c.patHi; break;
+    case MSR_EFER: lo = c.efer; break;
+    case MSR_MISC_ENABLE: lo = 1; break; // fast strings enabled
+    case 0x17: break; // IA32_PLATFORM_ID
+    case 0x8b: break; // IA32_BIOS_SIGN_ID: no microcode loaded
+    default: c.gp(0);
+  }
+  c.reg32[0] = lo;
+  c.reg32[2] = hi;
+}
+
+export function wrmsr(c: Cpu): void {
+  const msr = c.reg32[1]! >>> 0;
+  const lo = c.reg32[0]!;
+  const hi = c.reg32[2]!;
+  switch (msr) {
+    case MSR_TSC:
+      c.tscOffset = hi * 4294967296 + (lo >>> 0) - c.now();
+      return;
+    case MSR_SYSENTER_CS: c.sysenterCs = lo & 0xffff; return;
+    case MSR_SYSENTER_ESP: c.sysenterEsp = lo; return;
+    case MSR_SYSENTER_EIP: c.sysenterEip = lo; return;
+    case MSR_PAT:
+      // Each of the eight entries must be a valid memory type (0, 1, 4, 5, 6, 7).
+      for (const w of [lo, hi]) for (let i = 0; i < 4; i++) { const t = (w >>> (i * 8)) & 0xff; if (t === 2 || t === 3 || t > 7) c.gp(0); }
+      c.pat = lo;
+      c.patHi = hi;
+      return;
+    case MSR_EFER: {
+      // Only NXE exists on this 32-bit CPU (no long mode, no SYSCALL).
+      if (lo & ~0x800 || hi !== 0) c.gp(0);
+      c.efer = lo;
+      if (c.mmu.writeEfer(lo) !== 0) {
+        c.mmu.clearFault();
+        c.gp(0);
+      }
+      c.flushFetch();
+      return;
+    }
+    case MSR_MISC_ENABLE: return;
+    case 0x8b: return;
+    default: c.gp(0);
+  }
+}
+
+/** The time-stamp counter: virtual nanoseconds (a 1 GHz TSC) plus the offset WRMSR set. */
+export function tsc(c: Cpu): number {
+  return Math.max(0, c.now() + c.tscOffset);
+}
+
+export function rdtsc(c: Cpu): void {
+  if (c.cr4 & CR4_TSD && c.cpl !== 0 && c.protectedMode) c.gp(0);
+  const t = tsc(c);
+  c.reg32[0] = t % 4294967296 | 0;
+  c.reg32[2] = Math.floor(t / 4294967296) | 0;
+}
+
+// ---- CPUID ----
+
+const VENDOR = 'GenuineIntel';
+function str4(s: string, i: number): number {
+  return (s.charCodeAt(i) | (s.charCodeAt(i + 1) << 8) | (s.charCodeAt(i + 2) << 16) | (s.charCodeAt(i + 3) << 24)) | 0;
+}
+
+/** CPUID feature bits, leaf 1 EDX: FPU, PSE, TSC, MSR, PAE, CX8, SEP, PGE, CMOV, PSE-36, MMX, FXSR. */
+export const CPUID_1_EDX = (1 << 0) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 11) | (1 << 13) | (1 << 15) | (1 << 17) | (1 << 23) | (1 << 24);
+
+/** CPUID (SDM vol. 2A): a family 6, model 8, stepping 3 processor with the features implemented here. */
+export function cpuid(c: Cpu): void {
+  const leaf = c.reg32[0]! >>> 0;
+  let a = 0, b = 0, cx = 0, d = 0;
+  switch (leaf) {
+    case 0:
+      a = 2;
+      b = str4(VENDOR, 0);
+      d = str4(VENDOR, 4);
+      cx = str4(VENDOR, 8);
+      break;
+    case 1:
+      a = 0x683;
+      d = CPUID_1_EDX;
+      break;
+    case 2:
+      a = 1; // one iteration, no cache or TLB descriptors
+      break;
+    case 0x80000000:
+      a = 0x80000001 | 0;
+      break;
+    case 0x80000001:
+      d = 1 << 20; // NX: EFER.NXE works
+      break;
+    default:
+      // Leaves above the maximum return the highest basic leaf's values (SDM: CPUID note).
+      if (leaf < 0x80000000) { a = 1; }
+  }
+  c.reg32[0] = a;
+  c.reg32[3] = b;
+  c.reg32[1] = cx;
+  c.reg32[2] = d;
+}
+
+// ---- descriptor-table registers and queries ----
+
+/** LLDT (SDM vol. 2A): a null selector disables the LDT. */
+export function lldt(c: Cpu, sel: number): void {
+  sel &= 0xffff;
+  if ((sel & 0xfffc) === 0) {
+    c.loadSystemCache(LDTR, sel, 0, 0, 0);
+    return;
+  }
+  if (sel & 4) c.gp(sel & 0xfffc);
+  if (!readDescriptor(c, sel)) c.gp(sel & 0xfffc);
+  if ((DESC.ar & 0x1f00) !== SYS_LDT << 8) c.gp(sel & 0xfffc);
+  if (!(DESC.ar & AR_P)) c.fault(V_NP, sel & 0xfffc);
+  c.loadSystemCache(LDTR, sel, DESC.base, DESC.limit, DESC.ar);
+}
+
+/** LTR: marks the TSS busy. */
+export function ltr(c: Cpu, sel: number): void {
+  sel &= 0xffff;
+  if ((sel & 0xfffc) === 0 || sel & 4) c.gp(sel & 0xfffc);
+  if (!readDescriptor(c, sel)) c.gp(sel & 0xfffc);
+  const type = (DESC.ar >>> 8) & 0x1f;
+  if (type !== SYS_TSS16_AVAIL && type !== SYS_TSS32_AVAIL) c.gp(sel & 0xfffc);
+  if (!(DESC.ar & AR_P)) c.fault(V_NP, sel & 0xfffc);
+  c.writeLin8Sup(DESC.addr + 5, ((DESC.hi >>> 8) | 0x02) & 0xff);
+  c.loadSystemCache(TR, sel, DESC.base, DESC.limit, DESC.ar | 0x200);
+}
+
+/**
+ * LAR/LSL (SDM vol. 2A): ZF=1 and the access rights or limit when the
+ * descriptor is visible at CPL/RPL and of a type the instruction accepts.
+ * Returns the value, or -1 with ZF cleared.
+ */
+export function larLsl(c: Cpu, sel: number, lsl: boolean): number {
+  sel &= 0xffff;
+  if ((sel & 0xfffc) === 0 || !readDescriptor(c, sel)) {
+    c.setArith(0, F_ZF);
+    return -1;
+  }
+  const ar = DESC.ar;
+  let ok: boolean;
+  if (ar & AR_S) {
+    const conforming = (ar & (AR_CODE | AR_DC)) === (AR_CODE | AR_DC);
+    ok = conforming || (dplOf(ar) >= c.cpl && dplOf(ar) >= (sel & 3));
+  } else {
+    const type = (ar >>> 8) & 0xf;
+    const valid = lsl ? [1, 2, 3, 9, 11] : [1, 2, 3, 4, 5, 9, 11, 12];
+    ok = valid.includes(type) && dplOf(ar) >= c.cpl && dplOf(ar) >= (sel & 3);
+  }
+  if (!ok) {
+    c.setArith(0, F_ZF);
+    return -1;
+  }
+  c.setArith(F_ZF, F_ZF);
+  return lsl ? DESC.limit : DESC.hi & 0x00f0ff00;
+}
+
+/** VERR/VERW: ZF=1 when the segment is readable (writable) at CPL/RPL. */
+export function verify(c: Cpu, sel: number, write: boolean): void {
+  sel &= 0xffff;
+  let ok = false;
+  if ((sel & 0xfffc) !== 0 && readDescriptor(c, sel) && DESC.ar & AR_S) {
+    const ar = DESC.ar;
+    const conforming = (ar & (AR_CODE | AR_DC)) === (AR_CODE | AR_DC);
+    const visible = conforming || (dplOf(ar) >= c.cpl && dplOf(ar) >= (sel & 3));
+    ok = visible && (write ? !(ar & AR_CODE) && (ar & AR_RW) !== 0 : !(ar & AR_CODE) || (ar & AR_RW) !== 0);
+    if (write && ar & AR_CODE) ok = false;
+  }
+  c.setArith(ok ? F_ZF : 0, F_ZF);
+}
+
+export { CR0_TS };

@@ -1,0 +1,179 @@
+/**
+ * The PC: guest RAM behind the MMU, the CPU, the port bus and the devices,
+ * and the run loop that advances the deterministic virtual clock.
+ *
+ * RAM starts at 0 with the usual hole at 640 KiB..1 MiB (VGA memory and
+ * ROMs read as open bus). Devices: master/slave 8259 PIC, 8254 PIT, a
+ * 16550A UART at 0x3f8 (IRQ 4), the 0xe9 debug console, isa-debug-exit at
+ * 0xf4.
+ */
+import createDebug from 'debug';
+import { Mmu, type MmuOptions } from '../mmu/mmu.js';
+import type { ModeName } from '../mmu/modes/mode.js';
+import { IoBus } from '../io/bus.js';
+import { VirtualClock } from '../io/clock.js';
+import { Pic } from '../devices/pic.js';
+import { Pit } from '../devices/pit.js';
+import { Uart } from '../devices/uart.js';
+import { DebugConsole } from '../devices/debug-console.js';
+import { DebugExit } from '../devices/debug-exit.js';
+import { Cpu, CpuStop } from '../cpu/cpu.js';
+import { AR_CODE, AR_DB, AR_G, AR_P, AR_RW, AR_S, AR_ACCESSED, CR0_ET, CR0_PE, CS, DS, ES, FS, GS, SS, F_1 } from '../cpu/constants.js';
+import { loadMultiboot, type MultibootModule } from './multiboot.js';
+
+const log = createDebug('vmmu:machine');
+
+/** Guest-physical hole between 640 KiB and 1 MiB (VGA memory, option and system ROMs). */
+export const PC_HOLE = { gpa: 0xa0000, bytes: 0x60000 };
+
+export interface MachineOptions {
+  mode: ModeName;
+  /** guest RAM in bytes, the hole not counted (default 64 MiB) */
+  memory?: number;
+  /** everything the guest writes to the first serial port */
+  serialOut?: (byte: number) => void;
+  /** everything the guest writes to the 0xe9 debug console */
+  debugOut?: (byte: number) => void;
+  /** further MMU options (cost model, TLB geometry, shadow and slat options) */
+  mmu?: Omit<MmuOptions, 'mode' | 'guestMemory' | 'holes' | 'mmio'>;
+  /** virtual nanoseconds per instruction (default 1) */
+  nsPerInstruction?: number;
+}
+
+/** Why a run stopped. */
+export type StopReason = 'exit' | 'halted' | 'triple-fault' | 'instruction-limit' | 'time-limit';
+
+export interface RunResult {
+  reason: StopReason;
+  /** isa-debug-exit status ((value << 1) | 1) when reason is 'exit' */
+  exitStatus: number | null;
+  instructions: number;
+  /** wall-clock seconds */
+  seconds: number;
+  /** human-readable detail (the triple-fault report, the halt state) */
+  detail: string;
+}
+
+export interface RunLimits {
+  maxInstructions?: number;
+  /** wall-clock milliseconds */
+  maxMillis?: number;
+}
+
+export class Machine {
+  readonly clock: VirtualClock;
+  readonly io: IoBus;
+  readonly mmu: Mmu;
+  readonly pic: Pic;
+  readonly pit: Pit;
+  readonly uart: Uart;
+  readonly debugConsole: DebugConsole;
+  readonly debugExit: DebugExit;
+  readonly cpu: Cpu;
+  readonly memoryBytes: number;
+  private exitStatus: number | null = null;
+
+  constructor(o: MachineOptions) {
+    this.memoryBytes = o.memory ?? 64 << 20;
+    if (this.memoryBytes < 2 << 20) throw new RangeError(`guest memory of ${this.memoryBytes} bytes is below the 2 MiB minimum`);
+    this.clock = new VirtualClock(o.nsPerInstruction ?? 1);
+    this.io = new IoBus();
+    this.mmu = new Mmu({ ...o.mmu, mode: o.mode, guestMemory: this.memoryBytes, holes: [PC_HOLE], mmio: this.io.mmio });
+    this.pic = new Pic(this.io);
+    this.pit = new Pit(this.io, this.clock, this.pic);
+    const serialOut = o.serialOut ?? ((): void => {});
+    this.uart = new Uart(this.io, 0x3f8, 4, this.pic, serialOut, this.clock);
+    this.debugConsole = new DebugConsole(this.io, o.debugOut ?? serialOut);
+    this.debugExit = new DebugExit(this.io, (status) => {
+      this.exitStatus = status;
+    });
+    this.cpu = new Cpu({ mmu: this.mmu, io: this.io, clock: this.clock, pic: this.pic });
+    this.cpu.ferrSink = (active: boolean): void => this.pic.setIrq(13, active);
+  }
+
+  /** Top of guest-physical memory used for RAM (the hole lies below it). */
+  get ramTop(): number {
+    return this.memoryBytes + PC_HOLE.bytes;
+  }
+
+  /**
+   * Loads a Multiboot v1 kernel and sets the entry state of Multiboot
+   * spec 3.2: EAX = 0x2BADB002, EBX = the info structure, flat 32-bit code
+   * and data segments (base 0, limit 4 GiB), CR0.PE = 1, paging off,
+   * EFLAGS.IF = 0. Throws MultibootError for a bad image.
+   */
+  loadMultiboot(image: Uint8Array, imageName: string, cmdline: string, modules: MultibootModule[] = []): void {
+    const boot = loadMultiboot(this.mmu, {
+      image, imageName, cmdline, modules,
+      memory: { lowerBytes: PC_HOLE.gpa, upperBytes: this.ramTop - 0x100000, reserved: [] },
+    });
+    const c = this.cpu;
+    c.reg32.fill(0);
+    c.reg32[0] = boot.eax;
+    c.reg32[3] = boot.ebx;
+    c.cr0 = CR0_PE | CR0_ET;
+    c.mmu.setPaging({ cr0: c.cr0, cr3Lo: 0, cr4: 0, efer: 0 });
+    c.setFlags(F_1, -1);
+    const code = AR_P | AR_S | AR_CODE | AR_RW | AR_ACCESSED | AR_DB | AR_G;
+    const data = AR_P | AR_S | AR_RW | AR_ACCESSED | AR_DB | AR_G;
+    c.updateMode();
+    c.loadCache(CS, 0x08, 0, -1, code);
+    for (const s of [DS, ES, FS, GS, SS]) c.loadCache(s, 0x10, 0, -1, data);
+    c.gdtBase = 0;
+    c.gdtLimit = 0;
+    c.setCpl(0);
+    c.updateMode();
+    c.eip = boot.entry;
+    log('multiboot %s: entry 0x%s, info at 0x%s', imageName, boot.entry.toString(16), boot.ebx.toString(16));
+  }
+
+  /**
+   * Runs until the guest exits through isa-debug-exit, halts with
+   * interrupts disabled, triple-faults, or a limit is reached.
+   */
+  run(limits: RunLimits = {}): RunResult {
+    const start = performance.now();
+    const maxInstr = limits.maxInstructions ?? Infinity;
+    const deadline = limits.maxMillis === undefined ? Infinity : start + limits.maxMillis;
+    const cpu = this.cpu;
+    const clock = this.clock;
+    const ns = clock.nsPerInstruction;
+    let instructions = 0;
+    let checks = 0;
+    const result = (reason: StopReason, detail = ''): RunResult => ({
+      reason, exitStatus: this.exitStatus, instructions, seconds: (performance.now() - start) / 1000, detail,
+    });
+    try {
+      for (;;) {
+        if (this.exitStatus !== null) return result('exit');
+        if (instructions >= maxInstr) return result('instruction-limit');
+        if ((++checks & 63) === 0 && performance.now() > deadline) return result('time-limit');
+        const next = clock.nextEventTime();
+        if (cpu.halted) {
+          if (!cpu.canWake()) return result('halted', `CPU halted with interrupts disabled at ${cpu.segSel[CS]!.toString(16)}:${(cpu.eip >>> 0).toString(16)}`);
+          if (next === Infinity) return result('halted', 'CPU halted waiting for an interrupt, and no timer is armed');
+          // HLT: skip to the next event instead of spinning.
+          if (next > clock.now) clock.now = next;
+          clock.runDue();
+          cpu.pollIntr = true;
+          cpu.run(1);
+          instructions += cpu.executed;
+          clock.now = cpu.sliceStart + cpu.executed * ns;
+          continue;
+        }
+        let budget = next === Infinity ? 1 << 20 : Math.ceil((next - clock.now) / ns);
+        if (budget < 1) budget = 1;
+        if (budget > 1 << 20) budget = 1 << 20;
+        if (budget > maxInstr - instructions) budget = Math.max(1, maxInstr - instructions);
+        const n = cpu.run(budget);
+        instructions += n;
+        clock.now = cpu.sliceStart + n * ns;
+        clock.runDue();
+        cpu.pollIntr = true;
+      }
+    } catch (e) {
+      if (e instanceof CpuStop) return result('triple-fault', `${e.message}\n${e.report}`);
+      throw e;
+    }
+  }
+}
