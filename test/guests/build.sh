@@ -1,0 +1,55 @@
+#!/bin/sh
+# build.sh - rebuild the guest kernels in this folder.
+#
+#   sh test/guests/build.sh            rebuild every NAME/NAME.elf
+#   sh test/guests/build.sh --regen    also regenerate semantics/expected.inc by
+#                                      running every semantics case natively on
+#                                      this machine's CPU (needs gcc -m32)
+#
+# Built and committed with (Debian 12):
+#   NASM version 2.16.01
+#   gcc (Debian 12.2.0-14+deb12u1) 12.2.0, with gcc-multilib for -m32
+#   GNU ld (GNU Binutils for Debian) 2.40
+#   apt-get install -y nasm gcc gcc-multilib binutils
+# Other versions may produce different bytes; the kernels should behave the same.
+# The images are reproducible: the same tools give the same bytes.
+set -eu
+cd "$(dirname "$0")"
+
+echo "tools:"
+nasm -v
+gcc --version | head -n 1
+ld --version | head -n 1
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+NASM="nasm -f elf32 -I lib/"
+LD="ld -m elf_i386 --build-id=none --no-warn-rwx-segments"
+CFLAGS="-m32 -march=i686 -mno-sse -mno-mmx -ffreestanding -fno-pic -fno-pie -nostdlib \
+ -fno-stack-protector -fno-asynchronous-unwind-tables -fno-tree-loop-distribute-patterns \
+ -fno-builtin -O2 -Wall -Wextra -Werror"
+
+# the assembly kernels: one source file each, lib/kernel.ld
+for k in paging32 pae_nx exceptions; do
+    $NASM -o "$tmp/$k.o" "$k/$k.asm"
+    $LD -T lib/kernel.ld -o "$k/$k.elf" "$tmp/$k.o"
+done
+
+# multitask: assembly entry and stubs, C kernel, C user programs
+$NASM -o "$tmp/entry.o" multitask/entry.asm
+gcc $CFLAGS -c multitask/kernel.c -o "$tmp/kernel.o"
+gcc $CFLAGS -c multitask/user.c -o "$tmp/user.o"
+$LD -T multitask/multitask.ld -o multitask/multitask.elf "$tmp/entry.o" "$tmp/kernel.o" "$tmp/user.o"
+
+# semantics: expected.inc comes from gen.c running cases.asm natively
+if [ "${1:-}" = "--regen" ]; then
+    $NASM -I semantics/ -o "$tmp/cases.o" semantics/cases.asm
+    gcc -m32 -O2 -no-pie -Wall -Wextra -Wl,-z,noexecstack semantics/gen.c "$tmp/cases.o" -o "$tmp/gen"
+    "$tmp/gen" > semantics/expected.inc
+fi
+$NASM -I semantics/ -o "$tmp/semantics.o" semantics/semantics.asm
+# stripped: its symbol table alone would take the image past 256 KiB
+$LD -T lib/kernel.ld -s -o semantics/semantics.elf "$tmp/semantics.o"
+
+ls -l ./*/*.elf
