@@ -17,9 +17,15 @@ import { Pit } from '../devices/pit.js';
 import { Uart } from '../devices/uart.js';
 import { DebugConsole } from '../devices/debug-console.js';
 import { DebugExit } from '../devices/debug-exit.js';
+import { Rtc } from '../devices/rtc.js';
+import { I8042 } from '../devices/i8042.js';
+import { PciBus } from '../devices/pci.js';
+import { PostPort } from '../devices/post.js';
 import { Cpu, CpuStop } from '../cpu/cpu.js';
 import { AR_CODE, AR_DB, AR_G, AR_P, AR_RW, AR_S, AR_ACCESSED, CR0_ET, CR0_PE, CS, DS, ES, FS, GS, SS, F_1 } from '../cpu/constants.js';
 import { loadMultiboot, type MultibootModule } from './multiboot.js';
+import { loadLinux, LINUX_BOOT_CS, LINUX_BOOT_DS } from './linux.js';
+import { loadSegment } from '../cpu/segments.js';
 
 const log = createDebug('vmmu:machine');
 
@@ -38,10 +44,14 @@ export interface MachineOptions {
   mmu?: Omit<MmuOptions, 'mode' | 'guestMemory' | 'holes' | 'mmio'>;
   /** virtual nanoseconds per instruction (default 1) */
   nsPerInstruction?: number;
+  /** everything the guest writes to the second serial port (default: dropped) */
+  serial2Out?: (byte: number) => void;
+  /** the date the CMOS clock holds at power-on (default: the host's current date) */
+  startDate?: Date;
 }
 
 /** Why a run stopped. */
-export type StopReason = 'exit' | 'halted' | 'triple-fault' | 'instruction-limit' | 'time-limit';
+export type StopReason = 'exit' | 'halted' | 'reset' | 'triple-fault' | 'instruction-limit' | 'time-limit';
 
 export interface RunResult {
   reason: StopReason;
@@ -69,7 +79,14 @@ export class Machine {
   readonly uart: Uart;
   readonly debugConsole: DebugConsole;
   readonly debugExit: DebugExit;
+  readonly uart2: Uart;
+  readonly rtc: Rtc;
+  readonly i8042: I8042;
+  readonly pci: PciBus;
+  readonly post: PostPort;
   readonly cpu: Cpu;
+  /** the guest asked for a reset (8042, port 0xCF9): the run stops */
+  private resetRequested = false;
   readonly memoryBytes: number;
   private exitStatus: number | null = null;
 
@@ -87,6 +104,14 @@ export class Machine {
     this.debugExit = new DebugExit(this.io, (status) => {
       this.exitStatus = status;
     });
+    this.uart2 = new Uart(this.io, 0x2f8, 3, this.pic, o.serial2Out ?? ((): void => {}), this.clock);
+    this.rtc = new Rtc(this.io, this.clock, this.pic, { startDate: o.startDate ?? new Date(), memoryBytes: this.memoryBytes + PC_HOLE.bytes });
+    const reset = (): void => {
+      this.resetRequested = true;
+    };
+    this.i8042 = new I8042(this.io, this.pic, { onReset: reset });
+    this.pci = new PciBus(this.io, { onReset: reset });
+    this.post = new PostPort(this.io);
     this.cpu = new Cpu({ mmu: this.mmu, io: this.io, clock: this.clock, pic: this.pic });
     this.cpu.ferrSink = (active: boolean): void => this.pic.setIrq(13, active);
   }
@@ -128,6 +153,54 @@ export class Machine {
   }
 
   /**
+   * The memory map handed to the kernel (e820): low RAM below the EBDA, the
+   * EBDA and the BIOS area reserved, RAM from 1 MiB to the top.
+   */
+  e820(): { base: number; length: number; type: 1 | 2 }[] {
+    return [
+      { base: 0, length: 0x9fc00, type: 1 },
+      { base: 0x9fc00, length: 0x400, type: 2 },
+      { base: 0xf0000, length: 0x10000, type: 2 },
+      { base: 0x100000, length: this.ramTop - 0x100000, type: 1 },
+    ];
+  }
+
+  /**
+   * Loads a Linux bzImage (and initrd) with the 32-bit boot protocol and
+   * sets its entry state (Documentation/arch/x86/boot.rst, "32-bit Boot
+   * Protocol"): the loader's GDT in GDTR, CS = __BOOT_CS, DS = ES = SS =
+   * __BOOT_DS, flat; paging off, interrupts off; ESI = boot_params;
+   * EBP = EDI = EBX = 0. Throws LinuxBootError for a bad image.
+   */
+  loadLinux(kernel: Uint8Array, kernelName: string, initrd: Uint8Array | undefined, initrdName: string | undefined, cmdline: string): void {
+    const boot = loadLinux(this.mmu, {
+      kernel, kernelName, cmdline, e820: this.e820(), ramTop: this.ramTop,
+      ...(initrd !== undefined ? { initrd, initrdName: initrdName ?? 'initrd' } : {}),
+    });
+    const c = this.cpu;
+    c.reg32.fill(0);
+    c.reg32[6] = boot.bootParams;
+    c.cr0 = CR0_PE | CR0_ET;
+    c.mmu.setPaging({ cr0: c.cr0, cr3Lo: 0, cr4: 0, efer: 0 });
+    c.setFlags(F_1, -1);
+    c.gdtBase = boot.gdtBase;
+    c.gdtLimit = boot.gdtLimit;
+    c.updateMode();
+    c.setCpl(0);
+    // Load the segments from the loader's GDT, through the normal descriptor checks.
+    loadSegment(c, DS, LINUX_BOOT_DS);
+    loadSegment(c, ES, LINUX_BOOT_DS);
+    loadSegment(c, SS, LINUX_BOOT_DS);
+    loadSegment(c, FS, LINUX_BOOT_DS);
+    loadSegment(c, GS, LINUX_BOOT_DS);
+    const code = AR_P | AR_S | AR_CODE | AR_RW | AR_ACCESSED | AR_DB | AR_G;
+    c.loadCache(CS, LINUX_BOOT_CS, 0, -1, code);
+    c.updateMode();
+    c.eip = boot.entry;
+    log('linux %s: entry 0x%s, boot_params at 0x%s', kernelName, boot.entry.toString(16), boot.bootParams.toString(16));
+  }
+
+  /**
    * Runs until the guest exits through isa-debug-exit, halts with
    * interrupts disabled, triple-faults, or a limit is reached.
    */
@@ -146,6 +219,7 @@ export class Machine {
     try {
       for (;;) {
         if (this.exitStatus !== null) return result('exit');
+        if (this.resetRequested) return result('reset', 'the guest asked for a system reset');
         if (instructions >= maxInstr) return result('instruction-limit');
         if ((++checks & 63) === 0 && performance.now() > deadline) return result('time-limit');
         const next = clock.nextEventTime();
