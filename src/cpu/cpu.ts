@@ -250,16 +250,26 @@ export class Cpu implements FpuHost {
     return this.trap(6);
   }
 
-  /** The MMU reported a fault on the last access: raise it (CR2 for #PF). */
-  memFault(): never {
+  /**
+   * The MMU reported a fault on the last access: returns the exception to
+   * throw (#PF with CR2 set, or #GP). It returns instead of throwing so that
+   * V8 optimizes it (a function that never returns normally is never tiered
+   * up); callers write `throw this.memFault()`.
+   */
+  memFault(): CpuFault {
     const m = this.mmu;
     const v = m.faultVector;
     m.clearFault();
+    FAULT.hasError = true;
     if (v === V_PF) {
       this.cr2 = m.fault.addrLo;
-      return this.fault(V_PF, m.fault.errorCode);
+      FAULT.vector = V_PF;
+      FAULT.errorCode = m.fault.errorCode;
+    } else {
+      FAULT.vector = V_GP;
+      FAULT.errorCode = 0;
     }
-    return this.fault(v === 13 ? V_GP : v, 0);
+    return FAULT;
   }
 
   // =====================================================================
@@ -445,7 +455,7 @@ export class Cpu implements FpuHost {
           this.eip = (this.eip + 1) | 0;
           continue;
         }
-        this.memFault();
+        throw this.memFault();
       }
       // Cache the page when the CS limit covers all of it.
       const page = lin & 0xfffff000;
@@ -584,40 +594,40 @@ export class Cpu implements FpuHost {
   rd8(seg: number, off: number): number {
     if (this.segFastR[seg] === 0) this.checkSeg(seg, off, 1, false);
     const v = this.mmu.read8((this.segBase[seg]! + off) | 0, 0);
-    if (this.mmu.faultVector !== 0) this.memFault();
+    if (this.mmu.faultVector !== 0) throw this.memFault();
     return v;
   }
 
   rd16(seg: number, off: number): number {
     if (this.segFastR[seg] === 0) this.checkSeg(seg, off, 2, false);
     const v = this.mmu.read16((this.segBase[seg]! + off) | 0, 0);
-    if (this.mmu.faultVector !== 0) this.memFault();
+    if (this.mmu.faultVector !== 0) throw this.memFault();
     return v;
   }
 
   rd32(seg: number, off: number): number {
     if (this.segFastR[seg] === 0) this.checkSeg(seg, off, 4, false);
     const v = this.mmu.read32((this.segBase[seg]! + off) | 0, 0);
-    if (this.mmu.faultVector !== 0) this.memFault();
+    if (this.mmu.faultVector !== 0) throw this.memFault();
     return v;
   }
 
   wr8(seg: number, off: number, v: number): void {
     if (this.segFastW[seg] === 0) this.checkSeg(seg, off, 1, true);
     this.mmu.write8((this.segBase[seg]! + off) | 0, 0, v);
-    if (this.mmu.faultVector !== 0) this.memFault();
+    if (this.mmu.faultVector !== 0) throw this.memFault();
   }
 
   wr16(seg: number, off: number, v: number): void {
     if (this.segFastW[seg] === 0) this.checkSeg(seg, off, 2, true);
     this.mmu.write16((this.segBase[seg]! + off) | 0, 0, v);
-    if (this.mmu.faultVector !== 0) this.memFault();
+    if (this.mmu.faultVector !== 0) throw this.memFault();
   }
 
   wr32(seg: number, off: number, v: number): void {
     if (this.segFastW[seg] === 0) this.checkSeg(seg, off, 4, true);
     this.mmu.write32((this.segBase[seg]! + off) | 0, 0, v);
-    if (this.mmu.faultVector !== 0) this.memFault();
+    if (this.mmu.faultVector !== 0) throw this.memFault();
   }
 
   /** Checks a write of `len` bytes at seg:off without writing (segment and paging faults). */
@@ -625,8 +635,8 @@ export class Cpu implements FpuHost {
     if (this.segFastW[seg] === 0) this.checkSeg(seg, off, len, true);
     const lin = (this.segBase[seg]! + off) | 0;
     const acc = this.mmu.ctxAcc | 2;
-    if (this.mmu.translate(lin, 0, acc) === -1) this.memFault();
-    if (((lin & 0xfff) + len) > 4096 && this.mmu.translate((lin + len - 1) | 0, 0, acc) === -1) this.memFault();
+    if (this.mmu.translate(lin, 0, acc) === -1) throw this.memFault();
+    if (((lin & 0xfff) + len) > 4096 && this.mmu.translate((lin + len - 1) | 0, 0, acc) === -1) throw this.memFault();
   }
 
   // ---- FpuHost ----
@@ -641,8 +651,8 @@ export class Cpu implements FpuHost {
     else {
       if (this.segFastR[seg] === 0) this.checkSeg(seg, off, len, false);
       const lin = (this.segBase[seg]! + off) | 0;
-      if (this.mmu.translate(lin, 0, this.mmu.ctxAcc) === -1) this.memFault();
-      if (((lin & 0xfff) + len) > 4096 && this.mmu.translate((lin + len - 1) | 0, 0, this.mmu.ctxAcc) === -1) this.memFault();
+      if (this.mmu.translate(lin, 0, this.mmu.ctxAcc) === -1) throw this.memFault();
+      if (((lin & 0xfff) + len) > 4096 && this.mmu.translate((lin + len - 1) | 0, 0, this.mmu.ctxAcc) === -1) throw this.memFault();
     }
   }
   get realMode(): boolean { return !this.protectedMode; }
@@ -669,35 +679,35 @@ export class Cpu implements FpuHost {
 
   readLin32Sup(lin: number): number {
     const v = this.mmu.readAcc(lin | 0, 0, 4, 0);
-    if (this.mmu.faultVector !== 0) this.memFault();
+    if (this.mmu.faultVector !== 0) throw this.memFault();
     return v;
   }
 
   readLin16Sup(lin: number): number {
     const v = this.mmu.readAcc(lin | 0, 0, 2, 0);
-    if (this.mmu.faultVector !== 0) this.memFault();
+    if (this.mmu.faultVector !== 0) throw this.memFault();
     return v;
   }
 
   readLin8Sup(lin: number): number {
     const v = this.mmu.readAcc(lin | 0, 0, 1, 0);
-    if (this.mmu.faultVector !== 0) this.memFault();
+    if (this.mmu.faultVector !== 0) throw this.memFault();
     return v;
   }
 
   writeLin32Sup(lin: number, v: number): void {
     this.mmu.writeAcc(lin | 0, 0, 4, v, 0);
-    if (this.mmu.faultVector !== 0) this.memFault();
+    if (this.mmu.faultVector !== 0) throw this.memFault();
   }
 
   writeLin16Sup(lin: number, v: number): void {
     this.mmu.writeAcc(lin | 0, 0, 2, v, 0);
-    if (this.mmu.faultVector !== 0) this.memFault();
+    if (this.mmu.faultVector !== 0) throw this.memFault();
   }
 
   writeLin8Sup(lin: number, v: number): void {
     this.mmu.writeAcc(lin | 0, 0, 1, v, 0);
-    if (this.mmu.faultVector !== 0) this.memFault();
+    if (this.mmu.faultVector !== 0) throw this.memFault();
   }
 
   // =====================================================================

@@ -50,7 +50,7 @@ function stackPush(c: Cpu, s: Stack, value: number, size: number): void {
   } else {
     const m = c.mmu;
     m.writeAcc(lin, 0, size as 2 | 4, value, 4 | 2);
-    if (m.faultVector !== 0) c.memFault();
+    if (m.faultVector !== 0) throw c.memFault();
   }
   s.esp = esp;
 }

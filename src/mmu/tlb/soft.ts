@@ -61,9 +61,13 @@ export class SoftTlb {
   private readonly used: Int32Array;
   private readonly inUsed: Uint8Array;
   private usedCount = 0;
-  /** slots holding large-page entries (INVLPG then checks the whole large page) */
-  private largeCount = 0;
-  private hugeCount = 0;
+  /**
+   * 4 MiB-aligned groups (vpn >>> 10) and 1 GiB groups (vpn >>> 18) that
+   * hold slots of large pages: INVLPG scans a group's slots only when the
+   * group is here.
+   */
+  private readonly largeGroups = new Set<number>();
+  private readonly hugeGroups = new Set<number>();
   /** allowed-tag bitmask (bit ctx*3+kind) for each rights combination, see rightsKey */
   private allow = new Uint16Array(64);
 
@@ -132,8 +136,8 @@ export class SoftTlb {
     this.gpa[i] = gpa;
     this.shift[i] = shift;
     if (flags & SLOT_LARGE) {
-      this.largeCount++;
-      if (flags & SLOT_HUGE) this.hugeCount++;
+      if (flags & SLOT_HUGE) this.hugeGroups.add(Math.floor(vpn / 262144));
+      else this.largeGroups.add(Math.floor(vpn / 1024));
     }
     this.flags[i] = flags;
   }
@@ -158,19 +162,22 @@ export class SoftTlb {
    */
   invalidate(vpn: number, vpnIndex: number): void {
     this.flushPage(vpn, vpnIndex);
-    if (this.largeCount === 0) return;
-    if (this.hugeCount > 0) {
+    const huge = Math.floor(vpn / 262144);
+    if (this.hugeGroups.has(huge)) {
       // 1 GiB pages span more slots than exist: scan the used list.
-      const lo = Math.floor(vpn / 262144) * 262144;
+      const lo = huge * 262144;
       this.dropWhere((i) => this.vpn[i]! >= lo && this.vpn[i]! < lo + 262144 && (this.flags[i]! & SLOT_LARGE) !== 0);
       return;
     }
+    const group = Math.floor(vpn / 1024);
+    if (!this.largeGroups.has(group)) return;
     // 2 MiB and 4 MiB pages: at most 1024 slots, checked directly.
-    const lo = Math.floor(vpn / 1024) * 1024;
+    const lo = group * 1024;
     for (let v = lo; v < lo + 1024; v++) {
       const i = (vpnIndex - vpn + v) & this.mask;
       if (this.vpn[i] === v && this.flags[i]! & SLOT_LARGE) this.clearSlot(i);
     }
+    this.largeGroups.delete(group);
   }
 
   /** Drops every slot (global ones too). */
@@ -188,8 +195,8 @@ export class SoftTlb {
       }
     }
     this.usedCount = 0;
-    this.largeCount = 0;
-    this.hugeCount = 0;
+    this.largeGroups.clear();
+    this.hugeGroups.clear();
   }
 
   /** Drops every slot not marked global (a CR3 load, SDM 4.10.4.1). */
@@ -217,8 +224,8 @@ export class SoftTlb {
 
   private dropWhere(pred: (i: number) => boolean): void {
     let keep = 0;
-    let large = 0;
-    let huge = 0;
+    this.largeGroups.clear();
+    this.hugeGroups.clear();
     for (let k = 0; k < this.usedCount; k++) {
       const i = this.used[k]!;
       if (this.vpn[i] === -1 || pred(i)) {
@@ -226,15 +233,14 @@ export class SoftTlb {
         this.inUsed[i] = 0;
       } else {
         this.used[keep++] = i;
-        if (this.flags[i]! & SLOT_LARGE) {
-          large++;
-          if (this.flags[i]! & SLOT_HUGE) huge++;
+        const f = this.flags[i]!;
+        if (f & SLOT_LARGE) {
+          if (f & SLOT_HUGE) this.hugeGroups.add(Math.floor(this.vpn[i]! / 262144));
+          else this.largeGroups.add(Math.floor(this.vpn[i]! / 1024));
         }
       }
     }
     this.usedCount = keep;
-    this.largeCount = large;
-    this.hugeCount = huge;
   }
 
   /** Number of slots holding a page. */
