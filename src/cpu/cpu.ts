@@ -164,13 +164,21 @@ export class Cpu implements FpuHost {
   totalInstructions = 0;
   /** exception being delivered (for double-fault detection), -1 when none */
   delivering = -1;
-  /** EIPs of the most recent instructions, for triple-fault reports */
-  private readonly history = new Int32Array(HISTORY);
+  /**
+   * The most recent interrupts, exceptions and far transfers (CS, source
+   * EIP, target EIP), for triple-fault reports. Near branches and single
+   * instructions are not recorded: that costs a tenth of the speed.
+   */
+  private readonly history = new Int32Array(HISTORY * 3);
   private historyPos = 0;
 
   // ---- instruction fetch cache: the linear page of EIP and its host address ----
   fetchPage = 1;
   fetchHpa = 0;
+  /** CS base (a copy of segBase[CS], kept in step by refreshSeg) */
+  csBase = 0;
+  /** host memory bytes (the MMU's view) */
+  readonly mem8: Uint8Array;
 
   readonly mmu: Mmu;
   readonly io: IoBus;
@@ -185,6 +193,7 @@ export class Cpu implements FpuHost {
     this.io = o.io;
     this.clock = o.clock;
     this.pic = o.pic;
+    this.mem8 = o.mmu.u8;
     this.fpu = new Fpu(this);
     this.reset();
   }
@@ -414,26 +423,27 @@ export class Cpu implements FpuHost {
 
   /** Next instruction byte (advances EIP). */
   fetch8(): number {
-    const lin = (this.segBase[CS]! + this.eip) | 0;
+    const eip = this.eip;
+    const lin = (this.csBase + eip) | 0;
     if ((lin & 0xfffff000) === this.fetchPage) {
-      this.eip = (this.eip + 1) | 0;
-      return this.mmu.u8[this.fetchHpa + (lin & 0xfff)]!;
+      this.eip = (eip + 1) | 0;
+      return this.mem8[this.fetchHpa + (lin & 0xfff)]!;
     }
     return this.fetchSlow(1);
   }
 
   fetch16(): number {
-    const lin = (this.segBase[CS]! + this.eip) | 0;
+    const lin = (this.csBase + this.eip) | 0;
     if ((lin & 0xfffff000) === this.fetchPage && (lin & 0xfff) <= 0xffe) {
       this.eip = (this.eip + 2) | 0;
       const h = this.fetchHpa + (lin & 0xfff);
-      return this.mmu.u8[h]! | (this.mmu.u8[h + 1]! << 8);
+      return this.mem8[h]! | (this.mem8[h + 1]! << 8);
     }
     return this.fetchSlow(2);
   }
 
   fetch32(): number {
-    const lin = (this.segBase[CS]! + this.eip) | 0;
+    const lin = (this.csBase + this.eip) | 0;
     if ((lin & 0xfffff000) === this.fetchPage && (lin & 0xfff) <= 0xffc) {
       this.eip = (this.eip + 4) | 0;
       return this.mmu.dv.getInt32(this.fetchHpa + (lin & 0xfff), true);
@@ -593,40 +603,40 @@ export class Cpu implements FpuHost {
 
   rd8(seg: number, off: number): number {
     if (this.segFastR[seg] === 0) this.checkSeg(seg, off, 1, false);
-    const v = this.mmu.read8((this.segBase[seg]! + off) | 0, 0);
+    const v = this.mmu.rd8((this.segBase[seg]! + off) | 0);
     if (this.mmu.faultVector !== 0) throw this.memFault();
     return v;
   }
 
   rd16(seg: number, off: number): number {
     if (this.segFastR[seg] === 0) this.checkSeg(seg, off, 2, false);
-    const v = this.mmu.read16((this.segBase[seg]! + off) | 0, 0);
+    const v = this.mmu.rd16((this.segBase[seg]! + off) | 0);
     if (this.mmu.faultVector !== 0) throw this.memFault();
     return v;
   }
 
   rd32(seg: number, off: number): number {
     if (this.segFastR[seg] === 0) this.checkSeg(seg, off, 4, false);
-    const v = this.mmu.read32((this.segBase[seg]! + off) | 0, 0);
+    const v = this.mmu.rd32((this.segBase[seg]! + off) | 0);
     if (this.mmu.faultVector !== 0) throw this.memFault();
     return v;
   }
 
   wr8(seg: number, off: number, v: number): void {
     if (this.segFastW[seg] === 0) this.checkSeg(seg, off, 1, true);
-    this.mmu.write8((this.segBase[seg]! + off) | 0, 0, v);
+    this.mmu.wr8((this.segBase[seg]! + off) | 0, v);
     if (this.mmu.faultVector !== 0) throw this.memFault();
   }
 
   wr16(seg: number, off: number, v: number): void {
     if (this.segFastW[seg] === 0) this.checkSeg(seg, off, 2, true);
-    this.mmu.write16((this.segBase[seg]! + off) | 0, 0, v);
+    this.mmu.wr16((this.segBase[seg]! + off) | 0, v);
     if (this.mmu.faultVector !== 0) throw this.memFault();
   }
 
   wr32(seg: number, off: number, v: number): void {
     if (this.segFastW[seg] === 0) this.checkSeg(seg, off, 4, true);
-    this.mmu.write32((this.segBase[seg]! + off) | 0, 0, v);
+    this.mmu.wr32((this.segBase[seg]! + off) | 0, v);
     if (this.mmu.faultVector !== 0) throw this.memFault();
   }
 
@@ -807,6 +817,14 @@ export class Cpu implements FpuHost {
     this.segAr[seg] = ar & 0x00f0ff00;
   }
 
+  /** Records a control transfer from the current instruction to `target` (in the new CS) for triple-fault reports. */
+  noteBranch(target: number): void {
+    const i = (this.historyPos = (this.historyPos + 1) & (HISTORY - 1)) * 3;
+    this.history[i] = this.segSel[CS]!;
+    this.history[i + 1] = this.instrEip;
+    this.history[i + 2] = target;
+  }
+
   /** Recomputes the fast-path flags of a segment and the mode bits that depend on CS and SS. */
   refreshSeg(seg: number): void {
     const ar = this.segAr[seg]!;
@@ -817,6 +835,7 @@ export class Cpu implements FpuHost {
     this.segFastW[seg] = flat && writable ? 1 : 0;
     if (seg === CS) {
       this.codeBig = this.protectedMode && (ar & AR_DB) !== 0;
+      this.csBase = this.segBase[CS]!;
       this.flushFetch();
     } else if (seg === SS) {
       this.stackBig = this.protectedMode && (ar & AR_DB) !== 0;
@@ -863,23 +882,23 @@ export class Cpu implements FpuHost {
       this.pollIntr = true;
       if (!(this.flags & F_IF) || !this.pic.hasInterrupt()) return 0;
     }
-    const hist = this.history;
-    while (this.executed < this.budget) {
+    let n = 0;
+    while (n < this.budget) {
       try {
-        while (this.executed < this.budget) {
+        while (n < this.budget) {
           if (this.pollIntr) {
+            this.executed = n;
             if (this.checkInterrupts()) continue;
           }
           this.instrEip = this.eip;
           this.instrEsp = this.reg32[ESP]!;
-          hist[this.historyPos = (this.historyPos + 1) & (HISTORY - 1)] = this.eip;
-          this.executed++;
+          this.executed = ++n;
           const tf = this.flags & F_TF;
           execute(this);
           if (tf !== 0) this.singleStep();
           if (this.halted) {
-            this.totalInstructions += this.executed;
-            return this.executed;
+            this.totalInstructions += n;
+            return n;
           }
         }
       } catch (e) {
@@ -889,8 +908,8 @@ export class Cpu implements FpuHost {
         this.exception(FAULT.vector, FAULT.hasError, FAULT.errorCode);
       }
     }
-    this.totalInstructions += this.executed;
-    return this.executed;
+    this.totalInstructions += n;
+    return n;
   }
 
   /**
@@ -994,8 +1013,13 @@ export class Cpu implements FpuHost {
     lines.push(SEG_NAMES.map((s, i) => `${s}=${h(this.segSel[i]!, 4)}(base ${h(this.segBase[i]!)} limit ${h(this.segLimit[i]!)} ar ${h(this.segAr[i]! >>> 8, 4)})`).join('\n'));
     lines.push(`gdt=${h(this.gdtBase)}/${h(this.gdtLimit, 4)} idt=${h(this.idtBase)}/${h(this.idtLimit, 4)}`);
     const recent: string[] = [];
-    for (let k = 1; k <= HISTORY; k++) recent.push(h(this.history[(this.historyPos + k) & (HISTORY - 1)]!));
-    lines.push(`EIPs of the last ${HISTORY} instructions (oldest first): ${recent.join(' ')}`);
+    for (let k = 1; k <= HISTORY; k++) {
+      const i = ((this.historyPos + k) & (HISTORY - 1)) * 3;
+      if (this.history[i] === 0 && this.history[i + 1] === 0 && this.history[i + 2] === 0) continue;
+      recent.push(`${h(this.history[i]!, 4)}:${h(this.history[i + 1]!)}->${h(this.history[i + 2]!)}`);
+    }
+    lines.push(`last ${recent.length} interrupts and far transfers (oldest first): ${recent.join(' ')}`);
+    lines.push(`faulting instruction at ${h(this.segSel[CS]!, 4)}:${h(this.instrEip)}`);
     return lines.join('\n');
   }
 

@@ -85,6 +85,7 @@ function tssStack(c: Cpu, dpl: number): { ss: number; esp: number } {
 
 /** JMP ptr16:16/32 or m16:16/32 (SDM vol. 2A, JMP). */
 export function farJump(c: Cpu, sel: number, off: number): void {
+  c.noteBranch(off);
   sel &= 0xffff;
   if (!c.protectedMode) {
     c.loadRealSegment(CS, sel);
@@ -139,6 +140,7 @@ export function farJump(c: Cpu, sel: number, off: number): void {
 
 /** CALL ptr16:16/32 or m16:16/32 (SDM vol. 2A, CALL), including call gates with a stack switch. */
 export function farCall(c: Cpu, sel: number, off: number): void {
+  c.noteBranch(off);
   sel &= 0xffff;
   const retEip = c.eip;
   const retCs = c.segSel[CS]!;
@@ -311,6 +313,7 @@ function loadStackSegmentChecked(c: Cpu, sel: number, rpl: number): void {
 
 /** IRET/IRETD (SDM vol. 2A, IRET). */
 export function iret(c: Cpu): void {
+  c.noteBranch(-1);
   const size = c.o32 ? 4 : 2;
   const flags0 = c.getFlags();
   if (flags0 & F_VM) {
@@ -509,6 +512,7 @@ export function deliverInterrupt(c: Cpu, vector: number, kind: InterruptKind, ha
   Object.assign(DESC, code);
   loadCs(c, target, newCpl);
   c.eip = gate32 ? eip : eip & 0xffff;
+  c.noteBranch(c.eip);
   c.updateMode();
 }
 

@@ -175,6 +175,10 @@ export class Mmu {
   tagR: Float64Array;
   tagW: Float64Array;
   tagX: Float64Array;
+  /** int32 tags of the current context, for linear addresses below 4 GiB (the *32 accessors) */
+  tagR32: Int32Array;
+  tagW32: Int32Array;
+  tagX32: Int32Array;
   readonly tlbHpa: Int32Array;
   readonly tlbMask: number;
   readonly i32: Int32Array;
@@ -249,6 +253,9 @@ export class Mmu {
     this.tagR = this.soft.tags[KIND_R]!;
     this.tagW = this.soft.tags[KIND_W]!;
     this.tagX = this.soft.tags[KIND_X]!;
+    this.tagR32 = this.soft.tags32[KIND_R]!;
+    this.tagW32 = this.soft.tags32[KIND_W]!;
+    this.tagX32 = this.soft.tags32[KIND_X]!;
     this.tlbHpa = this.soft.hpa;
     this.tlbMask = this.soft.mask;
     this.i32 = this.host.i32;
@@ -376,6 +383,72 @@ export class Mmu {
       return this.dv.getInt32(this.tlbHpa[i]! + (lo & 0xfff), true);
     }
     return this.readSlow(lo, hi, 4, this.ctxAcc | ACC_FETCH) | 0;
+  }
+
+  // ---- the same for a 32-bit linear address (a 32-bit CPU): integer tag compares ----
+
+  /** read8 of linear address `lin` (an int32 or uint32 below 4 GiB). */
+  rd8(lin: number): number {
+    const i = (lin >>> 12) & this.tlbMask;
+    if (this.tagR32[i] === lin >>> 12) {
+      if (this.measure) this.observe(i, lin, 0, this.ctxAcc | SIZE_1);
+      return this.u8[this.tlbHpa[i]! + (lin & 0xfff)]!;
+    }
+    return this.readSlow(lin, 0, 1, this.ctxAcc);
+  }
+
+  rd16(lin: number): number {
+    const i = (lin >>> 12) & this.tlbMask;
+    if (this.tagR32[i] === lin >>> 12 && (lin & 0xfff) <= 0xffe) {
+      if (this.measure) this.observe(i, lin, 0, this.ctxAcc | SIZE_2);
+      const hpa = this.tlbHpa[i]! + (lin & 0xfff);
+      return hpa & 1 ? this.dv.getUint16(hpa, true) : this.u16[hpa >>> 1]!;
+    }
+    return this.readSlow(lin, 0, 2, this.ctxAcc);
+  }
+
+  rd32(lin: number): number {
+    const i = (lin >>> 12) & this.tlbMask;
+    if (this.tagR32[i] === lin >>> 12 && (lin & 0xfff) <= 0xffc) {
+      if (this.measure) this.observe(i, lin, 0, this.ctxAcc | SIZE_4);
+      const hpa = this.tlbHpa[i]! + (lin & 0xfff);
+      return hpa & 3 ? this.dv.getInt32(hpa, true) : this.i32[hpa >>> 2]!;
+    }
+    return this.readSlow(lin, 0, 4, this.ctxAcc) | 0;
+  }
+
+  wr8(lin: number, value: number): void {
+    const i = (lin >>> 12) & this.tlbMask;
+    if (this.tagW32[i] === lin >>> 12) {
+      if (this.measure) this.observe(i, lin, 0, this.ctxAcc | ACC_WRITE | SIZE_1);
+      this.u8[this.tlbHpa[i]! + (lin & 0xfff)] = value;
+      return;
+    }
+    this.writeSlow(lin, 0, 1, value, this.ctxAcc | ACC_WRITE);
+  }
+
+  wr16(lin: number, value: number): void {
+    const i = (lin >>> 12) & this.tlbMask;
+    if (this.tagW32[i] === lin >>> 12 && (lin & 0xfff) <= 0xffe) {
+      if (this.measure) this.observe(i, lin, 0, this.ctxAcc | ACC_WRITE | SIZE_2);
+      const hpa = this.tlbHpa[i]! + (lin & 0xfff);
+      if (hpa & 1) this.dv.setUint16(hpa, value, true);
+      else this.u16[hpa >>> 1] = value;
+      return;
+    }
+    this.writeSlow(lin, 0, 2, value, this.ctxAcc | ACC_WRITE);
+  }
+
+  wr32(lin: number, value: number): void {
+    const i = (lin >>> 12) & this.tlbMask;
+    if (this.tagW32[i] === lin >>> 12 && (lin & 0xfff) <= 0xffc) {
+      if (this.measure) this.observe(i, lin, 0, this.ctxAcc | ACC_WRITE | SIZE_4);
+      const hpa = this.tlbHpa[i]! + (lin & 0xfff);
+      if (hpa & 3) this.dv.setInt32(hpa, value, true);
+      else this.i32[hpa >>> 2] = value;
+      return;
+    }
+    this.writeSlow(lin, 0, 4, value, this.ctxAcc | ACC_WRITE);
   }
 
   /** ACC_USER / ACC_AC bits of the current privilege context */
@@ -669,6 +742,9 @@ export class Mmu {
     this.tagR = this.soft.tags[ctx * 3 + KIND_R]!;
     this.tagW = this.soft.tags[ctx * 3 + KIND_W]!;
     this.tagX = this.soft.tags[ctx * 3 + KIND_X]!;
+    this.tagR32 = this.soft.tags32[ctx * 3 + KIND_R]!;
+    this.tagW32 = this.soft.tags32[ctx * 3 + KIND_W]!;
+    this.tagX32 = this.soft.tags32[ctx * 3 + KIND_X]!;
   }
 
   /**

@@ -50,6 +50,11 @@ export class SoftTlb {
   readonly vpn: Float64Array;
   /** tags[ctx * 3 + kind] */
   readonly tags: Float64Array[];
+  /**
+   * The same tags as int32 page numbers, for addresses below 4 GiB only
+   * (-1 otherwise): a 32-bit guest's fast path compares integers.
+   */
+  readonly tags32: Int32Array[];
   /** hpa of the slot's 4 KiB page */
   readonly hpa: Int32Array;
   /** gpa of the slot's 4 KiB page */
@@ -79,6 +84,8 @@ export class SoftTlb {
     this.vpn = new Float64Array(this.size).fill(-1);
     this.tags = [];
     for (let i = 0; i < 9; i++) this.tags.push(new Float64Array(this.size).fill(-1));
+    this.tags32 = [];
+    for (let i = 0; i < 9; i++) this.tags32.push(new Int32Array(this.size).fill(-1));
     this.hpa = new Int32Array(this.size);
     this.gpa = new Float64Array(this.size);
     this.shift = new Uint8Array(this.size);
@@ -131,7 +138,12 @@ export class SoftTlb {
     }
     const m = this.allow[rightsKey]! & tagMask;
     const t = this.tags;
-    for (let k = 0; k < 9; k++) t[k]![i] = m & (1 << k) ? vpn : -1;
+    const t32 = this.tags32;
+    const v32 = vpn === vpnIndex ? vpnIndex : -1;
+    for (let k = 0; k < 9; k++) {
+      t[k]![i] = m & (1 << k) ? vpn : -1;
+      t32[k]![i] = m & (1 << k) ? v32 : -1;
+    }
     this.hpa[i] = hpa;
     this.gpa[i] = gpa;
     this.shift[i] = shift;
@@ -145,7 +157,11 @@ export class SoftTlb {
   private clearSlot(i: number): void {
     this.vpn[i] = -1;
     const t = this.tags;
-    for (let k = 0; k < 9; k++) t[k]![i] = -1;
+    const t32 = this.tags32;
+    for (let k = 0; k < 9; k++) {
+      t[k]![i] = -1;
+      t32[k]![i] = -1;
+    }
     this.flags[i] = 0;
   }
 
@@ -185,6 +201,7 @@ export class SoftTlb {
     if (this.usedCount * 4 > this.size) {
       this.vpn.fill(-1);
       for (const t of this.tags) t.fill(-1);
+      for (const t of this.tags32) t.fill(-1);
       this.flags.fill(0);
       this.inUsed.fill(0);
     } else {
@@ -213,6 +230,9 @@ export class SoftTlb {
         t3[KIND_W]![i] = -1;
         t3[3 + KIND_W]![i] = -1;
         t3[6 + KIND_W]![i] = -1;
+        this.tags32[KIND_W]![i] = -1;
+        this.tags32[3 + KIND_W]![i] = -1;
+        this.tags32[6 + KIND_W]![i] = -1;
       }
     }
   }
