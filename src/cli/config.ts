@@ -146,7 +146,14 @@ function section(path: string, v: Record<string, unknown>, name: string, fields:
 
 /** Loads a TLB geometry in the shape of TlbGeometry (see docs/costs.md). */
 export function loadTlbGeometry(path: string): TlbGeometry {
-  const v = readJson(path);
+  return tlbGeometryFrom(readJson(path), path);
+}
+
+/**
+ * Validates a TLB geometry object (`path` names where it came from in
+ * messages, e.g. "sweep.json[2]"). Throws InputError naming the field.
+ */
+export function tlbGeometryFrom(v: unknown, path: string): TlbGeometry {
   if (!isObject(v)) throw new InputError(`${path}: a TLB geometry must be a JSON object`);
   const known = ['name', 'l1d', 'l1i', 'l2', 'pwc', 'nestedTlb'];
   for (const k of Object.keys(v)) if (!known.includes(k)) throw new InputError(`${path}: unknown field '${k}' (known: ${known.join(', ')})`);
@@ -164,4 +171,45 @@ export function loadTlbGeometry(path: string): TlbGeometry {
     pwc: { pml5e: g('pwc.pml5e', pwc.pml5e), pml4e: g('pwc.pml4e', pwc.pml4e), pdpte: g('pwc.pdpte', pwc.pdpte), pde: g('pwc.pde', pwc.pde) },
     nestedTlb: g('nestedTlb', v.nestedTlb),
   };
+}
+
+/** The geometry fields a sweep can vary, as "section.field". */
+export const SWEEP_FIELDS = ['l1d.k4', 'l1d.m2', 'l1d.g1', 'l1i.k4', 'l1i.m2', 'l1i.g1', 'l2.k4m2', 'l2.g1', 'pwc.pml5e', 'pwc.pml4e', 'pwc.pdpte', 'pwc.pde', 'nestedTlb'] as const;
+
+/**
+ * A list of TLB geometries to sweep. `spec` is either a JSON file holding an
+ * array of geometries (each in the shape of --tlb), or FIELD=ExW,ExW,...:
+ * variants of `base` with one array (e.g. l2.k4m2) set to E entries, W ways.
+ * Throws InputError (file) or RangeError (spec) naming what is wrong.
+ */
+export function parseSweep(spec: string, base: TlbGeometry): TlbGeometry[] {
+  if (spec.endsWith('.json')) {
+    const v = readJson(spec);
+    if (!Array.isArray(v) || v.length === 0) throw new InputError(`${spec}: a sweep file must hold a non-empty JSON array of TLB geometries`);
+    return v.map((g, i) => tlbGeometryFrom(g, `${spec}[${i}]`));
+  }
+  const m = /^([a-z0-9.]+)=(.+)$/i.exec(spec);
+  if (!m) throw new RangeError(`--sweep '${spec}': expected FILE.json or FIELD=ENTRIESxWAYS,... (e.g. l2.k4m2=512x4,1536x12)`);
+  const field = m[1]!;
+  if (!(SWEEP_FIELDS as readonly string[]).includes(field)) throw new RangeError(`--sweep: unknown geometry field '${field}' (known: ${SWEEP_FIELDS.join(', ')})`);
+  return m[2]!.split(',').map((item) => {
+    const em = /^(\d+)x(\d+)$/.exec(item.trim());
+    if (!em) throw new RangeError(`--sweep: '${item}' is not ENTRIESxWAYS (e.g. 512x4)`);
+    const entries = Number(em[1]), ways = Number(em[2]);
+    const g = arrayGeometry(`--sweep ${field}=${item}`, field, { entries, ways }, false)!;
+    const name = `${field}=${entries}x${ways}`;
+    const [sec, key] = field.split('.') as [string, string | undefined];
+    const copy = JSON.parse(JSON.stringify(base)) as Record<string, unknown>;
+    if (key === undefined) copy[sec] = g;
+    else (copy[sec] as Record<string, unknown>)[key] = g;
+    copy.name = name;
+    return copy as unknown as TlbGeometry;
+  });
+}
+
+/** A one-line description of a geometry: entries x ways of each array. */
+export function describeGeometry(g: TlbGeometry): string {
+  const a = (x: TlbArrayGeometry | undefined): string => (x === undefined ? '-' : `${x.entries}x${x.ways}`);
+  return `L1d 4K ${a(g.l1d.k4)} 2M ${a(g.l1d.m2)} 1G ${a(g.l1d.g1)}; L1i 4K ${a(g.l1i.k4)} 2M ${a(g.l1i.m2)} 1G ${a(g.l1i.g1)}; `
+    + `L2 4K+2M ${a(g.l2.k4m2)} 1G ${a(g.l2.g1)}; PWC PML5E ${a(g.pwc.pml5e)} PML4E ${a(g.pwc.pml4e)} PDPTE ${a(g.pwc.pdpte)} PDE ${a(g.pwc.pde)}; nested TLB ${a(g.nestedTlb)}`;
 }

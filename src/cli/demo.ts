@@ -48,6 +48,14 @@ export const DEMO_DEFAULTS: DemoOptions = {
 export function runDemo(mode: ModeName, o: DemoOptions): Column {
   const mmu = new Mmu({ mode, guestMemory: o.memory, measure: true, seed: o.seed, ...(o.costProfile ? { costProfile: o.costProfile } : {}), ...(o.tlb ? { tlb: o.tlb } : {}) });
   const os = new SyntheticOs(mmu, { format: o.format });
+  const start = performance.now();
+  demoWorkload(os, o);
+  const seconds = (performance.now() - start) / 1000;
+  return { label: mode, report: mmu.report(), seconds };
+}
+
+/** Runs the demonstration's workload (described above runDemo) on a freshly booted synthetic OS. */
+export function demoWorkload(os: SyntheticOs, o: DemoOptions): void {
   for (let p = 0; p < o.processes; p++) os.createProcess();
   let s = o.seed * 2654435761 >>> 0 || 1;
   const rand = (): number => {
@@ -58,7 +66,6 @@ export function runDemo(mode: ModeName, o: DemoOptions): Column {
   const codeBase = 0x00400000;
   const stream = new Array<number>(o.processes).fill(0);
   const pc = new Array<number>(o.processes).fill(0);
-  const start = performance.now();
   let pid = 0;
   os.switchTo(0);
   for (let i = 0; i < o.accesses; i++) {
@@ -84,6 +91,4 @@ export function runDemo(mode: ModeName, o: DemoOptions): Column {
     }
     os.access(gva, 0, acc);
   }
-  const seconds = (performance.now() - start) / 1000;
-  return { label: mode, report: mmu.report(), seconds };
 }

@@ -31,6 +31,8 @@ export function comparisonRows(cols: readonly Column[]): string[][] {
   const rows: [string, (col: Column) => string, (col: Column) => number][] = [
     ['accesses', (x) => num(c(x, 'access.read') + c(x, 'access.write') + c(x, 'access.fetch')), (x) => c(x, 'access.read') + c(x, 'access.write') + c(x, 'access.fetch')],
     ['  reads / writes / fetches', (x) => `${num(c(x, 'access.read'))} / ${num(c(x, 'access.write'))} / ${num(c(x, 'access.fetch'))}`, () => 1],
+    ['L1 dTLB hits / misses', (x) => `${num(c(x, 'tlb.l1d.hit'))} / ${num(c(x, 'tlb.l1d.miss'))}`, (x) => c(x, 'tlb.l1d.hit') + c(x, 'tlb.l1d.miss')],
+    ['L1 iTLB hits / misses', (x) => `${num(c(x, 'tlb.l1i.hit'))} / ${num(c(x, 'tlb.l1i.miss'))}`, (x) => c(x, 'tlb.l1i.hit') + c(x, 'tlb.l1i.miss')],
     ['L1 dTLB miss rate', (x) => pct(c(x, 'tlb.l1d.miss'), c(x, 'tlb.l1d.hit') + c(x, 'tlb.l1d.miss')), (x) => c(x, 'tlb.l1d.hit') + c(x, 'tlb.l1d.miss')],
     ['L1 iTLB miss rate', (x) => pct(c(x, 'tlb.l1i.miss'), c(x, 'tlb.l1i.hit') + c(x, 'tlb.l1i.miss')), (x) => c(x, 'tlb.l1i.hit') + c(x, 'tlb.l1i.miss')],
     ['L2 TLB hits / misses', (x) => `${num(c(x, 'tlb.l2.hit'))} / ${num(c(x, 'tlb.l2.miss'))}`, (x) => c(x, 'tlb.l2.hit') + c(x, 'tlb.l2.miss')],

@@ -10,6 +10,16 @@
  * through its direct map with ordinary CPU stores, so shadow mode pays for
  * them as it would under a real kernel. Optional reclaim evicts pages
  * (clearing their entries and invalidating them) when memory runs short.
+ *
+ * Large pages (`pageSize` '2m' or '1g'): the first touch of an address maps
+ * the naturally aligned region around it (2 MiB, 4 MiB in 32-bit paging, or
+ * 1 GiB) with one large page when (1) the format has that page size, (2) no
+ * smaller page of the process is mapped in the region yet (a region that
+ * holds a page table keeps its small pages), and (3) a naturally aligned run
+ * of free guest-physical frames of that size exists. Otherwise it falls back
+ * to the next smaller size, down to 4 KiB (counted in `stats.fallbacks`),
+ * much like Linux's transparent huge pages. Reclaim never evicts to make
+ * room for a large page.
  */
 import type { Mmu } from '../mmu/mmu.js';
 import {
@@ -25,7 +35,7 @@ export type OsPageSize = '4k' | '2m' | '1g';
 export interface SyntheticOsOptions {
   /** guest paging format (default '4-level') */
   format?: OsFormat;
-  /** page size for user memory: 4k, or 2m/1g where the format has it and regions are aligned (default 4k) */
+  /** largest page size for user memory: 4k, or 2m/1g where the region allows it (see the file comment; default 4k) */
   pageSize?: OsPageSize;
   /** evict pages when free guest memory runs out, instead of failing (default false) */
   reclaim?: boolean;
@@ -59,6 +69,10 @@ export interface OsStats {
   evictions: number;
   switches: number;
   segfaults: number;
+  /** user pages mapped with a large page */
+  largePages: number;
+  /** first touches that wanted a large page and got a smaller one */
+  fallbacks: number;
 }
 
 export class SyntheticOs {
@@ -68,14 +82,22 @@ export class SyntheticOs {
   private readonly leafLevel: number;
   private readonly reclaim: boolean;
   private readonly gflag: number;
-  /** free guest frames (stack) and the frames of mapped user pages in mapping order (FIFO for reclaim) */
+  /**
+   * Free guest frames: a stack, and a bitmap that is the truth (a frame
+   * taken for a large page stays in the stack and is skipped when popped).
+   */
   private readonly free: number[] = [];
-  private readonly resident: { pid: number; lo: number; hi: number; entry: number; frames: number }[] = [];
+  private readonly isFree: Uint8Array;
+  /** mapped user pages in mapping order (FIFO for reclaim), live from `residentHead` */
+  private resident: { pid: number; lo: number; hi: number; entry: number; frames: number }[] = [];
+  private residentHead = 0;
   private readonly roots: number[] = [];
   private current = -1;
   /** guest-physical ranges the kernel direct map covers */
   private readonly ramTop: number;
-  readonly stats: OsStats = { pageFaults: 0, pagesMapped: 0, tablesAllocated: 0, evictions: 0, switches: 0, segfaults: 0 };
+  readonly stats: OsStats = { pageFaults: 0, pagesMapped: 0, tablesAllocated: 0, evictions: 0, switches: 0, segfaults: 0, largePages: 0, fallbacks: 0 };
+  /** called at every process switch with the new pid (a trace recorder marks it) */
+  onSwitch: ((pid: number) => void) | null = null;
 
   /**
    * Boots the kernel on `mmu`: builds the kernel half, enables paging in the
@@ -94,7 +116,13 @@ export class SyntheticOs {
       throw new RangeError(`a ${this.format} kernel direct-maps at most 1 GiB of guest memory, not ${mmu.map.topBytes >> 20} MiB`);
     }
     this.ramTop = mmu.map.topBytes;
-    for (let gfn = mmu.map.gfnCount - 1; gfn >= 1; gfn--) if (mmu.map.hfnOf[gfn]! >= 0) this.free.push(gfn);
+    this.isFree = new Uint8Array(mmu.map.gfnCount);
+    for (let gfn = mmu.map.gfnCount - 1; gfn >= 1; gfn--) {
+      if (mmu.map.hfnOf[gfn]! >= 0) {
+        this.free.push(gfn);
+        this.isFree[gfn] = 1;
+      }
+    }
     this.kernelRoot = this.allocTable();
     this.buildKernel();
     const cr4 = (this.format === '32-bit' ? CR4_PSE : CR4_PAE) | (this.format === '5-level' ? CR4_LA57 : 0) | (this.gflag ? CR4_PGE : 0);
@@ -144,6 +172,7 @@ export class SyntheticOs {
     }
     this.current = pid;
     this.stats.switches++;
+    if (this.onSwitch !== null) this.onSwitch(pid);
   }
 
   /**
@@ -190,11 +219,26 @@ export class SyntheticOs {
     return v & ((1 << bits) - 1);
   }
 
+  private popFree(): number | undefined {
+    for (;;) {
+      const gfn = this.free.pop();
+      if (gfn === undefined || this.isFree[gfn]) {
+        if (gfn !== undefined) this.isFree[gfn] = 0;
+        return gfn;
+      }
+    }
+  }
+
+  private pushFree(gfn: number): void {
+    this.isFree[gfn] = 1;
+    this.free.push(gfn);
+  }
+
   private allocFrame(): number {
-    let gfn = this.free.pop();
+    let gfn = this.popFree();
     if (gfn === undefined && this.reclaim) {
       this.evictOldest();
-      gfn = this.free.pop();
+      gfn = this.popFree();
     }
     if (gfn === undefined) throw new RangeError(`synthetic OS: guest memory (${this.ramTop >> 20} MiB) exhausted; enable reclaim or give the guest more memory`);
     return gfn;
@@ -222,44 +266,57 @@ export class SyntheticOs {
     }
   }
 
-  /** Maps the user page holding gvaHi:gvaLo in the current process. */
+  /** Maps the user page holding gvaHi:gvaLo in the current process: the largest size the region allows (see the file comment). */
   private mapUser(lo: number, hi: number): void {
-    const level = this.leafLevel;
-    const bytes = 2 ** this.shape.shift[level]!;
-    const frames = bytes / 4096;
-    let gpa: number;
-    if (frames === 1) {
-      const gfn = this.allocFrame();
-      this.zeroFrame(gfn);
-      gpa = gfn * 4096;
-    } else {
-      gpa = this.allocContiguous(frames);
+    for (let level = this.leafLevel; level >= 1; level--) {
+      const bytes = 2 ** this.shape.shift[level]!;
+      const frames = bytes / 4096;
+      let gpa: number;
+      if (frames === 1) {
+        const gfn = this.allocFrame();
+        this.zeroFrame(gfn);
+        gpa = gfn * 4096;
+      } else {
+        gpa = this.regionIsEmpty(lo, hi, level) ? this.allocContiguous(frames) : -1;
+        if (gpa < 0) {
+          this.stats.fallbacks++;
+          continue;
+        }
+        this.stats.largePages++;
+      }
+      const base = Math.floor((lo >>> 0) / bytes) * bytes;
+      this.writeMapping(this.roots[this.current]!, base >>> 0, hi, level, gpa, PTE_RW | PTE_US | (level > 1 ? PTE_PS : 0), true, false);
+      this.stats.pagesMapped++;
+      return;
     }
-    const base = Math.floor((lo >>> 0) / bytes) * bytes;
-    this.writeMapping(this.roots[this.current]!, base >>> 0, hi, level, gpa, PTE_RW | PTE_US | (level > 1 ? PTE_PS : 0), true, false);
-    this.stats.pagesMapped++;
   }
 
-  /** Finds `frames` aligned free frames (large pages); evicts when reclaim is on. */
-  private allocContiguous(frames: number): number {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const free = new Set(this.free);
-      for (let base = frames; base + frames <= this.mmu.map.gfnCount; base += frames) {
-        let ok = true;
-        for (let k = 0; k < frames && ok; k++) ok = free.has(base + k);
-        if (ok) {
-          const taken = new Set<number>();
-          for (let k = 0; k < frames; k++) taken.add(base + k);
-          const rest = this.free.filter((g) => !taken.has(g));
-          this.free.length = 0;
-          this.free.push(...rest);
-          return base * 4096;
-        }
-      }
-      if (!this.reclaim) break;
-      while (this.resident.length > 0 && this.free.length < frames * 2) this.evictOldest();
+  /** Whether the current process has nothing mapped in the level-`level` region holding (lo, hi): its entry there is absent. */
+  private regionIsEmpty(lo: number, hi: number, level: number): boolean {
+    const s = this.shape;
+    let table = this.roots[this.current]!;
+    for (let l = s.top; l >= level; l--) {
+      const e = table + this.index(lo, hi, l) * s.esz;
+      const v = this.mmu.readPhys(e, 4);
+      if (!(v & PTE_P)) return true;
+      if (l === level) return false;
+      table = (v & 0xfffff000) >>> 0;
     }
-    throw new RangeError(`synthetic OS: no ${frames * 4} KiB of aligned free guest memory for a large page`);
+    return true;
+  }
+
+  /** Takes `frames` naturally aligned free frames (a large page) and returns their gpa, or -1 when no such run is free. */
+  private allocContiguous(frames: number): number {
+    const isFree = this.isFree;
+    const count = this.mmu.map.gfnCount;
+    for (let base = frames; base + frames <= count; base += frames) {
+      let k = 0;
+      while (k < frames && isFree[base + k]) k++;
+      if (k < frames) continue;
+      isFree.fill(0, base, base + frames);
+      return base * 4096;
+    }
+    return -1;
   }
 
   /**
@@ -322,14 +379,18 @@ export class SyntheticOs {
     let n = 0;
     for (let k = 0; k < pages; k++) {
       const lo = ((gvaLo >>> 0) + k * bytes) >>> 0;
-      const at = this.resident.findIndex((r) => r.pid === this.current && r.lo === lo && r.hi === gvaHi);
+      let at = -1;
+      for (let i = this.residentHead; i < this.resident.length; i++) {
+        const r = this.resident[i]!;
+        if (r.pid === this.current && r.lo === lo && r.hi === gvaHi) { at = i; break; }
+      }
       if (at < 0) continue;
       const [victim] = this.resident.splice(at, 1);
       const frameLo = this.mmu.readPhys(victim!.entry, 4);
       this.store(victim!.entry, 0, 0, true);
       this.mmu.invlpg(lo, gvaHi);
       const gfn = Math.floor(((frameLo & 0xfffff000) >>> 0) / 4096);
-      for (let f = 0; f < victim!.frames; f++) this.free.push(gfn + f);
+      for (let f = 0; f < victim!.frames; f++) this.pushFree(gfn + f);
       n++;
     }
     return n;
@@ -337,14 +398,19 @@ export class SyntheticOs {
 
   /** Evicts the oldest resident user page: clears its entry, invalidates it, frees its frames. */
   private evictOldest(): void {
-    const victim = this.resident.shift();
+    const victim = this.resident[this.residentHead];
     if (victim === undefined) throw new RangeError('synthetic OS: nothing left to evict');
+    this.residentHead++;
+    if (this.residentHead > 4096 && this.residentHead * 2 > this.resident.length) {
+      this.resident = this.resident.slice(this.residentHead);
+      this.residentHead = 0;
+    }
     const frameLo = this.mmu.readPhys(victim.entry, 4);
     this.store(victim.entry, 0, 0, this.current >= 0);
     // Another process's entries left the TLB at the last CR3 load.
     if (victim.pid === this.current) this.mmu.invlpg(victim.lo, victim.hi);
     const gfn = Math.floor(((frameLo & 0xfffff000) >>> 0) / 4096);
-    for (let k = 0; k < victim.frames; k++) this.free.push(gfn + k);
+    for (let k = 0; k < victim.frames; k++) this.pushFree(gfn + k);
     this.stats.evictions++;
   }
 }

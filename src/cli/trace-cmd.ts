@@ -1,0 +1,372 @@
+/**
+ * The trace commands: `vmmu record`, `vmmu replay`, `vmmu compare`.
+ * Option parsing and pattern matching live here (cold); the replays run in
+ * src/trace, in worker threads when there are several.
+ */
+import { writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { basename } from 'node:path';
+import { parseArgs } from 'node:util';
+import { match, P } from 'ts-pattern';
+import { Mmu, type MmuReport } from '../mmu/mmu.js';
+import { MODE_NAMES, type ModeName } from '../mmu/modes/mode.js';
+import { SKYLAKE_TLB, type CostProfile, type TlbGeometry } from '../mmu/defaults.js';
+import { FORMAT_NAMES } from '../mmu/paging/format.js';
+import { OS_FORMATS, SyntheticOs, type OsFormat, type OsPageSize } from '../workload/synthetic-os.js';
+import { MAGIC_HEADER, SOURCE_IMPORTED, type TraceHeader } from '../trace/format.js';
+import { detectTextFormat, IMPORT_FORMATS, type ImportFormat, type ImportOptions } from '../trace/importers.js';
+import { OS_DEFAULTS, recordImported, traceHeader, type OsReplayOptions } from '../trace/replayer.js';
+import { defaultParallelism, runJobs, type LabeledResult, type ReplayJob, type ReplaySource } from '../trace/parallel.js';
+import { TraceRecorder } from '../trace/recorder.js';
+import { InputError, describeGeometry, loadCostProfile, loadTlbGeometry, parseSweep, readJson } from './config.js';
+import { comparisonRows, formatTable, type Column } from './table.js';
+import { ProgressBar, progressWanted } from './progress.js';
+import { reportHtml, type ReportRun } from './report-html.js';
+import { DEMO_DEFAULTS, demoWorkload } from './demo.js';
+
+/** A command-line mistake: printed with the usage text, exit status 2. */
+export class TraceUsageError extends Error {}
+
+export const TRACE_USAGE = `trace commands:
+  record --import lackey|cachelab|pinatrace FILE -o OUT.vmt [guest options]
+            convert a text trace into a self-contained binary trace: it runs
+            on the synthetic guest OS under the recorder, page tables included
+  record --demo -o OUT.vmt [--accesses N] [--processes N] [--format F]
+            record the built-in workload at the MMU boundary
+            (record also takes --level N, DEFLATE 0..9, default 6, and
+            --check-every N, accesses between CHECK records, default 4096)
+  replay FILE [options]
+            replay a trace (binary .vmt, or lackey/cache-lab/pinatrace text,
+            gzipped or not) in each mode; costs side by side
+  compare FILE -o REPORT.html [options] | compare --results RUNS.json -o REPORT.html
+            the same replays as an HTML report with charts (self-contained)
+
+replay and compare options:
+  --mode naive|shadow|slat|all   modes (default all; a comma-separated list works)
+  --tlb FILE.json                modeled TLB geometry (default Skylake, docs/costs.md)
+  --cost-profile FILE.json       cycle costs (default skylake-kvm)
+  --sweep SPEC                   TLB geometries to run, each in every mode: FILE.json
+                                 (an array of geometries) or FIELD=ENTRIESxWAYS,...
+                                 (e.g. l2.k4m2=256x4,512x8,1536x12); repeatable
+  --jobs N                       replays at once in worker threads (default: cores)
+  --json                         print the results as JSON (replay)
+  --no-verify                    binary traces: count CHECK mismatches instead of stopping
+  --quiet                        no progress bar (it only shows on a terminal anyway)
+
+guest options (text traces, for replay, compare and record --import):
+  --import lackey|cachelab|pinatrace   the text format (default: guessed from the content)
+  --format 32-bit|pae|4-level|5-level  guest paging format (default ${OS_DEFAULTS.format})
+  --page-size 4k|2m|1g           largest user page size (default ${OS_DEFAULTS.pageSize}); 2m/1g are used where the
+                                 aligned region is free, else smaller pages (docs/trace-format.md)
+  --processes N                  copies of the trace, each its own process (default ${OS_DEFAULTS.processes})
+  --quantum N                    accesses between process switches (default ${OS_DEFAULTS.quantum})
+  --reclaim                      evict pages when guest memory runs out (default off)
+  --memory SIZE                  guest memory, MiB or with a K/M/G suffix (default ${OS_DEFAULTS.memory >> 20}M)
+  --seed N                       guest-RAM scatter seed (default ${OS_DEFAULTS.seed})
+  --on-error stop|skip           a malformed line stops the import (default) or is skipped and counted
+  --no-ip-fetches                pinatrace: do not add instruction fetches at each new ip
+`;
+
+const OS_OPTIONS = {
+  import: { type: 'string' },
+  format: { type: 'string' },
+  'page-size': { type: 'string' },
+  processes: { type: 'string' },
+  quantum: { type: 'string' },
+  reclaim: { type: 'boolean' },
+  memory: { type: 'string' },
+  seed: { type: 'string' },
+  'on-error': { type: 'string' },
+  'no-ip-fetches': { type: 'boolean' },
+} as const;
+
+const REPLAY_OPTIONS = {
+  ...OS_OPTIONS,
+  mode: { type: 'string' },
+  tlb: { type: 'string' },
+  'cost-profile': { type: 'string' },
+  sweep: { type: 'string', multiple: true },
+  jobs: { type: 'string' },
+  json: { type: 'boolean' },
+  'no-verify': { type: 'boolean' },
+  quiet: { type: 'boolean' },
+  output: { type: 'string', short: 'o' },
+  results: { type: 'string' },
+} as const;
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+function int(name: string, v: unknown, dflt: number, min = 1): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new TraceUsageError(`--${name} must be an integer >= ${min}, not '${String(v)}'`);
+  return n;
+}
+
+function memorySize(v: unknown): number {
+  if (v === undefined) return OS_DEFAULTS.memory;
+  const m = /^(\d+)([KMG]?)i?B?$/i.exec(String(v));
+  if (!m) throw new TraceUsageError(`--memory must be a size such as 256, 256M or 1G, not '${String(v)}'`);
+  const unit = m[2]!.toUpperCase();
+  const bytes = Number(m[1]) * (unit === 'K' ? 1024 : unit === 'G' ? 1 << 30 : 1 << 20);
+  if (bytes < 4 << 20 || bytes % 4096 !== 0) throw new TraceUsageError(`--memory must be at least 4 MiB and a multiple of 4 KiB, not '${String(v)}'`);
+  return bytes;
+}
+
+function modesOf(v: unknown): ModeName[] {
+  if (v === undefined || v === 'all') return [...MODE_NAMES];
+  const out = String(v).split(',').map((m) => m.trim());
+  for (const m of out) if (!MODE_NAMES.includes(m as ModeName)) throw new TraceUsageError(`--mode: '${m}' is not one of ${MODE_NAMES.join(', ')}, all`);
+  return out as ModeName[];
+}
+
+const OS_ONLY = ['import', 'format', 'page-size', 'processes', 'quantum', 'reclaim', 'memory', 'seed', 'on-error', 'no-ip-fetches'];
+
+function osOptionsOf(v: Values): OsReplayOptions {
+  const format = (v.format ?? OS_DEFAULTS.format) as OsFormat;
+  if (!OS_FORMATS.includes(format)) throw new TraceUsageError(`--format: '${String(v.format)}' is not one of ${OS_FORMATS.join(', ')}`);
+  const pageSize = match(v['page-size'] ?? OS_DEFAULTS.pageSize)
+    .with(P.union('4k', '2m', '1g'), (x) => x as OsPageSize)
+    .otherwise((x) => { throw new TraceUsageError(`--page-size: '${String(x)}' is not one of 4k, 2m, 1g`); });
+  if (pageSize === '1g' && (format === '32-bit' || format === 'pae')) throw new TraceUsageError(`--page-size 1g needs 4-level or 5-level paging (${format} has no 1 GiB pages)`);
+  return {
+    format, pageSize,
+    processes: int('processes', v.processes, OS_DEFAULTS.processes),
+    quantum: int('quantum', v.quantum, OS_DEFAULTS.quantum),
+    reclaim: v.reclaim === true,
+    memory: memorySize(v.memory),
+    seed: int('seed', v.seed, OS_DEFAULTS.seed, 0),
+  };
+}
+
+async function isBinaryTrace(path: string): Promise<boolean> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (e) {
+    throw new InputError(`${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  try {
+    const b = Buffer.alloc(4);
+    const { bytesRead } = await fh.read(b, 0, 4, 0);
+    return bytesRead === 4 && b.readUInt32LE(0) === MAGIC_HEADER;
+  } finally {
+    await fh.close();
+  }
+}
+
+async function importOptionsOf(path: string, v: Values): Promise<ImportOptions> {
+  let format: ImportFormat;
+  if (v.import !== undefined) {
+    if (!IMPORT_FORMATS.includes(v.import as ImportFormat)) throw new TraceUsageError(`--import: '${String(v.import)}' is not one of ${IMPORT_FORMATS.join(', ')}`);
+    format = v.import as ImportFormat;
+  } else {
+    const guess = await detectTextFormat(path);
+    if (guess === null) throw new InputError(`${path}: not a vmmu trace, and its first lines are neither lackey/cache-lab nor pinatrace; give --import FORMAT`);
+    format = guess;
+  }
+  const onError = match(v['on-error'] ?? 'stop')
+    .with(P.union('stop', 'skip'), (x) => x as 'stop' | 'skip')
+    .otherwise((x) => { throw new TraceUsageError(`--on-error: '${String(x)}' is not stop or skip`); });
+  return { format, onError, pinFetches: v['no-ip-fetches'] !== true };
+}
+
+/** The replay source for FILE and the facts about it to print. */
+async function sourceOf(path: string, v: Values): Promise<{ source: ReplaySource; facts: string[]; header?: TraceHeader; size: number }> {
+  const binary = await isBinaryTrace(path);
+  const size = (await open(path, 'r').then(async (fh) => { const s = (await fh.stat()).size; await fh.close(); return s; }));
+  if (binary) {
+    const given = OS_ONLY.filter((k) => v[k] !== undefined);
+    if (given.length > 0) throw new TraceUsageError(`--${given[0]} applies to text traces only: ${path} is a binary trace that carries its own guest state`);
+    const h = await traceHeader(path);
+    const facts = [
+      `${path}: binary trace (format version ${h.version}), ${h.source === SOURCE_IMPORTED ? `imported from ${String(h.notes.importedFrom ?? '?')} (${String(h.notes.importFormat ?? '?')})` : 'recorded at the MMU boundary'}`,
+      `guest: ${h.guestMemory >> 20} MiB, ${h.format === 0 ? 'paging off' : `${FORMAT_NAMES[h.format as 0] ?? h.format} paging`} at the start, scatter seed ${h.seed}${h.checkEvery ? `, translations checked every ${h.checkEvery} accesses` : ''}`,
+    ];
+    return { source: { kind: 'binary', path }, facts, header: h, size };
+  }
+  const imp = await importOptionsOf(path, v);
+  const os = osOptionsOf(v);
+  const facts = [
+    `${path}: ${imp.format} text trace`,
+    `guest: synthetic OS, ${os.format} paging, ${os.pageSize} pages, ${os.processes} process${os.processes > 1 ? `es switched every ${os.quantum} accesses` : ''}, ${os.memory >> 20} MiB, reclaim ${os.reclaim ? 'on' : 'off'}`,
+  ];
+  return { source: { kind: 'text', path, import: imp, os }, facts, size };
+}
+
+interface Plan {
+  source: ReplaySource;
+  facts: string[];
+  size: number;
+  jobs: (ReplayJob & { geometry: string })[];
+  geometries: TlbGeometry[];
+  costProfile?: CostProfile;
+  parallel: number;
+  quiet: boolean;
+}
+
+async function planOf(file: string, v: Values): Promise<Plan> {
+  const modes = modesOf(v.mode);
+  const costProfile = v['cost-profile'] !== undefined ? loadCostProfile(String(v['cost-profile'])) : undefined;
+  const base = v.tlb !== undefined ? loadTlbGeometry(String(v.tlb)) : SKYLAKE_TLB;
+  const sweeps = (v.sweep as string[] | undefined) ?? [];
+  let geometries: TlbGeometry[];
+  try {
+    geometries = sweeps.length > 0 ? sweeps.flatMap((s) => parseSweep(s, base)) : [base];
+  } catch (e) {
+    if (e instanceof RangeError) throw new TraceUsageError(e.message);
+    throw e;
+  }
+  const { source, facts, size } = await sourceOf(file, v);
+  const verify = v['no-verify'] !== true;
+  const jobs: (ReplayJob & { geometry: string })[] = geometries.flatMap((g) => modes.map((mode) => ({
+    label: geometries.length > 1 ? `${mode} ${g.name}` : mode,
+    geometry: g.name,
+    options: { mode, tlb: g, ...(costProfile ? { costProfile } : {}), verify },
+  })));
+  const parallel = v.jobs !== undefined ? int('jobs', v.jobs, 1) : defaultParallelism(jobs.length);
+  // A reader thread per replay only pays while cores are left over for it.
+  if (Math.min(parallel, jobs.length) * 2 <= availableParallelism()) for (const j of jobs) j.options = { ...j.options, readerThread: true };
+  return { source, facts, size, jobs, geometries, ...(costProfile ? { costProfile } : {}), parallel, quiet: v.quiet === true };
+}
+
+async function runPlan(p: Plan): Promise<LabeledResult[]> {
+  const bar = !p.quiet && progressWanted() ? new ProgressBar(p.size * p.jobs.length, p.jobs.length, `replaying ${basename(p.source.path)}`) : null;
+  try {
+    return await runJobs(p.source, p.jobs, p.parallel, bar ? (j, b, r) => bar.update(j, b, r) : undefined);
+  } finally {
+    bar?.done();
+  }
+}
+
+function traceRows(results: readonly LabeledResult[]): string[][] {
+  const rows: [string, (r: LabeledResult) => string, (r: LabeledResult) => number][] = [
+    ['trace records', (r) => String(r.counts.records), (r) => r.counts.records],
+    ['page images / page-table writes', (r) => `${r.counts.pageImages} / ${r.counts.ptWrites}`, (r) => r.counts.pageImages + r.counts.ptWrites],
+    ['register loads / invalidations / flushes', (r) => `${r.counts.registerLoads} / ${r.counts.invalidations} / ${r.counts.flushes}`, (r) => r.counts.registerLoads + r.counts.invalidations + r.counts.flushes],
+    ['process switches', (r) => String(r.os ? r.os.switches : r.counts.switches), (r) => (r.os ? r.os.switches : r.counts.switches)],
+    ['faulting accesses', (r) => String(r.counts.faults), () => 1],
+    ['checks verified', (r) => (r.counts.mismatches ? `${r.counts.checks - r.counts.mismatches} (${r.counts.mismatches} MISMATCHED)` : String(r.counts.checks)), (r) => r.counts.checks],
+    ['synthetic OS: pages mapped / large', (r) => (r.os ? `${r.os.pagesMapped} / ${r.os.largePages}` : ''), (r) => (r.os ? 1 : 0)],
+    ['synthetic OS: tables / evictions / segfaults', (r) => (r.os ? `${r.os.tablesAllocated} / ${r.os.evictions} / ${r.os.segfaults}` : ''), (r) => (r.os ? 1 : 0)],
+  ];
+  return rows.filter(([, , keep]) => results.some((r) => keep(r) !== 0)).map(([label, cell]) => [label, ...results.map(cell)]);
+}
+
+function resultText(p: Plan, results: readonly LabeledResult[]): string {
+  const out: string[] = [];
+  out.push(...p.facts);
+  const profile = results[0]!.report.costProfile;
+  for (const g of p.geometries) out.push(`TLB geometry ${g.name}: ${describeGeometry(g)}`);
+  out.push(`cost profile ${profile.name} (cycles per event, docs/costs.md)`);
+  const imp = results[0]!.import;
+  if (imp && imp.skipped > 0) out.push(`skipped ${imp.skipped} malformed line${imp.skipped > 1 ? 's' : ''}; first: ${imp.errors[0]}`);
+  const folded = results[0]!.folded;
+  if (folded && folded.moved > 0) out.push(`folded ${folded.moved} 256 MiB granule${folded.moved > 1 ? 's' : ''} of the trace into the 32-bit user space (${folded.collisions} collisions)`);
+  out.push('');
+  const cols: Column[] = results.map((r) => ({ label: r.label, report: r.report, seconds: r.seconds }));
+  out.push(formatTable(['', ...cols.map((c) => c.label)], [...comparisonRows(cols), ...traceRows(results)]));
+  return out.join('\n');
+}
+
+function jsonOf(p: Plan, results: readonly LabeledResult[]): unknown {
+  return {
+    trace: { file: p.source.path, kind: p.source.kind, facts: p.facts, ...(p.source.kind === 'text' ? { import: p.source.import, os: p.source.os } : {}) },
+    runs: results.map((r, i) => ({ label: r.label, geometry: p.jobs[i]!.geometry, seconds: r.seconds, counts: r.counts, os: r.os, import: r.import, folded: r.folded, ...r.report })),
+  };
+}
+
+function positional(args: string[], v: Values, name: string): string {
+  if (args.length !== 1) throw new TraceUsageError(args.length === 0 ? `${name}: which trace file?` : `${name}: one trace file, not ${args.length} (${args.join(' ')})`);
+  void v;
+  return args[0]!;
+}
+
+/** `vmmu replay FILE [options]` */
+export async function replayCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args: argv, options: REPLAY_OPTIONS, allowPositionals: true, strict: true });
+  if (values.output !== undefined || values.results !== undefined) throw new TraceUsageError('replay prints its results; -o and --results belong to compare');
+  const file = positional(positionals, values, 'replay');
+  const plan = await planOf(file, values);
+  const results = await runPlan(plan);
+  if (values.json) console.log(JSON.stringify(jsonOf(plan, results), null, 2));
+  else console.log(resultText(plan, results));
+}
+
+/** `vmmu compare FILE -o REPORT.html [options]` or `vmmu compare --results RUNS.json -o REPORT.html` */
+export async function compareCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args: argv, options: REPLAY_OPTIONS, allowPositionals: true, strict: true });
+  const out = values.output ?? 'vmmu-report.html';
+  let runs: ReportRun[];
+  let facts: string[];
+  let title: string;
+  if (values.results !== undefined) {
+    if (positionals.length > 0) throw new TraceUsageError('compare: give a trace file or --results, not both');
+    const j = readJson(values.results);
+    const parsed = match(j)
+      .with({ runs: P.array({ mode: P.string, counters: P.any, cycles: P.any, tlb: { name: P.string } }) }, (x) => x as unknown as { trace?: { facts?: string[]; file?: string }; runs: (MmuReport & { geometry?: string })[] })
+      .otherwise(() => { throw new InputError(`${values.results}: not the output of 'vmmu replay --json' (no "runs" with mode, counters, cycles and tlb)`); });
+    runs = parsed.runs.map((r) => ({ mode: r.mode, geometry: r.geometry ?? r.tlb.name, report: r }));
+    facts = parsed.trace?.facts ?? [`results from ${values.results}`];
+    title = `vmmu: ${parsed.trace?.file ?? values.results}`;
+  } else {
+    const file = positional(positionals, values, 'compare');
+    const plan = await planOf(file, values);
+    const results = await runPlan(plan);
+    runs = results.map((r, i) => ({ mode: r.mode, geometry: plan.jobs[i]!.geometry, report: r.report }));
+    facts = [...plan.facts, ...plan.geometries.map((g) => `TLB geometry ${g.name}: ${describeGeometry(g)}`)];
+    title = `vmmu: ${basename(file)} under naive, shadow and SLAT translation`;
+  }
+  writeFileSync(out, reportHtml(title, [...facts, `made by vmmu compare on ${new Date().toISOString().slice(0, 10)}`], runs));
+  console.log(`wrote ${out} (${runs.length} replays)`);
+}
+
+/** `vmmu record ...` */
+export async function recordCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      ...OS_OPTIONS, output: { type: 'string', short: 'o' }, demo: { type: 'boolean' }, accesses: { type: 'string' },
+      'check-every': { type: 'string' }, level: { type: 'string' }, quiet: { type: 'boolean' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.output === undefined) throw new TraceUsageError('record: where to? give -o OUT.vmt');
+  const checkEvery = int('check-every', values['check-every'], 4096, 0);
+  const level = int('level', values.level, 6, 0);
+  if (level > 9) throw new TraceUsageError('--level must be 0..9');
+  const out = values.output;
+  if (values.demo) {
+    if (positionals.length > 0 || values.import !== undefined) throw new TraceUsageError('record --demo takes no trace file');
+    const format = (values.format ?? DEMO_DEFAULTS.format) as OsFormat;
+    if (!OS_FORMATS.includes(format)) throw new TraceUsageError(`--format: '${values.format}' is not one of ${OS_FORMATS.join(', ')}`);
+    const o = { ...DEMO_DEFAULTS, format, accesses: int('accesses', values.accesses, DEMO_DEFAULTS.accesses), processes: int('processes', values.processes, DEMO_DEFAULTS.processes) };
+    const mmu = new Mmu({ mode: 'shadow', guestMemory: o.memory, seed: o.seed });
+    const rec = new TraceRecorder(mmu, out, { checkEvery, level, seed: o.seed, notes: { workload: 'vmmu demo', options: o } });
+    rec.start();
+    const os = new SyntheticOs(mmu, { format: o.format });
+    os.onSwitch = (pid) => rec.processSwitch(pid);
+    demoWorkload(os, o);
+    const s = rec.close();
+    console.log(`wrote ${out}: ${s.records} records (${s.accesses} accesses, ${s.pageImages} page images, ${s.ptWrites} page-table writes), ${s.bytes} bytes`);
+    return;
+  }
+  if (values.import === undefined) throw new TraceUsageError('record: give --import FORMAT FILE (a guest to record from arrives with the x86 CPU) or --demo');
+  if (positionals.length !== 1) throw new TraceUsageError('record --import: one text trace file');
+  const file = positionals[0]!;
+  const imp = await importOptionsOf(file, values);
+  const os = osOptionsOf(values);
+  const bar = values.quiet !== true && progressWanted() ? new ProgressBar((await open(file, 'r').then(async (fh) => { const s = (await fh.stat()).size; await fh.close(); return s; })), 1, `importing ${basename(file)}`) : null;
+  let r;
+  try {
+    r = await recordImported(file, out, imp, os, { checkEvery, level, notes: { command: `vmmu record ${argv.join(' ')}` } }, bar ? (b, n) => bar.update(0, b, n) : undefined);
+  } finally {
+    bar?.done();
+  }
+  const s = r.recorder;
+  console.log(`wrote ${out}: ${r.import.accesses} accesses from ${r.import.lines} lines of ${file}${r.import.skipped ? ` (${r.import.skipped} malformed lines skipped; first: ${r.import.errors[0]})` : ''}`);
+  console.log(`  ${s.records} records, ${s.pageImages} page images, ${s.ptWrites} page-table writes, ${r.os.pagesMapped} pages mapped (${r.os.largePages} large), ${s.bytes} bytes`);
+}
+

@@ -1,0 +1,335 @@
+/**
+ * Importers for text traces made by tools nobody here wrote:
+ *
+ * - Valgrind lackey (`valgrind --tool=lackey --trace-mem=yes`): one access a
+ *   line, `I  addr,size` (instruction fetch), ` L addr,size` (load),
+ *   ` S addr,size` (store), ` M addr,size` (modify: a load then a store);
+ *   lines starting `==` or `--` are Valgrind's own messages.
+ * - The CMU cache-lab format: the same lines (its traces are lackey output).
+ * - Intel Pin's pinatrace (`ip: R addr` / `ip: W addr`, an optional size
+ *   after the address, `#` comment lines such as `#eof`). Pinatrace has no
+ *   instruction fetches; with `pinFetches` (the default) a fetch of 1 byte at
+ *   `ip` is added whenever the ip changes from the previous line.
+ *
+ * Parsing streams the file (gzip-compressed too) and works on bytes, never
+ * on per-line strings, so it keeps up with the replayer; it yields batches
+ * of accesses in typed arrays. An access that crosses a 4 KiB page becomes
+ * two accesses, as the MMU splits them. A malformed line is an ImportError
+ * naming the file and line, or, with onError 'skip', is counted and skipped.
+ */
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { createGunzip, gunzipSync } from 'node:zlib';
+import type { Readable } from 'node:stream';
+import { KIND_FETCH, KIND_READ, KIND_WRITE } from './format.js';
+
+export type ImportFormat = 'lackey' | 'cachelab' | 'pinatrace';
+export const IMPORT_FORMATS: readonly ImportFormat[] = ['lackey', 'cachelab', 'pinatrace'];
+
+/** A malformed text trace: the message names the file and line. */
+export class ImportError extends Error {}
+
+export interface ImportOptions {
+  format: ImportFormat;
+  /** 'stop' (default): the first malformed line is an error; 'skip': count and go on */
+  onError?: 'stop' | 'skip';
+  /** pinatrace: add an instruction fetch at each new ip (default true) */
+  pinFetches?: boolean;
+}
+
+/** What an import saw (filled in as it goes). */
+export interface ImportStats {
+  lines: number;
+  accesses: number;
+  skipped: number;
+  /** the first few malformed lines, as "file:line: reason" */
+  errors: string[];
+  /** bytes of the file read so far (compressed bytes for .gz) */
+  bytes: number;
+}
+
+export function newImportStats(): ImportStats {
+  return { lines: 0, accesses: 0, skipped: 0, errors: [], bytes: 0 };
+}
+
+/** A batch of accesses: kind (KIND_*), size in bytes (0..255, 255 = 255 or more), gva halves. */
+export interface AccessBatch {
+  n: number;
+  kind: Uint8Array;
+  size: Uint8Array;
+  lo: Int32Array;
+  hi: Int32Array;
+}
+
+const BATCH = 65536;
+
+/** True when the file starts with the gzip magic. */
+async function isGzip(path: string): Promise<boolean> {
+  const fh = await open(path, 'r');
+  try {
+    const b = Buffer.alloc(2);
+    const { bytesRead } = await fh.read(b, 0, 2, 0);
+    return bytesRead === 2 && b[0] === 0x1f && b[1] === 0x8b;
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Guesses the format of a text trace from its first lines: 'lackey' or
+ * 'pinatrace', or null when neither fits. Reads at most 64 KiB.
+ */
+export async function detectTextFormat(path: string): Promise<ImportFormat | null> {
+  const fh = await open(path, 'r');
+  let head: Buffer;
+  try {
+    const b = Buffer.alloc(65536);
+    const { bytesRead } = await fh.read(b, 0, b.length, 0);
+    head = b.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+  if (head[0] === 0x1f && head[1] === 0x8b) {
+    try {
+      head = gunzipSync(head, { finishFlush: 2 /* Z_SYNC_FLUSH: accept a cut-off stream */ }).subarray(0, 65536);
+    } catch {
+      return null;
+    }
+  }
+  const lines = head.toString('latin1').split('\n').slice(0, -1).filter((l) => l.trim() !== '' && !/^(==|--|#)/.test(l)).slice(0, 20);
+  if (lines.length === 0) return null;
+  if (lines.every((l) => /^\s*[ILSM]\s+[0-9a-fA-F]+,\d+\s*$/.test(l))) return 'lackey';
+  if (lines.every((l) => /^\s*0x[0-9a-fA-F]+:\s+[RW]\s+0x[0-9a-fA-F]+(\s+\d+)?\s*$/.test(l))) return 'pinatrace';
+  return null;
+}
+
+/**
+ * Streams the accesses of a text trace in batches. Throws ImportError at
+ * the first malformed line unless onError is 'skip'. `stats` is updated as
+ * the file is read.
+ */
+export async function* readTextTrace(path: string, options: ImportOptions, stats: ImportStats = newImportStats()): AsyncGenerator<AccessBatch> {
+  let gz: boolean;
+  try {
+    gz = await isGzip(path);
+  } catch (e) {
+    throw new ImportError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  const raw = createReadStream(path, { highWaterMark: 1 << 20 });
+  const stream: Readable = gz ? raw.pipe(createGunzip()) : raw;
+  // pipe() does not pass errors on: a read error ends the gunzip stream with it.
+  if (gz) raw.on('error', (e) => stream.destroy(e));
+  const p = new LineParser(path, options, stats);
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      stats.bytes = raw.bytesRead;
+      const batches = p.feed(chunk, false);
+      for (const b of batches) yield b;
+    }
+  } catch (e) {
+    if (e instanceof ImportError) throw e;
+    throw new ImportError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  for (const b of p.feed(Buffer.alloc(0), true)) yield b;
+}
+
+/** The byte-level parser: feed it chunks, it hands back full batches. */
+export class LineParser {
+  private carry: Buffer = Buffer.alloc(0);
+  private batch: AccessBatch = newBatch();
+  private readonly pin: boolean;
+  private readonly skip: boolean;
+  private readonly pinFetches: boolean;
+  private lastIpLo = 0;
+  private lastIpHi = 0;
+  private haveIp = false;
+  private readonly label: string;
+  // scratch for the parsed hex number
+  private numLo = 0;
+  private numHi = 0;
+  private pos = 0;
+
+  constructor(private readonly path: string, options: ImportOptions, private readonly stats: ImportStats) {
+    this.pin = options.format === 'pinatrace';
+    this.skip = options.onError === 'skip';
+    this.pinFetches = options.pinFetches ?? true;
+    this.label = options.format;
+  }
+
+  /** Parses whole lines of `chunk` (plus what was left over); with `last`, the final unterminated line too. */
+  feed(chunk: Buffer, last: boolean): AccessBatch[] {
+    const out: AccessBatch[] = [];
+    const buf = this.carry.length > 0 ? Buffer.concat([this.carry, chunk]) : chunk;
+    let start = 0;
+    for (;;) {
+      let end = buf.indexOf(10, start);
+      if (end < 0) {
+        if (!last || start >= buf.length) break;
+        end = buf.length;
+      }
+      this.stats.lines++;
+      this.line(buf, start, end);
+      if (this.batch.n >= BATCH - 4) {
+        out.push(this.batch);
+        this.batch = newBatch();
+      }
+      start = end + 1;
+    }
+    this.carry = start < buf.length ? Buffer.from(buf.subarray(start)) : Buffer.alloc(0);
+    if (last && this.batch.n > 0) {
+      out.push(this.batch);
+      this.batch = newBatch();
+    }
+    return out;
+  }
+
+  private bad(buf: Buffer, start: number, end: number, why: string): void {
+    const text = buf.toString('latin1', start, Math.min(end, start + 80)).replace(/\r$/, '');
+    const msg = `${this.path}:${this.stats.lines}: ${why} in ${this.label} line '${text}'`;
+    if (!this.skip) throw new ImportError(msg);
+    this.stats.skipped++;
+    if (this.stats.errors.length < 5) this.stats.errors.push(msg);
+  }
+
+  /** Reads hex digits at this.pos into numLo/numHi; returns the digit count, -1 when wider than 64 bits. */
+  private hex(buf: Buffer, end: number): number {
+    let lo = 0, hi = 0, n = 0;
+    let i = this.pos;
+    for (; i < end; i++) {
+      const c = buf[i]!;
+      let d: number;
+      if (c >= 48 && c <= 57) d = c - 48;
+      else if (c >= 97 && c <= 102) d = c - 87;
+      else if (c >= 65 && c <= 70) d = c - 55;
+      else break;
+      if (n === 0 && d === 0 && i + 1 < end && isHex(buf[i + 1]!)) continue; // leading zeros
+      hi = (hi << 4) | (lo >>> 28);
+      lo = (lo << 4) | d;
+      n++;
+      if (n > 16) return -1;
+    }
+    if (i === this.pos) return 0;
+    this.pos = i;
+    this.numLo = lo;
+    this.numHi = hi;
+    return Math.max(n, 1);
+  }
+
+  private dec(buf: Buffer, end: number): number {
+    let v = 0;
+    let i = this.pos;
+    for (; i < end; i++) {
+      const c = buf[i]!;
+      if (c < 48 || c > 57) break;
+      v = v * 10 + (c - 48);
+      if (v > 1e9) return -1;
+    }
+    if (i === this.pos) return -1;
+    this.pos = i;
+    return v;
+  }
+
+  private line(buf: Buffer, start: number, end: number): void {
+    let e = end;
+    while (e > start && (buf[e - 1] === 13 || buf[e - 1] === 32 || buf[e - 1] === 9)) e--;
+    let i = start;
+    while (i < e && (buf[i] === 32 || buf[i] === 9)) i++;
+    if (i === e) return; // blank
+    const c0 = buf[i]!;
+    if (this.pin) {
+      if (c0 === 35) return; // '#'
+      this.pinLine(buf, start, i, e);
+      return;
+    }
+    if (c0 === 61 || c0 === 45) return; // '==' / '--': Valgrind's messages
+    let kind: number;
+    let modify = false;
+    if (c0 === 73) kind = KIND_FETCH; // I
+    else if (c0 === 76) kind = KIND_READ; // L
+    else if (c0 === 83) kind = KIND_WRITE; // S
+    else if (c0 === 77) { kind = KIND_READ; modify = true; } // M
+    else return this.bad(buf, start, end, `unknown access kind '${String.fromCharCode(c0)}'`);
+    i++;
+    if (i >= e || (buf[i] !== 32 && buf[i] !== 9)) return this.bad(buf, start, end, 'no space after the access kind');
+    while (i < e && (buf[i] === 32 || buf[i] === 9)) i++;
+    this.pos = i;
+    const nd = this.hex(buf, e);
+    if (nd === 0) return this.bad(buf, start, end, 'no hexadecimal address');
+    if (nd < 0) return this.bad(buf, start, end, 'address wider than 64 bits');
+    if (buf[this.pos] !== 44) return this.bad(buf, start, end, "no ',' after the address");
+    this.pos++;
+    const size = this.dec(buf, e);
+    if (size < 0) return this.bad(buf, start, end, 'no decimal size after the address');
+    if (this.pos !== e) return this.bad(buf, start, end, 'unexpected text after the size');
+    if (size === 0) return this.bad(buf, start, end, 'size 0');
+    const lo = this.numLo, hi = this.numHi;
+    this.emit(kind, size, lo, hi);
+    if (modify) this.emit(KIND_WRITE, size, lo, hi);
+  }
+
+  private pinLine(buf: Buffer, start: number, i: number, e: number): void {
+    const end = e;
+    if (buf[i] !== 48 || (buf[i + 1] !== 120 && buf[i + 1] !== 88)) return this.bad(buf, start, end, "instruction pointer does not start with '0x'");
+    this.pos = i + 2;
+    const nIp = this.hex(buf, e);
+    if (nIp <= 0) return this.bad(buf, start, end, nIp < 0 ? 'instruction pointer wider than 64 bits' : 'no hexadecimal instruction pointer');
+    const ipLo = this.numLo, ipHi = this.numHi;
+    if (buf[this.pos] !== 58) return this.bad(buf, start, end, "no ':' after the instruction pointer");
+    i = this.pos + 1;
+    while (i < e && (buf[i] === 32 || buf[i] === 9)) i++;
+    const k = buf[i];
+    if (k !== 82 && k !== 87) return this.bad(buf, start, end, "access kind is not 'R' or 'W'");
+    i++;
+    if (buf[i] !== 32 && buf[i] !== 9) return this.bad(buf, start, end, 'no space after the access kind');
+    while (i < e && (buf[i] === 32 || buf[i] === 9)) i++;
+    if (buf[i] !== 48 || (buf[i + 1] !== 120 && buf[i + 1] !== 88)) return this.bad(buf, start, end, "address does not start with '0x'");
+    this.pos = i + 2;
+    const nA = this.hex(buf, e);
+    if (nA <= 0) return this.bad(buf, start, end, nA < 0 ? 'address wider than 64 bits' : 'no hexadecimal address');
+    const lo = this.numLo, hi = this.numHi;
+    let size = 0;
+    if (this.pos < e) {
+      if (buf[this.pos] !== 32 && buf[this.pos] !== 9) return this.bad(buf, start, end, 'unexpected text after the address');
+      while (this.pos < e && (buf[this.pos] === 32 || buf[this.pos] === 9)) this.pos++;
+      size = this.dec(buf, e);
+      if (size <= 0 || this.pos !== e) return this.bad(buf, start, end, 'the text after the address is not a size');
+    }
+    if (this.pinFetches && (!this.haveIp || ipLo !== this.lastIpLo || ipHi !== this.lastIpHi)) {
+      this.haveIp = true;
+      this.lastIpLo = ipLo;
+      this.lastIpHi = ipHi;
+      this.emit(KIND_FETCH, 1, ipLo, ipHi);
+    }
+    this.emit(k === 87 ? KIND_WRITE : KIND_READ, size, lo, hi);
+  }
+
+  /** Appends one access, split in two when it crosses a 4 KiB page. */
+  private emit(kind: number, size: number, lo: number, hi: number): void {
+    const b = this.batch;
+    const off = lo & 0xfff;
+    const first = size > 0 && off + size > 4096 ? 4096 - off : size;
+    b.kind[b.n] = kind;
+    b.size[b.n] = Math.min(first, 255);
+    b.lo[b.n] = lo;
+    b.hi[b.n] = hi;
+    b.n++;
+    this.stats.accesses++;
+    if (first !== size) {
+      const lo2 = ((lo | 0xfff) + 1) | 0;
+      b.kind[b.n] = kind;
+      b.size[b.n] = Math.min(size - first, 255);
+      b.lo[b.n] = lo2;
+      b.hi[b.n] = lo2 === 0 ? (hi + 1) | 0 : hi;
+      b.n++;
+      this.stats.accesses++;
+    }
+  }
+}
+
+function isHex(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
+}
+
+function newBatch(): AccessBatch {
+  return { n: 0, kind: new Uint8Array(BATCH), size: new Uint8Array(BATCH), lo: new Int32Array(BATCH), hi: new Int32Array(BATCH) };
+}

@@ -1,0 +1,108 @@
+/**
+ * Runs several replays of one trace (different modes, different TLB
+ * geometries) in parallel worker threads, or one after another. Each replay
+ * is deterministic and shares nothing with the others, so the results are
+ * the same either way (only the wall-clock seconds differ).
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import createDebug from 'debug';
+import type { ImportOptions } from './importers.js';
+import { workerScript } from './threads.js';
+import { replayBinary, replayImported, type MmuReplayOptions, type OsReplayOptions, type Progress, type ReplayResult } from './replayer.js';
+
+const log = createDebug('vmmu:trace');
+
+/** The trace to replay: a binary trace, or a text trace on the synthetic OS. */
+export type ReplaySource =
+  | { kind: 'binary'; path: string }
+  | { kind: 'text'; path: string; import: ImportOptions; os: OsReplayOptions };
+
+/** One replay: a mode and a geometry, with a label for reports. */
+export interface ReplayJob {
+  label: string;
+  options: MmuReplayOptions;
+}
+
+export interface LabeledResult extends ReplayResult {
+  label: string;
+}
+
+/** Runs one job in this thread. */
+export async function runJob(source: ReplaySource, job: ReplayJob, progress?: Progress): Promise<LabeledResult> {
+  const r = source.kind === 'binary'
+    ? await replayBinary(source.path, job.options, progress)
+    : await replayImported(source.path, source.import, source.os, job.options, progress);
+  return { label: job.label, ...r };
+}
+
+
+/** Progress of all jobs together: bytes per job summed, records per job summed. */
+export type MultiProgress = (job: number, bytes: number, records: number) => void;
+
+/**
+ * Runs every job, at most `parallel` at a time in worker threads (1: all in
+ * this thread, one after another). Results come back in job order. The
+ * first failure rejects (with the worker's error message).
+ */
+export async function runJobs(source: ReplaySource, jobs: readonly ReplayJob[], parallel: number, progress?: MultiProgress): Promise<LabeledResult[]> {
+  const results: LabeledResult[] = new Array<LabeledResult>(jobs.length);
+  if (parallel <= 1 || jobs.length <= 1) {
+    for (let j = 0; j < jobs.length; j++) {
+      results[j] = await runJob(source, jobs[j]!, progress ? (b, r) => progress(j, b, r) : undefined);
+    }
+    return results;
+  }
+  let next = 0;
+  const runOne = async (j: number): Promise<void> => {
+    results[j] = await runJobInWorker(source, jobs[j]!, progress ? (b, r) => progress(j, b, r) : undefined);
+  };
+  const lanes: Promise<void>[] = [];
+  const lane = async (): Promise<void> => {
+    while (next < jobs.length) {
+      const j = next++;
+      log('worker starts job %d: %s', j, jobs[j]!.label);
+      await runOne(j);
+    }
+  };
+  for (let k = 0; k < Math.min(parallel, jobs.length); k++) lanes.push(lane());
+  await Promise.all(lanes);
+  return results;
+}
+
+/**
+ * Runs one job in a fresh worker thread (its own JavaScript engine state,
+ * as `vmmu replay` runs each mode). Rejects with the worker's error message;
+ * the error carries the original class name in `workerErrorClass`.
+ */
+export function runJobInWorker(source: ReplaySource, job: ReplayJob, progress?: Progress): Promise<LabeledResult> {
+  return new Promise((resolveJob, reject) => {
+    const w = new Worker(workerScript(import.meta.url, 'worker.js'), { workerData: { source, job } });
+    let settled = false;
+    w.on('message', (m: WorkerMessage) => {
+      if (m.type === 'progress') {
+        if (progress) progress(m.bytes, m.records);
+      } else if (m.type === 'result') {
+        settled = true;
+        resolveJob(m.result);
+      } else {
+        settled = true;
+        const e = new Error(m.message);
+        e.name = m.name;
+        reject(Object.assign(e, { workerErrorClass: m.name }));
+      }
+    });
+    w.on('error', (e) => { if (!settled) { settled = true; reject(e); } });
+    w.on('exit', (code) => { if (!settled) { settled = true; reject(new Error(`replay worker for '${job.label}' exited with code ${code}`)); } });
+  });
+}
+
+/** A sensible number of worker threads: the machine's cores, at most the jobs. */
+export function defaultParallelism(jobs: number): number {
+  return Math.max(1, Math.min(jobs, availableParallelism()));
+}
+
+export type WorkerMessage =
+  | { type: 'progress'; bytes: number; records: number }
+  | { type: 'result'; result: LabeledResult }
+  | { type: 'error'; name: string; message: string };

@@ -1,0 +1,333 @@
+/**
+ * Reads a trace as a stream of decoded chunks, in constant memory: the file
+ * is read chunk by chunk at known offsets, inflated and decoded into typed
+ * arrays (ops, absolute access addresses, operands, page images); with
+ * threadedChunks all of that happens in a reader thread while the caller
+ * replays.
+ *
+ * Every defect is a TraceError naming the file and the byte offset: a bad
+ * magic or version, a CRC mismatch (corruption), a chunk or end record cut
+ * short (truncation), a body whose columns do not add up.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { crc32, inflateRawSync } from 'node:zlib';
+import { Worker } from 'node:worker_threads';
+import type { ReadWorkerMessage } from './read-worker.js';
+import { workerScript } from './threads.js';
+import createDebug from 'debug';
+import {
+  ARITY, BODY_HEAD_BYTES, CHUNK_HEAD_BYTES, decodeHeader, END_BYTES, KIND_FETCH, MAGIC_CHUNK, MAGIC_END, OP_ACCESS, OP_HI,
+  OP_KIND_SHIFT, PAGE_BYTES, R_PAGE, TraceError, type TraceHeader,
+} from './format.js';
+
+const log = createDebug('vmmu:trace');
+
+/** One chunk, decoded. Arrays are exactly `nOps`, `nAddr`, ... long. */
+export interface DecodedChunk {
+  /** chunk number and the file offset of its "VMTC" */
+  index: number;
+  offset: number;
+  /** index in the trace of the chunk's first record */
+  firstRecord: number;
+  nOps: number;
+  ops: Uint16Array;
+  /** absolute low 32 bits of each access's gva, in access order */
+  addr: Int32Array;
+  /** operands of the other records, and access high halves, in record order */
+  args: Int32Array;
+  /** page images, 4096 bytes each, in record order */
+  blob: Uint8Array;
+}
+
+/** What the end record says. */
+export interface TraceTotals {
+  chunks: number;
+  records: number;
+  accesses: number;
+}
+
+export class TraceReader {
+  /** bytes of the file consumed so far (for progress) */
+  bytesRead = 0;
+  /** set once the end record has been read */
+  totals: TraceTotals | null = null;
+  /** the most chunks held at once: being read or inflated, plus the one the caller works on (2: constant memory) */
+  peakBuffered = 0;
+  private held = 0;
+
+  private constructor(readonly path: string, private readonly fh: FileHandle, readonly header: TraceHeader, readonly headerBytes: number, readonly fileSize: number) {}
+
+  /** Opens a trace and reads its header. Throws TraceError for a file that is not a readable trace. */
+  static async open(path: string): Promise<TraceReader> {
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'r');
+    } catch (e) {
+      throw new TraceError(`${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    }
+    try {
+      const size = (await fh.stat()).size;
+      const head = Buffer.alloc(8);
+      const { bytesRead } = await fh.read(head, 0, 8, 0);
+      const h8 = head.subarray(0, bytesRead);
+      if (bytesRead < 8) decodeHeader(h8, path); // throws: too short or bad magic
+      const len = h8.readUInt16LE(6);
+      const buf = Buffer.alloc(Math.max(len, 8));
+      const r = await fh.read(buf, 0, buf.length, 0);
+      const header = decodeHeader(buf.subarray(0, r.bytesRead), path);
+      return new TraceReader(path, fh, header, len, size);
+    } catch (e) {
+      await fh.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Closes the file, after the read-ahead of the next chunk (when a caller
+   * stopped early) has finished: a read on a closed file would fail with
+   * nobody to hear it.
+   */
+  async close(): Promise<void> {
+    if (this.readAhead !== null) await this.readAhead.catch(() => {});
+    await this.fh.close();
+  }
+
+  /** The chunk being read ahead, if any. */
+  private readAhead: Promise<Loaded> | null = null;
+
+  /** Starts reading the chunk at `pos`; its failure reaches whoever awaits it, and no one else. */
+  private prefetch(pos: number): Promise<Loaded> {
+    const p = this.load(pos);
+    p.catch(() => {}); // handled: the generator awaits it, or close() waits for it
+    this.readAhead = p;
+    return p;
+  }
+
+  /**
+   * The chunks in order, each decoded; the next one is read and inflated
+   * while the caller works on the current one. Ends after the end record;
+   * throws TraceError for a truncated or corrupt file.
+   */
+  async *chunks(): AsyncGenerator<DecodedChunk> {
+    let pos = this.headerBytes;
+    let index = 0;
+    let firstRecord = 0;
+    let pending: Promise<Loaded> | null = this.prefetch(pos);
+    this.held++;
+    while (pending !== null) {
+      const cur = await pending;
+      if (cur.end !== null) {
+        if (cur.end.chunks !== index || cur.end.records !== firstRecord) {
+          throw new TraceError(`${this.path}: end record at offset ${cur.offset} counts ${cur.end.chunks} chunks and ${cur.end.records} records, but the file holds ${index} and ${firstRecord} (corrupt)`);
+        }
+        this.totals = cur.end;
+        this.bytesRead = cur.offset + END_BYTES;
+        if (cur.offset + END_BYTES !== this.fileSize) {
+          throw new TraceError(`${this.path}: ${this.fileSize - cur.offset - END_BYTES} stray bytes after the end record at offset ${cur.offset + END_BYTES}`);
+        }
+        return;
+      }
+      pos = cur.offset + CHUNK_HEAD_BYTES + cur.compressed;
+      pending = this.prefetch(pos);
+      this.held++;
+      this.peakBuffered = Math.max(this.peakBuffered, this.held);
+      const chunk = this.decode(cur, index, firstRecord);
+      index++;
+      firstRecord += chunk.nOps;
+      this.bytesRead = pos;
+      yield chunk;
+      this.held--; // the caller is done with it
+    }
+  }
+
+  private async readAt(pos: number, n: number): Promise<Buffer> {
+    const b = Buffer.alloc(n);
+    let got = 0;
+    while (got < n) {
+      const { bytesRead } = await this.fh.read(b, got, n - got, pos + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return got === n ? b : b.subarray(0, got);
+  }
+
+  private async load(pos: number): Promise<Loaded> {
+    const p = this.path;
+    if (pos >= this.fileSize) throw new TraceError(`${p}: truncated: the trace ends at offset ${this.fileSize} without its end record`);
+    const head = await this.readAt(pos, CHUNK_HEAD_BYTES);
+    if (head.length < 4) throw new TraceError(`${p}: truncated: the trace ends at offset ${this.fileSize} inside a chunk header at offset ${pos}`);
+    const magic = head.readUInt32LE(0);
+    if (magic === MAGIC_END) {
+      const e = await this.readAt(pos, END_BYTES);
+      if (e.length < END_BYTES) throw new TraceError(`${p}: truncated: the end record at offset ${pos} is cut short at offset ${this.fileSize}`);
+      if (crc32(e.subarray(0, END_BYTES - 4)) !== e.readUInt32LE(END_BYTES - 4)) throw new TraceError(`${p}: end record CRC mismatch at offset ${pos} (corrupt)`);
+      return { offset: pos, compressed: 0, uncompressed: 0, records: 0, body: null, end: { chunks: e.readUInt32LE(4), records: e.readDoubleLE(8), accesses: e.readDoubleLE(16) } };
+    }
+    if (magic !== MAGIC_CHUNK) throw new TraceError(`${p}: no chunk or end record at offset ${pos} (corrupt or not a trace)`);
+    if (head.length < CHUNK_HEAD_BYTES) throw new TraceError(`${p}: truncated: the chunk header at offset ${pos} is cut short at offset ${this.fileSize}`);
+    const compressed = head.readUInt32LE(4);
+    const uncompressed = head.readUInt32LE(8);
+    const records = head.readUInt32LE(12);
+    const sum = head.readUInt32LE(16);
+    const z = await this.readAt(pos + CHUNK_HEAD_BYTES, compressed);
+    if (z.length < compressed) {
+      throw new TraceError(`${p}: truncated: the chunk at offset ${pos} needs ${compressed} compressed bytes, the file ends at offset ${this.fileSize}`);
+    }
+    if (crc32(z) !== sum) throw new TraceError(`${p}: chunk at offset ${pos}: CRC mismatch (corrupt data between offsets ${pos + CHUNK_HEAD_BYTES} and ${pos + CHUNK_HEAD_BYTES + compressed})`);
+    let body: Buffer;
+    try {
+      // Synchronous on purpose: the asynchronous API inflates in 16 KiB
+      // pieces through the thread pool and costs several times more; this
+      // runs in the reader thread anyway (threadedChunks).
+      body = inflateRawSync(z, { maxOutputLength: Math.max(uncompressed, 1), chunkSize: Math.max(64, Math.min(uncompressed, 1 << 24)) });
+    } catch (e) {
+      throw new TraceError(`${p}: chunk at offset ${pos}: cannot decompress (${(e as Error).message})`);
+    }
+    if (body.length !== uncompressed) throw new TraceError(`${p}: chunk at offset ${pos}: ${body.length} bytes decompressed, ${uncompressed} declared (corrupt)`);
+    return { offset: pos, compressed, uncompressed, records, body, end: null };
+  }
+
+  private decode(l: Loaded, index: number, firstRecord: number): DecodedChunk {
+    const b = l.body!;
+    const where = `${this.path}: chunk at offset ${l.offset}`;
+    if (b.length < BODY_HEAD_BYTES) throw new TraceError(`${where}: body of ${b.length} bytes is too short (corrupt)`);
+    const nOps = b.readUInt32LE(0), nAddr = b.readUInt32LE(4), nArgs = b.readUInt32LE(8), nBlob = b.readUInt32LE(12);
+    const opBytes = (nOps * 2 + 3) & ~3;
+    if (nOps !== l.records || BODY_HEAD_BYTES + opBytes + nAddr * 4 + nArgs * 4 + nBlob !== b.length) {
+      throw new TraceError(`${where}: column sizes (${nOps} records, ${nAddr} addresses, ${nArgs} operands, ${nBlob} image bytes) do not match the chunk (corrupt)`);
+    }
+    // Plain typed-array views and tight loops: this runs for every record.
+    const u8 = new Uint8Array(b.buffer, b.byteOffset, b.length);
+    const ops = (b.byteOffset & 1) === 0
+      ? new Uint16Array(b.buffer, b.byteOffset + BODY_HEAD_BYTES, nOps).slice()
+      : opsByBytes(u8, nOps);
+    const a0 = BODY_HEAD_BYTES + opBytes;
+    const g0 = a0 + nAddr * 4;
+    const args = unplane(u8, g0, nArgs);
+    const addr = new Int32Array(nAddr);
+    // One pass over the ops: gather the addresses from their planes, undo the
+    // per-class zigzag deltas, and count what the ops need, to check it
+    // against the columns.
+    const pass = deltaPass(ops, u8, a0, addr, nOps, nAddr);
+    if (pass < 0) {
+      const i = -1 - pass;
+      const op = ops[i]!;
+      if (op & OP_ACCESS) throw new TraceError(`${where}: record ${firstRecord + i} is an access beyond the ${nAddr} addresses the chunk holds (corrupt)`);
+      throw new TraceError(`${where}: record ${firstRecord + i} has unknown type 0x${op.toString(16)} (corrupt, or written by a newer vmmu)`);
+    }
+    const k = pass % TWO21, g = Math.floor(pass / TWO21) % TWO23, pages = Math.floor(pass / TWO44);
+    if (k !== nAddr || g !== nArgs || pages * PAGE_BYTES !== nBlob) {
+      throw new TraceError(`${where}: the records need ${k} addresses, ${g} operands and ${pages} page images; the columns hold ${nAddr}, ${nArgs} and ${nBlob / PAGE_BYTES} (corrupt)`);
+    }
+    log('chunk %d at %d: %d records', index, l.offset, nOps);
+    const blob = new Uint8Array(b.buffer, b.byteOffset + g0 + nArgs * 4, nBlob);
+    return { index, offset: l.offset, firstRecord, nOps, ops, addr, args, blob };
+  }
+}
+
+const TWO21 = 2 ** 21, TWO23 = 2 ** 23, TWO44 = 2 ** 44;
+
+/**
+ * Reads the access addresses from their byte planes at `a0` into `addr`,
+ * undoing the zigzag deltas (two predictors: data and fetch), and counts
+ * addresses, operands and page images the ops need.
+ * Returns them packed as k + g * 2^21 + pages * 2^44 (a chunk holds at most
+ * 2^20 records), or -1 - i when record i is an access beyond the address
+ * column or an unknown op. A standalone function with nothing after its loop
+ * but `return`: V8's on-stack-replaced code for the loop then never meets a
+ * property access it has no feedback for (which would deoptimize it for
+ * every chunk).
+ */
+function deltaPass(ops: Uint16Array, u8: Uint8Array, a0: number, addr: Int32Array, nOps: number, nAddr: number): number {
+  let k = 0, g = 0, pages = 0, prevData = 0, prevFetch = 0;
+  const p1 = a0 + nAddr, p2 = a0 + 2 * nAddr, p3 = a0 + 3 * nAddr;
+  for (let i = 0; i < nOps; i++) {
+    const op = ops[i]!;
+    if (op & OP_ACCESS) {
+      if (k >= nAddr) return -1 - i;
+      const z = u8[a0 + k]! | (u8[p1 + k]! << 8) | (u8[p2 + k]! << 16) | (u8[p3 + k]! << 24);
+      const d = (z >>> 1) ^ -(z & 1);
+      if (((op >> OP_KIND_SHIFT) & 3) === KIND_FETCH) addr[k++] = prevFetch = (prevFetch + d) | 0;
+      else addr[k++] = prevData = (prevData + d) | 0;
+      if (op & OP_HI) g++;
+    } else {
+      const n = op > 0xff ? -1 : ARITY[op]!;
+      if (n < 0) return -1 - i;
+      g += n;
+      if (op === R_PAGE) pages++;
+    }
+  }
+  return k + g * TWO21 + pages * TWO44;
+}
+
+/** n int32 words stored byte-planar at `at`. */
+function unplane(u8: Uint8Array, at: number, n: number): Int32Array {
+  const out = new Int32Array(n);
+  const p1 = at + n, p2 = at + 2 * n, p3 = at + 3 * n;
+  for (let i = 0; i < n; i++) out[i] = u8[at + i]! | (u8[p1 + i]! << 8) | (u8[p2 + i]! << 16) | (u8[p3 + i]! << 24);
+  return out;
+}
+
+/** The ops column when the body is not 2-byte aligned. */
+function opsByBytes(u8: Uint8Array, n: number): Uint16Array {
+  const ops = new Uint16Array(n);
+  for (let i = 0, at = BODY_HEAD_BYTES; i < n; i++, at += 2) ops[i] = u8[at]! | (u8[at + 1]! << 8);
+  return ops;
+}
+
+interface Loaded {
+  offset: number;
+  compressed: number;
+  uncompressed: number;
+  records: number;
+  body: Buffer | null;
+  end: TraceTotals | null;
+}
+
+/** Progress and totals of a threaded read (see threadedChunks). */
+export interface ReadState {
+  bytesRead: number;
+  totals: TraceTotals | null;
+}
+
+/**
+ * The same chunks as TraceReader.chunks(), read, inflated and decoded by a
+ * reader thread (read-worker.ts) at most three chunks ahead, so the caller's
+ * thread only replays. Throws TraceError as TraceReader does.
+ */
+export async function* threadedChunks(path: string, state: ReadState): AsyncGenerator<DecodedChunk> {
+  const w = new Worker(workerScript(import.meta.url, 'read-worker.js'), { workerData: { path } });
+  const queue: ReadWorkerMessage[] = [];
+  let notify: (() => void) | null = null;
+  let failure: Error | null = null;
+  const poke = (): void => {
+    const n = notify;
+    notify = null;
+    if (n !== null) n();
+  };
+  w.on('message', (m: ReadWorkerMessage) => { queue.push(m); poke(); });
+  w.on('error', (e) => { failure = e; poke(); });
+  w.on('exit', (code) => { if (failure === null) failure = new Error(`trace reader thread exited with code ${code}`); poke(); });
+  w.postMessage({ credit: 3 });
+  try {
+    for (;;) {
+      while (queue.length === 0) {
+        if (failure !== null) throw failure;
+        await new Promise<void>((r) => { notify = r; });
+      }
+      const m = queue.shift()!;
+      if (m.type === 'error') throw m.name === 'TraceError' ? new TraceError(m.message) : new Error(m.message);
+      if (m.type === 'end') {
+        state.bytesRead = m.bytesRead;
+        state.totals = { chunks: m.chunks, records: m.records, accesses: m.accesses };
+        return;
+      }
+      w.postMessage({ credit: 1 });
+      state.bytesRead = m.bytesRead;
+      yield { index: m.index, offset: m.offset, firstRecord: m.firstRecord, nOps: m.nOps, ops: m.ops, addr: m.addr, args: m.args, blob: m.blob };
+    }
+  } finally {
+    w.removeAllListeners('exit');
+    await w.terminate();
+  }
+}

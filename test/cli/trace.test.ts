@@ -1,0 +1,192 @@
+/**
+ * `vmmu record`, `vmmu replay` and `vmmu compare` as a user runs them:
+ * side-by-side text, JSON, sweeps, the HTML report, and clear errors
+ * (file and line or offset, never a stack trace).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const vmmu = (...args: string[]) => spawnSync(process.execPath, [join(root, 'dist/src/cli/main.js'), ...args], { encoding: 'utf8', cwd: root, env: { ...process.env, CI: '1' } });
+const tmp = mkdtempSync(join(tmpdir(), 'vmmu-trace-cli-'));
+
+let lackeyText = '==1== Lackey\n';
+for (let i = 0; i < 20_000; i++) {
+  lackeyText += `I  ${(0x401000 + ((i * 7) % 30000)).toString(16)},3\n`;
+  if (i % 2 === 0) lackeyText += ` L ${(0x1ffefff000 - ((i * 4096) % (300 * 4096)) + (i % 64) * 8).toString(16)},8\n`;
+  if (i % 7 === 0) lackeyText += ` S ${(0x4a0000 + (i % 900) * 32).toString(16)},4\n`;
+}
+const lackey = join(tmp, 'prog.lackey');
+writeFileSync(lackey, lackeyText);
+
+type Run = { label: string; mode: string; geometry: string; counters: Record<string, number>; counts: { checks: number; accesses: number }; cycles: { total: number } };
+const json = (r: ReturnType<typeof vmmu>): { runs: Run[] } => JSON.parse(r.stdout) as { runs: Run[] };
+
+describe('record and replay', () => {
+  const vmt = join(tmp, 'prog.vmt');
+
+  it('does record --import write a binary trace whose replay matches the text replay, counter for counter?', () => {
+    const rec = vmmu('record', '--import', 'lackey', lackey, '-o', vmt, '--memory', '32M');
+    expect(rec.status).toBe(0);
+    expect(rec.stdout).toMatch(/wrote .*prog\.vmt: \d+ accesses from \d+ lines/);
+    const bin = vmmu('replay', vmt, '--json');
+    const txt = vmmu('replay', lackey, '--json', '--memory', '32M');
+    expect(bin.status).toBe(0);
+    expect(txt.status).toBe(0);
+    const b = json(bin), t = json(txt);
+    expect(b.runs.map((r) => r.mode)).toEqual(['naive', 'shadow', 'slat']);
+    for (let i = 0; i < 3; i++) expect(b.runs[i]!.counters).toEqual(t.runs[i]!.counters);
+    expect(b.runs[0]!.counts.checks).toBeGreaterThan(5);
+  });
+
+  it('does replay print every mode side by side with TLB levels, walks, exits and cycles?', () => {
+    const r = vmmu('replay', lackey, '--memory', '32M', '--mode', 'shadow,slat');
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe('');
+    for (const row of [/shadow\s+slat/, /L1 dTLB hits \/ misses/, /L2 TLB hits \/ misses/, /memory refs per walk/, /VM exits/, /hidden_pf/, /ept_violation/, /cycles per access/, /TLB geometry skylake/, /cost profile skylake-kvm/]) {
+      expect(r.stdout).toMatch(row);
+    }
+  });
+
+  it('does --sweep run every geometry in every mode, smaller TLBs missing more?', () => {
+    const r = vmmu('replay', lackey, '--memory', '32M', '--json', '--sweep', 'l2.k4m2=16x4,1536x12', '--mode', 'shadow,slat');
+    expect(r.status).toBe(0);
+    const runs = json(r).runs;
+    expect(runs.map((x) => x.label)).toEqual(['shadow l2.k4m2=16x4', 'slat l2.k4m2=16x4', 'shadow l2.k4m2=1536x12', 'slat l2.k4m2=1536x12']);
+    expect(runs[0]!.counters['tlb.l2.miss']).toBeGreaterThan(runs[2]!.counters['tlb.l2.miss']);
+    expect(runs[0]!.counters['exit.total']).toBe(runs[2]!.counters['exit.total']); // exits do not depend on the TLB
+  });
+
+  it('do --tlb and --cost-profile files reach the replay, changing the TLB counts and the cycles only?', () => {
+    const a = (entries: number, ways: number) => ({ entries, ways });
+    const tlbFile = join(tmp, 'small-tlb.json');
+    writeFileSync(tlbFile, JSON.stringify({ name: 'small', l1d: { k4: a(8, 8), m2: a(4, 4) }, l1i: { k4: a(8, 8), m2: a(4, 4) }, l2: { k4m2: a(32, 8) }, pwc: { pml5e: a(2, 2), pml4e: a(4, 4), pdpte: a(4, 4), pde: a(8, 8) }, nestedTlb: a(8, 8) }));
+    const costFile = join(tmp, 'walks.json');
+    writeFileSync(costFile, JSON.stringify({ name: 'slow walks', walkRef: 300 }));
+    const base = json(vmmu('replay', vmt, '--json', '--mode', 'slat')).runs[0]!;
+    const small = json(vmmu('replay', vmt, '--json', '--mode', 'slat', '--tlb', tlbFile)).runs[0]!;
+    const slow = json(vmmu('replay', vmt, '--json', '--mode', 'slat', '--cost-profile', costFile)).runs[0]!;
+    expect(small.counters['tlb.l1d.miss']).toBeGreaterThan(base.counters['tlb.l1d.miss']);
+    expect(small.counters['exit.total']).toBe(base.counters['exit.total']);
+    expect(slow.counters).toEqual(base.counters);
+    expect(slow.cycles.total).toBeGreaterThan(base.cycles.total);
+  });
+
+  it('does --jobs 1 (serial) give the same numbers as worker threads?', () => {
+    const a = json(vmmu('replay', vmt, '--json', '--jobs', '1')).runs;
+    const b = json(vmmu('replay', vmt, '--json', '--jobs', '3')).runs;
+    expect(b.map((x) => x.counters)).toEqual(a.map((x) => x.counters));
+  });
+
+  it('does record --demo record the built-in workload so that it replays exactly?', () => {
+    const out = join(tmp, 'demo.vmt');
+    const rec = vmmu('record', '--demo', '--accesses', '20000', '-o', out);
+    expect(rec.status).toBe(0);
+    const r = json(vmmu('replay', out, '--json', '--mode', 'slat'));
+    expect(r.runs[0]!.counts.accesses).toBeGreaterThanOrEqual(20_000);
+    expect(r.runs[0]!.counts.checks).toBeGreaterThan(0);
+  });
+});
+
+describe('recording a guest', () => {
+  it.each(['paging32', 'pae_nx', 'exceptions'])('does vmmu boot --record write a trace of the x86 guest %s that replays exactly in every mode?', (guest) => {
+    const out = join(tmp, `${guest}.vmt`);
+    const b = vmmu('boot', '--multiboot', join(root, `test/guests/${guest}/${guest}.elf`), '--record', out);
+    expect(b.status).toBe(0);
+    expect(b.stderr).toMatch(new RegExp(`recorded .*${guest}\\.vmt: \\d+ records \\((\\d+) accesses`));
+    const recorded = Number(/\((\d+) accesses/.exec(b.stderr)![1]);
+    const r = json(vmmu('replay', out, '--json'));
+    expect(r.runs.map((x) => x.mode)).toEqual(['naive', 'shadow', 'slat']);
+    for (const run of r.runs) {
+      expect(run.counts.accesses).toBe(recorded);
+      expect(run.counts.checks).toBe(Math.ceil(recorded / 4096)); // every 4096 accesses and at the end: all matched
+    }
+  });
+});
+
+describe('compare', () => {
+  it('does compare write a self-contained HTML report with charts for the sweep?', () => {
+    const out = join(tmp, 'report.html');
+    const r = vmmu('compare', lackey, '--memory', '32M', '--sweep', 'l1d.k4=16x4,64x4', '-o', out);
+    expect(r.status).toBe(0);
+    const html = readFileSync(out, 'utf8');
+    expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
+    expect((html.match(/<svg /g) ?? []).length).toBeGreaterThanOrEqual(6);
+    for (const title of ['L1 data TLB miss rate', 'L2 TLB miss rate', 'Page-walk memory references', 'VM exits', 'Modeled cycles per access']) expect(html).toContain(title);
+    expect(html).toContain('l1d.k4=16x4');
+    // Nothing to fetch: no scripts, no external resources.
+    expect(html).not.toMatch(/<script|<link|src=|https?:\/\//);
+  });
+
+  it('does compare --results turn replay --json output into the same kind of report?', () => {
+    const runs = join(tmp, 'runs.json');
+    writeFileSync(runs, vmmu('replay', lackey, '--memory', '32M', '--json').stdout);
+    const out = join(tmp, 'from-json.html');
+    const r = vmmu('compare', '--results', runs, '-o', out);
+    expect(r.status).toBe(0);
+    expect(readFileSync(out, 'utf8')).toMatch(/<svg [^>]*aria-label="Modeled cycles per access"/);
+  });
+});
+
+describe('bad input', () => {
+  it('does a malformed lackey line stop with the file and line, and no stack trace?', () => {
+    const p = join(tmp, 'bad.lackey');
+    writeFileSync(p, 'I  401000,3\n L 7ff000,8\n L 7ff008;8\n');
+    const r = vmmu('replay', p, '--import', 'lackey', '--mode', 'shadow');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`${p}:3: no ',' after the address`);
+    expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
+  });
+
+  it('does --on-error skip go on and say how many lines it skipped?', () => {
+    const p = join(tmp, 'skip.lackey');
+    writeFileSync(p, 'I  401000,3\n L 7ff000,8\n nonsense\n L 7ff008,8\n');
+    const r = vmmu('replay', p, '--import', 'lackey', '--mode', 'shadow', '--on-error', 'skip');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/skipped 1 malformed line; first: .*skip\.lackey:3:/);
+  });
+
+  it('does a corrupt or truncated trace give the offset, and no stack trace?', () => {
+    const good = readFileSync(join(tmp, 'prog.vmt'));
+    const cut = join(tmp, 'cut.vmt');
+    writeFileSync(cut, good.subarray(0, good.length - 100));
+    const r = vmmu('replay', cut, '--mode', 'slat');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/truncated.*offset \d+/);
+    expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
+    const flipped = Buffer.from(good);
+    flipped[flipped.readUInt16LE(6) + 40] ^= 0xff;
+    const bad = join(tmp, 'flipped.vmt');
+    writeFileSync(bad, flipped);
+    const s = vmmu('replay', bad);
+    expect(s.status).toBe(1);
+    expect(s.stderr).toMatch(/chunk at offset \d+: CRC mismatch/);
+  });
+
+  it('do usage mistakes exit 2 with the trace usage text?', () => {
+    const a = vmmu('replay', join(tmp, 'prog.vmt'), '--page-size', '2m');
+    expect(a.status).toBe(2);
+    expect(a.stderr).toMatch(/--page-size applies to text traces only/);
+    const b = vmmu('replay', lackey, '--mode', 'turbo');
+    expect(b.status).toBe(2);
+    expect(b.stderr).toMatch(/--mode: 'turbo' is not one of/);
+    const c = vmmu('replay', lackey, '--sweep', 'l2.k4m2=100x3');
+    expect(c.status).toBe(1);
+    expect(c.stderr).toMatch(/100 entries cannot be split into 3-way sets/);
+    const d = vmmu('record', lackey);
+    expect(d.status).toBe(2);
+    expect(d.stderr).toMatch(/give -o OUT\.vmt/);
+  });
+
+  it('does a file that is neither a trace nor a known text format say so?', () => {
+    const p = join(tmp, 'mystery.txt');
+    writeFileSync(p, 'this is not a trace\n');
+    const r = vmmu('replay', p);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/neither lackey\/cache-lab nor pinatrace; give --import FORMAT/);
+  });
+});
