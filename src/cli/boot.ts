@@ -1,18 +1,25 @@
 /**
- * `vmmu boot`: runs a guest with the serial console on the terminal and
- * prints, at the end, why it stopped, the instructions executed, MIPS and
- * the MMU's counters.
+ * `vmmu boot`: runs a guest (a Multiboot kernel, or a Linux bzImage with an
+ * initrd) with the serial console on the terminal and prints, at the end,
+ * why it stopped, the instructions executed, MIPS and the MMU's counters.
+ * On a terminal the console is interactive (docs/console.md).
  */
 import { readFileSync } from 'node:fs';
 import { Machine, type RunResult } from '../machine/machine.js';
 import type { ModeName } from '../mmu/modes/mode.js';
 import { MultibootError } from '../machine/multiboot.js';
+import { LinuxBootError } from '../machine/linux.js';
 import { comparisonText } from './table.js';
 import { InputError } from './config.js';
+import { TraceRecorder } from '../trace/recorder.js';
+import { runConsole, type ConsoleIo } from './console.js';
+
+/** What to boot: a Multiboot kernel, or a Linux kernel with an optional initrd. */
+export type BootImage = { multiboot: string } | { kernel: string; initrd?: string };
 
 export interface BootOptions {
   mode: ModeName;
-  multiboot: string;
+  image: BootImage;
   cmdline: string;
   memory: number;
   maxInstructions?: number;
@@ -21,6 +28,14 @@ export interface BootOptions {
   out?: (byte: number) => void;
   /** where the end-of-run summary goes (default: stderr) */
   report?: (text: string) => void;
+  /** record a trace of the run at the MMU boundary into this file (docs/trace-format.md) */
+  record?: string;
+  /** with `record`: accesses between CHECK records (default 4096) */
+  recordCheckEvery?: number;
+  /** run the serial console interactively on these streams (keys to the guest, Ctrl-a x quits) */
+  console?: ConsoleIo;
+  /** the date the CMOS clock starts from (default: now) */
+  startDate?: Date;
 }
 
 export interface BootOutcome {
@@ -28,24 +43,51 @@ export interface BootOutcome {
   machine: Machine;
 }
 
-/** Boots a Multiboot kernel and runs it to the end. Throws InputError for an unreadable or invalid image. */
-export function bootMultiboot(o: BootOptions): BootOutcome {
-  let image: Uint8Array;
+function readInput(path: string): Uint8Array {
   try {
-    image = readFileSync(o.multiboot);
+    return readFileSync(path);
   } catch (e) {
-    throw new InputError(`${o.multiboot}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    throw new InputError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
-  const out = o.out ?? ((b: number): void => { process.stdout.write(String.fromCharCode(b)); });
-  const m = new Machine({ mode: o.mode, memory: o.memory, serialOut: out, mmu: { measure: o.measure } });
+}
+
+/**
+ * Boots a guest and runs it to the end (or, on a console, until the person
+ * quits). Throws InputError for an unreadable or invalid image.
+ */
+export async function bootGuest(o: BootOptions): Promise<BootOutcome> {
+  const img = o.image;
+  const files = 'multiboot' in img
+    ? { kernel: readInput(img.multiboot) }
+    : { kernel: readInput(img.kernel), ...(img.initrd !== undefined ? { initrd: readInput(img.initrd) } : {}) };
+  const out = o.out ?? (o.console
+    ? (b: number): void => { o.console!.output.write(String.fromCharCode(b)); }
+    : (b: number): void => { process.stdout.write(String.fromCharCode(b)); });
+  const m = new Machine({ mode: o.mode, memory: o.memory, serialOut: out, mmu: { measure: o.measure }, ...(o.startDate ? { startDate: o.startDate } : {}) });
+  // Recording starts before the loader runs, so the trace holds the whole life of the guest's MMU.
+  const recorder = o.record !== undefined
+    ? new TraceRecorder(m.mmu, o.record, { ...(o.recordCheckEvery !== undefined ? { checkEvery: o.recordCheckEvery } : {}), notes: { boot: { ...img, cmdline: o.cmdline, memory: o.memory, mode: o.mode } } })
+    : null;
+  recorder?.start();
+  let result: RunResult;
   try {
-    m.loadMultiboot(image, o.multiboot, o.cmdline);
-  } catch (e) {
-    if (e instanceof MultibootError) throw new InputError(e.message);
-    throw e;
+    try {
+      if ('multiboot' in img) m.loadMultiboot(files.kernel, img.multiboot, o.cmdline);
+      else m.loadLinux(files.kernel, img.kernel, files.initrd, img.initrd, o.cmdline);
+    } catch (e) {
+      if (e instanceof MultibootError || e instanceof LinuxBootError) throw new InputError(e.message);
+      throw e;
+    }
+    result = o.console ? await runConsole(m, o.console) : m.run(o.maxInstructions !== undefined ? { maxInstructions: o.maxInstructions } : {});
+  } finally {
+    recorder?.close();
   }
-  const result = m.run(o.maxInstructions !== undefined ? { maxInstructions: o.maxInstructions } : {});
-  (o.report ?? ((t: string): void => { process.stderr.write(t); }))(summary(m, result));
+  let text = summary(m, result);
+  if (recorder !== null) {
+    const s = recorder.close();
+    text += `recorded ${o.record}: ${s.records} records (${s.accesses} accesses, ${s.pageImages} page images, ${s.ptWrites} page-table writes), ${s.bytes} bytes\n`;
+  }
+  (o.report ?? ((t: string): void => { process.stderr.write(t); }))(text);
   return { result, machine: m };
 }
 

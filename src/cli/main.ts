@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `vmmu` command. Without arguments it runs the built-in demonstration.
+ * The `vmmu` command. Without arguments it boots the built-in default
+ * guest (Debian's 686 kernel and a busybox shell, from `npm run guests`).
  */
 import { parseArgs } from 'node:util';
 import { match, P } from 'ts-pattern';
@@ -8,24 +9,38 @@ import { MODE_NAMES, type ModeName } from '../mmu/modes/mode.js';
 import { OS_FORMATS, type OsFormat } from '../workload/synthetic-os.js';
 import { DEMO_DEFAULTS, runDemo, type DemoOptions } from './demo.js';
 import { InputError, loadCostProfile, loadTlbGeometry } from './config.js';
-import { bootMultiboot } from './boot.js';
+import { bootGuest, type BootImage } from './boot.js';
+import { guestFiles } from '../guests/paths.js';
 import { comparisonText } from './table.js';
+import { compareCommand, recordCommand, replayCommand, TRACE_USAGE, TraceUsageError } from './trace-cmd.js';
+import { TraceError } from '../trace/format.js';
+import { ImportError } from '../trace/importers.js';
 
 const USAGE = `usage: vmmu [command] [options]
 
 commands:
+  boot      run a guest kernel with the serial console on the terminal; with
+            no command, boots the built-in default guest (Debian's 686 kernel
+            and a busybox shell, fetched by npm run guests)
   demo      translate a generated workload in every mode and print the costs
-            side by side (the default)
-  boot      run a guest kernel with the serial console on the terminal
+            side by side
+  record    write a binary trace (from a text trace, or the demo workload)
+  replay    replay a trace in every mode and print the costs side by side
+  compare   the same as a self-contained HTML report with charts
   help      show this text
 
 boot options:
-  --multiboot FILE               a Multiboot v1 kernel (ELF or a.out kludge)
+  --kernel FILE                  a Linux bzImage (32-bit boot protocol)
+  --initrd FILE                  its initrd / initramfs
+  --multiboot FILE               or a Multiboot v1 kernel (ELF or a.out kludge)
   --mode naive|shadow|slat       translation mode (default shadow)
   --append "..."                 the kernel command line
-  --mem SIZE                     guest memory, e.g. 64M, 1G (default 64M)
+  --mem SIZE                     guest memory, e.g. 256M, 1G (default 256M for
+                                 Linux, 64M for Multiboot)
+  --batch                        never take the terminal: run without input
   --max-instructions N           stop after N instructions
   --measure                      play every access through the cost model
+  --record FILE                  record a trace of the run (vmmu replay FILE replays it)
 
 demo options:
   --mode naive|shadow|slat|all   modes to run (default all)
@@ -104,52 +119,85 @@ function memorySize(v: string | undefined, dflt: number): number {
   return n;
 }
 
-function boot(args: string[]): number {
+/**
+ * `vmmu boot`. With neither --kernel nor --multiboot, the default guest:
+ * Debian's 686 kernel with the interactive busybox shell on a terminal, or
+ * with the batch initramfs (which runs its checks and powers off) when the
+ * console is not a terminal.
+ */
+async function boot(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
+      kernel: { type: 'string' },
+      initrd: { type: 'string' },
       multiboot: { type: 'string' },
       mode: { type: 'string' },
       append: { type: 'string' },
       mem: { type: 'string' },
       'max-instructions': { type: 'string' },
       measure: { type: 'boolean' },
+      record: { type: 'string' },
+      batch: { type: 'boolean' },
     },
     strict: true,
   });
-  if (values.multiboot === undefined) throw new UsageError('boot needs --multiboot FILE');
   const mode = (values.mode ?? 'shadow') as ModeName;
   if (!MODE_NAMES.includes(mode)) throw new UsageError(`--mode: '${values.mode}' is not one of ${MODE_NAMES.join(', ')}`);
-  const { result } = bootMultiboot({
+  if (values.multiboot !== undefined && values.kernel !== undefined) throw new UsageError('give --kernel or --multiboot, not both');
+  if (values.initrd !== undefined && values.kernel === undefined) throw new UsageError('--initrd goes with --kernel');
+  const interactive = !values.batch && process.stdin.isTTY === true && process.stdout.isTTY === true;
+  let image: BootImage;
+  let cmdline = values.append;
+  if (values.multiboot !== undefined) {
+    image = { multiboot: values.multiboot };
+  } else if (values.kernel !== undefined) {
+    image = { kernel: values.kernel, ...(values.initrd !== undefined ? { initrd: values.initrd } : {}) };
+  } else {
+    const g = guestFiles();
+    image = { kernel: g.kernels['686'], initrd: interactive ? g.initramfs.shell : g.initramfs.batch };
+    cmdline ??= g.cmdline;
+    if (interactive) process.stderr.write(`vmmu: booting Debian ${g.kernelReleases['686']} with a busybox shell (${mode} translation); Ctrl-a x quits\n`);
+  }
+  const { result } = await bootGuest({
     mode,
-    multiboot: values.multiboot,
-    cmdline: values.append ?? '',
-    memory: memorySize(values.mem, 64 << 20),
+    image,
+    cmdline: cmdline ?? '',
+    memory: memorySize(values.mem, 'multiboot' in image ? 64 << 20 : 256 << 20),
     ...(values['max-instructions'] !== undefined ? { maxInstructions: positiveInt('max-instructions', values['max-instructions'], 0) } : {}),
     measure: values.measure ?? false,
+    ...(values.record !== undefined ? { record: values.record } : {}),
+    ...(interactive ? { console: { input: process.stdin, output: process.stdout } } : {}),
   });
   if (result.reason === 'exit') return result.exitStatus === 1 ? 0 : 1;
   return result.reason === 'halted' ? 0 : 1;
 }
 
-export function main(argv: string[]): number {
+/** Error classes (by name, also from worker threads) that are the user's input, not a bug: message only, exit 1. */
+const INPUT_ERRORS = new Set(['RangeError', 'InputError', 'TraceError', 'ImportError', 'DivergenceError']);
+
+export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  let code = 0;
   try {
-    let code = 0;
-    match(cmd ?? 'demo')
-      .with('demo', () => demo(cmd === undefined ? [] : rest))
-      .with('boot', () => { code = boot(rest); })
-      .with(P.union('help', '--help', '-h'), () => process.stdout.write(USAGE))
+    await match(cmd ?? 'boot')
+      .with('demo', () => demo(rest))
+      .with('boot', async () => { code = await boot(cmd === undefined ? [] : rest); })
+      .with('record', () => recordCommand(rest))
+      .with('replay', () => replayCommand(rest))
+      .with('compare', () => compareCommand(rest))
+      .with(P.union('help', '--help', '-h'), () => { process.stdout.write(`${USAGE}\n${TRACE_USAGE}`); })
       .otherwise((c) => {
         throw new UsageError(`unknown command '${c}'`);
       });
     return code;
   } catch (e) {
-    if (e instanceof UsageError || (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))) {
-      process.stderr.write(`vmmu: ${e.message}\n${USAGE}`);
+    if (e instanceof UsageError || e instanceof TraceUsageError || (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))) {
+      process.stderr.write(`vmmu: ${e.message}\n${cmd === 'record' || cmd === 'replay' || cmd === 'compare' ? TRACE_USAGE : USAGE}`);
       return 2;
     }
-    if (e instanceof RangeError || e instanceof InputError) {
+    if (e instanceof RangeError || e instanceof InputError || e instanceof TraceError || e instanceof ImportError || (e instanceof Error && e.name === 'GuestsMissingError')
+      || (e instanceof Error && INPUT_ERRORS.has((e as Error & { workerErrorClass?: string }).workerErrorClass ?? ''))) {
       process.stderr.write(`vmmu: ${e.message}\n`);
       return 1;
     }
@@ -157,4 +205,7 @@ export function main(argv: string[]): number {
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: unknown) => {
+  process.stderr.write(`vmmu: internal error: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+  process.exitCode = 70;
+});

@@ -51,7 +51,7 @@ export interface MachineOptions {
 }
 
 /** Why a run stopped. */
-export type StopReason = 'exit' | 'halted' | 'reset' | 'triple-fault' | 'instruction-limit' | 'time-limit';
+export type StopReason = 'exit' | 'halted' | 'reset' | 'triple-fault' | 'instruction-limit' | 'time-limit' | 'idle';
 
 export interface RunResult {
   reason: StopReason;
@@ -68,6 +68,12 @@ export interface RunLimits {
   maxInstructions?: number;
   /** wall-clock milliseconds */
   maxMillis?: number;
+  /**
+   * Interactive pacing: when the CPU halts waiting for an interrupt whose
+   * event lies beyond this virtual time (ns), stop with 'idle' instead of
+   * skipping ahead, so a console can wait for input in real time.
+   */
+  idleBefore?: number;
 }
 
 export class Machine {
@@ -225,10 +231,13 @@ export class Machine {
         const next = clock.nextEventTime();
         if (cpu.halted) {
           if (!cpu.canWake()) return result('halted', `CPU halted with interrupts disabled at ${cpu.segSel[CS]!.toString(16)}:${(cpu.eip >>> 0).toString(16)}`);
-          if (next === Infinity) return result('halted', 'CPU halted waiting for an interrupt, and no timer is armed');
-          // HLT: skip to the next event instead of spinning.
-          if (next > clock.now) clock.now = next;
-          clock.runDue();
+          if (!this.pic.hasInterrupt()) {
+            if (limits.idleBefore !== undefined && next > limits.idleBefore) return result('idle');
+            if (next === Infinity) return result('halted', 'CPU halted waiting for an interrupt, and no timer is armed');
+            // HLT: skip to the next event instead of spinning.
+            if (next > clock.now) clock.now = next;
+            clock.runDue();
+          }
           cpu.pollIntr = true;
           cpu.run(1);
           instructions += cpu.executed;
