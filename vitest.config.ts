@@ -6,5 +6,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Two at once even on two cores: the Linux boot files spend their time
+    // waiting for a boot in a child process, not in their own worker.
+    maxWorkers: 2,
   },
 });

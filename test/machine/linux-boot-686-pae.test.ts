@@ -1,0 +1,3 @@
+import { linuxBootSuite } from './linux-boot.js';
+
+linuxBootSuite('686-pae');
