@@ -1,0 +1,47 @@
+/**
+ * Runs one engine of `npm run bench:boot` in a process of its own and sends
+ * its EngineResult to the parent over the IPC channel, then exits. Started
+ * by bench/boot.ts as `node dist/bench/boot/child.js NAME TIMEOUT_MS`; not
+ * meant to be run by hand.
+ *
+ * A fresh process per engine: no engine inherits another's optimized code,
+ * heap or wasm memory, and a vmmu run (synchronous) can be killed from
+ * outside if its own time limit fails.
+ */
+import { guestFiles } from '../../src/guests/paths.js';
+import { bootVmmu } from './vmmu.js';
+import { bootV86 } from './v86.js';
+import type { EngineName, EngineResult } from './engines.js';
+
+async function runOne(name: EngineName, timeoutMs: number): Promise<EngineResult> {
+  const files = guestFiles();
+  switch (name) {
+    case 'naive':
+    case 'shadow':
+    case 'slat':
+      return bootVmmu(name, files, timeoutMs);
+    case 'v86-jit':
+      return bootV86(true, files, timeoutMs);
+    case 'v86-nojit':
+      return bootV86(false, files, timeoutMs);
+    case 'qemu':
+      throw new Error('QEMU runs from the parent process (it is a process of its own)');
+  }
+}
+
+async function main(): Promise<void> {
+  const [name, timeout] = process.argv.slice(2);
+  if (!process.send || !name || !timeout) {
+    console.error('bench/boot/child.js is started by `npm run bench:boot`, not by hand');
+    process.exit(2);
+  }
+  let result: EngineResult;
+  try {
+    result = await runOne(name as EngineName, Number(timeout));
+  } catch (e) {
+    result = { name: name as EngineName, status: 'failed', reason: (e as Error).message.split('\n')[0] ?? String(e) };
+  }
+  process.send(result, () => process.exit(0));
+}
+
+void main();

@@ -1,0 +1,71 @@
+/**
+ * The engines `npm run bench:boot` compares, in the order it runs them, and
+ * the record each run produces. Shared by the parent (bench/boot.ts) and the
+ * child process that runs one engine (bench/boot/child.ts).
+ */
+
+/** vmmu in one translation mode, v86 with or without its x86-to-wasm JIT, QEMU's TCG. */
+export type EngineName = 'naive' | 'shadow' | 'slat' | 'v86-jit' | 'v86-nojit' | 'qemu';
+
+export interface Engine {
+  name: EngineName;
+  /** how the table names it */
+  label: string;
+  /** default time limit, seconds from start to the final marker */
+  timeoutSeconds: number;
+}
+
+const VMMU_TIMEOUT = 15 * 60;
+const OTHER_TIMEOUT = 5 * 60;
+
+export const ENGINES: readonly Engine[] = [
+  { name: 'naive', label: 'vmmu naive', timeoutSeconds: VMMU_TIMEOUT },
+  { name: 'shadow', label: 'vmmu shadow', timeoutSeconds: VMMU_TIMEOUT },
+  { name: 'slat', label: 'vmmu slat', timeoutSeconds: VMMU_TIMEOUT },
+  { name: 'v86-jit', label: 'v86, JIT on', timeoutSeconds: OTHER_TIMEOUT },
+  { name: 'v86-nojit', label: 'v86, JIT off', timeoutSeconds: OTHER_TIMEOUT },
+  { name: 'qemu', label: 'QEMU TCG', timeoutSeconds: OTHER_TIMEOUT },
+];
+
+/** Names `--only` accepts besides the engines' own: each stands for several engines. */
+export const ENGINE_GROUPS: Readonly<Record<string, readonly EngineName[]>> = {
+  vmmu: ['naive', 'shadow', 'slat'],
+  v86: ['v86-jit', 'v86-nojit'],
+};
+
+/** The engine every row's time is divided by (the issue's target: vmmu shadow at or below it). */
+export const BASELINE: EngineName = 'v86-nojit';
+
+/** Guest memory of every engine, MiB. */
+export const MEMORY_MIB = 256;
+
+/**
+ * ok: the final marker appeared (then `missing` says whether every expected
+ * line came before it). timeout: the time limit passed first. failed: the
+ * engine stopped without the marker or could not start. unavailable: the
+ * engine is not installed here and could not be (reason says what to do).
+ */
+export type Status = 'ok' | 'timeout' | 'failed' | 'unavailable';
+
+export interface EngineResult {
+  name: EngineName;
+  status: Status;
+  /** why it is not ok, one line */
+  reason?: string;
+  /** wall seconds from the start of guest execution to the final marker (see docs/bench.md for where each engine starts the clock) */
+  seconds?: number;
+  /** wall seconds before guest execution starts (machine creation, loading, wasm compilation); not part of `seconds` */
+  setupSeconds?: number;
+  /** CPU seconds the engine's process used over `seconds` (user + system) */
+  cpuSeconds?: number;
+  /** guest instructions executed up to the marker, where the engine counts them */
+  instructions?: number;
+  /** the same two at the first marker (VMMU-GUEST-BOOTED: the kernel has booted, user space started) */
+  booted?: { seconds: number; instructions?: number };
+  /** regular expressions of expected batch lines that did not appear before the marker (empty when the guest ran right) */
+  missing?: string[];
+  /** the end of the guest console, for failures */
+  consoleTail?: string;
+  /** engine-specific facts worth printing (v86's JIT state, the vmmu stop check, QEMU's command) */
+  notes?: string[];
+}
