@@ -179,6 +179,12 @@ const INPUT_ERRORS = new Set(['RangeError', 'InputError', 'TraceError', 'ImportE
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   let code = 0;
+  // `vmmu COMMAND --help`: that command's text, on stdout, status 0.
+  if (cmd !== undefined && rest.some((a) => a === '--help' || a === '-h') && !rest.includes('--')) {
+    const trace = cmd === 'record' || cmd === 'replay' || cmd === 'compare';
+    process.stdout.write(trace ? TRACE_USAGE : USAGE);
+    return 0;
+  }
   try {
     await match(cmd ?? 'boot')
       .with('demo', () => demo(rest))

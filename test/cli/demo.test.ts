@@ -68,3 +68,14 @@ it('does a usage mistake exit 2 with the usage text?', () => {
   expect(r.stderr).toMatch(/--accesses must be a positive integer, not 'many'/);
   expect(vmmu('frobnicate').stderr).toMatch(/unknown command 'frobnicate'/);
 });
+
+it('does COMMAND --help print that command\'s options on stdout and exit 0?', () => {
+  const replay = vmmu('replay', '--help');
+  expect(replay.status).toBe(0);
+  expect(replay.stdout).toMatch(/replay and compare options:/);
+  expect(replay.stderr).toBe('');
+  const boot = vmmu('boot', '-h');
+  expect(boot.status).toBe(0);
+  expect(boot.stdout).toMatch(/boot options:/);
+  expect(vmmu('help').stdout).toMatch(/replay and compare options:/);
+});
