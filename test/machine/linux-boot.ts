@@ -36,6 +36,12 @@ function boot(flavour: string, mode: string): Promise<Boot> {
   });
 }
 
+/** The MMU's counters worth reading after a boot, non-zero ones only. */
+function countersLine(c: Record<string, number>): string {
+  const names = Object.keys(c).filter((k) => /^(exit|shadow|ept)\./.test(k) && c[k]! > 0);
+  return names.map((k) => `${k}=${c[k]}`).join(' ');
+}
+
 export function linuxBootSuite(flavour: '686' | '686-pae'): void {
   describe(`Debian ${flavour} kernel`, () => {
     const runs = new Map<string, Boot>();
@@ -51,12 +57,19 @@ export function linuxBootSuite(flavour: '686' | '686-pae'): void {
       if (mode === 'shadow') {
         expect(b.counters['exit.cr3']).toBeGreaterThan(1000);
         expect(b.counters['exit.hidden_pf']).toBeGreaterThan(1000);
+        // Switching between address spaces must not rebuild shadow tables:
+        // most CR3 loads find their root in the root cache. The PAE kernel
+        // isolates its page tables from user space (PTI), so it loads CR3 on
+        // every kernel entry and exit: many more loads, nearly all hits.
+        const loads = b.counters['exit.cr3']!;
+        if (flavour === '686-pae') expect(loads).toBeGreaterThan(50_000);
+        expect(b.counters['shadow.root.hit']!).toBeGreaterThanOrEqual(loads * (flavour === '686-pae' ? 0.9 : 0.8));
       } else {
         expect(b.counters['exit.cr3']).toBe(0);
       }
       if (mode === 'slat') expect(b.counters['exit.ept_violation']).toBeGreaterThan(1000);
       if (mode === 'naive') expect(b.counters['exit.total']).toBe(0);
-      console.log(`${flavour} ${mode}: ${b.instructions} instructions, ${b.seconds.toFixed(1)} s, ${(b.instructions / b.seconds / 1e6).toFixed(1)} MIPS`);
+      console.log(`${flavour} ${mode}: ${b.instructions} instructions, ${b.seconds.toFixed(1)} s, ${(b.instructions / b.seconds / 1e6).toFixed(1)} MIPS\n${countersLine(b.counters)}`);
     }, 1_900_000);
 
     it('did all three modes print the same console output and run the same instructions?', () => {
