@@ -8,7 +8,7 @@ import { match, P } from 'ts-pattern';
 import { MODE_NAMES, type ModeName } from '../mmu/modes/mode.js';
 import { OS_FORMATS, type OsFormat } from '../workload/synthetic-os.js';
 import { DEMO_DEFAULTS, runDemo, type DemoOptions } from './demo.js';
-import { InputError, loadCostProfile, loadTlbGeometry } from './config.js';
+import { InputError, checkNewOutput, loadCostProfile, loadTlbGeometry } from './config.js';
 import { bootGuest, type BootImage } from './boot.js';
 import { guestFiles } from '../guests/paths.js';
 import { comparisonText } from './table.js';
@@ -41,6 +41,7 @@ boot options:
   --max-instructions N           stop after N instructions
   --measure                      play every access through the cost model
   --record FILE                  record a trace of the run (vmmu replay FILE replays it)
+  --force                        let --record replace an existing file
 
 demo options:
   --mode naive|shadow|slat|all   modes to run (default all)
@@ -138,6 +139,7 @@ async function boot(args: string[]): Promise<number> {
       'max-instructions': { type: 'string' },
       measure: { type: 'boolean' },
       record: { type: 'string' },
+      force: { type: 'boolean' },
       batch: { type: 'boolean' },
     },
     strict: true,
@@ -146,6 +148,7 @@ async function boot(args: string[]): Promise<number> {
   if (!MODE_NAMES.includes(mode)) throw new UsageError(`--mode: '${values.mode}' is not one of ${MODE_NAMES.join(', ')}`);
   if (values.multiboot !== undefined && values.kernel !== undefined) throw new UsageError('give --kernel or --multiboot, not both');
   if (values.initrd !== undefined && values.kernel === undefined) throw new UsageError('--initrd goes with --kernel');
+  if (values.record !== undefined) checkNewOutput(values.record, '--record', values.force === true);
   const interactive = !values.batch && process.stdin.isTTY === true && process.stdout.isTTY === true;
   let image: BootImage;
   let cmdline = values.append;

@@ -19,7 +19,7 @@ import { detectTextFormat, IMPORT_FORMATS, type ImportFormat, type ImportOptions
 import { OS_DEFAULTS, recordImported, traceHeader, type OsReplayOptions } from '../trace/replayer.js';
 import { defaultParallelism, runJobs, type LabeledResult, type ReplayJob, type ReplaySource } from '../trace/parallel.js';
 import { TraceRecorder } from '../trace/recorder.js';
-import { InputError, describeGeometry, loadCostProfile, loadTlbGeometry, parseSweep, readJson } from './config.js';
+import { InputError, checkNewOutput, describeGeometry, loadCostProfile, loadTlbGeometry, parseSweep, readJson } from './config.js';
 import { comparisonRows, formatTable, type Column } from './table.js';
 import { ProgressBar, progressWanted } from './progress.js';
 import { reportHtml, type ReportRun } from './report-html.js';
@@ -53,6 +53,7 @@ replay and compare options:
   --json                         print the results as JSON (replay)
   --no-verify                    binary traces: count CHECK mismatches instead of stopping
   --quiet                        no progress bar (it only shows on a terminal anyway)
+  --force                        compare -o, record -o: replace an existing file (refused otherwise)
 
 guest options (text traces, for replay, compare and record --import):
   --import lackey|cachelab|pinatrace   the text format (default: guessed from the content)
@@ -93,6 +94,7 @@ const REPLAY_OPTIONS = {
   quiet: { type: 'boolean' },
   output: { type: 'string', short: 'o' },
   results: { type: 'string' },
+  force: { type: 'boolean' },
 } as const;
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -298,6 +300,7 @@ export async function replayCommand(argv: string[]): Promise<void> {
 export async function compareCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args: argv, options: REPLAY_OPTIONS, allowPositionals: true, strict: true });
   const out = values.output ?? 'vmmu-report.html';
+  checkNewOutput(out, 'compare -o', values.force === true);
   let runs: ReportRun[];
   let facts: string[];
   let title: string;
@@ -328,7 +331,7 @@ export async function recordCommand(argv: string[]): Promise<void> {
     args: argv,
     options: {
       ...OS_OPTIONS, output: { type: 'string', short: 'o' }, demo: { type: 'boolean' }, accesses: { type: 'string' },
-      'check-every': { type: 'string' }, level: { type: 'string' }, quiet: { type: 'boolean' },
+      'check-every': { type: 'string' }, level: { type: 'string' }, quiet: { type: 'boolean' }, force: { type: 'boolean' },
     },
     allowPositionals: true,
     strict: true,
@@ -338,6 +341,7 @@ export async function recordCommand(argv: string[]): Promise<void> {
   const level = int('level', values.level, 6, 0);
   if (level > 9) throw new TraceUsageError('--level must be 0..9');
   const out = values.output;
+  checkNewOutput(out, 'record -o', values.force === true);
   if (values.demo) {
     if (positionals.length > 0 || values.import !== undefined) throw new TraceUsageError('record --demo takes no trace file');
     const format = (values.format ?? DEMO_DEFAULTS.format) as OsFormat;

@@ -190,3 +190,29 @@ describe('bad input', () => {
     expect(r.stderr).toMatch(/neither lackey\/cache-lab nor pinatrace; give --import FORMAT/);
   });
 });
+
+describe('outputs the user already has', () => {
+  it('does record -o refuse to replace an existing file, leave it intact, and replace it with --force?', () => {
+    const out = join(tmp, 'precious.vmt');
+    writeFileSync(out, 'an hour of recording\n');
+    const r = vmmu('record', '--demo', '--accesses', '1000', '-o', out);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/precious\.vmt exists, and record -o does not replace files: .*--force/);
+    expect(readFileSync(out, 'utf8')).toBe('an hour of recording\n');
+    const forced = vmmu('record', '--demo', '--accesses', '1000', '-o', out, '--force');
+    expect(forced.status, forced.stderr).toBe(0);
+    expect(readFileSync(out).subarray(0, 4).toString('latin1')).not.toBe('an h');
+  });
+
+  it('do compare -o and boot --record refuse the same way?', () => {
+    const html = join(tmp, 'kept.html');
+    writeFileSync(html, 'mine');
+    const c = vmmu('compare', lackey, '-o', html);
+    expect(c.status).toBe(1);
+    expect(c.stderr).toMatch(/kept\.html exists, and compare -o does not replace files/);
+    const b = vmmu('boot', '--multiboot', 'test/guests/paging32/paging32.elf', '--batch', '--record', html);
+    expect(b.status).toBe(1);
+    expect(b.stderr).toMatch(/kept\.html exists, and --record does not replace files/);
+    expect(readFileSync(html, 'utf8')).toBe('mine');
+  });
+});
