@@ -70,6 +70,7 @@ export async function bootGuest(o: BootOptions): Promise<BootOutcome> {
     : null;
   recorder?.start();
   let result: RunResult;
+  let recorded: ReturnType<TraceRecorder['close']> | null = null;
   try {
     try {
       if ('multiboot' in img) m.loadMultiboot(files.kernel, img.multiboot, o.cmdline);
@@ -80,11 +81,11 @@ export async function bootGuest(o: BootOptions): Promise<BootOutcome> {
     }
     result = o.console ? await runConsole(m, o.console) : m.run(o.maxInstructions !== undefined ? { maxInstructions: o.maxInstructions } : {});
   } finally {
-    recorder?.close();
+    recorded = recorder?.close() ?? null;
   }
   let text = summary(m, result);
-  if (recorder !== null) {
-    const s = recorder.close();
+  if (recorded !== null) {
+    const s = recorded;
     text += `recorded ${o.record}: ${s.records} records (${s.accesses} accesses, ${s.pageImages} page images, ${s.ptWrites} page-table writes), ${s.bytes} bytes\n`;
   }
   (o.report ?? ((t: string): void => { process.stderr.write(t); }))(text);

@@ -5,7 +5,7 @@
  * cycles per mode across the swept TLB geometries, and the full tables.
  */
 import type { MmuReport } from '../mmu/mmu.js';
-import { comparisonRows, type Column } from './table.js';
+import { comparisonRows, num as fmt, type Column } from './table.js';
 
 /** One replay in the report. */
 export interface ReportRun {
@@ -22,13 +22,7 @@ function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-function fmt(n: number): string {
-  if (!Number.isFinite(n)) return '-';
-  if (Math.abs(n) >= 1e9) return `${(n / 1e9).toFixed(2)}G`;
-  if (Math.abs(n) >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
-  if (Math.abs(n) >= 1e4) return `${(n / 1e3).toFixed(1)}k`;
-  return Number.isInteger(n) ? String(n) : n.toFixed(2);
-}
+
 
 interface Series { name: string; color: string; values: number[] }
 

@@ -17,7 +17,8 @@ function pct(n: number, d: number): string {
   return d > 0 ? `${((100 * n) / d).toFixed(2)}%` : '-';
 }
 
-function num(n: number): string {
+/** A count, short: 1234 as is, 12.3k, 4.56M, 7.89G. */
+export function num(n: number): string {
   if (!Number.isFinite(n)) return '-';
   if (Math.abs(n) >= 1e9) return `${(n / 1e9).toFixed(2)}G`;
   if (Math.abs(n) >= 1e6) return `${(n / 1e6).toFixed(2)}M`;

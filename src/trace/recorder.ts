@@ -26,7 +26,7 @@ import { ACC_SIZE_MASK, ACC_SIZE_SHIFT, WATCH_RECORD } from '../mmu/mmu.js';
 import { ACC_AC, ACC_FETCH, ACC_USER, ACC_WRITE, PTE_PS } from '../mmu/paging/bits.js';
 import { FMT_32, FMT_NONE, FMT_PAE } from '../mmu/paging/format.js';
 import {
-  FORMAT_VERSION, KIND_FETCH, KIND_READ, KIND_WRITE, OP_AC, OP_ACCESS, OP_HI, OP_KIND_SHIFT, OP_USER, PAGE_BYTES, R_CHECK,
+  FORMAT_VERSION, KIND_FETCH, KIND_READ, KIND_WRITE, OP_AC, OP_KIND_SHIFT, OP_USER, PAGE_BYTES, R_CHECK,
   R_CR0, R_CR3, R_CR4, R_EFER, R_FLUSH, R_INVLPG, R_INVPCID, R_PAGING, R_PKRU, R_PRIV, R_PTWRITE, R_SWITCH, SOURCE_RECORDED,
   type TraceHeader,
 } from './format.js';
@@ -164,24 +164,9 @@ export class TraceRecorder implements MmuObserver {
       v = gpa >>> 0;
       if (gpa >= TWO32) high = Math.floor(gpa / TWO32);
     }
-    // ---- the record (TraceWriter.access, inlined) ----
-    const w = this.w;
+    // ---- the record ----
     const kind = acc & ACC_FETCH ? KIND_FETCH : acc & ACC_WRITE ? KIND_WRITE : KIND_READ;
-    let op = OP_ACCESS | (kind << OP_KIND_SHIFT) | (acc & ACC_USER ? OP_USER : 0) | (acc & ACC_AC ? OP_AC : 0) | ((acc & ACC_SIZE_MASK) >>> ACC_SIZE_SHIFT);
-    if (kind === KIND_FETCH) {
-      w.addr[w.nAddr++] = (gvaLo | 0) - w.prevFetch;
-      w.prevFetch = gvaLo | 0;
-    } else {
-      w.addr[w.nAddr++] = (gvaLo | 0) - w.prevData;
-      w.prevData = gvaLo | 0;
-    }
-    if (gvaHi !== 0) {
-      w.args[w.nArgs++] = gvaHi;
-      op |= OP_HI;
-    }
-    w.ops[w.nOps++] = op;
-    w.accesses++;
-    if (w.nOps === w.chunkRecords) w.flush();
+    this.w.access((kind << OP_KIND_SHIFT) | (acc & ACC_USER ? OP_USER : 0) | (acc & ACC_AC ? OP_AC : 0) | ((acc & ACC_SIZE_MASK) >>> ACC_SIZE_SHIFT), gvaLo, gvaHi);
     // ---- the running check ----
     let h = Math.imul(this.hash ^ v, CHECK_PRIME);
     if (high !== 0) h = Math.imul(h ^ high, CHECK_PRIME);
