@@ -40,6 +40,12 @@ os.write(fd, b'echo wrld\x1b[D\x1b[D\x1b[Do\r')
 events['cursorKeys'] = wait_for(b'\nworld', 120)
 os.write(fd, b'uname -m\r')
 events['uname'] = wait_for(b'i686', 120)
+# Ctrl-a Ctrl-a sends one Ctrl-a, which busybox's line editor takes as
+# "to the start of the line": "cho caret" becomes "echo caret"
+os.write(fd, b'cho caret\x01\x01e\r')
+events['ctrlA'] = wait_for(b'\ncaret', 120)
+os.write(fd, b'\x01h')
+events['help'] = wait_for(b'C-a x    exit', 60)
 os.write(fd, b'\x01x')
 status = None
 for _ in range(100):
