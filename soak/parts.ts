@@ -1,0 +1,16 @@
+/** The soak parts, in the order npm run soak runs them. */
+export interface SoakOptions {
+  /** a time budget in seconds, or null for the part's default */
+  seconds: number | null;
+  seed: number;
+  log: (line: string) => void;
+}
+
+export interface SoakPart {
+  name: string;
+  what: string;
+  /** Runs the part; returns a one-line summary, throws on the first failure. */
+  run: (o: SoakOptions) => Promise<string>;
+}
+
+export const soaks: SoakPart[] = [];
