@@ -30,14 +30,23 @@ export function fakeBzImage(release: string): Uint8Array {
   return image;
 }
 
-/** An ELF header of a 32-bit little-endian i386 executable, and some bytes. */
-export function fakeBusybox(marker = 'busybox'): Uint8Array {
+/**
+ * An ELF header of a 32-bit little-endian i386 executable, and some bytes;
+ * with `applets`, followed by an applet name table laid out as busybox
+ * lays it out (each name ended by a NUL, sorted) between other strings.
+ */
+export function fakeBusybox(marker = 'busybox', applets?: readonly string[]): Uint8Array {
   const elf = new Uint8Array(64);
   elf.set([0x7f, 0x45, 0x4c, 0x46, 1, 1, 1]);
   elf[16] = 2; // ET_EXEC
   elf[18] = 3; // EM_386
   elf.set(new TextEncoder().encode(marker), 32);
-  return elf;
+  if (!applets) return elf;
+  const table = new TextEncoder().encode(`usage\0zz\0\0${[...applets].sort().join('\0')}\0\0%s: %s\0`);
+  const out = new Uint8Array(elf.length + table.length);
+  out.set(elf);
+  out.set(table, elf.length);
+  return out;
 }
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
