@@ -34,6 +34,41 @@ export const END_BYTES = 28;
 export const BODY_HEAD_BYTES = 16;
 export const PAGE_BYTES = 4096;
 
+// ---- the format's limits: a reader checks every length and count against them before using it ----
+/** records in one chunk: the writer closes a chunk at 16 to 2^20 records */
+export const MAX_CHUNK_RECORDS = 1 << 20;
+/** bytes of page images in one chunk: the writer closes a chunk when its images reach 1 MiB */
+export const MAX_CHUNK_BLOB = 1 << 20;
+/** operand words one record can carry at most (PAGING) */
+export const MAX_ARITY = 6;
+
+/** Bytes of the ops column of `records` records (u16 each, padded to 4). */
+export function opBytes(records: number): number {
+  return (records * 2 + 3) & ~3;
+}
+
+/** The smallest body a chunk of `records` records can have: the column counts and the ops. */
+export function minBodyBytes(records: number): number {
+  return BODY_HEAD_BYTES + opBytes(records);
+}
+
+/**
+ * The largest body a chunk of `records` records can have: every record an
+ * event with six operands, plus the 1 MiB of page images (about 27 MiB at
+ * 2^20 records).
+ */
+export function maxBodyBytes(records: number): number {
+  return BODY_HEAD_BYTES + opBytes(records) + records * MAX_ARITY * 4 + MAX_CHUNK_BLOB;
+}
+
+/**
+ * The most compressed bytes DEFLATE makes of `u` bytes, with room to spare:
+ * stored blocks add 5 bytes per 64 KiB, fixed Huffman codes at most 1/8.
+ */
+export function maxCompressedBytes(u: number): number {
+  return u + Math.ceil(u / 8) + 1024;
+}
+
 // ---- record ops (u16) ----
 /** bit 15: an access; the other bits say which */
 export const OP_ACCESS = 0x8000;
@@ -168,40 +203,77 @@ export function encodeHeader(h: TraceHeader): Buffer {
   return b;
 }
 
+/** The largest header: the u16 length field. */
+export const MAX_HEADER_BYTES = 0xffff;
+/** The smallest header: the fixed fields, no holes, empty notes, the CRC. */
+export const MIN_HEADER_BYTES = 92 + 2 + 4;
+
 /**
  * Parses a header from the start of a file. `b` must hold at least the
  * header's length (read the first 8 bytes for it). Throws TraceError naming
- * the file and offset for a bad magic, version, length or CRC.
+ * the file and the offset of the field for a bad magic, version, length,
+ * CRC, or a field outside what the format allows.
  */
 export function decodeHeader(b: Buffer, file: string): TraceHeader {
-  if (b.length < 8 || b.readUInt32LE(0) !== MAGIC_HEADER) throw new TraceError(`${file}: not a vmmu trace (no "VMTR" magic at offset 0)`);
+  const bad = (offset: number, what: string): never => { throw new TraceError(`${file}: header field at offset ${offset}: ${what} (corrupt header)`); };
+  if (b.length < 4 || b.readUInt32LE(0) !== MAGIC_HEADER) throw new TraceError(`${file}: not a vmmu trace (no "VMTR" magic at offset 0)`);
+  if (b.length < 8) throw new TraceError(`${file}: truncated header: the file ends at offset ${b.length}, inside the first 8 bytes`);
   const version = b.readUInt16LE(4);
   if (version !== FORMAT_VERSION) throw new TraceError(`${file}: trace format version ${version} at offset 4 is not supported (this vmmu reads version ${FORMAT_VERSION})`);
   const size = b.readUInt16LE(6);
-  if (size < 98) throw new TraceError(`${file}: header length ${size} at offset 6 is too small`);
+  if (size < MIN_HEADER_BYTES) throw new TraceError(`${file}: header length ${size} at offset 6 is too small (at least ${MIN_HEADER_BYTES})`);
   if (b.length < size) throw new TraceError(`${file}: truncated header: ${size} bytes expected, the file ends at offset ${b.length}`);
   if (crc32(b.subarray(0, size - 4)) !== b.readUInt32LE(size - 4)) throw new TraceError(`${file}: header CRC mismatch at offset ${size - 4} (corrupt header)`);
-  const holes: { gpa: number; bytes: number }[] = [];
+  // The CRC only proves the header is what some writer wrote: check every field against the format too.
+  const u8 = (offset: number, max: number, what: string, min = 0): number => {
+    const v = b.readUInt8(offset);
+    if (v < min || v > max) bad(offset, `${what} ${v} is outside ${min}..${max}`);
+    return v;
+  };
+  const source = u8(8, SOURCE_IMPORTED, 'source');
+  const format = u8(9, 4, 'paging format');
+  const maxPhysAddr = u8(10, 52, 'MAXPHYADDR', 32);
+  const gbPages = u8(11, 1, '1 GiB page support');
+  const softTlbBits = u8(12, 20, 'log2 of the software TLB slots', 8);
+  const cpl = u8(13, 3, 'CPL');
+  const ac = u8(14, 1, 'EFLAGS.AC');
+  u8(15, 0, 'reserved byte');
+  const guestMemory = b.readUInt32LE(24) + b.readUInt32LE(28) * TWO32;
+  if (guestMemory === 0 || guestMemory % PAGE_BYTES !== 0 || guestMemory > 2 ** maxPhysAddr) {
+    bad(24, `guest RAM of ${guestMemory} bytes is not a positive multiple of ${PAGE_BYTES} below 2^${maxPhysAddr} (MAXPHYADDR)`);
+  }
+  if (b.readUInt16LE(90) !== 0) bad(90, `reserved field ${b.readUInt16LE(90)} is not 0`);
   const nHoles = b.readUInt16LE(88);
+  const notesAt = 92 + nHoles * 16;
+  if (notesAt + 2 + 4 > size) bad(88, `${nHoles} memory holes need ${nHoles * 16} bytes from offset 92, past the header's end at offset ${size}`);
+  const holes: { gpa: number; bytes: number }[] = [];
   let at = 92;
   for (let i = 0; i < nHoles; i++) {
-    holes.push({ gpa: b.readUInt32LE(at) + b.readUInt32LE(at + 4) * TWO32, bytes: b.readUInt32LE(at + 8) + b.readUInt32LE(at + 12) * TWO32 });
+    const gpa = b.readUInt32LE(at) + b.readUInt32LE(at + 4) * TWO32;
+    const bytes = b.readUInt32LE(at + 8) + b.readUInt32LE(at + 12) * TWO32;
+    if (gpa % PAGE_BYTES !== 0 || gpa + bytes > 2 ** maxPhysAddr) bad(at, `memory hole ${i} at gpa 0x${gpa.toString(16)} is not page aligned or ends beyond 2^${maxPhysAddr} (MAXPHYADDR)`);
+    if (bytes === 0 || bytes % PAGE_BYTES !== 0) bad(at + 8, `memory hole ${i} at gpa 0x${gpa.toString(16)} is ${bytes} bytes long, not a positive multiple of ${PAGE_BYTES}`);
+    holes.push({ gpa, bytes });
     at += 16;
   }
   const nNotes = b.readUInt16LE(at);
-  let notes: Record<string, unknown> = {};
+  if (at + 2 + nNotes !== size - 4) bad(at, `notes of ${nNotes} bytes from offset ${at + 2} do not end where the CRC starts, at offset ${size - 4}`);
+  let notes: unknown;
   try {
-    notes = JSON.parse(b.subarray(at + 2, at + 2 + nNotes).toString('utf8')) as Record<string, unknown>;
+    notes = JSON.parse(b.subarray(at + 2, at + 2 + nNotes).toString('utf8'));
   } catch {
-    throw new TraceError(`${file}: header notes at offset ${at + 2} are not valid JSON`);
+    throw new TraceError(`${file}: header notes at offset ${at + 2} are not valid JSON (corrupt header)`);
+  }
+  if (typeof notes !== 'object' || notes === null || Array.isArray(notes)) {
+    throw new TraceError(`${file}: header notes at offset ${at + 2} are ${notes === null ? 'null' : Array.isArray(notes) ? 'an array' : `a ${typeof notes}`}, not a JSON object (corrupt header)`);
   }
   const pdpte: number[] = [];
   for (let i = 0; i < 8; i++) pdpte.push(b.readInt32LE(56 + i * 4));
   return {
-    version, source: b.readUInt8(8), format: b.readUInt8(9), maxPhysAddr: b.readUInt8(10), gbPages: b.readUInt8(11) !== 0,
-    softTlbBits: b.readUInt8(12), cpl: b.readUInt8(13), ac: b.readUInt8(14) !== 0, checkEvery: b.readUInt32LE(16),
-    seed: b.readUInt32LE(20), guestMemory: b.readUInt32LE(24) + b.readUInt32LE(28) * TWO32,
+    version, source, format, maxPhysAddr, gbPages: gbPages !== 0,
+    softTlbBits, cpl, ac: ac !== 0, checkEvery: b.readUInt32LE(16),
+    seed: b.readUInt32LE(20), guestMemory,
     cr0: b.readInt32LE(32), cr3Lo: b.readInt32LE(36), cr3Hi: b.readInt32LE(40), cr4: b.readInt32LE(44), efer: b.readInt32LE(48), pkru: b.readInt32LE(52),
-    pdpte, holes, notes,
+    pdpte, holes, notes: notes as Record<string, unknown>,
   };
 }

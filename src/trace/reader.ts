@@ -16,8 +16,9 @@ import type { ReadWorkerMessage } from './read-worker.js';
 import { workerScript } from './threads.js';
 import createDebug from 'debug';
 import {
-  ARITY, BODY_HEAD_BYTES, CHUNK_HEAD_BYTES, decodeHeader, END_BYTES, KIND_FETCH, MAGIC_CHUNK, MAGIC_END, OP_ACCESS, OP_HI,
-  OP_KIND_SHIFT, PAGE_BYTES, R_PAGE, TraceError, type TraceHeader,
+  ARITY, BODY_HEAD_BYTES, CHUNK_HEAD_BYTES, decodeHeader, END_BYTES, KIND_FETCH, MAGIC_CHUNK, MAGIC_END, MAX_ARITY, MAX_CHUNK_BLOB,
+  MAX_CHUNK_RECORDS, maxBodyBytes, maxCompressedBytes, minBodyBytes, OP_ACCESS, OP_HI, OP_KIND_SHIFT, opBytes, PAGE_BYTES, R_PAGE,
+  TraceError, type TraceHeader,
 } from './format.js';
 
 const log = createDebug('vmmu:trace');
@@ -66,14 +67,16 @@ export class TraceReader {
       throw new TraceError(`${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
     }
     try {
-      const size = (await fh.stat()).size;
+      const st = await ioOf(path, 0, fh.stat());
+      if (!st.isFile()) throw new TraceError(`${path}: ${st.isDirectory() ? 'is a directory' : 'is not a regular file'}, not a trace`);
+      const size = st.size;
       const head = Buffer.alloc(8);
-      const { bytesRead } = await fh.read(head, 0, 8, 0);
+      const { bytesRead } = await ioOf(path, 0, fh.read(head, 0, 8, 0));
       const h8 = head.subarray(0, bytesRead);
       if (bytesRead < 8) decodeHeader(h8, path); // throws: too short or bad magic
-      const len = h8.readUInt16LE(6);
+      const len = h8.readUInt16LE(6); // at most 65535: a u16
       const buf = Buffer.alloc(Math.max(len, 8));
-      const r = await fh.read(buf, 0, buf.length, 0);
+      const r = await ioOf(path, 0, fh.read(buf, 0, buf.length, 0));
       const header = decodeHeader(buf.subarray(0, r.bytesRead), path);
       return new TraceReader(path, fh, header, len, size);
     } catch (e) {
@@ -112,13 +115,14 @@ export class TraceReader {
     let pos = this.headerBytes;
     let index = 0;
     let firstRecord = 0;
+    let accesses = 0;
     let pending: Promise<Loaded> | null = this.prefetch(pos);
     this.held++;
     while (pending !== null) {
       const cur = await pending;
       if (cur.end !== null) {
-        if (cur.end.chunks !== index || cur.end.records !== firstRecord) {
-          throw new TraceError(`${this.path}: end record at offset ${cur.offset} counts ${cur.end.chunks} chunks and ${cur.end.records} records, but the file holds ${index} and ${firstRecord} (corrupt)`);
+        if (cur.end.chunks !== index || cur.end.records !== firstRecord || cur.end.accesses !== accesses) {
+          throw new TraceError(`${this.path}: end record at offset ${cur.offset} counts ${cur.end.chunks} chunks, ${cur.end.records} records and ${cur.end.accesses} accesses, but the file holds ${index}, ${firstRecord} and ${accesses} (corrupt)`);
         }
         this.totals = cur.end;
         this.bytesRead = cur.offset + END_BYTES;
@@ -134,6 +138,7 @@ export class TraceReader {
       const chunk = this.decode(cur, index, firstRecord);
       index++;
       firstRecord += chunk.nOps;
+      accesses += chunk.addr.length;
       this.bytesRead = pos;
       yield chunk;
       this.held--; // the caller is done with it
@@ -144,7 +149,7 @@ export class TraceReader {
     const b = Buffer.alloc(n);
     let got = 0;
     while (got < n) {
-      const { bytesRead } = await this.fh.read(b, got, n - got, pos + got);
+      const { bytesRead } = await ioOf(this.path, pos + got, this.fh.read(b, got, n - got, pos + got));
       if (bytesRead === 0) break;
       got += bytesRead;
     }
@@ -169,21 +174,41 @@ export class TraceReader {
     const uncompressed = head.readUInt32LE(8);
     const records = head.readUInt32LE(12);
     const sum = head.readUInt32LE(16);
-    const z = await this.readAt(pos + CHUNK_HEAD_BYTES, compressed);
-    if (z.length < compressed) {
+    // No CRC covers these fields: check each against the format's limits before it sizes a read or an inflate.
+    const where = `${p}: chunk at offset ${pos}`;
+    if (records === 0 || records > MAX_CHUNK_RECORDS) {
+      throw new TraceError(`${where}: record count ${records} at offset ${pos + 12} is outside 1..${MAX_CHUNK_RECORDS} (corrupt)`);
+    }
+    const minU = minBodyBytes(records), maxU = maxBodyBytes(records);
+    if (uncompressed < minU || uncompressed > maxU) {
+      throw new TraceError(`${where}: uncompressed length ${uncompressed} at offset ${pos + 8} is outside ${minU}..${maxU}, what ${records} records can take (corrupt)`);
+    }
+    const maxC = maxCompressedBytes(uncompressed);
+    if (compressed === 0 || compressed > maxC) {
+      throw new TraceError(`${where}: compressed length ${compressed} at offset ${pos + 4} is outside 1..${maxC}, what DEFLATE makes of ${uncompressed} bytes (corrupt)`);
+    }
+    if (compressed > this.fileSize - pos - CHUNK_HEAD_BYTES) {
       throw new TraceError(`${p}: truncated: the chunk at offset ${pos} needs ${compressed} compressed bytes, the file ends at offset ${this.fileSize}`);
     }
-    if (crc32(z) !== sum) throw new TraceError(`${p}: chunk at offset ${pos}: CRC mismatch (corrupt data between offsets ${pos + CHUNK_HEAD_BYTES} and ${pos + CHUNK_HEAD_BYTES + compressed})`);
+    const z = await this.readAt(pos + CHUNK_HEAD_BYTES, compressed);
+    if (z.length < compressed) {
+      throw new TraceError(`${p}: truncated: the chunk at offset ${pos} needs ${compressed} compressed bytes, the file ends at offset ${pos + CHUNK_HEAD_BYTES + z.length}`);
+    }
+    if (crc32(z) !== sum) throw new TraceError(`${where}: CRC mismatch (corrupt data between offsets ${pos + CHUNK_HEAD_BYTES} and ${pos + CHUNK_HEAD_BYTES + compressed})`);
     let body: Buffer;
     try {
       // Synchronous on purpose: the asynchronous API inflates in 16 KiB
       // pieces through the thread pool and costs several times more; this
-      // runs in the reader thread anyway (threadedChunks).
-      body = inflateRawSync(z, { maxOutputLength: Math.max(uncompressed, 1), chunkSize: Math.max(64, Math.min(uncompressed, 1 << 24)) });
+      // runs in the reader thread anyway (threadedChunks). maxOutputLength:
+      // a body that inflates beyond its declared length stops there.
+      body = inflateRawSync(z, { maxOutputLength: uncompressed, chunkSize: Math.max(64, Math.min(uncompressed, 1 << 24)) });
     } catch (e) {
-      throw new TraceError(`${p}: chunk at offset ${pos}: cannot decompress (${(e as Error).message})`);
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+        throw new TraceError(`${where}: the body inflates to more than the ${uncompressed} bytes declared at offset ${pos + 8} (corrupt)`);
+      }
+      throw new TraceError(`${where}: cannot decompress the data between offsets ${pos + CHUNK_HEAD_BYTES} and ${pos + CHUNK_HEAD_BYTES + compressed} (${(e as Error).message}; corrupt)`);
     }
-    if (body.length !== uncompressed) throw new TraceError(`${p}: chunk at offset ${pos}: ${body.length} bytes decompressed, ${uncompressed} declared (corrupt)`);
+    if (body.length !== uncompressed) throw new TraceError(`${where}: ${body.length} bytes decompressed, ${uncompressed} declared at offset ${pos + 8} (corrupt)`);
     return { offset: pos, compressed, uncompressed, records, body, end: null };
   }
 
@@ -192,16 +217,22 @@ export class TraceReader {
     const where = `${this.path}: chunk at offset ${l.offset}`;
     if (b.length < BODY_HEAD_BYTES) throw new TraceError(`${where}: body of ${b.length} bytes is too short (corrupt)`);
     const nOps = b.readUInt32LE(0), nAddr = b.readUInt32LE(4), nArgs = b.readUInt32LE(8), nBlob = b.readUInt32LE(12);
-    const opBytes = (nOps * 2 + 3) & ~3;
-    if (nOps !== l.records || BODY_HEAD_BYTES + opBytes + nAddr * 4 + nArgs * 4 + nBlob !== b.length) {
-      throw new TraceError(`${where}: column sizes (${nOps} records, ${nAddr} addresses, ${nArgs} operands, ${nBlob} image bytes) do not match the chunk (corrupt)`);
+    if (nOps !== l.records) throw new TraceError(`${where}: the body holds ${nOps} records, the chunk header ${l.records} (corrupt)`);
+    if (nAddr > nOps || nArgs > nOps * MAX_ARITY) {
+      throw new TraceError(`${where}: ${nAddr} addresses and ${nArgs} operands are more than ${nOps} records can have (corrupt)`);
+    }
+    if (nBlob % PAGE_BYTES !== 0 || nBlob > MAX_CHUNK_BLOB) {
+      throw new TraceError(`${where}: the page-image column of ${nBlob} bytes is not a whole number of ${PAGE_BYTES}-byte pages up to ${MAX_CHUNK_BLOB} bytes (corrupt)`);
+    }
+    if (BODY_HEAD_BYTES + opBytes(nOps) + nAddr * 4 + nArgs * 4 + nBlob !== b.length) {
+      throw new TraceError(`${where}: column sizes (${nOps} records, ${nAddr} addresses, ${nArgs} operands, ${nBlob / PAGE_BYTES} page images) do not add up to the body's ${b.length} bytes (corrupt)`);
     }
     // Plain typed-array views and tight loops: this runs for every record.
     const u8 = new Uint8Array(b.buffer, b.byteOffset, b.length);
     const ops = (b.byteOffset & 1) === 0
       ? new Uint16Array(b.buffer, b.byteOffset + BODY_HEAD_BYTES, nOps).slice()
       : opsByBytes(u8, nOps);
-    const a0 = BODY_HEAD_BYTES + opBytes;
+    const a0 = BODY_HEAD_BYTES + opBytes(nOps);
     const g0 = a0 + nAddr * 4;
     const args = unplane(u8, g0, nArgs);
     const addr = new Int32Array(nAddr);
@@ -222,6 +253,15 @@ export class TraceReader {
     log('chunk %d at %d: %d records', index, l.offset, nOps);
     const blob = new Uint8Array(b.buffer, b.byteOffset + g0 + nArgs * 4, nBlob);
     return { index, offset: l.offset, firstRecord, nOps, ops, addr, args, blob };
+  }
+}
+
+/** Awaits a file operation; an I/O error becomes a TraceError naming the file and the offset. */
+async function ioOf<T>(path: string, offset: number, op: Promise<T>): Promise<T> {
+  try {
+    return await op;
+  } catch (e) {
+    throw new TraceError(`${path}: cannot read at offset ${offset} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
 }
 
