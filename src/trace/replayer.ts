@@ -25,6 +25,7 @@ import type { SlatOptions } from '../mmu/modes/slat.js';
 import { ACC_SIZE_SHIFT } from '../mmu/mmu.js';
 import { ACC_FETCH, ACC_WRITE } from '../mmu/paging/bits.js';
 import { FMT_PAE } from '../mmu/paging/format.js';
+import { HOST_MEMORY_MAX } from '../mmu/host/memory.js';
 import { SyntheticOs, type OsFormat, type OsPageSize, type OsStats } from '../workload/synthetic-os.js';
 import {
   ACC_OF_OP, OP_ACCESS, OP_HI, PAGE_BYTES, R_CHECK, R_CR0, R_CR3, R_CR4, R_EFER, R_FLUSH, R_INVLPG, R_INVPCID, R_PAGE,
@@ -259,6 +260,7 @@ export class BinaryReplayer {
       }
       case R_PRIV: {
         const v = a[this.g++]!;
+        if ((v & 0xff) > 3 || v >>> 9 !== 0) throw new TraceError(`${this.path}: ${this.where(i)}: privilege record 0x${(v >>> 0).toString(16)} is not a CPL 0..3 and an AC bit (corrupt)`);
         mmu.setPrivilege(v & 0xff, (v & 0x100) !== 0);
         return;
       }
@@ -363,7 +365,19 @@ export async function replayBinary(path: string, o: MmuReplayOptions, progress?:
     const first = chunks.next();
     first.catch(() => {}); // awaited below; an early failure must not go unhandled meanwhile
     try {
-      const mmu = mmuFor(o, { guestMemory: h.guestMemory, seed: h.seed, holes: h.holes, maxPhysAddr: h.maxPhysAddr, gbPages: h.gbPages, softTlbBits: h.softTlbBits });
+      let mmu: Mmu;
+      const top = Math.max(h.guestMemory + h.holes.reduce((n, x) => n + x.bytes, 0), ...h.holes.map((x) => x.gpa + x.bytes));
+      if (top > HOST_MEMORY_MAX) {
+        // Refused before the Mmu would reserve its 2 GiB of host memory only to find the guest does not fit.
+        throw new TraceError(`${path}: the guest in the header (offsets 8..${reader.headerBytes - 1}) cannot be built: its memory map reaches 0x${top.toString(16)}, beyond the ${HOST_MEMORY_MAX} bytes of host memory vmmu has`);
+      }
+      try {
+        mmu = mmuFor(o, { guestMemory: h.guestMemory, seed: h.seed, holes: h.holes, maxPhysAddr: h.maxPhysAddr, gbPages: h.gbPages, softTlbBits: h.softTlbBits });
+      } catch (e) {
+        // The header passed the format's checks, but describes a guest this vmmu cannot build (too much memory, say).
+        if (e instanceof RangeError) throw new TraceError(`${path}: the guest in the header (offsets 8..${reader.headerBytes - 1}) cannot be built: ${e.message}`);
+        throw e;
+      }
       const r = new BinaryReplayer(mmu, h, path, o.verify ?? true);
       const start = performance.now();
       for (let next = await first; !next.done; next = await chunks.next()) {
