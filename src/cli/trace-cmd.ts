@@ -13,9 +13,10 @@ import { Mmu, type MmuReport } from '../mmu/mmu.js';
 import { MODE_NAMES, type ModeName } from '../mmu/modes/mode.js';
 import { SKYLAKE_TLB, type CostProfile, type TlbGeometry } from '../mmu/defaults.js';
 import { FORMAT_NAMES } from '../mmu/paging/format.js';
+import { COUNTERS } from '../mmu/counters.js';
 import { OS_FORMATS, SyntheticOs, type OsFormat, type OsPageSize } from '../workload/synthetic-os.js';
 import { MAGIC_HEADER, SOURCE_IMPORTED, type TraceHeader } from '../trace/format.js';
-import { detectTextFormat, IMPORT_FORMATS, type ImportFormat, type ImportOptions } from '../trace/importers.js';
+import { guessTextFormat, IMPORT_FORMATS, type ImportFormat, type ImportOptions } from '../trace/importers.js';
 import { OS_DEFAULTS, recordImported, traceHeader, type OsReplayOptions } from '../trace/replayer.js';
 import { defaultParallelism, runJobs, type LabeledResult, type ReplayJob, type ReplaySource } from '../trace/parallel.js';
 import { TraceRecorder } from '../trace/recorder.js';
@@ -142,7 +143,12 @@ function osOptionsOf(v: Values): OsReplayOptions {
   };
 }
 
-async function isBinaryTrace(path: string): Promise<boolean> {
+/**
+ * What the input file is: its size, and whether it is a binary trace (the
+ * "VMTR" magic). A directory, or a file that cannot be opened or read, is an
+ * InputError naming it.
+ */
+async function inputOf(path: string): Promise<{ binary: boolean; size: number }> {
   let fh;
   try {
     fh = await open(path, 'r');
@@ -150,34 +156,37 @@ async function isBinaryTrace(path: string): Promise<boolean> {
     throw new InputError(`${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   try {
+    const st = await fh.stat();
+    if (st.isDirectory()) throw new InputError(`${path}: is a directory; give a trace file`);
     const b = Buffer.alloc(4);
     const { bytesRead } = await fh.read(b, 0, 4, 0);
-    return bytesRead === 4 && b.readUInt32LE(0) === MAGIC_HEADER;
+    return { binary: bytesRead === 4 && b.readUInt32LE(0) === MAGIC_HEADER, size: st.size };
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   } finally {
     await fh.close();
   }
 }
 
 async function importOptionsOf(path: string, v: Values): Promise<ImportOptions> {
+  const onError = match(v['on-error'] ?? 'stop')
+    .with(P.union('stop', 'skip'), (x) => x as 'stop' | 'skip')
+    .otherwise((x) => { throw new TraceUsageError(`--on-error: '${String(x)}' is not stop or skip`); });
   let format: ImportFormat;
   if (v.import !== undefined) {
     if (!IMPORT_FORMATS.includes(v.import as ImportFormat)) throw new TraceUsageError(`--import: '${String(v.import)}' is not one of ${IMPORT_FORMATS.join(', ')}`);
     format = v.import as ImportFormat;
   } else {
-    const guess = await detectTextFormat(path);
-    if (guess === null) throw new InputError(`${path}: not a vmmu trace, and its first lines are neither lackey/cache-lab nor pinatrace; give --import FORMAT`);
-    format = guess;
+    // A file that is not a binary trace must be a text trace: detection names the line that is neither format.
+    format = await guessTextFormat(path, onError);
   }
-  const onError = match(v['on-error'] ?? 'stop')
-    .with(P.union('stop', 'skip'), (x) => x as 'stop' | 'skip')
-    .otherwise((x) => { throw new TraceUsageError(`--on-error: '${String(x)}' is not stop or skip`); });
   return { format, onError, pinFetches: v['no-ip-fetches'] !== true };
 }
 
 /** The replay source for FILE and the facts about it to print. */
 async function sourceOf(path: string, v: Values): Promise<{ source: ReplaySource; facts: string[]; header?: TraceHeader; size: number }> {
-  const binary = await isBinaryTrace(path);
-  const size = (await open(path, 'r').then(async (fh) => { const s = (await fh.stat()).size; await fh.close(); return s; }));
+  const { binary, size } = await inputOf(path);
   if (binary) {
     const given = OS_ONLY.filter((k) => v[k] !== undefined);
     if (given.length > 0) throw new TraceUsageError(`--${given[0]} applies to text traces only: ${path} is a binary trace that carries its own guest state`);
@@ -296,6 +305,53 @@ export async function replayCommand(argv: string[]): Promise<void> {
   else console.log(resultText(plan, results));
 }
 
+const CYCLE_FIELDS = ['tlb', 'walks', 'software', 'exits', 'shadow', 'flushes', 'total', 'perAccess'] as const;
+
+/**
+ * The runs of a `vmmu replay --json` output, checked field by field so that
+ * the report never meets a missing counter: an InputError names the run and
+ * the field that is missing or not a number.
+ */
+function resultsOf(file: string, j: unknown): { trace?: { facts?: string[]; file?: string }; runs: (MmuReport & { geometry?: string })[] } {
+  const not = (what: string): never => { throw new InputError(`${file}: ${what}; expected the output of 'vmmu replay --json'`); };
+  const isNum = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);
+  const runs = match(j)
+    .with({ runs: P.array(P.any) }, (x) => x.runs as unknown[])
+    .otherwise(() => not('no "runs" array at the top level'));
+  if (runs.length === 0) not('"runs" is empty: there is nothing to report');
+  runs.forEach((r, i) => {
+    const at = `runs[${i}]`;
+    if (typeof r !== 'object' || r === null) not(`${at} is not an object`);
+    const run = r as Record<string, unknown>;
+    if (typeof run.mode !== 'string') not(`${at}.mode is missing or not a string`);
+    if (run.geometry !== undefined && typeof run.geometry !== 'string') not(`${at}.geometry is not a string`);
+    const tlb = run.tlb as Record<string, unknown> | undefined;
+    if (typeof tlb !== 'object' || tlb === null || typeof tlb.name !== 'string') not(`${at}.tlb.name is missing or not a string`);
+    const counters = run.counters as Record<string, unknown> | undefined;
+    if (typeof counters !== 'object' || counters === null) not(`${at}.counters is missing or not an object`);
+    for (const [name] of COUNTERS) if (!isNum(counters![name])) not(`${at}.counters["${name}"] is missing or not a number`);
+    const cycles = run.cycles as Record<string, unknown> | undefined;
+    if (typeof cycles !== 'object' || cycles === null) not(`${at}.cycles is missing or not an object`);
+    for (const f of CYCLE_FIELDS) if (!isNum(cycles![f])) not(`${at}.cycles.${f} is missing or not a number`);
+    const gauges = run.gauges ?? {};
+    if (typeof gauges !== 'object' || gauges === null || Object.values(gauges).some((v) => !isNum(v))) not(`${at}.gauges is not an object of numbers`);
+    run.gauges = gauges;
+    const profile = run.costProfile as Record<string, unknown> | undefined;
+    if (typeof profile !== 'object' || profile === null || typeof profile.name !== 'string') not(`${at}.costProfile.name is missing or not a string`);
+  });
+  const trace = (j as { trace?: unknown }).trace;
+  const t = typeof trace === 'object' && trace !== null ? trace as { facts?: unknown; file?: unknown } : {};
+  return {
+    ...(typeof t.file === 'string' || Array.isArray(t.facts) ? {
+      trace: {
+        ...(typeof t.file === 'string' ? { file: t.file } : {}),
+        ...(Array.isArray(t.facts) ? { facts: t.facts.map(String) } : {}),
+      },
+    } : {}),
+    runs: runs as (MmuReport & { geometry?: string })[],
+  };
+}
+
 /** `vmmu compare FILE -o REPORT.html [options]` or `vmmu compare --results RUNS.json -o REPORT.html` */
 export async function compareCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args: argv, options: REPLAY_OPTIONS, allowPositionals: true, strict: true });
@@ -306,10 +362,7 @@ export async function compareCommand(argv: string[]): Promise<void> {
   let title: string;
   if (values.results !== undefined) {
     if (positionals.length > 0) throw new TraceUsageError('compare: give a trace file or --results, not both');
-    const j = readJson(values.results);
-    const parsed = match(j)
-      .with({ runs: P.array({ mode: P.string, counters: P.any, cycles: P.any, tlb: { name: P.string } }) }, (x) => x as unknown as { trace?: { facts?: string[]; file?: string }; runs: (MmuReport & { geometry?: string })[] })
-      .otherwise(() => { throw new InputError(`${values.results}: not the output of 'vmmu replay --json' (no "runs" with mode, counters, cycles and tlb)`); });
+    const parsed = resultsOf(values.results, readJson(values.results));
     runs = parsed.runs.map((r) => ({ mode: r.mode, geometry: r.geometry ?? r.tlb.name, report: r }));
     facts = parsed.trace?.facts ?? [`results from ${values.results}`];
     title = `vmmu: ${parsed.trace?.file ?? values.results}`;
@@ -360,9 +413,10 @@ export async function recordCommand(argv: string[]): Promise<void> {
   if (values.import === undefined) throw new TraceUsageError('record: give --import FORMAT FILE (a guest to record from arrives with the x86 CPU) or --demo');
   if (positionals.length !== 1) throw new TraceUsageError('record --import: one text trace file');
   const file = positionals[0]!;
+  const { size } = await inputOf(file);
   const imp = await importOptionsOf(file, values);
   const os = osOptionsOf(values);
-  const bar = values.quiet !== true && progressWanted() ? new ProgressBar((await open(file, 'r').then(async (fh) => { const s = (await fh.stat()).size; await fh.close(); return s; })), 1, `importing ${basename(file)}`) : null;
+  const bar = values.quiet !== true && progressWanted() ? new ProgressBar(size, 1, `importing ${basename(file)}`) : null;
   let r;
   try {
     r = await recordImported(file, out, imp, os, { checkEvery, level, notes: { command: `vmmu record ${argv.join(' ')}` } }, bar ? (b, n) => bar.update(0, b, n) : undefined);

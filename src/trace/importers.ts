@@ -16,18 +16,29 @@
  * of accesses in typed arrays. An access that crosses a 4 KiB page becomes
  * two accesses, as the MMU splits them. A malformed line is an ImportError
  * naming the file and line, or, with onError 'skip', is counted and skipped.
+ *
+ * Limits, so that no input costs unbounded time or memory: a line is at
+ * most MAX_LINE_BYTES long, an access at most a page (4096 bytes), and an
+ * access may not run past the top of the 64-bit address space.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, type ReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { createGunzip, gunzipSync } from 'node:zlib';
+import { createGunzip, type Gunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { KIND_FETCH, KIND_READ, KIND_WRITE } from './format.js';
 
 export type ImportFormat = 'lackey' | 'cachelab' | 'pinatrace';
 export const IMPORT_FORMATS: readonly ImportFormat[] = ['lackey', 'cachelab', 'pinatrace'];
 
-/** A malformed text trace: the message names the file and line. */
+/** A malformed text trace: the message names the file and line (or, for damaged gzip data, the compressed offset). */
 export class ImportError extends Error {}
+
+/** The longest line the importers read (the longest real lackey or pinatrace line is under 100 bytes). */
+export const MAX_LINE_BYTES = 4096;
+/** The largest access size: an access spans at most two pages. */
+export const MAX_ACCESS_BYTES = 4096;
+
+const TWO32 = 4294967296;
 
 export interface ImportOptions {
   format: ImportFormat;
@@ -75,38 +86,116 @@ async function isGzip(path: string): Promise<boolean> {
   }
 }
 
+/** Bytes of a text trace (decompressed) that format detection reads. */
+const DETECT_BYTES = 65536;
+
+/**
+ * The first `max` bytes of a text trace, decompressed when it is gzipped,
+ * and whether that is the whole file. A gzip stream damaged within those
+ * bytes is an ImportError unless some text came out before the damage.
+ */
+async function textHead(path: string, max: number): Promise<{ head: Buffer; whole: boolean }> {
+  let gz: boolean;
+  try {
+    gz = await isGzip(path);
+  } catch (e) {
+    throw new ImportError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  const raw = createReadStream(path, { highWaterMark: 16384 });
+  const gunzip = gz ? createGunzip() : null;
+  const stream: Readable = gunzip !== null ? raw.pipe(gunzip) : raw;
+  if (gunzip !== null) raw.on('error', (e) => gunzip.destroy(e));
+  const parts: Buffer[] = [];
+  let n = 0;
+  let whole = true;
+  try {
+    for await (const c of stream as AsyncIterable<Buffer>) {
+      parts.push(c);
+      n += c.length;
+      if (n > max) { whole = false; break; }
+    }
+  } catch (e) {
+    if (n === 0) throw streamError(path, e, gunzip, raw, null);
+    whole = false; // detect from what came out before the damage; the import reports the damage
+  } finally {
+    raw.destroy();
+    stream.destroy();
+  }
+  return { head: Buffer.concat(parts).subarray(0, max), whole };
+}
+
+/** What one format's parser made of the head of a trace. */
+interface Trial { format: ImportFormat; accesses: number; bad: BadLine | null }
+
+/**
+ * Guesses the format of a text trace by parsing its first 64 KiB with each
+ * importer: the format whose parser reads every line (and finds accesses)
+ * wins, so detection accepts exactly what the import accepts. When none
+ * does, the ImportError names the line that fails (and why, in each format
+ * that fails there). With onError 'skip', the format with the most accesses
+ * wins even over malformed lines.
+ */
+export async function guessTextFormat(path: string, onError: 'stop' | 'skip' = 'stop'): Promise<ImportFormat> {
+  const { head, whole } = await textHead(path, DETECT_BYTES);
+  const trials: Trial[] = (['lackey', 'pinatrace'] as const).map((format) => {
+    const stats = newImportStats();
+    const p = new LineParser(path, { format, onError: 'skip' }, stats);
+    p.feed(head, whole);
+    return { format, accesses: stats.accesses, bad: p.firstBad };
+  });
+  const clean = trials.find((t) => t.bad === null && t.accesses > 0);
+  if (clean) return clean.format;
+  if (onError === 'skip') {
+    const best = [...trials].sort((a, b) => b.accesses - a.accesses)[0]!;
+    if (best.accesses > 0 && best.accesses !== trials.find((t) => t !== best)!.accesses) return best.format;
+  }
+  const [l, p] = trials as [Trial, Trial];
+  const give = 'give --import FORMAT';
+  if (l.bad === null || p.bad === null) {
+    throw new ImportError(`${path}: no access lines in the first ${head.length} bytes, so the format cannot be told; ${give}`);
+  }
+  if (l.bad.line === p.bad.line) {
+    throw new ImportError(`${path}:${l.bad.line}: line '${l.bad.text}' is neither lackey/cache-lab (${l.bad.why}) nor pinatrace (${p.bad.why}); ${give}`);
+  }
+  const t = l.bad.line > p.bad.line ? l : p;
+  const bad = t.bad!;
+  throw new ImportError(`${path}:${bad.line}: ${bad.why} in ${t.format} line '${bad.text}' (the lines before it read as ${t.format}); ${give} to choose the format`);
+}
+
 /**
  * Guesses the format of a text trace from its first lines: 'lackey' or
- * 'pinatrace', or null when neither fits. Reads at most 64 KiB.
+ * 'pinatrace', or null when neither fits (guessTextFormat says why).
  */
 export async function detectTextFormat(path: string): Promise<ImportFormat | null> {
-  const fh = await open(path, 'r');
-  let head: Buffer;
   try {
-    const b = Buffer.alloc(65536);
-    const { bytesRead } = await fh.read(b, 0, b.length, 0);
-    head = b.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
+    return await guessTextFormat(path);
+  } catch (e) {
+    if (e instanceof ImportError) return null;
+    throw e;
   }
-  if (head[0] === 0x1f && head[1] === 0x8b) {
-    try {
-      head = gunzipSync(head, { finishFlush: 2 /* Z_SYNC_FLUSH: accept a cut-off stream */ }).subarray(0, 65536);
-    } catch {
-      return null;
-    }
+}
+
+/**
+ * The ImportError for a failed read: a read error at a file offset, or
+ * gzip data that is truncated or corrupt at a compressed offset.
+ */
+function streamError(path: string, e: unknown, gunzip: Gunzip | null, raw: ReadStream, linesRead: number | null): ImportError {
+  const code = (e as NodeJS.ErrnoException).code ?? '';
+  const at = linesRead === null ? '' : `; ${linesRead} line${linesRead === 1 ? '' : 's'} read before it`;
+  if (gunzip !== null && code === 'Z_BUF_ERROR') {
+    return new ImportError(`${path}: truncated gzip data: the file ends at compressed offset ${raw.bytesRead}, inside the gzip stream${at}`);
   }
-  const lines = head.toString('latin1').split('\n').slice(0, -1).filter((l) => l.trim() !== '' && !/^(==|--|#)/.test(l)).slice(0, 20);
-  if (lines.length === 0) return null;
-  if (lines.every((l) => /^\s*[ILSM]\s+[0-9a-fA-F]+,\d+\s*$/.test(l))) return 'lackey';
-  if (lines.every((l) => /^\s*0x[0-9a-fA-F]+:\s+[RW]\s+0x[0-9a-fA-F]+(\s+\d+)?\s*$/.test(l))) return 'pinatrace';
-  return null;
+  if (gunzip !== null && code.startsWith('Z_')) {
+    return new ImportError(`${path}: corrupt gzip data at compressed offset ${gunzip.bytesWritten} (${(e as Error).message})${at}`);
+  }
+  return new ImportError(`${path}: cannot read at offset ${raw.bytesRead} (${code || (e as Error).message})`);
 }
 
 /**
  * Streams the accesses of a text trace in batches. Throws ImportError at
  * the first malformed line unless onError is 'skip'. `stats` is updated as
- * the file is read.
+ * the file is read; `stats.bytes` counts the file's bytes (compressed bytes
+ * of a gzipped file) consumed up to the batch just handed out.
  */
 export async function* readTextTrace(path: string, options: ImportOptions, stats: ImportStats = newImportStats()): AsyncGenerator<AccessBatch> {
   let gz: boolean;
@@ -115,23 +204,41 @@ export async function* readTextTrace(path: string, options: ImportOptions, stats
   } catch (e) {
     throw new ImportError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
-  const raw = createReadStream(path, { highWaterMark: 1 << 20 });
-  const stream: Readable = gz ? raw.pipe(createGunzip()) : raw;
+  const raw = createReadStream(path, { highWaterMark: gz ? 65536 : 1 << 20 });
+  const gunzip = gz ? createGunzip() : null;
+  const stream: Readable = gunzip !== null ? raw.pipe(gunzip) : raw;
   // pipe() does not pass errors on: a read error ends the gunzip stream with it.
-  if (gz) raw.on('error', (e) => stream.destroy(e));
+  if (gunzip !== null) raw.on('error', (e) => gunzip.destroy(e));
   const p = new LineParser(path, options, stats);
+  // Bytes of the file consumed: a gzip stream's input as inflate consumes it
+  // (what it has read ahead does not count), so progress stays honest.
+  let fed = 0;
+  const consumed = (c: Buffer): number => (gunzip !== null ? gunzip.bytesWritten : (fed += c.length));
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      stats.bytes = raw.bytesRead;
-      const batches = p.feed(chunk, false);
-      for (const b of batches) yield b;
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        const before = stats.bytes;
+        const after = consumed(chunk);
+        const batches = p.feed(chunk, false);
+        for (let i = 0; i < batches.length; i++) {
+          stats.bytes = Math.round(before + ((after - before) * (i + 1)) / batches.length);
+          yield batches[i]!;
+        }
+        stats.bytes = after;
+      }
+    } catch (e) {
+      if (e instanceof ImportError) throw e;
+      throw streamError(path, e, gunzip, raw, stats.lines);
     }
-  } catch (e) {
-    if (e instanceof ImportError) throw e;
-    throw new ImportError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    for (const b of p.feed(Buffer.alloc(0), true)) yield b;
+  } finally {
+    raw.destroy();
+    stream.destroy();
   }
-  for (const b of p.feed(Buffer.alloc(0), true)) yield b;
 }
+
+/** A malformed line, as detection reports it. */
+interface BadLine { line: number; why: string; text: string }
 
 /** The byte-level parser: feed it chunks, it hands back full batches. */
 export class LineParser {
@@ -148,6 +255,10 @@ export class LineParser {
   private numLo = 0;
   private numHi = 0;
   private pos = 0;
+  /** inside a line longer than MAX_LINE_BYTES that is being skipped (onError 'skip') */
+  private discarding = false;
+  /** the first malformed line (detection reports it) */
+  firstBad: BadLine | null = null;
 
   constructor(private readonly path: string, options: ImportOptions, private readonly stats: ImportStats) {
     this.pin = options.format === 'pinatrace';
@@ -156,19 +267,42 @@ export class LineParser {
     this.label = options.format;
   }
 
-  /** Parses whole lines of `chunk` (plus what was left over); with `last`, the final unterminated line too. */
+  /**
+   * Parses whole lines of `chunk` (plus what was left over); with `last`,
+   * the final unterminated line too. What is left over is less than
+   * MAX_LINE_BYTES, so each chunk costs time in proportion to its length.
+   */
   feed(chunk: Buffer, last: boolean): AccessBatch[] {
     const out: AccessBatch[] = [];
+    if (this.discarding) {
+      // the rest of an overlong line that was reported and is being skipped
+      const nl = chunk.indexOf(10);
+      if (nl < 0) chunk = Buffer.alloc(0);
+      else {
+        this.discarding = false;
+        chunk = chunk.subarray(nl + 1);
+      }
+      if (last) this.discarding = false;
+    }
     const buf = this.carry.length > 0 ? Buffer.concat([this.carry, chunk]) : chunk;
     let start = 0;
     for (;;) {
       let end = buf.indexOf(10, start);
       if (end < 0) {
+        if (buf.length - start > MAX_LINE_BYTES) {
+          // no end in sight: report it now rather than keep gathering it
+          this.stats.lines++;
+          this.bad(buf, start, buf.length, `line longer than ${MAX_LINE_BYTES} bytes`);
+          this.discarding = !last;
+          start = buf.length;
+          break;
+        }
         if (!last || start >= buf.length) break;
         end = buf.length;
       }
       this.stats.lines++;
-      this.line(buf, start, end);
+      if (end - start > MAX_LINE_BYTES) this.bad(buf, start, end, `line longer than ${MAX_LINE_BYTES} bytes`);
+      else this.line(buf, start, end);
       if (this.batch.n >= BATCH - 4) {
         out.push(this.batch);
         this.batch = newBatch();
@@ -188,7 +322,21 @@ export class LineParser {
     const msg = `${this.path}:${this.stats.lines}: ${why} in ${this.label} line '${text}'`;
     if (!this.skip) throw new ImportError(msg);
     this.stats.skipped++;
+    if (this.firstBad === null) this.firstBad = { line: this.stats.lines, why, text };
     if (this.stats.errors.length < 5) this.stats.errors.push(msg);
+  }
+
+  /** Whether an access of `size` bytes at hi:lo is too big, or runs past 2^64 (reported as malformed). */
+  private badAccess(buf: Buffer, start: number, end: number, size: number, lo: number, hi: number): boolean {
+    if (size > MAX_ACCESS_BYTES) {
+      this.bad(buf, start, end, `size ${size} is larger than a page (${MAX_ACCESS_BYTES} bytes)`);
+      return true;
+    }
+    if ((hi >>> 0) === 0xffffffff && (lo >>> 0) + size > TWO32) {
+      this.bad(buf, start, end, `an access of ${size} bytes at 0xffffffff${(lo >>> 0).toString(16).padStart(8, '0')} runs past the top of the 64-bit address space`);
+      return true;
+    }
+    return false;
   }
 
   /** Reads hex digits at this.pos into numLo/numHi; returns the digit count, -1 when wider than 64 bits. */
@@ -221,8 +369,7 @@ export class LineParser {
     for (; i < end; i++) {
       const c = buf[i]!;
       if (c < 48 || c > 57) break;
-      v = v * 10 + (c - 48);
-      if (v > 1e9) return -1;
+      if (v <= 1e9) v = v * 10 + (c - 48); // beyond, any size is too big: keep it too big
     }
     if (i === this.pos) return -1;
     this.pos = i;
@@ -263,6 +410,7 @@ export class LineParser {
     if (this.pos !== e) return this.bad(buf, start, end, 'unexpected text after the size');
     if (size === 0) return this.bad(buf, start, end, 'size 0');
     const lo = this.numLo, hi = this.numHi;
+    if (this.badAccess(buf, start, end, size, lo, hi)) return;
     this.emit(kind, size, lo, hi);
     if (modify) this.emit(KIND_WRITE, size, lo, hi);
   }
@@ -294,6 +442,7 @@ export class LineParser {
       size = this.dec(buf, e);
       if (size <= 0 || this.pos !== e) return this.bad(buf, start, end, 'the text after the address is not a size');
     }
+    if (this.badAccess(buf, start, end, size, lo, hi)) return;
     if (this.pinFetches && (!this.haveIp || ipLo !== this.lastIpLo || ipHi !== this.lastIpHi)) {
       this.haveIp = true;
       this.lastIpLo = ipLo;

@@ -4,7 +4,7 @@
  * (file and line or offset, never a stack trace).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -187,7 +187,69 @@ describe('bad input', () => {
     writeFileSync(p, 'this is not a trace\n');
     const r = vmmu('replay', p);
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/neither lackey\/cache-lab nor pinatrace; give --import FORMAT/);
+    expect(r.stderr).toContain(`${p}:1: line 'this is not a trace' is neither lackey/cache-lab (unknown access kind 't') nor pinatrace (instruction pointer does not start with '0x'); give --import FORMAT`);
+  });
+});
+
+describe('damaged and crafted input, end to end', () => {
+  const noTrace = (r: ReturnType<typeof vmmu>): void => {
+    expect(r.stderr).not.toMatch(/internal error|at .*\.js:\d+|Assertion failed|node::/);
+  };
+
+  it('does a flipped bit in an unchecked chunk length (bit 7 of byte 419 of traces/ls.vmt) give an error with the offset, not a native abort?', () => {
+    const b = Buffer.from(readFileSync(join(root, 'traces/ls.vmt')));
+    b[419] = b[419]! ^ 0x80;
+    const p = join(tmp, 'ls-flipped.vmt');
+    writeFileSync(p, b);
+    const r = vmmu('replay', p, '--mode', 'shadow');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`vmmu: ${p}: chunk at offset 412: compressed length 2147520258 at offset 416 is outside 1..486817, what DEFLATE makes of 431816 bytes (corrupt)\n`);
+  });
+
+  it('is a directory given as the trace refused by name?', () => {
+    const r = vmmu('replay', tmp, '--mode', 'shadow');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`vmmu: ${tmp}: is a directory; give a trace file\n`);
+  });
+
+  it('does detection name the line that is neither format, as --import does?', () => {
+    const p = join(tmp, 'mostly.lackey');
+    writeFileSync(p, 'I  401000,3\n L 7ff000,8\n L 7ff008;8\n');
+    const r = vmmu('replay', p, '--mode', 'shadow');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`${p}:3: no ',' after the address in lackey line ' L 7ff008;8'`);
+    noTrace(r);
+  });
+
+  it('does compare --results refuse runs without counters, naming the run and the field, and an empty list of runs?', () => {
+    const out = join(tmp, 'never.html');
+    const noCounters = join(tmp, 'no-counters.json');
+    writeFileSync(noCounters, JSON.stringify({ runs: [{ mode: 'shadow', cycles: {}, tlb: { name: 'x' } }] }));
+    const a = vmmu('compare', '--results', noCounters, '-o', out);
+    expect(a.status).toBe(1);
+    expect(a.stderr).toContain(`${noCounters}: runs[0].counters is missing or not an object; expected the output of 'vmmu replay --json'`);
+    noTrace(a);
+    const real = JSON.parse(vmmu('replay', lackey, '--memory', '32M', '--json', '--mode', 'slat').stdout) as { runs: { counters: Record<string, number> }[] };
+    delete real.runs[0]!.counters['tlb.l2.miss'];
+    const oneMissing = join(tmp, 'one-missing.json');
+    writeFileSync(oneMissing, JSON.stringify(real));
+    const b = vmmu('compare', '--results', oneMissing, '-o', out);
+    expect(b.status).toBe(1);
+    expect(b.stderr).toContain('runs[0].counters["tlb.l2.miss"] is missing or not a number');
+    const empty = join(tmp, 'empty-runs.json');
+    writeFileSync(empty, '{"runs":[]}');
+    const c = vmmu('compare', '--results', empty, '-o', out);
+    expect(c.status).toBe(1);
+    expect(c.stderr).toContain(`${empty}: "runs" is empty: there is nothing to report`);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('does /dev/zero as a lackey trace stop at its first line, in bounded time?', () => {
+    const t0 = Date.now();
+    const r = vmmu('replay', '/dev/zero', '--import', 'lackey', '--mode', 'shadow');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^vmmu: \/dev\/zero:1: line longer than 4096 bytes in lackey line '/);
+    expect(Date.now() - t0).toBeLessThan(20_000);
   });
 });
 

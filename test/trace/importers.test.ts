@@ -100,7 +100,7 @@ describe('lackey and cache-lab', () => {
     const gz = gzipSync(LACKEY);
     const broken = file('broken.lackey.gz', gz.subarray(0, gz.length - 12));
     await expect(accesses(broken, { format: 'lackey' })).rejects.toThrow(ImportError);
-    await expect(accesses(broken, { format: 'lackey' })).rejects.toThrow(/broken\.lackey\.gz: cannot read/);
+    await expect(accesses(broken, { format: 'lackey' })).rejects.toThrow(new RegExp(`broken\\.lackey\\.gz: truncated gzip data: the file ends at compressed offset ${gz.length - 12}, inside the gzip stream; \\d+ lines read before it`));
   });
 
   it('does a gzipped trace read like the plain one, even split across stream chunks?', async () => {
