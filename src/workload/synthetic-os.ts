@@ -48,15 +48,22 @@ interface Shape {
   esz: 4 | 8;
   shift: number[];
   bits: number[];
+  /** where the kernel's direct map starts (high and low 32 bits) */
   kernelHi: number;
   kernelLo: number;
+  /**
+   * 4-level and 5-level: the high 32 bits where the upper (kernel) half of
+   * the canonical address space starts; 32-bit and PAE: 0, the kernel half
+   * being everything from kernelLo up.
+   */
+  upperHi: number;
 }
 
 const SHAPES: Record<OsFormat, Shape> = {
-  '32-bit': { top: 2, esz: 4, shift: [0, 12, 22], bits: [0, 10, 10], kernelHi: 0, kernelLo: 0xc0000000 },
-  pae: { top: 3, esz: 8, shift: [0, 12, 21, 30], bits: [0, 9, 9, 2], kernelHi: 0, kernelLo: 0xc0000000 },
-  '4-level': { top: 4, esz: 8, shift: [0, 12, 21, 30, 39], bits: [0, 9, 9, 9, 9], kernelHi: 0xffff8880, kernelLo: 0 },
-  '5-level': { top: 5, esz: 8, shift: [0, 12, 21, 30, 39, 48], bits: [0, 9, 9, 9, 9, 9], kernelHi: 0xff110000, kernelLo: 0 },
+  '32-bit': { top: 2, esz: 4, shift: [0, 12, 22], bits: [0, 10, 10], kernelHi: 0, kernelLo: 0xc0000000, upperHi: 0 },
+  pae: { top: 3, esz: 8, shift: [0, 12, 21, 30], bits: [0, 9, 9, 2], kernelHi: 0, kernelLo: 0xc0000000, upperHi: 0 },
+  '4-level': { top: 4, esz: 8, shift: [0, 12, 21, 30, 39], bits: [0, 9, 9, 9, 9], kernelHi: 0xffff8880, kernelLo: 0, upperHi: 0xffff8000 },
+  '5-level': { top: 5, esz: 8, shift: [0, 12, 21, 30, 39, 48], bits: [0, 9, 9, 9, 9, 9], kernelHi: 0xff110000, kernelLo: 0, upperHi: 0xff000000 },
 };
 
 const TWO32 = 4294967296;
@@ -201,9 +208,16 @@ export class SyntheticOs {
     return -1;
   }
 
+  /**
+   * Whether gvaHi:gvaLo lies in the kernel half, which no user page may
+   * take: from the start of the canonical upper half (4-level, 5-level), or
+   * from 0xc0000000 (32-bit, PAE, which address nothing above 4 GiB).
+   * The halves are unsigned: gvaHi arrives as an int32.
+   */
   private isKernel(hi: number, lo: number): boolean {
     const s = this.shape;
-    return hi > s.kernelHi || (hi === s.kernelHi && lo >>> 0 >= s.kernelLo) || (s.kernelHi === 0 && lo >>> 0 >= s.kernelLo);
+    if (s.upperHi === 0) return hi !== 0 || lo >>> 0 >= s.kernelLo;
+    return hi >>> 0 >= s.upperHi;
   }
 
   // ---- kernel internals ----

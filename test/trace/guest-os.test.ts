@@ -8,6 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OS_DEFAULTS, replayImported } from '../../src/trace/replayer.js';
+import { Mmu } from '../../src/mmu/mmu.js';
+import { ACC_WRITE } from '../../src/mmu/paging/bits.js';
+import { SyntheticOs, type OsFormat } from '../../src/workload/synthetic-os.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'vmmu-guestos-'));
 
@@ -64,5 +67,54 @@ describe('large pages on the synthetic OS', () => {
     expect(r.folded).toBeUndefined();
     expect(r.os!.segfaults).toBe(0);
     expect(r.os!.pagesMapped).toBe(16);
+  });
+});
+
+/** [gva low, gva high] as int32 halves, the way the importers hand them over. */
+type Gva = [number, number];
+const gva = (hi: number, lo: number): Gva => [lo | 0, hi | 0];
+
+describe('the user and kernel halves of the address space', () => {
+  const HALVES: { format: OsFormat; user: Gva[]; notUser: Gva[] }[] = [
+    {
+      format: '32-bit',
+      user: [gva(0, 0x1000), gva(0, 0xbffff000)],
+      notUser: [gva(0, 0xc0000000), gva(0, 0xc0001000), gva(0, 0xfffff000), gva(1, 0x1000), gva(0xffffffff, 0xffff0000)],
+    },
+    {
+      format: 'pae',
+      user: [gva(0, 0x1000), gva(0, 0xbffff000)],
+      notUser: [gva(0, 0xc0000000), gva(0, 0xc0001000), gva(0, 0xfffff000), gva(1, 0x1000), gva(0xffffffff, 0xffff0000)],
+    },
+    {
+      format: '4-level',
+      user: [gva(0, 0x1000), gva(0x7fff, 0xfffff000)],
+      // the upper half from its first page, the direct map, its top page; and a non-canonical address
+      notUser: [gva(0xffff8000, 0), gva(0xffff8880, 0x1000), gva(0xffffffff, 0xffff0000), gva(0x8000, 0)],
+    },
+    {
+      format: '5-level',
+      user: [gva(0, 0x1000), gva(0x00ffffff, 0xfffff000)],
+      notUser: [gva(0xff000000, 0), gva(0xff110000, 0x1000), gva(0xffffffff, 0xffff0000), gva(0x01000000, 0)],
+    },
+  ];
+
+  it.each(HALVES)('in $format paging, is a user-half address paged in and a kernel-half one a segfault, mapping nothing?', ({ format, user, notUser }) => {
+    const mmu = new Mmu({ mode: 'shadow', guestMemory: 16 << 20 });
+    const os = new SyntheticOs(mmu, { format });
+    os.createProcess();
+    os.switchTo(0);
+    for (const [lo, hi] of user) expect(os.access(lo, hi, ACC_WRITE), `${format} 0x${(hi >>> 0).toString(16)}:${(lo >>> 0).toString(16)}`).toBeGreaterThanOrEqual(0);
+    expect(os.stats).toMatchObject({ pagesMapped: user.length, segfaults: 0 });
+    for (const [lo, hi] of notUser) expect(os.access(lo, hi, 0), `${format} 0x${(hi >>> 0).toString(16)}:${(lo >>> 0).toString(16)}`).toBe(-1);
+    expect(os.stats).toMatchObject({ pagesMapped: user.length, segfaults: notUser.length });
+  });
+
+  it.each(['4-level', '5-level'] as const)('in %s paging, is the lackey line " L ffffffffffff0000,4" a segfault, as docs/trace-format.md says?', async (format) => {
+    const p = join(tmp, `kernel-half-${format}.lackey`);
+    writeFileSync(p, ' L 0000000000401000,4\n L ffffffffffff0000,4\n L ffff800000000000,8\n');
+    const r = await replayImported(p, imp, { ...OS_DEFAULTS, format }, { mode: 'shadow' });
+    expect(r.os!.pagesMapped).toBe(1);
+    expect(r.os!.segfaults).toBe(2);
   });
 });
