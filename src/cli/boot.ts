@@ -5,7 +5,7 @@
  * On a terminal the console is interactive (docs/console.md).
  */
 import { readFileSync } from 'node:fs';
-import { Machine, type RunResult } from '../machine/machine.js';
+import { Machine, type RunResult, type StopReason } from '../machine/machine.js';
 import type { ModeName } from '../mmu/modes/mode.js';
 import { MultibootError } from '../machine/multiboot.js';
 import { LinuxBootError } from '../machine/linux.js';
@@ -13,6 +13,7 @@ import { comparisonText } from './table.js';
 import { InputError } from './config.js';
 import { TraceRecorder } from '../trace/recorder.js';
 import { runConsole, type ConsoleIo } from './console.js';
+import { BootProgress, SerialOutput, type ByteSink, type ProgressStream } from './boot-status.js';
 
 /** What to boot: a Multiboot kernel, or a Linux kernel with an optional initrd. */
 export type BootImage = { multiboot: string } | { kernel: string; initrd?: string };
@@ -24,8 +25,10 @@ export interface BootOptions {
   memory: number;
   maxInstructions?: number;
   measure: boolean;
-  /** where guest serial output goes (default: stdout) */
-  out?: (byte: number) => void;
+  /** where guest serial output goes, byte for byte (default: stdout, or the console's output) */
+  out?: ByteSink;
+  /** where the status line goes while the guest is silent (default: stderr) */
+  status?: ProgressStream;
   /** where the end-of-run summary goes (default: stderr) */
   report?: (text: string) => void;
   /** record a trace of the run at the MMU boundary into this file (docs/trace-format.md) */
@@ -38,9 +41,58 @@ export interface BootOptions {
   startDate?: Date;
 }
 
+/** Why a boot ended: the machine's reasons, or the person's. */
+export type BootStopReason = StopReason | 'quit' | 'interrupted';
+
+/** The whole run, over all its slices. */
+export interface BootRunResult extends Omit<RunResult, 'reason'> {
+  reason: BootStopReason;
+  /** seconds the CPU ran: the wall time less the console's waits for input (MIPS is measured over these) */
+  cpuSeconds: number;
+}
+
 export interface BootOutcome {
-  result: RunResult;
+  result: BootRunResult;
   machine: Machine;
+}
+
+/** Wall-clock length of one batch slice: progress and Ctrl-C are looked at between slices. */
+const BATCH_SLICE_MS = 100;
+
+/**
+ * Runs the machine without input until it stops, in slices, so that the
+ * status line is kept up to date and Ctrl-C (SIGINT) ends the run with
+ * the summary. Slicing does not change what the guest does: a slice ends
+ * between two of the machine's steps, and the next resumes there.
+ */
+export async function runBatch(m: Machine, output: SerialOutput, progress: BootProgress | null, maxInstructions?: number): Promise<BootRunResult> {
+  const started = performance.now();
+  let instructions = 0;
+  let cpuSeconds = 0;
+  let interrupted = false;
+  const onSigint = (): void => {
+    interrupted = true;
+  };
+  process.once('SIGINT', onSigint);
+  try {
+    for (;;) {
+      const remaining = maxInstructions === undefined ? undefined : maxInstructions - instructions;
+      const r = m.run({ maxMillis: BATCH_SLICE_MS, ...(remaining !== undefined ? { maxInstructions: remaining } : {}) });
+      instructions += r.instructions;
+      cpuSeconds += r.seconds;
+      output.flush();
+      const seconds = (performance.now() - started) / 1000;
+      if (r.reason !== 'time-limit') return { ...r, instructions, seconds, cpuSeconds };
+      progress?.tick({ instructions, cpuSeconds, virtualNs: m.clock.now });
+      // Let signals and stream writes through.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (interrupted) {
+        return { reason: 'interrupted', exitStatus: null, instructions, seconds: (performance.now() - started) / 1000, cpuSeconds, detail: '' };
+      }
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
 }
 
 function readInput(path: string): Uint8Array {
@@ -60,16 +112,14 @@ export async function bootGuest(o: BootOptions): Promise<BootOutcome> {
   const files = 'multiboot' in img
     ? { kernel: readInput(img.multiboot) }
     : { kernel: readInput(img.kernel), ...(img.initrd !== undefined ? { initrd: readInput(img.initrd) } : {}) };
-  const out = o.out ?? (o.console
-    ? (b: number): void => { o.console!.output.write(String.fromCharCode(b)); }
-    : (b: number): void => { process.stdout.write(String.fromCharCode(b)); });
-  const m = new Machine({ mode: o.mode, memory: o.memory, serialOut: out, mmu: { measure: o.measure }, ...(o.startDate ? { startDate: o.startDate } : {}) });
+  const output = new SerialOutput(o.out ?? (o.console ? o.console.output : process.stdout));
+  const m = new Machine({ mode: o.mode, memory: o.memory, serialOut: output.push, mmu: { measure: o.measure }, ...(o.startDate ? { startDate: o.startDate } : {}) });
   // Recording starts before the loader runs, so the trace holds the whole life of the guest's MMU.
   const recorder = o.record !== undefined
     ? new TraceRecorder(m.mmu, o.record, { ...(o.recordCheckEvery !== undefined ? { checkEvery: o.recordCheckEvery } : {}), notes: { boot: { ...img, cmdline: o.cmdline, memory: o.memory, mode: o.mode } } })
     : null;
   recorder?.start();
-  let result: RunResult;
+  let result: BootRunResult;
   let recorded: ReturnType<TraceRecorder['close']> | null = null;
   try {
     try {
@@ -79,7 +129,20 @@ export async function bootGuest(o: BootOptions): Promise<BootOutcome> {
       if (e instanceof MultibootError || e instanceof LinuxBootError) throw new InputError(e.message);
       throw e;
     }
-    result = o.console ? await runConsole(m, o.console) : m.run(o.maxInstructions !== undefined ? { maxInstructions: o.maxInstructions } : {});
+    const statusStream = o.status ?? process.stderr;
+    const progress = new BootProgress(statusStream, output, {
+      quitHint: o.console ? 'Ctrl-a x quits' : 'Ctrl-C stops',
+      // the console shares the terminal; so does a batch run with both streams on one
+      sharesTerminal: o.console !== undefined || (o.out === undefined && process.stdout.isTTY === true && statusStream.isTTY === true),
+    });
+    try {
+      result = o.console
+        ? await runConsole(m, o.console, { output, progress, ...(o.maxInstructions !== undefined ? { maxInstructions: o.maxInstructions } : {}) })
+        : await runBatch(m, output, progress, o.maxInstructions);
+    } finally {
+      output.flush();
+      progress.clear();
+    }
   } finally {
     recorded = recorder?.close() ?? null;
   }
@@ -93,14 +156,19 @@ export async function bootGuest(o: BootOptions): Promise<BootOutcome> {
 }
 
 /** The end-of-run report: stop reason, exit status, instructions, MIPS, MMU counters. */
-export function summary(m: Machine, r: RunResult): string {
+export function summary(m: Machine, r: BootRunResult): string {
   const lines: string[] = [];
   lines.push('');
-  const status = r.reason === 'exit' ? `exit status ${r.exitStatus} (guest wrote ${((r.exitStatus ?? 1) - 1) / 2} to port 0xf4)` : r.reason;
+  const status = r.reason === 'exit' ? `exit status ${r.exitStatus} (guest wrote ${((r.exitStatus ?? 1) - 1) / 2} to port 0xf4)`
+    : r.reason === 'quit' ? 'quit from the console (Ctrl-a x); the guest was still running'
+      : r.reason === 'interrupted' ? 'stopped by Ctrl-C; the guest was still running'
+        : r.reason;
   lines.push(`vmmu: ${status}`);
   if (r.detail) lines.push(r.detail);
-  const mips = r.seconds > 0 ? r.instructions / r.seconds / 1e6 : 0;
-  lines.push(`instructions ${r.instructions}, ${r.seconds.toFixed(2)} s, ${mips.toFixed(1)} MIPS, virtual time ${(m.clock.now / 1e6).toFixed(1)} ms`);
+  // MIPS over the time the CPU ran: a console session spends most of its wall time waiting for keys.
+  const mips = r.cpuSeconds > 0 ? r.instructions / r.cpuSeconds / 1e6 : 0;
+  const time = r.seconds - r.cpuSeconds > 0.05 ? `${r.seconds.toFixed(2)} s (the CPU ran ${r.cpuSeconds.toFixed(2)} s of it)` : `${r.seconds.toFixed(2)} s`;
+  lines.push(`instructions ${r.instructions}, ${time}, ${mips.toFixed(1)} MIPS, virtual time ${(m.clock.now / 1e6).toFixed(1)} ms`);
   lines.push(comparisonText([{ label: m.mmu.mode.name, report: m.mmu.report() }]));
   return lines.join('\n') + '\n';
 }

@@ -152,28 +152,42 @@ async function boot(args: string[]): Promise<number> {
   const interactive = !values.batch && process.stdin.isTTY === true && process.stdout.isTTY === true;
   let image: BootImage;
   let cmdline = values.append;
+  let what: string;
+  let note = '';
   if (values.multiboot !== undefined) {
     image = { multiboot: values.multiboot };
+    what = values.multiboot;
   } else if (values.kernel !== undefined) {
     image = { kernel: values.kernel, ...(values.initrd !== undefined ? { initrd: values.initrd } : {}) };
+    what = `${values.kernel}${values.initrd !== undefined ? ` with ${values.initrd}` : ''}`;
   } else {
     const g = guestFiles();
     image = { kernel: g.kernels['686'], initrd: interactive ? g.initramfs.shell : g.initramfs.batch };
     cmdline ??= g.cmdline;
-    if (interactive) process.stderr.write(`vmmu: booting Debian ${g.kernelReleases['686']} with a busybox shell (${mode} translation); Ctrl-a x quits\n`);
+    what = `Debian ${g.kernelReleases['686']} with ${interactive ? 'a busybox shell' : 'the batch initramfs (it runs its checks and powers off)'}`;
+    note = `the kernel runs with "quiet" and prints nothing for the first minutes${process.stderr.isTTY && !process.env.CI ? '; a status line shows meanwhile' : ''}`;
   }
+  const memory = memorySize(values.mem, 'multiboot' in image ? 64 << 20 : 256 << 20);
+  process.stderr.write(`${bootBanner(what, mode, memory, interactive)}\n${note ? `vmmu: ${note}\n` : ''}`);
   const { result } = await bootGuest({
     mode,
     image,
     cmdline: cmdline ?? '',
-    memory: memorySize(values.mem, 'multiboot' in image ? 64 << 20 : 256 << 20),
+    memory,
     ...(values['max-instructions'] !== undefined ? { maxInstructions: positiveInt('max-instructions', values['max-instructions'], 0) } : {}),
     measure: values.measure ?? false,
     ...(values.record !== undefined ? { record: values.record } : {}),
     ...(interactive ? { console: { input: process.stdin, output: process.stdout } } : {}),
   });
   if (result.reason === 'exit') return result.exitStatus === 1 ? 0 : 1;
-  return result.reason === 'halted' ? 0 : 1;
+  if (result.reason === 'interrupted') return 130;
+  return result.reason === 'halted' || result.reason === 'quit' ? 0 : 1;
+}
+
+/** The line `vmmu boot` starts with, on stderr: what boots, how, and how to stop it. */
+function bootBanner(what: string, mode: ModeName, memory: number, interactive: boolean): string {
+  const size = memory % (1 << 30) === 0 ? `${memory / (1 << 30)} GiB` : `${Math.round(memory / (1 << 20))} MiB`;
+  return `vmmu: booting ${what} (${mode} translation, ${size}); ${interactive ? 'Ctrl-a x quits' : 'Ctrl-C stops it'}`;
 }
 
 /** Error classes (by name, also from worker threads) that are the user's input, not a bug: message only, exit 1. */

@@ -46,7 +46,7 @@ export interface MachineOptions {
   nsPerInstruction?: number;
   /** everything the guest writes to the second serial port (default: dropped) */
   serial2Out?: (byte: number) => void;
-  /** the date the CMOS clock holds at power-on (default: the host's current date) */
+  /** the date the CMOS clock holds at power-on (default: RTC_DEFAULT_START, a fixed date, so runs are reproducible) */
   startDate?: Date;
 }
 
@@ -111,7 +111,7 @@ export class Machine {
       this.exitStatus = status;
     });
     this.uart2 = new Uart(this.io, 0x2f8, 3, this.pic, o.serial2Out ?? ((): void => {}), this.clock);
-    this.rtc = new Rtc(this.io, this.clock, this.pic, { startDate: o.startDate ?? new Date(), memoryBytes: this.memoryBytes + PC_HOLE.bytes });
+    this.rtc = new Rtc(this.io, this.clock, this.pic, { ...(o.startDate ? { startDate: o.startDate } : {}), memoryBytes: this.memoryBytes + PC_HOLE.bytes });
     const reset = (): void => {
       this.resetRequested = true;
     };
@@ -219,6 +219,10 @@ export class Machine {
     const ns = clock.nsPerInstruction;
     let instructions = 0;
     let checks = 0;
+    // The wall clock is read every 64 steps, or sooner once 2^18 instructions ran
+    // since the last reading: a busy guest's steps are up to 2^20 instructions
+    // each, and 64 of them are seconds, not the milliseconds asked for.
+    let checkedAt = 0;
     const result = (reason: StopReason, detail = ''): RunResult => ({
       reason, exitStatus: this.exitStatus, instructions, seconds: (performance.now() - start) / 1000, detail,
     });
@@ -227,7 +231,10 @@ export class Machine {
         if (this.exitStatus !== null) return result('exit');
         if (this.resetRequested) return result('reset', 'the guest asked for a system reset');
         if (instructions >= maxInstr) return result('instruction-limit');
-        if ((++checks & 63) === 0 && performance.now() > deadline) return result('time-limit');
+        if (deadline !== Infinity && ((++checks & 63) === 0 || instructions - checkedAt >= 1 << 18)) {
+          checkedAt = instructions;
+          if (performance.now() > deadline) return result('time-limit');
+        }
         const next = clock.nextEventTime();
         if (cpu.halted) {
           if (!cpu.canWake()) return result('halted', `CPU halted with interrupts disabled at ${cpu.segSel[CS]!.toString(16)}:${(cpu.eip >>> 0).toString(16)}`);

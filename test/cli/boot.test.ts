@@ -1,0 +1,131 @@
+/**
+ * `vmmu boot` as a user meets it, with tiny hand-assembled guests (tiny-guest.ts)
+ * instead of Linux: the guest's bytes reach the terminal or the pipe
+ * unchanged, the command says what it boots and how to stop it, shows
+ * progress on stderr while the guest is silent, honours --max-instructions
+ * on a terminal as in a pipe, and tells a quit from a halt.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { exit, forever, idle, print, spin, writeGuest } from './tiny-guest.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const main = join(root, 'dist/src/cli/main.js'); // built by npm test's pretest; run alone, npm run build first
+const ptyRun = fileURLToPath(new URL('./pty-run.py', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'vmmu-boot-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const env = { ...process.env, CI: '' };
+delete env.DEBUG;
+
+/** Bytes that a second UTF-8 encoding would change: "é" (C3 A9), a lone 0xff, "€" (E2 82 AC). */
+const GUEST_BYTES = new Uint8Array([0x68, 0xc3, 0xa9, 0x20, 0xff, 0x20, 0xe2, 0x82, 0xac, 0x0a]);
+
+/** Runs the command on a pseudo-terminal; `steps`: [pattern, keys, delay s] typed once the pattern appears. */
+function onTerminal(args: string[], steps: [string, string, number][] = [], timeoutS = 60): { output: Buffer; text: string; exitCode: number | null; timedOut: boolean } {
+  const r = spawnSync('python3', [ptyRun, String(timeoutS), JSON.stringify(steps), process.execPath, main, ...args], { encoding: 'utf8', env, cwd: root });
+  expect(r.status, r.stderr).toBe(0);
+  const j = JSON.parse(r.stdout) as { output: string; exitCode: number | null; timedOut: boolean };
+  const output = Buffer.from(j.output, 'base64');
+  return { output, text: output.toString('latin1'), exitCode: j.exitCode, timedOut: j.timedOut };
+}
+
+describe('the guest\'s bytes', () => {
+  const guest = writeGuest(dir, 'bytes.elf', print(GUEST_BYTES), exit);
+
+  it('in a pipe, is standard output exactly the bytes the guest wrote, and is the rest on stderr?', () => {
+    const r = spawnSync(process.execPath, [main, 'boot', '--multiboot', guest], { env, cwd: root });
+    expect(r.status, r.stderr.toString()).toBe(0);
+    expect([...r.stdout]).toEqual([...GUEST_BYTES]);
+    expect(r.stderr.toString()).toMatch(/wrote 0 to port 0xf4/);
+  });
+
+  it('on a terminal (the interactive console), do the same bytes arrive unchanged?', () => {
+    const r = onTerminal(['boot', '--multiboot', guest]);
+    expect(r.exitCode).toBe(0);
+    // the terminal turns "\n" into "\r\n"; nothing else may change
+    expect(r.output.includes(Buffer.from([0x68, 0xc3, 0xa9, 0x20, 0xff, 0x20, 0xe2, 0x82, 0xac, 0x0d, 0x0a]))).toBe(true);
+    expect(r.output.includes(Buffer.from([0xc3, 0x83]))).toBe(false); // 0xc3 encoded again
+  });
+});
+
+describe('what the command says while it runs', () => {
+  it('does it say first what it boots, with which translation and memory, and how to stop it?', () => {
+    const guest = writeGuest(dir, 'hello.elf', print('hello\n'), exit);
+    const r = spawnSync(process.execPath, [main, 'boot', '--multiboot', guest, '--mode', 'slat', '--mem', '32M'], { env, cwd: root, encoding: 'utf8' });
+    expect(r.stdout).toBe('hello\n');
+    expect(r.stderr.split('\n')[0]).toBe(`vmmu: booting ${guest} (slat translation, 32 MiB); Ctrl-C stops it`);
+  });
+
+  it('on a terminal, does a status line show instructions, MIPS and virtual time while the guest is silent, erased before its output goes on?', () => {
+    // about 3 s of silence at the interpreter's speed, then a line
+    const guest = writeGuest(dir, 'silent.elf', print('before\n'), spin(150_000_000), print('after\n'), exit);
+    const r = onTerminal(['boot', '--batch', '--multiboot', guest], [], 120);
+    expect(r.exitCode, r.text).toBe(0);
+    const between = r.text.slice(r.text.indexOf('before'), r.text.indexOf('after'));
+    expect(between).toMatch(/\rvmmu: [\d.]+[kMG]? instructions, [\d.]+ MIPS, virtual time [\d.]+ s, \d+ s \(guest silent \d+ s; Ctrl-C stops\)\x1b\[K/);
+    expect(between.endsWith('\r\x1b[K')).toBe(true); // erased just before "after"
+    expect(r.text.slice(r.text.indexOf('after'))).not.toMatch(/guest silent/);
+  });
+
+  it('in a pipe, does standard output get nothing but the guest\'s bytes, however long the guest is silent?', () => {
+    const guest = writeGuest(dir, 'silent-pipe.elf', spin(100_000_000), print('done\n'), exit);
+    const r = spawnSync(process.execPath, [main, 'boot', '--multiboot', guest], { env, cwd: root, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('done\n');
+    expect(r.stderr).not.toMatch(/\r|\x1b\[/); // no live line on a non-terminal
+  });
+
+  it('does Ctrl-C (SIGINT) stop a batch run with the summary and exit status 130?', async () => {
+    const guest = writeGuest(dir, 'forever.elf', forever);
+    const child = spawn(process.execPath, [main, 'boot', '--multiboot', guest], { env, cwd: root });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (stderr.includes('Ctrl-C stops it')) setTimeout(() => child.kill('SIGINT'), 300);
+    });
+    const guard = setTimeout(() => child.kill('SIGKILL'), 20_000); // never leave the guest spinning
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    clearTimeout(guard);
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/vmmu: stopped by Ctrl-C; the guest was still running\ninstructions [1-9]\d*, /);
+  }, 30_000);
+});
+
+describe('--max-instructions', () => {
+  const guest = writeGuest(dir, 'forever-tty.elf', print('spinning\n'), forever);
+
+  it('on a terminal (the interactive console), does the run stop at the limit, as in a pipe?', () => {
+    const r = onTerminal(['boot', '--multiboot', guest, '--max-instructions', '20000000'], [], 60);
+    expect(r.timedOut, r.text).toBe(false);
+    expect(r.text).toMatch(/vmmu: instruction-limit\r?\ninstructions 20000000, /);
+  });
+
+  it('in a pipe, the same?', () => {
+    const r = spawnSync(process.execPath, [main, 'boot', '--multiboot', guest, '--max-instructions', '20000000'], { env, cwd: root, encoding: 'utf8' });
+    expect(r.stderr).toMatch(/vmmu: instruction-limit\ninstructions 20000000, /);
+  });
+});
+
+describe('Ctrl-a x', () => {
+  it('does quitting say the person quit (not that the guest halted), with MIPS over the time the CPU ran?', () => {
+    const guest = writeGuest(dir, 'idle.elf', print('waiting\n'), spin(10_000_000), idle);
+    // the guest idles; two seconds later, Ctrl-a x
+    const r = onTerminal(['boot', '--multiboot', guest], [['waiting', '\x01x', 2]], 60);
+    expect(r.exitCode, r.text).toBe(0);
+    expect(r.text).not.toMatch(/vmmu: halted/);
+    expect(r.text).toMatch(/vmmu: quit from the console \(Ctrl-a x\); the guest was still running/);
+    const m = /instructions (\d+), ([\d.]+) s \(the CPU ran ([\d.]+) s of it\), ([\d.]+) MIPS/.exec(r.text);
+    expect(m, r.text).not.toBeNull();
+    const [instructions, wall, cpu, mips] = m!.slice(1).map(Number) as [number, number, number, number];
+    expect(instructions).toBeGreaterThan(20_000_000);
+    expect(wall).toBeGreaterThan(1.5);
+    expect(cpu).toBeLessThan(wall / 2);
+    // MIPS is instructions over the CPU's seconds (to the printed precision), not over the wall time
+    expect(Math.abs(mips - instructions / cpu / 1e6)).toBeLessThan(Math.max(0.2, (instructions / 1e6) * (0.005 / cpu ** 2) + 0.1));
+  });
+});
