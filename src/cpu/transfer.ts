@@ -594,11 +594,11 @@ export function taskSwitchTo(c: Cpu, sel: number, how: 'jmp' | 'call' | 'int' | 
   c.loadSystemCache(TR, sel, newBase, newLimit, newAr | 0x200);
   c.cr0 |= CR0_TS;
   if (newBig && c.cr0 & CR0_PG) {
-    c.cr3 = nCr3;
     if (c.mmu.writeCr3(nCr3, 0) !== 0) {
       c.mmu.clearFault();
       c.gp(0);
     }
+    c.cr3 = nCr3;
   }
   c.eip = nEip;
   for (let r = 0; r < 8; r++) {
