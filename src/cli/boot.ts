@@ -4,13 +4,13 @@
  * why it stopped, the instructions executed, MIPS and the MMU's counters.
  * On a terminal the console is interactive (docs/console.md).
  */
-import { readFileSync } from 'node:fs';
 import { Machine, type RunResult, type StopReason } from '../machine/machine.js';
 import type { ModeName } from '../mmu/modes/mode.js';
 import { MultibootError } from '../machine/multiboot.js';
 import { LinuxBootError } from '../machine/linux.js';
 import { comparisonText } from './table.js';
-import { InputError } from './config.js';
+import { InputError, readInputFile, sizeText } from './config.js';
+import type { TraceSink } from '../trace/writer.js';
 import { TraceRecorder } from '../trace/recorder.js';
 import { runConsole, type ConsoleIo } from './console.js';
 import { BootProgress, SerialOutput, type ByteSink, type ProgressStream } from './boot-status.js';
@@ -33,6 +33,8 @@ export interface BootOptions {
   report?: (text: string) => void;
   /** record a trace of the run at the MMU boundary into this file (docs/trace-format.md) */
   record?: string;
+  /** with `record`: where the trace's bytes go instead of the file (the name is still shown) */
+  recordSink?: TraceSink;
   /** with `record`: accesses between CHECK records (default 4096) */
   recordCheckEvery?: number;
   /** run the serial console interactively on these streams (keys to the guest, Ctrl-a x quits) */
@@ -95,12 +97,12 @@ export async function runBatch(m: Machine, output: SerialOutput, progress: BootP
   }
 }
 
-function readInput(path: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    throw new InputError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
+/**
+ * Reads a kernel or initrd: a regular file that fits in guest memory
+ * (with what is already loaded), never a device such as /dev/zero.
+ */
+function readInput(path: string, option: string, room: number, memory: number): Uint8Array {
+  return readInputFile(path, `${option} ${path}`, room, `the ${sizeText(room)} of guest memory left for it (--mem ${sizeText(memory)})`);
 }
 
 /**
@@ -109,14 +111,17 @@ function readInput(path: string): Uint8Array {
  */
 export async function bootGuest(o: BootOptions): Promise<BootOutcome> {
   const img = o.image;
-  const files = 'multiboot' in img
-    ? { kernel: readInput(img.multiboot) }
-    : { kernel: readInput(img.kernel), ...(img.initrd !== undefined ? { initrd: readInput(img.initrd) } : {}) };
+  let files: { kernel: Uint8Array; initrd?: Uint8Array };
+  if ('multiboot' in img) files = { kernel: readInput(img.multiboot, '--multiboot', o.memory, o.memory) };
+  else {
+    const kernel = readInput(img.kernel, '--kernel', o.memory, o.memory);
+    files = { kernel, ...(img.initrd !== undefined ? { initrd: readInput(img.initrd, '--initrd', o.memory - kernel.length, o.memory) } : {}) };
+  }
   const output = new SerialOutput(o.out ?? (o.console ? o.console.output : process.stdout));
   const m = new Machine({ mode: o.mode, memory: o.memory, serialOut: output.push, mmu: { measure: o.measure }, ...(o.startDate ? { startDate: o.startDate } : {}) });
   // Recording starts before the loader runs, so the trace holds the whole life of the guest's MMU.
   const recorder = o.record !== undefined
-    ? new TraceRecorder(m.mmu, o.record, { ...(o.recordCheckEvery !== undefined ? { checkEvery: o.recordCheckEvery } : {}), notes: { boot: { ...img, cmdline: o.cmdline, memory: o.memory, mode: o.mode } } })
+    ? new TraceRecorder(m.mmu, o.recordSink ?? o.record, { ...(o.recordCheckEvery !== undefined ? { checkEvery: o.recordCheckEvery } : {}), notes: { boot: { ...img, cmdline: o.cmdline, memory: o.memory, mode: o.mode } } })
     : null;
   recorder?.start();
   let result: BootRunResult;
@@ -147,7 +152,9 @@ export async function bootGuest(o: BootOptions): Promise<BootOutcome> {
     recorded = recorder?.close() ?? null;
   }
   let text = summary(m, result);
-  if (recorded !== null) {
+  if (recorded !== null && result.reason === 'interrupted') {
+    text += `not recorded: the run was interrupted, and ${o.record} is left as it was\n`;
+  } else if (recorded !== null) {
     const s = recorded;
     text += `recorded ${o.record}: ${s.records} records (${s.accesses} accesses, ${s.pageImages} page images, ${s.ptWrites} page-table writes), ${s.bytes} bytes\n`;
   }
@@ -159,7 +166,7 @@ export async function bootGuest(o: BootOptions): Promise<BootOutcome> {
 export function summary(m: Machine, r: BootRunResult): string {
   const lines: string[] = [];
   lines.push('');
-  const status = r.reason === 'exit' ? `exit status ${r.exitStatus} (guest wrote ${((r.exitStatus ?? 1) - 1) / 2} to port 0xf4)`
+  const status = r.reason === 'exit' ? `guest wrote ${((r.exitStatus ?? 1) - 1) / 2} to port 0xf4: exit status ${r.exitStatus} ((value << 1) | 1, as QEMU's isa-debug-exit)`
     : r.reason === 'quit' ? 'quit from the console (Ctrl-a x); the guest was still running'
       : r.reason === 'interrupted' ? 'stopped by Ctrl-C; the guest was still running'
         : r.reason;
@@ -169,6 +176,8 @@ export function summary(m: Machine, r: BootRunResult): string {
   const mips = r.cpuSeconds > 0 ? r.instructions / r.cpuSeconds / 1e6 : 0;
   const time = r.seconds - r.cpuSeconds > 0.05 ? `${r.seconds.toFixed(2)} s (the CPU ran ${r.cpuSeconds.toFixed(2)} s of it)` : `${r.seconds.toFixed(2)} s`;
   lines.push(`instructions ${r.instructions}, ${time}, ${mips.toFixed(1)} MIPS, virtual time ${(m.clock.now / 1e6).toFixed(1)} ms`);
-  lines.push(comparisonText([{ label: m.mmu.mode.name, report: m.mmu.report() }]));
+  // Without --measure the cost model was off: no access, TLB, walk or cycle figures to show.
+  lines.push(comparisonText([{ label: m.mmu.mode.name, report: m.mmu.report() }], { measured: m.mmu.measure }));
+  if (!m.mmu.measure) lines.push('(run with --measure for access, TLB, page-walk and cycle figures)');
   return lines.join('\n') + '\n';
 }

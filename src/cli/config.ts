@@ -3,8 +3,9 @@
  * reported with the file, and the line and column or the field, never as a
  * stack trace.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { match, P } from 'ts-pattern';
+import { MAX_TLB_ENTRIES } from './options.js';
 import { DEFAULT_COST_PROFILE, type CostProfile, type TlbArrayGeometry, type TlbGeometry } from '../mmu/defaults.js';
 
 /** A problem with a file the user gave: the message names the file and where. */
@@ -20,14 +21,77 @@ export function checkNewOutput(path: string, option: string, force: boolean): vo
   }
 }
 
-/** Reads and parses a JSON file; syntax errors carry line and column. */
-export function readJson(path: string): unknown {
-  let text: string;
+/** A system error as a person reads it: "no space left on device (ENOSPC)". */
+export function errnoText(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  const code = typeof err?.code === 'string' ? err.code : undefined;
+  const text: Record<string, string> = {
+    ENOENT: 'no such file or directory', ENOTDIR: 'a part of the path is not a directory', EISDIR: 'it is a directory',
+    EACCES: 'permission denied', EPERM: 'operation not permitted', EROFS: 'read-only file system',
+    ENOSPC: 'no space left on device', EDQUOT: 'disk quota exceeded', EFBIG: 'file too large', EIO: 'input/output error',
+    ENAMETOOLONG: 'file name too long', ELOOP: 'too many levels of symbolic links', ENXIO: 'no such device or address',
+    EBUSY: 'device or resource busy', ETXTBSY: 'text file busy', EMFILE: 'too many open files', EXDEV: 'not on the same file system',
+  };
+  if (code === undefined) return e instanceof Error ? e.message : String(e);
+  return `${text[code] ?? err.message} (${code})`;
+}
+
+/** What kind of file a stat describes, for "not a regular file" messages. */
+function kindOf(st: { isDirectory(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isFIFO(): boolean; isSocket(): boolean }): string {
+  return st.isDirectory() ? 'a directory' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device'
+    : st.isFIFO() ? 'a pipe' : st.isSocket() ? 'a socket' : 'not a regular file';
+}
+
+/** "256 MiB", "3.5 KiB", "17 bytes". */
+export function sizeText(bytes: number): string {
+  if (bytes >= 1 << 20) return `${Number((bytes / (1 << 20)).toFixed(1))} MiB`;
+  if (bytes >= 1 << 10) return `${Number((bytes / (1 << 10)).toFixed(1))} KiB`;
+  return `${bytes} bytes`;
+}
+
+/**
+ * Reads a whole input file that the user named, at most `limit` bytes:
+ * only a regular file (a device such as /dev/zero, a pipe or a directory
+ * is refused: it has no size to check), and one no larger than the limit.
+ * `what` names the file in messages ("--initrd FILE", or just the path);
+ * `limitText` says where the limit comes from. Throws InputError.
+ */
+export function readInputFile(path: string, what: string, limit: number, limitText: string): Buffer {
+  let fd: number;
   try {
-    text = readFileSync(path, 'utf8');
+    fd = openSync(path, 'r');
   } catch (e) {
-    throw new InputError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    throw new InputError(`${what}: cannot open: ${errnoText(e)}`);
   }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new InputError(`${what}: ${kindOf(st)}, not a regular file; give a file`);
+    if (st.size > limit) throw new InputError(`${what}: ${sizeText(st.size)} is more than ${limitText}`);
+    const buf = Buffer.allocUnsafe(st.size);
+    let got = 0;
+    while (got < st.size) {
+      const n = readSync(fd, buf, got, st.size - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got);
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError(`${what}: cannot read: ${errnoText(e)}`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The largest JSON input (cost profiles, TLB geometries, sweep files, compare --results) read, in bytes. */
+export const JSON_LIMIT = 16 << 20;
+
+/**
+ * Reads and parses a JSON file; syntax errors carry line and column.
+ * `option` (e.g. "--tlb") is named in messages about the file itself.
+ */
+export function readJson(path: string, option?: string): unknown {
+  const text = readInputFile(path, option === undefined ? path : `${option} ${path}`, JSON_LIMIT, `the ${sizeText(JSON_LIMIT)} that a JSON input may hold`).toString('utf8');
   try {
     return JSON.parse(text) as unknown;
   } catch {
@@ -118,7 +182,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
  * keep the defaults; unknown fields are an error.
  */
 export function loadCostProfile(path: string): CostProfile {
-  const v = readJson(path);
+  const v = readJson(path, '--cost-profile');
   if (!isObject(v)) throw new InputError(`${path}: a cost profile must be a JSON object`);
   const out: Record<string, number | string> = { ...DEFAULT_COST_PROFILE, name: path };
   for (const [k, x] of Object.entries(v)) {
@@ -139,6 +203,9 @@ function arrayGeometry(path: string, field: string, v: unknown, optional: boolea
   }
   for (const k of Object.keys(v)) if (k !== 'entries' && k !== 'ways') throw new InputError(`${path}: unknown field '${field}.${k}'`);
   const { entries, ways } = v;
+  if (typeof entries === 'number' && entries > MAX_TLB_ENTRIES) {
+    throw new InputError(`${path}: '${field}': ${entries} entries is more than the limit of ${MAX_TLB_ENTRIES} for one modeled TLB array`);
+  }
   if (!Number.isInteger(entries) || entries < 0 || !Number.isInteger(ways) || ways < 1 || (entries > 0 && entries % ways !== 0)) {
     throw new InputError(`${path}: '${field}': ${entries} entries cannot be split into ${ways}-way sets`);
   }
@@ -156,7 +223,7 @@ function section(path: string, v: Record<string, unknown>, name: string, fields:
 
 /** Loads a TLB geometry in the shape of TlbGeometry (see docs/costs.md). */
 export function loadTlbGeometry(path: string): TlbGeometry {
-  return tlbGeometryFrom(readJson(path), path);
+  return tlbGeometryFrom(readJson(path, '--tlb'), path);
 }
 
 /**
@@ -194,7 +261,7 @@ export const SWEEP_FIELDS = ['l1d.k4', 'l1d.m2', 'l1d.g1', 'l1i.k4', 'l1i.m2', '
  */
 export function parseSweep(spec: string, base: TlbGeometry): TlbGeometry[] {
   if (spec.endsWith('.json')) {
-    const v = readJson(spec);
+    const v = readJson(spec, '--sweep');
     if (!Array.isArray(v) || v.length === 0) throw new InputError(`${spec}: a sweep file must hold a non-empty JSON array of TLB geometries`);
     return v.map((g, i) => tlbGeometryFrom(g, `${spec}[${i}]`));
   }

@@ -56,6 +56,16 @@ export function runDemo(mode: ModeName, o: DemoOptions): Column {
 
 /** Runs the demonstration's workload (described above runDemo) on a freshly booted synthetic OS. */
 export function demoWorkload(os: SyntheticOs, o: DemoOptions): void {
+  demoSteps(os, o)(Infinity);
+}
+
+/**
+ * The same workload in steps: the returned function runs up to `n` more
+ * accesses and says whether the workload is done, so that a caller can
+ * let events (signals) through between steps. The accesses are the same
+ * however they are split.
+ */
+export function demoSteps(os: SyntheticOs, o: DemoOptions): (n: number) => boolean {
   for (let p = 0; p < o.processes; p++) os.createProcess();
   let s = o.seed * 2654435761 >>> 0 || 1;
   const rand = (): number => {
@@ -68,27 +78,32 @@ export function demoWorkload(os: SyntheticOs, o: DemoOptions): void {
   const pc = new Array<number>(o.processes).fill(0);
   let pid = 0;
   os.switchTo(0);
-  for (let i = 0; i < o.accesses; i++) {
-    if (i > 0 && i % o.quantum === 0) {
-      pid = (pid + 1) % o.processes;
-      os.switchTo(pid);
-      if ((i / o.quantum) % 100 === 0) os.unmap(dataBase + Math.floor(rand() * (o.workingSet - 64)) * 4096, 0, 64);
+  let i = 0;
+  return (n: number): boolean => {
+    const end = Math.min(o.accesses, i + n);
+    for (; i < end; i++) {
+      if (i > 0 && i % o.quantum === 0) {
+        pid = (pid + 1) % o.processes;
+        os.switchTo(pid);
+        if ((i / o.quantum) % 100 === 0) os.unmap(dataBase + Math.floor(rand() * (o.workingSet - 64)) * 4096, 0, 64);
+      }
+      let gva: number;
+      let acc = 0;
+      if ((i & 3) === 3) {
+        pc[pid] = (pc[pid]! + 16) % (24 * 4096);
+        gva = codeBase + pc[pid]!;
+        acc = ACC_FETCH;
+      } else {
+        const r = rand();
+        let page: number;
+        if (r < 0.6) page = Math.floor(rand() * 48);
+        else if (r < 0.85) page = stream[pid] = (stream[pid]! + 1) % o.workingSet;
+        else page = Math.floor(rand() * o.workingSet);
+        gva = dataBase + page * 4096 + (Math.floor(rand() * 1024) << 2);
+        if (rand() < 0.3) acc = ACC_WRITE;
+      }
+      os.access(gva, 0, acc);
     }
-    let gva: number;
-    let acc = 0;
-    if ((i & 3) === 3) {
-      pc[pid] = (pc[pid]! + 16) % (24 * 4096);
-      gva = codeBase + pc[pid]!;
-      acc = ACC_FETCH;
-    } else {
-      const r = rand();
-      let page: number;
-      if (r < 0.6) page = Math.floor(rand() * 48);
-      else if (r < 0.85) page = stream[pid] = (stream[pid]! + 1) % o.workingSet;
-      else page = Math.floor(rand() * o.workingSet);
-      gva = dataBase + page * 4096 + (Math.floor(rand() * 1024) << 2);
-      if (rand() < 0.3) acc = ACC_WRITE;
-    }
-    os.access(gva, 0, acc);
-  }
+    return i >= o.accesses;
+  };
 }

@@ -3,18 +3,22 @@
  * The `vmmu` command. Without arguments it boots the built-in default
  * guest (Debian's 686 kernel and a busybox shell, from `npm run guests`).
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { match, P } from 'ts-pattern';
 import { MODE_NAMES, type ModeName } from '../mmu/modes/mode.js';
 import { OS_FORMATS, type OsFormat } from '../workload/synthetic-os.js';
 import { DEMO_DEFAULTS, runDemo, type DemoOptions } from './demo.js';
-import { InputError, checkNewOutput, loadCostProfile, loadTlbGeometry } from './config.js';
+import { InputError, loadCostProfile, loadTlbGeometry } from './config.js';
 import { bootGuest, type BootImage } from './boot.js';
 import { guestFiles } from '../guests/paths.js';
 import { comparisonText } from './table.js';
-import { compareCommand, recordCommand, replayCommand, TRACE_USAGE, TraceUsageError } from './trace-cmd.js';
+import { compareCommand, recordCommand, replayCommand, TRACE_HELP, TRACE_USAGE, TraceUsageError } from './trace-cmd.js';
+import { ANY_COUNT, intOption, MAX_DEMO_PROCESSES, MAX_GUEST_MEMORY, MAX_WORKING_SET, memoryOption, OptionError, type IntRange } from './options.js';
+import { checkOutput, withOutput } from './output.js';
 import { TraceError } from '../trace/format.js';
 import { ImportError } from '../trace/importers.js';
+import type { TraceSink } from '../trace/writer.js';
 
 const USAGE = `usage: vmmu [command] [options]
 
@@ -27,7 +31,8 @@ commands:
   record    write a binary trace (from a text trace, or the demo workload)
   replay    replay a trace in every mode and print the costs side by side
   compare   the same as a self-contained HTML report with charts
-  help      show this text
+  help      show this text (vmmu COMMAND --help: that command's options)
+  --version print the version
 
 boot options:
   --kernel FILE                  a Linux bzImage (32-bit boot protocol)
@@ -35,21 +40,32 @@ boot options:
   --multiboot FILE               or a Multiboot v1 kernel (ELF or a.out kludge)
   --mode naive|shadow|slat       translation mode (default shadow)
   --append "..."                 the kernel command line
-  --mem SIZE                     guest memory, e.g. 256M, 1G (default 256M for
-                                 Linux, 64M for Multiboot)
+  --mem SIZE                     guest memory: 256M, 1G, a bare number of MiB (default
+                                 256M for Linux, 64M for Multiboot; 2M to ${MAX_GUEST_MEMORY >> 20}M,
+                                 whole 4 KiB pages); a kernel and initrd must fit in it
   --batch                        never take the terminal: run without input
   --max-instructions N           stop after N instructions
-  --measure                      play every access through the cost model
-  --record FILE                  record a trace of the run (vmmu replay FILE replays it)
-  --force                        let --record replace an existing file
+  --measure                      play every access through the cost model (TLB, walk
+                                 and cycle figures in the summary)
+  --record FILE                  record a trace of the run (vmmu replay FILE replays it);
+                                 written whole or not at all (Ctrl-C leaves no file)
+  --force                        let --record replace an existing file (never an input)
+
+boot exit status:
+  (v << 1) | 1                   the guest wrote v to port 0xf4 (isa-debug-exit, as under
+                                 QEMU; the low 8 bits): odd, so 1 means it wrote 0
+  0                              the guest halted or powered off, or Ctrl-a x quit the console
+  4                              it stopped otherwise: triple fault, reset, --max-instructions
+  130                            Ctrl-C stopped it
+  1, 2                           bad input, a usage mistake (as for every command)
 
 demo options:
   --mode naive|shadow|slat|all   modes to run (default all)
   --format 32-bit|pae|4-level|5-level
                                  guest paging format (default 4-level)
   --accesses N                   guest accesses per mode (default 2000000)
-  --processes N                  processes, switched round robin (default 4)
-  --working-set N                pages per process (default 2048)
+  --processes N                  processes, switched round robin (default 4, at most ${MAX_DEMO_PROCESSES})
+  --working-set N                pages per process (default 2048; 128 to ${MAX_WORKING_SET})
   --cost-profile FILE.json       cycle costs (any subset of the fields in docs/costs.md)
   --tlb FILE.json                modeled TLB geometry (the shape in docs/costs.md)
   --json                         print the reports as JSON
@@ -58,11 +74,32 @@ demo options:
 /** A command-line mistake: printed without a stack trace, exit status 2. */
 export class UsageError extends Error {}
 
-function positiveInt(name: string, v: string | undefined, dflt: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${name} must be a positive integer, not '${v}'`);
-  return n;
+/** The lines of `text` from the line `header` up to the next blank line. */
+function section(text: string, header: string): string {
+  const lines = text.split('\n');
+  const at = lines.indexOf(header);
+  if (at < 0) return '';
+  const end = lines.indexOf('', at);
+  return `${lines.slice(at, end < 0 ? undefined : end).join('\n')}\n`;
+}
+
+/** Each command's help: its usage line and its options. */
+function commandHelp(cmd: string): string | undefined {
+  return match(cmd)
+    .with('boot', () => `usage: vmmu boot [options]\n\nRuns a guest kernel with its serial console on the terminal; with neither\n--kernel nor --multiboot, the built-in default guest (npm run guests).\n\n${section(USAGE, 'boot options:')}\n${section(USAGE, 'boot exit status:')}`)
+    .with('demo', () => `usage: vmmu demo [options]\n\nTranslates a generated workload in every mode and prints the costs side by side.\n\n${section(USAGE, 'demo options:')}`)
+    .with(P.union('record', 'replay', 'compare'), (c) => TRACE_HELP[c])
+    .otherwise(() => undefined);
+}
+
+/** The package's version, from package.json next to dist/. */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function positiveInt(name: string, v: string | undefined, dflt: number, r: IntRange = ANY_COUNT): number {
+  return intOption(name, v, dflt, r);
 }
 
 function modesOf(v: string | undefined): ModeName[] {
@@ -94,12 +131,11 @@ function demo(args: string[]): void {
     modes: modesOf(values.mode),
     format,
     accesses: positiveInt('accesses', values.accesses, DEMO_DEFAULTS.accesses),
-    processes: positiveInt('processes', values.processes, DEMO_DEFAULTS.processes),
-    workingSet: positiveInt('working-set', values['working-set'], DEMO_DEFAULTS.workingSet),
+    processes: positiveInt('processes', values.processes, DEMO_DEFAULTS.processes, { min: 1, max: MAX_DEMO_PROCESSES }),
+    workingSet: positiveInt('working-set', values['working-set'], DEMO_DEFAULTS.workingSet, { min: 128, max: MAX_WORKING_SET }),
     ...(values['cost-profile'] !== undefined ? { costProfile: loadCostProfile(values['cost-profile']) } : {}),
     ...(values.tlb !== undefined ? { tlb: loadTlbGeometry(values.tlb) } : {}),
   };
-  if (o.workingSet < 128) throw new UsageError('--working-set must be at least 128 pages');
   const cols = o.modes.map((m) => runDemo(m, o));
   if (values.json) {
     console.log(JSON.stringify({ workload: o, runs: cols.map((c) => ({ seconds: c.seconds, ...c.report })) }, null, 2));
@@ -108,16 +144,6 @@ function demo(args: string[]): void {
   console.log(`vmmu demo: ${o.accesses} guest accesses per mode, ${o.processes} processes x ${o.workingSet} pages, ${o.format} guest paging`);
   console.log(`TLB geometry ${cols[0]!.report.tlb.name}, cost profile ${cols[0]!.report.costProfile.name} (see docs/costs.md)\n`);
   console.log(comparisonText(cols));
-}
-
-/** Parses a memory size: bytes, or a number with K, M or G. */
-function memorySize(v: string | undefined, dflt: number): number {
-  if (v === undefined) return dflt;
-  const m = /^(\d+)([KMG]?)i?B?$/i.exec(v.trim());
-  if (!m) throw new UsageError(`--mem must be a size like 64M or 1G, not '${v}'`);
-  const n = Number(m[1]) * ({ '': 1, K: 1024, M: 1 << 20, G: 1 << 30 } as Record<string, number>)[m[2]!.toUpperCase()]!;
-  if (n < 2 << 20) throw new UsageError(`--mem ${v} is below the 2M minimum`);
-  return n;
 }
 
 /**
@@ -148,7 +174,6 @@ async function boot(args: string[]): Promise<number> {
   if (!MODE_NAMES.includes(mode)) throw new UsageError(`--mode: '${values.mode}' is not one of ${MODE_NAMES.join(', ')}`);
   if (values.multiboot !== undefined && values.kernel !== undefined) throw new UsageError('give --kernel or --multiboot, not both');
   if (values.initrd !== undefined && values.kernel === undefined) throw new UsageError('--initrd goes with --kernel');
-  if (values.record !== undefined) checkNewOutput(values.record, '--record', values.force === true);
   const interactive = !values.batch && process.stdin.isTTY === true && process.stdout.isTTY === true;
   let image: BootImage;
   let cmdline = values.append;
@@ -167,21 +192,42 @@ async function boot(args: string[]): Promise<number> {
     what = `Debian ${g.kernelReleases['686']} with ${interactive ? 'a busybox shell' : 'the batch initramfs (it runs its checks and powers off)'}`;
     note = `the kernel runs with "quiet" and prints nothing for the first minutes${process.stderr.isTTY && !process.env.CI ? '; a status line shows meanwhile' : ''}`;
   }
-  const memory = memorySize(values.mem, 'multiboot' in image ? 64 << 20 : 256 << 20);
+  const memory = memoryOption('mem', values.mem, 'multiboot' in image ? 64 << 20 : 256 << 20, 2 << 20);
+  const maxInstructions = values['max-instructions'] !== undefined ? positiveInt('max-instructions', values['max-instructions'], 0) : undefined;
+  // The trace is checked before the boot (not over an input, not into a missing directory), written to a
+  // temporary file, and renamed into place when the run ends; a failed or interrupted run leaves no file.
+  const target = values.record !== undefined
+    ? checkOutput(values.record, '--record', values.force === true, Object.entries(image).map(([k, path]: [string, string]) => ({ option: `--${k}`, path })))
+    : null;
   process.stderr.write(`${bootBanner(what, mode, memory, interactive)}\n${note ? `vmmu: ${note}\n` : ''}`);
-  const { result } = await bootGuest({
+  const run = (record?: { name: string; sink: TraceSink }): ReturnType<typeof bootGuest> => bootGuest({
     mode,
     image,
     cmdline: cmdline ?? '',
     memory,
-    ...(values['max-instructions'] !== undefined ? { maxInstructions: positiveInt('max-instructions', values['max-instructions'], 0) } : {}),
+    ...(maxInstructions !== undefined ? { maxInstructions } : {}),
     measure: values.measure ?? false,
-    ...(values.record !== undefined ? { record: values.record } : {}),
+    ...(record ? { record: record.name, recordSink: record.sink } : {}),
     ...(interactive ? { console: { input: process.stdin, output: process.stdout } } : {}),
   });
-  if (result.reason === 'exit') return result.exitStatus === 1 ? 0 : 1;
-  if (result.reason === 'interrupted') return 130;
-  return result.reason === 'halted' || result.reason === 'quit' ? 0 : 1;
+  const { result } = target === null ? await run() : await withOutput(target, async (out) => {
+    const r = await run({ name: target.path, sink: out.sink() });
+    if (r.result.reason === 'interrupted') out.abort();
+    return r;
+  });
+  return bootExitCode(result);
+}
+
+/**
+ * The exit status of `vmmu boot` (listed in its --help): a guest's report
+ * through isa-debug-exit is (v << 1) | 1, as under QEMU, so it is odd; 0
+ * for a guest that halted or powered off, or a console that was quit; 4
+ * for any other stop; 130 for Ctrl-C.
+ */
+export function bootExitCode(r: { reason: string; exitStatus: number | null }): number {
+  if (r.reason === 'exit') return (r.exitStatus ?? 1) & 0xff;
+  if (r.reason === 'interrupted') return 130;
+  return r.reason === 'halted' || r.reason === 'quit' ? 0 : 4;
 }
 
 /** The line `vmmu boot` starts with, on stderr: what boots, how, and how to stop it. */
@@ -196,10 +242,16 @@ const INPUT_ERRORS = new Set(['RangeError', 'InputError', 'TraceError', 'ImportE
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   let code = 0;
-  // `vmmu COMMAND --help`: that command's text, on stdout, status 0.
-  if (cmd !== undefined && rest.some((a) => a === '--help' || a === '-h') && !rest.includes('--')) {
-    const trace = cmd === 'record' || cmd === 'replay' || cmd === 'compare';
-    process.stdout.write(trace ? TRACE_USAGE : USAGE);
+  // `vmmu COMMAND --help` and `vmmu help COMMAND`: that command's text, on stdout, status 0.
+  const helpOf = cmd === 'help' ? rest[0] : cmd;
+  const wantsHelp = cmd === 'help' || (rest.some((a) => a === '--help' || a === '-h') && !rest.includes('--'));
+  const help = helpOf !== undefined ? commandHelp(helpOf) : undefined;
+  if (wantsHelp && help !== undefined) {
+    process.stdout.write(help);
+    return 0;
+  }
+  if (cmd === '--version' || cmd === '-V' || cmd === 'version') {
+    process.stdout.write(`vmmu ${version()}\n`);
     return 0;
   }
   try {
@@ -215,8 +267,10 @@ export async function main(argv: string[]): Promise<number> {
       });
     return code;
   } catch (e) {
-    if (e instanceof UsageError || e instanceof TraceUsageError || (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))) {
-      process.stderr.write(`vmmu: ${e.message}\n${cmd === 'record' || cmd === 'replay' || cmd === 'compare' ? TRACE_USAGE : USAGE}`);
+    if (e instanceof UsageError || e instanceof TraceUsageError || e instanceof OptionError || (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))) {
+      // One line: what is wrong, and where the options are listed.
+      const known = cmd !== undefined && commandHelp(cmd) !== undefined;
+      process.stderr.write(`vmmu${known ? ` ${cmd}` : ''}: ${usageMessage(e)}; see 'vmmu ${known ? `${cmd} ` : ''}--help'\n`);
       return 2;
     }
     if (e instanceof RangeError || e instanceof InputError || e instanceof TraceError || e instanceof ImportError || (e instanceof Error && e.name === 'GuestsMissingError')
@@ -226,6 +280,16 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw e;
   }
+}
+
+/** A usage mistake in one line; parseArgs' own messages shortened to what is wrong. */
+function usageMessage(e: Error): string {
+  const code = (e as Error & { code?: string }).code;
+  const quoted = /'([^']*)'/.exec(e.message)?.[1];
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && quoted !== undefined) return `unknown option '${quoted}'`;
+  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' && quoted !== undefined) return `unexpected argument '${quoted}' (this command takes no file)`;
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return e.message.replace(/ <value>'/, "'").replace(/\.$/, '');
+  return e.message.split('\n')[0]!;
 }
 
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: unknown) => {

@@ -26,8 +26,22 @@ export function num(n: number): string {
   return Number.isInteger(n) ? String(n) : n.toFixed(2);
 }
 
+/** How the runs were made. */
+export interface ComparisonOptions {
+  /**
+   * The cost model was on (default true). When off, accesses were not
+   * counted and the modeled TLB, walk and software cycles are zero: those
+   * rows are left out rather than shown as zeros, and only the cycles of
+   * the events that are always counted (exits, shadow upkeep, flushes) stay.
+   */
+  measured?: boolean;
+}
+
+/** Rows left out of a run made without the cost model. */
+const MEASURED_ONLY = new Set(['accesses', '  reads / writes / fetches', 'modeled cycles', '  TLB / walks / software', 'cycles per access']);
+
 /** Rows of the standard comparison: label plus one cell per column. Rows that are all zero or empty are dropped. */
-export function comparisonRows(cols: readonly Column[]): string[][] {
+export function comparisonRows(cols: readonly Column[], o: ComparisonOptions = {}): string[][] {
   const c = (col: Column, k: CounterName): number => col.report.counters[k];
   const rows: [string, (col: Column) => string, (col: Column) => number][] = [
     ['accesses', (x) => num(c(x, 'access.read') + c(x, 'access.write') + c(x, 'access.fetch')), (x) => c(x, 'access.read') + c(x, 'access.write') + c(x, 'access.fetch')],
@@ -60,7 +74,10 @@ export function comparisonRows(cols: readonly Column[]): string[][] {
   if (cols.some((x) => x.seconds !== undefined)) {
     rows.push(['wall time (s)', (x) => (x.seconds === undefined ? '' : x.seconds.toFixed(2)), () => 1]);
   }
-  return rows.filter(([, , keep]) => cols.some((x) => keep(x) !== 0)).map(([label, cell]) => [label, ...cols.map(cell)]);
+  const measured = o.measured ?? true;
+  return rows
+    .filter(([label, , keep]) => (measured || !MEASURED_ONLY.has(label)) && cols.some((x) => keep(x) !== 0))
+    .map(([label, cell]) => [measured || label !== '  exits / shadow upkeep / flushes' ? label : 'modeled cycles of exits / shadow upkeep / flushes', ...cols.map(cell)]);
 }
 
 /** Formats rows as an aligned text table with a header. */
@@ -72,6 +89,6 @@ export function formatTable(header: readonly string[], rows: readonly string[][]
 }
 
 /** The standard side-by-side comparison as text. */
-export function comparisonText(cols: readonly Column[]): string {
-  return formatTable(['', ...cols.map((x) => x.label)], comparisonRows(cols));
+export function comparisonText(cols: readonly Column[], o: ComparisonOptions = {}): string {
+  return formatTable(['', ...cols.map((x) => x.label)], comparisonRows(cols, o));
 }

@@ -3,7 +3,6 @@
  * Option parsing and pattern matching live here (cold); the replays run in
  * src/trace, in worker threads when there are several.
  */
-import { writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
@@ -20,55 +19,110 @@ import { guessTextFormat, IMPORT_FORMATS, type ImportFormat, type ImportOptions 
 import { OS_DEFAULTS, recordImported, traceHeader, type OsReplayOptions } from '../trace/replayer.js';
 import { defaultParallelism, runJobs, type LabeledResult, type ReplayJob, type ReplaySource } from '../trace/parallel.js';
 import { TraceRecorder } from '../trace/recorder.js';
-import { InputError, checkNewOutput, describeGeometry, loadCostProfile, loadTlbGeometry, parseSweep, readJson } from './config.js';
+import { InputError, describeGeometry, loadCostProfile, loadTlbGeometry, parseSweep, readJson } from './config.js';
 import { comparisonRows, formatTable, type Column } from './table.js';
 import { ProgressBar, progressWanted } from './progress.js';
 import { reportHtml, type ReportRun } from './report-html.js';
-import { DEMO_DEFAULTS, demoWorkload } from './demo.js';
+import { DEMO_DEFAULTS, demoSteps } from './demo.js';
+import { checkOutput, withOutput, type NamedInput } from './output.js';
+import { intOption, MAX_DEMO_PROCESSES, MAX_GUEST_MEMORY, MAX_JOBS, MAX_TLB_ENTRIES, MAX_TRACE_PROCESSES, memoryOption, SEED_RANGE } from './options.js';
 
 /** A command-line mistake: printed with the usage text, exit status 2. */
 export class TraceUsageError extends Error {}
 
-export const TRACE_USAGE = `trace commands:
-  record --import lackey|cachelab|pinatrace FILE -o OUT.vmt [guest options]
-            convert a text trace into a self-contained binary trace: it runs
-            on the synthetic guest OS under the recorder, page tables included
-  record --demo -o OUT.vmt [--accesses N] [--processes N] [--format F]
-            record the built-in workload at the MMU boundary
-            (record also takes --level N, DEFLATE 0..9, default 6, and
-            --check-every N, accesses between CHECK records, default 4096)
-  replay FILE [options]
-            replay a trace (binary .vmt, or lackey/cache-lab/pinatrace text,
-            gzipped or not) in each mode; costs side by side
-  compare FILE -o REPORT.html [options] | compare --results RUNS.json -o REPORT.html
-            the same replays as an HTML report with charts (self-contained)
-
-replay and compare options:
-  --mode naive|shadow|slat|all   modes (default all; a comma-separated list works)
-  --tlb FILE.json                modeled TLB geometry (default Skylake, docs/costs.md)
+const REPLAY_OPTIONS_TEXT = `  --mode naive|shadow|slat|all   modes (default all; a comma-separated list works)
+  --tlb FILE.json                modeled TLB geometry (default Skylake, docs/costs.md; at most
+                                 ${MAX_TLB_ENTRIES} entries an array)
   --cost-profile FILE.json       cycle costs (default skylake-kvm)
   --sweep SPEC                   TLB geometries to run, each in every mode: FILE.json
                                  (an array of geometries) or FIELD=ENTRIESxWAYS,...
                                  (e.g. l2.k4m2=256x4,512x8,1536x12); repeatable
-  --jobs N                       replays at once in worker threads (default: cores)
-  --json                         print the results as JSON (replay)
+  --jobs N                       replays at once in worker threads (default: cores; at most ${MAX_JOBS})
   --no-verify                    binary traces: count CHECK mismatches instead of stopping
   --quiet                        no progress bar (it only shows on a terminal anyway)
-  --force                        compare -o, record -o: replace an existing file (refused otherwise)
+`;
 
-guest options (text traces, for replay, compare and record --import):
+const GUEST_OPTIONS_TEXT = `guest options (text traces only):
   --import lackey|cachelab|pinatrace   the text format (default: guessed from the content)
   --format 32-bit|pae|4-level|5-level  guest paging format (default ${OS_DEFAULTS.format})
   --page-size 4k|2m|1g           largest user page size (default ${OS_DEFAULTS.pageSize}); 2m/1g are used where the
                                  aligned region is free, else smaller pages (docs/trace-format.md)
-  --processes N                  copies of the trace, each its own process (default ${OS_DEFAULTS.processes})
+  --processes N                  copies of the trace, each its own process (default ${OS_DEFAULTS.processes},
+                                 at most ${MAX_TRACE_PROCESSES}: each reads the trace file on its own)
   --quantum N                    accesses between process switches (default ${OS_DEFAULTS.quantum})
   --reclaim                      evict pages when guest memory runs out (default off)
-  --memory SIZE                  guest memory, MiB or with a K/M/G suffix (default ${OS_DEFAULTS.memory >> 20}M)
-  --seed N                       guest-RAM scatter seed (default ${OS_DEFAULTS.seed})
+  --memory SIZE                  guest memory: 256M, 1G, a bare number of MiB (default
+                                 ${OS_DEFAULTS.memory >> 20}M; 4M to ${MAX_GUEST_MEMORY >> 20}M, whole 4 KiB pages)
+  --seed N                       guest-RAM scatter seed, 0 to 4294967295 (default ${OS_DEFAULTS.seed})
   --on-error stop|skip           a malformed line stops the import (default) or is skipped and counted
   --no-ip-fetches                pinatrace: do not add instruction fetches at each new ip
 `;
+
+const RECORD_USAGE = `usage: vmmu record --import lackey|cachelab|pinatrace FILE -o OUT.vmt [options] [guest options]
+       vmmu record --demo -o OUT.vmt [options] [demo options]
+
+Writes a binary trace (docs/trace-format.md). --import converts a text trace:
+it runs on the synthetic guest OS under the recorder, page tables included.
+--demo records the workload of vmmu demo at the MMU boundary. (A guest
+kernel is recorded by vmmu boot --record FILE.)
+
+record options:
+  -o, --output FILE              the trace to write; written whole or not at all
+  --force                        replace an existing FILE (refused otherwise; never an input)
+  --level N                      DEFLATE level 0..9 (default 6)
+  --check-every N                accesses between CHECK records (default 4096; 0: none)
+  --quiet                        no progress bar (it only shows on a terminal anyway)
+
+demo options (record --demo):
+  --accesses N                   guest accesses (default ${DEMO_DEFAULTS.accesses})
+  --processes N                  processes, switched round robin (default ${DEMO_DEFAULTS.processes}, at most ${MAX_DEMO_PROCESSES})
+  --quantum N                    accesses between process switches (default ${DEMO_DEFAULTS.quantum})
+  --format 32-bit|pae|4-level|5-level  guest paging format (default ${DEMO_DEFAULTS.format})
+  --memory SIZE                  guest memory (default ${DEMO_DEFAULTS.memory >> 20}M)
+  --seed N                       workload and guest-RAM seed (default ${DEMO_DEFAULTS.seed})
+
+${GUEST_OPTIONS_TEXT}`;
+
+const REPLAY_USAGE = `usage: vmmu replay FILE [options] [guest options]
+
+Replays a trace (binary .vmt, or lackey/cache-lab/pinatrace text, gzipped or
+not) in each mode and prints the costs side by side.
+
+replay options:
+${REPLAY_OPTIONS_TEXT}  --json                         print the results as JSON
+
+${GUEST_OPTIONS_TEXT}`;
+
+const COMPARE_USAGE = `usage: vmmu compare FILE -o REPORT.html [options] [guest options]
+       vmmu compare --results RUNS.json -o REPORT.html
+
+The same replays as vmmu replay, as a self-contained HTML report with
+charts; or the report of a saved vmmu replay --json output.
+
+compare options:
+  -o, --output FILE              the report (default vmmu-report.html); written whole or not at all
+  --force                        replace an existing FILE (refused otherwise; never an input)
+  --results RUNS.json            report these results instead of replaying (at most 16 MiB)
+${REPLAY_OPTIONS_TEXT}
+${GUEST_OPTIONS_TEXT}`;
+
+/** Each trace command's help: its usage and options. */
+export const TRACE_HELP: Record<'record' | 'replay' | 'compare', string> = { record: RECORD_USAGE, replay: REPLAY_USAGE, compare: COMPARE_USAGE };
+
+/** All three, for `vmmu help`. */
+export const TRACE_USAGE = `trace commands:
+  record --import FORMAT FILE -o OUT.vmt | record --demo -o OUT.vmt
+            write a binary trace (vmmu record --help)
+  replay FILE
+            replay a trace in each mode; costs side by side (vmmu replay --help)
+  compare FILE -o REPORT.html | compare --results RUNS.json -o REPORT.html
+            the same replays as an HTML report with charts (vmmu compare --help)
+
+replay and compare options:
+${REPLAY_OPTIONS_TEXT}  --json                         print the results as JSON (replay)
+  -o FILE, --force, --results    compare: the report, replacing it, from saved results
+
+${GUEST_OPTIONS_TEXT}`;
 
 const OS_OPTIONS = {
   import: { type: 'string' },
@@ -100,21 +154,8 @@ const REPLAY_OPTIONS = {
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
-function int(name: string, v: unknown, dflt: number, min = 1): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new TraceUsageError(`--${name} must be an integer >= ${min}, not '${String(v)}'`);
-  return n;
-}
-
-function memorySize(v: unknown): number {
-  if (v === undefined) return OS_DEFAULTS.memory;
-  const m = /^(\d+)([KMG]?)i?B?$/i.exec(String(v));
-  if (!m) throw new TraceUsageError(`--memory must be a size such as 256, 256M or 1G, not '${String(v)}'`);
-  const unit = m[2]!.toUpperCase();
-  const bytes = Number(m[1]) * (unit === 'K' ? 1024 : unit === 'G' ? 1 << 30 : 1 << 20);
-  if (bytes < 4 << 20 || bytes % 4096 !== 0) throw new TraceUsageError(`--memory must be at least 4 MiB and a multiple of 4 KiB, not '${String(v)}'`);
-  return bytes;
+function int(name: string, v: unknown, dflt: number, min = 1, max = Number.MAX_SAFE_INTEGER, why?: string): number {
+  return intOption(name, v, dflt, { min, max, ...(why !== undefined ? { why } : {}) });
 }
 
 function modesOf(v: unknown): ModeName[] {
@@ -135,11 +176,11 @@ function osOptionsOf(v: Values): OsReplayOptions {
   if (pageSize === '1g' && (format === '32-bit' || format === 'pae')) throw new TraceUsageError(`--page-size 1g needs 4-level or 5-level paging (${format} has no 1 GiB pages)`);
   return {
     format, pageSize,
-    processes: int('processes', v.processes, OS_DEFAULTS.processes),
+    processes: int('processes', v.processes, OS_DEFAULTS.processes, 1, MAX_TRACE_PROCESSES, 'each process reads the trace file on its own'),
     quantum: int('quantum', v.quantum, OS_DEFAULTS.quantum),
     reclaim: v.reclaim === true,
-    memory: memorySize(v.memory),
-    seed: int('seed', v.seed, OS_DEFAULTS.seed, 0),
+    memory: memoryOption('memory', v.memory, OS_DEFAULTS.memory, 4 << 20),
+    seed: intOption('seed', v.seed, OS_DEFAULTS.seed, SEED_RANGE),
   };
 }
 
@@ -236,7 +277,7 @@ async function planOf(file: string, v: Values): Promise<Plan> {
     geometry: g.name,
     options: { mode, tlb: g, ...(costProfile ? { costProfile } : {}), verify },
   })));
-  const parallel = v.jobs !== undefined ? int('jobs', v.jobs, 1) : defaultParallelism(jobs.length);
+  const parallel = v.jobs !== undefined ? int('jobs', v.jobs, 1, 1, MAX_JOBS, 'each replay holds a whole guest memory') : defaultParallelism(jobs.length);
   // A reader thread per replay only pays while cores are left over for it.
   if (Math.min(parallel, jobs.length) * 2 <= availableParallelism()) for (const j of jobs) j.options = { ...j.options, readerThread: true };
   return { source, facts, size, jobs, geometries, ...(costProfile ? { costProfile } : {}), parallel, quiet: v.quiet === true };
@@ -352,17 +393,28 @@ function resultsOf(file: string, j: unknown): { trace?: { facts?: string[]; file
   };
 }
 
+/** The files a replay or compare reads besides the trace, by option. */
+function replayInputs(v: Values): NamedInput[] {
+  const out: NamedInput[] = [];
+  for (const k of ['results', 'tlb', 'cost-profile'] as const) if (typeof v[k] === 'string') out.push({ option: `--${k}`, path: v[k] });
+  for (const s of (v.sweep as string[] | undefined) ?? []) if (s.endsWith('.json')) out.push({ option: '--sweep', path: s });
+  return out;
+}
+
 /** `vmmu compare FILE -o REPORT.html [options]` or `vmmu compare --results RUNS.json -o REPORT.html` */
 export async function compareCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args: argv, options: REPLAY_OPTIONS, allowPositionals: true, strict: true });
-  const out = values.output ?? 'vmmu-report.html';
-  checkNewOutput(out, 'compare -o', values.force === true);
+  // The output is checked before any replay runs, and may not be one of the inputs.
+  const target = checkOutput(values.output ?? 'vmmu-report.html', 'compare -o', values.force === true, [
+    ...positionals.map((path) => ({ option: 'compare FILE', path })),
+    ...replayInputs(values),
+  ]);
   let runs: ReportRun[];
   let facts: string[];
   let title: string;
   if (values.results !== undefined) {
     if (positionals.length > 0) throw new TraceUsageError('compare: give a trace file or --results, not both');
-    const parsed = resultsOf(values.results, readJson(values.results));
+    const parsed = resultsOf(values.results, readJson(values.results, '--results'));
     runs = parsed.runs.map((r) => ({ mode: r.mode, geometry: r.geometry ?? r.tlb.name, report: r }));
     facts = parsed.trace?.facts ?? [`results from ${values.results}`];
     title = `vmmu: ${parsed.trace?.file ?? values.results}`;
@@ -374,8 +426,9 @@ export async function compareCommand(argv: string[]): Promise<void> {
     facts = [...plan.facts, ...plan.geometries.map((g) => `TLB geometry ${g.name}: ${describeGeometry(g)}`)];
     title = `vmmu: ${basename(file)} under naive, shadow and SLAT translation`;
   }
-  writeFileSync(out, reportHtml(title, [...facts, `made by vmmu compare on ${new Date().toISOString().slice(0, 10)}`], runs));
-  console.log(`wrote ${out} (${runs.length} replays)`);
+  const html = reportHtml(title, [...facts, `made by vmmu compare on ${new Date().toISOString().slice(0, 10)}`], runs);
+  await withOutput(target, (out) => out.write(html));
+  console.log(`wrote ${target.path} (${runs.length} replays)`);
 }
 
 /** `vmmu record ...` */
@@ -390,41 +443,53 @@ export async function recordCommand(argv: string[]): Promise<void> {
     strict: true,
   });
   if (values.output === undefined) throw new TraceUsageError('record: where to? give -o OUT.vmt');
-  const checkEvery = int('check-every', values['check-every'], 4096, 0);
-  const level = int('level', values.level, 6, 0);
-  if (level > 9) throw new TraceUsageError('--level must be 0..9');
-  const out = values.output;
-  checkNewOutput(out, 'record -o', values.force === true);
+  const checkEvery = int('check-every', values['check-every'], 4096, 0, 0x7fffffff);
+  const level = int('level', values.level, 6, 0, 9);
   if (values.demo) {
     if (positionals.length > 0 || values.import !== undefined) throw new TraceUsageError('record --demo takes no trace file');
+    const notForDemo = ['page-size', 'reclaim', 'on-error', 'no-ip-fetches'].filter((k) => values[k as keyof typeof values] !== undefined);
+    if (notForDemo.length > 0) throw new TraceUsageError(`--${notForDemo[0]} applies to text traces (record --import), not to record --demo`);
     const format = (values.format ?? DEMO_DEFAULTS.format) as OsFormat;
     if (!OS_FORMATS.includes(format)) throw new TraceUsageError(`--format: '${values.format}' is not one of ${OS_FORMATS.join(', ')}`);
-    const o = { ...DEMO_DEFAULTS, format, accesses: int('accesses', values.accesses, DEMO_DEFAULTS.accesses), processes: int('processes', values.processes, DEMO_DEFAULTS.processes) };
-    const mmu = new Mmu({ mode: 'shadow', guestMemory: o.memory, seed: o.seed });
-    const rec = new TraceRecorder(mmu, out, { checkEvery, level, seed: o.seed, notes: { workload: 'vmmu demo', options: o } });
-    rec.start();
-    const os = new SyntheticOs(mmu, { format: o.format });
-    os.onSwitch = (pid) => rec.processSwitch(pid);
-    demoWorkload(os, o);
-    const s = rec.close();
-    console.log(`wrote ${out}: ${s.records} records (${s.accesses} accesses, ${s.pageImages} page images, ${s.ptWrites} page-table writes), ${s.bytes} bytes`);
+    const o = {
+      ...DEMO_DEFAULTS, format,
+      accesses: int('accesses', values.accesses, DEMO_DEFAULTS.accesses),
+      processes: int('processes', values.processes, DEMO_DEFAULTS.processes, 1, MAX_DEMO_PROCESSES),
+      quantum: int('quantum', values.quantum, DEMO_DEFAULTS.quantum),
+      memory: memoryOption('memory', values.memory, DEMO_DEFAULTS.memory, 4 << 20),
+      seed: intOption('seed', values.seed, DEMO_DEFAULTS.seed, SEED_RANGE),
+    };
+    const target = checkOutput(values.output, 'record -o', values.force === true);
+    const s = await withOutput(target, async (out) => {
+      const mmu = new Mmu({ mode: 'shadow', guestMemory: o.memory, seed: o.seed });
+      const rec = new TraceRecorder(mmu, out.sink(), { checkEvery, level, seed: o.seed, notes: { workload: 'vmmu demo', options: o } });
+      rec.start();
+      const os = new SyntheticOs(mmu, { format: o.format });
+      os.onSwitch = (pid) => rec.processSwitch(pid);
+      // In steps, so that a signal is seen (and the temporary file removed) while it runs.
+      const step = demoSteps(os, o);
+      while (!step(1 << 18)) await new Promise<void>((resolve) => setImmediate(resolve));
+      return rec.close();
+    });
+    console.log(`wrote ${target.path}: ${s.records} records (${s.accesses} accesses, ${s.pageImages} page images, ${s.ptWrites} page-table writes), ${s.bytes} bytes`);
     return;
   }
-  if (values.import === undefined) throw new TraceUsageError('record: give --import FORMAT FILE (a guest to record from arrives with the x86 CPU) or --demo');
+  if (values.import === undefined) throw new TraceUsageError('record: give --import FORMAT FILE or --demo (a guest kernel is recorded by vmmu boot --record FILE)');
   if (positionals.length !== 1) throw new TraceUsageError('record --import: one text trace file');
   const file = positionals[0]!;
+  const target = checkOutput(values.output, 'record -o', values.force === true, [{ option: 'record --import', path: file }]);
   const { size } = await inputOf(file);
   const imp = await importOptionsOf(file, values);
   const os = osOptionsOf(values);
   const bar = values.quiet !== true && progressWanted() ? new ProgressBar(size, 1, `importing ${basename(file)}`) : null;
   let r;
   try {
-    r = await recordImported(file, out, imp, os, { checkEvery, level, notes: { command: `vmmu record ${argv.join(' ')}` } }, bar ? (b, n) => bar.update(0, b, n) : undefined);
+    r = await withOutput(target, (out) => recordImported(file, out.tempPath, imp, os, { checkEvery, level, notes: { command: `vmmu record ${argv.join(' ')}` } }, bar ? (b, n) => bar.update(0, b, n) : undefined));
   } finally {
     bar?.done();
   }
   const s = r.recorder;
-  console.log(`wrote ${out}: ${r.import.accesses} accesses from ${r.import.lines} lines of ${file}${r.import.skipped ? ` (${r.import.skipped} malformed lines skipped; first: ${r.import.errors[0]})` : ''}`);
+  console.log(`wrote ${target.path}: ${r.import.accesses} accesses from ${r.import.lines} lines of ${file}${r.import.skipped ? ` (${r.import.skipped} malformed lines skipped; first: ${r.import.errors[0]})` : ''}`);
   console.log(`  ${s.records} records, ${s.pageImages} page images, ${s.ptWrites} page-table writes, ${r.os.pagesMapped} pages mapped (${r.os.largePages} large), ${s.bytes} bytes`);
 }
 

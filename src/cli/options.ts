@@ -1,0 +1,88 @@
+/**
+ * Numbers and sizes given on the command line, checked here with the
+ * option's name and its allowed range in every message, before anything
+ * is allocated: a size the engine cannot hold is a usage mistake, not an
+ * allocation failure deep inside it.
+ */
+
+/** A command-line value out of shape or out of range: printed as a usage mistake (exit 2). */
+export class OptionError extends Error {}
+
+/**
+ * Host memory for guest RAM plus the MMU's tables is one ArrayBuffer of at
+ * most 2 GiB (src/mmu/host/memory.ts); 2000 MiB of guest memory leaves room
+ * for the tables, the PC hole and the shadow budget.
+ */
+export const MAX_GUEST_MEMORY = 2000 << 20;
+
+/**
+ * Text traces: each synthetic-OS process reads the trace file on its own
+ * (a read buffer and, for .gz, an inflater, about 2.5 MB each, in every
+ * replay at once), so the count is bounded.
+ */
+export const MAX_TRACE_PROCESSES = 256;
+
+/** The demonstration workload's processes live in guest memory; past this many, a guest runs out anyway. */
+export const MAX_DEMO_PROCESSES = 4096;
+
+/** The demonstration's working set, pages per process (4 GiB): more cannot be mapped in a 32-bit space anyway. */
+export const MAX_WORKING_SET = 1 << 20;
+
+/** Entries in one modeled TLB or walk-cache array (--tlb, --sweep): real ones hold at most a few thousand. */
+export const MAX_TLB_ENTRIES = 65536;
+
+/** Worker threads for replays (--jobs): each holds a whole guest memory. */
+export const MAX_JOBS = 64;
+
+export interface IntRange {
+  min: number;
+  max: number;
+  /** why the maximum is what it is, for the message */
+  why?: string;
+}
+
+/**
+ * A whole number in decimal digits (no sign, exponent, fraction or hex)
+ * within [min, max]; `dflt` when the option is absent.
+ */
+export function intOption(name: string, v: unknown, dflt: number, r: IntRange): number {
+  if (v === undefined) return dflt;
+  const s = String(v);
+  const range = r.max === Number.MAX_SAFE_INTEGER ? `${r.min} or more` : `${r.min} to ${r.max}`;
+  if (!/^\d+$/.test(s)) throw new OptionError(`--${name} must be a whole number, ${range}, not '${s}'`);
+  const n = Number(s);
+  if (n < r.min) throw new OptionError(`--${name} must be ${range}, not ${s}`);
+  if (n > r.max || !Number.isSafeInteger(n)) throw new OptionError(`--${name} ${s} is more than the limit of ${r.max}${r.why ? ` (${r.why})` : ''}`);
+  return n;
+}
+
+/** Any count of things done in time (accesses, instructions): no memory depends on it. */
+export const ANY_COUNT: IntRange = { min: 1, max: Number.MAX_SAFE_INTEGER };
+
+/** A seed: the engine uses its low 32 bits, so only those are accepted. */
+export const SEED_RANGE: IntRange = { min: 0, max: 0xffffffff, why: 'seeds are 32-bit' };
+
+const UNIT: Record<string, number> = { '': 1 << 20, B: 1, K: 1 << 10, M: 1 << 20, G: 1 << 30 };
+
+function mib(bytes: number): string {
+  return bytes % (1 << 30) === 0 ? `${bytes / (1 << 30)} GiB` : bytes % (1 << 20) === 0 ? `${bytes / (1 << 20)} MiB` : `${bytes} bytes`;
+}
+
+/**
+ * A memory size: a number with K, M or G (KiB, MiB, GiB; "M", "MB" and
+ * "MiB" all mean MiB), B for bytes, or a bare number of MiB. Whole 4 KiB
+ * pages only, from `min` to MAX_GUEST_MEMORY.
+ */
+export function memoryOption(name: string, v: unknown, dflt: number, min: number): number {
+  if (v === undefined) return dflt;
+  const s = String(v);
+  const m = /^(\d+)(?:([KMG])(?:i?B)?|(B))?$/i.exec(s.trim());
+  if (!m) throw new OptionError(`--${name} must be a size such as 256M or 1G (a bare number is MiB), not '${s}'`);
+  const bytes = Number(m[1]) * UNIT[(m[2] ?? m[3] ?? '').toUpperCase()]!;
+  if (!Number.isSafeInteger(bytes) || bytes > MAX_GUEST_MEMORY) {
+    throw new OptionError(`--${name} ${s} is more than the maximum of ${mib(MAX_GUEST_MEMORY)} (guest memory and the MMU's tables share one host buffer of at most 2 GiB)`);
+  }
+  if (bytes < min) throw new OptionError(`--${name} ${s} is below the minimum of ${mib(min)}`);
+  if (bytes % 4096 !== 0) throw new OptionError(`--${name} ${s} is not a whole number of 4 KiB pages`);
+  return bytes;
+}
