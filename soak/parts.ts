@@ -1,4 +1,6 @@
 /** The soak parts, in the order npm run soak runs them. */
+import { traceFuzz } from './trace-fuzz.js';
+
 export interface SoakOptions {
   /** a time budget in seconds, or null for the part's default */
   seconds: number | null;
@@ -13,4 +15,4 @@ export interface SoakPart {
   run: (o: SoakOptions) => Promise<string>;
 }
 
-export const soaks: SoakPart[] = [];
+export const soaks: SoakPart[] = [traceFuzz];
