@@ -318,7 +318,8 @@ export class LineParser {
   }
 
   private bad(buf: Buffer, start: number, end: number, why: string): void {
-    const text = buf.toString('latin1', start, Math.min(end, start + 80)).replace(/\r$/, '');
+    // the line as it is, but with control and non-ASCII bytes escaped: the message goes to a terminal
+    const text = printable(buf.toString('latin1', start, Math.min(end, start + 80)).replace(/\r$/, ''));
     const msg = `${this.path}:${this.stats.lines}: ${why} in ${this.label} line '${text}'`;
     if (!this.skip) throw new ImportError(msg);
     this.stats.skipped++;
@@ -395,7 +396,7 @@ export class LineParser {
     else if (c0 === 76) kind = KIND_READ; // L
     else if (c0 === 83) kind = KIND_WRITE; // S
     else if (c0 === 77) { kind = KIND_READ; modify = true; } // M
-    else return this.bad(buf, start, end, `unknown access kind '${String.fromCharCode(c0)}'`);
+    else return this.bad(buf, start, end, `unknown access kind '${printable(String.fromCharCode(c0))}'`);
     i++;
     if (i >= e || (buf[i] !== 32 && buf[i] !== 9)) return this.bad(buf, start, end, 'no space after the access kind');
     while (i < e && (buf[i] === 32 || buf[i] === 9)) i++;
@@ -473,6 +474,11 @@ export class LineParser {
       this.stats.accesses++;
     }
   }
+}
+
+/** `s` with control and non-ASCII characters escaped (\xNN): error messages go to a terminal. */
+function printable(s: string): string {
+  return s.replace(/[\x00-\x08\x0a-\x1f\x7f-\xff]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 function isHex(c: number): boolean {

@@ -42,6 +42,8 @@ const CASES: Case[] = [
   { name: 'a pinatrace size above a page', format: 'pinatrace', content: () => '0x400000: W 0x601000 4097\n', error: (p) => `${p}:1: size 4097 is larger than a page (4096 bytes) in pinatrace line '0x400000: W 0x601000 4097'` },
   { name: 'a lackey access that wraps past 2^64', format: 'lackey', content: () => 'I  1000,4\n L fffffffffffffffc,8\n', error: (p) => `${p}:2: an access of 8 bytes at 0xfffffffffffffffc runs past the top of the 64-bit address space in lackey line ' L fffffffffffffffc,8'` },
   { name: 'a pinatrace access that wraps past 2^64', format: 'pinatrace', content: () => '0x400000: R 0xffffffffffffffff 2\n', error: (p) => `${p}:1: an access of 2 bytes at 0xffffffffffffffff runs past the top of the 64-bit address space in pinatrace line '0x400000: R 0xffffffffffffffff 2'` },
+  // control bytes are escaped, not sent to the terminal
+  { name: 'a line of control bytes', format: 'lackey', content: () => 'I  1000,4\n\x1b[2J\x00\n', error: (p) => `${p}:2: unknown access kind '\\x1b' in lackey line '\\x1b[2J\\x00'` },
   // item 12: damaged gzip
   { name: 'a truncated gzip trace', format: 'lackey', content: () => gz.subarray(0, gz.length - 20), error: (p) => new RegExp(`^${p}: truncated gzip data: the file ends at compressed offset ${gz.length - 20}, inside the gzip stream; \\d+ lines read before it$`) },
   {
