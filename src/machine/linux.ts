@@ -90,8 +90,7 @@
  *
  * Decisions where the protocol leaves room:
  * - Protocol 2.04 or later is required, the first version whose syssize is
- *   four bytes wide (so the file can be checked for truncation); the 32-bit
- *   protocol itself needs nothing newer. The header must reach at least the
+ *   four bytes wide; the 32-bit protocol itself needs nothing newer. The header must reach at least the
  *   end of the last field of its version that this loader reads or writes
  *   (initrd_addr_max for 2.04 ... init_size for 2.10+), and must end inside
  *   boot_params' room for it (at or below 0x290).
@@ -106,8 +105,13 @@
  *   0x100000 is refused: for a bzImage that field says where the kernel
  *   belongs, and any other value means a hook this loader cannot honour.
  * - The whole rest of the file after the setup sectors is loaded, not just
- *   syssize * 16 bytes; syssize (and payload_offset/length, 2.08+) are used
- *   to detect a truncated file.
+ *   syssize * 16 bytes. A file that ends before syssize * 16 bytes (or
+ *   payload_offset + payload_length, 2.08+) is still booted, as GRUB and
+ *   QEMU boot it (they read neither field): build tools round syssize up
+ *   to a whole 16-byte paragraph, so a sound image may end a few bytes
+ *   short of it. The missing tail reads as zeros: it is kept free of the
+ *   initrd and the boot block, and DEBUG=vmmu:linux says how many bytes
+ *   it is. Only a file that ends inside its setup sectors is refused.
  * - Usable RAM is every e820 type 1 range minus every range of another type
  *   (overlaps in the map are resolved in favour of "not RAM"). The kernel's
  *   file bytes, its runtime window [runtime start, + init_size), and, for a
@@ -206,6 +210,12 @@ export interface LinuxSetupHeader {
   headerEnd: number;
   /** protected-mode code size in bytes (syssize * 16) */
   syssizeBytes: number;
+  /**
+   * Bytes that syssize or the payload fields place past the end of the file
+   * (0 when the file holds them all): loaded as zeros (guest RAM starts
+   * zeroed, and nothing else is placed there), as GRUB and QEMU load them.
+   */
+  missingBytes: number;
   loadflags: number;
   code32Start: number;
   /** highest byte the initrd may occupy */
@@ -347,8 +357,9 @@ interface Range {
  * loader uses. Throws LinuxBootError naming `name` and the offending offset:
  * no boot flag or "HdrS" magic, a protocol older than 2.04, a header too
  * short for its version, a kernel not LOADED_HIGH, code32_start other than
- * 1 MiB, or a file that ends before the setup code or protected-mode kernel
- * the header describes. Writes nothing.
+ * 1 MiB, or a file that ends before its setup sectors do. A file shorter
+ * than syssize or the payload fields say is accepted, as GRUB and QEMU
+ * accept it (missingBytes). Writes nothing.
  */
 export function parseSetupHeader(file: Uint8Array, name: string): LinuxSetupHeader {
   const err = (off: number, what: string): LinuxBootError => new LinuxBootError(name, off, what);
@@ -393,8 +404,12 @@ export function parseSetupHeader(file: Uint8Array, name: string): LinuxSetupHead
   }
   const kernelBytes = file.length - kernelOffset;
   const syssizeBytes = dv.getUint32(SYSSIZE, true) * 16;
+  let missingBytes = 0;
   if (syssizeBytes > kernelBytes) {
-    throw err(file.length, `the file ends here, but syssize (at ${hex(SYSSIZE)}) says the protected-mode kernel is ${hex(syssizeBytes)} bytes from ${hex(kernelOffset)}, which would end at ${hex(kernelOffset + syssizeBytes)}`);
+    missingBytes = syssizeBytes - kernelBytes;
+    log('%s: syssize (at %s) says the protected-mode kernel is %s bytes, the file holds %s after the setup sectors: the %d bytes after its end (at file offset %s) are loaded as zeros%s',
+      name, hex(SYSSIZE), hex(syssizeBytes), hex(kernelBytes), missingBytes, hex(file.length),
+      missingBytes < 16 ? ' (syssize counts whole 16-byte paragraphs)' : '; if the kernel fails to decompress, the file may be truncated');
   }
   const code32Start = dv.getUint32(CODE32_START, true);
   if (code32Start !== LINUX_KERNEL_GPA) {
@@ -410,7 +425,9 @@ export function parseSetupHeader(file: Uint8Array, name: string): LinuxSetupHead
   const payloadOffset = at(0x0208, PAYLOAD_OFFSET, 4);
   const payloadLength = at(0x0208, PAYLOAD_LENGTH, 4);
   if (payloadLength > 0 && payloadOffset + payloadLength > kernelBytes) {
-    throw err(file.length, `the file ends here, but payload_offset/payload_length (at ${hex(PAYLOAD_OFFSET)}) put the payload at ${hex(kernelOffset + payloadOffset)}..${hex(kernelOffset + payloadOffset + payloadLength - 1)}`);
+    missingBytes = Math.max(missingBytes, payloadOffset + payloadLength - kernelBytes);
+    log('%s: payload_offset/payload_length (at %s) put the payload at %s..%s, past the end of the file at %s: the rest is loaded as zeros; if the kernel fails to decompress, the file may be truncated',
+      name, hex(PAYLOAD_OFFSET), hex(kernelOffset + payloadOffset), hex(kernelOffset + payloadOffset + payloadLength - 1), hex(file.length));
   }
   return {
     version,
@@ -419,6 +436,7 @@ export function parseSetupHeader(file: Uint8Array, name: string): LinuxSetupHead
     kernelBytes,
     headerEnd,
     syssizeBytes,
+    missingBytes,
     loadflags,
     code32Start,
     initrdAddrMax: dv.getUint32(INITRD_ADDR_MAX, true),
@@ -463,7 +481,14 @@ export function loadLinux(mem: GuestPhysicalWriter, o: LinuxLoadOptions): LinuxB
 
   // The kernel: 1 MiB, else pref_address for a relocatable kernel.
   const kernelGpa = placeKernel(name, h, usable);
-  const kernelTaken = kernelWindows(h, kernelGpa);
+  // The bytes syssize or the payload fields place past the end of the file: zeros, when they fit.
+  let tail = h.missingBytes;
+  if (tail > 0 && !insideOne(usable, kernelGpa, kernelGpa + h.kernelBytes + tail)) {
+    log('%s: the %d bytes past the end of the file would run out of usable RAM at %s; they are not loaded (GRUB and QEMU do not read syssize either)',
+      name, tail, hex(kernelGpa + h.kernelBytes));
+    tail = 0;
+  }
+  const kernelTaken = kernelWindows(h, kernelGpa, tail);
   const taken = [...kernelTaken];
 
   // The boot block in low memory: boot_params | GDT | command line.
@@ -516,6 +541,12 @@ export function loadLinux(mem: GuestPhysicalWriter, o: LinuxLoadOptions): LinuxB
   // Every check has passed: write.
   const kernel = o.kernel.subarray(h.kernelOffset);
   mem.writePhysBytes(kernelGpa, kernel);
+  if (tail > 0) {
+    const zeros = new Uint8Array(Math.min(tail, 1 << 20));
+    for (let done = 0; done < tail; done += zeros.length) {
+      mem.writePhysBytes(kernelGpa + kernel.length + done, zeros.subarray(0, Math.min(zeros.length, tail - done)));
+    }
+  }
   mem.writePhysBytes(blockGpa, block);
   if (initrd) mem.writePhysBytes(initrdGpa, initrd);
 
@@ -523,12 +554,12 @@ export function loadLinux(mem: GuestPhysicalWriter, o: LinuxLoadOptions): LinuxB
     { what: 'boot_params', start: blockGpa, end: blockGpa + BP_BYTES },
     { what: 'GDT', start: blockGpa + GDT_OFFSET, end: blockGpa + GDT_OFFSET + GDT_BYTES },
     { what: 'command line', start: blockGpa + CMDLINE_OFFSET, end: blockGpa + blockBytes },
-    { what: 'kernel', start: kernelGpa, end: kernelGpa + kernel.length },
+    { what: 'kernel', start: kernelGpa, end: kernelGpa + kernel.length + tail },
   ];
   if (initrd) loaded.push({ what: 'initrd', start: initrdGpa, end: initrdGpa + initrd.length });
   loaded.sort((a, b) => a.start - b.start);
   log('%s: protocol %s, kernel %s..%s, boot_params %s, initrd %s, %d e820 entries', name, versionText(h.version),
-    hex(kernelGpa), hex(kernelGpa + kernel.length - 1), hex(blockGpa), initrd ? hex(initrdGpa) : 'none', e820.length);
+    hex(kernelGpa), hex(kernelGpa + kernel.length + tail - 1), hex(blockGpa), initrd ? hex(initrdGpa) : 'none', e820.length);
   return { entry: kernelGpa, bootParams: blockGpa, gdtBase: blockGpa + GDT_OFFSET, gdtLimit: GDT_BYTES - 1, loaded };
 }
 
@@ -576,9 +607,13 @@ function runtimeWindow(h: LinuxSetupHeader, gpa: number): Range | undefined {
   return { start, end: start + h.initSize };
 }
 
-/** Everything the kernel may use while it cannot yet read its memory map: kept free of the initrd and boot block. */
-function kernelWindows(h: LinuxSetupHeader, gpa: number): Range[] {
-  const out: Range[] = [{ start: gpa, end: gpa + h.kernelBytes }];
+/**
+ * Everything the kernel may use while it cannot yet read its memory map:
+ * kept free of the initrd and boot block. The file's bytes and `tail`, the
+ * zeros loaded after them.
+ */
+function kernelWindows(h: LinuxSetupHeader, gpa: number, tail: number): Range[] {
+  const out: Range[] = [{ start: gpa, end: gpa + h.kernelBytes + tail }];
   const w = runtimeWindow(h, gpa);
   if (w) out.push(w);
   if (w && h.relocatable && h.prefAddress > 0) out.push({ start: h.prefAddress, end: h.prefAddress + h.initSize });
