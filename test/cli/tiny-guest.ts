@@ -34,7 +34,7 @@ export const idle: Piece = () => [
   0xfb, 0xf4, 0xeb, 0xfd, // sti; l: hlt; jmp l
 ];
 
-/** Writes 0 to isa-debug-exit (port 0xf4): the run ends with exit status 1, the command with 0. */
+/** Writes 0 to isa-debug-exit (port 0xf4): the run, and the command, end with exit status (0 << 1) | 1 = 1. */
 export const exit: Piece = () => [0x66, 0xba, 0xf4, 0x00, 0xb0, 0x00, 0xee, 0xf4]; // mov dx, 0xf4; mov al, 0; out dx, al; hlt
 
 /** The Multiboot image of the pieces, one after the other. */
