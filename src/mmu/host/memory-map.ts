@@ -82,8 +82,7 @@ export class GuestMemoryMap {
       } else {
         const hfn = hfns[k++]!;
         this.hfnOf[gfn] = hfn;
-        this.gfnOf[hfn] = gfn;
-        host.u8.fill(0, hfn << PAGE_SHIFT, (hfn + 1) << PAGE_SHIFT);
+        this.gfnOf[hfn] = gfn; // allocScattered hands out zeroed frames
       }
     }
     this.ramBytes = ramFrames * PAGE_SIZE;

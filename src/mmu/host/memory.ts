@@ -42,6 +42,14 @@ export class HostMemory {
   /** stack of free frames, top at freeTop-1 */
   private readonly freeStack: Int32Array;
   private freeTop: number;
+  /**
+   * 1 for each frame that has been handed out since the buffer was made,
+   * and so may hold data. A fresh ArrayBuffer is all zeros: a frame never
+   * handed out needs no clearing, and not touching it leaves the host's
+   * pages untouched until the guest uses them (clearing every frame of a
+   * 2 GiB guest up front took most of its start-up time).
+   */
+  private readonly used: Uint8Array;
 
   /**
    * @param bytes host memory size; a multiple of 4 KiB, at most HOST_MEMORY_MAX.
@@ -65,6 +73,7 @@ export class HostMemory {
     this.view = new DataView(this.buffer);
     this.owner = new Uint8Array(this.frames);
     this.freeStack = new Int32Array(this.frames);
+    this.used = new Uint8Array(this.frames);
     // Hand out low frames first; frame 0 is never handed out so that an hpa
     // of 0 can never be mistaken for a real mapping in dumps.
     let top = 0;
@@ -87,14 +96,14 @@ export class HostMemory {
     if (this.freeTop === 0) return -1;
     const hfn = this.freeStack[--this.freeTop]!;
     this.owner[hfn] = owner;
-    this.u8.fill(0, hfn * PAGE_SIZE, hfn * PAGE_SIZE + PAGE_SIZE);
+    this.clearIfUsed(hfn);
     return hfn;
   }
 
   /**
-   * Allocates `count` frames for the guest in an order scattered by `seed`
-   * (a deterministic shuffle of the free frames), so that guest-physical
-   * contiguity never coincides with host-physical contiguity.
+   * Allocates `count` zeroed frames for the guest in an order scattered by
+   * `seed` (a deterministic shuffle of the free frames), so that
+   * guest-physical contiguity never coincides with host-physical contiguity.
    * Throws RangeError if there are not enough free frames.
    */
   allocScattered(count: number, owner: FrameOwner, seed: number): Int32Array {
@@ -113,9 +122,16 @@ export class HostMemory {
     for (let i = 0; i < count; i++) {
       const hfn = stack[--this.freeTop]!;
       this.owner[hfn] = owner;
+      this.clearIfUsed(hfn);
       out[i] = hfn;
     }
     return out;
+  }
+
+  /** Zeroes a frame being handed out, unless it never was before (then it is still zero). */
+  private clearIfUsed(hfn: number): void {
+    if (this.used[hfn] === 0) this.used[hfn] = 1;
+    else this.u8.fill(0, hfn * PAGE_SIZE, hfn * PAGE_SIZE + PAGE_SIZE);
   }
 
   /** Returns a frame to the allocator. Throws if it was already free. */
