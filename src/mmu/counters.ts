@@ -64,6 +64,7 @@ export const COUNTERS = [
   ['shadow.unsync', 'shadow pages let go out of sync'],
   ['shadow.resync', 'out-of-sync shadow pages resynchronized'],
   ['shadow.resync.entries', 'guest entries re-read while resynchronizing'],
+  ['shadow.unsync.stale', 'out-of-sync leaves found changed by the guest when used (dropped and rebuilt; real hardware would have used them stale until INVLPG)'],
   ['shadow.spte.update', 'shadow entries updated in place from a trapped guest write'],
   ['shadow.spte.zap', 'shadow entries cleared from a trapped guest write'],
   ['shadow.emulated_write', 'guest writes emulated by the hypervisor'],
@@ -129,6 +130,7 @@ export const C_SP_RECLAIM = idOf('shadow.page.reclaim');
 export const C_SP_UNSYNC = idOf('shadow.unsync');
 export const C_SP_RESYNC = idOf('shadow.resync');
 export const C_SP_RESYNC_ENTRIES = idOf('shadow.resync.entries');
+export const C_SP_STALE = idOf('shadow.unsync.stale');
 export const C_SPTE_UPDATE = idOf('shadow.spte.update');
 export const C_SPTE_ZAP = idOf('shadow.spte.zap');
 export const C_EMULATED_WRITE = idOf('shadow.emulated_write');

@@ -26,7 +26,7 @@ import {
 import { FMT_L4, FMT_L5, FMT_NONE, FMT_PAE, FORMAT_NAMES, guestFormatOf, guestWalkContext, type FormatId, type WalkContext } from './paging/format.js';
 import { Walker } from './paging/walker.js';
 import { CTX_SUP, CTX_SUP_AC, CTX_USER, KIND_R, KIND_W, KIND_X, SLOT_GLOBAL, SoftTlb, W_TAGS } from './tlb/soft.js';
-import { FILL_FAULT, FILL_MMIO, type Mode, type ModeName, MODE_NAMES } from './modes/mode.js';
+import { FILL_FAULT, FILL_MMIO, PG_ALL, PG_CONTROLS, PG_GLOBAL, PG_PKRU, Translation, type Mode, type ModeName, MODE_NAMES } from './modes/mode.js';
 import { NaiveMode } from './modes/naive.js';
 import { ShadowMode, type ShadowOptions } from './modes/shadow.js';
 import { SlatMode, type SlatOptions } from './modes/slat.js';
@@ -214,6 +214,8 @@ export class Mmu {
   pcid = 0;
 
   // ---- last translation (set by every successful translate/fill) ----
+  /** the record modes answer a software-TLB miss with (preallocated, see Mode.fill) */
+  readonly tr = new Translation();
   lastGpa = 0;
   lastShift = 12;
   lastGlobal = 0;
@@ -280,7 +282,7 @@ export class Mmu {
     this.gctx = guestWalkContext(FMT_NONE, this, this.maxPhysAddr, this.gbPages);
     this.soft.setPermissions(this.gctx);
     this.mode = this.createMode(o.mode);
-    this.mode.onPagingChange();
+    this.mode.onPagingChange(PG_ALL);
     log('created %s mode, %d MiB guest, %d MiB host', o.mode, this.map.ramBytes >> 20, this.host.bytes >> 20);
   }
 
@@ -493,24 +495,58 @@ export class Mmu {
   }
 
   private miss(lo: number, hi: number, acc: number, tagIndex: number, i: number, vpn: number): number {
-    if (this.format === FMT_L4 || this.format === FMT_L5) {
-      // Canonical check (SDM 3.3.7.1): bits 63..47 (or 63..56) all equal.
-      const top = hi >> (this.format === FMT_L4 ? 15 : 24);
-      if (top !== 0 && top !== -1) return this.raise(VEC_GP, 0, lo, hi);
-    } else if (hi !== 0) {
-      return this.raise(VEC_GP, 0, lo, hi);
+    const soft = this.soft;
+    if (soft.vpn[i] === vpn && soft.allows(i, tagIndex)) {
+      // The guest's TLB holds a translation that allows this access; only the
+      // fast-path tag was withheld (a watched frame, a mode's restriction).
+      // Use it, as the guest's TLB would: no walk, whatever the tables say now.
+      const gpa = soft.gpa[i]! + (lo & 0xfff);
+      this.mode.assist(lo, hi, acc, gpa);
+      this.lastGpa = gpa;
+      this.lastShift = soft.shift[i]!;
+      this.lastGlobal = soft.flags[i]! & SLOT_GLOBAL;
+      if (this.measure) this.observe(i, lo, hi, acc);
+      return this.tlbHpa[i]! + (lo & 0xfff);
     }
+    if (!this.canonical(hi)) return this.raise(VEC_GP, 0, lo, hi);
     this.counters[C_FILL]++;
-    const r = this.mode.fill(lo, hi, acc);
-    if (this.observer !== null) this.observer.filled(lo, hi, acc, r);
+    const t = this.tr;
+    const r = this.mode.fill(lo, hi, acc, t);
+    let result: number;
     if (r === FILL_FAULT) {
+      result = this.raise(VEC_PF, t.errorCode, lo, hi);
+    } else {
+      this.lastGpa = t.gpa;
+      this.lastShift = t.tlbShift;
+      this.lastGlobal = t.global;
+      if (r === FILL_MMIO) {
+        result = T_MMIO;
+      } else {
+        this.fillFrom(t, lo, hi);
+        result = t.hpa;
+      }
+    }
+    if (this.observer !== null) this.observer.filled(lo, hi, acc, result);
+    if (result === T_FAULT) {
       this.counters[C_GUEST_PF]++;
-      this.faultVector = this.fault.vector;
       if (this.observer !== null) this.observer.access(lo, hi, acc);
-      return r;
+      return result;
     }
     if (this.measure) this.observe(this.soft.tags[tagIndex]![i] === vpn ? i : -1, lo, hi, acc);
-    return r;
+    return result;
+  }
+
+  /**
+   * Whether a linear address with high half `hi` is canonical (SDM 3.3.7.1):
+   * bits 63..47 (63..56 with 5-level paging) all equal; below IA-32e paging
+   * a linear address has 32 bits.
+   */
+  private canonical(hi: number): boolean {
+    if (this.format === FMT_L4 || this.format === FMT_L5) {
+      const top = hi >> (this.format === FMT_L4 ? 15 : 24);
+      return top === 0 || top === -1;
+    }
+    return hi === 0;
   }
 
   /**
@@ -711,17 +747,19 @@ export class Mmu {
   }
 
   /**
-   * Fills the software-TLB slot of gvaHi:gvaLo from a translation's rights.
-   * Used by the modes. `hpaPage`/`gpaPage` are the 4 KiB page's addresses;
-   * `tagMask` (bit ctx*3+kind) removes tags the mode forbids. Write tags are
-   * never given to a watched frame.
+   * Fills the software-TLB slot of gvaHi:gvaLo from a mode's translation:
+   * the guest's rights decide which accesses the slot allows; the mode's
+   * tagMask and the frame's watch bits only withhold fast-path tags (those
+   * accesses reach Mode.assist and still use the slot).
    */
-  fillSlot(lo: number, hi: number, hpaPage: number, gpaPage: number, us: number, rw: number, xd: number, pkey: number,
-    dirty: number, global: number, large: number, shift: number, tagMask: number): void {
+  private fillFrom(t: Translation, lo: number, hi: number): void {
+    const off = lo & 0xfff;
+    const gpaPage = t.gpa - off;
+    let tagMask = t.tagMask;
     const gfn = Math.floor(gpaPage / PAGE_SIZE);
     if (gfn < this.watch.length && this.watch[gfn] !== 0) tagMask &= ~W_TAGS;
-    const key = SoftTlb.rightsKey(us, rw, xd, dirty, this.gctx.pke ? this.pkru : 0, pkey);
-    this.soft.fill((hi >>> 0) * 1048576 + (lo >>> 12), lo >>> 12, hpaPage, gpaPage, key, tagMask, shift, (global ? SLOT_GLOBAL : 0) | large);
+    const key = SoftTlb.rightsKey(t.us, t.rw, t.xd, t.dirty, this.gctx.pke ? this.pkru : 0, t.pkey);
+    this.soft.fill((hi >>> 0) * 1048576 + (lo >>> 12), lo >>> 12, t.hpa - off, gpaPage, key, tagMask, t.tlbShift, (t.global ? SLOT_GLOBAL : 0) | t.large);
   }
 
   // =====================================================================
@@ -829,7 +867,7 @@ export class Mmu {
         return this.raise(VEC_GP, 0, 0, 0);
       }
       this.soft.flushAll();
-      this.mode.onFlush(true, -1, false);
+      this.mode.onPagingChange(PG_GLOBAL);
     }
     if (this.observer !== null && old !== this.cr4) this.observer.register('cr4', this.cr4, 0);
     return 0;
@@ -845,15 +883,21 @@ export class Mmu {
     return r;
   }
 
-  /** WRPKRU. Flushes the software TLB (its tags include protection-key decisions). */
+  /**
+   * WRPKRU. Every later access is checked against the new PKRU (SDM 4.6.2);
+   * the software TLB, whose tags include protection-key decisions, is
+   * flushed when CR4.PKE makes them matter. The mode hears of it like of
+   * any paging register.
+   */
   writePkru(value: number): void {
     this.pkru = value | 0;
-    if (this.observer !== null) this.observer.register('pkru', this.pkru, 0);
+    this.gctx = guestWalkContext(this.format, this, this.maxPhysAddr, this.gbPages);
     if (this.gctx.pke) {
-      this.gctx = guestWalkContext(this.format, this, this.maxPhysAddr, this.gbPages);
       this.soft.setPermissions(this.gctx);
       this.soft.flushAll();
     }
+    this.mode.onPagingChange(PG_PKRU);
+    if (this.observer !== null) this.observer.register('pkru', this.pkru, 0);
   }
 
   /**
@@ -890,10 +934,17 @@ export class Mmu {
   /**
    * INVPCID (SDM vol. 2A): type 0 one address of `pcid`, 1 all of `pcid`
    * but globals, 2 everything, 3 everything but globals. Returns 0 or T_FAULT
-   * (#GP(0) for a type above 3).
+   * with #GP(0): a type above 3, a PCID above 4095, a nonzero PCID for type
+   * 0 or 1 while CR4.PCIDE=0, a non-canonical address for type 0.
    */
   invpcid(type: number, pcid: number, lo: number, hi: number): number {
-    if (this.observer !== null && type >= 0 && type <= 3) this.observer.invpcid(type, pcid, lo, hi);
+    // #GP(0) (SDM vol. 2A, INVPCID): a type above 3; a PCID above 4095; for
+    // types 0 and 1 a nonzero PCID while CR4.PCIDE=0; for type 0 a
+    // non-canonical address.
+    if (!(type >= 0 && type <= 3) || !(pcid >= 0 && pcid <= 0xfff)) return this.raise(VEC_GP, 0, 0, 0);
+    if (type <= 1 && pcid !== 0 && (this.cr4 & CR4_PCIDE) === 0) return this.raise(VEC_GP, 0, 0, 0);
+    if (type === 0 && !this.canonical(hi)) return this.raise(VEC_GP, 0, 0, 0);
+    if (this.observer !== null) this.observer.invpcid(type, pcid, lo, hi);
     switch (type) {
       case 0:
         if (pcid === this.pcid) this.soft.invalidate((hi >>> 0) * 1048576 + (lo >>> 12), lo >>> 12);
@@ -937,7 +988,7 @@ export class Mmu {
     this.soft.setPermissions(this.gctx);
     this.soft.flushAll();
     this.selectContext();
-    this.mode.onPagingChange();
+    this.mode.onPagingChange(oldFormat !== this.format ? PG_ALL : PG_CONTROLS | PG_GLOBAL | PG_PKRU);
     return 0;
   }
 
@@ -984,7 +1035,7 @@ export class Mmu {
     this.soft.flushAll();
     this.counters.fill(0);
     this.mode = this.createMode(name);
-    this.mode.onPagingChange();
+    this.mode.onPagingChange(PG_ALL);
     log('switched to %s', name);
   }
 

@@ -52,7 +52,7 @@ describe.each(FORMATS)('%s guest paging', (format) => {
     expect(shadow['shadow.resync']).toBeGreaterThan(0);
     expect(shadow['shadow.flood']).toBeGreaterThan(0);
     expect(shadow['shadow.root.hit']).toBeGreaterThan(0);
-  });
+  }, 600_000); // bounded by OPS; a loaded 2-core machine needs more than the default
 
   it('agrees with out-of-sync pages off and a tiny shadow budget (reclaim on every fault)', () => {
     const world = new World({ format, seed: 0xbad + format.length, modes: ['naive', 'shadow'], mmu: { shadow: { unsync: false, maxPages: 16, rootCache: 1 } } });

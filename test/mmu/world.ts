@@ -16,35 +16,8 @@
 import { OracleMachine } from './oracle-machine.js';
 import { Mmu, type ModeName, type MmuOptions, CR0_PE, CR0_PG, CR0_WP, CR4_PAE, CR4_PSE, CR4_PGE, CR4_LA57, CR4_PCIDE, CR4_SMEP, CR4_SMAP, EFER_LME, EFER_LMA, EFER_NXE, PTE_P, PTE_RW, PTE_US, PTE_A, PTE_D, PTE_PS, PTE_G } from '../../src/mmu/index.js';
 
-/** xorshift128+ style deterministic generator; 32-bit outputs. */
-export class Rng {
-  private a: number;
-  private b: number;
-  constructor(seed: number) {
-    this.a = (seed * 2654435761) | 0 || 1;
-    this.b = (seed ^ 0x5bd1e995) | 0 || 2;
-  }
-  u32(): number {
-    let s1 = this.a;
-    const s0 = this.b;
-    this.a = s0;
-    s1 ^= s1 << 23;
-    s1 ^= s1 >>> 17;
-    s1 ^= s0;
-    s1 ^= s0 >>> 26;
-    this.b = s1;
-    return (this.a + this.b) >>> 0;
-  }
-  below(n: number): number {
-    return this.u32() % n;
-  }
-  chance(p: number): boolean {
-    return this.u32() / 4294967296 < p;
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.below(xs.length)]!;
-  }
-}
+export { Rng } from './rng.js';
+import { Rng } from './rng.js';
 
 export type GuestFormat = '32-bit' | 'pae' | '4-level' | '5-level';
 

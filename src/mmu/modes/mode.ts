@@ -8,21 +8,85 @@
 export type ModeName = 'naive' | 'shadow' | 'slat';
 export const MODE_NAMES: readonly ModeName[] = ['naive', 'shadow', 'slat'];
 
-/** fill() results below zero */
+/** fill() results */
+export const FILL_OK = 0;
+/** the guest's tables refuse the access: Translation.errorCode holds the #PF error code */
 export const FILL_FAULT = -1;
-/** the address is not RAM: mmu.lastGpa holds the guest-physical address for the MMIO handler */
+/** the address is not RAM: Translation.gpa holds the guest-physical address for the MMIO handler */
 export const FILL_MMIO = -2;
+
+/** every fast-path tag (bit ctx*3+kind, see tlb/soft.ts) */
+const ALL_TAGS = 0x1ff;
+
+/**
+ * What a mode answers a software-TLB miss with: the translation as the
+ * guest's own tables give it (a fresh walk's result, in every mode), plus
+ * which fast-path tags the mode withholds. The Mmu, not the mode, fills the
+ * software TLB from it. One preallocated record per Mmu, overwritten by
+ * every fill.
+ */
+export class Translation {
+  /** guest-physical address of the byte */
+  gpa = 0;
+  /** host-physical address of the byte (RAM only) */
+  hpa = 0;
+  /** the guest's cumulative rights: all levels allow user, all allow write, any forbids execution */
+  us = 1;
+  rw = 1;
+  xd = 0;
+  /** protection key of the leaf (0 unless CR4.PKE) */
+  pkey = 0;
+  /** the leaf's dirty flag */
+  dirty = 1;
+  /** the leaf is global (G with CR4.PGE) */
+  global = 0;
+  /** SLOT_LARGE / SLOT_HUGE: the guest page is larger than 4 KiB */
+  large = 0;
+  /** log2 of the size the modeled hardware TLB caches the translation at */
+  tlbShift = 12;
+  /** fast-path tags the mode allows (bit ctx*3+kind); a withheld tag sends that access to Mode.assist */
+  tagMask = ALL_TAGS;
+  /** the #PF error code when fill() returns FILL_FAULT */
+  errorCode = 0;
+
+  /** Resets the rights to those of paging off (identity, everything allowed). */
+  reset(gpa: number): void {
+    this.gpa = gpa;
+    this.us = 1; this.rw = 1; this.xd = 0; this.pkey = 0; this.dirty = 1; this.global = 0;
+    this.large = 0; this.tlbShift = 12; this.tagMask = ALL_TAGS; this.errorCode = 0;
+  }
+}
+
+/** onPagingChange() bits: which part of the paging state changed */
+export const PG_FORMAT = 1;
+/** CR0.WP, CR4.SMEP/SMAP/PKE/PSE, EFER.NXE: the permission controls */
+export const PG_CONTROLS = 2;
+/** CR4.PGE */
+export const PG_GLOBAL = 4;
+/** PKRU */
+export const PG_PKRU = 8;
+/** CR3 (with PCID) and the PAE PDPTEs: sent through onCr3, not onPagingChange */
+export const PG_ALL = PG_FORMAT | PG_CONTROLS | PG_GLOBAL | PG_PKRU;
 
 export interface Mode {
   readonly name: ModeName;
   /**
-   * Translates gvaHi:gvaLo for access `acc` after a software-TLB miss.
-   * Returns the hpa of the addressed byte (and fills the software-TLB slot
-   * when the page is RAM), FILL_FAULT with mmu.fault set, or FILL_MMIO with
-   * mmu.lastGpa set. Always leaves mmu.lastGpa, lastShift, lastGlobal
-   * describing the translation when it succeeds.
+   * Translates gvaHi:gvaLo for access `acc` after a software-TLB miss, with
+   * exactly the result a fresh walk of the guest's tables gives (the same
+   * gpa, rights, fault and error code, the same accessed and dirty bits
+   * written), whatever the mode keeps cached. Returns FILL_OK with `t` filled,
+   * FILL_FAULT with t.errorCode, or FILL_MMIO with t.gpa. Never touches the
+   * software TLB: the Mmu fills it from `t`.
    */
-  fill(gvaLo: number, gvaHi: number, acc: number): number;
+  fill(gvaLo: number, gvaHi: number, acc: number, t: Translation): number;
+  /**
+   * The software TLB holds a translation that allows access `acc`, but the
+   * mode withheld its fast-path tag (Translation.tagMask, or a watched
+   * frame): count what the hardware would do (an emulated page-table write,
+   * a hidden page fault). The access then uses the cached translation, as
+   * the guest's TLB would; the mode must not walk or change guest memory.
+   */
+  assist(gvaLo: number, gvaHi: number, acc: number, gpa: number): void;
   /**
    * Plays one access through the modeled hardware (called only while
    * measuring). `slot` is the software-TLB slot holding the translation, or
@@ -30,8 +94,12 @@ export interface Mode {
    * describe it.
    */
   model(slot: number, gvaLo: number, gvaHi: number, acc: number): void;
-  /** The paging format or a permission-relevant control bit changed (after the core rebuilt its contexts). */
-  onPagingChange(): void;
+  /**
+   * The guest's paging state changed (after the Mmu rebuilt its walk
+   * context): `what` holds PG_* bits saying which registers changed. Every
+   * register that affects translation reaches the mode through here.
+   */
+  onPagingChange(what: number): void;
   /** CR3 was loaded; `flush` is false for a PCID no-flush load. */
   onCr3(flush: boolean): void;
   /** INVLPG, or INVPCID of one address (`pcid` < 0: the current one). */

@@ -14,17 +14,17 @@ import { C_ACCESS_FETCH, C_ACCESS_READ, C_ACCESS_WRITE, C_SW_TRANSLATE, C_SW_WAL
 import { FRAME_HOST_TABLE, PAGE_SIZE } from '../host/memory.js';
 import { ACC_FETCH, ACC_WRITE, PTE_A, PTE_D, PTE_P, PTE_RW, PTE_HI_XD } from '../paging/bits.js';
 import { FMT_NONE, FMT_PAE, hostWalkContext, type WalkContext } from '../paging/format.js';
-import { HOST_PORT, Walker, WALK_NO_CHECK, WALK_OK, WALK_SET_AD, type TablePort } from '../paging/walker.js';
+import { HOST_PORT, Walker, WALK_NO_CHECK, WALK_OK, type TablePort } from '../paging/walker.js';
 import { HardwareTlb, TLB_MISS, WalkCaches } from '../tlb/hardware.js';
-import { SLOT_GLOBAL, SLOT_HUGE, SLOT_LARGE } from '../tlb/soft.js';
+import { SLOT_GLOBAL } from '../tlb/soft.js';
 import type { Mmu } from '../mmu.js';
-import { FILL_FAULT, FILL_MMIO, type Mode } from './mode.js';
+import { FILL_FAULT, FILL_MMIO, FILL_OK, PG_PKRU, type Mode, type Translation } from './mode.js';
+import { guestWalk } from './guest-walk.js';
 import { dumpTable } from './dump.js';
 
 /** high 32 bits of the host virtual address where the emulator maps guest RAM (0x7f00_0000_0000) */
 export const HVA_BASE_HI = 0x7f00;
 const TWO_32 = 4294967296;
-const ALL_TAGS = 0x1ff;
 
 export class NaiveMode implements Mode {
   readonly name = 'naive' as const;
@@ -91,31 +91,22 @@ export class NaiveMode implements Mode {
     return r === WALK_OK ? this.hostWalker.out : -1;
   }
 
-  fill(lo: number, hi: number, acc: number): number {
+  fill(lo: number, hi: number, acc: number, t: Translation): number {
     const mmu = this.mmu;
-    let gpa: number, us = 1, rw = 1, xd = 0, pkey = 0, dirty = 1, global = 0, shift = 12, large = 0;
     if (mmu.format === FMT_NONE) {
-      gpa = lo >>> 0;
-    } else {
-      const w = mmu.walker;
-      const r = w.walk(mmu.gctx, this.port, mmu.rootGpa, mmu.format === FMT_PAE ? mmu.pdpte : null, lo, hi, acc, WALK_SET_AD);
-      if (r !== WALK_OK) {
-        mmu.raise(14, w.errorCode, lo, hi);
-        return FILL_FAULT;
-      }
-      gpa = w.out;
-      us = w.us; rw = w.rw; xd = w.xd; pkey = w.pkey; dirty = w.dirty; global = w.global; shift = w.pageShift;
-      large = shift > 12 ? SLOT_LARGE | (shift >= 30 ? SLOT_HUGE : 0) : 0;
+      t.reset(lo >>> 0);
+    } else if (!guestWalk(mmu, this.port, lo, hi, acc, t)) {
+      return FILL_FAULT;
     }
-    mmu.lastGpa = gpa;
-    mmu.lastShift = shift;
-    mmu.lastGlobal = global;
-    const hpa = this.hostTranslate(gpa);
+    // The software virtual TLB caches the guest's page at its own size.
+    t.tlbShift = mmu.format === FMT_NONE ? 12 : mmu.walker.pageShift;
+    const hpa = this.hostTranslate(t.gpa);
     if (hpa < 0) return FILL_MMIO;
-    const off = lo & 0xfff;
-    mmu.fillSlot(lo, hi, hpa - off, gpa - off, us, rw, xd, pkey, dirty, global, large, shift, ALL_TAGS);
-    return hpa;
+    t.hpa = hpa;
+    return FILL_OK;
   }
+
+  assist(): void {}
 
   model(slot: number, lo: number, hi: number, acc: number): void {
     const mmu = this.mmu;
@@ -159,8 +150,9 @@ export class NaiveMode implements Mode {
     this.hw.insert(hvaLo, hvaHi, 12, false, 0, false);
   }
 
-  onPagingChange(): void {
-    this.vtlb.flushAll();
+  onPagingChange(what: number): void {
+    // WRPKRU does not flush TLBs; every other paging change here does.
+    if (what & ~PG_PKRU) this.vtlb.flushAll();
   }
 
   onCr3(flush: boolean): void {

@@ -36,7 +36,7 @@
 import {
   C_ACCESS_FETCH, C_ACCESS_READ, C_ACCESS_WRITE, C_EXIT, C_EXIT_CR, C_EXIT_CR3, C_EXIT_GUEST_PF, C_EXIT_HIDDEN_PF,
   C_EXIT_INVLPG, C_EXIT_INVPCID, C_EXIT_MMIO, C_EXIT_PT_WRITE, C_FLOOD, C_MISALIGNED, C_ROOT_HIT, C_ROOT_MISS, C_SP_CREATE,
-  C_SP_RECLAIM, C_SP_RESYNC, C_SP_RESYNC_ENTRIES, C_SP_UNSYNC, C_SP_ZAP, C_SPTE_ZAP, C_UNPROTECT, C_WALK, C_WALK_REFS,
+  C_SP_RECLAIM, C_SP_RESYNC, C_SP_RESYNC_ENTRIES, C_SP_STALE, C_SP_UNSYNC, C_SP_ZAP, C_SPTE_ZAP, C_UNPROTECT, C_WALK, C_WALK_REFS,
   C_WALK_REFS_SHADOW, C_WRPROTECT, C_EMULATED_WRITE,
 } from '../counters.js';
 import { FRAME_SHADOW, PAGE_SIZE } from '../host/memory.js';
@@ -45,12 +45,13 @@ import {
   PTE_P, PTE_PS, PTE_RW, PTE_US,
 } from '../paging/bits.js';
 import { FMT_32, FMT_L4, FMT_L5, FMT_NONE, FMT_PAE, hostWalkContext, type WalkContext } from '../paging/format.js';
-import { HOST_PORT, Walker, WALK_OK, WALK_SET_AD, type TablePort } from '../paging/walker.js';
+import { permissionFault, type TablePort } from '../paging/walker.js';
 import { HardwareTlb, TLB_MISS, WalkCaches } from '../tlb/hardware.js';
 import { ALL_TAGS, SLOT_HUGE, SLOT_LARGE, W_TAGS } from '../tlb/soft.js';
 import type { Mmu } from '../mmu.js';
 import { WATCH_SHADOW } from '../watch.js';
-import { FILL_FAULT, FILL_MMIO, type Mode } from './mode.js';
+import { FILL_FAULT, FILL_MMIO, FILL_OK, PG_CONTROLS, PG_FORMAT, PG_GLOBAL, type Mode, type Translation } from './mode.js';
+import { guestWalk, rawLeafPkey } from './guest-walk.js';
 import { LinkPool } from './link-pool.js';
 import { dumpTable } from './dump.js';
 
@@ -78,6 +79,11 @@ const ROLE_SMEP_NOWP = 1 << 15;
 const ROLE_SMAP_NOWP = 1 << 16;
 const ROLE_SYNTH = 1 << 17;
 const ROLE_INVALID = 1 << 18;
+// direct pages below a guest large page: the large entry's attributes
+const ROLE_DIRTY = 1 << 19;
+const ROLE_GLOBAL = 1 << 20;
+const ROLE_HUGE = 1 << 21;
+const ROLE_PKEY_SHIFT = 22; // 4 bits
 /** the role bits that come from the paging controls (baseRole) */
 const ROLE_BASE_MASK = (7 << ROLE_FMT_SHIFT) | ROLE_WP | ROLE_NXE | ROLE_PSE | ROLE_SMEP_NOWP | ROLE_SMAP_NOWP;
 const ACCESS_W = 1;
@@ -85,13 +91,38 @@ const ACCESS_U = 2;
 const ACCESS_X = 4;
 const ACCESS_ALL = 7;
 
-// ---- shadow entry software bits (x86-64 entry, available bits) ----
-/** the guest entry was global (CR4.PGE and G): the software TLB keeps it across CR3 loads */
+// ---- shadow leaf software bits (x86-64 entry, available bits) ----
+// A leaf keeps the guest's view of the translation next to its own
+// (hardware) rights, which may be fewer (write protection, clean pages):
+//
+//   low dword   bit 9: guest G    bit 10: guest large page    bit 11: guest D
+//   high dword  bit 20 (63-bit 52): 1 GiB page   bits 21..23: guest U/S, R/W, XD
+//               (cumulative over the levels)     bits 27..30: the guest PKEY
+//
+/** the guest leaf has G (global while CR4.PGE is set) */
 const SPTE_GUEST_GLOBAL = 1 << 9;
 /** the guest mapped this page with a 2/4 MiB or 1 GiB page */
 const SPTE_GUEST_LARGE = 1 << 10;
+/** the guest leaf is dirty */
+const SPTE_GUEST_DIRTY = 1 << 11;
 /** high dword: the guest page is 1 GiB */
 const SPTE_HI_GUEST_HUGE = 1 << 20;
+const SPTE_HI_GUEST_US = 1 << 21;
+const SPTE_HI_GUEST_RW = 1 << 22;
+const SPTE_HI_GUEST_XD = 1 << 23;
+/** the fast-path tags of the user context (see tlb/soft.ts) */
+const USER_TAGS = 0x1c0;
+/** the fetch tags of all contexts */
+const X_TAGS = 0x124;
+
+/** The fast-path tags a leaf's hardware rights allow: the rest exit. */
+function physicalTags(leafLo: number, leafHi: number): number {
+  let m = ALL_TAGS;
+  if (!(leafLo & PTE_RW)) m &= ~W_TAGS;
+  if (!(leafLo & PTE_US)) m &= ~USER_TAGS;
+  if (leafHi < 0) m &= ~X_TAGS;
+  return m;
+}
 const SPTE_FRAME = 0xfffff000 | 0;
 
 
@@ -128,6 +159,12 @@ export class ShadowMode implements Mode {
   private live = 0; // shadow pages counted against the budget (all but synthetic)
   private synthLive = 0;
   private readonly spOfHfn: Int32Array;
+  /**
+   * For each leaf of a guest page table (sp*512+idx, two int32 per entry):
+   * the guest entry it was built from. An out-of-sync leaf is used only while
+   * the guest entry still holds exactly this.
+   */
+  private readonly snap: Int32Array;
   // ---- per guest frame ----
   private readonly gfnHead: Int32Array; // chain of table shadow pages
   private readonly gfnCount: Int32Array; // table shadow pages (the frame is protected while > 0 and not unsync)
@@ -147,7 +184,6 @@ export class ShadowMode implements Mode {
   /** guest top table level (0 when paging is off; PAE: 2, its PDPTEs are registers) */
   private guestTop = 0;
   private sctx: WalkContext;
-  private readonly sw: Walker;
   private readonly mapPort: TablePort;
   // ---- modeled hardware ----
   private readonly hw: HardwareTlb;
@@ -176,12 +212,12 @@ export class ShadowMode implements Mode {
     this.lruNext = new Int32Array(this.cap).fill(-1);
     for (let i = this.cap - 1; i >= 0; i--) this.freeIds.push(i);
     this.spOfHfn = new Int32Array(mmu.host.frames).fill(-1);
+    this.snap = new Int32Array(this.cap * 1024);
     const frames = mmu.map.gfnCount;
     this.gfnHead = new Int32Array(frames).fill(-1);
     this.gfnCount = new Int32Array(frames);
     this.gfnUnsync = new Uint8Array(frames);
     this.rmapHead = new Int32Array(frames).fill(-1);
-    this.sw = new Walker(mmu.host);
     this.sctx = hostWalkContext(4, mmu);
     this.mapPort = { entryHpa: (gpa: number) => mmu.map.hpaOf(gpa) };
     this.hw = new HardwareTlb(mmu.tlbGeometry, mmu.counters);
@@ -192,30 +228,41 @@ export class ShadowMode implements Mode {
   // Fill: the hardware walks the shadow table; a miss is a VM exit
   // =====================================================================
 
-  fill(lo: number, hi: number, acc: number): number {
+  /**
+   * A software-TLB miss. The "hardware" walks the shadow table; a leaf that
+   * allows the access answers it without an exit, and a leaf answers only
+   * what a fresh guest walk would answer: every guest entry above it is
+   * write-protected and unchanged since the leaf was built, with its accessed
+   * bit set, and an out-of-sync leaf is checked against the guest entry it
+   * was built from (a leaf the guest changed without invalidating is dropped
+   * and rebuilt, never used). Anything else is a VM exit: the hypervisor
+   * walks the guest's tables (setting A/D) and installs the path.
+   */
+  fill(lo: number, hi: number, acc: number, t: Translation): number {
     const mmu = this.mmu;
-    if (this.sw.walk(this.sctx, HOST_PORT, this.spHfn[this.currentTop()]! * PAGE_SIZE, null, lo, hi, acc, 0) === WALK_OK) {
-      return this.fillFromShadow(lo, hi, acc);
+    const leaf = this.shadowLeaf(lo, hi);
+    if (leaf >= 0) {
+      const i32 = mmu.host.i32;
+      const e = this.spHfn[leaf >>> 9]! * 1024 + (leaf & 511) * 2;
+      if (this.spUnsync[leaf >>> 9] && !this.leafCurrent(leaf >>> 9, leaf & 511)) {
+        mmu.counters[C_SP_STALE]++;
+        this.dropEntry(leaf >>> 9, leaf & 511);
+      } else if (this.leafAnswers(i32[e]!, i32[e + 1]!, acc)) {
+        this.recordLeaf(i32[e]!, i32[e + 1]!, lo, t);
+        return FILL_OK;
+      }
     }
     // ---- VM exit: the hypervisor walks the guest's table ----
-    const w = mmu.walker;
-    let gpa: number;
+    let gfn: number;
     if (mmu.format === FMT_NONE) {
-      gpa = lo >>> 0;
-    } else {
-      const r = w.walk(mmu.gctx, this.mapPort, mmu.rootGpa, mmu.format === FMT_PAE ? mmu.pdpte : null, lo, hi, acc, WALK_SET_AD);
-      if (r !== WALK_OK) {
-        this.exit(C_EXIT_GUEST_PF);
-        mmu.raise(14, w.errorCode, lo, hi);
-        return FILL_FAULT;
-      }
-      gpa = w.out;
+      t.reset(lo >>> 0);
+    } else if (!guestWalk(mmu, this.mapPort, lo, hi, acc, t)) {
+      this.exit(C_EXIT_GUEST_PF);
+      return FILL_FAULT;
     }
-    const gfn = Math.floor(gpa / PAGE_SIZE);
+    t.tlbShift = 12;
+    gfn = Math.floor(t.gpa / PAGE_SIZE);
     const hfn = gfn < mmu.map.gfnCount ? mmu.map.hfnOf[gfn]! : -1;
-    mmu.lastGpa = gpa;
-    mmu.lastShift = 12;
-    mmu.lastGlobal = 0;
     if (hfn < 0) {
       this.exit(C_EXIT_MMIO);
       return FILL_MMIO;
@@ -227,23 +274,76 @@ export class ShadowMode implements Mode {
       else emulate = true;
     }
     this.exit(emulate ? C_EXIT_PT_WRITE : C_EXIT_HIDDEN_PF);
-    const hpa = hfn * PAGE_SIZE + (lo & 0xfff);
-    if (!this.install(lo, hi, acc, gfn, hfn)) return hpa;
-    const root = this.spHfn[this.currentTop()]! * PAGE_SIZE;
-    if (!emulate && this.sw.walk(this.sctx, HOST_PORT, root, null, lo, hi, acc, 0) === WALK_OK) {
-      return this.fillFromShadow(lo, hi, acc);
+    t.hpa = hfn * PAGE_SIZE + (lo & 0xfff);
+    const e = this.install(lo, hi, acc, gfn, hfn);
+    // The installed leaf's own rights decide which accesses skip the exit
+    // next time; without a leaf (an emulated write) only reads do.
+    t.tagMask = e < 0 ? ALL_TAGS & ~W_TAGS : physicalTags(mmu.host.i32[e]!, mmu.host.i32[e + 1]!);
+    return FILL_OK;
+  }
+
+  /**
+   * An access the guest's TLB allows but whose fast-path tag this mode
+   * withheld: a write to a write-protected guest table is an exit and an
+   * emulated write; a user access to a page the CR0.WP=0 trick made
+   * supervisor-only is a hidden page fault.
+   */
+  assist(_lo: number, _hi: number, acc: number, gpa: number): void {
+    const gfn = Math.floor(gpa / PAGE_SIZE);
+    if (acc & ACC_WRITE) {
+      if (gfn < this.gfnCount.length && this.gfnCount[gfn]! > 0 && !this.gfnUnsync[gfn]) this.exit(C_EXIT_PT_WRITE);
+    } else {
+      this.exit(C_EXIT_HIDDEN_PF);
     }
-    // No shadow entry allows the access although the guest does: a write to
-    // a write-protected page table, a frame that became one while the path
-    // was built, or a supervisor write the hardware's CR0.WP=1 or protection
-    // keys refuse while the guest runs with WP=0. The hypervisor emulates it:
-    // the Mmu writes through the physical path (watchers see it). Reads
-    // through this mapping are filled so they stay fast.
-    if (this.sw.walk(this.sctx, HOST_PORT, root, null, lo, hi, acc & ~ACC_WRITE, 0) === WALK_OK) {
-      this.fillFromShadow(lo, hi, acc & ~ACC_WRITE);
+  }
+
+  /** The shadow leaf for gvaHi:gvaLo as sp*512+idx, or -1 when the shadow walk stops short. */
+  private shadowLeaf(lo: number, hi: number): number {
+    const i32 = this.mmu.host.i32;
+    let sp = this.currentTop();
+    for (let level = this.shadowTop; level > 1; level--) {
+      const v = i32[this.spHfn[sp]! * 1024 + shadowIndex(lo, hi, level) * 2]!;
+      if (!(v & PTE_P)) return -1;
+      sp = this.spOfHfn[(v >>> 12) & 0xfffff]!;
     }
-    mmu.lastGpa = gpa;
-    return hpa;
+    const idx = shadowIndex(lo, hi, 1);
+    return i32[this.spHfn[sp]! * 1024 + idx * 2]! & PTE_P ? sp * 512 + idx : -1;
+  }
+
+  /**
+   * Whether a leaf answers access `acc` as a fresh guest walk would, with no
+   * A/D bit to set: the guest's rights (kept in the leaf, checked against the
+   * current CR0.WP, SMEP, SMAP, PKE and PKRU) allow it, a write finds the
+   * guest's dirty bit set, and the leaf's own (hardware) rights allow it.
+   */
+  private leafAnswers(leafLo: number, leafHi: number, acc: number): boolean {
+    const ctx = this.mmu.gctx;
+    const gUs = (leafHi >>> 21) & 1, gRw = (leafHi >>> 22) & 1, gXd = (leafHi >>> 23) & 1;
+    const pkey = ctx.pke ? (leafHi >>> 27) & 15 : 0;
+    if (permissionFault(ctx, acc, gUs, gRw, gXd, pkey) !== 0) return false;
+    if (acc & ACC_WRITE) return (leafLo & SPTE_GUEST_DIRTY) !== 0 && (leafLo & PTE_RW) !== 0;
+    if (acc & ACC_USER && !(leafLo & PTE_US)) return false;
+    if (acc & ACC_FETCH && leafHi < 0) return false;
+    return true;
+  }
+
+  /** Writes the translation a leaf holds into t (guest rights from the leaf, tags from its hardware rights). */
+  private recordLeaf(leafLo: number, leafHi: number, lo: number, t: Translation): void {
+    const mmu = this.mmu;
+    const hfn = (leafLo >>> 12) & 0xfffff;
+    const off = lo & 0xfff;
+    t.hpa = hfn * PAGE_SIZE + off;
+    t.gpa = mmu.map.gfnOf[hfn]! * PAGE_SIZE + off;
+    t.us = (leafHi >>> 21) & 1;
+    t.rw = (leafHi >>> 22) & 1;
+    t.xd = (leafHi >>> 23) & 1;
+    t.pkey = mmu.gctx.pke ? (leafHi >>> 27) & 15 : 0;
+    t.dirty = (leafLo >>> 11) & 1;
+    t.global = mmu.gctx.pge && leafLo & SPTE_GUEST_GLOBAL ? 1 : 0;
+    t.large = leafLo & SPTE_GUEST_LARGE ? SLOT_LARGE | (leafHi & SPTE_HI_GUEST_HUGE ? SLOT_HUGE : 0) : 0;
+    t.tlbShift = 12;
+    t.tagMask = physicalTags(leafLo, leafHi);
+    t.errorCode = 0;
   }
 
   private exit(reason: number): void {
@@ -257,28 +357,6 @@ export class ShadowMode implements Mode {
     }
   }
 
-  /** Fills the software TLB from the shadow walk just done (this.sw). Returns the hpa. */
-  private fillFromShadow(lo: number, hi: number, acc: number): number {
-    const s = this.sw;
-    const mmu = this.mmu;
-    const leafLo = s.lo[1]!;
-    const leafHi = s.hi[1]!;
-    const off = lo & 0xfff;
-    const hpa = s.out;
-    const gfn = mmu.map.gfnOf[Math.floor(hpa / PAGE_SIZE)]!;
-    const gpaPage = gfn * PAGE_SIZE;
-    const global = leafLo & SPTE_GUEST_GLOBAL ? 1 : 0;
-    const large = leafLo & SPTE_GUEST_LARGE ? SLOT_LARGE | (leafHi & SPTE_HI_GUEST_HUGE ? SLOT_HUGE : 0) : 0;
-    // The hardware walks shadow tables with CR0.WP=1: a read-only shadow
-    // entry never allows a write, whatever the guest's WP says.
-    mmu.fillSlot(lo, hi, hpa - off, gpaPage, s.us, s.rw, s.xd, s.pkey, 1, global, large, 12, s.rw ? ALL_TAGS : ALL_TAGS & ~W_TAGS);
-    mmu.lastGpa = gpaPage + off;
-    mmu.lastShift = 12;
-    mmu.lastGlobal = 0;
-    void acc;
-    return hpa;
-  }
-
   // =====================================================================
   // Building the shadow path for one address (after a successful guest walk)
   // =====================================================================
@@ -286,10 +364,12 @@ export class ShadowMode implements Mode {
   /**
    * Links shadow pages from the root down to a leaf entry for gvaHi:gvaLo,
    * from the guest walk in mmu.walker (or the identity when paging is off),
-   * mapping guest frame gfn -> host frame hfn. Returns false when no shadow
-   * entry can express the access (the caller emulates it).
+   * mapping guest frame gfn -> host frame hfn. An existing link whose child
+   * no longer matches what the guest walk asks for (another table, another
+   * role) is replaced. Returns the host i32 index of the leaf entry, or -1
+   * when no shadow entry can express the access (the caller emulates it).
    */
-  private install(lo: number, hi: number, acc: number, gfn: number, hfn: number): boolean {
+  private install(lo: number, hi: number, acc: number, gfn: number, hfn: number): number {
     const mmu = this.mmu;
     const w = mmu.walker;
     this.makeRoom(6);
@@ -297,7 +377,7 @@ export class ShadowMode implements Mode {
     // Guest leaf, in shadow levels: the guest table levels map one to one onto
     // shadow levels (a 32-bit table spans two or four shadow pages: quadrants).
     const gLeaf = paging ? w.level : this.shadowTop + 1;
-    // Cumulative guest access above each level (and through the leaf at gLeaf-1... see below).
+    // Cumulative guest access above each level, and through the leaf.
     let and = -1;
     let xd = 0;
     const nxe = mmu.gctx.nxe;
@@ -309,44 +389,69 @@ export class ShadowMode implements Mode {
       }
     }
     const leafAccess = paging ? ((and >>> 1) & 1 ? ACCESS_W : 0) | ((and >>> 2) & 1 ? ACCESS_U : 0) | (xd ? 0 : ACCESS_X) : ACCESS_ALL;
+    // What a direct page below a guest large page depends on besides the
+    // region: the large entry's dirty and global flags, protection key and
+    // size. Two different large entries never share a direct page, so its
+    // leaves can never bring back the attributes of a rewritten entry.
+    let directAttrs = 0;
+    if (paging && gLeaf > 1) {
+      const leafLo = w.lo[gLeaf]!;
+      directAttrs = (leafLo & PTE_D ? ROLE_DIRTY : 0) | (leafLo & PTE_G ? ROLE_GLOBAL : 0)
+        | (rawLeafPkey(mmu) << ROLE_PKEY_SHIFT) | (w.pageShift >= 30 ? ROLE_HUGE : 0);
+    }
     let sp = this.currentTop();
     const i32 = mmu.host.i32;
     for (let level = this.shadowTop; level > 1; level--) {
       const idx = shadowIndex(lo, hi, level);
       const e = this.spHfn[sp]! * 1024 + idx * 2;
-      const spte = i32[e]!;
-      if (spte & PTE_P) {
-        const child = this.spOfHfn[(spte >>> 12) & 0xfffff]!;
-        this.spFlood[child] = 0;
-        this.touch(child);
-        sp = child;
+      const cl = level - 1;
+      if (paging && cl > this.guestTop) {
+        // Above a 32-bit or PAE guest's page directory: the root's own
+        // synthetic tables, built with the root.
+        sp = this.spOfHfn[(i32[e]! >>> 12) & 0xfffff]!;
         continue;
       }
-      const cl = level - 1;
-      let child: number;
-      if (cl >= gLeaf) {
+      let wantGfn: number;
+      let wantRole: number;
+      const direct = cl < gLeaf;
+      if (!direct) {
         // A guest table at level cl.
-        const tableGfn = Math.floor(w.tableAddr[cl]! / PAGE_SIZE);
+        wantGfn = Math.floor(w.tableAddr[cl]! / PAGE_SIZE);
         const quad = mmu.format === FMT_32 ? (cl === 2 ? lo >>> 30 : (lo >>> 21) & 1) : 0;
-        child = this.getPage(tableGfn, this.baseRole | cl | (quad << ROLE_QUAD_SHIFT) | (this.accessAbove[cl]! << ROLE_ACCESS_SHIFT), false);
+        wantRole = this.baseRole | cl | (quad << ROLE_QUAD_SHIFT) | (this.accessAbove[cl]! << ROLE_ACCESS_SHIFT);
       } else {
         // Below a guest large page (or with paging off): a direct page for the
         // guest-physical region this entry covers.
         const regionFrames = 2 ** (9 * cl);
-        const gpa = mmu.lastGpa;
-        const base = Math.floor(Math.floor(gpa / PAGE_SIZE) / regionFrames) * regionFrames;
-        child = this.getPage(base, this.baseRole | cl | ROLE_DIRECT | (leafAccess << ROLE_ACCESS_SHIFT), true);
+        wantGfn = Math.floor(gfn / regionFrames) * regionFrames;
+        wantRole = this.baseRole | cl | ROLE_DIRECT | (leafAccess << ROLE_ACCESS_SHIFT) | directAttrs;
       }
+      const spte = i32[e]!;
+      if (spte & PTE_P) {
+        const child = this.spOfHfn[(spte >>> 12) & 0xfffff]!;
+        if (this.spRole[child] === wantRole && this.spGfn[child] === wantGfn) {
+          this.spFlood[child] = 0;
+          this.touch(child);
+          sp = child;
+          continue;
+        }
+        this.dropEntry(sp, idx);
+      }
+      const child = this.getPage(wantGfn, wantRole, direct);
       this.link(sp, idx, child);
       sp = child;
     }
     // ---- the leaf entry ----
-    let us = 1, rw = 1, dirty = 1, global = 0, large = 0, huge = 0, pkey = 0;
+    let us = 1, rw = 1, dirty = 1, global = 0, large = 0, huge = 0, pkey = 0, glo = 0, ghi = 0;
     let nx = 0;
     if (paging) {
-      us = w.us; rw = w.rw; nx = w.xd; dirty = w.dirty; global = w.global; pkey = w.pkey;
+      us = w.us; rw = w.rw; nx = w.xd; dirty = w.dirty;
+      global = w.lo[w.level]! & PTE_G ? 1 : 0;
+      pkey = rawLeafPkey(mmu);
       large = w.level > 1 ? 1 : 0;
       huge = w.pageShift >= 30 ? 1 : 0;
+      glo = w.lo[1]!;
+      ghi = w.hi[1]!;
     }
     let sUs = us;
     let sRw = rw && dirty && !(this.gfnCount[gfn]! > 0 && !this.gfnUnsync[gfn]) ? 1 : 0;
@@ -355,10 +460,10 @@ export class ShadowMode implements Mode {
     if (supWrite && !rw && !mmu.gctx.wp && paging) {
       // CR0.WP=0 lets supervisor writes through read-only pages. The
       // hardware runs with WP=1, so make the entry writable for supervisor
-      // only: a user page loses U (user accesses fault and restore it); with
-      // SMEP it gains NX so supervisor fetches still fault; with SMAP the
+      // only: a user page loses U (user accesses exit and restore it); with
+      // SMEP it gains NX so supervisor fetches still exit; with SMAP the
       // trick would let supervisor reads through, so the write is emulated.
-      if (us && mmu.gctx.smap) return false;
+      if (us && mmu.gctx.smap) return -1;
       if (!(this.gfnCount[gfn]! > 0 && !this.gfnUnsync[gfn])) sRw = 1;
       if (us) {
         sUs = 0;
@@ -367,10 +472,11 @@ export class ShadowMode implements Mode {
     }
     const idx = shadowIndex(lo, hi, 1);
     const lo1 = (hfn * PAGE_SIZE) | PTE_P | PTE_A | (sRw ? PTE_RW | PTE_D : 0) | (sUs ? PTE_US : 0)
-      | (global ? SPTE_GUEST_GLOBAL : 0) | (large ? SPTE_GUEST_LARGE : 0);
-    const hi1 = (sNx ? PTE_HI_XD : 0) | (pkey << 27) | (huge ? SPTE_HI_GUEST_HUGE : 0);
-    this.setLeaf(sp, idx, lo1, hi1, gfn);
-    return true;
+      | (global ? SPTE_GUEST_GLOBAL : 0) | (large ? SPTE_GUEST_LARGE : 0) | (dirty ? SPTE_GUEST_DIRTY : 0);
+    const hi1 = (sNx ? PTE_HI_XD : 0) | (pkey << 27) | (huge ? SPTE_HI_GUEST_HUGE : 0)
+      | (us ? SPTE_HI_GUEST_US : 0) | (rw ? SPTE_HI_GUEST_RW : 0) | (nx ? SPTE_HI_GUEST_XD : 0);
+    this.setLeaf(sp, idx, lo1, hi1, gfn, glo, ghi);
+    return this.spHfn[sp]! * 1024 + idx * 2;
   }
 
   // =====================================================================
@@ -432,8 +538,11 @@ export class ShadowMode implements Mode {
     this.spParents[child] = this.parents.push(this.spParents[child]!, sp * 512 + idx);
   }
 
-  /** Writes a leaf entry mapping guest frame gfn, keeping the reverse map right. */
-  private setLeaf(sp: number, idx: number, lo: number, hi: number, gfn: number): void {
+  /**
+   * Writes a leaf entry mapping guest frame gfn, keeping the reverse map
+   * right, and remembers the guest entry (glo, ghi) it was built from.
+   */
+  private setLeaf(sp: number, idx: number, lo: number, hi: number, gfn: number, glo: number, ghi: number): void {
     const e = this.spHfn[sp]! * 1024 + idx * 2;
     const i32 = this.mmu.host.i32;
     const old = i32[e]!;
@@ -441,6 +550,23 @@ export class ShadowMode implements Mode {
     if (!(i32[e]! & PTE_P)) this.rmapHead[gfn] = this.rmap.push(this.rmapHead[gfn]!, sp * 512 + idx);
     i32[e] = lo;
     i32[e + 1] = hi;
+    const k = sp * 1024 + idx * 2;
+    this.snap[k] = glo;
+    this.snap[k + 1] = ghi;
+  }
+
+  /** Whether the guest entry that leaf idx of table page sp shadows still holds what the leaf was built from. */
+  private leafCurrent(sp: number, idx: number): boolean {
+    const role = this.spRole[sp]!;
+    if (role & ROLE_DIRECT) return true;
+    const legacy = ((role >>> ROLE_FMT_SHIFT) & 7) === FMT_32;
+    const gidx = legacy ? ((role >>> ROLE_QUAD_SHIFT) & 3) * 512 + idx : idx;
+    const h = this.mmu.map.hpaOf(this.spGfn[sp]! * PAGE_SIZE + gidx * (legacy ? 4 : 8));
+    const i32 = this.mmu.host.i32;
+    const glo = h < 0 ? -1 : i32[h >>> 2]!;
+    const ghi = legacy ? 0 : h < 0 ? -1 : i32[(h >>> 2) + 1]!;
+    const k = sp * 1024 + idx * 2;
+    return glo === this.snap[k] && ghi === this.snap[k + 1];
   }
 
   /** Clears entry idx of sp, unlinking the child page or the reverse-map node. */
@@ -635,43 +761,16 @@ export class ShadowMode implements Mode {
   }
 
   /**
-   * Re-derives leaf entry idx of a last-level table page from the guest
-   * entry it shadows. Keeps it (possibly with fewer rights) when the guest
-   * entry still maps the same frame with the accessed bit set; drops it
-   * otherwise, so the next access rebuilds it through a guest walk.
+   * Resynchronizes leaf entry idx of a last-level table page: kept when the
+   * guest entry still holds exactly what the leaf was built from, dropped
+   * otherwise (the next access rebuilds it through a guest walk, setting
+   * the accessed bit as the guest expects).
    */
   private syncEntry(sp: number, idx: number): void {
-    const mmu = this.mmu;
-    const i32 = mmu.host.i32;
     const e = this.spHfn[sp]! * 1024 + idx * 2;
-    const cur = i32[e]!;
-    if (!(cur & PTE_P)) return;
-    mmu.counters[C_SP_RESYNC_ENTRIES]++;
-    const role = this.spRole[sp]!;
-    const fmt = (role >>> ROLE_FMT_SHIFT) & 7;
-    const legacy = fmt === FMT_32;
-    const gidx = legacy ? ((role >>> ROLE_QUAD_SHIFT) & 3) * 512 + idx : idx;
-    const gpa = this.spGfn[sp]! * PAGE_SIZE + gidx * (legacy ? 4 : 8);
-    const h = mmu.map.hpaOf(gpa);
-    const glo = h < 0 ? -1 : i32[h >>> 2]!;
-    const ghi = legacy || h < 0 ? 0 : i32[(h >>> 2) + 1]!;
-    const ctx = mmu.gctx;
-    const gfn = (ghi & ctx.addrHiMask) * 1048576 + (glo >>> 12);
-    const curGfn = mmu.map.gfnOf[(cur >>> 12) & 0xfffff]!;
-    if (!(glo & PTE_P) || !(glo & PTE_A) || (glo & ctx.rsvdLo[2]!) | (ghi & ctx.rsvdHi[2]!) || gfn !== curGfn) {
-      this.dropEntry(sp, idx);
-      return;
-    }
-    const access = (role >>> ROLE_ACCESS_SHIFT) & 7;
-    const us = access & ACCESS_U && glo & PTE_US ? 1 : 0;
-    const rw = access & ACCESS_W && glo & PTE_RW ? 1 : 0;
-    const nx = !(access & ACCESS_X) || (ctx.nxe && ghi < 0) ? 1 : 0;
-    const protect = this.gfnCount[gfn]! > 0 && !this.gfnUnsync[gfn];
-    const sRw = rw && glo & PTE_D && !protect ? 1 : 0;
-    const global = ctx.pge && glo & PTE_G ? 1 : 0;
-    const pkey = ctx.pke ? (ghi >>> 27) & 15 : 0;
-    i32[e] = (cur & SPTE_FRAME) | PTE_P | PTE_A | (sRw ? PTE_RW | PTE_D : 0) | (us ? PTE_US : 0) | (global ? SPTE_GUEST_GLOBAL : 0);
-    i32[e + 1] = (nx ? PTE_HI_XD : 0) | (pkey << 27);
+    if (!(this.mmu.host.i32[e]! & PTE_P)) return;
+    this.mmu.counters[C_SP_RESYNC_ENTRIES]++;
+    if (!this.leafCurrent(sp, idx)) this.dropEntry(sp, idx);
   }
 
   /**
@@ -814,9 +913,20 @@ export class ShadowMode implements Mode {
   // Paging events
   // =====================================================================
 
-  onPagingChange(): void {
+  onPagingChange(what: number): void {
     const mmu = this.mmu;
+    // WRPKRU does not exit: the hardware checks protection keys against the
+    // current PKRU at every access (here: leafAnswers reads mmu.gctx).
+    if (this.started && (what & (PG_FORMAT | PG_CONTROLS | PG_GLOBAL)) === 0) return;
     if (this.started) this.exit(C_EXIT_CR);
+    if (this.started && (what & (PG_FORMAT | PG_CONTROLS)) === 0) {
+      // CR4.PGE alone: leaves keep the guest's G bit, read with the current
+      // PGE when used, so only the TLBs flush (SDM 4.10.4.1), globals too.
+      this.syncAll();
+      this.hw.flushAll();
+      this.pwc.flush(-1);
+      return;
+    }
     this.started = true;
     const fmt = mmu.format;
     const top = fmt === FMT_L5 ? 5 : 4;

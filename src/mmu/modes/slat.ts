@@ -28,9 +28,10 @@ import { eptWalkContext, FMT_NONE, FMT_PAE, type WalkContext } from '../paging/f
 import { HOST_PORT, Walker, WALK_NO_CHECK, WALK_OK, WALK_SET_AD, type TablePort } from '../paging/walker.js';
 import { ModelCache } from '../tlb/cache.js';
 import { HardwareTlb, TLB_MISS, WalkCaches } from '../tlb/hardware.js';
-import { SLOT_GLOBAL, SLOT_HUGE, SLOT_LARGE } from '../tlb/soft.js';
+import { SLOT_GLOBAL } from '../tlb/soft.js';
 import type { Mmu } from '../mmu.js';
-import { FILL_FAULT, FILL_MMIO, type Mode } from './mode.js';
+import { FILL_FAULT, FILL_MMIO, FILL_OK, PG_PKRU, type Mode, type Translation } from './mode.js';
+import { guestWalk } from './guest-walk.js';
 import { dumpTable } from './dump.js';
 
 export interface SlatOptions {
@@ -41,7 +42,6 @@ export interface SlatOptions {
 }
 
 const TWO_32 = 4294967296;
-const ALL_TAGS = 0x1ff;
 
 export class SlatMode implements Mode {
   readonly name = 'slat' as const;
@@ -139,33 +139,23 @@ export class SlatMode implements Mode {
     this.ntlb.flushAll();
   }
 
-  fill(lo: number, hi: number, acc: number): number {
+  fill(lo: number, hi: number, acc: number, t: Translation): number {
     const mmu = this.mmu;
-    let gpa: number, us = 1, rw = 1, xd = 0, pkey = 0, dirty = 1, global = 0, shift = 12, large = 0;
     if (mmu.format === FMT_NONE) {
-      gpa = lo >>> 0;
-    } else {
-      const w = mmu.walker;
-      const r = w.walk(mmu.gctx, this.port, mmu.rootGpa, mmu.format === FMT_PAE ? mmu.pdpte : null, lo, hi, acc, WALK_SET_AD);
-      if (r !== WALK_OK) {
-        mmu.raise(14, w.errorCode, lo, hi);
-        return FILL_FAULT;
-      }
-      gpa = w.out;
-      us = w.us; rw = w.rw; xd = w.xd; pkey = w.pkey; dirty = w.dirty; global = w.global; shift = w.pageShift;
-      large = shift > 12 ? SLOT_LARGE | (shift >= 30 ? SLOT_HUGE : 0) : 0;
+      t.reset(lo >>> 0);
+    } else if (!guestWalk(mmu, this.port, lo, hi, acc, t)) {
+      return FILL_FAULT;
     }
-    mmu.lastGpa = gpa;
     // The combined TLB entry is as large as the smaller of the guest page and
     // the EPT page; the EPT maps 4 KiB frames (host frames are scattered).
-    mmu.lastShift = 12;
-    mmu.lastGlobal = global;
-    const hpa = this.eptTranslate(gpa, (acc & ACC_WRITE) !== 0);
+    t.tlbShift = 12;
+    const hpa = this.eptTranslate(t.gpa, (acc & ACC_WRITE) !== 0);
     if (hpa < 0) return FILL_MMIO;
-    const off = lo & 0xfff;
-    mmu.fillSlot(lo, hi, hpa - off, gpa - off, us, rw, xd, pkey, dirty, global, large, 12, ALL_TAGS);
-    return hpa;
+    t.hpa = hpa;
+    return FILL_OK;
   }
+
+  assist(): void {}
 
   model(slot: number, lo: number, hi: number, acc: number): void {
     const mmu = this.mmu;
@@ -222,9 +212,12 @@ export class SlatMode implements Mode {
     if (this.useNtlb) this.ntlb.insert(klo, khi, vpidTag, false);
   }
 
-  onPagingChange(): void {
-    this.hw.flushAll();
-    this.gpwc.flush(-1);
+  onPagingChange(what: number): void {
+    // WRPKRU does not flush TLBs; every other paging change here does.
+    if (what & ~PG_PKRU) {
+      this.hw.flushAll();
+      this.gpwc.flush(-1);
+    }
   }
 
   onCr3(flush: boolean): void {

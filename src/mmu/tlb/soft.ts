@@ -62,6 +62,11 @@ export class SoftTlb {
   /** log2 size of the translation the hardware would cache (mode-specific: see Mode.fill) */
   readonly shift: Uint8Array;
   readonly flags: Uint8Array;
+  /**
+   * The guest's rights for the slot (a rightsKey): what the guest's TLB entry
+   * allows, whether or not the fast-path tag for it was withheld.
+   */
+  readonly rights: Uint8Array;
   /** slots in use, for flushes proportional to occupancy */
   private readonly used: Int32Array;
   private readonly inUsed: Uint8Array;
@@ -90,6 +95,7 @@ export class SoftTlb {
     this.gpa = new Float64Array(this.size);
     this.shift = new Uint8Array(this.size);
     this.flags = new Uint8Array(this.size);
+    this.rights = new Uint8Array(this.size);
     this.used = new Int32Array(this.size);
     this.inUsed = new Uint8Array(this.size);
   }
@@ -147,11 +153,20 @@ export class SoftTlb {
     this.hpa[i] = hpa;
     this.gpa[i] = gpa;
     this.shift[i] = shift;
+    this.rights[i] = rightsKey;
     if (flags & SLOT_LARGE) {
       if (flags & SLOT_HUGE) this.hugeGroups.add(Math.floor(vpn / 262144));
       else this.largeGroups.add(Math.floor(vpn / 1024));
     }
     this.flags[i] = flags;
+  }
+
+  /**
+   * Whether slot i (already known to hold the page) allows the access of tag
+   * index ctx*3+kind by the guest's rights, fast-path tag or not.
+   */
+  allows(i: number, tagIndex: number): boolean {
+    return ((this.allow[this.rights[i]!]! >>> tagIndex) & 1) !== 0;
   }
 
   private clearSlot(i: number): void {
