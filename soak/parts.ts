@@ -1,4 +1,5 @@
 /** The soak parts, in the order npm run soak runs them. */
+import { mmuAdversary } from './mmu-adversary.js';
 import { traceFuzz } from './trace-fuzz.js';
 
 export interface SoakOptions {
@@ -15,4 +16,4 @@ export interface SoakPart {
   run: (o: SoakOptions) => Promise<string>;
 }
 
-export const soaks: SoakPart[] = [traceFuzz];
+export const soaks: SoakPart[] = [mmuAdversary, traceFuzz];
