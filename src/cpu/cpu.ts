@@ -17,6 +17,7 @@
  * and delivers the exception.
  */
 import type { Mmu } from '../mmu/mmu.js';
+import { ACC_FETCH, ACC_SIZE_SHIFT, T_FAULT, T_MMIO } from '../mmu/index.js';
 import type { IoBus } from '../io/bus.js';
 import type { VirtualClock } from '../io/clock.js';
 import type { InterruptController } from '../io/irq.js';
@@ -173,8 +174,25 @@ export class Cpu implements FpuHost {
   private historyPos = 0;
 
   // ---- instruction fetch cache: the linear page of EIP and its host address ----
+  /** never a page while the MMU observes accesses (mmu.measure): every fetch then takes fetchObserved */
   fetchPage = 1;
   fetchHpa = 0;
+
+  // ---- observed fetches (mmu.measure): the instruction's current run of bytes within one page ----
+  /** linear page of the run, 1 when there is none */
+  private runPage = 1;
+  /** host address of the run's page, or -1 for device memory (then runGpa, its guest-physical address) */
+  private runHpa = 0;
+  private runGpa = 0;
+  /** linear address of the run's first byte, and the bytes fetched so far (0: no run) */
+  private runStart = 0;
+  private runLen = 0;
+  /** ACC_* bits of the run: ACC_FETCH and the privilege context of its first byte */
+  private runAcc = 0;
+  /** the run is reported when it ends (false: the translation that began it was its report) */
+  private runDeferred = false;
+  /** the run loop that ends a run after every instruction (runObserved) is the active one */
+  private observing = false;
   /** CS base (a copy of segBase[CS], kept in step by refreshSeg) */
   csBase = 0;
   /** host memory bytes (the MMU's view) */
@@ -378,7 +396,10 @@ export class Cpu implements FpuHost {
     this.lazyMask = 0;
     this.flags = ((old & ~mask) | (value & mask) | F_1) & ~(0x8 | 0x20 | 0x8000) & 0x3fffff;
     const changed = old ^ this.flags;
-    if (changed & F_AC) this.mmu.setPrivilege(this.cpl === 3 ? 3 : 0, (this.flags & F_AC) !== 0);
+    if (changed & F_AC) {
+      this.endFetchRun();
+      this.mmu.setPrivilege(this.cpl === 3 ? 3 : 0, (this.flags & F_AC) !== 0);
+    }
     if (changed & F_IF && this.flags & F_IF) this.pollIntr = true;
     if (changed & F_VM) this.updateMode();
   }
@@ -453,6 +474,7 @@ export class Cpu implements FpuHost {
 
   /** Fetch through the checks: CS limit, paging; refills the fetch cache when the page allows. */
   private fetchSlow(size: number): number {
+    if (this.mmu.measure) return this.fetchObserved(size);
     let v = 0;
     for (let k = 0; k < size; k++) {
       const off = this.eip;
@@ -486,6 +508,87 @@ export class Cpu implements FpuHost {
   /** Forgets the fetch cache (paging, privilege or CS changed). */
   flushFetch(): void {
     this.fetchPage = 1;
+  }
+
+  /**
+   * Instruction fetch while the MMU observes accesses (docs/cpu.md,
+   * "Instruction fetches and the MMU"): the same checks as fetchSlow, and
+   * the bytes grouped into runs, one run per instruction and page, each
+   * reported to the MMU once as one fetch access. The fetch cache stays
+   * empty, so every fetch comes here while `mmu.measure` holds.
+   */
+  private fetchObserved(size: number): number {
+    this.fetchPage = 1;
+    // Measuring was switched on during a slice of the plain run loop: end
+    // the slice after this instruction, so the next one runs in runObserved.
+    if (!this.observing) this.budget = this.executed;
+    let v = 0;
+    for (let k = 0; k < size; k++) {
+      const off = this.eip;
+      if (!this.segFastR[CS] && (off >>> 0) > (this.segLimit[CS]! >>> 0)) this.gp(0);
+      const lin = (this.segBase[CS]! + off) | 0;
+      let b: number;
+      if ((lin & 0xfffff000) === this.runPage && lin === ((this.runStart + this.runLen) | 0)) {
+        this.runLen++;
+        b = this.runHpa >= 0 ? this.mem8[this.runHpa + (lin & 0xfff)]! : this.mmu.readPhys(this.runGpa + (lin & 0xfff), 1);
+      } else {
+        b = this.beginFetchRun(lin);
+      }
+      v |= b << (8 * k);
+      this.eip = (this.eip + 1) | 0;
+    }
+    if (!this.codeBig) this.eip &= 0xffff;
+    return size === 4 ? v | 0 : v;
+  }
+
+  /** Ends the current run and begins one at `lin`; returns the byte there. */
+  private beginFetchRun(lin: number): number {
+    this.endFetchRun();
+    const m = this.mmu;
+    const acc = m.ctxAcc | ACC_FETCH;
+    const i = (lin >>> 12) & m.tlbMask;
+    if (m.tagX32[i] === lin >>> 12) {
+      // In the software TLB: read through it now; report the run, with its
+      // length, when it ends.
+      this.runHpa = m.tlbHpa[i]!;
+      this.runDeferred = true;
+    } else {
+      // Not in the software TLB: the translation that fills it is the run's
+      // report, made now, before the length is known (size 0: not known).
+      const h = m.translate(lin, 0, acc);
+      if (h === T_FAULT) throw this.memFault();
+      if (h === T_MMIO) {
+        this.runHpa = -1;
+        this.runGpa = m.lastGpa - (lin & 0xfff);
+      } else {
+        this.runHpa = h - (lin & 0xfff);
+      }
+      this.runDeferred = false;
+    }
+    this.runPage = lin & 0xfffff000;
+    this.runStart = lin;
+    this.runLen = 1;
+    this.runAcc = acc;
+    return this.runHpa >= 0 ? this.mem8[this.runHpa + (lin & 0xfff)]! : m.readPhys(this.runGpa + (lin & 0xfff), 1);
+  }
+
+  /**
+   * Reports the current run of instruction bytes to the MMU as one fetch
+   * access of its length (when not reported already) and forgets it. Called
+   * at the end of every instruction while observing, and before anything
+   * that changes paging or privilege (so the fetch is seen in the context
+   * it was made in). Nothing to do, one compare, when not measuring.
+   */
+  endFetchRun(): void {
+    const len = this.runLen;
+    if (len === 0) return;
+    this.runLen = 0;
+    this.runPage = 1;
+    if (this.runDeferred) {
+      const m = this.mmu;
+      // Sizes above 15 (an over-long instruction) are reported as not known.
+      if (m.translate(this.runStart, 0, this.runAcc | ((len <= 15 ? len : 0) << ACC_SIZE_SHIFT)) === T_FAULT) m.clearFault();
+    }
   }
 
   // =====================================================================
@@ -844,6 +947,7 @@ export class Cpu implements FpuHost {
 
   /** Recomputes protectedMode/CPL-dependent state after CR0.PE, EFLAGS.VM or CS changes. */
   updateMode(): void {
+    this.endFetchRun();
     const vm = (this.flags & F_VM) !== 0;
     this.protectedMode = (this.cr0 & CR0_PE) !== 0 && !vm;
     if (vm) this.cpl = 3;
@@ -858,6 +962,7 @@ export class Cpu implements FpuHost {
   /** Sets the CPL (after a privilege change) and tells the MMU. */
   setCpl(cpl: number): void {
     if (cpl !== this.cpl) {
+      this.endFetchRun();
       this.cpl = cpl;
       this.mmu.setPrivilege(cpl === 3 ? 3 : 0, (this.getFlags() & F_AC) !== 0);
       this.flushFetch();
@@ -882,6 +987,11 @@ export class Cpu implements FpuHost {
       this.pollIntr = true;
       if (!(this.flags & F_IF) || !this.pic.hasInterrupt()) return 0;
     }
+    // The MMU observes accesses (cost model or recorder, switched at any
+    // time): a loop of its own reports every instruction's fetch, so this
+    // one stays as fast as it was.
+    this.observing = this.mmu.measure;
+    if (this.observing) return this.runObserved();
     let n = 0;
     while (n < this.budget) {
       try {
@@ -905,6 +1015,46 @@ export class Cpu implements FpuHost {
         if (e !== FAULT) throw e;
         this.eip = this.instrEip;
         this.reg32[ESP] = this.instrEsp;
+        this.exception(FAULT.vector, FAULT.hasError, FAULT.errorCode);
+      }
+    }
+    this.totalInstructions += n;
+    return n;
+  }
+
+  /**
+   * run() while the MMU observes accesses: the same loop, and every
+   * instruction's fetch runs reported when it ends (or faults).
+   */
+  private runObserved(): number {
+    this.flushFetch();
+    this.endFetchRun();
+    let n = 0;
+    while (n < this.budget) {
+      try {
+        while (n < this.budget) {
+          if (this.pollIntr) {
+            this.executed = n;
+            if (this.checkInterrupts()) continue;
+          }
+          this.instrEip = this.eip;
+          this.instrEsp = this.reg32[ESP]!;
+          this.executed = ++n;
+          const tf = this.flags & F_TF;
+          execute(this);
+          if (this.runLen !== 0) this.endFetchRun();
+          if (tf !== 0) this.singleStep();
+          if (this.halted) {
+            this.totalInstructions += n;
+            return n;
+          }
+        }
+      } catch (e) {
+        if (e !== FAULT) throw e;
+        this.eip = this.instrEip;
+        this.reg32[ESP] = this.instrEsp;
+        // The bytes of a faulting instruction were fetched all the same.
+        this.endFetchRun();
         this.exception(FAULT.vector, FAULT.hasError, FAULT.errorCode);
       }
     }
@@ -1035,6 +1185,7 @@ export class Cpu implements FpuHost {
 
   /** Writes CR0 and follows the consequences (mode, MMU). Returns false on #GP conditions the caller raises. */
   applyCr0(v: number): void {
+    this.endFetchRun();
     const old = this.cr0;
     this.cr0 = v | CR0_ET;
     if (this.mmu.writeCr0(this.cr0) !== 0) {

@@ -1268,6 +1268,7 @@ function op0f01(c: Cpu): void {
     }
     case 7: { // INVLPG
       if (c.cpl !== 0) c.gp(0);
+      c.endFetchRun();
       c.mmu.invlpg((c.segBase[c.eaSeg]! + c.eaOff) | 0, 0);
       c.flushFetch();
       return;

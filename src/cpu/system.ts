@@ -63,6 +63,7 @@ export function writeCr(c: Cpu, n: number, v: number): void {
       c.cr2 = v;
       return;
     case 3:
+      c.endFetchRun();
       // The MMU loads the PAE PDPTEs and refuses invalid ones with #GP(0)
       // (SDM vol. 3A, 4.4.1); a faulting MOV leaves CR3 as it was, so the
       // CPU's copy changes only once the MMU has accepted the value.
@@ -75,6 +76,7 @@ export function writeCr(c: Cpu, n: number, v: number): void {
       return;
     case 4: {
       if (v & ~CR4_SUPPORTED) c.gp(0);
+      c.endFetchRun();
       if (c.mmu.writeCr4(v) !== 0) {
         c.mmu.clearFault();
         c.gp(0);
@@ -153,6 +155,7 @@ export function wrmsr(c: Cpu): void {
     case MSR_EFER: {
       // Only NXE exists on this 32-bit CPU (no long mode, no SYSCALL).
       if (lo & ~0x800 || hi !== 0) c.gp(0);
+      c.endFetchRun();
       if (c.mmu.writeEfer(lo) !== 0) {
         c.mmu.clearFault();
         c.gp(0);

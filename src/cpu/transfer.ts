@@ -594,6 +594,7 @@ export function taskSwitchTo(c: Cpu, sel: number, how: 'jmp' | 'call' | 'int' | 
   c.loadSystemCache(TR, sel, newBase, newLimit, newAr | 0x200);
   c.cr0 |= CR0_TS;
   if (newBig && c.cr0 & CR0_PG) {
+    c.endFetchRun();
     if (c.mmu.writeCr3(nCr3, 0) !== 0) {
       c.mmu.clearFault();
       c.gp(0);

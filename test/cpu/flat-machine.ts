@@ -20,10 +20,12 @@ export interface FlatMachineOptions {
   mode: ModeName;
   measure?: boolean;
   memory?: number;
+  /** what the guest writes to COM1 (0x3f8) */
+  serialOut?: (byte: number) => void;
 }
 
 export function flatMachine(o: FlatMachineOptions): Machine {
-  const m = new Machine({ mode: o.mode, memory: o.memory ?? 16 << 20, mmu: { measure: o.measure ?? false } });
+  const m = new Machine({ mode: o.mode, memory: o.memory ?? 16 << 20, mmu: { measure: o.measure ?? false }, ...(o.serialOut ? { serialOut: o.serialOut } : {}) });
   const mmu = m.mmu;
   // GDT: null, 0x08 flat 32-bit code (execute/read), 0x10 flat data (read/write).
   mmu.writePhys(GDT + 8, 4, 0x0000ffff);
