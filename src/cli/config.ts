@@ -3,23 +3,13 @@
  * reported with the file, and the line and column or the field, never as a
  * stack trace.
  */
-import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { match, P } from 'ts-pattern';
 import { MAX_TLB_ENTRIES } from './options.js';
 import { DEFAULT_COST_PROFILE, type CostProfile, type TlbArrayGeometry, type TlbGeometry } from '../mmu/defaults.js';
 
 /** A problem with a file the user gave: the message names the file and where. */
 export class InputError extends Error {}
-
-/**
- * Refuses to replace an existing file named as an output (a trace that
- * took an hour to record, or the input itself), unless `force`.
- */
-export function checkNewOutput(path: string, option: string, force: boolean): void {
-  if (!force && existsSync(path)) {
-    throw new InputError(`${path} exists, and ${option} does not replace files: remove it, choose another name, or add --force`);
-  }
-}
 
 /** A system error as a person reads it: "no space left on device (ENOSPC)". */
 export function errnoText(e: unknown): string {

@@ -263,7 +263,7 @@ export async function main(argv: string[]): Promise<number> {
       .with('compare', () => compareCommand(rest))
       .with(P.union('help', '--help', '-h'), () => { process.stdout.write(`${USAGE}\n${TRACE_USAGE}`); })
       .otherwise((c) => {
-        throw new UsageError(`unknown command '${c}'`);
+        throw new UsageError(c.startsWith('-') ? `unknown option '${c}'` : `unknown command '${c}'`);
       });
     return code;
   } catch (e) {
@@ -288,8 +288,12 @@ function usageMessage(e: Error): string {
   const quoted = /'([^']*)'/.exec(e.message)?.[1];
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && quoted !== undefined) return `unknown option '${quoted}'`;
   if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' && quoted !== undefined) return `unexpected argument '${quoted}' (this command takes no file)`;
-  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return e.message.replace(/ <value>'/, "'").replace(/\.$/, '');
-  return e.message.split('\n')[0]!;
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && quoted !== undefined) {
+    const option = quoted.split(' ')[0]!;
+    return / argument missing/.test(e.message) ? `${option} needs a value` : `${option} takes no value`;
+  }
+  // "replay: which trace file?" already says the command, which the caller prints
+  return e.message.split('\n')[0]!.replace(/^(record|replay|compare|demo|boot)( --\w+)?: /, (_m: string, _c: string, opt: string | undefined) => (opt ? `${opt.trim()}: ` : ''));
 }
 
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: unknown) => {

@@ -132,6 +132,9 @@ const cases: Case[] = [
   { name: 'boot --frobnicate', args: ['boot', '--frobnicate'], status: 2, stderr: /^vmmu boot: unknown option '--frobnicate'; see 'vmmu boot --help'\n$/ },
   { name: 'replay --frobnicate', args: ['replay', lackey, '--frobnicate'], status: 2, stderr: /^vmmu replay: unknown option '--frobnicate'; see 'vmmu replay --help'\n$/ },
   { name: 'demo --mem', args: ['demo', '--mem', '1G'], status: 2, stderr: /^vmmu demo: unknown option '--mem'; see 'vmmu demo --help'\n$/ },
+  { name: 'vmmu --frobnicate', args: ['--frobnicate'], status: 2, stderr: /^vmmu: unknown option '--frobnicate'; see 'vmmu --help'\n$/ },
+  { name: 'boot --mem without a value', args: ['boot', '--mem'], status: 2, stderr: /^vmmu boot: --mem needs a value; see 'vmmu boot --help'\n$/ },
+  { name: 'replay without a file', args: ['replay'], status: 2, stderr: /^vmmu replay: which trace file\?; see 'vmmu replay --help'\n$/ },
 ];
 
 describe('bad input: a clear message, the right status, no stack trace', () => {
