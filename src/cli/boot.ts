@@ -39,7 +39,7 @@ export interface BootOptions {
   recordCheckEvery?: number;
   /** run the serial console interactively on these streams (keys to the guest, Ctrl-a x quits) */
   console?: ConsoleIo;
-  /** the date the CMOS clock starts from (default: now) */
+  /** the date the CMOS clock starts from (default: RTC_DEFAULT_START, a fixed date; vmmu boot's --rtc) */
   startDate?: Date;
 }
 

@@ -10,6 +10,7 @@ import { MODE_NAMES, type ModeName } from '../mmu/modes/mode.js';
 import { OS_FORMATS, type OsFormat } from '../workload/synthetic-os.js';
 import { DEMO_DEFAULTS, runDemo, type DemoOptions } from './demo.js';
 import { InputError, loadCostProfile, loadTlbGeometry } from './config.js';
+import { rtcStartDate } from './rtc-option.js';
 import { bootGuest, type BootImage } from './boot.js';
 import { guestFiles } from '../guests/paths.js';
 import { comparisonText } from './table.js';
@@ -44,6 +45,9 @@ boot options:
                                  256M for Linux, 64M for Multiboot; 2M to ${MAX_GUEST_MEMORY >> 20}M,
                                  whole 4 KiB pages); a kernel and initrd must fit in it
   --batch                        never take the terminal: run without input
+  --rtc now|YYYY-MM-DDTHH:MM:SS  the date the guest's clock (CMOS RTC) starts from, in
+                                 UTC; default 2026-01-01T00:00:00 without a terminal,
+                                 so that runs are reproducible, and now on the console
   --max-instructions N           stop after N instructions
   --measure                      play every access through the cost model (TLB, walk
                                  and cycle figures in the summary)
@@ -167,6 +171,7 @@ async function boot(args: string[]): Promise<number> {
       record: { type: 'string' },
       force: { type: 'boolean' },
       batch: { type: 'boolean' },
+      rtc: { type: 'string' },
     },
     strict: true,
   });
@@ -175,6 +180,12 @@ async function boot(args: string[]): Promise<number> {
   if (values.multiboot !== undefined && values.kernel !== undefined) throw new UsageError('give --kernel or --multiboot, not both');
   if (values.initrd !== undefined && values.kernel === undefined) throw new UsageError('--initrd goes with --kernel');
   const interactive = !values.batch && process.stdin.isTTY === true && process.stdout.isTTY === true;
+  let startDate: Date;
+  try {
+    startDate = rtcStartDate(values.rtc, interactive);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
   let image: BootImage;
   let cmdline = values.append;
   let what: string;
@@ -204,6 +215,7 @@ async function boot(args: string[]): Promise<number> {
     mode,
     image,
     cmdline: cmdline ?? '',
+    startDate,
     memory,
     ...(maxInstructions !== undefined ? { maxInstructions } : {}),
     measure: values.measure ?? false,

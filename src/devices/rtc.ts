@@ -39,7 +39,9 @@
  * its end. SET = 1 inhibits updates and clears UIP and UIE, and the clock
  * stands still; any DV pattern other than 010 stops it too. At power-on the
  * calendar holds the start date and the next update begins 1 s later, so the
- * clock reads start + floor(t / 1 s) at virtual time t.
+ * clock reads start + floor(t / 1 s) at virtual time t. The start date is
+ * fixed (RTC_DEFAULT_START) unless the caller gives one, so that nothing the
+ * guest reads depends on when it was run.
  *
  * Interrupts: PF is set at the periodic rate selected by RS (256 Hz and
  * 128 Hz for RS = 1, 2; 65536 >> RS Hz for RS = 3..15) whatever PIE says;
@@ -136,8 +138,15 @@ export function periodicCycles(rs: number): number {
   return rs <= 2 ? 1 << (rs + 6) : 1 << (rs - 1);
 }
 
+/**
+ * The date the RTC holds at virtual time 0 when no start date is given:
+ * 2026-01-01 00:00:00 UTC, a Thursday. Fixed, so that a run is reproducible
+ * instruction for instruction (docs/cpu.md, "Time"); milliseconds since 1970.
+ */
+export const RTC_DEFAULT_START = Date.UTC(2026, 0, 1, 0, 0, 0);
+
 export interface RtcOptions {
-  /** the wall-clock date the RTC holds at virtual time 0, read in UTC (default: the host's current date) */
+  /** the wall-clock date the RTC holds at virtual time 0, read in UTC (default: RTC_DEFAULT_START) */
   startDate?: Date;
   /**
    * the guest-physical address where RAM ends (RAM being contiguous from
@@ -217,7 +226,7 @@ export class Rtc {
 
   /** Power-on state as a BIOS leaves it: the start date, 32.768 kHz divider running at 1024 Hz, BCD, 24-hour, CMOS filled in. */
   private powerOn(o: RtcOptions): void {
-    const start = o.startDate ?? new Date();
+    const start = o.startDate ?? new Date(RTC_DEFAULT_START);
     if (Number.isNaN(start.getTime())) throw new RangeError('RTC start date is not a valid date');
     const c = this.calendar;
     c.seconds = start.getUTCSeconds();

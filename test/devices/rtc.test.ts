@@ -3,10 +3,10 @@
  * 0x70/0x71 the way a BIOS and Linux's mc146818 and rtc-cmos code do it,
  * with virtual time moved by hand.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { IoBus } from '../../src/io/bus.js';
 import { VirtualClock } from '../../src/io/clock.js';
-import { Rtc, nsAtRtcCycle, periodicCycles, rtcCycleAt, type RtcOptions } from '../../src/devices/rtc.js';
+import { Rtc, RTC_DEFAULT_START, nsAtRtcCycle, periodicCycles, rtcCycleAt, type RtcOptions } from '../../src/devices/rtc.js';
 import { RecordingIrqSink, runUntil } from './helpers.js';
 
 /** Thursday 29 February 2024, 23:59:58 UTC: two seconds before a month, day and weekday rollover */
@@ -107,12 +107,22 @@ describe('reading the start date', () => {
     expect(linuxGetTime(bus, clock)?.toISOString()).toBe('2024-03-01T00:59:58.000Z');
   });
 
-  it('does the default start date come from the host clock?', () => {
-    const before = Date.now();
-    const { bus, clock } = setup({});
-    const got = linuxGetTime(bus, clock)!.getTime();
-    expect(got).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);
-    expect(got).toBeLessThanOrEqual(Date.now());
+  describe('without a start date', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('does the clock start at the fixed 2026-01-01 00:00:00 UTC (a Thursday), whatever the host\'s clock says?', () => {
+      expect(new Date(RTC_DEFAULT_START).toISOString()).toBe('2026-01-01T00:00:00.000Z');
+      for (const host of [Date.UTC(2031, 4, 17, 8, 9, 10), Date.UTC(1999, 11, 31, 23, 59, 59)]) {
+        vi.useFakeTimers({ now: host, toFake: ['Date'] });
+        expect(Date.now()).toBe(host);
+        const { bus, clock } = setup({});
+        expect(linuxGetTime(bus, clock)?.toISOString()).toBe('2026-01-01T00:00:00.000Z');
+        expect(rd(bus, 0x06)).toBe(5); // day of week, Sunday = 1
+        vi.useRealTimers();
+      }
+    });
   });
 });
 
