@@ -177,6 +177,19 @@ describe('switching measurement on and off at run time', () => {
     expect(w.fetches()).toEqual([7, 8, 9, 10, 11].map((o) => ({ at: CODE + o, size: 1 })));
   });
 
+  it('does an observer attached in the middle of a run slice (from an MMIO write) see the fetches from the next page the code reaches?', () => {
+    const w = watcher();
+    const m = flatMachine({ mode: 'slat' });
+    m.io.registerMmio(0xb0000, 4, { read: () => 0, write: () => { m.mmu.setObserver(w); } }, 'test');
+    // mov byte [0xb0000], 1; jmp CODE+0x1000 ... CODE+0x1000: nop; nop; hlt
+    m.mmu.writePhysBytes(CODE, new Uint8Array([0xc6, 0x05, 0x00, 0x00, 0x0b, 0x00, 0x01, 0xe9, 0xf4, 0x0f, 0x00, 0x00]));
+    m.mmu.writePhysBytes(CODE + 0x1000, new Uint8Array([0x90, 0x90, 0xf4]));
+    runToHalt(m);
+    // The JMP ran from the page the CPU had cached; the first fetch outside it
+    // saw the MMU measuring (a page not in the software TLB yet: size 0).
+    expect(w.fetches()).toEqual([{ at: CODE + 0x1000, size: 0 }, { at: CODE + 0x1001, size: 1 }, { at: CODE + 0x1002, size: 1 }]);
+  });
+
   it('does setCostModel between runs start and stop the counting of fetches?', () => {
     const m = new Machine({ mode: 'shadow', memory: 64 << 20 });
     m.loadMultiboot(guestImage('paging32'), 'paging32', '');
