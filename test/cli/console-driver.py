@@ -1,6 +1,7 @@
 """Drives a command through a pseudo-terminal the way a person at a
 terminal would: waits for the shell prompt, types commands (a mistake
-corrected by backspace, another by moving the cursor), then quits with Ctrl-a x. Prints one
+corrected by backspace, another by moving the cursor), then quits with Ctrl-a x
+and reads the summary. Prints one
 JSON line with what it saw; the vitest test judges it."""
 import json, os, pty, select, sys, time
 
@@ -47,13 +48,15 @@ events['ctrlA'] = wait_for(b'\ncaret', 120)
 os.write(fd, b'\x01h')
 events['help'] = wait_for(b'C-a x    exit', 60)
 os.write(fd, b'\x01x')
+events['quitSaid'] = wait_for(b'quit from the console (Ctrl-a x); the guest was still running', 60)
 status = None
-for _ in range(100):
+for _ in range(300):
     done, code = os.waitpid(pid, os.WNOHANG)
     if done:
         status = os.waitstatus_to_exitcode(code)
         break
-    time.sleep(0.1)
+    wait_for(b'\0', 0.1)  # keep reading, so the summary never fills the terminal's buffer
+    time.sleep(0.1)  # once the terminal is closed, the read above returns at once
 events['exitCode'] = status
 events['tail'] = seen.decode('latin1')[-400:]
 print(json.dumps(events))
