@@ -515,6 +515,7 @@ export class Adversary {
     const ref = this.mmus[0]!.readPhysBytes(0, RAM);
     for (let k = 1; k < this.mmus.length; k++) {
       const b = this.mmus[k]!.readPhysBytes(0, RAM);
+      if (Buffer.compare(ref, b) === 0) continue;
       for (let i = 0; i < RAM; i += 4) {
         if (ref[i] !== b[i] || ref[i + 1] !== b[i + 1] || ref[i + 2] !== b[i + 2] || ref[i + 3] !== b[i + 3]) {
           const v = (x: Uint8Array): string => ((x[i]! | (x[i + 1]! << 8) | (x[i + 2]! << 16) | (x[i + 3]! << 24)) >>> 0).toString(16);
@@ -537,7 +538,7 @@ export class Adversary {
   }
 
   /** Runs `ops` operations, checking memory and audits every `checkEvery`; the first divergence or null. */
-  run(ops: number, checkEvery = 4000): Divergence | null {
+  run(ops: number, checkEvery = 10_000): Divergence | null {
     for (let i = 0; i < ops; i++) {
       const d = this.step();
       if (d) return d;
