@@ -23,7 +23,7 @@ function setup(mode: ModeName, measure: boolean): { mmu: Mmu; hit: Int32Array; m
   const hit = new Int32Array(LOOP);
   for (let i = 0; i < LOOP; i++) hit[i] = 0x10000000 + ((i * 7) % HIT_PAGES) * 4096 + ((i * 52) & 0xffc);
   // Miss stream: 16 pages that all index the same software-TLB slot.
-  const stride = mmu.soft.size * 4096;
+  const stride = 2 ** mmu.softTlbBits * 4096;
   const miss = new Int32Array(LOOP);
   for (let i = 0; i < LOOP; i++) miss[i] = 0x20000000 + (i % MISS_PAGES) * stride + ((i * 52) & 0xffc);
   for (const a of [...hit.subarray(0, HIT_PAGES * 8), ...miss.subarray(0, MISS_PAGES * 2)]) os.access(a >>> 0, 0, 0);

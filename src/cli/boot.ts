@@ -5,7 +5,7 @@
  * On a terminal the console is interactive (docs/console.md).
  */
 import { Machine, type RunResult, type StopReason } from '../machine/machine.js';
-import type { ModeName } from '../mmu/modes/mode.js';
+import type { ModeName } from '../mmu/index.js';
 import { MultibootError } from '../machine/multiboot.js';
 import { LinuxBootError } from '../machine/linux.js';
 import { comparisonText } from './table.js';

@@ -3,10 +3,10 @@
  * OS, translated by each mode in turn with the cost model on, and the costs
  * side by side. Deterministic: the same options give the same counters.
  */
-import { Mmu } from '../mmu/mmu.js';
-import { ACC_FETCH, ACC_WRITE } from '../mmu/paging/bits.js';
-import type { ModeName } from '../mmu/modes/mode.js';
-import type { CostProfile, TlbGeometry } from '../mmu/defaults.js';
+import { Mmu } from '../mmu/index.js';
+import { ACC_FETCH, ACC_WRITE } from '../mmu/index.js';
+import type { ModeName } from '../mmu/index.js';
+import type { CostProfile, TlbGeometry } from '../mmu/index.js';
 import { SyntheticOs, type OsFormat } from '../workload/synthetic-os.js';
 import type { Column } from './table.js';
 

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { match, P } from 'ts-pattern';
-import { MODE_NAMES, type ModeName } from '../mmu/modes/mode.js';
+import { MODE_NAMES, type ModeName } from '../mmu/index.js';
 import { OS_FORMATS, type OsFormat } from '../workload/synthetic-os.js';
 import { DEMO_DEFAULTS, runDemo, type DemoOptions } from './demo.js';
 import { InputError, loadCostProfile, loadTlbGeometry } from './config.js';

@@ -4,7 +4,7 @@
  * or a network: charts of miss rates, walk references, VM exits and modeled
  * cycles per mode across the swept TLB geometries, and the full tables.
  */
-import type { MmuReport } from '../mmu/mmu.js';
+import type { MmuReport } from '../mmu/index.js';
 import { comparisonRows, num as fmt, type Column } from './table.js';
 
 /** One replay in the report. */

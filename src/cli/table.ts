@@ -2,8 +2,8 @@
  * Side-by-side reports of several MMU runs (one column per mode or per
  * geometry), as aligned text for a terminal or as JSON.
  */
-import type { MmuReport } from '../mmu/mmu.js';
-import type { CounterName } from '../mmu/counters.js';
+import type { MmuReport } from '../mmu/index.js';
+import type { CounterName } from '../mmu/index.js';
 
 /** One column: a label and the report it shows. */
 export interface Column {

@@ -16,7 +16,7 @@
  * which instructions update only after their last access that can fault)
  * and delivers the exception.
  */
-import type { Mmu } from '../mmu/mmu.js';
+import type { Mmu } from '../mmu/index.js';
 import { ACC_FETCH, ACC_SIZE_SHIFT, T_FAULT, T_MMIO } from '../mmu/index.js';
 import type { IoBus } from '../io/bus.js';
 import type { VirtualClock } from '../io/clock.js';

@@ -9,7 +9,7 @@
  * (little-endian), so a device may implement only 8-bit access.
  */
 import createDebug from 'debug';
-import type { MmioHandler } from '../mmu/host/memory-map.js';
+import type { MmioHandler } from '../mmu/index.js';
 
 const log = createDebug('vmmu:io');
 

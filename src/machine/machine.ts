@@ -8,8 +8,8 @@
  * 0xf4.
  */
 import createDebug from 'debug';
-import { Mmu, type MmuOptions } from '../mmu/mmu.js';
-import type { ModeName } from '../mmu/modes/mode.js';
+import { Mmu, type MmuOptions } from '../mmu/index.js';
+import type { ModeName } from '../mmu/index.js';
 import { IoBus } from '../io/bus.js';
 import { VirtualClock } from '../io/clock.js';
 import { Pic } from '../devices/pic.js';

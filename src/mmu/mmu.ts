@@ -23,7 +23,8 @@ import {
   ACC_AC, ACC_FETCH, ACC_USER, ACC_WRITE, CR0_PG, CR0_WP, CR4_LA57, CR4_PAE, CR4_PCIDE, CR4_PGE, CR4_PKE,
   CR4_PSE, CR4_SMAP, CR4_SMEP, EFER_LMA, EFER_LME, EFER_NXE,
 } from './paging/bits.js';
-import { FMT_L4, FMT_L5, FMT_NONE, FMT_PAE, FORMAT_NAMES, guestFormatOf, guestWalkContext, type FormatId, type WalkContext } from './paging/format.js';
+import { FMT_L4, FMT_L5, FMT_PAE, FORMAT_NAMES, guestFormatOf, type FormatId, type WalkContext } from './paging/format.js';
+import { PagingState } from './paging/state.js';
 import { Walker } from './paging/walker.js';
 import { CTX_SUP, CTX_SUP_AC, CTX_USER, KIND_R, KIND_W, KIND_X, SLOT_GLOBAL, SoftTlb, W_TAGS } from './tlb/soft.js';
 import { FILL_FAULT, FILL_MMIO, PG_ALL, PG_CONTROLS, PG_GLOBAL, PG_PKRU, Translation, type Mode, type ModeName, MODE_NAMES } from './modes/mode.js';
@@ -56,8 +57,12 @@ const SIZE_4 = 4 << ACC_SIZE_SHIFT;
  * Called synchronously; must not call back into the Mmu's access methods.
  */
 export interface MmuObserver {
-  /** An access (after it was translated or faulted): ACC_* bits, size in ACC_SIZE bits (0 when unknown). */
-  access(gvaLo: number, gvaHi: number, acc: number): void;
+  /**
+   * An access (after it was translated or faulted): ACC_* bits, size in
+   * ACC_SIZE bits (0 when unknown), and the guest-physical address it
+   * reached (-1 when it faulted).
+   */
+  access(gvaLo: number, gvaHi: number, acc: number, gpa: number): void;
   /** A software-TLB miss was resolved: `result` is an hpa (>= 0), T_FAULT or T_MMIO. */
   filled(gvaLo: number, gvaHi: number, acc: number, result: number): void;
   /** A paging register was loaded (after the Mmu applied it); `hi` is the high half for CR3. */
@@ -195,23 +200,22 @@ export class Mmu {
   readonly fault = new Fault();
 
   // ---- guest paging state ----
-  cr0 = 0;
-  cr3Lo = 0;
-  cr3Hi = 0;
-  cr4 = 0;
-  efer = 0;
-  pkru = 0;
+  /** every paging register, the format, PDPTEs and PCID: one object (paging/state.ts) */
+  readonly state: PagingState;
   cpl = 0;
   ac = 0;
-  /** PAE PDPTE registers (4 entries as lo/hi pairs), loaded at CR3 writes */
-  readonly pdpte = new Int32Array(8);
-  /** current paging format and its walk context */
-  format: FormatId = FMT_NONE;
-  gctx: WalkContext;
-  /** guest-physical address of the top table (CR3 base) */
-  rootGpa = 0;
-  /** current PCID (0 unless CR4.PCIDE) */
-  pcid = 0;
+
+  /** Read-only views of the paging state, for library users (cold: modes and the Mmu use `state`). */
+  get cr0(): number { return this.state.cr0; }
+  get cr3Lo(): number { return this.state.cr3Lo; }
+  get cr3Hi(): number { return this.state.cr3Hi; }
+  get cr4(): number { return this.state.cr4; }
+  get efer(): number { return this.state.efer; }
+  get pkru(): number { return this.state.pkru; }
+  get format(): FormatId { return this.state.format; }
+  get pcid(): number { return this.state.pcid; }
+  get rootGpa(): number { return this.state.rootGpa; }
+  get gctx(): WalkContext { return this.state.gctx; }
 
   // ---- last translation (set by every successful translate/fill) ----
   /** the record modes answer a software-TLB miss with (preallocated, see Mode.fill) */
@@ -279,8 +283,8 @@ export class Mmu {
     this.shadowOptions = o.shadow;
     this.slatOptions = o.slat;
     this.mmio = o.mmio;
-    this.gctx = guestWalkContext(FMT_NONE, this, this.maxPhysAddr, this.gbPages);
-    this.soft.setPermissions(this.gctx);
+    this.state = new PagingState(o.maxPhysAddr, o.gbPages);
+    this.soft.setPermissions(this.state.gctx);
     this.mode = this.createMode(o.mode);
     this.mode.onPagingChange(PG_ALL);
     log('created %s mode, %d MiB guest, %d MiB host', o.mode, this.map.ramBytes >> 20, this.host.bytes >> 20);
@@ -482,7 +486,7 @@ export class Mmu {
    * through writePhys* so the watcher sees it (write*() do that).
    */
   translate(lo: number, hi: number, acc: number): number {
-    const ctx = acc & ACC_USER ? CTX_USER : acc & ACC_AC && this.gctx.smap ? CTX_SUP_AC : CTX_SUP;
+    const ctx = acc & ACC_USER ? CTX_USER : acc & ACC_AC && this.state.gctx.smap ? CTX_SUP_AC : CTX_SUP;
     const kind = acc & ACC_FETCH ? KIND_X : acc & ACC_WRITE ? KIND_W : KIND_R;
     const i = (lo >>> 12) & this.tlbMask;
     const vpn = (hi >>> 0) * 1048576 + (lo >>> 12);
@@ -529,7 +533,7 @@ export class Mmu {
     if (this.observer !== null) this.observer.filled(lo, hi, acc, result);
     if (result === T_FAULT) {
       this.counters[C_GUEST_PF]++;
-      if (this.observer !== null) this.observer.access(lo, hi, acc);
+      if (this.observer !== null) this.observer.access(lo, hi, acc, -1);
       return result;
     }
     if (this.measure) this.observe(this.soft.tags[tagIndex]![i] === vpn ? i : -1, lo, hi, acc);
@@ -542,8 +546,8 @@ export class Mmu {
    * a linear address has 32 bits.
    */
   private canonical(hi: number): boolean {
-    if (this.format === FMT_L4 || this.format === FMT_L5) {
-      const top = hi >> (this.format === FMT_L4 ? 15 : 24);
+    if (this.state.format === FMT_L4 || this.state.format === FMT_L5) {
+      const top = hi >> (this.state.format === FMT_L4 ? 15 : 24);
       return top === 0 || top === -1;
     }
     return hi === 0;
@@ -555,8 +559,37 @@ export class Mmu {
    * it. `acc` carries the access size in its ACC_SIZE bits.
    */
   private observe(slot: number, lo: number, hi: number, acc: number): void {
-    if (this.observer !== null) this.observer.access(lo, hi, acc);
-    if (this.modelOn) this.mode.model(slot, lo, hi, acc);
+    const soft = this.soft;
+    const gpa = slot >= 0 ? soft.gpa[slot]! + (lo & 0xfff) : this.lastGpa;
+    if (this.observer !== null) this.observer.access(lo, hi, acc, gpa);
+    if (!this.modelOn) return;
+    if (slot >= 0) this.mode.model(lo, hi, acc, gpa, soft.shift[slot]!, soft.flags[slot]! & SLOT_GLOBAL);
+    else this.mode.model(lo, hi, acc, gpa, this.lastShift, this.lastGlobal);
+  }
+
+  /** log2 of the software TLB's slot count (the `softTlbBits` option). */
+  get softTlbBits(): number {
+    return Math.log2(this.soft.size);
+  }
+
+  /** The PAE PDPTE registers as 8 int32 (lo, hi of PDPTE 0..3); zeros outside PAE paging. */
+  pdptes(): number[] {
+    return Array.from(this.state.pdpte);
+  }
+
+  /**
+   * Loads the PAE PDPTE registers from saved values instead of from memory
+   * (restoring a snapshot or a trace header whose PDPT has changed since the
+   * registers were loaded). Flushes the TLB and tells the mode, as a CR3
+   * load does. Throws TypeError unless given 8 integers; does nothing
+   * outside PAE paging.
+   */
+  loadPdptes(values: ArrayLike<number>): void {
+    if (values.length !== 8 || !Array.from(values).every((v) => Number.isInteger(v))) throw new TypeError('loadPdptes: expected 8 integers (lo, hi of PDPTE 0..3)');
+    if (this.state.format !== FMT_PAE) return;
+    this.state.pdpte.set(Array.from(values, (v) => v | 0));
+    this.soft.flushAll();
+    this.mode.onCr3(true);
   }
 
   /**
@@ -758,7 +791,7 @@ export class Mmu {
     let tagMask = t.tagMask;
     const gfn = Math.floor(gpaPage / PAGE_SIZE);
     if (gfn < this.watch.length && this.watch[gfn] !== 0) tagMask &= ~W_TAGS;
-    const key = SoftTlb.rightsKey(t.us, t.rw, t.xd, t.dirty, this.gctx.pke ? this.pkru : 0, t.pkey);
+    const key = SoftTlb.rightsKey(t.us, t.rw, t.xd, t.dirty, this.state.gctx.pke ? this.state.pkru : 0, t.pkey);
     this.soft.fill((hi >>> 0) * 1048576 + (lo >>> 12), lo >>> 12, t.hpa - off, gpaPage, key, tagMask, t.tlbShift, (t.global ? SLOT_GLOBAL : 0) | t.large);
   }
 
@@ -775,7 +808,7 @@ export class Mmu {
   }
 
   private selectContext(): void {
-    const ctx = this.cpl === 3 ? CTX_USER : this.ac && this.gctx.smap ? CTX_SUP_AC : CTX_SUP;
+    const ctx = this.cpl === 3 ? CTX_USER : this.ac && this.state.gctx.smap ? CTX_SUP_AC : CTX_SUP;
     this.ctxAcc = ctx === CTX_USER ? ACC_USER : ctx === CTX_SUP_AC ? ACC_AC : 0;
     this.tagR = this.soft.tags[ctx * 3 + KIND_R]!;
     this.tagW = this.soft.tags[ctx * 3 + KIND_W]!;
@@ -792,31 +825,31 @@ export class Mmu {
    */
   setPaging(r: Partial<PagingRegisters>): number {
     const save = this.paging();
-    this.cr0 = r.cr0 ?? this.cr0;
-    this.cr4 = r.cr4 ?? this.cr4;
-    this.efer = r.efer ?? this.efer;
-    this.pkru = r.pkru ?? this.pkru;
-    this.cr3Lo = r.cr3Lo ?? this.cr3Lo;
-    this.cr3Hi = (r.cr3Hi ?? this.cr3Hi) & 0x7fffffff;
+    this.state.cr0 = r.cr0 ?? this.state.cr0;
+    this.state.cr4 = r.cr4 ?? this.state.cr4;
+    this.state.efer = r.efer ?? this.state.efer;
+    this.state.pkru = r.pkru ?? this.state.pkru;
+    this.state.cr3Lo = r.cr3Lo ?? this.state.cr3Lo;
+    this.state.cr3Hi = (r.cr3Hi ?? this.state.cr3Hi) & 0x7fffffff;
     if (this.reconfigure(true) !== 0) {
-      Object.assign(this, { cr0: save.cr0, cr4: save.cr4, efer: save.efer, pkru: save.pkru, cr3Lo: save.cr3Lo, cr3Hi: save.cr3Hi });
+      Object.assign(this.state, { cr0: save.cr0, cr4: save.cr4, efer: save.efer, pkru: save.pkru, cr3Lo: save.cr3Lo, cr3Hi: save.cr3Hi });
       this.reconfigure(true);
       return T_FAULT;
     }
     if (this.observer !== null) {
       // Replayed in this order, the registers reach the same state.
-      this.observer.register('efer', this.efer, 0);
-      this.observer.register('pkru', this.pkru, 0);
-      this.observer.register('cr4', this.cr4, 0);
-      this.observer.register('cr3', this.cr3Lo, this.cr3Hi);
-      this.observer.register('cr0', this.cr0, 0);
+      this.observer.register('efer', this.state.efer, 0);
+      this.observer.register('pkru', this.state.pkru, 0);
+      this.observer.register('cr4', this.state.cr4, 0);
+      this.observer.register('cr3', this.state.cr3Lo, this.state.cr3Hi);
+      this.observer.register('cr0', this.state.cr0, 0);
     }
     return 0;
   }
 
   /** The paging registers. */
   paging(): PagingRegisters {
-    return { cr0: this.cr0, cr3Lo: this.cr3Lo, cr3Hi: this.cr3Hi, cr4: this.cr4, efer: this.efer, pkru: this.pkru };
+    return { cr0: this.state.cr0, cr3Lo: this.state.cr3Lo, cr3Hi: this.state.cr3Hi, cr4: this.state.cr4, efer: this.state.efer, pkru: this.state.pkru };
   }
 
   /**
@@ -825,19 +858,19 @@ export class Mmu {
    * only. Returns 0 or T_FAULT (#GP: invalid PDPTEs; CR0 is then unchanged).
    */
   writeCr0(value: number): number {
-    const old = this.cr0;
-    this.cr0 = value | 0;
+    const old = this.state.cr0;
+    this.state.cr0 = value | 0;
     if (((old ^ value) & (CR0_PG | CR0_WP)) === 0) {
-      if (this.observer !== null && old !== this.cr0) this.observer.register('cr0', this.cr0, 0);
+      if (this.observer !== null && old !== this.state.cr0) this.observer.register('cr0', this.state.cr0, 0);
       return 0;
     }
     const reload = ((old ^ value) & CR0_PG) !== 0;
     if (this.reconfigure(reload) !== 0) {
-      this.cr0 = old;
+      this.state.cr0 = old;
       this.reconfigure(true);
       return T_FAULT;
     }
-    if (this.observer !== null) this.observer.register('cr0', this.cr0, 0);
+    if (this.observer !== null) this.observer.register('cr0', this.state.cr0, 0);
     return 0;
   }
 
@@ -849,37 +882,37 @@ export class Mmu {
    * 0 or T_FAULT (#GP: invalid PDPTEs; CR4 is then unchanged).
    */
   writeCr4(value: number): number {
-    const old = this.cr4;
-    this.cr4 = value | 0;
+    const old = this.state.cr4;
+    this.state.cr4 = value | 0;
     const changed = old ^ value;
     const reload = (changed & (CR4_PAE | CR4_PGE | CR4_PSE | CR4_SMEP)) !== 0;
     if (changed & (CR4_PSE | CR4_PAE | CR4_SMEP | CR4_SMAP | CR4_PKE | CR4_LA57 | CR4_PCIDE)) {
       if (this.reconfigure(reload) !== 0) {
-        this.cr4 = old;
+        this.state.cr4 = old;
         this.reconfigure(true);
         return T_FAULT;
       }
     } else if (changed & CR4_PGE) {
-      this.gctx = guestWalkContext(this.format, this, this.maxPhysAddr, this.gbPages);
+      this.state.rebuildContext();
       if (this.computeRoot(true) !== 0) {
-        this.cr4 = old;
-        this.gctx = guestWalkContext(this.format, this, this.maxPhysAddr, this.gbPages);
+        this.state.cr4 = old;
+        this.state.rebuildContext();
         return this.raise(VEC_GP, 0, 0, 0);
       }
       this.soft.flushAll();
       this.mode.onPagingChange(PG_GLOBAL);
     }
-    if (this.observer !== null && old !== this.cr4) this.observer.register('cr4', this.cr4, 0);
+    if (this.observer !== null && old !== this.state.cr4) this.observer.register('cr4', this.state.cr4, 0);
     return 0;
   }
 
   /** WRMSR IA32_EFER (low 32 bits). NXE/LME/LMA changes reconfigure paging. */
   writeEfer(value: number): number {
-    const old = this.efer;
-    this.efer = value | 0;
+    const old = this.state.efer;
+    this.state.efer = value | 0;
     if (((old ^ value) & (EFER_NXE | EFER_LME | EFER_LMA)) === 0) return 0;
     const r = this.reconfigure(((old ^ value) & (EFER_LME | EFER_LMA)) !== 0);
-    if (r === 0 && this.observer !== null) this.observer.register('efer', this.efer, 0);
+    if (r === 0 && this.observer !== null) this.observer.register('efer', this.state.efer, 0);
     return r;
   }
 
@@ -890,14 +923,14 @@ export class Mmu {
    * any paging register.
    */
   writePkru(value: number): void {
-    this.pkru = value | 0;
-    this.gctx = guestWalkContext(this.format, this, this.maxPhysAddr, this.gbPages);
-    if (this.gctx.pke) {
-      this.soft.setPermissions(this.gctx);
+    this.state.pkru = value | 0;
+    this.state.rebuildContext();
+    if (this.state.gctx.pke) {
+      this.soft.setPermissions(this.state.gctx);
       this.soft.flushAll();
     }
     this.mode.onPagingChange(PG_PKRU);
-    if (this.observer !== null) this.observer.register('pkru', this.pkru, 0);
+    if (this.observer !== null) this.observer.register('pkru', this.state.pkru, 0);
   }
 
   /**
@@ -906,19 +939,19 @@ export class Mmu {
    * T_FAULT with #GP(0) when a PDPTE is invalid (CR3 is then unchanged).
    */
   writeCr3(lo: number, hi: number): number {
-    const pcide = (this.cr4 & CR4_PCIDE) !== 0 && (this.format === FMT_L4 || this.format === FMT_L5);
+    const pcide = (this.state.cr4 & CR4_PCIDE) !== 0 && (this.state.format === FMT_L4 || this.state.format === FMT_L5);
     const noFlush = pcide && (hi & 0x80000000) !== 0;
-    const oldLo = this.cr3Lo, oldHi = this.cr3Hi;
-    const oldPcid = this.pcid;
-    this.cr3Lo = lo | 0;
-    this.cr3Hi = hi & 0x7fffffff;
+    const oldLo = this.state.cr3Lo, oldHi = this.state.cr3Hi;
+    const oldPcid = this.state.pcid;
+    this.state.cr3Lo = lo | 0;
+    this.state.cr3Hi = hi & 0x7fffffff;
     if (this.computeRoot(true) !== 0) {
-      this.cr3Lo = oldLo;
-      this.cr3Hi = oldHi;
+      this.state.cr3Lo = oldLo;
+      this.state.cr3Hi = oldHi;
       this.computeRoot(false);
       return this.raise(VEC_GP, 0, 0, 0);
     }
-    if (!noFlush || this.pcid !== oldPcid) this.soft.flushNonGlobal();
+    if (!noFlush || this.state.pcid !== oldPcid) this.soft.flushNonGlobal();
     this.mode.onCr3(!noFlush);
     if (this.observer !== null) this.observer.register('cr3', lo | 0, hi | 0);
     return 0;
@@ -942,16 +975,16 @@ export class Mmu {
     // types 0 and 1 a nonzero PCID while CR4.PCIDE=0; for type 0 a
     // non-canonical address.
     if (!(type >= 0 && type <= 3) || !(pcid >= 0 && pcid <= 0xfff)) return this.raise(VEC_GP, 0, 0, 0);
-    if (type <= 1 && pcid !== 0 && (this.cr4 & CR4_PCIDE) === 0) return this.raise(VEC_GP, 0, 0, 0);
+    if (type <= 1 && pcid !== 0 && (this.state.cr4 & CR4_PCIDE) === 0) return this.raise(VEC_GP, 0, 0, 0);
     if (type === 0 && !this.canonical(hi)) return this.raise(VEC_GP, 0, 0, 0);
     if (this.observer !== null) this.observer.invpcid(type, pcid, lo, hi);
     switch (type) {
       case 0:
-        if (pcid === this.pcid) this.soft.invalidate((hi >>> 0) * 1048576 + (lo >>> 12), lo >>> 12);
+        if (pcid === this.state.pcid) this.soft.invalidate((hi >>> 0) * 1048576 + (lo >>> 12), lo >>> 12);
         this.mode.onInvlpg(lo, hi, pcid);
         return 0;
       case 1:
-        if (pcid === this.pcid) this.soft.flushNonGlobal();
+        if (pcid === this.state.pcid) this.soft.flushNonGlobal();
         this.mode.onFlush(false, pcid, true);
         return 0;
       case 2:
@@ -981,14 +1014,14 @@ export class Mmu {
    * or T_FAULT (#GP).
    */
   private reconfigure(reloadPdptes: boolean): number {
-    const oldFormat = this.format;
-    this.format = guestFormatOf(this.cr0, this.cr4, this.efer);
-    this.gctx = guestWalkContext(this.format, this, this.maxPhysAddr, this.gbPages);
-    if (this.computeRoot(reloadPdptes || oldFormat !== this.format) !== 0) return this.raise(VEC_GP, 0, 0, 0);
-    this.soft.setPermissions(this.gctx);
+    const oldFormat = this.state.format;
+    this.state.format = guestFormatOf(this.state.cr0, this.state.cr4, this.state.efer);
+    this.state.rebuildContext();
+    if (this.computeRoot(reloadPdptes || oldFormat !== this.state.format) !== 0) return this.raise(VEC_GP, 0, 0, 0);
+    this.soft.setPermissions(this.state.gctx);
     this.soft.flushAll();
     this.selectContext();
-    this.mode.onPagingChange(oldFormat !== this.format ? PG_ALL : PG_CONTROLS | PG_GLOBAL | PG_PKRU);
+    this.mode.onPagingChange(oldFormat !== this.state.format ? PG_ALL : PG_CONTROLS | PG_GLOBAL | PG_PKRU);
     return 0;
   }
 
@@ -997,25 +1030,25 @@ export class Mmu {
    * and checks the PDPTEs (SDM 4.4.1). Returns 0 or -1 (invalid PDPTE).
    */
   private computeRoot(loadPdptes: boolean): number {
-    const pcide = (this.cr4 & CR4_PCIDE) !== 0 && (this.format === FMT_L4 || this.format === FMT_L5);
-    this.pcid = pcide ? this.cr3Lo & 0xfff : 0;
-    if (this.format === FMT_PAE) {
-      this.rootGpa = (this.cr3Lo & 0xffffffe0) >>> 0;
+    const pcide = (this.state.cr4 & CR4_PCIDE) !== 0 && (this.state.format === FMT_L4 || this.state.format === FMT_L5);
+    this.state.pcid = pcide ? this.state.cr3Lo & 0xfff : 0;
+    if (this.state.format === FMT_PAE) {
+      this.state.rootGpa = (this.state.cr3Lo & 0xffffffe0) >>> 0;
       if (!loadPdptes) return 0;
       const pd = new Int32Array(8);
       for (let i = 0; i < 4; i++) {
-        const gpa = this.rootGpa + i * 8;
+        const gpa = this.state.rootGpa + i * 8;
         const lo = this.readPhys(gpa, 4) | 0;
         const hi = this.readPhys(gpa + 4, 4) | 0;
-        if (lo & 1 && ((lo & this.gctx.pdpteRsvdLo) | (hi & this.gctx.pdpteRsvdHi))) return -1;
+        if (lo & 1 && ((lo & this.state.gctx.pdpteRsvdLo) | (hi & this.state.gctx.pdpteRsvdHi))) return -1;
         pd[i * 2] = lo;
         pd[i * 2 + 1] = hi;
       }
-      this.pdpte.set(pd);
-    } else if (this.format === FMT_L4 || this.format === FMT_L5) {
-      this.rootGpa = (this.cr3Hi & this.gctx.addrHiMask) * TWO_32 + ((this.cr3Lo & 0xfffff000) >>> 0);
+      this.state.pdpte.set(pd);
+    } else if (this.state.format === FMT_L4 || this.state.format === FMT_L5) {
+      this.state.rootGpa = (this.state.cr3Hi & this.state.gctx.addrHiMask) * TWO_32 + ((this.state.cr3Lo & 0xfffff000) >>> 0);
     } else {
-      this.rootGpa = (this.cr3Lo & 0xfffff000) >>> 0;
+      this.state.rootGpa = (this.state.cr3Lo & 0xfffff000) >>> 0;
     }
     return 0;
   }
@@ -1053,7 +1086,7 @@ export class Mmu {
   report(): MmuReport {
     return {
       mode: this.mode.name,
-      format: FORMAT_NAMES[this.format],
+      format: FORMAT_NAMES[this.state.format],
       counters: countersToObject(this.counters),
       gauges: this.mode.gauges(),
       cycles: cyclesOf(this.mode.name, this.counters, this.profile),

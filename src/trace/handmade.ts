@@ -4,8 +4,8 @@
  * pattern of user reads. Used by the tests (exact expected counters) and
  * the benchmarks (a TLB-friendly trace of any length).
  */
-import { FMT_L4 } from '../mmu/paging/format.js';
-import { ACC_USER, ACC_WRITE, CR0_PE, CR0_PG, CR0_WP, CR4_PAE, EFER_LMA, EFER_LME, EFER_NXE, PTE_A, PTE_P, PTE_RW, PTE_US } from '../mmu/paging/bits.js';
+import { FMT_L4 } from '../mmu/index.js';
+import { ACC_USER, ACC_WRITE, CR0_PE, CR0_PG, CR0_WP, CR4_PAE, EFER_LMA, EFER_LME, EFER_NXE, PTE_A, PTE_P, PTE_RW, PTE_US } from '../mmu/index.js';
 import { accessOp, FORMAT_VERSION, R_PAGING, R_PRIV, SOURCE_RECORDED } from './format.js';
 import { TraceWriter, type TraceSink, type WriterOptions } from './writer.js';
 

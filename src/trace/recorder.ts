@@ -21,10 +21,10 @@
  * and the walk probes of the cost model see the same tables as the guest.
  */
 import createDebug from 'debug';
-import type { Mmu, MmuObserver } from '../mmu/mmu.js';
-import { ACC_SIZE_MASK, ACC_SIZE_SHIFT, WATCH_RECORD } from '../mmu/mmu.js';
-import { ACC_AC, ACC_FETCH, ACC_USER, ACC_WRITE, PTE_PS } from '../mmu/paging/bits.js';
-import { FMT_32, FMT_NONE, FMT_PAE } from '../mmu/paging/format.js';
+import type { Mmu, MmuObserver } from '../mmu/index.js';
+import { ACC_SIZE_MASK, ACC_SIZE_SHIFT, WATCH_RECORD } from '../mmu/index.js';
+import { ACC_AC, ACC_FETCH, ACC_USER, ACC_WRITE, PTE_PS } from '../mmu/index.js';
+import { FMT_32, FMT_NONE, FMT_PAE } from '../mmu/index.js';
 import {
   FORMAT_VERSION, KIND_FETCH, KIND_READ, KIND_WRITE, OP_AC, OP_KIND_SHIFT, OP_USER, PAGE_BYTES, R_CHECK,
   R_CR0, R_CR3, R_CR4, R_EFER, R_FLUSH, R_INVLPG, R_INVPCID, R_PAGING, R_PKRU, R_PRIV, R_PTWRITE, R_SWITCH, SOURCE_RECORDED,
@@ -100,9 +100,9 @@ export class TraceRecorder implements MmuObserver {
     const m = this.mmu;
     return {
       version: FORMAT_VERSION, source: this.options.source ?? SOURCE_RECORDED, format: m.format, maxPhysAddr: m.maxPhysAddr,
-      gbPages: m.gbPages, softTlbBits: Math.log2(m.soft.size), cpl: m.cpl, ac: m.ac !== 0, checkEvery: this.checkEvery,
+      gbPages: m.gbPages, softTlbBits: m.softTlbBits, cpl: m.cpl, ac: m.ac !== 0, checkEvery: this.checkEvery,
       seed: this.options.seed ?? 1, guestMemory: m.map.ramBytes, holes: m.map.holes.map((h) => ({ gpa: h.gpa, bytes: h.bytes })),
-      cr0: m.cr0, cr3Lo: m.cr3Lo, cr3Hi: m.cr3Hi, cr4: m.cr4, efer: m.efer, pkru: m.pkru, pdpte: Array.from(m.pdpte),
+      cr0: m.cr0, cr3Lo: m.cr3Lo, cr3Hi: m.cr3Hi, cr4: m.cr4, efer: m.efer, pkru: m.pkru, pdpte: m.pdptes(),
       notes: { recordedAt: new Date().toISOString(), ...(this.options.notes ?? {}) },
     };
   }
@@ -149,9 +149,8 @@ export class TraceRecorder implements MmuObserver {
   // MmuObserver (called synchronously by the Mmu)
   // =====================================================================
 
-  access(gvaLo: number, gvaHi: number, acc: number): void {
+  access(gvaLo: number, gvaHi: number, acc: number, gpa: number): void {
     if (this.held.length !== 0) this.release();
-    const m = this.mmu;
     let v: number;
     let high = 0;
     if (this.pendingSet) {
@@ -159,8 +158,6 @@ export class TraceRecorder implements MmuObserver {
       v = this.pendingValue;
       high = this.pendingHigh;
     } else {
-      const i = (gvaLo >>> 12) & m.tlbMask;
-      const gpa = m.soft.gpa[i]! + (gvaLo & 0xfff);
       v = gpa >>> 0;
       if (gpa >= TWO32) high = Math.floor(gpa / TWO32);
     }
@@ -266,8 +263,9 @@ export class TraceRecorder implements MmuObserver {
       // The PDPT: its entries are loaded into registers at CR3 loads, so a
       // replay needs the frame; walks use the registers.
       this.imageFrame(Math.floor(m.rootGpa / PAGE_BYTES), 3);
+      const pdpte = m.pdptes();
       for (let i = 0; i < 4; i++) {
-        const lo = m.pdpte[i * 2]!, hi = m.pdpte[i * 2 + 1]!;
+        const lo = pdpte[i * 2]!, hi = pdpte[i * 2 + 1]!;
         if (lo & 1) this.scan((hi & m.gctx.addrHiMask) * TWO32 + ((lo & 0xfffff000) >>> 0), 2);
       }
       return;

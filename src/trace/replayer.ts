@@ -17,15 +17,14 @@
  */
 import { rmSync } from 'node:fs';
 import createDebug from 'debug';
-import { Mmu, T_FAULT, type MmuReport } from '../mmu/mmu.js';
-import type { ModeName } from '../mmu/modes/mode.js';
-import type { CostProfile, TlbGeometry } from '../mmu/defaults.js';
-import type { ShadowOptions } from '../mmu/modes/shadow.js';
-import type { SlatOptions } from '../mmu/modes/slat.js';
-import { ACC_SIZE_SHIFT } from '../mmu/mmu.js';
-import { ACC_FETCH, ACC_WRITE } from '../mmu/paging/bits.js';
-import { FMT_PAE } from '../mmu/paging/format.js';
-import { HOST_MEMORY_MAX } from '../mmu/host/memory.js';
+import { Mmu, T_FAULT, type MmuReport } from '../mmu/index.js';
+import type { ModeName } from '../mmu/index.js';
+import type { CostProfile, TlbGeometry } from '../mmu/index.js';
+import type { ShadowOptions } from '../mmu/index.js';
+import type { SlatOptions } from '../mmu/index.js';
+import { ACC_SIZE_SHIFT } from '../mmu/index.js';
+import { ACC_FETCH, ACC_WRITE } from '../mmu/index.js';
+import { HOST_MEMORY_MAX } from '../mmu/index.js';
 import { SyntheticOs, type OsFormat, type OsPageSize, type OsStats } from '../workload/synthetic-os.js';
 import {
   ACC_OF_OP, OP_ACCESS, OP_HI, PAGE_BYTES, R_CHECK, R_CR0, R_CR3, R_CR4, R_EFER, R_FLUSH, R_INVLPG, R_INVPCID, R_PAGE,
@@ -184,7 +183,7 @@ export class BinaryReplayer {
         mmu.clearFault();
         throw new DivergenceError(`${this.path}: the header's paging registers fault in the replay (invalid PAE PDPTEs?)`);
       }
-      if (mmu.format === FMT_PAE) mmu.pdpte.set(h.pdpte.slice(0, 8));
+      mmu.loadPdptes(h.pdpte.slice(0, 8));
     }
     if (h.cpl !== 0 || h.ac) mmu.setPrivilege(h.cpl, h.ac);
   }

@@ -21,12 +21,12 @@
  * much like Linux's transparent huge pages. Reclaim never evicts to make
  * room for a large page.
  */
-import type { Mmu } from '../mmu/mmu.js';
+import type { Mmu } from '../mmu/index.js';
 import {
   ACC_USER, ACC_WRITE, CR0_PE, CR0_PG, CR0_WP, CR4_LA57, CR4_PAE, CR4_PGE, CR4_PSE, EFER_LMA, EFER_LME, EFER_NXE,
   PFERR_P, PTE_A, PTE_D, PTE_G, PTE_P, PTE_PS, PTE_RW, PTE_US,
-} from '../mmu/paging/bits.js';
-import { T_FAULT, T_MMIO } from '../mmu/mmu.js';
+} from '../mmu/index.js';
+import { T_FAULT, T_MMIO } from '../mmu/index.js';
 
 export type OsFormat = '32-bit' | 'pae' | '4-level' | '5-level';
 export const OS_FORMATS: readonly OsFormat[] = ['32-bit', 'pae', '4-level', '5-level'];

@@ -43,7 +43,7 @@ interface State { cr0: number; cr3: number; cr4: number; mmu: string; pdpte: num
 
 function state(m: ReturnType<typeof flatMachine>): State {
   const c = m.cpu, p = m.mmu.paging();
-  return { cr0: c.cr0, cr3: c.cr3, cr4: c.cr4, mmu: JSON.stringify(p), pdpte: Array.from(m.mmu.pdpte), eax: c.reg32[0]! };
+  return { cr0: c.cr0, cr3: c.cr3, cr4: c.cr4, mmu: JSON.stringify(p), pdpte: m.mmu.pdptes(), eax: c.reg32[0]! };
 }
 
 /**

@@ -8,8 +8,7 @@
 import { FMT_L4, FMT_L5, FMT_PAE } from '../paging/format.js';
 import { WALK_OK, WALK_SET_AD, type TablePort } from '../paging/walker.js';
 import { SLOT_HUGE, SLOT_LARGE } from '../tlb/soft.js';
-import type { Mmu } from '../mmu.js';
-import type { Translation } from './mode.js';
+import type { ModeHost, Translation } from './mode.js';
 
 /**
  * Walks the guest's tables for gvaHi:gvaLo and access `acc` (paging on).
@@ -19,9 +18,9 @@ import type { Translation } from './mode.js';
  * succeeds. The walker's per-level record (mmu.walker) stays for callers
  * that build structures from it.
  */
-export function guestWalk(mmu: Mmu, port: TablePort, lo: number, hi: number, acc: number, t: Translation): boolean {
+export function guestWalk(mmu: ModeHost, port: TablePort, lo: number, hi: number, acc: number, t: Translation): boolean {
   const w = mmu.walker;
-  if (w.walk(mmu.gctx, port, mmu.rootGpa, mmu.format === FMT_PAE ? mmu.pdpte : null, lo, hi, acc, WALK_SET_AD) !== WALK_OK) {
+  if (w.walk(mmu.state.gctx, port, mmu.state.rootGpa, mmu.state.format === FMT_PAE ? mmu.state.pdpte : null, lo, hi, acc, WALK_SET_AD) !== WALK_OK) {
     t.errorCode = w.errorCode;
     return false;
   }
@@ -40,8 +39,8 @@ export function guestWalk(mmu: Mmu, port: TablePort, lo: number, hi: number, acc
 }
 
 /** The protection key the leaf entry of the last walk carries, whether or not CR4.PKE reads it (4-/5-level only). */
-export function rawLeafPkey(mmu: Mmu): number {
-  if (mmu.format !== FMT_L4 && mmu.format !== FMT_L5) return 0;
+export function rawLeafPkey(mmu: ModeHost): number {
+  if (mmu.state.format !== FMT_L4 && mmu.state.format !== FMT_L5) return 0;
   const w = mmu.walker;
   return (w.hi[w.level]! >>> 27) & 15;
 }

@@ -5,6 +5,33 @@
  * it and never asks which mode it has.
  */
 
+import type { TlbGeometry } from '../defaults.js';
+import type { HostMemory } from '../host/memory.js';
+import type { GuestMemoryMap } from '../host/memory-map.js';
+import type { PagingState } from '../paging/state.js';
+import type { Walker } from '../paging/walker.js';
+
+/**
+ * What a mode may use of the Mmu that owns it: the guest's paging state
+ * (read only), host memory and the guest's memory map, the guest walker
+ * (whose per-level record shadow mode builds from), the counters, the modeled
+ * TLB geometry, and watch bits on guest frames. Nothing else: a mode never
+ * touches the software TLB, raises faults, or sets the Mmu's last-translation
+ * fields; it answers through a Translation.
+ */
+export interface ModeHost {
+  readonly state: PagingState;
+  readonly host: HostMemory;
+  readonly map: GuestMemoryMap;
+  readonly walker: Walker;
+  readonly counters: Float64Array;
+  readonly tlbGeometry: TlbGeometry;
+  /** modeled TLB entries carry a VPID, so VM exits do not flush them */
+  readonly vpid: boolean;
+  /** Sets or clears WATCH_* bits on a guest frame (writes to a watched frame reach onWatchedWrite). */
+  setWatch(gfn: number, bits: number, on: boolean): void;
+}
+
 export type ModeName = 'naive' | 'shadow' | 'slat';
 export const MODE_NAMES: readonly ModeName[] = ['naive', 'shadow', 'slat'];
 
@@ -89,11 +116,11 @@ export interface Mode {
   assist(gvaLo: number, gvaHi: number, acc: number, gpa: number): void;
   /**
    * Plays one access through the modeled hardware (called only while
-   * measuring). `slot` is the software-TLB slot holding the translation, or
-   * -1 when the access was not cacheable (MMIO), in which case mmu.last*
-   * describe it.
+   * measuring): gpa is the guest-physical address of the byte, tlbShift the
+   * size the translation is cached at (Translation.tlbShift), global its
+   * global flag.
    */
-  model(slot: number, gvaLo: number, gvaHi: number, acc: number): void;
+  model(gvaLo: number, gvaHi: number, acc: number, gpa: number, tlbShift: number, global: number): void;
   /**
    * The guest's paging state changed (after the Mmu rebuilt its walk
    * context): `what` holds PG_* bits saying which registers changed. Every

@@ -16,9 +16,7 @@ import { ACC_FETCH, ACC_WRITE, PTE_A, PTE_D, PTE_P, PTE_RW, PTE_HI_XD } from '..
 import { FMT_NONE, FMT_PAE, hostWalkContext, type WalkContext } from '../paging/format.js';
 import { HOST_PORT, Walker, WALK_NO_CHECK, WALK_OK, type TablePort } from '../paging/walker.js';
 import { HardwareTlb, TLB_MISS, WalkCaches } from '../tlb/hardware.js';
-import { SLOT_GLOBAL } from '../tlb/soft.js';
-import type { Mmu } from '../mmu.js';
-import { FILL_FAULT, FILL_MMIO, FILL_OK, PG_PKRU, type Mode, type Translation } from './mode.js';
+import { FILL_FAULT, FILL_MMIO, FILL_OK, PG_PKRU, type Mode, type ModeHost, type Translation } from './mode.js';
 import { guestWalk } from './guest-walk.js';
 import { dumpTable } from './dump.js';
 
@@ -42,7 +40,7 @@ export class NaiveMode implements Mode {
   private readonly hw: HardwareTlb;
   private readonly hostPwc: WalkCaches;
 
-  constructor(private readonly mmu: Mmu) {
+  constructor(private readonly mmu: ModeHost) {
     this.hostCtx = hostWalkContext(4, { cr0: 0, cr4: 0, efer: 0, pkru: 0 });
     this.hostWalker = new Walker(mmu.host);
     this.hostRoot = this.newTable();
@@ -93,13 +91,13 @@ export class NaiveMode implements Mode {
 
   fill(lo: number, hi: number, acc: number, t: Translation): number {
     const mmu = this.mmu;
-    if (mmu.format === FMT_NONE) {
+    if (mmu.state.format === FMT_NONE) {
       t.reset(lo >>> 0);
     } else if (!guestWalk(mmu, this.port, lo, hi, acc, t)) {
       return FILL_FAULT;
     }
     // The software virtual TLB caches the guest's page at its own size.
-    t.tlbShift = mmu.format === FMT_NONE ? 12 : mmu.walker.pageShift;
+    t.tlbShift = mmu.state.format === FMT_NONE ? 12 : mmu.walker.pageShift;
     const hpa = this.hostTranslate(t.gpa);
     if (hpa < 0) return FILL_MMIO;
     t.hpa = hpa;
@@ -108,28 +106,25 @@ export class NaiveMode implements Mode {
 
   assist(): void {}
 
-  model(slot: number, lo: number, hi: number, acc: number): void {
+  model(lo: number, hi: number, acc: number, gpa: number, shift: number, globalFlag: number): void {
     const mmu = this.mmu;
     const c = mmu.counters;
     c[acc & ACC_FETCH ? C_ACCESS_FETCH : acc & ACC_WRITE ? C_ACCESS_WRITE : C_ACCESS_READ]++;
     c[C_SW_TRANSLATE]++;
-    const soft = mmu.soft;
-    const shift = slot >= 0 ? soft.shift[slot]! : mmu.lastShift;
-    const global = slot >= 0 ? (soft.flags[slot]! & SLOT_GLOBAL) !== 0 : mmu.lastGlobal !== 0;
-    const gpa = slot >= 0 ? soft.gpa[slot]! + (lo & 0xfff) : mmu.lastGpa;
+    const global = globalFlag !== 0;
     const fetch = (acc & ACC_FETCH) !== 0;
-    if (this.vtlb.lookup(lo, hi, shift, fetch, mmu.pcid) === TLB_MISS) {
+    if (this.vtlb.lookup(lo, hi, shift, fetch, mmu.state.pcid) === TLB_MISS) {
       c[C_VTLB_MISS]++;
-      if (mmu.format !== FMT_NONE) {
+      if (mmu.state.format !== FMT_NONE) {
         const w = mmu.walker;
-        w.walk(mmu.gctx, this.mapPort, mmu.rootGpa, mmu.format === FMT_PAE ? mmu.pdpte : null, lo, hi, acc, WALK_NO_CHECK);
+        w.walk(mmu.state.gctx, this.mapPort, mmu.state.rootGpa, mmu.state.format === FMT_PAE ? mmu.state.pdpte : null, lo, hi, acc, WALK_NO_CHECK);
         for (let level = w.topLevel; level >= w.level; level--) {
           if (w.entryHpa[level]! < 0) continue; // PAE PDPTE registers: no memory reference
           c[C_SW_WALK_REFS]++;
           this.hostAccess(w.entryAddr[level]!);
         }
       }
-      this.vtlb.insert(lo, hi, shift, fetch, mmu.pcid, global);
+      this.vtlb.insert(lo, hi, shift, fetch, mmu.state.pcid, global);
     } else {
       c[C_VTLB_HIT]++;
     }
@@ -156,11 +151,11 @@ export class NaiveMode implements Mode {
   }
 
   onCr3(flush: boolean): void {
-    if (flush) this.vtlb.flush(this.mmu.pcid, true);
+    if (flush) this.vtlb.flush(this.mmu.state.pcid, true);
   }
 
   onInvlpg(lo: number, hi: number, pcid: number): void {
-    this.vtlb.invalidatePage(lo, hi, pcid < 0 ? this.mmu.pcid : pcid, false);
+    this.vtlb.invalidatePage(lo, hi, pcid < 0 ? this.mmu.state.pcid : pcid, false);
   }
 
   onFlush(global: boolean, pcid: number): void {

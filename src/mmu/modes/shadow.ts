@@ -48,9 +48,8 @@ import { FMT_32, FMT_L4, FMT_L5, FMT_NONE, FMT_PAE, hostWalkContext, type WalkCo
 import { permissionFault, type TablePort } from '../paging/walker.js';
 import { HardwareTlb, TLB_MISS, WalkCaches } from '../tlb/hardware.js';
 import { ALL_TAGS, SLOT_HUGE, SLOT_LARGE, W_TAGS } from '../tlb/soft.js';
-import type { Mmu } from '../mmu.js';
 import { WATCH_SHADOW } from '../watch.js';
-import { FILL_FAULT, FILL_MMIO, FILL_OK, PG_CONTROLS, PG_FORMAT, PG_GLOBAL, type Mode, type Translation } from './mode.js';
+import { FILL_FAULT, FILL_MMIO, FILL_OK, PG_CONTROLS, PG_FORMAT, PG_GLOBAL, type Mode, type ModeHost, type Translation } from './mode.js';
 import { guestWalk, rawLeafPkey } from './guest-walk.js';
 import { LinkPool } from './link-pool.js';
 import { dumpTable } from './dump.js';
@@ -191,7 +190,7 @@ export class ShadowMode implements Mode {
   /** scratch: cumulative guest access above each level, for the current install */
   private readonly accessAbove = new Int32Array(7);
 
-  constructor(private readonly mmu: Mmu, options: ShadowOptions) {
+  constructor(private readonly mmu: ModeHost, options: ShadowOptions) {
     this.unsyncOn = options.unsync ?? true;
     this.rootCacheSize = options.rootCache ?? 4;
     this.maxPages = options.maxPages ?? 256;
@@ -218,7 +217,7 @@ export class ShadowMode implements Mode {
     this.gfnCount = new Int32Array(frames);
     this.gfnUnsync = new Uint8Array(frames);
     this.rmapHead = new Int32Array(frames).fill(-1);
-    this.sctx = hostWalkContext(4, mmu);
+    this.sctx = hostWalkContext(4, mmu.state);
     this.mapPort = { entryHpa: (gpa: number) => mmu.map.hpaOf(gpa) };
     this.hw = new HardwareTlb(mmu.tlbGeometry, mmu.counters);
     this.pwc = new WalkCaches(mmu.tlbGeometry.pwc, mmu.counters);
@@ -254,7 +253,7 @@ export class ShadowMode implements Mode {
     }
     // ---- VM exit: the hypervisor walks the guest's table ----
     let gfn: number;
-    if (mmu.format === FMT_NONE) {
+    if (mmu.state.format === FMT_NONE) {
       t.reset(lo >>> 0);
     } else if (!guestWalk(mmu, this.mapPort, lo, hi, acc, t)) {
       this.exit(C_EXIT_GUEST_PF);
@@ -317,7 +316,7 @@ export class ShadowMode implements Mode {
    * guest's dirty bit set, and the leaf's own (hardware) rights allow it.
    */
   private leafAnswers(leafLo: number, leafHi: number, acc: number): boolean {
-    const ctx = this.mmu.gctx;
+    const ctx = this.mmu.state.gctx;
     const gUs = (leafHi >>> 21) & 1, gRw = (leafHi >>> 22) & 1, gXd = (leafHi >>> 23) & 1;
     const pkey = ctx.pke ? (leafHi >>> 27) & 15 : 0;
     if (permissionFault(ctx, acc, gUs, gRw, gXd, pkey) !== 0) return false;
@@ -337,9 +336,9 @@ export class ShadowMode implements Mode {
     t.us = (leafHi >>> 21) & 1;
     t.rw = (leafHi >>> 22) & 1;
     t.xd = (leafHi >>> 23) & 1;
-    t.pkey = mmu.gctx.pke ? (leafHi >>> 27) & 15 : 0;
+    t.pkey = mmu.state.gctx.pke ? (leafHi >>> 27) & 15 : 0;
     t.dirty = (leafLo >>> 11) & 1;
-    t.global = mmu.gctx.pge && leafLo & SPTE_GUEST_GLOBAL ? 1 : 0;
+    t.global = mmu.state.gctx.pge && leafLo & SPTE_GUEST_GLOBAL ? 1 : 0;
     t.large = leafLo & SPTE_GUEST_LARGE ? SLOT_LARGE | (leafHi & SPTE_HI_GUEST_HUGE ? SLOT_HUGE : 0) : 0;
     t.tlbShift = 12;
     t.tagMask = physicalTags(leafLo, leafHi);
@@ -373,17 +372,17 @@ export class ShadowMode implements Mode {
     const mmu = this.mmu;
     const w = mmu.walker;
     this.makeRoom(6);
-    const paging = mmu.format !== FMT_NONE;
+    const paging = mmu.state.format !== FMT_NONE;
     // Guest leaf, in shadow levels: the guest table levels map one to one onto
     // shadow levels (a 32-bit table spans two or four shadow pages: quadrants).
     const gLeaf = paging ? w.level : this.shadowTop + 1;
     // Cumulative guest access above each level, and through the leaf.
     let and = -1;
     let xd = 0;
-    const nxe = mmu.gctx.nxe;
+    const nxe = mmu.state.gctx.nxe;
     for (let l = this.guestTop; l >= 1; l--) {
       this.accessAbove[l] = ((and >>> 1) & 1 ? ACCESS_W : 0) | ((and >>> 2) & 1 ? ACCESS_U : 0) | (xd ? 0 : ACCESS_X);
-      if (paging && l >= gLeaf && !(mmu.format === FMT_PAE && l === 3)) {
+      if (paging && l >= gLeaf && !(mmu.state.format === FMT_PAE && l === 3)) {
         and &= w.lo[l]!;
         if (nxe) xd |= w.hi[l]! >>> 31;
       }
@@ -417,7 +416,7 @@ export class ShadowMode implements Mode {
       if (!direct) {
         // A guest table at level cl.
         wantGfn = Math.floor(w.tableAddr[cl]! / PAGE_SIZE);
-        const quad = mmu.format === FMT_32 ? (cl === 2 ? lo >>> 30 : (lo >>> 21) & 1) : 0;
+        const quad = mmu.state.format === FMT_32 ? (cl === 2 ? lo >>> 30 : (lo >>> 21) & 1) : 0;
         wantRole = this.baseRole | cl | (quad << ROLE_QUAD_SHIFT) | (this.accessAbove[cl]! << ROLE_ACCESS_SHIFT);
       } else {
         // Below a guest large page (or with paging off): a direct page for the
@@ -457,17 +456,17 @@ export class ShadowMode implements Mode {
     let sRw = rw && dirty && !(this.gfnCount[gfn]! > 0 && !this.gfnUnsync[gfn]) ? 1 : 0;
     let sNx = nx;
     const supWrite = (acc & (ACC_WRITE | ACC_USER)) === ACC_WRITE;
-    if (supWrite && !rw && !mmu.gctx.wp && paging) {
+    if (supWrite && !rw && !mmu.state.gctx.wp && paging) {
       // CR0.WP=0 lets supervisor writes through read-only pages. The
       // hardware runs with WP=1, so make the entry writable for supervisor
       // only: a user page loses U (user accesses exit and restore it); with
       // SMEP it gains NX so supervisor fetches still exit; with SMAP the
       // trick would let supervisor reads through, so the write is emulated.
-      if (us && mmu.gctx.smap) return -1;
+      if (us && mmu.state.gctx.smap) return -1;
       if (!(this.gfnCount[gfn]! > 0 && !this.gfnUnsync[gfn])) sRw = 1;
       if (us) {
         sUs = 0;
-        if (mmu.gctx.smep) sNx = 1;
+        if (mmu.state.gctx.smep) sNx = 1;
       }
     }
     const idx = shadowIndex(lo, hi, 1);
@@ -843,10 +842,10 @@ export class ShadowMode implements Mode {
   private rootKey(): string {
     const mmu = this.mmu;
     let k: string;
-    switch (mmu.format) {
+    switch (mmu.state.format) {
       case FMT_NONE: k = 'none'; break;
-      case FMT_PAE: k = 'pae:' + Array.from(mmu.pdpte).join(','); break;
-      default: k = `${mmu.format}:${mmu.rootGpa}`;
+      case FMT_PAE: k = 'pae:' + Array.from(mmu.state.pdpte).join(','); break;
+      default: k = `${mmu.state.format}:${mmu.state.rootGpa}`;
     }
     return `${k}/${this.baseRole}`;
   }
@@ -871,16 +870,16 @@ export class ShadowMode implements Mode {
     this.makeRoom(2);
     const synth: number[] = [];
     let top: number;
-    if (mmu.format === FMT_NONE) {
+    if (mmu.state.format === FMT_NONE) {
       top = this.getPage(0, this.baseRole | this.shadowTop | ROLE_DIRECT | (ACCESS_ALL << ROLE_ACCESS_SHIFT), true);
-    } else if (mmu.format === FMT_32 || mmu.format === FMT_PAE) {
+    } else if (mmu.state.format === FMT_32 || mmu.state.format === FMT_PAE) {
       // Synthetic PML4 and PDPT above the guest's page directory.
       top = this.allocSynth(4);
       const pdpt = this.allocSynth(3);
       synth.push(top, pdpt);
       this.link(top, 0, pdpt);
-    } else if (mmu.rootGpa / PAGE_SIZE < this.gfnHead.length) {
-      top = this.getPage(Math.floor(mmu.rootGpa / PAGE_SIZE), this.baseRole | this.shadowTop | (ACCESS_ALL << ROLE_ACCESS_SHIFT), false);
+    } else if (mmu.state.rootGpa / PAGE_SIZE < this.gfnHead.length) {
+      top = this.getPage(Math.floor(mmu.state.rootGpa / PAGE_SIZE), this.baseRole | this.shadowTop | (ACCESS_ALL << ROLE_ACCESS_SHIFT), false);
     } else {
       // CR3 outside RAM: every guest walk faults, so an empty root serves.
       top = this.allocSynth(this.shadowTop);
@@ -916,7 +915,7 @@ export class ShadowMode implements Mode {
   onPagingChange(what: number): void {
     const mmu = this.mmu;
     // WRPKRU does not exit: the hardware checks protection keys against the
-    // current PKRU at every access (here: leafAnswers reads mmu.gctx).
+    // current PKRU at every access (here: leafAnswers reads mmu.state.gctx).
     if (this.started && (what & (PG_FORMAT | PG_CONTROLS | PG_GLOBAL)) === 0) return;
     if (this.started) this.exit(C_EXIT_CR);
     if (this.started && (what & (PG_FORMAT | PG_CONTROLS)) === 0) {
@@ -928,27 +927,27 @@ export class ShadowMode implements Mode {
       return;
     }
     this.started = true;
-    const fmt = mmu.format;
+    const fmt = mmu.state.format;
     const top = fmt === FMT_L5 ? 5 : 4;
     if (top !== this.shadowTop) {
       // Between 4- and 5-level shadows no root can be reused.
       while (this.roots.length > 0) this.releaseSlot(this.roots.pop()!);
       this.shadowTop = top;
     }
-    this.guestTop = fmt === FMT_NONE ? 0 : fmt === FMT_32 || fmt === FMT_PAE ? 2 : mmu.gctx.fmt.top;
-    const g = mmu.gctx;
+    this.guestTop = fmt === FMT_NONE ? 0 : fmt === FMT_32 || fmt === FMT_PAE ? 2 : mmu.state.gctx.fmt.top;
+    const g = mmu.state.gctx;
     this.baseRole = (fmt << ROLE_FMT_SHIFT) | (g.wp ? ROLE_WP : 0) | (g.nxe ? ROLE_NXE : 0)
-      | (fmt === FMT_32 && mmu.cr4 & CR4_PSE ? ROLE_PSE : 0)
+      | (fmt === FMT_32 && mmu.state.cr4 & CR4_PSE ? ROLE_PSE : 0)
       | (!g.wp && g.smep ? ROLE_SMEP_NOWP : 0) | (!g.wp && g.smap ? ROLE_SMAP_NOWP : 0);
     this.syncAll();
     // The hardware walks shadow tables with CR0.WP=1 (see install) and the
     // guest's SMEP/SMAP/PKE; with paging off no permission applies.
     const paging = fmt !== FMT_NONE;
     this.sctx = hostWalkContext(this.shadowTop === 5 ? 5 : 4, {
-      cr0: mmu.cr0 | CR0_WP,
-      cr4: paging ? mmu.cr4 & ((fmt === FMT_L4 || fmt === FMT_L5 ? CR4_PKE : 0) | CR4_SMEP | CR4_SMAP) : 0,
+      cr0: mmu.state.cr0 | CR0_WP,
+      cr4: paging ? mmu.state.cr4 & ((fmt === FMT_L4 || fmt === FMT_L5 ? CR4_PKE : 0) | CR4_SMEP | CR4_SMAP) : 0,
       efer: EFER_NXE,
-      pkru: mmu.pkru,
+      pkru: mmu.state.pkru,
     });
     this.hw.flushAll();
     this.pwc.flush(-1);
@@ -971,7 +970,7 @@ export class ShadowMode implements Mode {
     this.exit(pcid < 0 ? C_EXIT_INVLPG : C_EXIT_INVPCID);
     this.hw.invalidatePage(lo, hi, this.asid(), false);
     this.pwc.flush(this.asid());
-    if (pcid >= 0 && pcid !== this.mmu.pcid) {
+    if (pcid >= 0 && pcid !== this.mmu.state.pcid) {
       this.syncAll();
       return;
     }
@@ -1002,7 +1001,7 @@ export class ShadowMode implements Mode {
   // Cost model
   // =====================================================================
 
-  model(_slot: number, lo: number, hi: number, acc: number): void {
+  model(lo: number, hi: number, acc: number): void {
     const c = this.mmu.counters;
     c[acc & ACC_FETCH ? C_ACCESS_FETCH : acc & ACC_WRITE ? C_ACCESS_WRITE : C_ACCESS_READ]++;
     const fetch = (acc & ACC_FETCH) !== 0;

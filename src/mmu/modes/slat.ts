@@ -28,9 +28,7 @@ import { eptWalkContext, FMT_NONE, FMT_PAE, type WalkContext } from '../paging/f
 import { HOST_PORT, Walker, WALK_NO_CHECK, WALK_OK, WALK_SET_AD, type TablePort } from '../paging/walker.js';
 import { ModelCache } from '../tlb/cache.js';
 import { HardwareTlb, TLB_MISS, WalkCaches } from '../tlb/hardware.js';
-import { SLOT_GLOBAL } from '../tlb/soft.js';
-import type { Mmu } from '../mmu.js';
-import { FILL_FAULT, FILL_MMIO, FILL_OK, PG_PKRU, type Mode, type Translation } from './mode.js';
+import { FILL_FAULT, FILL_MMIO, FILL_OK, PG_PKRU, type Mode, type ModeHost, type Translation } from './mode.js';
 import { guestWalk } from './guest-walk.js';
 import { dumpTable } from './dump.js';
 
@@ -60,7 +58,7 @@ export class SlatMode implements Mode {
   private readonly eptPwc: WalkCaches;
   private readonly ntlb: ModelCache;
 
-  constructor(private readonly mmu: Mmu, options: SlatOptions) {
+  constructor(private readonly mmu: ModeHost, options: SlatOptions) {
     this.eptCtx = eptWalkContext(52);
     this.eptWalker = new Walker(mmu.host);
     this.eptRoot = this.newTable();
@@ -85,7 +83,7 @@ export class SlatMode implements Mode {
 
   /** address-space tag of the modeled TLB: VPID (1 when enabled) and PCID */
   private asid(): number {
-    return (this.mmu.vpid ? 1 << 12 : 0) | this.mmu.pcid;
+    return (this.mmu.vpid ? 1 << 12 : 0) | this.mmu.state.pcid;
   }
 
   /**
@@ -141,7 +139,7 @@ export class SlatMode implements Mode {
 
   fill(lo: number, hi: number, acc: number, t: Translation): number {
     const mmu = this.mmu;
-    if (mmu.format === FMT_NONE) {
+    if (mmu.state.format === FMT_NONE) {
       t.reset(lo >>> 0);
     } else if (!guestWalk(mmu, this.port, lo, hi, acc, t)) {
       return FILL_FAULT;
@@ -157,23 +155,23 @@ export class SlatMode implements Mode {
 
   assist(): void {}
 
-  model(slot: number, lo: number, hi: number, acc: number): void {
+  model(lo: number, hi: number, acc: number, _gpa: number, _shift: number, globalFlag: number): void {
     const mmu = this.mmu;
     const c = mmu.counters;
     c[acc & ACC_FETCH ? C_ACCESS_FETCH : acc & ACC_WRITE ? C_ACCESS_WRITE : C_ACCESS_READ]++;
     const fetch = (acc & ACC_FETCH) !== 0;
     const asid = this.asid();
     if (this.hw.lookup(lo, hi, 12, fetch, asid) !== TLB_MISS) return;
-    const global = slot >= 0 ? (mmu.soft.flags[slot]! & SLOT_GLOBAL) !== 0 : mmu.lastGlobal !== 0;
+    const global = globalFlag !== 0;
     c[C_WALK]++;
     let finalGpa: number;
-    if (mmu.format === FMT_NONE) {
+    if (mmu.state.format === FMT_NONE) {
       finalGpa = lo >>> 0;
     } else {
       // Probe the guest walk (no side effects) for the guest-physical addresses it reads.
       const w = mmu.walker;
-      const fmt = mmu.gctx.fmt;
-      w.walk(mmu.gctx, this.mapPort, mmu.rootGpa, mmu.format === FMT_PAE ? mmu.pdpte : null, lo, hi, acc, WALK_NO_CHECK);
+      const fmt = mmu.state.gctx.fmt;
+      w.walk(mmu.state.gctx, this.mapPort, mmu.state.rootGpa, mmu.state.format === FMT_PAE ? mmu.state.pdpte : null, lo, hi, acc, WALK_NO_CHECK);
       const firstMem = fmt.pdpteRegisters ? 2 : fmt.top;
       const start = this.usePwc ? this.gpwc.startLevel(lo, hi, firstMem, fmt.shift, asid) : firstMem;
       for (let level = Math.min(start, w.topLevel); level >= w.level; level--) {
@@ -230,7 +228,7 @@ export class SlatMode implements Mode {
   }
 
   onInvlpg(lo: number, hi: number, pcid: number): void {
-    const asid = (this.mmu.vpid ? 1 << 12 : 0) | (pcid < 0 ? this.mmu.pcid : pcid);
+    const asid = (this.mmu.vpid ? 1 << 12 : 0) | (pcid < 0 ? this.mmu.state.pcid : pcid);
     this.hw.invalidatePage(lo, hi, asid, false);
     // INVLPG also drops the paging-structure caches of the current PCID (SDM 4.10.4.1).
     this.gpwc.flush(asid);
