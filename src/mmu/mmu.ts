@@ -140,11 +140,44 @@ export interface MmuReport {
 const TWO_32 = 4294967296;
 
 /** Validates and completes the options (throws RangeError/TypeError naming the bad field). */
+/** The option names an Mmu takes (an unknown one is a misspelling, not a default). */
+const OPTION_NAMES: readonly (keyof MmuOptions)[] = [
+  'mode', 'guestMemory', 'holes', 'hostMemory', 'seed', 'maxPhysAddr', 'gbPages', 'softTlbBits', 'measure', 'tlb',
+  'costProfile', 'vpid', 'shadow', 'slat', 'mmio',
+];
+
+/** A whole number of bytes that is a positive multiple of 4 KiB, or a RangeError naming the option. */
+function pageMultiple(name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0 || v % PAGE_SIZE !== 0) {
+    throw new RangeError(`${name} ${typeof v === 'number' ? v : JSON.stringify(v)} is not a positive whole multiple of 4096 bytes`);
+  }
+  return v;
+}
+
 function resolveOptions(o: MmuOptions): Required<Omit<MmuOptions, 'hostMemory' | 'costProfile'>> & { hostMemory: number; costProfile: CostProfile } {
+  if (o === null || typeof o !== 'object') throw new TypeError(`Mmu options must be an object, got ${o === null ? 'null' : typeof o}`);
+  for (const k of Object.keys(o)) {
+    if (!(OPTION_NAMES as readonly string[]).includes(k)) throw new TypeError(`unknown Mmu option '${k}' (the options are ${OPTION_NAMES.join(', ')})`);
+  }
   const mode = o.mode ?? 'shadow';
   if (!MODE_NAMES.includes(mode)) throw new RangeError(`mode '${String(mode)}' is not one of ${MODE_NAMES.join(', ')}`);
-  const guestMemory = o.guestMemory ?? 64 * 1024 * 1024;
+  const guestMemory = pageMultiple('guestMemory', o.guestMemory ?? 64 * 1024 * 1024);
+  if (o.hostMemory !== undefined) pageMultiple('hostMemory', o.hostMemory);
+  if (o.seed !== undefined && (typeof o.seed !== 'number' || !Number.isInteger(o.seed) || o.seed < 0 || o.seed > 0xffffffff)) {
+    throw new RangeError(`seed ${typeof o.seed === 'number' ? o.seed : JSON.stringify(o.seed)} is not a whole number in 0..2^32-1`);
+  }
   const holes = o.holes ?? [];
+  if (!Array.isArray(holes)) throw new TypeError('holes must be an array of { gpa, bytes }');
+  const sorted = [...holes].sort((a, b) => a.gpa - b.gpa);
+  for (let i = 0; i < sorted.length; i++) {
+    const h = sorted[i]!;
+    if (!Number.isInteger(h.gpa) || h.gpa < 0 || h.gpa % PAGE_SIZE !== 0) throw new RangeError(`holes[${holes.indexOf(h)}].gpa ${h.gpa} is not a page-aligned address`);
+    pageMultiple(`holes[${holes.indexOf(h)}].bytes`, h.bytes);
+    const prev = sorted[i - 1];
+    if (prev !== undefined && prev.gpa + prev.bytes > h.gpa) {
+      throw new RangeError(`holes overlap: 0x${prev.gpa.toString(16)}+0x${prev.bytes.toString(16)} and 0x${h.gpa.toString(16)}+0x${h.bytes.toString(16)}`);
+    }
+  }
   let top = guestMemory;
   for (const h of holes) top = Math.max(top, h.gpa + h.bytes);
   const holeBytes = holes.reduce((s, h) => s + h.bytes, 0);
@@ -699,15 +732,43 @@ export class Mmu {
   // Guest-physical access (devices, emulation, loaders)
   // =====================================================================
 
-  /** Reads `size` bytes at a guest-physical address (RAM or MMIO), zero-extended. */
+  /**
+   * Checks a guest-physical access of the API (cold paths): `size` 1, 2 or 4
+   * and a whole gpa whose bytes lie below 2^MAXPHYADDR. Throws RangeError
+   * naming the method and argument.
+   */
+  private checkPhys(method: string, gpa: number, size: number): void {
+    if (size !== 1 && size !== 2 && size !== 4) throw new RangeError(`${method}: size ${size} is not 1, 2 or 4`);
+    if (!Number.isInteger(gpa) || gpa < 0 || gpa + size > 2 ** this.maxPhysAddr) {
+      throw new RangeError(`${method}: gpa ${gpa} is not a whole address with its ${size} bytes below 2^${this.maxPhysAddr} (MAXPHYADDR)`);
+    }
+  }
+
+  private checkPhysRange(method: string, gpa: number, length: number): void {
+    if (!Number.isInteger(length) || length < 0) throw new RangeError(`${method}: length ${length} is not a whole number of bytes`);
+    if (!Number.isInteger(gpa) || gpa < 0 || gpa + length > 2 ** this.maxPhysAddr) {
+      throw new RangeError(`${method}: gpa ${gpa} + ${length} bytes is not a range of whole addresses below 2^${this.maxPhysAddr} (MAXPHYADDR)`);
+    }
+  }
+
+  /**
+   * Reads `size` (1, 2 or 4) bytes at a guest-physical address (RAM or
+   * MMIO), zero-extended. Throws RangeError for another size or an address
+   * that is not a whole number below 2^MAXPHYADDR.
+   */
   readPhys(gpa: number, size: 1 | 2 | 4): number {
+    this.checkPhys('readPhys', gpa, size);
+    return this.readPhysUnchecked(gpa, size);
+  }
+
+  private readPhysUnchecked(gpa: number, size: number): number {
     if ((gpa & 0xfff) + size > 4096) {
       let v = 0;
-      for (let k = size - 1; k >= 0; k--) v = v * 256 + this.readPhys(gpa + k, 1);
+      for (let k = size - 1; k >= 0; k--) v = v * 256 + this.readPhysUnchecked(gpa + k, 1);
       return v;
     }
     const h = this.map.hpaOf(gpa);
-    return h < 0 ? this.mmio.read(gpa, size) : this.load(h, size);
+    return h < 0 ? this.mmio.read(gpa, size as 1 | 2 | 4) : this.load(h, size);
   }
 
   /**
@@ -716,8 +777,13 @@ export class Mmu {
    * exactly as for a CPU write).
    */
   writePhys(gpa: number, size: number, value: number): void {
+    this.checkPhys('writePhys', gpa, size);
+    this.writePhysUnchecked(gpa, size, value);
+  }
+
+  private writePhysUnchecked(gpa: number, size: number, value: number): void {
     if ((gpa & 0xfff) + size > 4096) {
-      for (let k = 0; k < size; k++) this.writePhys(gpa + k, 1, (value >>> (k * 8)) & 0xff);
+      for (let k = 0; k < size; k++) this.writePhysUnchecked(gpa + k, 1, (value >>> (k * 8)) & 0xff);
       return;
     }
     this.storeAt(this.map.hpaOf(gpa), gpa, size, value);
@@ -725,6 +791,7 @@ export class Mmu {
 
   /** Copies `length` bytes of guest-physical memory out (MMIO reads through the handler). */
   readPhysBytes(gpa: number, length: number): Uint8Array {
+    this.checkPhysRange('readPhysBytes', gpa, length);
     const out = new Uint8Array(length);
     for (let k = 0; k < length;) {
       const h = this.map.hpaOf(gpa + k);
@@ -738,6 +805,8 @@ export class Mmu {
 
   /** Copies bytes into guest-physical memory (a DMA write: watchers see it). */
   writePhysBytes(gpa: number, bytes: Uint8Array): void {
+    if (!(bytes instanceof Uint8Array)) throw new TypeError('writePhysBytes: bytes must be a Uint8Array');
+    this.checkPhysRange('writePhysBytes', gpa, bytes.length);
     for (let k = 0; k < bytes.length;) {
       const a = gpa + k;
       const h = this.map.hpaOf(a);
@@ -749,7 +818,7 @@ export class Mmu {
         for (let j = 0; j < n;) {
           const step = (a + j) % 4 === 0 && n - j >= 4 ? 4 : 1;
           const v = step === 4 ? (bytes[k + j]! | (bytes[k + j + 1]! << 8) | (bytes[k + j + 2]! << 16) | (bytes[k + j + 3]! << 24)) : bytes[k + j]!;
-          this.writePhys(a + j, step, v);
+          this.writePhysUnchecked(a + j, step, v);
           j += step;
         }
       }
@@ -801,6 +870,8 @@ export class Mmu {
 
   /** Sets the privilege context of the read, write and fetch methods: CPL and EFLAGS.AC. */
   setPrivilege(cpl: number, ac: boolean): void {
+    if (cpl !== 0 && cpl !== 1 && cpl !== 2 && cpl !== 3) throw new RangeError(`setPrivilege: cpl ${typeof cpl === 'number' ? cpl : JSON.stringify(cpl)} is not 0, 1, 2 or 3`);
+    if (typeof ac !== 'boolean') throw new TypeError(`setPrivilege: ac must be a boolean (EFLAGS.AC), got ${JSON.stringify(ac)}`);
     this.cpl = cpl;
     this.ac = ac ? 1 : 0;
     this.selectContext();
