@@ -29,7 +29,7 @@ import {
 import { memorySink, TraceWriter } from '../src/trace/writer.js';
 import { TraceReader } from '../src/trace/reader.js';
 import { guessTextFormat, ImportError, IMPORT_FORMATS, newImportStats, readTextTrace, type ImportFormat } from '../src/trace/importers.js';
-import { ACC_FETCH, ACC_USER, ACC_WRITE } from '../src/mmu/paging/bits.js';
+import { ACC_FETCH, ACC_USER, ACC_WRITE } from '../src/mmu/index.js';
 
 // ---------------------------------------------------------------------------
 // randomness: one xorshift32 stream per case, from the run's seed and the case number

@@ -8,8 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OS_DEFAULTS, replayImported } from '../../src/trace/replayer.js';
-import { Mmu } from '../../src/mmu/mmu.js';
-import { ACC_WRITE } from '../../src/mmu/paging/bits.js';
+import { ACC_WRITE, Mmu } from '../../src/mmu/index.js';
 import { SyntheticOs, type OsFormat } from '../../src/workload/synthetic-os.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'vmmu-guestos-'));
