@@ -89,7 +89,7 @@ export function readJson(path: string, option?: string): unknown {
     const before = text.slice(0, at);
     const line = before.split('\n').length;
     const col = at - before.lastIndexOf('\n');
-    const found = at < text.length ? `'${text[at]}'` : 'the end of the file';
+    const found = at < text.length ? `'${text[at]}'` : 'end of file';
     throw new InputError(`${path}:${line}:${col}: invalid JSON: unexpected ${found}`);
   }
 }
