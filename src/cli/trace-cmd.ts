@@ -13,7 +13,7 @@ import { MODE_NAMES, type ModeName } from '../mmu/index.js';
 import { SKYLAKE_TLB, type CostProfile, type TlbGeometry } from '../mmu/index.js';
 import { FORMAT_NAMES } from '../mmu/index.js';
 import { COUNTERS } from '../mmu/index.js';
-import { OS_FORMATS, SyntheticOs, type OsFormat, type OsPageSize } from '../workload/synthetic-os.js';
+import { KERNEL_APART, OS_FORMATS, SyntheticOs, type OsFormat, type OsPageSize } from '../workload/synthetic-os.js';
 import { MAGIC_HEADER, SOURCE_IMPORTED, type TraceHeader } from '../trace/format.js';
 import { guessTextFormat, IMPORT_FORMATS, type ImportFormat, type ImportOptions } from '../trace/importers.js';
 import { OS_DEFAULTS, recordImported, traceHeader, type OsReplayOptions } from '../trace/replayer.js';
@@ -462,7 +462,7 @@ export async function recordCommand(argv: string[]): Promise<void> {
     const target = checkOutput(values.output, 'record -o', values.force === true);
     const s = await withOutput(target, async (out) => {
       const mmu = new Mmu({ mode: 'shadow', guestMemory: o.memory, seed: o.seed });
-      const rec = new TraceRecorder(mmu, out.sink(), { checkEvery, level, seed: o.seed, notes: { workload: 'vmmu demo', options: o } });
+      const rec = new TraceRecorder(mmu, out.sink(), { checkEvery, level, seed: o.seed, notes: { workload: 'vmmu demo', options: o, [KERNEL_APART]: true } });
       rec.start();
       const os = new SyntheticOs(mmu, { format: o.format });
       os.onSwitch = (pid) => rec.processSwitch(pid);

@@ -25,7 +25,7 @@ import type { SlatOptions } from '../mmu/index.js';
 import { ACC_SIZE_SHIFT } from '../mmu/index.js';
 import { ACC_FETCH, ACC_WRITE } from '../mmu/index.js';
 import { HOST_MEMORY_MAX } from '../mmu/index.js';
-import { SyntheticOs, type OsFormat, type OsPageSize, type OsStats } from '../workload/synthetic-os.js';
+import { KERNEL_APART, SyntheticOs, type OsFormat, type OsPageSize, type OsStats } from '../workload/synthetic-os.js';
 import {
   ACC_OF_OP, OP_ACCESS, OP_HI, PAGE_BYTES, R_CHECK, R_CR0, R_CR3, R_CR4, R_EFER, R_FLUSH, R_INVLPG, R_INVPCID, R_PAGE,
   R_PAGING, R_PKRU, R_PRIV, R_PTWRITE, R_SWITCH, R_ZPAGE, SOURCE_IMPORTED, TraceError, type TraceHeader,
@@ -87,7 +87,14 @@ export const OS_DEFAULTS: OsReplayOptions = {
 /** What a replay saw in the trace. */
 export interface TraceCounts {
   records: number;
+  /** the trace's accesses: access records, or text-trace accesses, without the synthetic kernel's own */
   accesses: number;
+  /**
+   * the synthetic guest OS's own stores to page-table entries (text traces,
+   * and binary traces whose notes carry KERNEL_APART): played with the cost
+   * model paused, so in no access, TLB or walk counter
+   */
+  kernelAccesses: number;
   /** accesses that faulted (binary traces: as recorded; imported: demand-paging faults) */
   faults: number;
   pageImages: number;
@@ -120,7 +127,7 @@ export type Progress = (bytes: number, records: number) => void;
 export class DivergenceError extends TraceError {}
 
 function newCounts(): TraceCounts {
-  return { records: 0, accesses: 0, faults: 0, pageImages: 0, ptWrites: 0, registerLoads: 0, invalidations: 0, flushes: 0, switches: 0, checks: 0, mismatches: 0 };
+  return { records: 0, accesses: 0, kernelAccesses: 0, faults: 0, pageImages: 0, ptWrites: 0, registerLoads: 0, invalidations: 0, flushes: 0, switches: 0, checks: 0, mismatches: 0 };
 }
 
 function mmuFor(o: MmuReplayOptions, extra: { guestMemory: number; seed: number; holes?: { gpa: number; bytes: number }[]; maxPhysAddr?: number; gbPages?: boolean; softTlbBits?: number }): Mmu {
@@ -146,8 +153,17 @@ export class BinaryReplayer {
   /** playLoop's scratch: accesses so far in the chunk (set at each event), faults in the chunk */
   private readonly st = new Float64Array(2);
   private chunk: DecodedChunk | null = null;
+  /** access records of the chunks before this one, the kernel's included (what CHECK records count) */
+  private allAccesses = 0;
+  /** the trace's accesses below CPL 3 are the synthetic kernel's (header notes, KERNEL_APART) */
+  private readonly kernelApart: boolean;
+  /** in such a trace: below CPL 3 now, and since which access of the current chunk */
+  private inKernel = false;
+  private kernelFrom = 0;
 
-  constructor(readonly mmu: Mmu, private readonly header: TraceHeader, private readonly path: string, private readonly verify: boolean) {}
+  constructor(readonly mmu: Mmu, private readonly header: TraceHeader, private readonly path: string, private readonly verify: boolean) {
+    this.kernelApart = header.notes[KERNEL_APART] === true;
+  }
 
   /** Replays one chunk. Throws DivergenceError or TraceError. */
   play(ch: DecodedChunk): void {
@@ -170,7 +186,12 @@ export class BinaryReplayer {
     this.st[0] = 0;
     this.st[1] = 0;
     this.hash = playLoop(this, this.mmu, ops, ch.addr, ch.args, i, n, this.hash, this.st);
-    this.counts.accesses += ch.addr.length; // every access of the chunk (the prologue has none)
+    this.allAccesses += ch.addr.length; // every access of the chunk (the prologue has none)
+    if (this.inKernel) {
+      this.counts.kernelAccesses += ch.addr.length - this.kernelFrom;
+      this.kernelFrom = 0;
+    }
+    this.counts.accesses = this.allAccesses - this.counts.kernelAccesses;
     this.counts.faults += this.st[1]!;
     this.counts.records += n;
   }
@@ -186,6 +207,16 @@ export class BinaryReplayer {
       mmu.loadPdptes(h.pdpte.slice(0, 8));
     }
     if (h.cpl !== 0 || h.ac) mmu.setPrivilege(h.cpl, h.ac);
+    this.kernelSection(h.cpl, 0);
+  }
+
+  /** In a KERNEL_APART trace, the CPL changed at access `at` of the chunk: the cost model pauses below CPL 3. */
+  private kernelSection(cpl: number, at: number): void {
+    if (!this.kernelApart || (cpl !== 3) === this.inKernel) return;
+    this.inKernel = cpl !== 3;
+    if (this.inKernel) this.kernelFrom = at;
+    else this.counts.kernelAccesses += at - this.kernelFrom;
+    this.mmu.setCostModel(!this.inKernel);
   }
 
   private where(i: number): string {
@@ -261,6 +292,7 @@ export class BinaryReplayer {
         const v = a[this.g++]!;
         if ((v & 0xff) > 3 || v >>> 9 !== 0) throw new TraceError(`${this.path}: ${this.where(i)}: privilege record 0x${(v >>> 0).toString(16)} is not a CPL 0..3 and an AC bit (corrupt)`);
         mmu.setPrivilege(v & 0xff, (v & 0x100) !== 0);
+        this.kernelSection(v & 0xff, this.st[0]!);
         return;
       }
       case R_INVLPG:
@@ -288,7 +320,7 @@ export class BinaryReplayer {
         const count = (a[this.g + 1]! >>> 0) + (a[this.g + 2]! >>> 0) * TWO32;
         this.g += 3;
         c.checks++;
-        const have = c.accesses + this.st[0]!;
+        const have = this.allAccesses + this.st[0]!;
         if (count !== have || want !== this.hash) {
           if (this.verify) {
             throw new DivergenceError(`${this.path}: ${this.where(i)}: the replay diverged from the recording within the ${this.header.checkEvery} accesses before access ${count}`
@@ -463,6 +495,7 @@ function osCounts(os: SyntheticOs, accesses: number): TraceCounts {
   const c = newCounts();
   c.records = accesses;
   c.accesses = accesses;
+  c.kernelAccesses = os.stats.kernelStores;
   c.faults = os.stats.pageFaults;
   c.switches = os.stats.switches;
   return c;
@@ -488,7 +521,7 @@ export async function recordImported(path: string, out: string, imp: ImportOptio
   const mmu = new Mmu({ mode: 'shadow', guestMemory: osOptions.memory, seed: osOptions.seed });
   const rec = new TraceRecorder(mmu, out, {
     ...ro, seed: osOptions.seed, source: SOURCE_IMPORTED,
-    notes: { importedFrom: path, importFormat: imp.format, syntheticOs: osOptions, ...(ro.notes ?? {}) },
+    notes: { importedFrom: path, importFormat: imp.format, syntheticOs: osOptions, [KERNEL_APART]: true, ...(ro.notes ?? {}) },
   });
   rec.start();
   const stats = newImportStats();

@@ -11,6 +11,16 @@
  * them as it would under a real kernel. Optional reclaim evicts pages
  * (clearing their entries and invalidating them) when memory runs short.
  *
+ * The kernel's own work is not the workload: user accesses run at CPL 3,
+ * and the kernel enters CPL 0 only for its stores to page-table entries,
+ * which it makes with the Mmu's cost model paused and counts in
+ * `stats.kernelStores`. So the access, TLB and walk counters hold the
+ * workload's accesses alone, while what those stores cause (shadow mode's
+ * page-table-write exits, EPT violations) is still counted as the
+ * hypervisor's cost. A recorder writes the CPL changes (PRIV records), and
+ * a trace whose header notes carry KERNEL_APART is replayed the same way:
+ * accesses made below CPL 3 with the cost model paused, counted apart.
+ *
  * Large pages (`pageSize` '2m' or '1g'): the first touch of an address maps
  * the naturally aligned region around it (2 MiB, 4 MiB in 32-bit paging, or
  * 1 GiB) with one large page when (1) the format has that page size, (2) no
@@ -68,6 +78,13 @@ const SHAPES: Record<OsFormat, Shape> = {
 
 const TWO32 = 4294967296;
 
+/**
+ * The header-notes key (value `true`) of a trace recorded from this OS: its
+ * accesses below CPL 3 are the kernel's page-table stores, which a replay
+ * plays with the cost model paused and counts apart (docs/trace-format.md).
+ */
+export const KERNEL_APART = 'kernelApart';
+
 /** Statistics of the synthetic kernel's own work. */
 export interface OsStats {
   pageFaults: number;
@@ -80,6 +97,8 @@ export interface OsStats {
   largePages: number;
   /** first touches that wanted a large page and got a smaller one */
   fallbacks: number;
+  /** the kernel's CPU stores to page-table entries (4 bytes each), made with the cost model paused: in no access, TLB or walk counter */
+  kernelStores: number;
 }
 
 export class SyntheticOs {
@@ -102,7 +121,7 @@ export class SyntheticOs {
   private current = -1;
   /** guest-physical ranges the kernel direct map covers */
   private readonly ramTop: number;
-  readonly stats: OsStats = { pageFaults: 0, pagesMapped: 0, tablesAllocated: 0, evictions: 0, switches: 0, segfaults: 0, largePages: 0, fallbacks: 0 };
+  readonly stats: OsStats = { pageFaults: 0, pagesMapped: 0, tablesAllocated: 0, evictions: 0, switches: 0, segfaults: 0, largePages: 0, fallbacks: 0, kernelStores: 0 };
   /** called at every process switch with the new pid (a trace recorder marks it) */
   onSwitch: ((pid: number) => void) | null = null;
 
@@ -167,13 +186,14 @@ export class SyntheticOs {
     return this.roots.length - 1;
   }
 
-  /** Switches to process pid (a CR3 load), enabling paging on the first switch. */
+  /** Switches to process pid (a CR3 load), enabling paging and entering CPL 3 on the first switch. */
   switchTo(pid: number): void {
     if (pid === this.current) return;
     const root = this.roots[pid];
     if (root === undefined) throw new RangeError(`no process ${pid}`);
     if (this.current < 0) {
       if (this.mmu.setPaging({ cr0: CR0_PE | CR0_PG | CR0_WP, cr4: this.kernelCr4, efer: this.kernelEfer, cr3Lo: root, cr3Hi: 0 }) !== 0) throw new Error('synthetic OS: enabling paging faulted');
+      this.mmu.setPrivilege(3, false); // user mode from now on; the kernel's stores enter CPL 0
     } else if (this.mmu.writeCr3(root, 0) !== 0) {
       throw new Error('synthetic OS: CR3 load faulted');
     }
@@ -364,7 +384,12 @@ export class SyntheticOs {
     if (!kernel) this.resident.push({ pid: this.current, lo, hi, entry: e, frames: 2 ** (this.shape.shift[level]! - 12) });
   }
 
-  /** Writes a table entry (the high half first, as a 32-bit kernel does). */
+  /**
+   * Writes a table entry (the high half first, as a 32-bit kernel does):
+   * before paging, physically; after, with CPU stores at CPL 0 through the
+   * direct map, the cost model paused (the stores are the kernel's, not the
+   * workload's; see the file comment) and counted in stats.kernelStores.
+   */
   private store(entryGpa: number, lo: number, hi: number, viaCpu: boolean): void {
     if (!viaCpu || this.current < 0) {
       if (this.shape.esz === 8) this.mmu.writePhys(entryGpa + 4, 4, hi);
@@ -373,13 +398,17 @@ export class SyntheticOs {
     }
     const mmu = this.mmu;
     const cpl = mmu.cpl;
+    const model = mmu.modelOn;
     mmu.setPrivilege(0, false);
+    if (model) mmu.setCostModel(false);
     const k = (this.shape.kernelLo + entryGpa);
     const klo = k >>> 0;
     const khi = this.shape.kernelHi + Math.floor(k / TWO32);
     if (this.shape.esz === 8) mmu.writeAcc(klo + 4, khi, 4, hi, ACC_WRITE);
     mmu.writeAcc(klo, khi, 4, lo, ACC_WRITE);
+    this.stats.kernelStores += this.shape.esz === 8 ? 2 : 1;
     if (mmu.faultVector) throw new Error(`synthetic OS: kernel store to entry at gpa 0x${entryGpa.toString(16)} faulted (error ${mmu.fault.errorCode})`);
+    if (model) mmu.setCostModel(true);
     mmu.setPrivilege(cpl, false);
   }
 

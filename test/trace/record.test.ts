@@ -13,7 +13,7 @@ import { MODE_NAMES, type ModeName } from '../../src/mmu/modes/mode.js';
 import {
   ACC_FETCH, ACC_WRITE, CR0_PE, CR0_PG, CR0_WP, CR4_PAE, CR4_PCIDE, CR4_PGE, CR4_SMAP, EFER_LMA, EFER_LME, EFER_NXE, PTE_G, PTE_P, PTE_RW, PTE_US,
 } from '../../src/mmu/paging/bits.js';
-import { SyntheticOs, type OsFormat } from '../../src/workload/synthetic-os.js';
+import { KERNEL_APART, SyntheticOs, type OsFormat } from '../../src/workload/synthetic-os.js';
 import { TraceRecorder } from '../../src/trace/recorder.js';
 import { replayBinary } from '../../src/trace/replayer.js';
 import { TraceReader } from '../../src/trace/reader.js';
@@ -44,37 +44,44 @@ function osWorkload(mmu: Mmu, format: OsFormat, n: number, reclaim = false): Syn
 }
 
 /** Runs `work` on a fresh Mmu in `mode`, with a recorder when `path` is given. */
-function run(mode: ModeName, work: (m: Mmu) => void, path?: string, memory = 16 << 20): { mmu: Mmu; recorder?: TraceRecorder } {
+function run(mode: ModeName, work: (m: Mmu) => void, path?: string, memory = 16 << 20, notes: Record<string, unknown> = {}): { mmu: Mmu; recorder?: TraceRecorder } {
   const mmu = new Mmu({ mode, guestMemory: memory, measure: true });
-  const recorder = path !== undefined ? new TraceRecorder(mmu, path, { checkEvery: 1 }) : undefined;
+  const recorder = path !== undefined ? new TraceRecorder(mmu, path, { checkEvery: 1, notes }) : undefined;
   recorder?.start();
   work(mmu);
   recorder?.close();
   return { mmu, ...(recorder ? { recorder } : {}) };
 }
 
-/** Records `work` in `mode`, then replays it in every mode; the recorded mode's counters must equal an unrecorded run's. */
-async function roundTrip(mode: ModeName, work: (m: Mmu) => void, memory = 16 << 20): Promise<void> {
+/**
+ * Records `work` in `mode`, then replays it in every mode; the recorded
+ * mode's counters must equal an unrecorded run's. A synthetic-OS workload
+ * is recorded with the KERNEL_APART note, as `vmmu record` does.
+ */
+async function roundTrip(mode: ModeName, work: (m: Mmu) => void, memory = 16 << 20, notes: Record<string, unknown> = {}): Promise<void> {
   const path = join(tmp, `t${seq++}.vmt`);
   const live = run(mode, work, undefined, memory).mmu.report().counters;
-  run(mode, work, path, memory);
+  run(mode, work, path, memory, notes);
   for (const m of MODE_NAMES) {
     const r = await replayBinary(path, { mode: m }); // every access is checked: a wrong gpa or fault throws
-    expect(r.counts.checks).toBe(r.counts.accesses);
+    expect(r.counts.checks).toBe(r.counts.accesses + r.counts.kernelAccesses);
+    expect(r.counts.kernelAccesses > 0).toBe(notes[KERNEL_APART] === true);
     if (m === mode) expect(r.report.counters).toEqual(live);
   }
 }
 
+const OS_NOTES = { [KERNEL_APART]: true };
+
 describe('recording the synthetic OS', () => {
   for (const format of ['32-bit', 'pae', '4-level', '5-level'] as const) {
     it(`does a ${format} guest replay exactly in every mode, and like the unrecorded run in its own?`, async () => {
-      await roundTrip(format === '4-level' ? 'slat' : format === 'pae' ? 'naive' : 'shadow', (m) => { osWorkload(m, format, 20_000); });
+      await roundTrip(format === '4-level' ? 'slat' : format === 'pae' ? 'naive' : 'shadow', (m) => { osWorkload(m, format, 20_000); }, 16 << 20, OS_NOTES);
     });
   }
 
   it('does a guest that reclaims pages under memory pressure replay exactly?', async () => {
     let evictions = 0;
-    await roundTrip('shadow', (m) => { evictions = osWorkload(m, '4-level', 20_000, true).stats.evictions; }, 3 << 20);
+    await roundTrip('shadow', (m) => { evictions = osWorkload(m, '4-level', 20_000, true).stats.evictions; }, 3 << 20, OS_NOTES);
     expect(evictions).toBeGreaterThan(100);
   });
 
