@@ -295,6 +295,7 @@ async function runPlan(p: Plan): Promise<LabeledResult[]> {
 function traceRows(results: readonly LabeledResult[]): string[][] {
   const rows: [string, (r: LabeledResult) => string, (r: LabeledResult) => number][] = [
     ['trace records', (r) => String(r.counts.records), (r) => r.counts.records],
+    ["synthetic kernel's page-table stores (not counted above)", (r) => String(r.counts.kernelAccesses), (r) => r.counts.kernelAccesses],
     ['page images / page-table writes', (r) => `${r.counts.pageImages} / ${r.counts.ptWrites}`, (r) => r.counts.pageImages + r.counts.ptWrites],
     ['register loads / invalidations / flushes', (r) => `${r.counts.registerLoads} / ${r.counts.invalidations} / ${r.counts.flushes}`, (r) => r.counts.registerLoads + r.counts.invalidations + r.counts.flushes],
     ['process switches', (r) => String(r.os ? r.os.switches : r.counts.switches), (r) => (r.os ? r.os.switches : r.counts.switches)],
@@ -306,9 +307,18 @@ function traceRows(results: readonly LabeledResult[]): string[][] {
   return rows.filter(([, , keep]) => results.some((r) => keep(r) !== 0)).map(([label, cell]) => [label, ...results.map(cell)]);
 }
 
+/**
+ * A fact about the synthetic kernel's own stores, when the replays kept any
+ * apart (docs/trace-format.md, "The kernel's own stores").
+ */
+function kernelFact(results: readonly { counts?: { kernelAccesses?: number } }[]): string[] {
+  const n = Math.max(0, ...results.map((r) => r.counts?.kernelAccesses ?? 0));
+  return n > 0 ? [`the synthetic kernel's ${n} stores to page-table entries are counted apart: the access, TLB and walk counts are the trace's accesses alone (the exits the stores cause are counted)`] : [];
+}
+
 function resultText(p: Plan, results: readonly LabeledResult[]): string {
   const out: string[] = [];
-  out.push(...p.facts);
+  out.push(...p.facts, ...kernelFact(results));
   const profile = results[0]!.report.costProfile;
   for (const g of p.geometries) out.push(`TLB geometry ${g.name}: ${describeGeometry(g)}`);
   out.push(`cost profile ${profile.name} (cycles per event, docs/costs.md)`);
@@ -353,7 +363,7 @@ const CYCLE_FIELDS = ['tlb', 'walks', 'software', 'exits', 'shadow', 'flushes', 
  * the report never meets a missing counter: an InputError names the run and
  * the field that is missing or not a number.
  */
-function resultsOf(file: string, j: unknown): { trace?: { facts?: string[]; file?: string }; runs: (MmuReport & { geometry?: string })[] } {
+function resultsOf(file: string, j: unknown): { trace?: { facts?: string[]; file?: string }; runs: (MmuReport & { geometry?: string; counts?: { kernelAccesses?: number } })[] } {
   const not = (what: string): never => { throw new InputError(`${file}: ${what}; expected the output of 'vmmu replay --json'`); };
   const isNum = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);
   const runs = match(j)
@@ -389,7 +399,7 @@ function resultsOf(file: string, j: unknown): { trace?: { facts?: string[]; file
         ...(Array.isArray(t.facts) ? { facts: t.facts.map(String) } : {}),
       },
     } : {}),
-    runs: runs as (MmuReport & { geometry?: string })[],
+    runs: runs as (MmuReport & { geometry?: string; counts?: { kernelAccesses?: number } })[],
   };
 }
 
@@ -416,14 +426,14 @@ export async function compareCommand(argv: string[]): Promise<void> {
     if (positionals.length > 0) throw new TraceUsageError('compare: give a trace file or --results, not both');
     const parsed = resultsOf(values.results, readJson(values.results, '--results'));
     runs = parsed.runs.map((r) => ({ mode: r.mode, geometry: r.geometry ?? r.tlb.name, report: r }));
-    facts = parsed.trace?.facts ?? [`results from ${values.results}`];
+    facts = [...(parsed.trace?.facts ?? [`results from ${values.results}`]), ...kernelFact(parsed.runs)];
     title = `vmmu: ${parsed.trace?.file ?? values.results}`;
   } else {
     const file = positional(positionals, values, 'compare');
     const plan = await planOf(file, values);
     const results = await runPlan(plan);
     runs = results.map((r, i) => ({ mode: r.mode, geometry: plan.jobs[i]!.geometry, report: r.report }));
-    facts = [...plan.facts, ...plan.geometries.map((g) => `TLB geometry ${g.name}: ${describeGeometry(g)}`)];
+    facts = [...plan.facts, ...plan.geometries.map((g) => `TLB geometry ${g.name}: ${describeGeometry(g)}`), ...kernelFact(results)];
     title = `vmmu: ${basename(file)} under naive, shadow and SLAT translation`;
   }
   const html = reportHtml(title, [...facts, `made by vmmu compare on ${new Date().toISOString().slice(0, 10)}`], runs);

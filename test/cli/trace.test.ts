@@ -15,10 +15,13 @@ const vmmu = (...args: string[]) => spawnSync(process.execPath, [join(root, 'dis
 const tmp = mkdtempSync(join(tmpdir(), 'vmmu-trace-cli-'));
 
 let lackeyText = '==1== Lackey\n';
+let lackeyAccesses = 0; // the importer makes two of an access that crosses a page
 for (let i = 0; i < 20_000; i++) {
-  lackeyText += `I  ${(0x401000 + ((i * 7) % 30000)).toString(16)},3\n`;
-  if (i % 2 === 0) lackeyText += ` L ${(0x1ffefff000 - ((i * 4096) % (300 * 4096)) + (i % 64) * 8).toString(16)},8\n`;
-  if (i % 7 === 0) lackeyText += ` S ${(0x4a0000 + (i % 900) * 32).toString(16)},4\n`;
+  const ip = 0x401000 + ((i * 7) % 30000);
+  lackeyText += `I  ${ip.toString(16)},3\n`;
+  lackeyAccesses += (ip & 0xfff) > 0xffd ? 2 : 1;
+  if (i % 2 === 0) { lackeyText += ` L ${(0x1ffefff000 - ((i * 4096) % (300 * 4096)) + (i % 64) * 8).toString(16)},8\n`; lackeyAccesses++; }
+  if (i % 7 === 0) { lackeyText += ` S ${(0x4a0000 + (i % 900) * 32).toString(16)},4\n`; lackeyAccesses++; }
 }
 const lackey = join(tmp, 'prog.lackey');
 writeFileSync(lackey, lackeyText);
@@ -121,6 +124,107 @@ describe('compare', () => {
     expect(html).toContain('l1d.k4=16x4');
     // Nothing to fetch: no scripts, no external resources.
     expect(html).not.toMatch(/<script|<link|src=|https?:\/\//);
+  });
+
+  describe('a report that compares like with like', () => {
+    const out = join(tmp, 'like.html');
+    let html = '';
+    let runs: Run[] = [];
+    const chartOf = (title: string): string => {
+      const m = new RegExp(`<svg [^>]*aria-label="${title}"[\\s\\S]*?</svg>`).exec(html);
+      expect(m, title).not.toBeNull();
+      return m![0];
+    };
+    /** Each bar of a chart: its series, group, exact value (the tooltip) and label. */
+    const bars = (svg: string): { series: string; group: string; value: number; label: string }[] =>
+      [...svg.matchAll(/<title>([^<]*), ([^<,]*): ([-\d.e+]+)[^<]*<\/title><\/rect><text[^>]*class="v"[^>]*>([^<]*)<\/text>/g)]
+        .map((m) => ({ series: m[1]!, group: m[2]!, value: Number(m[3]), label: m[4]! }));
+    const CHARTS = ['L1 data TLB miss rate', 'L1 instruction TLB miss rate', 'L2 TLB miss rate', "Naive's virtual TLB miss rate", 'Page-walk memory references', 'Memory references per walk', 'VM exits', 'Modeled cycles per access', 'Modeled cycles'];
+
+    it('writes the report and the JSON of the same replays', () => {
+      const r = vmmu('compare', lackey, '--memory', '32M', '--sweep', 'l2.k4m2=16x4,1536x12', '-o', out);
+      expect(r.status).toBe(0);
+      html = readFileSync(out, 'utf8');
+      runs = json(vmmu('replay', lackey, '--memory', '32M', '--sweep', 'l2.k4m2=16x4,1536x12', '--json')).runs;
+      expect(runs).toHaveLength(6);
+    });
+
+    it("does it label naive's TLB counters as the host TLB, keep naive's virtual TLB, and leave naive out of the iTLB chart?", () => {
+      for (const t of ['L1 data TLB miss rate', 'L2 TLB miss rate']) {
+        const series = new Set(bars(chartOf(t)).map((b) => b.series));
+        expect([...series].sort(), t).toEqual(['naive (host TLB)', 'shadow', 'slat']);
+      }
+      expect(new Set(bars(chartOf('L1 instruction TLB miss rate')).map((b) => b.series))).toEqual(new Set(['shadow', 'slat']));
+      const vtlb = bars(chartOf("Naive's virtual TLB miss rate"));
+      const naive = runs.filter((x) => x.mode === 'naive');
+      expect(vtlb).toHaveLength(naive.length);
+      naive.forEach((x, i) => expect(vtlb[i]!.value).toBeCloseTo((100 * x.counters['sw.vtlb.miss']!) / (x.counters['sw.vtlb.hit']! + x.counters['sw.vtlb.miss']!), 8));
+      // the tables: naive's columns are empty in the guest-TLB rows and alone in the host-TLB rows
+      const row = (label: string): string[] => {
+        const m = new RegExp(`<tr><td>${label}</td>((?:<td class="n">[^<]*</td>)+)</tr>`).exec(html);
+        expect(m, label).not.toBeNull();
+        return [...m![1]!.matchAll(/<td class="n">([^<]*)<\/td>/g)].map((c) => c[1]!);
+      };
+      expect(row('  L1 dTLB hits / misses')[0]).toBe('');
+      expect(row('  L1 dTLB hits / misses')[1]).toMatch(/\d+ \/ \d+/);
+      expect(row('  host L1 dTLB hits / misses').map((c) => c !== '')).toEqual([true, false, false]);
+    });
+
+    it('does the per-walk chart divide exactly what the page-walk total counts, by the walks?', () => {
+      const total = bars(chartOf('Page-walk memory references'));
+      const perWalk = bars(chartOf('Memory references per walk'));
+      expect(total).toHaveLength(6);
+      for (const run of runs) {
+        const series = run.mode === 'naive' ? 'naive (host walks)' : run.mode;
+        const t = total.find((b) => b.series === series && b.group === run.geometry)!;
+        const w = perWalk.find((b) => b.series === series && b.group === run.geometry)!;
+        expect(t.value).toBe(run.counters['walk.refs']);
+        expect(w.value).toBeCloseTo(t.value / run.counters['walk.count']!, 9);
+      }
+    });
+
+    it('are the axis ticks round numbers, evenly stepped, and the value labels different wherever the values are?', () => {
+      for (const title of CHARTS) {
+        const svg = chartOf(title);
+        const ticks = [...svg.matchAll(/<text [^>]*class="a" text-anchor="end">([^<]*)<\/text>/g)].map((m) => m[1]!);
+        expect(ticks.length, title).toBeGreaterThanOrEqual(2);
+        const mult = { '': 1, k: 1e3, M: 1e6, G: 1e9 } as const;
+        const values = ticks.map((t) => { const m = /^(\d+(?:\.\d+)?)([kMG]?)$/.exec(t); expect(m, `${title}: tick '${t}'`).not.toBeNull(); return Number(m![1]) * mult[m![2] as keyof typeof mult]; });
+        const step = values[1]! - values[0]!;
+        expect(ticks[0]).toBe('0');
+        values.forEach((v, k) => expect(v).toBeCloseTo(k * step, 6));
+        const mantissa = step / 10 ** Math.floor(Math.log10(step));
+        expect([1, 2, 2.5, 5].some((m) => Math.abs(m - mantissa) < 1e-9), `${title}: step ${step}`).toBe(true);
+        const b = bars(svg);
+        for (const x of b) for (const y of b) if (x.value !== y.value) expect(x.label, `${title}: ${x.value} and ${y.value}`).not.toBe(y.label);
+      }
+    });
+
+    it('does the page explain every field and counter name it shows?', () => {
+      const explained = new Set([...html.matchAll(/<dt><code>([^<]*)<\/code><\/dt><dd>([^<]+)<\/dd>/g)].map((m) => m[1]!));
+      const shown = new Set<string>();
+      for (const m of html.matchAll(/<tr><td>([^<]*)<\/td>/g)) {
+        const label = m[1]!.trim();
+        if (/^[a-z_]+(\.[a-z0-9_]+)*$/.test(label) && (label.includes('.') || label.includes('_'))) shown.add(label);
+      }
+      for (const m of html.matchAll(/(?:aria-label|<figcaption>)[^<]*/g)) for (const n of m[0].matchAll(/\b[a-z][a-z0-9]*(?:\.[a-z0-9_]+)+\b/g)) shown.add(n[0]);
+      shown.add('l2.k4m2'); // the sweep's field, in every geometry name
+      expect(shown.size).toBeGreaterThan(20);
+      for (const n of shown) expect(explained.has(n), n).toBe(true);
+      expect(html).toContain('<dt><code>FIELD=ExW</code></dt>');
+    });
+
+    it("does the report say that the synthetic kernel's stores are counted apart, and the access counters hold the trace's accesses?", () => {
+      expect(html).toMatch(/the synthetic kernel's \d+ stores to page-table entries are counted apart/);
+      for (const run of runs) {
+        expect(run.counts.accesses).toBe(lackeyAccesses);
+        expect(run.counters['access.read']! + run.counters['access.write']! + run.counters['access.fetch']!).toBe(lackeyAccesses);
+        expect((run.counts as unknown as { kernelAccesses: number }).kernelAccesses).toBeGreaterThan(0);
+      }
+      const text = vmmu('replay', lackey, '--memory', '32M', '--mode', 'naive,shadow');
+      expect(text.stdout).toMatch(/synthetic kernel's page-table stores \(not counted above\) +\d+ +\d+/);
+      expect(text.stdout).toMatch(/naive: host TLB \(the emulator's accesses to guest RAM\)/);
+    });
   });
 
   it('does compare --results turn replay --json output into the same kind of report?', () => {
