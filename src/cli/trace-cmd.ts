@@ -17,7 +17,7 @@ import { KERNEL_APART, OS_FORMATS, SyntheticOs, type OsFormat, type OsPageSize }
 import { MAGIC_HEADER, SOURCE_IMPORTED, type TraceHeader } from '../trace/format.js';
 import { guessTextFormat, IMPORT_FORMATS, type ImportFormat, type ImportOptions } from '../trace/importers.js';
 import { OS_DEFAULTS, recordImported, traceHeader, type OsReplayOptions } from '../trace/replayer.js';
-import { defaultParallelism, runJobs, type LabeledResult, type ReplayJob, type ReplaySource } from '../trace/parallel.js';
+import { defaultParallelism, parsedOnce, runJobs, type LabeledResult, type ReplayJob, type ReplaySource } from '../trace/parallel.js';
 import { TraceRecorder } from '../trace/recorder.js';
 import { InputError, describeGeometry, loadCostProfile, loadTlbGeometry, parseSweep, readJson } from './config.js';
 import { comparisonRows, formatTable, type Column } from './table.js';
@@ -277,7 +277,11 @@ async function planOf(file: string, v: Values): Promise<Plan> {
     geometry: g.name,
     options: { mode, tlb: g, ...(costProfile ? { costProfile } : {}), verify },
   })));
-  const parallel = v.jobs !== undefined ? int('jobs', v.jobs, 1, 1, MAX_JOBS, 'each replay holds a whole guest memory') : defaultParallelism(jobs.length);
+  // A text trace is parsed once for all replays (src/trace/stream.ts): the
+  // modes of a geometry then run at once by default, reading the same
+  // parsed chunks, even with fewer cores than modes.
+  const parallel = v.jobs !== undefined ? int('jobs', v.jobs, 1, 1, MAX_JOBS, 'each replay holds a whole guest memory')
+    : parsedOnce(source) ? Math.min(jobs.length, Math.max(defaultParallelism(jobs.length), modes.length)) : defaultParallelism(jobs.length);
   // A reader thread per replay only pays while cores are left over for it.
   if (Math.min(parallel, jobs.length) * 2 <= availableParallelism()) for (const j of jobs) j.options = { ...j.options, readerThread: true };
   return { source, facts, size, jobs, geometries, ...(costProfile ? { costProfile } : {}), parallel, quiet: v.quiet === true };

@@ -12,8 +12,12 @@
  *   `ip` is added whenever the ip changes from the previous line.
  *
  * Parsing streams the file (gzip-compressed too) and works on bytes, never
- * on per-line strings, so it keeps up with the replayer; it yields batches
- * of accesses in typed arrays. An access that crosses a 4 KiB page becomes
+ * on per-line strings: well-formed lines of the usual shape go through a
+ * tight byte loop, anything else (comments, messages, tabs, malformed
+ * lines) through the general line parser, which reports errors. It yields
+ * chunks of access records in the form of a binary trace's decoded chunks
+ * (RecordChunk: u16 access ops, low address halves, high halves), or, for
+ * readTextTrace, batches of accesses. An access that crosses a 4 KiB page becomes
  * two accesses, as the MMU splits them. A malformed line is an ImportError
  * naming the file and line, or, with onError 'skip', is counted and skipped.
  *
@@ -25,7 +29,7 @@ import { createReadStream, type ReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createGunzip, type Gunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
-import { KIND_FETCH, KIND_READ, KIND_WRITE } from './format.js';
+import { KIND_FETCH, KIND_READ, KIND_WRITE, OP_ACCESS, OP_HI, OP_KIND_SHIFT } from './format.js';
 
 export type ImportFormat = 'lackey' | 'cachelab' | 'pinatrace';
 export const IMPORT_FORMATS: readonly ImportFormat[] = ['lackey', 'cachelab', 'pinatrace'];
@@ -72,7 +76,41 @@ export interface AccessBatch {
   hi: Int32Array;
 }
 
-const BATCH = 65536;
+/**
+ * Parsed accesses in the record form of a binary trace's decoded chunk
+ * (docs/trace-format.md, "Records"): one access op a record (bit 15 set,
+ * HI, kind, size; no U or AC bit), the low 32 bits of each address, and
+ * the high 32 bits of the records with OP_HI, in record order.
+ */
+export interface RecordChunk {
+  n: number;
+  nArgs: number;
+  ops: Uint16Array;
+  addr: Int32Array;
+  args: Int32Array;
+}
+
+/** Records in a full RecordChunk. */
+export const RECORD_CHUNK = 65536;
+/** A chunk is handed out once this full: a line makes at most 4 records (a modify that crosses a page). */
+const CHUNK_FULL = RECORD_CHUNK - 4;
+
+function newRecordChunk(): RecordChunk {
+  return { n: 0, nArgs: 0, ops: new Uint16Array(RECORD_CHUNK), addr: new Int32Array(RECORD_CHUNK), args: new Int32Array(RECORD_CHUNK) };
+}
+
+/** The accesses of a RecordChunk as an AccessBatch. */
+function batchOf(c: RecordChunk): AccessBatch {
+  const n = c.n;
+  const b: AccessBatch = { n, kind: new Uint8Array(n), size: new Uint8Array(n), lo: c.addr.slice(0, n), hi: new Int32Array(n) };
+  for (let i = 0, g = 0; i < n; i++) {
+    const op = c.ops[i]!;
+    b.kind[i] = (op >> OP_KIND_SHIFT) & 3;
+    b.size[i] = op & 0xff;
+    if (op & OP_HI) b.hi[i] = c.args[g++]!;
+  }
+  return b;
+}
 
 /** True when the file starts with the gzip magic. */
 async function isGzip(path: string): Promise<boolean> {
@@ -198,6 +236,14 @@ function streamError(path: string, e: unknown, gunzip: Gunzip | null, raw: ReadS
  * of a gzipped file) consumed up to the batch just handed out.
  */
 export async function* readTextTrace(path: string, options: ImportOptions, stats: ImportStats = newImportStats()): AsyncGenerator<AccessBatch> {
+  for await (const c of readTextRecords(path, options, stats)) yield batchOf(c);
+}
+
+/**
+ * The same accesses as readTextTrace, as chunks of access records (at most
+ * RECORD_CHUNK each; the arrays are the chunk's own, not reused).
+ */
+export async function* readTextRecords(path: string, options: ImportOptions, stats: ImportStats = newImportStats()): AsyncGenerator<RecordChunk> {
   let gz: boolean;
   try {
     gz = await isGzip(path);
@@ -205,7 +251,7 @@ export async function* readTextTrace(path: string, options: ImportOptions, stats
     throw new ImportError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   const raw = createReadStream(path, { highWaterMark: gz ? 65536 : 1 << 20 });
-  const gunzip = gz ? createGunzip() : null;
+  const gunzip = gz ? createGunzip({ chunkSize: 1 << 18 }) : null;
   const stream: Readable = gunzip !== null ? raw.pipe(gunzip) : raw;
   // pipe() does not pass errors on: a read error ends the gunzip stream with it.
   if (gunzip !== null) raw.on('error', (e) => gunzip.destroy(e));
@@ -219,10 +265,10 @@ export async function* readTextTrace(path: string, options: ImportOptions, stats
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         const before = stats.bytes;
         const after = consumed(chunk);
-        const batches = p.feed(chunk, false);
-        for (let i = 0; i < batches.length; i++) {
-          stats.bytes = Math.round(before + ((after - before) * (i + 1)) / batches.length);
-          yield batches[i]!;
+        const chunks = p.feed(chunk, false);
+        for (let i = 0; i < chunks.length; i++) {
+          stats.bytes = Math.round(before + ((after - before) * (i + 1)) / chunks.length);
+          yield chunks[i]!;
         }
         stats.bytes = after;
       }
@@ -230,7 +276,7 @@ export async function* readTextTrace(path: string, options: ImportOptions, stats
       if (e instanceof ImportError) throw e;
       throw streamError(path, e, gunzip, raw, stats.lines);
     }
-    for (const b of p.feed(Buffer.alloc(0), true)) yield b;
+    for (const c of p.feed(Buffer.alloc(0), true)) yield c;
   } finally {
     raw.destroy();
     stream.destroy();
@@ -240,10 +286,17 @@ export async function* readTextTrace(path: string, options: ImportOptions, stats
 /** A malformed line, as detection reports it. */
 interface BadLine { line: number; why: string; text: string }
 
-/** The byte-level parser: feed it chunks, it hands back full batches. */
+/**
+ * The byte-level parser: feed it chunks of the file, it hands back full
+ * record chunks. Lines of the usual shape take a fast path (fastLackey,
+ * fastPin: one pass over the bytes, no calls); a line it does not take is
+ * read by the general path (line, pinLine), which accepts everything the
+ * format allows and names what is wrong with a malformed line. Both emit
+ * exactly the same records for a line both accept.
+ */
 export class LineParser {
   private carry: Buffer = Buffer.alloc(0);
-  private batch: AccessBatch = newBatch();
+  private out: RecordChunk = newRecordChunk();
   private readonly pin: boolean;
   private readonly skip: boolean;
   private readonly pinFetches: boolean;
@@ -260,7 +313,11 @@ export class LineParser {
   /** the first malformed line (detection reports it) */
   firstBad: BadLine | null = null;
 
-  constructor(private readonly path: string, options: ImportOptions, private readonly stats: ImportStats) {
+  /**
+   * `fast` false: every line through the general path (the tests compare
+   * the two paths on the same lines).
+   */
+  constructor(private readonly path: string, options: ImportOptions, private readonly stats: ImportStats, private readonly fast = true) {
     this.pin = options.format === 'pinatrace';
     this.skip = options.onError === 'skip';
     this.pinFetches = options.pinFetches ?? true;
@@ -272,8 +329,8 @@ export class LineParser {
    * the final unterminated line too. What is left over is less than
    * MAX_LINE_BYTES, so each chunk costs time in proportion to its length.
    */
-  feed(chunk: Buffer, last: boolean): AccessBatch[] {
-    const out: AccessBatch[] = [];
+  feed(chunk: Buffer, last: boolean): RecordChunk[] {
+    const out: RecordChunk[] = [];
     if (this.discarding) {
       // the rest of an overlong line that was reported and is being skipped
       const nl = chunk.indexOf(10);
@@ -287,6 +344,13 @@ export class LineParser {
     const buf = this.carry.length > 0 ? Buffer.concat([this.carry, chunk]) : chunk;
     let start = 0;
     for (;;) {
+      if (this.out.n >= CHUNK_FULL) {
+        out.push(this.out);
+        this.out = newRecordChunk();
+      }
+      if (this.fast) start = this.pin ? this.fastPin(buf, start) : this.fastLackey(buf, start);
+      if (this.out.n >= CHUNK_FULL) continue;
+      // The general path, for one line.
       let end = buf.indexOf(10, start);
       if (end < 0) {
         if (buf.length - start > MAX_LINE_BYTES) {
@@ -303,18 +367,218 @@ export class LineParser {
       this.stats.lines++;
       if (end - start > MAX_LINE_BYTES) this.bad(buf, start, end, `line longer than ${MAX_LINE_BYTES} bytes`);
       else this.line(buf, start, end);
-      if (this.batch.n >= BATCH - 4) {
-        out.push(this.batch);
-        this.batch = newBatch();
-      }
       start = end + 1;
     }
     this.carry = start < buf.length ? Buffer.from(buf.subarray(start)) : Buffer.alloc(0);
-    if (last && this.batch.n > 0) {
-      out.push(this.batch);
-      this.batch = newBatch();
+    if (last && this.out.n > 0) {
+      out.push(this.out);
+      this.out = newRecordChunk();
     }
     return out;
+  }
+
+  /**
+   * The fast path for lackey and cache-lab: parses complete lines of the
+   * form `[spaces]K spaces HEX,DEC` (K one of I, L, S, M; at most 16
+   * significant hex digits; a size of 1 to 4096 in at most 4 digits; `\n` or
+   * `\r\n` at the end) from `start` until the chunk is full or a line is not
+   * of that form or not complete. Returns where it stopped: the start of the
+   * line the general path is to read.
+   */
+  private fastLackey(buf: Buffer, start: number): number {
+    const o = this.out;
+    const ops = o.ops, addr = o.addr, args = o.args;
+    let n = o.n, g = o.nArgs;
+    const n0 = n;
+    const len = buf.length;
+    let lines = 0;
+    let i = start;
+    let ls = start;
+    while (n < CHUNK_FULL) {
+      ls = i;
+      while (i < len && buf[i] === 32) i++;
+      if (i >= len) break;
+      const c0 = buf[i]!;
+      let kind: number;
+      if (c0 === 73) kind = KIND_FETCH; // I
+      else if (c0 === 76) kind = KIND_READ; // L
+      else if (c0 === 83) kind = KIND_WRITE; // S
+      else if (c0 === 77) kind = 3; // M: a load, then a store
+      else break;
+      i++;
+      if (i >= len || buf[i] !== 32) break;
+      while (i < len && buf[i] === 32) i++;
+      let lo = 0, hi = 0, nd = 0;
+      const h0 = i;
+      for (; i < len; i++) {
+        const c = buf[i]!;
+        let d: number;
+        if (c >= 48 && c <= 57) d = c - 48;
+        else if (c >= 97 && c <= 102) d = c - 87;
+        else if (c >= 65 && c <= 70) d = c - 55;
+        else break;
+        if (nd > 0 || d !== 0) nd++;
+        hi = (hi << 4) | (lo >>> 28);
+        lo = (lo << 4) | d;
+      }
+      if (i === h0 || nd > 16 || i >= len || buf[i] !== 44) break;
+      i++;
+      let size = 0;
+      const d0 = i;
+      for (; i < len; i++) {
+        const c = buf[i]!;
+        if (c < 48 || c > 57) break;
+        size = size * 10 + (c - 48);
+      }
+      if (i === d0 || i - d0 > 4 || size === 0 || size > MAX_ACCESS_BYTES) break;
+      if (i < len && buf[i] === 13) i++;
+      if (i >= len || buf[i] !== 10 || i - ls > MAX_LINE_BYTES) break;
+      if (hi === -1 && (lo >>> 0) + size > TWO32) break; // past the top: the general path says so
+      i++;
+      lines++;
+      const off = lo & 0xfff;
+      if (off + size > 4096) {
+        // crosses a page: two accesses (each twice for a modify)
+        o.n = n;
+        o.nArgs = g;
+        if (kind === 3) {
+          this.put(KIND_READ, size, lo, hi);
+          this.put(KIND_WRITE, size, lo, hi);
+        } else {
+          this.put(kind, size, lo, hi);
+        }
+        n = o.n;
+        g = o.nArgs;
+        continue;
+      }
+      const op = OP_ACCESS | (hi !== 0 ? OP_HI : 0) | (size > 255 ? 255 : size);
+      if (kind === 3) {
+        ops[n] = op; // KIND_READ is 0
+        addr[n++] = lo;
+        if (hi !== 0) args[g++] = hi;
+        ops[n] = op | (KIND_WRITE << OP_KIND_SHIFT);
+      } else {
+        ops[n] = op | (kind << OP_KIND_SHIFT);
+      }
+      addr[n++] = lo;
+      if (hi !== 0) args[g++] = hi;
+      ls = i;
+    }
+    o.n = n;
+    o.nArgs = g;
+    this.stats.lines += lines;
+    this.stats.accesses += n - n0;
+    return ls;
+  }
+
+  /**
+   * The fast path for pinatrace: complete lines of the form
+   * `[spaces]0xHEX: spaces? R|W spaces 0xHEX [spaces DEC]` (as fastLackey:
+   * at most 16 significant digits, a size of 1 to 4096 in at most 4
+   * digits); comments and anything else go to the general path.
+   */
+  private fastPin(buf: Buffer, start: number): number {
+    const o = this.out;
+    const ops = o.ops, addr = o.addr, args = o.args;
+    let n = o.n, g = o.nArgs;
+    const n0 = n;
+    const len = buf.length;
+    const fetches = this.pinFetches;
+    let haveIp = this.haveIp, ipLo0 = this.lastIpLo, ipHi0 = this.lastIpHi;
+    let lines = 0;
+    let i = start;
+    let ls = start;
+    while (n < CHUNK_FULL) {
+      ls = i;
+      while (i < len && buf[i] === 32) i++;
+      if (i + 2 >= len || buf[i] !== 48 || (buf[i + 1] !== 120 && buf[i + 1] !== 88)) break;
+      i += 2;
+      let ipLo = 0, ipHi = 0, nd = 0;
+      let h0 = i;
+      for (; i < len; i++) {
+        const c = buf[i]!;
+        let d: number;
+        if (c >= 48 && c <= 57) d = c - 48;
+        else if (c >= 97 && c <= 102) d = c - 87;
+        else if (c >= 65 && c <= 70) d = c - 55;
+        else break;
+        if (nd > 0 || d !== 0) nd++;
+        ipHi = (ipHi << 4) | (ipLo >>> 28);
+        ipLo = (ipLo << 4) | d;
+      }
+      if (i === h0 || nd > 16 || i >= len || buf[i] !== 58) break;
+      i++;
+      while (i < len && buf[i] === 32) i++;
+      if (i >= len) break;
+      const k = buf[i]!;
+      if (k !== 82 && k !== 87) break;
+      i++;
+      if (i >= len || buf[i] !== 32) break;
+      while (i < len && buf[i] === 32) i++;
+      if (i + 2 >= len || buf[i] !== 48 || (buf[i + 1] !== 120 && buf[i + 1] !== 88)) break;
+      i += 2;
+      let lo = 0, hi = 0;
+      nd = 0;
+      h0 = i;
+      for (; i < len; i++) {
+        const c = buf[i]!;
+        let d: number;
+        if (c >= 48 && c <= 57) d = c - 48;
+        else if (c >= 97 && c <= 102) d = c - 87;
+        else if (c >= 65 && c <= 70) d = c - 55;
+        else break;
+        if (nd > 0 || d !== 0) nd++;
+        hi = (hi << 4) | (lo >>> 28);
+        lo = (lo << 4) | d;
+      }
+      if (i === h0 || nd > 16 || i >= len) break;
+      let size = 0;
+      if (buf[i] === 32) {
+        while (i < len && buf[i] === 32) i++;
+        const d0 = i;
+        for (; i < len; i++) {
+          const c = buf[i]!;
+          if (c < 48 || c > 57) break;
+          size = size * 10 + (c - 48);
+        }
+        if (i === d0 || i - d0 > 4 || size === 0 || size > MAX_ACCESS_BYTES) break;
+      }
+      if (i < len && buf[i] === 13) i++;
+      if (i >= len || buf[i] !== 10 || i - ls > MAX_LINE_BYTES) break;
+      if (hi === -1 && (lo >>> 0) + size > TWO32) break; // past the top: the general path says so
+      i++;
+      lines++;
+      if (fetches && (!haveIp || ipLo !== ipLo0 || ipHi !== ipHi0)) {
+        haveIp = true;
+        ipLo0 = ipLo;
+        ipHi0 = ipHi;
+        // a 1-byte fetch never crosses a page
+        ops[n] = OP_ACCESS | (ipHi !== 0 ? OP_HI : 0) | (KIND_FETCH << OP_KIND_SHIFT) | 1;
+        addr[n++] = ipLo;
+        if (ipHi !== 0) args[g++] = ipHi;
+      }
+      const kind = k === 87 ? KIND_WRITE : KIND_READ;
+      if ((lo & 0xfff) + size > 4096) {
+        o.n = n;
+        o.nArgs = g;
+        this.put(kind, size, lo, hi);
+        n = o.n;
+        g = o.nArgs;
+      } else {
+        ops[n] = OP_ACCESS | (hi !== 0 ? OP_HI : 0) | (kind << OP_KIND_SHIFT) | (size > 255 ? 255 : size);
+        addr[n++] = lo;
+        if (hi !== 0) args[g++] = hi;
+      }
+      ls = i;
+    }
+    o.n = n;
+    o.nArgs = g;
+    this.haveIp = haveIp;
+    this.lastIpLo = ipLo0;
+    this.lastIpHi = ipHi0;
+    this.stats.lines += lines;
+    this.stats.accesses += n - n0;
+    return ls;
   }
 
   private bad(buf: Buffer, start: number, end: number, why: string): void {
@@ -453,25 +717,28 @@ export class LineParser {
     this.emit(k === 87 ? KIND_WRITE : KIND_READ, size, lo, hi);
   }
 
-  /** Appends one access, split in two when it crosses a 4 KiB page. */
+  /** Appends one access (counted), split in two when it crosses a 4 KiB page. */
   private emit(kind: number, size: number, lo: number, hi: number): void {
-    const b = this.batch;
+    const n0 = this.out.n;
+    this.put(kind, size, lo, hi);
+    this.stats.accesses += this.out.n - n0;
+  }
+
+  /** Appends one access as records, split in two when it crosses a 4 KiB page; does not count it. */
+  private put(kind: number, size: number, lo: number, hi: number): void {
+    const o = this.out;
     const off = lo & 0xfff;
     const first = size > 0 && off + size > 4096 ? 4096 - off : size;
-    b.kind[b.n] = kind;
-    b.size[b.n] = Math.min(first, 255);
-    b.lo[b.n] = lo;
-    b.hi[b.n] = hi;
-    b.n++;
-    this.stats.accesses++;
+    const base = OP_ACCESS | (kind << OP_KIND_SHIFT);
+    o.ops[o.n] = base | (hi !== 0 ? OP_HI : 0) | Math.min(first, 255);
+    o.addr[o.n++] = lo;
+    if (hi !== 0) o.args[o.nArgs++] = hi;
     if (first !== size) {
       const lo2 = ((lo | 0xfff) + 1) | 0;
-      b.kind[b.n] = kind;
-      b.size[b.n] = Math.min(size - first, 255);
-      b.lo[b.n] = lo2;
-      b.hi[b.n] = lo2 === 0 ? (hi + 1) | 0 : hi;
-      b.n++;
-      this.stats.accesses++;
+      const hi2 = lo2 === 0 ? (hi + 1) | 0 : hi;
+      o.ops[o.n] = base | (hi2 !== 0 ? OP_HI : 0) | Math.min(size - first, 255);
+      o.addr[o.n++] = lo2;
+      if (hi2 !== 0) o.args[o.nArgs++] = hi2;
     }
   }
 }
@@ -485,6 +752,3 @@ function isHex(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
 }
 
-function newBatch(): AccessBatch {
-  return { n: 0, kind: new Uint8Array(BATCH), size: new Uint8Array(BATCH), lo: new Int32Array(BATCH), hi: new Int32Array(BATCH) };
-}

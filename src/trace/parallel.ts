@@ -1,15 +1,21 @@
 /**
  * Runs several replays of one trace (different modes, different TLB
  * geometries) in parallel worker threads, or one after another. Each replay
- * is deterministic and shares nothing with the others, so the results are
- * the same either way (only the wall-clock seconds differ).
+ * is deterministic and shares nothing with the others but the parsed trace,
+ * so the results are the same either way (only the wall-clock seconds
+ * differ).
+ *
+ * A text trace is parsed once (stream.ts): one parse thread feeds every
+ * replay the same chunks of access records, whether the replays run in
+ * worker threads or one after another in this thread.
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { Worker, type MessagePort } from 'node:worker_threads';
 import createDebug from 'debug';
 import type { ImportOptions } from './importers.js';
 import { workerScript } from './threads.js';
-import { replayBinary, replayImported, type MmuReplayOptions, type OsReplayOptions, type Progress, type ReplayResult } from './replayer.js';
+import { replayBinary, replayImported, replayStream, type MmuReplayOptions, type OsReplayOptions, type Progress, type ReplayResult } from './replayer.js';
+import { RETAIN_BYTES, StreamReader, TextStream, windowChunks } from './stream.js';
 
 const log = createDebug('vmmu:trace');
 
@@ -28,12 +34,33 @@ export interface LabeledResult extends ReplayResult {
   label: string;
 }
 
-/** Runs one job in this thread. */
-export async function runJob(source: ReplaySource, job: ReplayJob, progress?: Progress): Promise<LabeledResult> {
+/**
+ * Runs one job in this thread. With `stream` (a port from TextStream.attach),
+ * a text trace's accesses come parsed from the stream instead of from the
+ * file.
+ */
+export async function runJob(source: ReplaySource, job: ReplayJob, progress?: Progress, stream?: MessagePort): Promise<LabeledResult> {
   const r = source.kind === 'binary'
     ? await replayBinary(source.path, job.options, progress)
-    : await replayImported(source.path, source.import, source.os, job.options, progress);
+    : stream !== undefined
+      ? await replayStream(new StreamReader(stream), source.os, job.options, progress)
+      : await replayImported(source.path, source.import, source.os, job.options, progress);
   return { label: job.label, ...r };
+}
+
+/** Longest quantum a parse-once stream serves several processes with (their lag is held in memory: about 6 bytes an access). */
+export const MAX_STREAM_QUANTUM = 1 << 24;
+
+/** Whether a replay source is a text trace that is parsed once for all its replays. */
+export function parsedOnce(source: ReplaySource): boolean {
+  return source.kind === 'text' && (source.os.processes === 1 || source.os.quantum <= MAX_STREAM_QUANTUM);
+}
+
+export interface RunOptions {
+  /** parse-once streams: bytes of parsed chunks kept for replays that start later (default RETAIN_BYTES) */
+  retainBytes?: number;
+  /** called with each parse-once stream made (tests look at how many) */
+  onStream?: (s: TextStream) => void;
 }
 
 
@@ -45,17 +72,40 @@ export type MultiProgress = (job: number, bytes: number, records: number) => voi
  * this thread, one after another). Results come back in job order. The
  * first failure rejects (with the worker's error message).
  */
-export async function runJobs(source: ReplaySource, jobs: readonly ReplayJob[], parallel: number, progress?: MultiProgress): Promise<LabeledResult[]> {
+export async function runJobs(source: ReplaySource, jobs: readonly ReplayJob[], parallel: number, progress?: MultiProgress, ro: RunOptions = {}): Promise<LabeledResult[]> {
   const results: LabeledResult[] = new Array<LabeledResult>(jobs.length);
-  if (parallel <= 1 || jobs.length <= 1) {
-    for (let j = 0; j < jobs.length; j++) {
-      results[j] = await runJob(source, jobs[j]!, progress ? (b, r) => progress(j, b, r) : undefined);
+  // A text trace: one parse for every job, unless the parsed chunks outgrow
+  // what is kept and a job starts after the start was dropped (it then gets
+  // a parse of its own).
+  const streams: TextStream[] = [];
+  const attach = (): MessagePort | undefined => {
+    if (source.kind !== 'text' || !parsedOnce(source)) return undefined;
+    let s = streams[streams.length - 1];
+    if (s === undefined || !s.joinable) {
+      s = new TextStream(source.path, source.import, ro.retainBytes ?? RETAIN_BYTES);
+      streams.push(s);
+      ro.onStream?.(s);
     }
+    return s.attach(windowChunks(source.os.processes, source.os.quantum));
+  };
+  try {
+    if (parallel <= 1 || jobs.length <= 1) {
+      for (let j = 0; j < jobs.length; j++) {
+        results[j] = await runJob(source, jobs[j]!, progress ? (b, r) => progress(j, b, r) : undefined, attach());
+      }
+      return results;
+    }
+    await runLanes(source, jobs, parallel, results, attach, progress);
     return results;
+  } finally {
+    for (const s of streams) await s.close();
   }
+}
+
+async function runLanes(source: ReplaySource, jobs: readonly ReplayJob[], parallel: number, results: LabeledResult[], attach: () => MessagePort | undefined, progress?: MultiProgress): Promise<void> {
   let next = 0;
   const runOne = async (j: number): Promise<void> => {
-    results[j] = await runJobInWorker(source, jobs[j]!, progress ? (b, r) => progress(j, b, r) : undefined);
+    results[j] = await runJobInWorker(source, jobs[j]!, progress ? (b, r) => progress(j, b, r) : undefined, attach());
   };
   const lanes: Promise<void>[] = [];
   const lane = async (): Promise<void> => {
@@ -67,7 +117,6 @@ export async function runJobs(source: ReplaySource, jobs: readonly ReplayJob[], 
   };
   for (let k = 0; k < Math.min(parallel, jobs.length); k++) lanes.push(lane());
   await Promise.all(lanes);
-  return results;
 }
 
 /**
@@ -75,9 +124,11 @@ export async function runJobs(source: ReplaySource, jobs: readonly ReplayJob[], 
  * as `vmmu replay` runs each mode). Rejects with the worker's error message;
  * the error carries the original class name in `workerErrorClass`.
  */
-export function runJobInWorker(source: ReplaySource, job: ReplayJob, progress?: Progress): Promise<LabeledResult> {
+export function runJobInWorker(source: ReplaySource, job: ReplayJob, progress?: Progress, stream?: MessagePort): Promise<LabeledResult> {
   return new Promise((resolveJob, reject) => {
-    const w = new Worker(workerScript(import.meta.url, 'worker.js'), { workerData: { source, job } });
+    const w = new Worker(workerScript(import.meta.url, 'worker.js'), stream !== undefined
+      ? { workerData: { source, job, stream }, transferList: [stream] }
+      : { workerData: { source, job } });
     let settled = false;
     w.on('message', (m: WorkerMessage) => {
       if (m.type === 'progress') {
@@ -93,7 +144,9 @@ export function runJobInWorker(source: ReplaySource, job: ReplayJob, progress?: 
       }
     });
     w.on('error', (e) => { if (!settled) { settled = true; reject(e); } });
-    w.on('exit', (code) => { if (!settled) { settled = true; reject(new Error(`replay worker for '${job.label}' exited with code ${code}`)); } });
+    w.on('exit', (code) => {
+      if (!settled) { settled = true; reject(new Error(`replay worker for '${job.label}' exited with code ${code}`)); }
+    });
   });
 }
 

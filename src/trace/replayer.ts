@@ -34,6 +34,7 @@ import { threadedChunks, TraceReader, type DecodedChunk, type ReadState } from '
 import { CHECK_PRIME, faultValue } from './checksum.js';
 import { newImportStats, readTextTrace, type AccessBatch, type ImportOptions, type ImportStats } from './importers.js';
 import { AddressFolder } from './fold.js';
+import { chunkViews, type StreamReader } from './stream.js';
 import { TraceRecorder, type RecorderOptions, type RecorderStats } from './recorder.js';
 
 const log = createDebug('vmmu:trace');
@@ -510,6 +511,116 @@ export async function replayImported(path: string, imp: ImportOptions, osOptions
   const r = await driveImported(os, path, imp, osOptions, stats, progress);
   const seconds = (performance.now() - start) / 1000;
   return { mode: o.mode, report: mmu.report(), counts: osCounts(os, r.accesses), seconds, os: { ...os.stats }, import: stats, ...(r.folded ? { folded: r.folded } : {}) };
+}
+
+/**
+ * Runs the parsed record chunks of a text trace (a parse-once stream, see
+ * stream.ts) on a synthetic OS over `mmu`: the same processes, quantum and
+ * order of accesses as driveImported, each process with its own cursor
+ * into the one stream. Tells the broker which chunks it has passed.
+ */
+export async function driveStream(os: SyntheticOs, reader: StreamReader, o: OsReplayOptions, progress?: Progress): Promise<{ folded?: { moved: number; collisions: number }; accesses: number }> {
+  const n = o.processes;
+  for (let p = 0; p < n; p++) os.createProcess();
+  const folder = o.format === '32-bit' || o.format === 'pae' ? new AddressFolder() : null;
+  // per process: the chunk it is in (-1 before the first), the next record and operand in it
+  const ci = new Array<number>(n).fill(-1);
+  const at = new Array<number>(n).fill(0);
+  const ga = new Array<number>(n).fill(0);
+  const len = new Array<number>(n).fill(0);
+  const bytes = new Array<number>(n).fill(0);
+  const opsOf: Uint16Array[] = new Array<Uint16Array>(n).fill(new Uint16Array(0));
+  const addrOf: Int32Array[] = new Array<Int32Array>(n).fill(new Int32Array(0));
+  const argsOf: Int32Array[] = new Array<Int32Array>(n).fill(new Int32Array(0));
+  const done = new Array<boolean>(n).fill(false);
+  let live = n;
+  let pid = 0;
+  let accesses = 0;
+  const release = (): void => {
+    let low = Infinity;
+    for (let p = 0; p < n; p++) if (!done[p]) low = Math.min(low, ci[p]!);
+    reader.release(low === Infinity ? Math.max(...ci) + 1 : Math.max(low, 0));
+  };
+  os.switchTo(0);
+  while (live > 0) {
+    let budget = o.quantum;
+    while (budget > 0) {
+      if (at[pid]! >= len[pid]!) {
+        const ch = await reader.chunk(ci[pid]! + 1);
+        if (ch === null) {
+          done[pid] = true;
+          live--;
+          release();
+          break;
+        }
+        const v = chunkViews(ch);
+        ci[pid] = ch.index;
+        opsOf[pid] = v.ops;
+        addrOf[pid] = v.addr;
+        argsOf[pid] = v.args;
+        at[pid] = 0;
+        ga[pid] = 0;
+        len[pid] = ch.n;
+        bytes[pid] = ch.bytes;
+        release();
+      }
+      const start = at[pid]!;
+      const end = Math.min(len[pid]!, start + budget);
+      ga[pid] = folder !== null
+        ? playFolded(os, folder, opsOf[pid]!, addrOf[pid]!, argsOf[pid]!, start, end, ga[pid]!)
+        : playText(os, opsOf[pid]!, addrOf[pid]!, argsOf[pid]!, start, end, ga[pid]!);
+      accesses += end - start;
+      budget -= end - start;
+      at[pid] = end;
+      if (progress && pid === 0) progress(bytes[0]!, accesses);
+    }
+    if (live === 0) break;
+    do pid = (pid + 1) % n; while (done[pid]);
+    os.switchTo(pid);
+  }
+  return { accesses, ...(folder !== null ? { folded: { moved: folder.moved, collisions: folder.collisions } } : {}) };
+}
+
+/**
+ * The accesses of records i..end-1 of a parsed chunk, on the synthetic OS:
+ * plain integer code over typed arrays, nothing after the loop but
+ * `return` (as playLoop). Returns the operand cursor.
+ */
+function playText(os: SyntheticOs, ops: Uint16Array, addr: Int32Array, args: Int32Array, i: number, end: number, g: number): number {
+  for (; i < end; i++) {
+    const op = ops[i]!;
+    os.access(addr[i]!, op & OP_HI ? args[g++]! : 0, ACC_OF_OP[op & 0x3fff]!);
+  }
+  return g;
+}
+
+/** playText for a 32-bit or PAE guest: 64-bit addresses folded into its user space. */
+function playFolded(os: SyntheticOs, folder: AddressFolder, ops: Uint16Array, addr: Int32Array, args: Int32Array, i: number, end: number, g: number): number {
+  for (; i < end; i++) {
+    const op = ops[i]!;
+    os.access(folder.fold(addr[i]!, op & OP_HI ? args[g++]! : 0), 0, ACC_OF_OP[op & 0x3fff]!);
+  }
+  return g;
+}
+
+/**
+ * Replays a text trace in one mode on the synthetic OS, reading the chunks
+ * of a parse-once stream (stream.ts). The result is the one replayImported
+ * gives for the same trace; the import's statistics are the parse's.
+ */
+export async function replayStream(reader: StreamReader, osOptions: OsReplayOptions, o: MmuReplayOptions, progress?: Progress): Promise<ReplayResult> {
+  try {
+    // The broker sends the first chunks while the Mmu allocates guest memory.
+    const mmu = mmuFor(o, { guestMemory: osOptions.memory, seed: osOptions.seed });
+    const os = new SyntheticOs(mmu, { format: osOptions.format, pageSize: osOptions.pageSize, reclaim: osOptions.reclaim });
+    const start = performance.now();
+    const r = await driveStream(os, reader, osOptions, progress);
+    const seconds = (performance.now() - start) / 1000;
+    const stats = reader.stats ?? newImportStats();
+    return { mode: o.mode, report: mmu.report(), counts: osCounts(os, r.accesses), seconds, os: { ...os.stats }, import: { ...stats, errors: [...stats.errors] }, ...(r.folded ? { folded: r.folded } : {}) };
+  } finally {
+    reader.close();
+  }
 }
 
 /**

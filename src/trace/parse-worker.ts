@@ -1,0 +1,36 @@
+/**
+ * The parse thread of a text trace (see stream.ts): reads the file
+ * (inflating a gzipped one), parses it into record chunks and posts each,
+ * in a SharedArrayBuffer, to the broker, at most as many chunks ahead as
+ * the broker has granted. Ends with the import's statistics, or the error
+ * (an ImportError naming the file and line) after the chunks before it.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { newImportStats, readTextRecords, type ImportOptions } from './importers.js';
+import { packChunk, type StreamMessage } from './stream.js';
+
+const { path, import: imp } = workerData as { path: string; import: ImportOptions };
+const port = parentPort!;
+let credit = 0;
+let wake: (() => void) | null = null;
+port.on('message', (m: { credit: number }) => {
+  credit += m.credit;
+  const w = wake;
+  wake = null;
+  if (w !== null) w();
+});
+
+async function run(): Promise<void> {
+  const stats = newImportStats();
+  let index = 0;
+  for await (const rc of readTextRecords(path, imp, stats)) {
+    while (credit <= 0) await new Promise<void>((r) => { wake = r; });
+    credit--;
+    port.postMessage({ type: 'chunk', chunk: packChunk(rc, index++, stats.bytes) } satisfies StreamMessage);
+  }
+  port.postMessage({ type: 'end', chunks: index, stats } satisfies StreamMessage);
+}
+
+run().catch((e: unknown) => {
+  port.postMessage({ type: 'error', name: e instanceof Error ? e.constructor.name : 'Error', message: e instanceof Error ? e.message : String(e) } satisfies StreamMessage);
+});

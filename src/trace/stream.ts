@@ -1,0 +1,285 @@
+/**
+ * Parse once: a text trace is read and parsed once, in a parse thread
+ * (parse-worker.ts), into chunks of access records (the record form of a
+ * binary trace's decoded chunks: u16 access ops, low address halves, high
+ * halves; see RecordChunk), each in a SharedArrayBuffer. A broker in the
+ * main thread (TextStream) hands the same chunks to every replay of the
+ * trace (every mode, every sweep point, every process of --processes),
+ * each in its worker thread or in the main thread, without copying them.
+ *
+ * Memory: the broker keeps every chunk while the parsed trace takes at most
+ * `retainBytes` (default 256 MiB, about 40 million accesses), so replays
+ * that start later (more replays than --jobs) read the same chunks. Beyond
+ * that the stream slides: chunks every attached replay has passed are
+ * dropped, the parse thread runs at most a window ahead of the slowest
+ * replay, and a replay that starts after chunk 0 was dropped gets a stream
+ * (a parse) of its own.
+ *
+ * Messages, all in stream order:
+ *   parse thread -> broker:   chunk | end (with the import's statistics) | error
+ *   broker -> parse thread:   credit (chunks it may parse ahead)
+ *   broker -> replay:         chunk | end | error
+ *   replay -> broker:         release (the replay needs no chunk below `below`)
+ */
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import createDebug from 'debug';
+import { ImportError, RECORD_CHUNK, type ImportOptions, type ImportStats, type RecordChunk } from './importers.js';
+import { workerScript } from './threads.js';
+
+const log = createDebug('vmmu:trace');
+
+/** One parsed chunk: `n` records, `nArgs` high halves, and the file's bytes consumed up to its end. */
+export interface StreamChunk {
+  index: number;
+  n: number;
+  nArgs: number;
+  /** bytes of the file read (compressed bytes of a gzipped file) when the chunk was complete */
+  bytes: number;
+  /** ops (u16, padded to 4 bytes), then addr (i32), then args (i32) */
+  sab: SharedArrayBuffer;
+}
+
+export type StreamMessage =
+  | { type: 'chunk'; chunk: StreamChunk }
+  | { type: 'end'; chunks: number; stats: ImportStats }
+  | { type: 'error'; name: string; message: string };
+
+export type ReleaseMessage = { type: 'release'; below: number };
+
+/** Copies a parsed chunk into a SharedArrayBuffer of exactly its size. */
+export function packChunk(rc: RecordChunk, index: number, bytes: number): StreamChunk {
+  const opb = (rc.n * 2 + 3) & ~3;
+  const sab = new SharedArrayBuffer(opb + rc.n * 4 + rc.nArgs * 4);
+  new Uint16Array(sab, 0, rc.n).set(rc.ops.subarray(0, rc.n));
+  new Int32Array(sab, opb, rc.n).set(rc.addr.subarray(0, rc.n));
+  new Int32Array(sab, opb + rc.n * 4, rc.nArgs).set(rc.args.subarray(0, rc.nArgs));
+  return { index, n: rc.n, nArgs: rc.nArgs, bytes, sab };
+}
+
+/** The typed-array views of a chunk. */
+export function chunkViews(c: StreamChunk): { ops: Uint16Array; addr: Int32Array; args: Int32Array } {
+  const opb = (c.n * 2 + 3) & ~3;
+  return { ops: new Uint16Array(c.sab, 0, c.n), addr: new Int32Array(c.sab, opb, c.n), args: new Int32Array(c.sab, opb + c.n * 4, c.nArgs) };
+}
+
+/** Chunks a replay of `processes` copies switched every `quantum` accesses must hold at once: its processes are at most a quantum apart. */
+export function windowChunks(processes: number, quantum: number): number {
+  return 4 + (processes > 1 ? Math.ceil(quantum / RECORD_CHUNK) + 1 : 0);
+}
+
+/** Bytes of parsed chunks a stream keeps for replays that start later. */
+export const RETAIN_BYTES = 256 << 20;
+
+interface Consumer {
+  port: MessagePort;
+  /** the replay needs no chunk below this */
+  below: number;
+  /** the next chunk to send it */
+  sent: number;
+  window: number;
+  ended: boolean;
+}
+
+/** The broker: one parse of one text trace, and the replays reading it. */
+export class TextStream {
+  private readonly chunks: (StreamChunk | null)[] = [];
+  /** chunks below this index have been dropped */
+  private dropped = 0;
+  private retained = 0;
+  private sliding = false;
+  private granted = 0;
+  private end: { chunks: number; stats: ImportStats } | null = null;
+  private failure: { name: string; message: string } | null = null;
+  private readonly consumers = new Set<Consumer>();
+  private readonly worker: Worker;
+  private closed = false;
+
+  constructor(readonly path: string, imp: ImportOptions, private readonly retainBytes = RETAIN_BYTES) {
+    this.worker = new Worker(workerScript(import.meta.url, 'parse-worker.js'), { workerData: { path, import: imp } });
+    this.worker.on('message', (m: StreamMessage) => this.fromParser(m));
+    this.worker.on('error', (e) => this.fail(e.constructor.name, e.message));
+    this.worker.on('exit', (code) => { if (this.end === null && this.failure === null && !this.closed) this.fail('Error', `trace parse thread for ${path} exited with code ${code}`); });
+    this.grant();
+  }
+
+  /** Whether a replay starting now can still read the stream from its first chunk. */
+  get joinable(): boolean {
+    return this.dropped === 0 && !this.closed;
+  }
+
+  /** Chunks parsed so far, and whether the stream slides (drops what every replay has passed). */
+  get state(): { parsed: number; dropped: number; retainedBytes: number; sliding: boolean } {
+    return { parsed: this.chunks.length, dropped: this.dropped, retainedBytes: this.retained, sliding: this.sliding };
+  }
+
+  /**
+   * Attaches a replay holding at most `window` chunks at once; returns the
+   * port it reads from (a StreamReader's), to be transferred to its thread
+   * or used in this one. Only while joinable.
+   */
+  attach(window: number): MessagePort {
+    if (!this.joinable) throw new Error(`${this.path}: the parsed stream has moved on; a new replay needs a stream of its own`);
+    const { port1, port2 } = new MessageChannel();
+    const c: Consumer = { port: port1, below: 0, sent: 0, window, ended: false };
+    this.consumers.add(c);
+    port1.on('message', (m: ReleaseMessage) => {
+      if (m.type === 'release' && m.below > c.below) {
+        c.below = m.below;
+        this.slide();
+        this.pump();
+      }
+    });
+    port1.on('close', () => this.detach(c));
+    this.pump();
+    return port2;
+  }
+
+  /** Stops the parse thread and lets go of the chunks. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const c of this.consumers) c.port.close();
+    this.consumers.clear();
+    this.chunks.length = 0;
+    this.worker.removeAllListeners('exit');
+    await this.worker.terminate();
+  }
+
+  private detach(c: Consumer): void {
+    this.consumers.delete(c);
+    this.slide();
+    this.grant();
+    // Nobody can join a stream that has dropped its start: its parse is of no more use.
+    if (this.consumers.size === 0 && this.dropped > 0) void this.close();
+  }
+
+  private fromParser(m: StreamMessage): void {
+    if (this.closed) return;
+    if (m.type === 'chunk') {
+      this.chunks.push(m.chunk);
+      this.retained += m.chunk.sab.byteLength;
+      if (!this.sliding && this.retained > this.retainBytes) {
+        this.sliding = true;
+        log('%s: parsed chunks exceed %d bytes; the stream slides from chunk %d', this.path, this.retainBytes, this.chunks.length);
+      }
+      this.slide();
+    } else if (m.type === 'end') {
+      this.end = { chunks: m.chunks, stats: m.stats };
+      log('%s: parsed once: %d chunks, %d accesses', this.path, m.chunks, m.stats.accesses);
+    } else {
+      this.fail(m.name, m.message);
+      return;
+    }
+    this.grant();
+    this.pump();
+  }
+
+  private fail(name: string, message: string): void {
+    if (this.failure !== null || this.end !== null) return;
+    this.failure = { name, message };
+    this.pump();
+  }
+
+  /** The slowest attached replay's `below` (the chunks count when none is attached). */
+  private lowest(): number {
+    let low = this.chunks.length;
+    for (const c of this.consumers) low = Math.min(low, c.below);
+    return low;
+  }
+
+  /** While sliding, drops the chunks every attached replay has passed. */
+  private slide(): void {
+    if (!this.sliding) return;
+    const low = this.consumers.size === 0 && this.dropped === 0 ? 0 : this.lowest();
+    for (; this.dropped < low; this.dropped++) {
+      const c = this.chunks[this.dropped];
+      if (c) this.retained -= c.sab.byteLength;
+      this.chunks[this.dropped] = null;
+    }
+  }
+
+  /** Lets the parse thread run ahead: freely while the chunks are kept, else a window ahead of the slowest replay. */
+  private grant(): void {
+    if (this.closed || this.end !== null || this.failure !== null) return;
+    let ahead = 8;
+    for (const c of this.consumers) ahead = Math.max(ahead, c.window + 4);
+    const target = this.sliding ? this.lowest() + ahead : this.chunks.length + 8;
+    if (target > this.granted) {
+      this.worker.postMessage({ credit: target - this.granted });
+      this.granted = target;
+    }
+  }
+
+  /** Sends each replay the chunks it has room for, then the end or the failure. */
+  private pump(): void {
+    for (const c of this.consumers) {
+      const upTo = Math.min(this.chunks.length, c.below + c.window);
+      for (; c.sent < upTo; c.sent++) {
+        const ch = this.chunks[c.sent]!;
+        c.port.postMessage({ type: 'chunk', chunk: ch } satisfies StreamMessage);
+      }
+      if (c.ended || c.sent < this.chunks.length) continue;
+      if (this.end !== null) {
+        c.ended = true;
+        c.port.postMessage({ type: 'end', chunks: this.end.chunks, stats: this.end.stats } satisfies StreamMessage);
+      } else if (this.failure !== null) {
+        c.ended = true;
+        c.port.postMessage({ type: 'error', ...this.failure } satisfies StreamMessage);
+      }
+    }
+  }
+}
+
+/**
+ * A replay's side of a stream: chunk(i) resolves with chunk i, or null past
+ * the end; it rejects with the parse's error (an ImportError as the parser
+ * threw it) once every chunk before the error has been read. release(below)
+ * tells the broker the replay needs no chunk below `below`.
+ */
+export class StreamReader {
+  private readonly have = new Map<number, StreamChunk>();
+  private endAt = -1;
+  private failure: Error | null = null;
+  private wake: (() => void) | null = null;
+  private released = 0;
+  /** the import's statistics, once the parse has ended */
+  stats: ImportStats | null = null;
+
+  constructor(private readonly port: MessagePort) {
+    port.on('message', (m: StreamMessage) => {
+      if (m.type === 'chunk') this.have.set(m.chunk.index, m.chunk);
+      else if (m.type === 'end') {
+        this.endAt = m.chunks;
+        this.stats = m.stats;
+      } else {
+        const e = m.name === 'ImportError' ? new ImportError(m.message) : new Error(m.message);
+        if (m.name !== 'ImportError') e.name = m.name;
+        this.failure = e;
+      }
+      const w = this.wake;
+      this.wake = null;
+      if (w !== null) w();
+    });
+  }
+
+  async chunk(i: number): Promise<StreamChunk | null> {
+    for (;;) {
+      const c = this.have.get(i);
+      if (c !== undefined) return c;
+      if (this.endAt >= 0 && i >= this.endAt) return null;
+      if (this.failure !== null) throw this.failure;
+      await new Promise<void>((r) => { this.wake = r; });
+    }
+  }
+
+  release(below: number): void {
+    if (below <= this.released) return;
+    for (let i = this.released; i < below; i++) this.have.delete(i);
+    this.released = below;
+    this.port.postMessage({ type: 'release', below } satisfies ReleaseMessage);
+  }
+
+  close(): void {
+    this.port.close();
+  }
+}
