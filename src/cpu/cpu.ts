@@ -5,8 +5,9 @@
  * instruction uses: instruction fetch, ModR/M decoding, data and stack
  * access through segments and the MMU, lazy arithmetic flags, and the run
  * loop with its fault and interrupt handling. Instructions themselves are in
- * execute.ts; segmentation, control transfers, interrupts and task switches
- * in segments.ts and transfer.ts; system instructions in system.ts.
+ * execute.ts (prefixes and the dispatch tables) and ops/ (the handlers, by
+ * opcode group); segmentation, control transfers, interrupts and task
+ * switches in segments.ts and transfer.ts; system instructions in system.ts.
  *
  * Memory goes only through the MMU (src/mmu), ports only through the IoBus.
  * The CPU never knows which translation mode the MMU uses.

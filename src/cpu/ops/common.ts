@@ -1,0 +1,79 @@
+/**
+ * What the opcode groups share: the form of their descriptions (one
+ * OpcodeEntry per handler, with the opcodes it serves), which execute.ts
+ * turns into the dispatch tables, and the few decoding helpers every group
+ * uses.
+ */
+import type { Cpu } from '../cpu.js';
+
+/**
+ * An instruction handler. It is called with the CPU after the prefixes and
+ * the opcode byte (and, for the 0F map, the second byte) have been fetched,
+ * with that byte as `op`, and fetches the rest of the instruction itself
+ * (ModR/M, SIB, displacement, immediates). Handlers are plain functions of
+ * this one shape so that the dispatch call site stays monomorphic.
+ */
+export type Handler = (c: Cpu, op: number) => void;
+
+/** The opcode map of an entry: the one-byte map, or the two-byte map after 0F (SDM vol. 2, appendix A). */
+export type OpcodeMap = 'one' | '0f';
+
+/**
+ * Where execution goes after an instruction that does not fault (a fault
+ * always leaves the straight line, whatever the entry says). Between any two
+ * instructions the run loop's own checks (a pending interrupt, the end of
+ * the slice) still apply.
+ *
+ * - `next`: to the next instruction. It changes registers, memory (which
+ *   may be device memory, or code), the arithmetic flags, DF or the FPU
+ *   (whose error line is IRQ 13) only: nothing that decoding, fetching or
+ *   checking the following instructions depends on.
+ * - `jump`: to the next instruction or to another offset in the same code
+ *   segment (near jumps, calls, returns, LOOP), otherwise as `next`.
+ * - `end`: anywhere. The instruction may change (in at least one of its
+ *   forms) CS, a segment register or the descriptor tables, the CPL, CR0/
+ *   CR3/CR4, the MSRs, paging or the TLB, EFLAGS beyond the arithmetic
+ *   flags and DF (IF, TF, AC, VM, IOPL, NT), the interrupt shadow, or it
+ *   halts, or it accesses a port (which ends the run slice), or it always
+ *   faults.
+ */
+export type Flow = 'next' | 'jump' | 'end';
+
+/** One handler and the opcodes it serves: the dispatch tables are built from these (execute.ts). */
+export interface OpcodeEntry {
+  readonly map: OpcodeMap;
+  readonly opcodes: readonly number[];
+  readonly handler: Handler;
+  /** the instructions, as in the SDM's opcode map (operand notation of SDM vol. 2, appendix A) */
+  readonly mnemonic: string;
+  readonly flow: Flow;
+}
+
+/** The opcodes first..last, inclusive. */
+export function span(first: number, last: number): number[] {
+  const ops: number[] = [];
+  for (let op = first; op <= last; op++) ops.push(op);
+  return ops;
+}
+
+/** Column `first` (00-05) of the eight ALU rows ADD OR ADC SBB AND SUB XOR CMP: first, first+8, ... first+0x38. */
+export function aluRows(first: number): number[] {
+  const ops: number[] = [];
+  for (let row = 0; row < 8; row++) ops.push(first + row * 8);
+  return ops;
+}
+
+/** Immediate of the operand size. */
+export function imm(c: Cpu): number {
+  return c.o32 ? c.fetch32() : c.fetch16();
+}
+
+/** Sign-extended 8-bit immediate. */
+export function imm8s(c: Cpu): number {
+  return (c.fetch8() << 24) >> 24;
+}
+
+/** LOCK is legal only on the read-modify-write forms with a memory destination (SDM vol. 2A, LOCK). */
+export function lockCheck(c: Cpu, allowed: boolean): void {
+  if (c.lockPrefix && (!allowed || c.modrm >= 0xc0)) c.ud();
+}

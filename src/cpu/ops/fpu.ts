@@ -1,0 +1,63 @@
+/**
+ * The x87, MMX and FXSAVE/FXRSTOR opcodes: decoded here (ModR/M, prefixes,
+ * the CR0.EM/TS checks of FXSAVE/FXRSTOR) and executed by the FPU
+ * (../fpu.ts).
+ *
+ * Rule for every handler (execute.ts): memory first, registers last.
+ */
+import { CR0_TS, CR0_EM } from '../constants.js';
+import type { Cpu } from '../cpu.js';
+import { lockCheck, span, type OpcodeEntry } from './common.js';
+
+function op9b(c: Cpu): void {
+  // WAIT/FWAIT
+  lockCheck(c, false);
+  c.fpu.wait();
+}
+
+function opd8(c: Cpu, op: number): void {
+  // D8-DF: the x87 instruction is the opcode and the ModR/M byte
+  c.decodeModrm();
+  lockCheck(c, false);
+  c.fpu.exec(op, c.modrm, c.eaSeg, c.eaOff);
+}
+
+function op0fae(c: Cpu): void {
+  // group 15: FXSAVE, FXRSTOR (LDMXCSR/STMXCSR/fences are SSE: #UD)
+  c.decodeModrm();
+  lockCheck(c, false);
+  const o = c.regField;
+  if (c.modrm >= 0xc0 || o > 1) c.ud();
+  if (c.cr0 & (CR0_TS | CR0_EM)) {
+    if (c.cr0 & CR0_EM) c.ud();
+    c.trap(7);
+  }
+  if (o === 0) c.fpu.fxsave(c.eaSeg, c.eaOff);
+  else c.fpu.fxrstor(c.eaSeg, c.eaOff);
+}
+
+function op0fmmx(c: Cpu, op: number): void {
+  // MMX: 0F 60-7F and D1-FE without a 66, F2 or F3 prefix (those forms are SSE)
+  if (c.rep !== 0 || (c.o32 !== c.codeBig)) c.ud();
+  lockCheck(c, false);
+  if (op === 0x77) { // EMMS: no ModR/M byte
+    if (!c.fpu.mmx(op, 0, 0, 0)) c.ud();
+    return;
+  }
+  c.decodeModrm();
+  if (op >= 0x71 && op <= 0x73) {
+    // Shifts by an immediate (register forms only): the count goes in `off`.
+    if (c.modrm < 0xc0) c.ud();
+    const count = c.fetch8();
+    if (!c.fpu.mmx(op, c.modrm, 0, count)) c.ud();
+    return;
+  }
+  if (!c.fpu.mmx(op, c.modrm, c.eaSeg, c.eaOff)) c.ud();
+}
+
+export const FPU_OPCODES: readonly OpcodeEntry[] = [
+  { map: 'one', opcodes: [0x9b], handler: op9b, mnemonic: 'WAIT/FWAIT', flow: 'next' },
+  { map: 'one', opcodes: span(0xd8, 0xdf), handler: opd8, mnemonic: 'x87 escape', flow: 'next' },
+  { map: '0f', opcodes: [0xae], handler: op0fae, mnemonic: 'group 15 (FXSAVE FXRSTOR)', flow: 'next' },
+  { map: '0f', opcodes: [...span(0x60, 0x7f), ...span(0xd1, 0xfe)], handler: op0fmmx, mnemonic: 'MMX (0F 60-7F, D1-FE)', flow: 'next' },
+];
