@@ -5,6 +5,7 @@
 import { benchMmu } from './mmu.js';
 import { benchCpu } from './cpu.js';
 import { benchRecord, benchReplay } from './trace.js';
+import { benchText } from './text.js';
 
 const M = (n: number): string => `${(n / 1e6).toFixed(1)}M`;
 
@@ -14,6 +15,7 @@ async function main(): Promise<void> {
   if (only('mmu')) await mmuSection();
   if (only('cpu')) cpuSection();
   if (only('trace')) await traceSection();
+  else if (only('text')) await textSection();
 }
 
 function cpuSection(): void {
@@ -49,11 +51,42 @@ async function traceSection(): Promise<void> {
   console.log('end-to-end: whole replays, each in a fresh worker thread as vmmu replay runs them (start-up, Mmu creation, reading, decompression); loop: the replay loop alone (best run).');
   console.log('vs 20M: end-to-end against the 20 M records/s target for shadow and slat on a TLB-friendly trace.');
 
+  await textSection();
+
   console.log('\nRecording at the MMU boundary, guest accesses per second (shadow mode, cost model off)');
   console.log(`${'workload'.padEnd(44)}${pad('plain', 10)}${pad('recorded', 10)}${pad('slowdown', 10)}`);
   for (const r of await benchRecord()) {
     console.log(`${r.workload.padEnd(44)}${pad(M(r.plainPerSecond), 10)}${pad(M(r.recordedPerSecond), 10)}${pad((r.plainPerSecond / r.recordedPerSecond).toFixed(1) + 'x', 10)}`);
   }
+}
+
+async function textSection(): Promise<void> {
+  const pad = (s: string, n: number): string => s.padStart(n);
+  const t = await benchText();
+  console.log(`\nText traces: vmmu replay (parsed once in a parse thread) next to the C reference; ${t.copies} copies of traces/ls.lackey.gz, whole processes, mean of 3 runs after a warm-up`);
+  if (t.compiler === null) console.log('no C compiler found (cc, gcc, clang): the C reference is skipped');
+  else console.log(`C reference: bench/tlbsim.c built with ${t.compiler} -O2`);
+  if (t.check !== null) {
+    const names = Object.keys(t.check.shadow);
+    console.log(`hits and misses on ${t.check.trace}:`);
+    console.log(`${''.padEnd(14)}${names.map((k) => pad(k, 14)).join('')}`);
+    if (t.check.c !== null) console.log(`${'C reference'.padEnd(14)}${names.map((k) => pad(String(t.check!.c![k]), 14)).join('')}`);
+    console.log(`${'vmmu shadow'.padEnd(14)}${names.map((k) => pad(String(t.check!.shadow[k]), 14)).join('')}`);
+    console.log(`${'vmmu slat'.padEnd(14)}${names.map((k) => pad(String(t.check!.slat[k]), 14)).join('')}`);
+    if (t.check.c !== null) {
+      const same = names.every((k) => t.check!.c![k] === t.check!.shadow[k] && t.check!.c![k] === t.check!.slat[k]);
+      console.log(same ? 'the same counts in all three' : 'THE COUNTS DIFFER');
+    }
+  }
+  const cRow = t.rows.find((r) => r.what.startsWith('C reference'));
+  const one = t.rows.find((r) => r.what === 'vmmu replay --mode shadow, text')!;
+  console.log(`${'run'.padEnd(50)}${pad('records', 10)}${pad('seconds', 9)}${pad('records/s', 11)}${pad('vs C', 7)}${pad('vs 1 mode', 11)}`);
+  for (const r of t.rows) {
+    const vsC = cRow ? (r.perSecond / cRow.perSecond).toFixed(2) : '-';
+    console.log(`${r.what.padEnd(50)}${pad(M(r.records), 10)}${pad(r.seconds.toFixed(2), 9)}${pad(M(r.perSecond), 11)}${pad(vsC, 7)}${pad((r.seconds / one.seconds).toFixed(2) + 'x', 11)}`);
+  }
+  console.log('records/s: the trace\'s accesses over the whole run, process start to exit (--mode all: per mode, the run replays each access three times).');
+  console.log('vs C: records/s against the C reference; vs 1 mode: time against vmmu replay --mode shadow of the plain text. Targets: at least 0.5 vs C in one mode; --mode all under 1.5x.');
 }
 
 main().catch((e: unknown) => {

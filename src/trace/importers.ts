@@ -342,13 +342,16 @@ export class LineParser {
       if (last) this.discarding = false;
     }
     const buf = this.carry.length > 0 ? Buffer.concat([this.carry, chunk]) : chunk;
+    // The fast paths read only whole lines: up to just past the last line end.
+    const u8 = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+    const lim = buf.lastIndexOf(10) + 1;
     let start = 0;
     for (;;) {
       if (this.out.n >= CHUNK_FULL) {
         out.push(this.out);
         this.out = newRecordChunk();
       }
-      if (this.fast) start = this.pin ? this.fastPin(buf, start) : this.fastLackey(buf, start);
+      if (this.fast && start < lim) start = this.pin ? this.fastPin(u8, start, lim) : this.fastLackey(u8, start, lim);
       if (this.out.n >= CHUNK_FULL) continue;
       // The general path, for one line.
       let end = buf.indexOf(10, start);
@@ -378,26 +381,25 @@ export class LineParser {
   }
 
   /**
-   * The fast path for lackey and cache-lab: parses complete lines of the
-   * form `[spaces]K spaces HEX,DEC` (K one of I, L, S, M; at most 16
-   * significant hex digits; a size of 1 to 4096 in at most 4 digits; `\n` or
-   * `\r\n` at the end) from `start` until the chunk is full or a line is not
-   * of that form or not complete. Returns where it stopped: the start of the
-   * line the general path is to read.
+   * The fast path for lackey and cache-lab: parses lines of the form
+   * `[spaces]K spaces HEX,DEC` (K one of I, L, S, M; at most 16 significant
+   * hex digits; a size of 1 to 4096 in at most 4 digits; `\n` or `\r\n` at
+   * the end) from `start`, all before `lim` (just past the buffer's last
+   * `\n`: every line there is complete, and each scan stops at its `\n`),
+   * until the chunk is full or a line is not of that form. Returns where it
+   * stopped: the start of the line the general path is to read.
    */
-  private fastLackey(buf: Buffer, start: number): number {
+  private fastLackey(buf: Uint8Array, start: number, lim: number): number {
     const o = this.out;
     const ops = o.ops, addr = o.addr, args = o.args;
     let n = o.n, g = o.nArgs;
     const n0 = n;
-    const len = buf.length;
     let lines = 0;
     let i = start;
     let ls = start;
-    while (n < CHUNK_FULL) {
+    while (n < CHUNK_FULL && i < lim) {
       ls = i;
-      while (i < len && buf[i] === 32) i++;
-      if (i >= len) break;
+      while (buf[i] === 32) i++;
       const c0 = buf[i]!;
       let kind: number;
       if (c0 === 73) kind = KIND_FETCH; // I
@@ -405,39 +407,28 @@ export class LineParser {
       else if (c0 === 83) kind = KIND_WRITE; // S
       else if (c0 === 77) kind = 3; // M: a load, then a store
       else break;
-      i++;
-      if (i >= len || buf[i] !== 32) break;
-      while (i < len && buf[i] === 32) i++;
-      let lo = 0, hi = 0, nd = 0;
+      if (buf[++i] !== 32) break;
+      while (buf[++i] === 32);
+      let lo = 0, hi = 0, d = HEX[buf[i]!]!;
       const h0 = i;
-      for (; i < len; i++) {
-        const c = buf[i]!;
-        let d: number;
-        if (c >= 48 && c <= 57) d = c - 48;
-        else if (c >= 97 && c <= 102) d = c - 87;
-        else if (c >= 65 && c <= 70) d = c - 55;
-        else break;
-        if (nd > 0 || d !== 0) nd++;
+      while (d === 0) d = HEX[buf[++i]!]!; // leading zeros
+      const s0 = i;
+      while (d >= 0) {
         hi = (hi << 4) | (lo >>> 28);
         lo = (lo << 4) | d;
+        d = HEX[buf[++i]!]!;
       }
-      if (i === h0 || nd > 16 || i >= len || buf[i] !== 44) break;
-      i++;
+      if (i === h0 || i - s0 > 16 || buf[i] !== 44) break;
       let size = 0;
-      const d0 = i;
-      for (; i < len; i++) {
-        const c = buf[i]!;
-        if (c < 48 || c > 57) break;
-        size = size * 10 + (c - 48);
-      }
+      const d0 = ++i;
+      for (let c = buf[i]!; c >= 48 && c <= 57; c = buf[++i]!) size = size * 10 + (c - 48);
       if (i === d0 || i - d0 > 4 || size === 0 || size > MAX_ACCESS_BYTES) break;
-      if (i < len && buf[i] === 13) i++;
-      if (i >= len || buf[i] !== 10 || i - ls > MAX_LINE_BYTES) break;
+      if (buf[i] === 13) i++;
+      if (buf[i] !== 10 || i - ls > MAX_LINE_BYTES) break;
       if (hi === -1 && (lo >>> 0) + size > TWO32) break; // past the top: the general path says so
       i++;
       lines++;
-      const off = lo & 0xfff;
-      if (off + size > 4096) {
+      if ((lo & 0xfff) + size > 4096) {
         // crosses a page: two accesses (each twice for a modify)
         o.n = n;
         o.nArgs = g;
@@ -449,6 +440,7 @@ export class LineParser {
         }
         n = o.n;
         g = o.nArgs;
+        ls = i;
         continue;
       }
       const op = OP_ACCESS | (hi !== 0 ? OP_HI : 0) | (size > 255 ? 255 : size);
@@ -472,79 +464,63 @@ export class LineParser {
   }
 
   /**
-   * The fast path for pinatrace: complete lines of the form
-   * `[spaces]0xHEX: spaces? R|W spaces 0xHEX [spaces DEC]` (as fastLackey:
-   * at most 16 significant digits, a size of 1 to 4096 in at most 4
-   * digits); comments and anything else go to the general path.
+   * The fast path for pinatrace: lines of the form
+   * `[spaces]0xHEX: spaces? R|W spaces 0xHEX [spaces DEC]` before `lim`
+   * (as fastLackey: at most 16 significant digits, a size of 1 to 4096 in
+   * at most 4 digits); comments and anything else go to the general path.
    */
-  private fastPin(buf: Buffer, start: number): number {
+  private fastPin(buf: Uint8Array, start: number, lim: number): number {
     const o = this.out;
     const ops = o.ops, addr = o.addr, args = o.args;
     let n = o.n, g = o.nArgs;
     const n0 = n;
-    const len = buf.length;
     const fetches = this.pinFetches;
     let haveIp = this.haveIp, ipLo0 = this.lastIpLo, ipHi0 = this.lastIpHi;
     let lines = 0;
     let i = start;
     let ls = start;
-    while (n < CHUNK_FULL) {
+    while (n < CHUNK_FULL && i < lim) {
       ls = i;
-      while (i < len && buf[i] === 32) i++;
-      if (i + 2 >= len || buf[i] !== 48 || (buf[i + 1] !== 120 && buf[i + 1] !== 88)) break;
+      while (buf[i] === 32) i++;
+      if (buf[i] !== 48 || (buf[i + 1] !== 120 && buf[i + 1] !== 88)) break;
       i += 2;
-      let ipLo = 0, ipHi = 0, nd = 0;
+      let ipLo = 0, ipHi = 0, d = HEX[buf[i]!]!;
       let h0 = i;
-      for (; i < len; i++) {
-        const c = buf[i]!;
-        let d: number;
-        if (c >= 48 && c <= 57) d = c - 48;
-        else if (c >= 97 && c <= 102) d = c - 87;
-        else if (c >= 65 && c <= 70) d = c - 55;
-        else break;
-        if (nd > 0 || d !== 0) nd++;
+      while (d === 0) d = HEX[buf[++i]!]!;
+      let s0 = i;
+      while (d >= 0) {
         ipHi = (ipHi << 4) | (ipLo >>> 28);
         ipLo = (ipLo << 4) | d;
+        d = HEX[buf[++i]!]!;
       }
-      if (i === h0 || nd > 16 || i >= len || buf[i] !== 58) break;
-      i++;
-      while (i < len && buf[i] === 32) i++;
-      if (i >= len) break;
+      if (i === h0 || i - s0 > 16 || buf[i] !== 58) break;
+      while (buf[++i] === 32);
       const k = buf[i]!;
       if (k !== 82 && k !== 87) break;
-      i++;
-      if (i >= len || buf[i] !== 32) break;
-      while (i < len && buf[i] === 32) i++;
-      if (i + 2 >= len || buf[i] !== 48 || (buf[i + 1] !== 120 && buf[i + 1] !== 88)) break;
+      if (buf[++i] !== 32) break;
+      while (buf[++i] === 32);
+      if (buf[i] !== 48 || (buf[i + 1] !== 120 && buf[i + 1] !== 88)) break;
       i += 2;
       let lo = 0, hi = 0;
-      nd = 0;
+      d = HEX[buf[i]!]!;
       h0 = i;
-      for (; i < len; i++) {
-        const c = buf[i]!;
-        let d: number;
-        if (c >= 48 && c <= 57) d = c - 48;
-        else if (c >= 97 && c <= 102) d = c - 87;
-        else if (c >= 65 && c <= 70) d = c - 55;
-        else break;
-        if (nd > 0 || d !== 0) nd++;
+      while (d === 0) d = HEX[buf[++i]!]!;
+      s0 = i;
+      while (d >= 0) {
         hi = (hi << 4) | (lo >>> 28);
         lo = (lo << 4) | d;
+        d = HEX[buf[++i]!]!;
       }
-      if (i === h0 || nd > 16 || i >= len) break;
+      if (i === h0 || i - s0 > 16) break;
       let size = 0;
       if (buf[i] === 32) {
-        while (i < len && buf[i] === 32) i++;
+        while (buf[++i] === 32);
         const d0 = i;
-        for (; i < len; i++) {
-          const c = buf[i]!;
-          if (c < 48 || c > 57) break;
-          size = size * 10 + (c - 48);
-        }
+        for (let c = buf[i]!; c >= 48 && c <= 57; c = buf[++i]!) size = size * 10 + (c - 48);
         if (i === d0 || i - d0 > 4 || size === 0 || size > MAX_ACCESS_BYTES) break;
       }
-      if (i < len && buf[i] === 13) i++;
-      if (i >= len || buf[i] !== 10 || i - ls > MAX_LINE_BYTES) break;
+      if (buf[i] === 13) i++;
+      if (buf[i] !== 10 || i - ls > MAX_LINE_BYTES) break;
       if (hi === -1 && (lo >>> 0) + size > TWO32) break; // past the top: the general path says so
       i++;
       lines++;
@@ -747,6 +723,14 @@ export class LineParser {
 function printable(s: string): string {
   return s.replace(/[\x00-\x08\x0a-\x1f\x7f-\xff]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
+
+/** The value of each hex digit byte, -1 for any other byte. */
+const HEX: Int8Array = (() => {
+  const t = new Int8Array(256).fill(-1);
+  for (let c = 0; c < 10; c++) t[48 + c] = c;
+  for (let c = 0; c < 6; c++) t[97 + c] = t[65 + c] = 10 + c;
+  return t;
+})();
 
 function isHex(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
