@@ -37,7 +37,8 @@ const REPLAY_OPTIONS_TEXT = `  --mode naive|shadow|slat|all   modes (default all
   --sweep SPEC                   TLB geometries to run, each in every mode: FILE.json
                                  (an array of geometries) or FIELD=ENTRIESxWAYS,...
                                  (e.g. l2.k4m2=256x4,512x8,1536x12); repeatable
-  --jobs N                       replays at once in worker threads (default: cores; at most ${MAX_JOBS})
+  --jobs N                       replays at once in worker threads (default: cores, for a text trace
+                                 at least the modes, which share one parse; at most ${MAX_JOBS})
   --no-verify                    binary traces: count CHECK mismatches instead of stopping
   --quiet                        no progress bar (it only shows on a terminal anyway)
 `;
@@ -48,7 +49,7 @@ const GUEST_OPTIONS_TEXT = `guest options (text traces only):
   --page-size 4k|2m|1g           largest user page size (default ${OS_DEFAULTS.pageSize}); 2m/1g are used where the
                                  aligned region is free, else smaller pages (docs/trace-format.md)
   --processes N                  copies of the trace, each its own process (default ${OS_DEFAULTS.processes},
-                                 at most ${MAX_TRACE_PROCESSES}: each reads the trace file on its own)
+                                 at most ${MAX_TRACE_PROCESSES}; all read one parse of the file)
   --quantum N                    accesses between process switches (default ${OS_DEFAULTS.quantum})
   --reclaim                      evict pages when guest memory runs out (default off)
   --memory SIZE                  guest memory: 256M, 1G, a bare number of MiB (default
