@@ -74,6 +74,8 @@ export function comparisonRows(cols: readonly Column[], o: ComparisonOptions = {
     ['  L2 TLB miss rate', ...guest(rate('tlb.l2.hit', 'tlb.l2.miss'), lookups('tlb.l2.hit', 'tlb.l2.miss'))],
     ['naive: virtual TLB hits / misses (software, L1+L2)', ...host(hitMiss('sw.vtlb.hit', 'sw.vtlb.miss'), lookups('sw.vtlb.hit', 'sw.vtlb.miss'))],
     ['naive: virtual TLB miss rate', ...host(rate('sw.vtlb.hit', 'sw.vtlb.miss'), lookups('sw.vtlb.hit', 'sw.vtlb.miss'))],
+    ['  virtual L1 dTLB hits / misses', ...host(hitMiss('sw.vtlb.l1d.hit', 'sw.vtlb.l1d.miss'), lookups('sw.vtlb.l1d.hit', 'sw.vtlb.l1d.miss'))],
+    ['  virtual L1 iTLB hits / misses', ...host(hitMiss('sw.vtlb.l1i.hit', 'sw.vtlb.l1i.miss'), lookups('sw.vtlb.l1i.hit', 'sw.vtlb.l1i.miss'))],
     ["naive: host TLB (the emulator's accesses to guest RAM)", ...host(() => '', () => 1)],
     ['  host L1 dTLB hits / misses', ...host(hitMiss('tlb.l1d.hit', 'tlb.l1d.miss'), lookups('tlb.l1d.hit', 'tlb.l1d.miss'))],
     ['  host L1 dTLB miss rate', ...host(rate('tlb.l1d.hit', 'tlb.l1d.miss'), lookups('tlb.l1d.hit', 'tlb.l1d.miss'))],

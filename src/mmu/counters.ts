@@ -43,6 +43,12 @@ export const COUNTERS = [
   ['sw.translate', 'software translations (one per guest access in naive mode)'],
   ['sw.vtlb.hit', 'naive virtual-TLB hits'],
   ['sw.vtlb.miss', 'naive virtual-TLB misses (each starts a software walk)'],
+  ['sw.vtlb.l1d.hit', 'naive virtual TLB: L1 data hits (the guest-side figure to set beside shadow and slat tlb.l1d.hit)'],
+  ['sw.vtlb.l1d.miss', 'naive virtual TLB: L1 data misses'],
+  ['sw.vtlb.l1i.hit', 'naive virtual TLB: L1 instruction hits'],
+  ['sw.vtlb.l1i.miss', 'naive virtual TLB: L1 instruction misses'],
+  ['sw.vtlb.l2.hit', 'naive virtual TLB: second-level hits'],
+  ['sw.vtlb.l2.miss', 'naive virtual TLB: second-level misses (= sw.vtlb.miss)'],
   ['sw.walk.refs', 'guest page-table references made by software walks'],
   // ---- functional ----
   ['fill', 'software-TLB fills (emulator internal)'],
@@ -110,6 +116,10 @@ export const C_NTLB_MISS = idOf('ntlb.miss');
 export const C_SW_TRANSLATE = idOf('sw.translate');
 export const C_VTLB_HIT = idOf('sw.vtlb.hit');
 export const C_VTLB_MISS = idOf('sw.vtlb.miss');
+/** the six ids a virtual TLB counts into, in HardwareTlb's order (see tlb/hardware.ts) */
+export const VTLB_IDS: readonly number[] = [
+  idOf('sw.vtlb.l1d.hit'), idOf('sw.vtlb.l1d.miss'), idOf('sw.vtlb.l1i.hit'), idOf('sw.vtlb.l1i.miss'), idOf('sw.vtlb.l2.hit'), idOf('sw.vtlb.l2.miss'),
+];
 export const C_SW_WALK_REFS = idOf('sw.walk.refs');
 export const C_FILL = idOf('fill');
 export const C_GUEST_PF = idOf('guest.pf');

@@ -4,7 +4,7 @@
  * the exits each mode takes.
  */
 import { describe, expect, it } from 'vitest';
-import { Mmu, type MmuOptions, CR0_PE, CR0_PG, CR4_PAE, EFER_LME, PTE_P, PTE_RW, PTE_US, ACC_USER } from '../../src/mmu/index.js';
+import { Mmu, type MmuOptions, CR0_PE, CR0_PG, CR4_PAE, EFER_LME, PTE_P, PTE_RW, PTE_US, ACC_USER, ACC_FETCH } from '../../src/mmu/index.js';
 import { ModelCache } from '../../src/mmu/tlb/cache.js';
 
 /** A 4-level guest: PML4 0x1000 -> PDPT 0x2000 -> PD 0x3000 -> PT 0x4000, 512 pages from gpa 0x100000 at gva 0. */
@@ -74,7 +74,13 @@ describe('shadow and naive walks', () => {
     const c = m.countersByName();
     expect(c['sw.translate']).toBe(1);
     expect(c['sw.vtlb.miss']).toBe(1);
-    expect(c['sw.walk.refs']).toBe(4);
+    // its virtual TLB's levels are counted too: the guest-side figures
+    expect([c['sw.vtlb.l1d.hit'], c['sw.vtlb.l1d.miss'], c['sw.vtlb.l2.hit'], c['sw.vtlb.l2.miss']]).toEqual([0, 1, 0, 1]);
+    m.translate(0x5000, 0, ACC_USER);
+    m.translate(0x5004, 0, ACC_USER | ACC_FETCH);
+    const d = m.countersByName();
+    expect([d['sw.vtlb.l1d.hit'], d['sw.vtlb.l1i.miss'], d['sw.vtlb.l2.hit']]).toEqual([1, 1, 1]);
+    expect(d['sw.vtlb.l1d.hit'] + d['sw.vtlb.l1i.hit'] + d['sw.vtlb.l2.hit']).toBe(d['sw.vtlb.hit']);
     // 5 host accesses (4 table pages + the data page), each a host TLB miss
     expect(c['tlb.l2.miss']).toBe(5);
     expect(c['exit.total']).toBe(0);

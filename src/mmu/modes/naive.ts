@@ -10,7 +10,7 @@
  * access, software walks on virtual-TLB misses, and the host hardware TLB
  * misses on the emulator's own accesses to guest RAM.
  */
-import { C_ACCESS_FETCH, C_ACCESS_READ, C_ACCESS_WRITE, C_SW_TRANSLATE, C_SW_WALK_REFS, C_VTLB_HIT, C_VTLB_MISS, C_WALK, C_WALK_REFS, C_WALK_REFS_HOST, newCounters } from '../counters.js';
+import { C_ACCESS_FETCH, C_ACCESS_READ, C_ACCESS_WRITE, C_SW_TRANSLATE, C_SW_WALK_REFS, C_VTLB_HIT, C_VTLB_MISS, C_WALK, C_WALK_REFS, C_WALK_REFS_HOST, VTLB_IDS } from '../counters.js';
 import { FRAME_HOST_TABLE, PAGE_SIZE } from '../host/memory.js';
 import { ACC_FETCH, ACC_WRITE, PTE_A, PTE_D, PTE_P, PTE_RW, PTE_HI_XD } from '../paging/bits.js';
 import { FMT_NONE, FMT_PAE, hostWalkContext, type WalkContext } from '../paging/format.js';
@@ -51,8 +51,9 @@ export class NaiveMode implements Mode {
     }
     this.port = { entryHpa: (gpa: number) => this.hostTranslate(gpa) };
     this.mapPort = { entryHpa: (gpa: number) => map.hpaOf(gpa) };
-    // The virtual TLB is software: it counts only into its own hit/miss counters.
-    this.vtlb = new HardwareTlb(mmu.tlbGeometry, newCounters());
+    // The virtual TLB is software: it counts into the sw.vtlb.* counters, the
+    // guest-side TLB figures to set beside shadow's and slat's tlb.*.
+    this.vtlb = new HardwareTlb(mmu.tlbGeometry, mmu.counters, VTLB_IDS);
     this.hw = new HardwareTlb(mmu.tlbGeometry, mmu.counters);
     this.hostPwc = new WalkCaches(mmu.tlbGeometry.pwc, mmu.counters);
   }

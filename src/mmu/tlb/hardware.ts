@@ -50,7 +50,21 @@ export class HardwareTlb {
   private readonly l2: ModelCache;
   private readonly l2g: ModelCache | null;
 
-  constructor(readonly geometry: TlbGeometry, private readonly counters: Float64Array) {
+  // counter ids (the hardware TLB's by default; a virtual TLB passes its own)
+  private readonly idL1dHit: number;
+  private readonly idL1dMiss: number;
+  private readonly idL1iHit: number;
+  private readonly idL1iMiss: number;
+  private readonly idL2Hit: number;
+  private readonly idL2Miss: number;
+
+  /**
+   * @param ids counter ids for L1d hit/miss, L1i hit/miss, L2 hit/miss
+   *   (default: the tlb.* counters)
+   */
+  constructor(readonly geometry: TlbGeometry, private readonly counters: Float64Array,
+    ids: readonly number[] = [C_L1D_HIT, C_L1D_MISS, C_L1I_HIT, C_L1I_MISS, C_L2_HIT, C_L2_MISS]) {
+    [this.idL1dHit, this.idL1dMiss, this.idL1iHit, this.idL1iMiss, this.idL2Hit, this.idL2Miss] = ids as [number, number, number, number, number, number];
     this.l1d4k = cacheOf(geometry.l1d.k4, 'l1d.k4');
     this.l1d2m = cacheOf(geometry.l1d.m2, 'l1d.m2');
     this.l1d1g = cacheOf(geometry.l1d.g1, 'l1d.g1');
@@ -73,18 +87,18 @@ export class HardwareTlb {
     const l1 = fetch ? (size === 0 ? this.l1i4k : size === 1 ? this.l1i2m : this.l1i1g) : size === 0 ? this.l1d4k : size === 1 ? this.l1d2m : this.l1d1g;
     const c = this.counters;
     if (l1 !== null && l1.lookup(klo, khi, asid)) {
-      c[fetch ? C_L1I_HIT : C_L1D_HIT]++;
+      c[fetch ? this.idL1iHit : this.idL1dHit]++;
       return TLB_L1_HIT;
     }
-    c[fetch ? C_L1I_MISS : C_L1D_MISS]++;
+    c[fetch ? this.idL1iMiss : this.idL1dMiss]++;
     const l2 = size === 2 ? this.l2g : this.l2;
     const khi2 = khi | (size << SIZE_SHIFT);
     if (l2 !== null && l2.lookup(klo, khi2, asid)) {
-      c[C_L2_HIT]++;
+      c[this.idL2Hit]++;
       if (l1 !== null) l1.insert(klo, khi, asid, l2.lastGlobal);
       return TLB_L2_HIT;
     }
-    c[C_L2_MISS]++;
+    c[this.idL2Miss]++;
     return TLB_MISS;
   }
 
