@@ -163,6 +163,19 @@ describe.each(CONFIGS)('$label', ({ mode, shadow }) => {
     expect(g.mmu.readPhys(0x5000, 4)).toBe(8);
   });
 
+  // SDM 4.4.1: in PAE paging a MOV to CR4 that changes PGE loads the
+  // PDPTEs from memory again; the translation must follow the new PDPTEs.
+  it('what if a PDPTE is cleared in memory and CR4.PGE toggled (PAE)?', () => {
+    const g = new Guest('pae', mode, shadow, CR4_PGE);
+    g.set(g.entry(g.root, 0x400000, 1), 0x10000 | PTE_P | PTE_RW | PTE_A | PTE_D);
+    g.mmu.writePhys(0x10000, 4, 0x77);
+    expect(g.read(0x400000)).toBe('77');
+    g.mmu.writePhys(g.root, 4, 0); // PDPTE 0 not present, in memory only
+    expect(g.read(0x400000)).toBe('77'); // the PDPTE registers still hold the old entry
+    expect(g.mmu.writeCr4(g.mmu.cr4 & ~CR4_PGE)).toBe(0);
+    expect(g.read(0x400000)).toBe('#PF(0)');
+  });
+
   // Class 3: SDM 4.6.2: protection keys are checked at every user data
   // access against the current PKRU; WRPKRU needs no invalidation.
   it.each(['4-level', '5-level'] as Fmt[])('what if WRPKRU denies a key after the page was used, or CR4.PKE is set after PKRU? (%s)', (fmt) => {

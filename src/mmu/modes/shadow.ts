@@ -921,9 +921,12 @@ export class ShadowMode implements Mode {
     if (this.started && (what & (PG_FORMAT | PG_CONTROLS)) === 0) {
       // CR4.PGE alone: leaves keep the guest's G bit, read with the current
       // PGE when used, so only the TLBs flush (SDM 4.10.4.1), globals too.
+      // In PAE paging the write also reloaded the PDPTEs (SDM 4.4.1): the
+      // root follows them.
       this.syncAll();
       this.hw.flushAll();
       this.pwc.flush(-1);
+      this.selectRoot();
       return;
     }
     this.started = true;
