@@ -36,7 +36,7 @@
 import {
   C_ACCESS_FETCH, C_ACCESS_READ, C_ACCESS_WRITE, C_EXIT, C_EXIT_CR, C_EXIT_CR3, C_EXIT_GUEST_PF, C_EXIT_HIDDEN_PF,
   C_EXIT_INVLPG, C_EXIT_INVPCID, C_EXIT_MMIO, C_EXIT_PT_WRITE, C_FLOOD, C_MISALIGNED, C_ROOT_HIT, C_ROOT_MISS, C_SP_CREATE,
-  C_SP_RECLAIM, C_SP_RESYNC, C_SP_RESYNC_ENTRIES, C_SP_STALE, C_SP_UNSYNC, C_SP_ZAP, C_SPTE_ZAP, C_UNPROTECT, C_WALK, C_WALK_REFS,
+  C_SP_RECLAIM, C_SP_RESYNC, C_SP_RESYNC_ENTRIES, C_SP_STALE, C_GUEST_AD, C_SP_UNSYNC, C_SP_ZAP, C_SPTE_ZAP, C_UNPROTECT, C_WALK, C_WALK_REFS,
   C_WALK_REFS_SHADOW, C_WRPROTECT, C_EMULATED_WRITE,
 } from '../counters.js';
 import { FRAME_SHADOW, PAGE_SIZE } from '../host/memory.js';
@@ -255,9 +255,16 @@ export class ShadowMode implements Mode {
     let gfn: number;
     if (mmu.state.format === FMT_NONE) {
       t.reset(lo >>> 0);
-    } else if (!guestWalk(mmu, this.mapPort, lo, hi, acc, t)) {
-      this.exit(C_EXIT_GUEST_PF);
-      return FILL_FAULT;
+    } else {
+      const w = mmu.walker;
+      const adBefore = mmu.counters[C_GUEST_AD]!;
+      if (!guestWalk(mmu, this.mapPort, lo, hi, acc, t)) {
+        this.exit(C_EXIT_GUEST_PF);
+        return FILL_FAULT;
+      }
+      // A write walk that set A/D may have set the leaf's D: leaves built
+      // from that entry while clean are stale now.
+      if (acc & ACC_WRITE && mmu.counters[C_GUEST_AD] !== adBefore && w.entryHpa[w.level]! >= 0) this.dirtied(w.entryAddr[w.level]!);
     }
     t.tlbShift = 12;
     gfn = Math.floor(t.gpa / PAGE_SIZE);
@@ -803,19 +810,40 @@ export class ShadowMode implements Mode {
         this.zap(sp);
         continue;
       }
-      const gidx = Math.floor(off / esz);
-      const level = role & ROLE_LEVEL;
-      if (legacy) {
-        const quad = (role >>> ROLE_QUAD_SHIFT) & 3;
-        if (level === 2 && gidx >>> 8 === quad) {
-          this.zapEntry(sp, (gidx & 255) * 2);
-          this.zapEntry(sp, (gidx & 255) * 2 + 1);
-        } else if (level === 1 && gidx >>> 9 === quad) {
-          this.zapEntry(sp, gidx & 511);
-        }
-      } else {
-        this.zapEntry(sp, gidx);
+      this.zapGuestEntry(sp, Math.floor(off / esz));
+    }
+  }
+
+  /** Drops the shadow entries of table page sp that guest entry gidx of its frame stands behind. */
+  private zapGuestEntry(sp: number, gidx: number): void {
+    const role = this.spRole[sp]!;
+    const level = role & ROLE_LEVEL;
+    if (((role >>> ROLE_FMT_SHIFT) & 7) === FMT_32) {
+      const quad = (role >>> ROLE_QUAD_SHIFT) & 3;
+      if (level === 2 && gidx >>> 8 === quad) {
+        this.zapEntry(sp, (gidx & 255) * 2);
+        this.zapEntry(sp, (gidx & 255) * 2 + 1);
+      } else if (level === 1 && gidx >>> 9 === quad) {
+        this.zapEntry(sp, gidx & 511);
       }
+    } else {
+      this.zapEntry(sp, gidx);
+    }
+  }
+
+  /**
+   * The hypervisor's own guest walk set the dirty flag of the guest leaf at
+   * gpa. Shadow leaves built from that entry while it was clean (through
+   * other addresses or roles) would answer later misses with dirty=0 where a
+   * fresh walk says 1: drop them (the walk's A/D writes reach no watcher).
+   */
+  private dirtied(gpa: number): void {
+    const gfn = Math.floor(gpa / PAGE_SIZE);
+    if (gfn >= this.gfnHead.length) return;
+    const legacy = this.mmu.state.format === FMT_32;
+    const gidx = Math.floor((gpa & 0xfff) / (legacy ? 4 : 8));
+    for (let sp = this.gfnHead[gfn]!; sp >= 0; sp = this.spNext[sp]!) {
+      if (!(this.spRole[sp]! & ROLE_INVALID) && this.spHfn[sp]! >= 0) this.zapGuestEntry(sp, gidx);
     }
   }
 
