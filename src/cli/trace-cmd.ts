@@ -44,7 +44,8 @@ const REPLAY_OPTIONS_TEXT = `  --mode naive|shadow|slat|all   modes (default all
 `;
 
 const GUEST_OPTIONS_TEXT = `guest options (text traces only):
-  --import lackey|cachelab|pinatrace   the text format (default: guessed from the content)
+  --import lackey|cachelab|pinatrace|champsim  the trace format (default: guessed from the content;
+                                 champsim, 64-byte binary records, from a name *.champsimtrace[.xz|.gz])
   --format 32-bit|pae|4-level|5-level  guest paging format (default ${OS_DEFAULTS.format})
   --page-size 4k|2m|1g           largest user page size (default ${OS_DEFAULTS.pageSize}); 2m/1g are used where the
                                  aligned region is free, else smaller pages (docs/trace-format.md)
@@ -56,10 +57,11 @@ const GUEST_OPTIONS_TEXT = `guest options (text traces only):
                                  ${OS_DEFAULTS.memory >> 20}M; 4M to ${MAX_GUEST_MEMORY >> 20}M, whole 4 KiB pages)
   --seed N                       guest-RAM scatter seed, 0 to 4294967295 (default ${OS_DEFAULTS.seed})
   --on-error stop|skip           a malformed line stops the import (default) or is skipped and counted
-  --no-ip-fetches                pinatrace: do not add instruction fetches at each new ip
+  --no-ip-fetches                pinatrace: no instruction fetch at each new ip; champsim: no fetch
+                                 at each record's ip
 `;
 
-const RECORD_USAGE = `usage: vmmu record --import lackey|cachelab|pinatrace FILE -o OUT.vmt [options] [guest options]
+const RECORD_USAGE = `usage: vmmu record --import lackey|cachelab|pinatrace|champsim FILE -o OUT.vmt [options] [guest options]
        vmmu record --demo -o OUT.vmt [options] [demo options]
 
 Writes a binary trace (docs/trace-format.md). --import converts a text trace:
@@ -86,8 +88,8 @@ ${GUEST_OPTIONS_TEXT}`;
 
 const REPLAY_USAGE = `usage: vmmu replay FILE [options] [guest options]
 
-Replays a trace (binary .vmt, or lackey/cache-lab/pinatrace text, gzipped or
-not) in each mode and prints the costs side by side.
+Replays a trace (binary .vmt, lackey/cache-lab/pinatrace text or a ChampSim
+trace, plain, gzipped or xz-compressed) in each mode and prints the costs side by side.
 
 replay options:
 ${REPLAY_OPTIONS_TEXT}  --json                         print the results as JSON
@@ -242,7 +244,7 @@ async function sourceOf(path: string, v: Values): Promise<{ source: ReplaySource
   const imp = await importOptionsOf(path, v);
   const os = osOptionsOf(v);
   const facts = [
-    `${path}: ${imp.format} text trace`,
+    imp.format === 'champsim' ? `${path}: ChampSim trace (one 64-byte record an instruction)` : `${path}: ${imp.format} text trace`,
     `guest: synthetic OS, ${os.format} paging, ${os.pageSize} pages, ${os.processes} process${os.processes > 1 ? `es switched every ${os.quantum} accesses` : ''}, ${os.memory >> 20} MiB, reclaim ${os.reclaim ? 'on' : 'off'}`,
   ];
   return { source: { kind: 'text', path, import: imp, os }, facts, size };

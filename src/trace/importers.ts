@@ -25,17 +25,15 @@
  * most MAX_LINE_BYTES long, an access at most a page (4096 bytes), and an
  * access may not run past the top of the 64-bit address space.
  */
-import { createReadStream, type ReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { createGunzip, type Gunzip } from 'node:zlib';
-import type { Readable } from 'node:stream';
 import { KIND_FETCH, KIND_READ, KIND_WRITE, OP_ACCESS, OP_HI, OP_KIND_SHIFT } from './format.js';
 
-export type ImportFormat = 'lackey' | 'cachelab' | 'pinatrace';
-export const IMPORT_FORMATS: readonly ImportFormat[] = ['lackey', 'cachelab', 'pinatrace'];
+import { ImportError, openTraceInput } from './input.js';
+import { looksLikeChampSim, readChampSimRecords } from './champsim.js';
 
-/** A malformed text trace: the message names the file and line (or, for damaged gzip data, the compressed offset). */
-export class ImportError extends Error {}
+export { ImportError };
+
+export type ImportFormat = 'lackey' | 'cachelab' | 'pinatrace' | 'champsim';
+export const IMPORT_FORMATS: readonly ImportFormat[] = ['lackey', 'cachelab', 'pinatrace', 'champsim'];
 
 /** The longest line the importers read (the longest real lackey or pinatrace line is under 100 bytes). */
 export const MAX_LINE_BYTES = 4096;
@@ -112,18 +110,6 @@ function batchOf(c: RecordChunk): AccessBatch {
   return b;
 }
 
-/** True when the file starts with the gzip magic. */
-async function isGzip(path: string): Promise<boolean> {
-  const fh = await open(path, 'r');
-  try {
-    const b = Buffer.alloc(2);
-    const { bytesRead } = await fh.read(b, 0, 2, 0);
-    return bytesRead === 2 && b[0] === 0x1f && b[1] === 0x8b;
-  } finally {
-    await fh.close();
-  }
-}
-
 /** Bytes of a text trace (decompressed) that format detection reads. */
 const DETECT_BYTES = 65536;
 
@@ -133,31 +119,21 @@ const DETECT_BYTES = 65536;
  * bytes is an ImportError unless some text came out before the damage.
  */
 async function textHead(path: string, max: number): Promise<{ head: Buffer; whole: boolean }> {
-  let gz: boolean;
-  try {
-    gz = await isGzip(path);
-  } catch (e) {
-    throw new ImportError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-  const raw = createReadStream(path, { highWaterMark: 16384 });
-  const gunzip = gz ? createGunzip() : null;
-  const stream: Readable = gunzip !== null ? raw.pipe(gunzip) : raw;
-  if (gunzip !== null) raw.on('error', (e) => gunzip.destroy(e));
+  const input = await openTraceInput(path, 16384);
   const parts: Buffer[] = [];
   let n = 0;
   let whole = true;
   try {
-    for await (const c of stream as AsyncIterable<Buffer>) {
-      parts.push(c);
+    for await (const c of input.stream) {
+      parts.push(Buffer.from(c.buffer, c.byteOffset, c.length));
       n += c.length;
       if (n > max) { whole = false; break; }
     }
   } catch (e) {
-    if (n === 0) throw streamError(path, e, gunzip, raw, null);
+    if (n === 0) throw input.error(e, '');
     whole = false; // detect from what came out before the damage; the import reports the damage
   } finally {
-    raw.destroy();
-    stream.destroy();
+    input.close();
   }
   return { head: Buffer.concat(parts).subarray(0, max), whole };
 }
@@ -174,6 +150,8 @@ interface Trial { format: ImportFormat; accesses: number; bad: BadLine | null }
  * wins even over malformed lines.
  */
 export async function guessTextFormat(path: string, onError: 'stop' | 'skip' = 'stop'): Promise<ImportFormat> {
+  // ChampSim traces are binary records with no magic: told by their name.
+  if (looksLikeChampSim(path)) return 'champsim';
   const { head, whole } = await textHead(path, DETECT_BYTES);
   const trials: Trial[] = (['lackey', 'pinatrace'] as const).map((format) => {
     const stats = newImportStats();
@@ -188,7 +166,7 @@ export async function guessTextFormat(path: string, onError: 'stop' | 'skip' = '
     if (best.accesses > 0 && best.accesses !== trials.find((t) => t !== best)!.accesses) return best.format;
   }
   const [l, p] = trials as [Trial, Trial];
-  const give = 'give --import FORMAT';
+  const give = `give --import FORMAT (${IMPORT_FORMATS.join(', ')})`;
   if (l.bad === null || p.bad === null) {
     throw new ImportError(`${path}: no access lines in the first ${head.length} bytes, so the format cannot be told; ${give}`);
   }
@@ -214,22 +192,6 @@ export async function detectTextFormat(path: string): Promise<ImportFormat | nul
 }
 
 /**
- * The ImportError for a failed read: a read error at a file offset, or
- * gzip data that is truncated or corrupt at a compressed offset.
- */
-function streamError(path: string, e: unknown, gunzip: Gunzip | null, raw: ReadStream, linesRead: number | null): ImportError {
-  const code = (e as NodeJS.ErrnoException).code ?? '';
-  const at = linesRead === null ? '' : `; ${linesRead} line${linesRead === 1 ? '' : 's'} read before it`;
-  if (gunzip !== null && code === 'Z_BUF_ERROR') {
-    return new ImportError(`${path}: truncated gzip data: the file ends at compressed offset ${raw.bytesRead}, inside the gzip stream${at}`);
-  }
-  if (gunzip !== null && code.startsWith('Z_')) {
-    return new ImportError(`${path}: corrupt gzip data at compressed offset ${gunzip.bytesWritten} (${(e as Error).message})${at}`);
-  }
-  return new ImportError(`${path}: cannot read at offset ${raw.bytesRead} (${code || (e as Error).message})`);
-}
-
-/**
  * Streams the accesses of a text trace in batches. Throws ImportError at
  * the first malformed line unless onError is 'skip'. `stats` is updated as
  * the file is read; `stats.bytes` counts the file's bytes (compressed bytes
@@ -244,27 +206,18 @@ export async function* readTextTrace(path: string, options: ImportOptions, stats
  * RECORD_CHUNK each; the arrays are the chunk's own, not reused).
  */
 export async function* readTextRecords(path: string, options: ImportOptions, stats: ImportStats = newImportStats()): AsyncGenerator<RecordChunk> {
-  let gz: boolean;
-  try {
-    gz = await isGzip(path);
-  } catch (e) {
-    throw new ImportError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  if (options.format === 'champsim') {
+    yield* readChampSimRecords(path, options, stats);
+    return;
   }
-  const raw = createReadStream(path, { highWaterMark: gz ? 65536 : 1 << 20 });
-  const gunzip = gz ? createGunzip({ chunkSize: 1 << 18 }) : null;
-  const stream: Readable = gunzip !== null ? raw.pipe(gunzip) : raw;
-  // pipe() does not pass errors on: a read error ends the gunzip stream with it.
-  if (gunzip !== null) raw.on('error', (e) => gunzip.destroy(e));
+  const input = await openTraceInput(path, 1 << 20);
   const p = new LineParser(path, options, stats);
-  // Bytes of the file consumed: a gzip stream's input as inflate consumes it
-  // (what it has read ahead does not count), so progress stays honest.
-  let fed = 0;
-  const consumed = (c: Buffer): number => (gunzip !== null ? gunzip.bytesWritten : (fed += c.length));
   try {
     try {
-      for await (const chunk of stream as AsyncIterable<Buffer>) {
+      for await (const piece of input.stream) {
+        const chunk = Buffer.from(piece.buffer, piece.byteOffset, piece.length);
         const before = stats.bytes;
-        const after = consumed(chunk);
+        const after = input.consumed(chunk);
         const chunks = p.feed(chunk, false);
         for (let i = 0; i < chunks.length; i++) {
           stats.bytes = Math.round(before + ((after - before) * (i + 1)) / chunks.length);
@@ -274,12 +227,11 @@ export async function* readTextRecords(path: string, options: ImportOptions, sta
       }
     } catch (e) {
       if (e instanceof ImportError) throw e;
-      throw streamError(path, e, gunzip, raw, stats.lines);
+      throw input.error(e, `; ${stats.lines} line${stats.lines === 1 ? '' : 's'} read before it`);
     }
     for (const c of p.feed(Buffer.alloc(0), true)) yield c;
   } finally {
-    raw.destroy();
-    stream.destroy();
+    input.close();
   }
 }
 

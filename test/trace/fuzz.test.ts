@@ -16,7 +16,7 @@ describe('fuzzing the trace readers', () => {
     expect(t.inputs).toBe(240);
     expect(t.vmt).toBe(120);
     expect(t.text).toBe(120);
-    expect(t.reads).toBe(120 + 120 * 4); // a text input is read as lackey, cache-lab and pinatrace, and detected
+    expect(t.reads).toBe(120 + 120 * 5); // a text input is read as lackey, cache-lab, pinatrace and ChampSim records, and detected
     expect(t.parsed + t.rejected).toBe(t.reads);
     // the mutations reach both ends: some inputs still read, most are refused
     expect(t.parsed).toBeGreaterThan(30);

@@ -1,0 +1,115 @@
+/**
+ * Opening a trace file for import: plain, gzip or xz, told apart by their
+ * magic bytes (gzip 1f 8b; xz fd 37 7a 58 5a 00), never by the name. The
+ * decompressed bytes stream in pieces; `consumed` says how many of the
+ * file's own bytes are behind the piece just read (for progress), and
+ * `error` turns a failure of the read or of the decompressor into an
+ * ImportError that says what is wrong and where.
+ *
+ * xz is decoded by the xz-decompress package (xz-embedded compiled to
+ * WebAssembly, no native code): the ChampSim trace sets are distributed as
+ * .xz, and Node has no xz decoder of its own.
+ */
+import { createReadStream, type ReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { createGunzip, type Gunzip } from 'node:zlib';
+import xz from 'xz-decompress';
+
+/** A malformed trace: the message names the file and line or record (or, for damaged compressed data, the offset). */
+export class ImportError extends Error {}
+
+export type Compression = 'none' | 'gzip' | 'xz';
+
+export interface TraceInput {
+  compression: Compression;
+  stream: AsyncIterable<Uint8Array>;
+  /** The file's bytes consumed once `piece` (the piece just read) is counted. */
+  consumed(piece: Uint8Array): number;
+  /** The ImportError for a failure while reading; `after` is appended (what was read before it). */
+  error(e: unknown, after: string): ImportError;
+  close(): void;
+}
+
+/** The compression of a file, from its first 6 bytes. */
+export async function compressionOf(path: string): Promise<Compression> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (e) {
+    throw new ImportError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  try {
+    const b = Buffer.alloc(6);
+    const { bytesRead } = await fh.read(b, 0, 6, 0);
+    if (bytesRead >= 2 && b[0] === 0x1f && b[1] === 0x8b) return 'gzip';
+    if (bytesRead === 6 && b.equals(XZ_MAGIC)) return 'xz';
+    return 'none';
+  } catch (e) {
+    throw new ImportError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  } finally {
+    await fh.close();
+  }
+}
+
+const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
+
+/** What xz-embedded's return codes mean (xz.h, enum xz_ret). */
+const XZ_ERRORS: Record<number, string> = {
+  2: 'an integrity check of a kind this decoder does not support',
+  3: 'out of memory',
+  4: 'the dictionary is larger than the decoder allows',
+  5: 'not xz data (bad stream header)',
+  6: 'unsupported xz options (a filter other than LZMA2, or a BCJ filter)',
+  7: 'corrupt xz data',
+  8: 'truncated xz data: the file ends inside the xz stream',
+};
+
+/**
+ * Opens `path` for import. `highWaterMark` is the read size of an
+ * uncompressed file (compressed files are read 64 KiB at a time).
+ */
+export async function openTraceInput(path: string, highWaterMark: number): Promise<TraceInput> {
+  const compression = await compressionOf(path);
+  const raw: ReadStream = createReadStream(path, { highWaterMark: compression === 'none' ? highWaterMark : 65536 });
+  let gunzip: Gunzip | null = null;
+  let stream: AsyncIterable<Uint8Array>;
+  let fed = 0;
+  let consumed: (piece: Uint8Array) => number;
+  if (compression === 'gzip') {
+    const g = createGunzip({ chunkSize: 1 << 18 });
+    gunzip = g;
+    // pipe() does not pass errors on: a read error ends the gunzip stream with it.
+    raw.on('error', (e) => g.destroy(e));
+    stream = raw.pipe(g);
+    // inflate's input as it consumes it (what it has read ahead does not count)
+    consumed = () => g.bytesWritten;
+  } else if (compression === 'xz') {
+    stream = new xz.XzReadableStream(Readable.toWeb(raw) as ReadableStream<Uint8Array>) as unknown as AsyncIterable<Uint8Array>;
+    consumed = () => raw.bytesRead;
+  } else {
+    stream = raw;
+    consumed = (piece) => (fed += piece.length);
+  }
+  const error = (e: unknown, after: string): ImportError => {
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    const message = e instanceof Error ? e.message : String(e);
+    if (gunzip !== null && code === 'Z_BUF_ERROR') {
+      return new ImportError(`${path}: truncated gzip data: the file ends at compressed offset ${raw.bytesRead}, inside the gzip stream${after}`);
+    }
+    if (gunzip !== null && code.startsWith('Z_')) {
+      return new ImportError(`${path}: corrupt gzip data at compressed offset ${gunzip.bytesWritten} (${message})${after}`);
+    }
+    const xzCode = compression === 'xz' ? /error code (\d+)/.exec(message) : null;
+    if (xzCode !== null) {
+      const why = XZ_ERRORS[Number(xzCode[1])] ?? `xz decoder error ${xzCode[1]}`;
+      return new ImportError(`${path}: ${why}, within the first ${raw.bytesRead} compressed bytes${after}`);
+    }
+    return new ImportError(`${path}: cannot read at offset ${raw.bytesRead} (${code || message})`);
+  };
+  const close = (): void => {
+    raw.destroy();
+    if (gunzip !== null) gunzip.destroy();
+  };
+  return { compression, stream, consumed, error, close };
+}
