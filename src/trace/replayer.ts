@@ -81,7 +81,7 @@ export const OS_DEFAULTS: OsReplayOptions = {
   processes: 1,
   quantum: 100_000,
   reclaim: false,
-  memory: 64 << 20,
+  memory: 1536 << 20,
   seed: 1,
 };
 
