@@ -27,6 +27,17 @@ export class ModelCache {
   private clock = 0;
   /** whether the entry the last successful lookup found is global */
   lastGlobal = false;
+  /**
+   * The tag, space and way of the last hit, valid until the next insert or
+   * flush: a lookup of the same tag then hits that way again without a
+   * scan. Exact, because that way is already its set's most recently used:
+   * touching it again changes no replacement decision (only stamps within
+   * one set are ever compared).
+   */
+  private mruKlo = 0;
+  private mruKhi = 0;
+  private mruAsid = 0;
+  private mruValid = false;
 
   /**
    * @param entries total entries (0 makes a cache that never hits)
@@ -55,6 +66,7 @@ export class ModelCache {
    * way becomes most recently used), false on a miss (nothing changes).
    */
   lookup(klo: number, khi: number, asid: number): boolean {
+    if (klo === this.mruKlo && khi === this.mruKhi && asid === this.mruAsid && this.mruValid) return true;
     if (this.sets === 0) return false;
     const base = (klo & this.setMask) * this.ways;
     const end = base + this.ways;
@@ -63,6 +75,10 @@ export class ModelCache {
       if (this.klo[i] === klo && this.khi[i] === khi && f[i]! & VALID && (this.asid[i] === asid || f[i]! & GLOBAL)) {
         this.stamp[i] = ++this.clock;
         this.lastGlobal = (f[i]! & GLOBAL) !== 0;
+        this.mruKlo = klo;
+        this.mruKhi = khi;
+        this.mruAsid = asid;
+        this.mruValid = true;
         return true;
       }
     }
@@ -72,6 +88,7 @@ export class ModelCache {
   /** Inserts tag khi:klo (after a miss), evicting the set's least recently used way. */
   insert(klo: number, khi: number, asid: number, global: boolean): void {
     if (this.sets === 0) return;
+    this.mruValid = false;
     const base = (klo & this.setMask) * this.ways;
     let victim = base;
     let oldest = Infinity;
@@ -88,11 +105,13 @@ export class ModelCache {
 
   /** Drops every entry. */
   flushAll(): void {
+    this.mruValid = false;
     this.flags.fill(0);
   }
 
   /** Drops entries of address space `asid` (asid < 0: of every space); global ones survive when keepGlobal. */
   flushAsid(asid: number, keepGlobal: boolean): void {
+    this.mruValid = false;
     const f = this.flags;
     for (let i = 0; i < this.entries; i++) {
       if (!(f[i]! & VALID) || (keepGlobal && f[i]! & GLOBAL)) continue;
@@ -102,6 +121,7 @@ export class ModelCache {
 
   /** Drops the entry with tag khi:klo in `asid` (asid < 0: any); a global one too unless keepGlobal. */
   flushKey(klo: number, khi: number, asid: number, keepGlobal: boolean): void {
+    this.mruValid = false;
     if (this.sets === 0) return;
     const base = (klo & this.setMask) * this.ways;
     const f = this.flags;
