@@ -16,9 +16,10 @@ export class OptionError extends Error {}
 export const MAX_GUEST_MEMORY = 2000 << 20;
 
 /**
- * Text traces: each synthetic-OS process reads the trace file on its own
- * (a read buffer and, for .gz, an inflater, about 2.5 MB each, in every
- * replay at once), so the count is bounded.
+ * Text traces: every synthetic-OS process plays the one parse of the file
+ * (src/trace/stream.ts), each from its own place in it, with an address
+ * space and page tables of its own; the count is bounded so that the
+ * guest's tables and the chunks kept for the slowest process stay small.
  */
 export const MAX_TRACE_PROCESSES = 256;
 

@@ -179,7 +179,7 @@ function osOptionsOf(v: Values): OsReplayOptions {
   if (pageSize === '1g' && (format === '32-bit' || format === 'pae')) throw new TraceUsageError(`--page-size 1g needs 4-level or 5-level paging (${format} has no 1 GiB pages)`);
   return {
     format, pageSize,
-    processes: int('processes', v.processes, OS_DEFAULTS.processes, 1, MAX_TRACE_PROCESSES, 'each process reads the trace file on its own'),
+    processes: int('processes', v.processes, OS_DEFAULTS.processes, 1, MAX_TRACE_PROCESSES, 'each process is a guest address space with its own page tables, played round robin from the one parse of the file'),
     quantum: int('quantum', v.quantum, OS_DEFAULTS.quantum),
     reclaim: v.reclaim === true,
     memory: memoryOption('memory', v.memory, OS_DEFAULTS.memory, 4 << 20),

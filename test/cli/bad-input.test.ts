@@ -106,7 +106,7 @@ const cases: Case[] = [
   // read-only mount can be assumed; checkOutput reports both through access(2).
 
   // ---- items 9 and 14: sizes and counts checked in the CLI, naming the option and the range ----
-  { name: '--processes 2000 on a text trace', args: ['replay', lackey, '--processes', '2000'], status: 2, stderr: /--processes 2000 is more than the limit of 256 \(each process reads the trace file on its own\)/ },
+  { name: '--processes 2000 on a text trace', args: ['replay', lackey, '--processes', '2000'], status: 2, stderr: /--processes 2000 is more than the limit of 256 \(each process is a guest address space with its own page tables, played round robin from the one parse of the file\)/ },
   { name: 'demo --processes 5000', args: ['demo', '--processes', '5000'], status: 2, stderr: /--processes 5000 is more than the limit of 4096/ },
   { name: '--sweep with 2^31 entries', args: ['replay', lackey, '--sweep', 'l2.k4m2=2147483648x1'], status: 1, stderr: /'l2\.k4m2': 2147483648 entries is more than the limit of 65536/ },
   { name: '--sweep with 2^32 entries', args: ['replay', lackey, '--sweep', 'l2.k4m2=4294967296x1'], status: 1, stderr: /4294967296 entries is more than the limit of 65536/ },
