@@ -29,7 +29,7 @@
  * the decompressed stream.
  */
 import { KIND_FETCH, KIND_READ, KIND_WRITE, OP_ACCESS, OP_HI, OP_KIND_SHIFT } from './format.js';
-import { openTraceInput } from './input.js';
+import { importChunks } from './input.js';
 import { ImportError, RECORD_CHUNK, type ImportOptions, type ImportStats, type RecordChunk } from './importers.js';
 
 /** Bytes in one ChampSim record. */
@@ -129,27 +129,8 @@ function newChunk(): RecordChunk {
  * `stats.lines` counts records (instructions); `stats.bytes` the file's
  * bytes consumed (compressed bytes for a compressed file).
  */
-export async function* readChampSimRecords(path: string, options: ImportOptions, stats: ImportStats): AsyncGenerator<RecordChunk> {
-  const input = await openTraceInput(path, 1 << 20);
+export function readChampSimRecords(path: string, options: ImportOptions, stats: ImportStats): AsyncGenerator<RecordChunk> {
   const p = new ChampSimParser(path, options.pinFetches ?? true, stats);
-  try {
-    try {
-      for await (const chunk of input.stream) {
-        const before = stats.bytes;
-        const after = input.consumed(chunk);
-        const chunks = p.feed(chunk);
-        for (let i = 0; i < chunks.length; i++) {
-          stats.bytes = Math.round(before + ((after - before) * (i + 1)) / chunks.length);
-          yield chunks[i]!;
-        }
-        stats.bytes = after;
-      }
-    } catch (e) {
-      if (e instanceof ImportError) throw e;
-      throw input.error(e, `; ${p.records} record${p.records === 1 ? '' : 's'} read before it`);
-    }
-    for (const c of p.finish()) yield c;
-  } finally {
-    input.close();
-  }
+  return importChunks(path, 1 << 20, stats, (piece) => p.feed(piece), () => p.finish(),
+    () => `; ${p.records} record${p.records === 1 ? '' : 's'} read before it`);
 }

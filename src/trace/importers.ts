@@ -27,7 +27,7 @@
  */
 import { KIND_FETCH, KIND_READ, KIND_WRITE, OP_ACCESS, OP_HI, OP_KIND_SHIFT } from './format.js';
 
-import { ImportError, openTraceInput } from './input.js';
+import { ImportError, importChunks, openTraceInput } from './input.js';
 import { looksLikeChampSim, readChampSimRecords } from './champsim.js';
 
 export { ImportError };
@@ -205,34 +205,11 @@ export async function* readTextTrace(path: string, options: ImportOptions, stats
  * The same accesses as readTextTrace, as chunks of access records (at most
  * RECORD_CHUNK each; the arrays are the chunk's own, not reused).
  */
-export async function* readTextRecords(path: string, options: ImportOptions, stats: ImportStats = newImportStats()): AsyncGenerator<RecordChunk> {
-  if (options.format === 'champsim') {
-    yield* readChampSimRecords(path, options, stats);
-    return;
-  }
-  const input = await openTraceInput(path, 1 << 20);
+export function readTextRecords(path: string, options: ImportOptions, stats: ImportStats = newImportStats()): AsyncGenerator<RecordChunk> {
+  if (options.format === 'champsim') return readChampSimRecords(path, options, stats);
   const p = new LineParser(path, options, stats);
-  try {
-    try {
-      for await (const piece of input.stream) {
-        const chunk = Buffer.from(piece.buffer, piece.byteOffset, piece.length);
-        const before = stats.bytes;
-        const after = input.consumed(chunk);
-        const chunks = p.feed(chunk, false);
-        for (let i = 0; i < chunks.length; i++) {
-          stats.bytes = Math.round(before + ((after - before) * (i + 1)) / chunks.length);
-          yield chunks[i]!;
-        }
-        stats.bytes = after;
-      }
-    } catch (e) {
-      if (e instanceof ImportError) throw e;
-      throw input.error(e, `; ${stats.lines} line${stats.lines === 1 ? '' : 's'} read before it`);
-    }
-    for (const c of p.feed(Buffer.alloc(0), true)) yield c;
-  } finally {
-    input.close();
-  }
+  return importChunks(path, 1 << 20, stats, (piece) => p.feed(Buffer.from(piece.buffer, piece.byteOffset, piece.length), false),
+    () => p.feed(Buffer.alloc(0), true), () => `; ${stats.lines} line${stats.lines === 1 ? '' : 's'} read before it`);
 }
 
 /** A malformed line, as detection reports it. */

@@ -15,6 +15,7 @@ import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { createGunzip, type Gunzip } from 'node:zlib';
 import xz from 'xz-decompress';
+import type { ImportStats, RecordChunk } from './importers.js';
 
 /** A malformed trace: the message names the file and line or record (or, for damaged compressed data, the offset). */
 export class ImportError extends Error {}
@@ -112,4 +113,37 @@ export async function openTraceInput(path: string, highWaterMark: number): Promi
     if (gunzip !== null) gunzip.destroy();
   };
   return { compression, stream, consumed, error, close };
+}
+
+/**
+ * The import loop every importer shares: streams `path` (decompressed),
+ * hands each piece to `feed`, yields the record chunks it completes, then
+ * those of `finish`. `stats.bytes` moves through a piece's compressed span
+ * in proportion as its chunks are handed out, so progress stays honest. A
+ * read or decompression failure becomes an ImportError ending with
+ * `readBefore()` (how much was read before it).
+ */
+export async function* importChunks(path: string, highWaterMark: number, stats: ImportStats,
+  feed: (piece: Uint8Array) => RecordChunk[], finish: () => RecordChunk[], readBefore: () => string): AsyncGenerator<RecordChunk> {
+  const input = await openTraceInput(path, highWaterMark);
+  try {
+    try {
+      for await (const piece of input.stream) {
+        const before = stats.bytes;
+        const after = input.consumed(piece);
+        const chunks = feed(piece);
+        for (let i = 0; i < chunks.length; i++) {
+          stats.bytes = Math.round(before + ((after - before) * (i + 1)) / chunks.length);
+          yield chunks[i]!;
+        }
+        stats.bytes = after;
+      }
+    } catch (e) {
+      if (e instanceof ImportError) throw e;
+      throw input.error(e, readBefore());
+    }
+    for (const c of finish()) yield c;
+  } finally {
+    input.close();
+  }
 }
