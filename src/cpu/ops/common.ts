@@ -39,6 +39,30 @@ export type OpcodeMap = 'one' | '0f';
  */
 export type Flow = 'next' | 'jump' | 'end';
 
+/**
+ * The immediate (or displacement, or pointer) that follows the opcode and,
+ * when there is one, the ModR/M byte with its SIB and displacement: what
+ * the handler fetches after decodeModrm, by size (operand notation of SDM
+ * vol. 2, appendix A.2).
+ *
+ * - `none`: nothing.
+ * - `Ib`: one byte (Ib, and the rel8 of Jb; also the count of the MMX
+ *   shift groups 0F 71-73, whose memory forms raise #UD before it is read).
+ * - `Iw`: two bytes, whatever the operand size (RET Iw, RET far Iw).
+ * - `Iz`: two or four bytes by the operand size (the SDM's Iz and Jz; its
+ *   Iv is the same on a CPU without 64-bit operands: MOV r, Iv).
+ * - `moffs`: two or four bytes by the address size (MOV A0-A3, SDM
+ *   appendix A.2.1, addressing method O).
+ * - `Ap`: a far pointer ptr16:16 or ptr16:32, the offset by the operand
+ *   size and then a 2-byte selector (CALL/JMP far direct).
+ * - `IwIb`: ENTER's Iw then Ib, three bytes.
+ * - `group3b`, `group3z`: group 3 (F6, F7) has an immediate, Ib or Iz, only
+ *   with reg field /0 or /1 (TEST; /1 is an alias of TEST here); the other
+ *   forms (NOT NEG MUL IMUL DIV IDIV) have none (SDM appendix A.4, table
+ *   A-6).
+ */
+export type ImmKind = 'none' | 'Ib' | 'Iw' | 'Iz' | 'moffs' | 'Ap' | 'IwIb' | 'group3b' | 'group3z';
+
 /** One handler and the opcodes it serves: the dispatch tables are built from these (execute.ts). */
 export interface OpcodeEntry {
   readonly map: OpcodeMap;
@@ -47,6 +71,15 @@ export interface OpcodeEntry {
   /** the instructions, as in the SDM's opcode map (operand notation of SDM vol. 2, appendix A) */
   readonly mnemonic: string;
   readonly flow: Flow;
+  /**
+   * A ModR/M byte follows the opcode (with a SIB byte and a displacement as
+   * its mod and r/m fields and the address size say): the handler calls
+   * decodeModrm. MOV to and from CRn/DRn (0F 20-23) decodes it in full here
+   * too, so a memory form there has the displacement's length.
+   */
+  readonly modrm: boolean;
+  /** what follows the opcode and the ModR/M bytes */
+  readonly imm: ImmKind;
 }
 
 /** The opcodes first..last, inclusive. */

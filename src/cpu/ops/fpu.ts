@@ -56,8 +56,10 @@ function op0fmmx(c: Cpu, op: number): void {
 }
 
 export const FPU_OPCODES: readonly OpcodeEntry[] = [
-  { map: 'one', opcodes: [0x9b], handler: op9b, mnemonic: 'WAIT/FWAIT', flow: 'next' },
-  { map: 'one', opcodes: span(0xd8, 0xdf), handler: opd8, mnemonic: 'x87 escape', flow: 'next' },
-  { map: '0f', opcodes: [0xae], handler: op0fae, mnemonic: 'group 15 (FXSAVE FXRSTOR)', flow: 'next' },
-  { map: '0f', opcodes: [...span(0x60, 0x7f), ...span(0xd1, 0xfe)], handler: op0fmmx, mnemonic: 'MMX (0F 60-7F, D1-FE)', flow: 'next' },
+  { map: 'one', opcodes: [0x9b], handler: op9b, mnemonic: 'WAIT/FWAIT', flow: 'next', modrm: false, imm: 'none' },
+  { map: 'one', opcodes: span(0xd8, 0xdf), handler: opd8, mnemonic: 'x87 escape', flow: 'next', modrm: true, imm: 'none' },
+  { map: '0f', opcodes: [0xae], handler: op0fae, mnemonic: 'group 15 (FXSAVE FXRSTOR)', flow: 'next', modrm: true, imm: 'none' },
+  { map: '0f', opcodes: [...span(0x60, 0x70), ...span(0x74, 0x76), ...span(0x78, 0x7f), ...span(0xd1, 0xfe)], handler: op0fmmx, mnemonic: 'MMX (0F 60-70, 74-76, 78-7F, D1-FE)', flow: 'next', modrm: true, imm: 'none' },
+  { map: '0f', opcodes: span(0x71, 0x73), handler: op0fmmx, mnemonic: 'MMX shift groups 12-14 (PSRLW/PSRAW/PSLLW ... Nq, Ib)', flow: 'next', modrm: true, imm: 'Ib' },
+  { map: '0f', opcodes: [0x77], handler: op0fmmx, mnemonic: 'EMMS', flow: 'next', modrm: false, imm: 'none' },
 ];

@@ -1,0 +1,108 @@
+/**
+ * The length of an instruction, from its bytes alone: a table-driven
+ * decoder built from the opcode descriptions (OpcodeEntry.modrm and .imm in
+ * ops/*.ts, the same list execute.ts builds its dispatch tables from). It
+ * executes nothing and reads no memory; the caller hands it the bytes.
+ *
+ * It follows what the interpreter fetches, so for every instruction the
+ * interpreter completes without a fault, the length is the interpreter's
+ * advance of EIP (test/cpu/decode-length.test.ts checks that on the test
+ * guests): the legacy prefixes (at most 14, as execute() allows), the
+ * opcode (one byte, or 0F and a second byte), the ModR/M byte with its SIB
+ * byte and displacement under the address size, and the immediate.
+ */
+import { OPCODES } from './execute.js';
+import type { ImmKind } from './ops/common.js';
+
+/** The bytes ran out before the instruction did. */
+export const LENGTH_SHORT = 0;
+/** Not an instruction this CPU executes: an opcode in no description (#UD), or more than 14 prefixes (#GP). */
+export const LENGTH_INVALID = -1;
+
+// Per opcode: bit 7 = described, bit 6 = ModR/M follows, bits 0-3 = the immediate kind.
+const DEFINED = 0x80;
+const MODRM = 0x40;
+const IMM_CODES: readonly ImmKind[] = ['none', 'Ib', 'Iw', 'Iz', 'moffs', 'Ap', 'IwIb', 'group3b', 'group3z'];
+const I_NONE = 0, I_B = 1, I_W = 2, I_Z = 3, I_MOFFS = 4, I_AP = 5, I_WB = 6, I_G3B = 7, I_G3Z = 8;
+
+const FORM_ONE = new Uint8Array(256);
+const FORM_0F = new Uint8Array(256);
+for (const e of OPCODES) {
+  const table = e.map === 'one' ? FORM_ONE : FORM_0F;
+  const code = DEFINED | (e.modrm ? MODRM : 0) | IMM_CODES.indexOf(e.imm);
+  for (const op of e.opcodes) table[op] = code;
+}
+
+/** Prefix bytes (SDM vol. 2A, 2.1.1): LOCK, REPNE, REP, the segment overrides, 66 and 67. */
+const PREFIX = new Uint8Array(256);
+for (const p of [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]) PREFIX[p] = 1;
+
+/**
+ * The length of the instruction at bytes[start], in code whose default
+ * operand and address size is 32 bits when `big` (CS.D) and 16 bits
+ * otherwise. Returns LENGTH_SHORT when `bytes` ends first, LENGTH_INVALID
+ * for an opcode this CPU does not execute or too many prefixes.
+ */
+export function instructionLength(bytes: ArrayLike<number>, start: number, big: boolean): number {
+  const end = bytes.length;
+  let i = start;
+  let o32 = big, a32 = big;
+  let prefixes = 0;
+  for (;;) {
+    if (i >= end) return LENGTH_SHORT;
+    const b = bytes[i]!;
+    if (PREFIX[b] === 0) break;
+    if (++prefixes > 14) return LENGTH_INVALID;
+    if (b === 0x66) o32 = !big;
+    else if (b === 0x67) a32 = !big;
+    i++;
+  }
+  let op = bytes[i++]!;
+  let form = FORM_ONE[op]!;
+  if (op === 0x0f) {
+    if (i >= end) return LENGTH_SHORT;
+    op = bytes[i++]!;
+    form = FORM_0F[op]!;
+  }
+  if ((form & DEFINED) === 0) return LENGTH_INVALID;
+  let reg = 0;
+  if (form & MODRM) {
+    if (i >= end) return LENGTH_SHORT;
+    const m = bytes[i++]!;
+    reg = (m >> 3) & 7;
+    const mod = m >> 6, rm = m & 7;
+    if (mod !== 3) {
+      if (a32) {
+        // 32-bit addressing (SDM vol. 2A, table 2-2 and 2-3): r/m 100 adds a
+        // SIB byte; mod 00 with r/m 101, or with a SIB base of 101, a disp32.
+        if (rm === 4) {
+          if (i >= end) return LENGTH_SHORT;
+          const sib = bytes[i++]!;
+          if (mod === 0 && (sib & 7) === 5) i += 4;
+        } else if (mod === 0 && rm === 5) {
+          i += 4;
+        }
+        if (mod === 1) i += 1;
+        else if (mod === 2) i += 4;
+      } else {
+        // 16-bit addressing (table 2-1): mod 00 r/m 110 is a disp16.
+        if (mod === 0 && rm === 6) i += 2;
+        else if (mod === 1) i += 1;
+        else if (mod === 2) i += 2;
+      }
+    }
+  }
+  switch (form & 0x0f) {
+    case I_NONE: break;
+    case I_B: i += 1; break;
+    case I_W: i += 2; break;
+    case I_Z: i += o32 ? 4 : 2; break;
+    case I_MOFFS: i += a32 ? 4 : 2; break;
+    case I_AP: i += (o32 ? 4 : 2) + 2; break;
+    case I_WB: i += 3; break;
+    case I_G3B: if (reg < 2) i += 1; break;
+    case I_G3Z: if (reg < 2) i += o32 ? 4 : 2; break;
+  }
+  if (i > end) return LENGTH_SHORT;
+  return i - start;
+}
