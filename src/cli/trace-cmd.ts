@@ -506,7 +506,7 @@ export async function recordCommand(argv: string[]): Promise<void> {
     bar?.done();
   }
   const s = r.recorder;
-  console.log(`wrote ${target.path}: ${r.import.accesses} accesses from ${r.import.lines} lines of ${file}${r.import.skipped ? ` (${r.import.skipped} malformed lines skipped; first: ${r.import.errors[0]})` : ''}`);
+  console.log(`wrote ${target.path}: ${r.import.accesses} accesses from ${r.import.lines} ${imp.format === 'champsim' ? 'records' : 'lines'} of ${file}${r.import.skipped ? ` (${r.import.skipped} malformed lines skipped; first: ${r.import.errors[0]})` : ''}`);
   console.log(`  ${s.records} records, ${s.pageImages} page images, ${s.ptWrites} page-table writes, ${r.os.pagesMapped} pages mapped (${r.os.largePages} large), ${s.bytes} bytes`);
 }
 

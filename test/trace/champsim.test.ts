@@ -159,5 +159,15 @@ describe('ChampSim traces', () => {
     expect(runs.map((x) => x.mode).sort()).toEqual(['naive', 'shadow', 'slat']);
     for (const x of runs) expect(x.counts.accesses).toBe(expected(list).length);
   });
-});
 
+  it('does vmmu record --import champsim write a binary trace that replays with the same accesses?', () => {
+    const vmt = join(tmp, 'sample.vmt');
+    const cli = (...args: string[]) => spawnSync(process.execPath, [join(root, 'dist/src/cli/main.js'), ...args], { encoding: 'utf8', cwd: root, env: { ...process.env, CI: '1' } });
+    const rec = cli('record', '--import', 'champsim', fixture, '-o', vmt, '--memory', '64M', '--quiet');
+    expect(rec.stderr).toBe('');
+    expect(rec.stdout).toContain(`wrote ${vmt}: ${expected(list).length} accesses from 3000 records of ${fixture}`);
+    const r = cli('replay', vmt, '--json', '--mode', 'shadow');
+    expect(r.status).toBe(0);
+    expect((JSON.parse(r.stdout) as { runs: { counts: { accesses: number } }[] }).runs[0]!.counts.accesses).toBe(expected(list).length);
+  });
+});
