@@ -129,7 +129,7 @@ describe('format detection', () => {
 
   it('does detection name the line that is neither format, with both reasons?', async () => {
     const p = file('I  1000,4\nhello world\n');
-    await expect(guessTextFormat(p)).rejects.toThrow(`${p}:2: unknown access kind 'h' in lackey line 'hello world' (the lines before it read as lackey); give --import FORMAT to choose the format`);
+    await expect(guessTextFormat(p)).rejects.toThrow(`${p}:2: unknown access kind 'h' in lackey line 'hello world' (the lines before it read as lackey); give --import FORMAT (lackey, cachelab, pinatrace, champsim) to choose the format`);
     const q = file('hello\n');
     await expect(guessTextFormat(q)).rejects.toThrow(`${q}:1: line 'hello' is neither lackey/cache-lab (unknown access kind 'h') nor pinatrace (instruction pointer does not start with '0x'); give --import FORMAT`);
     const r = file('0x1: R 0x2\n0x1: R 0x3 4 5\n');
