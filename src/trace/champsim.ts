@@ -20,9 +20,10 @@
  * then a 1-byte write at every nonzero destination address. ChampSim records
  * no access sizes (its model works on cache lines), so every access is one
  * byte and none crosses a page. Registers and branch flags carry no memory
- * access; the flags are checked (0 or 1) because a file in another format
- * read as ChampSim is then caught at its first record rather than replayed
- * as nonsense.
+ * access; the flags are checked (0 or 1), so that a file in another format
+ * read as ChampSim is most often stopped at its first record (whenever its
+ * bytes 8 or 9 are above 1, as in any text) rather than replayed as
+ * nonsense.
  *
  * The file may be plain, gzip- or xz-compressed (the public sets are .xz).
  * Errors name the file, the record number (from 1) and its byte offset in
@@ -30,7 +31,7 @@
  */
 import { KIND_FETCH, KIND_READ, KIND_WRITE, OP_ACCESS, OP_HI, OP_KIND_SHIFT } from './format.js';
 import { importChunks } from './input.js';
-import { ImportError, RECORD_CHUNK, type ImportOptions, type ImportStats, type RecordChunk } from './importers.js';
+import { ImportError, newRecordChunk, RECORD_CHUNK, type ImportOptions, type ImportStats, type RecordChunk } from './importers.js';
 
 /** Bytes in one ChampSim record. */
 export const CHAMPSIM_RECORD_BYTES = 64;
@@ -50,7 +51,7 @@ export function looksLikeChampSim(path: string): boolean {
 export class ChampSimParser {
   private carry = new Uint8Array(CHAMPSIM_RECORD_BYTES);
   private carried = 0;
-  private out: RecordChunk = newChunk();
+  private out: RecordChunk = newRecordChunk();
   /** Records read so far. */
   records = 0;
 
@@ -84,7 +85,7 @@ export class ChampSimParser {
     }
     const done: RecordChunk[] = [];
     if (this.out.n > 0) done.push(this.out);
-    this.out = newChunk();
+    this.out = newRecordChunk();
     return done;
   }
 
@@ -100,7 +101,7 @@ export class ChampSimParser {
     }
     if (this.out.n > RECORD_CHUNK - MAX_PER_RECORD) {
       done.push(this.out);
-      this.out = newChunk();
+      this.out = newRecordChunk();
     }
     if (this.ipFetches) this.put(KIND_FETCH, b, at);
     for (let k = 0; k < 4; k++) this.put(KIND_READ, b, at + 32 + k * 8);
@@ -118,10 +119,6 @@ export class ChampSimParser {
     if (hi !== 0) o.args[o.nArgs++] = hi;
     this.stats.accesses++;
   }
-}
-
-function newChunk(): RecordChunk {
-  return { n: 0, nArgs: 0, ops: new Uint16Array(RECORD_CHUNK), addr: new Int32Array(RECORD_CHUNK), args: new Int32Array(RECORD_CHUNK) };
 }
 
 /**

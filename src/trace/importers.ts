@@ -93,7 +93,8 @@ export const RECORD_CHUNK = 65536;
 /** A chunk is handed out once this full: a line makes at most 4 records (a modify that crosses a page). */
 const CHUNK_FULL = RECORD_CHUNK - 4;
 
-function newRecordChunk(): RecordChunk {
+/** An empty RecordChunk of RECORD_CHUNK records (the text and ChampSim importers fill these). */
+export function newRecordChunk(): RecordChunk {
   return { n: 0, nArgs: 0, ops: new Uint16Array(RECORD_CHUNK), addr: new Int32Array(RECORD_CHUNK), args: new Int32Array(RECORD_CHUNK) };
 }
 
