@@ -36,7 +36,7 @@ async function mmuSection(): Promise<void> {
   for (const r of rows) {
     console.log(`${r.mode.padEnd(8)}${pad(M(r.hitPerSecond), 12)}${pad(M(r.bestHitPerSecond), 12)}${pad(M(r.missPerSecond), 12)}${pad(M(r.measuredHitPerSecond), 12)}${pad((r.hitPerSecond / r.missPerSecond).toFixed(1) + 'x', 10)}${pad((r.hitPerSecond / 1e8).toFixed(2) + 'x', 10)}`);
   }
-  console.log('\nTLB hit: the mean over 1.5 s; best hit: the fastest sample (1M reads). The machine\'s speed drifts within seconds (a stand-alone loop of these reads spans 117-239 M/s in one process), so compare best hits, side by side.');
+  console.log('\nTLB hit: the mean over 1.5 s; best hit: the fastest sample (1M reads). The machine\'s speed drifts within seconds (docs/bench.md), so compare best hits, side by side.');
   console.log('TLB miss: every access misses the software TLB and refills it from the mode\'s structures (fills per second).');
   console.log('hit+model: the hit stream with every access also played through the modeled TLB (measure: true).');
   console.log('vs 100M: hit throughput against the 100 M translations/s aim.');
