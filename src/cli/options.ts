@@ -5,6 +5,8 @@
  * allocation failure deep inside it.
  */
 
+import { GUEST_MEMORY_MAX } from '../mmu/host/memory-map.js';
+
 /** A command-line value out of shape or out of range: printed as a usage mistake (exit 2). */
 export class OptionError extends Error {}
 
@@ -65,23 +67,30 @@ export const SEED_RANGE: IntRange = { min: 0, max: 0xffffffff, why: 'seeds are 3
 
 const UNIT: Record<string, number> = { '': 1 << 20, B: 1, K: 1 << 10, M: 1 << 20, G: 1 << 30 };
 
-function mib(bytes: number): string {
+/** A size for messages: whole GiB or MiB when it is one, else bytes. */
+export function mib(bytes: number): string {
   return bytes % (1 << 30) === 0 ? `${bytes / (1 << 30)} GiB` : bytes % (1 << 20) === 0 ? `${bytes / (1 << 20)} MiB` : `${bytes} bytes`;
 }
+
+/** The `--memory` limits of an x86 machine: guest RAM and the MMU's tables share one host buffer of at most 2 GiB. */
+export const MACHINE_MEMORY_LIMIT = { max: MAX_GUEST_MEMORY, why: "guest memory and the MMU's tables share one host buffer of at most 2 GiB" };
+
+/** The `--memory` limits of the synthetic OS under a trace: guest RAM costs host memory only where the trace touches it. */
+export const TRACE_MEMORY_LIMIT = { max: GUEST_MEMORY_MAX, why: 'the largest guest-physical map vmmu builds (36-bit physical addresses)' };
 
 /**
  * A memory size: a number with K, M or G (KiB, MiB, GiB; "M", "MB" and
  * "MiB" all mean MiB), B for bytes, or a bare number of MiB. Whole 4 KiB
- * pages only, from `min` to MAX_GUEST_MEMORY.
+ * pages only, from `min` to `limit.max`.
  */
-export function memoryOption(name: string, v: unknown, dflt: number, min: number): number {
+export function memoryOption(name: string, v: unknown, dflt: number, min: number, limit: { max: number; why: string } = MACHINE_MEMORY_LIMIT): number {
   if (v === undefined) return dflt;
   const s = String(v);
   const m = /^(\d+)(?:([KMG])(?:i?B)?|(B))?$/i.exec(s.trim());
   if (!m) throw new OptionError(`--${name} must be a size such as 256M or 1G (a bare number is MiB), not '${s}'`);
   const bytes = Number(m[1]) * UNIT[(m[2] ?? m[3] ?? '').toUpperCase()]!;
-  if (!Number.isSafeInteger(bytes) || bytes > MAX_GUEST_MEMORY) {
-    throw new OptionError(`--${name} ${s} is more than the maximum of ${mib(MAX_GUEST_MEMORY)} (guest memory and the MMU's tables share one host buffer of at most 2 GiB)`);
+  if (!Number.isSafeInteger(bytes) || bytes > limit.max) {
+    throw new OptionError(`--${name} ${s} is more than the maximum of ${mib(limit.max)} (${limit.why})`);
   }
   if (bytes < min) throw new OptionError(`--${name} ${s} is below the minimum of ${mib(min)}`);
   if (bytes % 4096 !== 0) throw new OptionError(`--${name} ${s} is not a whole number of 4 KiB pages`);

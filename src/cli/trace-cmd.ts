@@ -16,7 +16,7 @@ import { COUNTERS } from '../mmu/index.js';
 import { KERNEL_APART, OS_FORMATS, SyntheticOs, type OsFormat, type OsPageSize } from '../workload/synthetic-os.js';
 import { MAGIC_HEADER, SOURCE_IMPORTED, type TraceHeader } from '../trace/format.js';
 import { guessTextFormat, IMPORT_FORMATS, type ImportFormat, type ImportOptions } from '../trace/importers.js';
-import { OS_DEFAULTS, recordImported, traceHeader, type OsReplayOptions } from '../trace/replayer.js';
+import { OS_DEFAULTS, osMemoryDefault, recordImported, traceHeader, type OsReplayOptions } from '../trace/replayer.js';
 import { defaultParallelism, parsedOnce, runJobs, type LabeledResult, type ReplayJob, type ReplaySource } from '../trace/parallel.js';
 import { TraceRecorder } from '../trace/recorder.js';
 import { InputError, describeGeometry, loadCostProfile, loadTlbGeometry, parseSweep, readJson } from './config.js';
@@ -25,7 +25,7 @@ import { ProgressBar, progressWanted } from './progress.js';
 import { reportHtml, type ReportRun } from './report-html.js';
 import { DEMO_DEFAULTS, demoSteps } from './demo.js';
 import { checkOutput, withOutput, type NamedInput } from './output.js';
-import { intOption, MAX_DEMO_PROCESSES, MAX_GUEST_MEMORY, MAX_JOBS, MAX_TLB_ENTRIES, MAX_TRACE_PROCESSES, memoryOption, SEED_RANGE } from './options.js';
+import { intOption, MAX_DEMO_PROCESSES, MAX_JOBS, mib, MAX_TLB_ENTRIES, MAX_TRACE_PROCESSES, memoryOption, SEED_RANGE, TRACE_MEMORY_LIMIT } from './options.js';
 
 /** A command-line mistake: printed with the usage text, exit status 2. */
 export class TraceUsageError extends Error {}
@@ -53,8 +53,10 @@ const GUEST_OPTIONS_TEXT = `guest options (text traces only):
                                  at most ${MAX_TRACE_PROCESSES}; all read one parse of the file)
   --quantum N                    accesses between process switches (default ${OS_DEFAULTS.quantum})
   --reclaim                      evict pages when guest memory runs out (default off)
-  --memory SIZE                  guest memory: 256M, 1G, a bare number of MiB (default
-                                 ${OS_DEFAULTS.memory >> 20}M; 4M to ${MAX_GUEST_MEMORY >> 20}M, whole 4 KiB pages)
+  --memory SIZE                  guest memory: 256M, 4G, a bare number of MiB (default
+                                 ${mib(osMemoryDefault('4-level'))} with 4- or 5-level paging, ${mib(osMemoryDefault('pae'))} with 32-bit or PAE;
+                                 4M to ${mib(TRACE_MEMORY_LIMIT.max)}, whole 4 KiB pages); host memory backs
+                                 only the pages the trace touches
   --seed N                       guest-RAM scatter seed, 0 to 4294967295 (default ${OS_DEFAULTS.seed})
   --on-error stop|skip           a malformed line stops the import (default) or is skipped and counted
   --no-ip-fetches                pinatrace: no instruction fetch at each new ip; champsim: no fetch
@@ -81,7 +83,7 @@ demo options (record --demo):
   --processes N                  processes, switched round robin (default ${DEMO_DEFAULTS.processes}, at most ${MAX_DEMO_PROCESSES})
   --quantum N                    accesses between process switches (default ${DEMO_DEFAULTS.quantum})
   --format 32-bit|pae|4-level|5-level  guest paging format (default ${DEMO_DEFAULTS.format})
-  --memory SIZE                  guest memory (default ${DEMO_DEFAULTS.memory >> 20}M)
+  --memory SIZE                  guest memory (default ${mib(DEMO_DEFAULTS.memory)})
   --seed N                       workload and guest-RAM seed (default ${DEMO_DEFAULTS.seed})
 
 ${GUEST_OPTIONS_TEXT}`;
@@ -182,7 +184,7 @@ function osOptionsOf(v: Values): OsReplayOptions {
     processes: int('processes', v.processes, OS_DEFAULTS.processes, 1, MAX_TRACE_PROCESSES, 'each process is a guest address space with its own page tables, played round robin from the one parse of the file'),
     quantum: int('quantum', v.quantum, OS_DEFAULTS.quantum),
     reclaim: v.reclaim === true,
-    memory: memoryOption('memory', v.memory, OS_DEFAULTS.memory, 4 << 20),
+    memory: memoryOption('memory', v.memory, osMemoryDefault(format), 4 << 20, TRACE_MEMORY_LIMIT),
     seed: intOption('seed', v.seed, OS_DEFAULTS.seed, SEED_RANGE),
   };
 }
@@ -237,7 +239,7 @@ async function sourceOf(path: string, v: Values): Promise<{ source: ReplaySource
     const h = await traceHeader(path);
     const facts = [
       `${path}: binary trace (format version ${h.version}), ${h.source === SOURCE_IMPORTED ? `imported from ${String(h.notes.importedFrom ?? '?')} (${String(h.notes.importFormat ?? '?')})` : 'recorded at the MMU boundary'}`,
-      `guest: ${h.guestMemory >> 20} MiB, ${h.format === 0 ? 'paging off' : `${FORMAT_NAMES[h.format as 0] ?? h.format} paging`} at the start, scatter seed ${h.seed}${h.checkEvery ? `, translations checked every ${h.checkEvery} accesses` : ''}`,
+      `guest: ${mib(h.guestMemory)}, ${h.format === 0 ? 'paging off' : `${FORMAT_NAMES[h.format as 0] ?? h.format} paging`} at the start, scatter seed ${h.seed}${h.checkEvery ? `, translations checked every ${h.checkEvery} accesses` : ''}`,
     ];
     return { source: { kind: 'binary', path }, facts, header: h, size };
   }
@@ -245,7 +247,7 @@ async function sourceOf(path: string, v: Values): Promise<{ source: ReplaySource
   const os = osOptionsOf(v);
   const facts = [
     imp.format === 'champsim' ? `${path}: ChampSim trace (one 64-byte record an instruction)` : `${path}: ${imp.format} text trace`,
-    `guest: synthetic OS, ${os.format} paging, ${os.pageSize} pages, ${os.processes} process${os.processes > 1 ? `es switched every ${os.quantum} accesses` : ''}, ${os.memory >> 20} MiB, reclaim ${os.reclaim ? 'on' : 'off'}`,
+    `guest: synthetic OS, ${os.format} paging, ${os.pageSize} pages, ${os.processes} process${os.processes > 1 ? `es switched every ${os.quantum} accesses` : ''}, ${mib(os.memory)}, reclaim ${os.reclaim ? 'on' : 'off'}`,
   ];
   return { source: { kind: 'text', path, import: imp, os }, facts, size };
 }

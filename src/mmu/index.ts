@@ -13,7 +13,7 @@ export { MODE_NAMES } from './modes/mode.js';
 export type { ShadowOptions } from './modes/shadow.js';
 export type { SlatOptions } from './modes/slat.js';
 export { HVA_BASE_HI } from './modes/naive.js';
-export { OPEN_BUS } from './host/memory-map.js';
+export { GUEST_MEMORY_MAX, OPEN_BUS } from './host/memory-map.js';
 export type { MmioHandler, PhysicalHole } from './host/memory-map.js';
 export { HostMemory, PAGE_SIZE, HOST_MEMORY_MAX } from './host/memory.js';
 export * from './paging/bits.js';

@@ -18,7 +18,7 @@ import createDebug from 'debug';
 import { countersToObject, C_FILL, C_GUEST_AD, C_GUEST_PF, newCounters, type CounterName } from './counters.js';
 import { DEFAULT_COST_PROFILE, SKYLAKE_TLB, type CostProfile, type TlbGeometry } from './defaults.js';
 import { HostMemory, PAGE_SIZE, FRAME_OWNER_NAMES, HOST_MEMORY_MAX } from './host/memory.js';
-import { GuestMemoryMap, OPEN_BUS, type MmioHandler, type PhysicalHole } from './host/memory-map.js';
+import { GUEST_MEMORY_MAX, GuestMemoryMap, OPEN_BUS, type MmioHandler, type PhysicalHole } from './host/memory-map.js';
 import {
   ACC_AC, ACC_FETCH, ACC_USER, ACC_WRITE, CR0_PG, CR0_WP, CR4_LA57, CR4_PAE, CR4_PCIDE, CR4_PGE, CR4_PKE,
   CR4_PSE, CR4_SMAP, CR4_SMEP, EFER_LMA, EFER_LME, EFER_NXE,
@@ -185,6 +185,7 @@ function resolveOptions(o: MmuOptions): Required<Omit<MmuOptions, 'hostMemory' |
   const maxPhysAddr = o.maxPhysAddr ?? 36;
   if (!Number.isInteger(maxPhysAddr) || maxPhysAddr < 32 || maxPhysAddr > 52) throw new RangeError(`maxPhysAddr ${maxPhysAddr} is outside 32..52`);
   if (top > 2 ** maxPhysAddr) throw new RangeError(`guest memory top 0x${top.toString(16)} exceeds MAXPHYADDR ${maxPhysAddr}`);
+  if (top > GUEST_MEMORY_MAX) throw new RangeError(`guest memory top 0x${top.toString(16)} exceeds vmmu's limit of ${GUEST_MEMORY_MAX / 2 ** 30} GiB of guest-physical memory`);
   const frames = Math.ceil(top / PAGE_SIZE);
   // Table space: the largest of the modes' needs (host table ~frames/512, EPT ~frames/512,
   // shadow budget), plus slack for roots and metadata-free headroom.
@@ -320,7 +321,7 @@ export class Mmu {
     this.soft.setPermissions(this.state.gctx);
     this.mode = this.createMode(o.mode);
     this.mode.onPagingChange(PG_ALL);
-    log('created %s mode, %d MiB guest, %d MiB host', o.mode, this.map.ramBytes >> 20, this.host.bytes >> 20);
+    log('created %s mode, %d MiB guest, %d MiB host', o.mode, this.map.ramBytes / 2 ** 20, this.host.bytes / 2 ** 20);
   }
 
   private createMode(name: ModeName): Mode {
@@ -844,7 +845,7 @@ export class Mmu {
     this.watch[gfn] = now;
     if (now !== 0 && old === 0) {
       const hfn = this.map.hfnOf[gfn]!;
-      if (hfn >= 0) this.soft.revokeWrite(hfn);
+      if (hfn > 0) this.soft.revokeWrite(hfn); // a frame not yet backed is in no TLB slot
     }
   }
 

@@ -24,7 +24,6 @@ import type { ShadowOptions } from '../mmu/index.js';
 import type { SlatOptions } from '../mmu/index.js';
 import { ACC_SIZE_SHIFT } from '../mmu/index.js';
 import { ACC_FETCH, ACC_WRITE } from '../mmu/index.js';
-import { HOST_MEMORY_MAX } from '../mmu/index.js';
 import { KERNEL_APART, SyntheticOs, type OsFormat, type OsPageSize, type OsStats } from '../workload/synthetic-os.js';
 import {
   ACC_OF_OP, OP_ACCESS, OP_HI, PAGE_BYTES, R_CHECK, R_CR0, R_CR3, R_CR4, R_EFER, R_FLUSH, R_INVLPG, R_INVPCID, R_PAGE,
@@ -81,9 +80,21 @@ export const OS_DEFAULTS: OsReplayOptions = {
   processes: 1,
   quantum: 100_000,
   reclaim: false,
-  memory: 1536 << 20,
+  memory: 4 * 2 ** 30,
   seed: 1,
 };
+
+/**
+ * The synthetic OS's default guest memory for a paging format: 1 GiB for
+ * 32-bit and PAE paging (all their kernel direct-maps), 4 GiB for 4- and
+ * 5-level paging. Guest RAM costs host memory only where the trace touches
+ * it, and host memory holds at most 2 GiB, so 4 GiB of guest never runs out
+ * before the host does; more (up to GUEST_MEMORY_MAX) only spreads the
+ * guest-physical map, at the cost of larger per-frame tables at start-up.
+ */
+export function osMemoryDefault(format: OsFormat): number {
+  return format === '32-bit' || format === 'pae' ? 2 ** 30 : OS_DEFAULTS.memory;
+}
 
 /** What a replay saw in the trace. */
 export interface TraceCounts {
@@ -398,11 +409,6 @@ export async function replayBinary(path: string, o: MmuReplayOptions, progress?:
     first.catch(() => {}); // awaited below; an early failure must not go unhandled meanwhile
     try {
       let mmu: Mmu;
-      const top = Math.max(h.guestMemory + h.holes.reduce((n, x) => n + x.bytes, 0), ...h.holes.map((x) => x.gpa + x.bytes));
-      if (top > HOST_MEMORY_MAX) {
-        // Refused before the Mmu would reserve its 2 GiB of host memory only to find the guest does not fit.
-        throw new TraceError(`${path}: the guest in the header (offsets 8..${reader.headerBytes - 1}) cannot be built: its memory map reaches 0x${top.toString(16)}, beyond the ${HOST_MEMORY_MAX} bytes of host memory vmmu has`);
-      }
       try {
         mmu = mmuFor(o, { guestMemory: h.guestMemory, seed: h.seed, holes: h.holes, maxPhysAddr: h.maxPhysAddr, gbPages: h.gbPages, softTlbBits: h.softTlbBits });
       } catch (e) {

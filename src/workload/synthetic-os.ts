@@ -109,11 +109,15 @@ export class SyntheticOs {
   private readonly reclaim: boolean;
   private readonly gflag: number;
   /**
-   * Free guest frames: a stack, and a bitmap that is the truth (a frame
-   * taken for a large page stays in the stack and is skipped when popped).
+   * Free guest frames: a bitmap that is the truth, a stack of the frames
+   * freed by reclaim (taken first, last freed first), and under it every
+   * RAM frame from `nextFresh` up, taken in ascending order; a frame taken
+   * for a large page is skipped when its turn comes. (The same order as one
+   * stack of every frame, without a list as long as guest memory.)
    */
   private readonly free: number[] = [];
   private readonly isFree: Uint8Array;
+  private nextFresh = 1;
   /** mapped user pages in mapping order (FIFO for reclaim), live from `residentHead` */
   private resident: { pid: number; lo: number; hi: number; entry: number; frames: number }[] = [];
   private residentHead = 0;
@@ -139,16 +143,12 @@ export class SyntheticOs {
     if (this.format === '32-bit' && this.pageSize === '1g') throw new RangeError('32-bit paging has no 1 GiB pages');
     if (this.format === 'pae' && this.pageSize === '1g') throw new RangeError('PAE paging has no 1 GiB pages');
     if ((this.format === '32-bit' || this.format === 'pae') && mmu.map.topBytes > 1 << 30) {
-      throw new RangeError(`a ${this.format} kernel direct-maps at most 1 GiB of guest memory, not ${mmu.map.topBytes >> 20} MiB`);
+      throw new RangeError(`a ${this.format} kernel direct-maps at most 1 GiB of guest memory, not ${mmu.map.topBytes / 2 ** 20} MiB`);
     }
     this.ramTop = mmu.map.topBytes;
     this.isFree = new Uint8Array(mmu.map.gfnCount);
-    for (let gfn = mmu.map.gfnCount - 1; gfn >= 1; gfn--) {
-      if (mmu.map.hfnOf[gfn]! >= 0) {
-        this.free.push(gfn);
-        this.isFree[gfn] = 1;
-      }
-    }
+    this.isFree.fill(1, 1);
+    for (const h of mmu.map.holes) this.isFree.fill(0, h.gpa / 4096, (h.gpa + h.bytes) / 4096);
     this.kernelRoot = this.allocTable();
     this.buildKernel();
     const cr4 = (this.format === '32-bit' ? CR4_PSE : CR4_PAE) | (this.format === '5-level' ? CR4_LA57 : 0) | (this.gflag ? CR4_PGE : 0);
@@ -254,13 +254,23 @@ export class SyntheticOs {
   }
 
   private popFree(): number | undefined {
+    const isFree = this.isFree;
     for (;;) {
       const gfn = this.free.pop();
-      if (gfn === undefined || this.isFree[gfn]) {
-        if (gfn !== undefined) this.isFree[gfn] = 0;
+      if (gfn === undefined) break;
+      if (isFree[gfn]) {
+        isFree[gfn] = 0;
         return gfn;
       }
     }
+    // Holes and frames taken for large pages are not free: skipped.
+    const count = isFree.length;
+    let gfn = this.nextFresh;
+    while (gfn < count && !isFree[gfn]) gfn++;
+    this.nextFresh = gfn + 1;
+    if (gfn >= count) return undefined;
+    isFree[gfn] = 0;
+    return gfn;
   }
 
   private pushFree(gfn: number): void {
@@ -274,7 +284,7 @@ export class SyntheticOs {
       this.evictOldest();
       gfn = this.popFree();
     }
-    if (gfn === undefined) throw new RangeError(`synthetic OS: guest memory (${this.ramTop >> 20} MiB) exhausted; enable reclaim or give the guest more memory`);
+    if (gfn === undefined) throw new RangeError(`synthetic OS: guest memory (${this.ramTop / 2 ** 20} MiB) exhausted; enable reclaim or give the guest more memory`);
     return gfn;
   }
 
@@ -286,7 +296,16 @@ export class SyntheticOs {
   }
 
   private zeroFrame(gfn: number): void {
-    this.mmu.writePhysBytes(gfn * 4096, ZERO_PAGE);
+    try {
+      this.mmu.writePhysBytes(gfn * 4096, ZERO_PAGE);
+    } catch (e) {
+      // The frame's first touch found no host frame for it (guest memory is
+      // backed as it is touched, and may be larger than the host's).
+      if (e instanceof RangeError && e.message.startsWith('host memory exhausted')) {
+        throw new RangeError(`synthetic OS: ${e.message}; to go on past this point, give the guest less memory than the host holds and enable reclaim, so that the OS evicts pages`);
+      }
+      throw e;
+    }
   }
 
   /** The kernel half: a direct map of guest RAM with the largest pages the format has below 1 GiB, global. */

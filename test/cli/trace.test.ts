@@ -46,6 +46,23 @@ describe('record and replay', () => {
     expect(b.runs[0]!.counts.checks).toBeGreaterThan(5);
   });
 
+  it('does a one-line trace replay with 8 GiB of guest memory, four times the host memory, in every mode?', () => {
+    const one = join(tmp, 'one.lackey');
+    writeFileSync(one, ' L 7ff000,8\n');
+    const r = vmmu('replay', one, '--memory', '8G', '--json');
+    expect(r.status, r.stderr).toBe(0);
+    expect(json(r).runs.map((x) => x.counts.accesses)).toEqual([1, 1, 1]);
+    expect(vmmu('replay', one).stdout).toMatch(/guest: synthetic OS, 4-level paging, .*, 4 GiB, reclaim off/);
+  });
+
+  it('does each paging format replay with its default guest memory (1 GiB for 32-bit and PAE, all their kernel maps)?', () => {
+    for (const format of ['32-bit', 'pae', '5-level']) {
+      const r = vmmu('replay', lackey, '--format', format, '--mode', 'shadow');
+      expect(r.status, `${format}: ${r.stderr}`).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`guest: synthetic OS, ${format} paging, 4k pages, 1 process, ${format === '5-level' ? 4 : 1} GiB`));
+    }
+  });
+
   it('does replay print every mode side by side with TLB levels, walks, exits and cycles?', () => {
     const r = vmmu('replay', lackey, '--memory', '32M', '--mode', 'shadow,slat');
     expect(r.status).toBe(0);

@@ -39,7 +39,7 @@ describe('frames handed out are zero', () => {
     expect(isZero(host, again)).toBe(true);
   });
 
-  it('does allocScattered (guest RAM) clear frames that were used and freed?', () => {
+  it('does backing guest RAM (allocScatteredFrame) clear frames that were used and freed?', () => {
     const host = new HostMemory(64 * PAGE_SIZE);
     const used: number[] = [];
     for (let i = 0; i < 63; i++) {
@@ -49,7 +49,7 @@ describe('frames handed out are zero', () => {
     }
     for (const hfn of used) host.freeFrame(hfn);
     const map = new GuestMemoryMap(host, 63 * PAGE_SIZE, [], 7);
-    for (let gfn = 0; gfn < 63; gfn++) expect(isZero(host, map.hfnOf[gfn]!)).toBe(true);
+    for (let gfn = 0; gfn < 63; gfn++) expect(isZero(host, map.hfnFor(gfn))).toBe(true);
     expect(host.owner[map.hfnOf[0]!]).toBe(FRAME_GUEST);
   });
 });

@@ -32,33 +32,58 @@ export interface PhysicalHole {
   readonly bytes: number;
 }
 
+/**
+ * The largest guest-physical map vmmu builds: 64 GiB, the 36-bit physical
+ * address space of PAE and of MAXPHYADDR 36 (the default). The map and the
+ * modes keep small tables indexed by guest frame (16 Mi frames here, about
+ * 100 MB at most, all of it untouched while unused); RAM itself costs host
+ * memory only where the guest touches it.
+ */
+export const GUEST_MEMORY_MAX = 2 ** 36;
+
 export class GuestMemoryMap {
   /** bytes of guest-physical address space covered by the map (RAM and holes below its top) */
   readonly topBytes: number;
   /** number of gfns covered; gfn >= gfnCount is never RAM */
   readonly gfnCount: number;
-  /** gfn -> hfn, or -1 when the gfn is a hole (MMIO) */
+  /**
+   * gfn -> hfn: a host frame number (> 0) once the frame is backed, 0 for RAM
+   * not backed yet (host frame 0 is never handed out), -1 for a hole (MMIO).
+   * Read it directly only to ask "is it backed"; `hfnFor` backs on demand.
+   */
   readonly hfnOf: Int32Array;
   /** hfn -> gfn for guest frames, -1 for every other host frame (for dumps and isolation audits) */
   readonly gfnOf: Int32Array;
-  /** bytes of RAM actually backed (topBytes minus holes) */
+  /** bytes of guest RAM (topBytes minus holes); host frames back it as it is touched */
   readonly ramBytes: number;
   readonly holes: readonly PhysicalHole[];
+  /** guest frames backed by a host frame so far */
+  backedFrames = 0;
+  /** xorshift state choosing each new frame's place in host memory */
+  private random: number;
 
   /**
-   * Allocates and scatters the host frames of the guest's RAM.
+   * Describes the guest's RAM; no host frame is taken yet. Each RAM frame is
+   * backed by a zeroed host frame, chosen at random (from `seed`) among the
+   * free ones, the first time anything asks for its host address
+   * (`hfnFor`, `hpaOf`): guest memory costs host memory only as far as it is
+   * used, so a guest's size can exceed the host memory as long as what it
+   * touches fits.
    * @param topBytes guest-physical size in bytes (multiple of 4 KiB)
    * @param holes ranges inside [0, topBytes) that are not RAM (page aligned)
-   * @param seed makes the scatter reproducible
-   * Throws RangeError with the offending value when a size or hole is malformed
-   * or host memory is too small.
+   * @param seed makes the scatter reproducible (for one order of first touches)
+   * Throws RangeError with the offending value when a size or hole is malformed.
    */
   constructor(readonly host: HostMemory, topBytes: number, holes: readonly PhysicalHole[], seed: number) {
     if (!Number.isInteger(topBytes) || topBytes <= 0 || topBytes % PAGE_SIZE !== 0) {
       throw new RangeError(`guest memory size ${topBytes} is not a positive multiple of 4096 bytes`);
     }
+    if (topBytes > GUEST_MEMORY_MAX) {
+      throw new RangeError(`guest memory map of 0x${topBytes.toString(16)} bytes exceeds vmmu's limit of ${GUEST_MEMORY_MAX / 2 ** 30} GiB`);
+    }
     const gfnCount = topBytes / PAGE_SIZE;
-    const isHole = new Uint8Array(gfnCount);
+    // Zero-filled: every gfn starts as RAM not yet backed.
+    this.hfnOf = new Int32Array(gfnCount);
     for (const h of holes) {
       if (!Number.isInteger(h.gpa) || !Number.isInteger(h.bytes) || h.gpa % PAGE_SIZE !== 0 || h.bytes % PAGE_SIZE !== 0 || h.bytes <= 0) {
         throw new RangeError(`memory hole at gpa ${h.gpa} of ${h.bytes} bytes is not page aligned`);
@@ -66,37 +91,64 @@ export class GuestMemoryMap {
       if (h.gpa + h.bytes > topBytes) {
         throw new RangeError(`memory hole at gpa 0x${h.gpa.toString(16)} of ${h.bytes} bytes ends beyond guest memory (0x${topBytes.toString(16)})`);
       }
-      isHole.fill(1, h.gpa / PAGE_SIZE, (h.gpa + h.bytes) / PAGE_SIZE);
+      this.hfnOf.fill(-1, h.gpa / PAGE_SIZE, (h.gpa + h.bytes) / PAGE_SIZE);
     }
-    let ramFrames = 0;
-    for (let gfn = 0; gfn < gfnCount; gfn++) if (!isHole[gfn]) ramFrames++;
-    const hfns = host.allocScattered(ramFrames, FRAME_GUEST, seed);
+    // Hole frames counted over the holes' ranges only (they may overlap):
+    // reading the whole table would touch every page of it.
+    let holeFrames = 0;
+    const sorted = [...holes].sort((a, b) => a.gpa - b.gpa);
+    let covered = 0;
+    for (const h of sorted) {
+      const from = Math.max(h.gpa, covered);
+      const to = h.gpa + h.bytes;
+      if (to > from) holeFrames += (to - from) / PAGE_SIZE;
+      covered = Math.max(covered, to);
+    }
     this.topBytes = topBytes;
     this.gfnCount = gfnCount;
-    this.hfnOf = new Int32Array(gfnCount);
     this.gfnOf = new Int32Array(host.frames).fill(-1);
-    let k = 0;
-    for (let gfn = 0; gfn < gfnCount; gfn++) {
-      if (isHole[gfn]) {
-        this.hfnOf[gfn] = -1;
-      } else {
-        const hfn = hfns[k++]!;
-        this.hfnOf[gfn] = hfn;
-        this.gfnOf[hfn] = gfn; // allocScattered hands out zeroed frames
-      }
-    }
-    this.ramBytes = ramFrames * PAGE_SIZE;
+    this.ramBytes = (gfnCount - holeFrames) * PAGE_SIZE;
     this.holes = holes.map((h) => ({ gpa: h.gpa, bytes: h.bytes }));
+    this.random = (seed | 0) || 0x9e3779b9;
+  }
+
+  /** Whether gfn is guest RAM (backed or not). */
+  isRam(gfn: number): boolean {
+    return gfn >= 0 && gfn < this.gfnCount && this.hfnOf[gfn] !== -1;
   }
 
   /**
-   * Returns the hpa backing `gpa`, or -1 when the gpa is not RAM.
-   * `gpa` may be any exact integer below 2^52.
+   * The host frame backing RAM frame `gfn` (0 <= gfn < gfnCount), backing it
+   * now if it is not yet; -1 when the gfn is a hole. Throws RangeError when
+   * host memory has no frame left for it.
+   */
+  hfnFor(gfn: number): number {
+    const hfn = this.hfnOf[gfn]!;
+    return hfn !== 0 ? hfn : this.back(gfn);
+  }
+
+  private back(gfn: number): number {
+    let s = this.random;
+    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
+    this.random = s;
+    const hfn = this.host.allocScatteredFrame(FRAME_GUEST, s);
+    if (hfn < 0) {
+      throw new RangeError(`host memory exhausted: the guest has touched ${(this.backedFrames * PAGE_SIZE / 2 ** 20).toFixed(1)} MiB of its ${(this.ramBytes / 2 ** 20).toFixed(0)} MiB of RAM, all that ${Math.floor(this.host.bytes / 2 ** 20)} MiB of host memory hold beside the MMU's own tables (the frame at gpa 0x${(gfn * PAGE_SIZE).toString(16)} did not fit)`);
+    }
+    this.hfnOf[gfn] = hfn;
+    this.gfnOf[hfn] = gfn;
+    this.backedFrames++;
+    return hfn;
+  }
+
+  /**
+   * Returns the hpa backing `gpa` (backing its frame now if needed), or -1
+   * when the gpa is not RAM. `gpa` may be any exact integer below 2^52.
    */
   hpaOf(gpa: number): number {
     const gfn = Math.floor(gpa / PAGE_SIZE);
     if (gfn >= this.gfnCount) return -1;
-    const hfn = this.hfnOf[gfn]!;
+    const hfn = this.hfnFor(gfn);
     return hfn < 0 ? -1 : (hfn << PAGE_SHIFT) | (gpa & 0xfff);
   }
 }

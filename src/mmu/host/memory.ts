@@ -101,31 +101,22 @@ export class HostMemory {
   }
 
   /**
-   * Allocates `count` zeroed frames for the guest in an order scattered by
-   * `seed` (a deterministic shuffle of the free frames), so that
-   * guest-physical contiguity never coincides with host-physical contiguity.
-   * Throws RangeError if there are not enough free frames.
+   * Allocates one zeroed frame for `owner`, taken from anywhere among the
+   * free frames: `random` (any 32-bit value, from the caller's seeded
+   * generator) picks which. Guest RAM is backed this way, one frame at a
+   * time as the guest first touches it, so that guest-physical contiguity
+   * never coincides with host-physical contiguity. Returns -1 when host
+   * memory is exhausted.
    */
-  allocScattered(count: number, owner: FrameOwner, seed: number): Int32Array {
-    if (count > this.freeTop) {
-      throw new RangeError(`cannot allocate ${count} frames: only ${this.freeTop} of ${this.frames} host frames are free`);
-    }
-    // Fisher-Yates over the free stack with a small xorshift generator.
-    let s = (seed | 0) || 0x9e3779b9;
+  allocScatteredFrame(owner: FrameOwner, random: number): number {
+    if (this.freeTop === 0) return -1;
     const stack = this.freeStack;
-    for (let i = this.freeTop - 1; i > 0; i--) {
-      s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
-      const j = (s >>> 0) % (i + 1);
-      const t = stack[i]!; stack[i] = stack[j]!; stack[j] = t;
-    }
-    const out = new Int32Array(count);
-    for (let i = 0; i < count; i++) {
-      const hfn = stack[--this.freeTop]!;
-      this.owner[hfn] = owner;
-      this.clearIfUsed(hfn);
-      out[i] = hfn;
-    }
-    return out;
+    const j = (random >>> 0) % this.freeTop;
+    const hfn = stack[j]!;
+    stack[j] = stack[--this.freeTop]!;
+    this.owner[hfn] = owner;
+    this.clearIfUsed(hfn);
+    return hfn;
   }
 
   /** Zeroes a frame being handed out, unless it never was before (then it is still zero). */

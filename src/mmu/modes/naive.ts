@@ -45,9 +45,14 @@ export class NaiveMode implements Mode {
     this.hostWalker = new Walker(mmu.host);
     this.hostRoot = this.newTable();
     const map = mmu.map;
+    // The host table maps a guest frame once it is backed: at construction
+    // the frames backed so far, later at the first translation that finds
+    // no host entry for RAM (hostTranslate), as a host kernel maps an
+    // emulator's anonymous memory at its first touch. The guest sees nothing
+    // of it, and no counter moves.
     for (let gfn = 0; gfn < map.gfnCount; gfn++) {
       const hfn = map.hfnOf[gfn]!;
-      if (hfn >= 0) this.mapHostPage(gfn, hfn);
+      if (hfn > 0) this.mapHostPage(gfn, hfn);
     }
     this.port = { entryHpa: (gpa: number) => this.hostTranslate(gpa) };
     this.mapPort = { entryHpa: (gpa: number) => map.hpaOf(gpa) };
@@ -87,7 +92,18 @@ export class NaiveMode implements Mode {
   hostTranslate(gpa: number): number {
     const hi = HVA_BASE_HI + Math.floor(gpa / TWO_32);
     const r = this.hostWalker.walk(this.hostCtx, HOST_PORT, this.hostRoot, null, gpa >>> 0, hi, 0, WALK_NO_CHECK);
-    return r === WALK_OK ? this.hostWalker.out : -1;
+    return r === WALK_OK ? this.hostWalker.out : this.firstTouch(gpa);
+  }
+
+  /** No host entry for gpa: maps its frame if it is RAM (backing it now if need be) and returns the hpa; -1 for MMIO. */
+  private firstTouch(gpa: number): number {
+    const map = this.mmu.map;
+    const gfn = Math.floor(gpa / PAGE_SIZE);
+    if (gfn >= map.gfnCount) return -1;
+    const hfn = map.hfnFor(gfn);
+    if (hfn < 0) return -1;
+    this.mapHostPage(gfn, hfn);
+    return hfn * PAGE_SIZE + (gpa & 0xfff);
   }
 
   fill(lo: number, hi: number, acc: number, t: Translation): number {

@@ -268,7 +268,7 @@ export class ShadowMode implements Mode {
     }
     t.tlbShift = 12;
     gfn = Math.floor(t.gpa / PAGE_SIZE);
-    const hfn = gfn < mmu.map.gfnCount ? mmu.map.hfnOf[gfn]! : -1;
+    const hfn = gfn < mmu.map.gfnCount ? mmu.map.hfnFor(gfn) : -1;
     if (hfn < 0) {
       this.exit(C_EXIT_MMIO);
       return FILL_MMIO;

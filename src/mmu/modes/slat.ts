@@ -99,7 +99,7 @@ export class SlatMode implements Mode {
     const w = this.eptWalker;
     if (w.walk(this.eptCtx, HOST_PORT, this.eptRoot, null, lo, hi, write ? ACC_WRITE : 0, WALK_SET_AD) === WALK_OK) return w.out;
     const gfn = Math.floor(gpa / PAGE_SIZE);
-    const hfn = gfn < this.mmu.map.gfnCount ? this.mmu.map.hfnOf[gfn]! : -1;
+    const hfn = gfn < this.mmu.map.gfnCount ? this.mmu.map.hfnFor(gfn) : -1;
     if (hfn < 0) return -1;
     this.violation(gfn, hfn);
     return w.walk(this.eptCtx, HOST_PORT, this.eptRoot, null, lo, hi, write ? ACC_WRITE : 0, WALK_SET_AD) === WALK_OK ? w.out : -1;
