@@ -6,7 +6,7 @@
  */
 import { Machine, type RunResult, type StopReason } from '../machine/machine.js';
 import type { ModeName } from '../mmu/index.js';
-import { MultibootError } from '../machine/multiboot.js';
+import { MultibootError, type MultibootModule } from '../machine/multiboot.js';
 import { LinuxBootError } from '../machine/linux.js';
 import { comparisonText } from './table.js';
 import { InputError, readInputFile, sizeText } from './config.js';
@@ -15,8 +15,41 @@ import { TraceRecorder } from '../trace/recorder.js';
 import { runConsole, type ConsoleIo } from './console.js';
 import { BootProgress, SerialOutput, type ByteSink, type ProgressStream } from './boot-status.js';
 
-/** What to boot: a Multiboot kernel, or a Linux kernel with an optional initrd. */
-export type BootImage = { multiboot: string } | { kernel: string; initrd?: string };
+/**
+ * What to boot: a Multiboot kernel with its modules, or a Linux kernel with
+ * an optional initrd. A module is its file and its command line, which
+ * (as QEMU passes modules) is the whole text given for it, file name first.
+ */
+export type BootImage = { multiboot: string; modules?: { file: string; cmdline: string }[] } | { kernel: string; initrd?: string };
+
+/**
+ * The modules of `vmmu boot --multiboot K --initrd LIST`, read as QEMU reads
+ * its -initrd for a Multiboot kernel: modules separated by commas (",," is
+ * a comma within one), each the file name up to the first space, and the
+ * whole text the module's command line. Throws RangeError naming the
+ * module that has no file name.
+ */
+export function multibootModules(list: string): { file: string; cmdline: string }[] {
+  const texts: string[] = [];
+  let cur = '';
+  for (let i = 0; i < list.length; i++) {
+    if (list[i] === ',' && list[i + 1] === ',') {
+      cur += ',';
+      i++;
+    } else if (list[i] === ',') {
+      texts.push(cur);
+      cur = '';
+    } else {
+      cur += list[i];
+    }
+  }
+  texts.push(cur);
+  return texts.map((text, i) => {
+    const file = text.split(' ')[0]!;
+    if (file === '') throw new RangeError(`--initrd: module ${i + 1} of ${texts.length} (${JSON.stringify(text)}) has no file name (modules are "FILE ARGS,FILE ARGS")`);
+    return { file, cmdline: text };
+  });
+}
 
 export interface BootOptions {
   mode: ModeName;
@@ -111,9 +144,17 @@ function readInput(path: string, option: string, room: number, memory: number): 
  */
 export async function bootGuest(o: BootOptions): Promise<BootOutcome> {
   const img = o.image;
-  let files: { kernel: Uint8Array; initrd?: Uint8Array };
-  if ('multiboot' in img) files = { kernel: readInput(img.multiboot, '--multiboot', o.memory, o.memory) };
-  else {
+  let files: { kernel: Uint8Array; initrd?: Uint8Array; modules?: MultibootModule[] };
+  if ('multiboot' in img) {
+    const kernel = readInput(img.multiboot, '--multiboot', o.memory, o.memory);
+    let room = o.memory - kernel.length;
+    const modules = (img.modules ?? []).map((mod, i): MultibootModule => {
+      const data = readInput(mod.file, `--initrd module ${i + 1}`, room, o.memory);
+      room -= data.length;
+      return { data, cmdline: mod.cmdline };
+    });
+    files = { kernel, modules };
+  } else {
     const kernel = readInput(img.kernel, '--kernel', o.memory, o.memory);
     files = { kernel, ...(img.initrd !== undefined ? { initrd: readInput(img.initrd, '--initrd', o.memory - kernel.length, o.memory) } : {}) };
   }
@@ -128,7 +169,7 @@ export async function bootGuest(o: BootOptions): Promise<BootOutcome> {
   let recorded: ReturnType<TraceRecorder['close']> | null = null;
   try {
     try {
-      if ('multiboot' in img) m.loadMultiboot(files.kernel, img.multiboot, o.cmdline);
+      if ('multiboot' in img) m.loadMultiboot(files.kernel, img.multiboot, o.cmdline, files.modules ?? []);
       else m.loadLinux(files.kernel, img.kernel, files.initrd, img.initrd, o.cmdline);
     } catch (e) {
       if (e instanceof MultibootError || e instanceof LinuxBootError) throw new InputError(e.message);

@@ -11,7 +11,7 @@ import { OS_FORMATS, type OsFormat } from '../workload/synthetic-os.js';
 import { DEMO_DEFAULTS, runDemo, type DemoOptions } from './demo.js';
 import { InputError, loadCostProfile, loadTlbGeometry } from './config.js';
 import { rtcStartDate } from './rtc-option.js';
-import { bootGuest, type BootImage } from './boot.js';
+import { bootGuest, multibootModules, type BootImage } from './boot.js';
 import { guestFiles } from '../guests/paths.js';
 import { comparisonText } from './table.js';
 import { compareCommand, recordCommand, replayCommand, TRACE_HELP, TRACE_USAGE, TraceUsageError } from './trace-cmd.js';
@@ -38,7 +38,10 @@ commands:
 boot options:
   --kernel FILE                  a Linux bzImage (32-bit boot protocol)
   --initrd FILE                  its initrd / initramfs
-  --multiboot FILE               or a Multiboot v1 kernel (ELF or a.out kludge)
+  --multiboot FILE               or a Multiboot v1 kernel (ELF or a.out kludge); then
+                                 --initrd "FILE ARGS,FILE ARGS" gives its modules, as
+                                 QEMU's -initrd does (",," is a comma; each module's
+                                 command line is its whole text)
   --mode naive|shadow|slat       translation mode (default shadow)
   --append "..."                 the kernel command line
   --mem SIZE                     guest memory: 256M, 1G, a bare number of MiB (default
@@ -178,7 +181,7 @@ async function boot(args: string[]): Promise<number> {
   const mode = (values.mode ?? 'shadow') as ModeName;
   if (!MODE_NAMES.includes(mode)) throw new UsageError(`--mode: '${values.mode}' is not one of ${MODE_NAMES.join(', ')}`);
   if (values.multiboot !== undefined && values.kernel !== undefined) throw new UsageError('give --kernel or --multiboot, not both');
-  if (values.initrd !== undefined && values.kernel === undefined) throw new UsageError('--initrd goes with --kernel');
+  if (values.initrd !== undefined && values.kernel === undefined && values.multiboot === undefined) throw new UsageError('--initrd goes with --kernel or --multiboot');
   const interactive = !values.batch && process.stdin.isTTY === true && process.stdout.isTTY === true;
   let startDate: Date;
   try {
@@ -191,8 +194,14 @@ async function boot(args: string[]): Promise<number> {
   let what: string;
   let note = '';
   if (values.multiboot !== undefined) {
-    image = { multiboot: values.multiboot };
-    what = values.multiboot;
+    let modules: { file: string; cmdline: string }[] = [];
+    try {
+      modules = values.initrd !== undefined ? multibootModules(values.initrd) : [];
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    image = { multiboot: values.multiboot, ...(modules.length > 0 ? { modules } : {}) };
+    what = `${values.multiboot}${modules.length > 0 ? ` with ${modules.length} module${modules.length > 1 ? 's' : ''}` : ''}`;
   } else if (values.kernel !== undefined) {
     image = { kernel: values.kernel, ...(values.initrd !== undefined ? { initrd: values.initrd } : {}) };
     what = `${values.kernel}${values.initrd !== undefined ? ` with ${values.initrd}` : ''}`;
@@ -208,7 +217,7 @@ async function boot(args: string[]): Promise<number> {
   // The trace is checked before the boot (not over an input, not into a missing directory), written to a
   // temporary file, and renamed into place when the run ends; a failed or interrupted run leaves no file.
   const target = values.record !== undefined
-    ? checkOutput(values.record, '--record', values.force === true, Object.entries(image).map(([k, path]: [string, string]) => ({ option: `--${k}`, path })))
+    ? checkOutput(values.record, '--record', values.force === true, bootInputs(image))
     : null;
   process.stderr.write(`${bootBanner(what, mode, memory, interactive)}\n${note ? `vmmu: ${note}\n` : ''}`);
   const run = (record?: { name: string; sink: TraceSink }): ReturnType<typeof bootGuest> => bootGuest({
@@ -228,6 +237,12 @@ async function boot(args: string[]): Promise<number> {
     return r;
   });
   return bootExitCode(result);
+}
+
+/** The files a boot reads, each with the option that named it (an output must be none of them). */
+function bootInputs(image: BootImage): { option: string; path: string }[] {
+  if ('multiboot' in image) return [{ option: '--multiboot', path: image.multiboot }, ...(image.modules ?? []).map((m) => ({ option: '--initrd', path: m.file }))];
+  return [{ option: '--kernel', path: image.kernel }, ...(image.initrd !== undefined ? [{ option: '--initrd', path: image.initrd }] : [])];
 }
 
 /**

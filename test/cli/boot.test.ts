@@ -6,7 +6,7 @@
  * on a terminal as in a pipe, and tells a quit from a halt.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +15,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 // Each test runs the real command; on a loaded 2-core machine the interpreter
 // can be ten times slower than usual, so the tests that run a guest for a
 // while get minutes, not the default 5 s.
-import { exit, forever, idle, print, spin, writeGuest } from './tiny-guest.js';
+import { exit, forever, idle, print, printModules, spin, writeGuest } from './tiny-guest.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const main = join(root, 'dist/src/cli/main.js'); // built by npm test's pretest; run alone, npm run build first
@@ -132,4 +132,35 @@ describe('Ctrl-a x', () => {
     // MIPS is instructions over the CPU's seconds (to the printed precision), not over the wall time
     expect(Math.abs(mips - instructions / cpu / 1e6)).toBeLessThan(Math.max(0.2, (instructions / 1e6) * (0.005 / cpu ** 2) + 0.1));
   }, 180_000);
+});
+
+describe('Multiboot modules (--initrd with --multiboot, as QEMU reads -initrd)', () => {
+  const guest = writeGuest(dir, 'modules.elf', printModules, exit);
+  const one = join(dir, 'one.mod');
+  const two = join(dir, 'two.mod');
+  writeFileSync(one, 'first module bytes|');
+  writeFileSync(two, 'second|');
+
+  it('does the guest find each module\'s bytes and its command line (the whole text, file name first; ",," a comma) in the order given?', () => {
+    const r = spawnSync(process.execPath, [main, 'boot', '--multiboot', guest, '--initrd', `${one} a=1 b,,c,${two}`, '--append', 'kernel args'], { env, cwd: root, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stdout).toBe(`first module bytes|${one} a=1 b,c\nsecond|${two}\n`);
+    expect(r.stderr).toContain(`vmmu: booting ${guest} with 2 modules`);
+  });
+
+  it('without --initrd, does it find no module?', () => {
+    const r = spawnSync(process.execPath, [main, 'boot', '--multiboot', guest], { env, cwd: root, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stdout).toBe('');
+  });
+
+  it('does a module without a file name, or a file that is missing, stop with a message naming it?', () => {
+    const empty = spawnSync(process.execPath, [main, 'boot', '--multiboot', guest, '--initrd', `${one},`], { env, cwd: root, encoding: 'utf8' });
+    expect(empty.status).toBe(2);
+    expect(empty.stderr).toMatch(/--initrd: module 2 of 2 \(""\) has no file name/);
+    const missing = spawnSync(process.execPath, [main, 'boot', '--multiboot', guest, '--initrd', `${one},${join(dir, 'nope.mod')} x`], { env, cwd: root, encoding: 'utf8' });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/--initrd module 2 .*nope\.mod/);
+    expect(missing.stderr).not.toMatch(/at .*\.js:\d+/);
+  });
 });
