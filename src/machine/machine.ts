@@ -21,6 +21,7 @@ import { Rtc } from '../devices/rtc.js';
 import { I8042 } from '../devices/i8042.js';
 import { PciBus } from '../devices/pci.js';
 import { PostPort } from '../devices/post.js';
+import { FwCfg } from '../devices/fw-cfg.js';
 import { Cpu, CpuStop } from '../cpu/cpu.js';
 import { AR_CODE, AR_DB, AR_G, AR_P, AR_RW, AR_S, AR_ACCESSED, CR0_ET, CR0_PE, CS, DS, ES, FS, GS, SS, F_1 } from '../cpu/constants.js';
 import { loadMultiboot, type MultibootModule } from './multiboot.js';
@@ -90,6 +91,7 @@ export class Machine {
   readonly i8042: I8042;
   readonly pci: PciBus;
   readonly post: PostPort;
+  readonly fwCfg: FwCfg;
   readonly cpu: Cpu;
   /** the guest asked for a reset (8042, port 0xCF9): the run stops */
   private resetRequested = false;
@@ -118,6 +120,7 @@ export class Machine {
     this.i8042 = new I8042(this.io, this.pic, { onReset: reset });
     this.pci = new PciBus(this.io, { onReset: reset });
     this.post = new PostPort(this.io);
+    this.fwCfg = new FwCfg(this.io, { ramBytes: this.memoryBytes });
     this.cpu = new Cpu({ mmu: this.mmu, io: this.io, clock: this.clock, pic: this.pic });
     this.cpu.ferrSink = (active: boolean): void => this.pic.setIrq(13, active);
   }
