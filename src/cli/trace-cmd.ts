@@ -52,7 +52,8 @@ const GUEST_OPTIONS_TEXT = `guest options (text traces only):
   --processes N                  copies of the trace, each its own process (default ${OS_DEFAULTS.processes},
                                  at most ${MAX_TRACE_PROCESSES}; all read one parse of the file)
   --quantum N                    accesses between process switches (default ${OS_DEFAULTS.quantum})
-  --reclaim                      evict pages when guest memory runs out (default off)
+  --reclaim                      evict pages when guest memory runs out (default off; with
+                                 it, guest memory defaults to 1 GiB, which host memory holds)
   --memory SIZE                  guest memory: 256M, 4G, a bare number of MiB (default
                                  ${mib(osMemoryDefault('4-level'))} with 4- or 5-level paging, ${mib(osMemoryDefault('pae'))} with 32-bit or PAE;
                                  4M to ${mib(TRACE_MEMORY_LIMIT.max)}, whole 4 KiB pages); host memory backs
@@ -184,7 +185,10 @@ function osOptionsOf(v: Values): OsReplayOptions {
     processes: int('processes', v.processes, OS_DEFAULTS.processes, 1, MAX_TRACE_PROCESSES, 'each process is a guest address space with its own page tables, played round robin from the one parse of the file'),
     quantum: int('quantum', v.quantum, OS_DEFAULTS.quantum),
     reclaim: v.reclaim === true,
-    memory: memoryOption('memory', v.memory, osMemoryDefault(format), 4 << 20, TRACE_MEMORY_LIMIT),
+    // Guest memory larger than host memory never runs out before the host
+    // does, so reclaim, which acts when guest memory runs out, gets a guest
+    // that fits.
+    memory: memoryOption('memory', v.memory, v.reclaim === true ? Math.min(osMemoryDefault(format), 2 ** 30) : osMemoryDefault(format), 4 << 20, TRACE_MEMORY_LIMIT),
     seed: intOption('seed', v.seed, OS_DEFAULTS.seed, SEED_RANGE),
   };
 }

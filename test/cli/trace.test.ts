@@ -53,6 +53,8 @@ describe('record and replay', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(json(r).runs.map((x) => x.counts.accesses)).toEqual([1, 1, 1]);
     expect(vmmu('replay', one).stdout).toMatch(/guest: synthetic OS, 4-level paging, .*, 4 GiB, reclaim off/);
+    // Reclaim acts when guest memory runs out: with it, the default guest fits host memory.
+    expect(vmmu('replay', one, '--reclaim', '--mode', 'naive').stdout).toMatch(/guest: synthetic OS, 4-level paging, .*, 1 GiB, reclaim on/);
   });
 
   it('does each paging format replay with its default guest memory (1 GiB for 32-bit and PAE, all their kernel maps)?', () => {
