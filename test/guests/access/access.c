@@ -282,6 +282,16 @@ static void set_entries(const u64 *e)
     }
 }
 
+/* only the leaf entry: the PTE, or the PDE of a 4 MiB / 2 MiB page */
+static void set_leaf(u64 v)
+{
+    if (!cur.pae) {
+        if (cur.large) PD32[PD32_VA_INDEX] = (u32)v; else PT32[0] = (u32)v;
+    } else {
+        if (cur.large) PD1[0] = v; else PTPAE[0] = v;
+    }
+}
+
 static void get_entries(u64 *e)
 {
     if (!cur.pae) {
@@ -498,31 +508,31 @@ static void flush_check(const char *label, int large)
     STEP(*va == 0xaaaa0001u);
     /* the leaf edited to the other frame, INVLPG */
     e[n - 1] = other | f | big;
-    set_entries(e);
+    set_leaf(e[n - 1]);
     invlpg(TEST_VA);
     STEP(*va == 0xbbbb0002u);
     /* back to the first frame, CR3 load */
     e[n - 1] = FRAME | f | big;
-    set_entries(e);
+    set_leaf(e[n - 1]);
     write_cr3(cur.pae ? 0x302000 : 0x300000);
     STEP(*va == 0xaaaa0001u);
     /* made read-only, INVLPG: a supervisor write faults (CR0.WP = 1) */
     e[n - 1] &= ~RW;
-    set_entries(e);
+    set_leaf(e[n - 1]);
     invlpg(TEST_VA);
     STEP(do_access(WRITE, TEST_VA + DATA_OFF, 0) == 1 && pf_err == 3 && *da == 0xaaaa0001u);
     /* writable again, CR3 load: the write goes through */
     e[n - 1] |= RW;
-    set_entries(e);
+    set_leaf(e[n - 1]);
     write_cr3(cur.pae ? 0x302000 : 0x300000);
     STEP(do_access(WRITE, TEST_VA + DATA_OFF, 0) == 0 && *da == WRITE_VAL);
     /* not present: a read faults; made present with no invalidation: it works */
     e[n - 1] &= ~P;
-    set_entries(e);
+    set_leaf(e[n - 1]);
     invlpg(TEST_VA);
     STEP(do_access(READ, TEST_VA + DATA_OFF, 3) == 1 && pf_err == 4);
     e[n - 1] = other | f | big;
-    set_entries(e);
+    set_leaf(e[n - 1]);
     STEP(do_access(READ, TEST_VA + DATA_OFF, 3) == 0 && read_val == 0xbbbb0002u);
 #undef STEP
 }
