@@ -42,6 +42,11 @@ gcc $CFLAGS -c multitask/kernel.c -o "$tmp/kernel.o"
 gcc $CFLAGS -c multitask/user.c -o "$tmp/user.o"
 $LD -T multitask/multitask.ld -o multitask/multitask.elf "$tmp/entry.o" "$tmp/kernel.o" "$tmp/user.o"
 
+# access: assembly entry (IDT, ring 3, the accesses), C combinations and model
+$NASM -o "$tmp/access-entry.o" access/entry.asm
+gcc $CFLAGS -c access/access.c -o "$tmp/access.o"
+$LD -T access/access.ld -o access/access.elf "$tmp/access-entry.o" "$tmp/access.o"
+
 # semantics: expected.inc comes from gen.c running cases.asm natively
 if [ "${1:-}" = "--regen" ]; then
     $NASM -I semantics/ -o "$tmp/cases.o" semantics/cases.asm

@@ -11,7 +11,7 @@
 # itself). CPU model: core2_penryn_t9600 (PAE, NX, SEP).
 set -u
 cd "$(dirname "$0")"
-names=${*:-paging32 pae_nx multitask exceptions semantics}
+names=${*:-paging32 pae_nx multitask exceptions semantics access}
 seconds=${BOCHS_SECONDS:-200}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

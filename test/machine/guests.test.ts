@@ -45,7 +45,7 @@ function boot(image: string, mode: (typeof MODE_NAMES)[number]): Boot {
 const list = guests();
 
 it('are there test kernels to boot?', () => {
-  expect(list.map((g) => g.name)).toEqual(expect.arrayContaining(['paging32', 'pae_nx', 'exceptions', 'multitask', 'semantics']));
+  expect(list.map((g) => g.name)).toEqual(expect.arrayContaining(['paging32', 'pae_nx', 'exceptions', 'multitask', 'semantics', 'access']));
 });
 
 describe.each(list)('$name', ({ image, expected }) => {
