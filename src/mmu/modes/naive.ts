@@ -136,7 +136,7 @@ export class NaiveMode implements Mode {
   private hostAccess(gpa: number): void {
     const hvaLo = gpa >>> 0;
     const hvaHi = HVA_BASE_HI + Math.floor(gpa / TWO_32);
-    if (this.hw.lookup(hvaLo, hvaHi, 12, false, 0) !== TLB_MISS) return;
+    if (this.hw.lookup4k(hvaLo, hvaHi, false, 0) !== TLB_MISS) return;
     const c = this.mmu.counters;
     const start = this.hostPwc.startLevel(hvaLo, hvaHi, 4, this.hostCtx.fmt.shift, 0);
     c[C_WALK]++;

@@ -161,7 +161,7 @@ export class SlatMode implements Mode {
     c[acc & ACC_FETCH ? C_ACCESS_FETCH : acc & ACC_WRITE ? C_ACCESS_WRITE : C_ACCESS_READ]++;
     const fetch = (acc & ACC_FETCH) !== 0;
     const asid = this.asid();
-    if (this.hw.lookup(lo, hi, 12, fetch, asid) !== TLB_MISS) return;
+    if (this.hw.lookup4k(lo, hi, fetch, asid) !== TLB_MISS) return;
     const global = globalFlag !== 0;
     c[C_WALK]++;
     let finalGpa: number;

@@ -66,7 +66,14 @@ export class ModelCache {
    * way becomes most recently used), false on a miss (nothing changes).
    */
   lookup(klo: number, khi: number, asid: number): boolean {
+    // Small enough for V8 to inline at the call site: the last hit again
+    // (most lookups of a replay) costs four compares and no call.
     if (klo === this.mruKlo && khi === this.mruKhi && asid === this.mruAsid && this.mruValid) return true;
+    return this.scan(klo, khi, asid);
+  }
+
+  /** lookup() past the last-hit shortcut: the set's ways. */
+  private scan(klo: number, khi: number, asid: number): boolean {
     if (this.sets === 0) return false;
     const base = (klo & this.setMask) * this.ways;
     const end = base + this.ways;
