@@ -1038,7 +1038,12 @@ export class ShadowMode implements Mode {
     const fetch = (acc & ACC_FETCH) !== 0;
     const asid = this.asid();
     if (this.hw.lookup4k(lo, hi, fetch, asid) !== TLB_MISS) return;
-    // One walk of the shadow table, shortened by the paging-structure caches.
+    this.walkMiss(lo, hi, fetch, asid);
+  }
+
+  /** A modeled TLB miss (out of line, so that model() inlines small): one walk of the shadow table, shortened by the paging-structure caches. */
+  private walkMiss(lo: number, hi: number, fetch: boolean, asid: number): void {
+    const c = this.mmu.counters;
     const shifts = this.sctx.fmt.shift;
     const start = this.pwc.startLevel(lo, hi, this.shadowTop, shifts, asid);
     c[C_WALK]++;
