@@ -23,7 +23,7 @@ port.on('message', (m: { credit: number }) => {
 async function run(): Promise<void> {
   const stats = newImportStats();
   let index = 0;
-  for await (const rc of readTextRecords(path, imp, stats)) {
+  for await (const rc of readTextRecords(path, imp, stats, true)) { // packChunk copies each chunk: the parser reuses its arrays
     while (credit <= 0) await new Promise<void>((r) => { wake = r; });
     credit--;
     port.postMessage({ type: 'chunk', chunk: packChunk(rc, index++, stats.bytes) } satisfies StreamMessage);
