@@ -20,7 +20,7 @@ import { DEFAULT_COST_PROFILE, SKYLAKE_TLB, type CostProfile, type TlbGeometry }
 import { HostMemory, PAGE_SIZE, FRAME_OWNER_NAMES, HOST_MEMORY_MAX } from './host/memory.js';
 import { GuestMemoryMap, OPEN_BUS, type MmioHandler, type PhysicalHole } from './host/memory-map.js';
 import {
-  ACC_AC, ACC_FETCH, ACC_USER, ACC_WRITE, CR0_PG, CR0_WP, CR4_LA57, CR4_PAE, CR4_PCIDE, CR4_PGE, CR4_PKE,
+  ACC_AC, ACC_FETCH, ACC_SIZE_MASK, ACC_SIZE_SHIFT, ACC_USER, ACC_WRITE, CR0_PG, CR0_WP, CR4_LA57, CR4_PAE, CR4_PCIDE, CR4_PGE, CR4_PKE,
   CR4_PSE, CR4_SMAP, CR4_SMEP, EFER_LMA, EFER_LME, EFER_NXE,
 } from './paging/bits.js';
 import { FMT_L4, FMT_L5, FMT_PAE, FORMAT_NAMES, guestFormatOf, type FormatId, type WalkContext } from './paging/format.js';
@@ -45,9 +45,8 @@ export const T_MMIO = FILL_MMIO;
 
 export { WATCH_CODE, WATCH_RECORD, WATCH_SHADOW } from './watch.js';
 
-/** Accesses carry their size (1..15 bytes of one page) in these bits of `acc` when the observer and cost model see them. */
-export const ACC_SIZE_SHIFT = 12;
-export const ACC_SIZE_MASK = 0xf << ACC_SIZE_SHIFT;
+/** The access-size bits of `acc` (defined with the other ACC_* bits in paging/bits.ts). */
+export { ACC_SIZE_SHIFT, ACC_SIZE_MASK };
 const SIZE_1 = 1 << ACC_SIZE_SHIFT;
 const SIZE_2 = 2 << ACC_SIZE_SHIFT;
 const SIZE_4 = 4 << ACC_SIZE_SHIFT;

@@ -7,7 +7,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { newImportStats, readTextRecords, type ImportOptions } from './importers.js';
-import { packChunk, type StreamMessage } from './stream.js';
+import { packChunk } from './packed.js';
+import type { StreamMessage } from './stream.js';
 
 const { path, import: imp } = workerData as { path: string; import: ImportOptions };
 const port = parentPort!;
