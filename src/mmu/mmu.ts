@@ -20,7 +20,7 @@ import { DEFAULT_COST_PROFILE, SKYLAKE_TLB, type CostProfile, type TlbGeometry }
 import { HostMemory, PAGE_SIZE, FRAME_OWNER_NAMES, HOST_MEMORY_MAX } from './host/memory.js';
 import { GUEST_MEMORY_MAX, GuestMemoryMap, OPEN_BUS, type MmioHandler, type PhysicalHole } from './host/memory-map.js';
 import {
-  ACC_AC, ACC_FETCH, ACC_USER, ACC_WRITE, CR0_PG, CR0_WP, CR4_LA57, CR4_PAE, CR4_PCIDE, CR4_PGE, CR4_PKE,
+  ACC_AC, ACC_FETCH, ACC_SIZE_MASK, ACC_SIZE_SHIFT, ACC_USER, ACC_WRITE, CR0_PG, CR0_WP, CR4_LA57, CR4_PAE, CR4_PCIDE, CR4_PGE, CR4_PKE,
   CR4_PSE, CR4_SMAP, CR4_SMEP, EFER_LMA, EFER_LME, EFER_NXE,
 } from './paging/bits.js';
 import { FMT_L4, FMT_L5, FMT_PAE, FORMAT_NAMES, guestFormatOf, type FormatId, type WalkContext } from './paging/format.js';
@@ -45,9 +45,8 @@ export const T_MMIO = FILL_MMIO;
 
 export { WATCH_CODE, WATCH_RECORD, WATCH_SHADOW } from './watch.js';
 
-/** Accesses carry their size (1..15 bytes of one page) in these bits of `acc` when the observer and cost model see them. */
-export const ACC_SIZE_SHIFT = 12;
-export const ACC_SIZE_MASK = 0xf << ACC_SIZE_SHIFT;
+/** The access-size bits of `acc` (defined with the other ACC_* bits in paging/bits.ts). */
+export { ACC_SIZE_SHIFT, ACC_SIZE_MASK };
 const SIZE_1 = 1 << ACC_SIZE_SHIFT;
 const SIZE_2 = 2 << ACC_SIZE_SHIFT;
 const SIZE_4 = 4 << ACC_SIZE_SHIFT;
@@ -532,6 +531,48 @@ export class Mmu {
     return this.miss(lo, hi, acc, ctx * 3 + kind, i, vpn);
   }
 
+  /**
+   * translate() of a run of accesses held in typed arrays (a replay's
+   * record chunk), from access `i` up to `end`, for as long as each hits
+   * the software TLB. Access k is at low half `addr[k]` and high half
+   * `args[g++]` when `ops[k] & hiBit` (else 0), with access kind
+   * `accOf[ops[k] & 0x3fff] | accOr`. Returns the index of the first access
+   * that missed (or `end`), which the caller then plays through translate()
+   * (whose hit check it fails again: the check has no side effects); the
+   * operand cursor at that access is left in `runArg`. Each access that
+   * hits does exactly what translate() does on a hit (the observation path
+   * while `measure` is set); lastGpa is that of the last one.
+   *
+   * One loop with the hit path written out, so that the cost model's calls
+   * (observe, the mode's model, the modeled TLB lookup) are what V8
+   * inlines, instead of a call per access through the caller and translate().
+   */
+  translateRun(ops: Uint16Array, addr: Int32Array, args: Int32Array, accOf: Int32Array, hiBit: number, accOr: number, i: number, end: number, g: number): number {
+    const soft = this.soft;
+    const tags = soft.tags;
+    const mask = this.tlbMask;
+    let gpa = -1;
+    for (; i < end; i++) {
+      const op = ops[i]!;
+      const lo = addr[i]!;
+      const hi = op & hiBit ? args[g]! : 0;
+      const acc = accOf[op & 0x3fff]! | accOr;
+      const ctx = acc & ACC_USER ? CTX_USER : acc & ACC_AC && this.state.gctx.smap ? CTX_SUP_AC : CTX_SUP;
+      const kind = acc & ACC_FETCH ? KIND_X : acc & ACC_WRITE ? KIND_W : KIND_R;
+      const slot = (lo >>> 12) & mask;
+      if (tags[ctx * 3 + kind]![slot] !== (hi >>> 0) * 1048576 + (lo >>> 12)) break;
+      if (op & hiBit) g++;
+      if (this.measure) this.observe(slot, lo, hi, acc);
+      gpa = soft.gpa[slot]! + (lo & 0xfff);
+    }
+    if (gpa >= 0) this.lastGpa = gpa;
+    this.runArg = g;
+    return i;
+  }
+
+  /** translateRun(): the operand cursor at the access it stopped before */
+  runArg = 0;
+
   private miss(lo: number, hi: number, acc: number, tagIndex: number, i: number, vpn: number): number {
     const soft = this.soft;
     if (soft.vpn[i] === vpn && soft.allows(i, tagIndex)) {
@@ -597,8 +638,10 @@ export class Mmu {
     const gpa = slot >= 0 ? soft.gpa[slot]! + (lo & 0xfff) : this.lastGpa;
     if (this.observer !== null) this.observer.access(lo, hi, acc, gpa);
     if (!this.modelOn) return;
-    if (slot >= 0) this.mode.model(lo, hi, acc, gpa, soft.shift[slot]!, soft.flags[slot]! & SLOT_GLOBAL);
-    else this.mode.model(lo, hi, acc, gpa, this.lastShift, this.lastGlobal);
+    // One call site, so that V8 inlines the mode's model once, not twice.
+    const shift = slot >= 0 ? soft.shift[slot]! : this.lastShift;
+    const global = slot >= 0 ? soft.flags[slot]! & SLOT_GLOBAL : this.lastGlobal;
+    this.mode.model(lo, hi, acc, gpa, shift, global);
   }
 
   /** log2 of the software TLB's slot count (the `softTlbBits` option). */

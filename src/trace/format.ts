@@ -22,8 +22,11 @@
  * and the errors; writer.ts and reader.ts move the bytes.
  */
 import { crc32 } from 'node:zlib';
-import { ACC_AC, ACC_FETCH, ACC_USER, ACC_WRITE } from '../mmu/index.js';
-import { ACC_SIZE_SHIFT, type PagingRegisters } from '../mmu/index.js';
+// The access bits from where they are defined, not through mmu/index.js:
+// the parse thread loads this module (via the importers) and needs no Mmu,
+// whose code would add a good part of its start-up.
+import { ACC_AC, ACC_FETCH, ACC_SIZE_SHIFT, ACC_USER, ACC_WRITE } from '../mmu/paging/bits.js';
+import type { PagingRegisters } from '../mmu/index.js';
 
 export const FORMAT_VERSION = 1;
 export const MAGIC_HEADER = 0x52544d56; // "VMTR" read as a little-endian u32

@@ -204,13 +204,27 @@ export async function* readTextTrace(path: string, options: ImportOptions, stats
 
 /**
  * The same accesses as readTextTrace, as chunks of access records (at most
- * RECORD_CHUNK each; the arrays are the chunk's own, not reused).
+ * RECORD_CHUNK each; the arrays are the chunk's own, not reused, unless
+ * `reuse`: then a chunk is valid only until the next one is asked for).
  */
-export function readTextRecords(path: string, options: ImportOptions, stats: ImportStats = newImportStats()): AsyncGenerator<RecordChunk> {
+export function readTextRecords(path: string, options: ImportOptions, stats: ImportStats = newImportStats(), reuse = false): AsyncGenerator<RecordChunk> {
   if (options.format === 'champsim') return readChampSimRecords(path, options, stats);
   const p = new LineParser(path, options, stats);
-  return importChunks(path, 1 << 20, stats, (piece) => p.feed(Buffer.from(piece.buffer, piece.byteOffset, piece.length), false),
+  const chunks = importChunks(path, 1 << 20, stats, (piece) => p.feed(Buffer.from(piece.buffer, piece.byteOffset, piece.length), false),
     () => p.feed(Buffer.alloc(0), true), () => `; ${stats.lines} line${stats.lines === 1 ? '' : 's'} read before it`);
+  return reuse ? recycled(chunks, p) : chunks;
+}
+
+/**
+ * readTextRecords with `reuse`: each chunk goes back to the parser when
+ * the next one is asked for, and the parser fills it again instead of
+ * allocating (the parse thread copies each chunk before it asks).
+ */
+async function* recycled(chunks: AsyncGenerator<RecordChunk>, p: LineParser): AsyncGenerator<RecordChunk> {
+  for await (const c of chunks) {
+    yield c;
+    p.recycle(c);
+  }
 }
 
 /** A malformed line, as detection reports it. */
@@ -242,6 +256,8 @@ export class LineParser {
   private discarding = false;
   /** the first malformed line (detection reports it) */
   firstBad: BadLine | null = null;
+  /** chunks given back (recycle()) to be filled again before new ones are allocated */
+  private readonly spare: RecordChunk[] = [];
 
   /**
    * `fast` false: every line through the general path (the tests compare
@@ -252,6 +268,17 @@ export class LineParser {
     this.skip = options.onError === 'skip';
     this.pinFetches = options.pinFetches ?? true;
     this.label = options.format;
+  }
+
+  /** Gives back a chunk this parser handed out, once its records are no longer needed: it is filled again. */
+  recycle(c: RecordChunk): void {
+    c.n = 0;
+    c.nArgs = 0;
+    this.spare.push(c);
+  }
+
+  private fresh(): RecordChunk {
+    return this.spare.pop() ?? newRecordChunk();
   }
 
   /**
@@ -271,7 +298,30 @@ export class LineParser {
       }
       if (last) this.discarding = false;
     }
-    const buf = this.carry.length > 0 ? Buffer.concat([this.carry, chunk]) : chunk;
+    let buf = chunk;
+    if (this.carry.length > 0) {
+      const nl = chunk.indexOf(10);
+      if (nl < 0) {
+        buf = Buffer.concat([this.carry, chunk]);
+      } else {
+        // Only the line cut at the end of the last piece is joined (a copy
+        // of a line, not of the whole piece); it ends with its line end, so
+        // nothing of it is left over.
+        this.parse(Buffer.concat([this.carry, chunk.subarray(0, nl + 1)]), false, out);
+        buf = chunk.subarray(nl + 1);
+      }
+    }
+    const start = this.parse(buf, last, out);
+    this.carry = start < buf.length ? Buffer.from(buf.subarray(start)) : Buffer.alloc(0);
+    if (last && this.out.n > 0) {
+      out.push(this.out);
+      this.out = this.fresh();
+    }
+    return out;
+  }
+
+  /** Parses the lines of `buf` into `out` (see feed); returns where the unparsed rest starts (an unterminated last line). */
+  private parse(buf: Buffer, last: boolean, out: RecordChunk[]): number {
     // The fast paths read only whole lines: up to just past the last line end.
     const u8 = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
     const lim = buf.lastIndexOf(10) + 1;
@@ -279,7 +329,7 @@ export class LineParser {
     for (;;) {
       if (this.out.n >= CHUNK_FULL) {
         out.push(this.out);
-        this.out = newRecordChunk();
+        this.out = this.fresh();
       }
       if (this.fast && start < lim) start = this.pin ? this.fastPin(u8, start, lim) : this.fastLackey(u8, start, lim);
       if (this.out.n >= CHUNK_FULL) continue;
@@ -302,12 +352,7 @@ export class LineParser {
       else this.line(buf, start, end);
       start = end + 1;
     }
-    this.carry = start < buf.length ? Buffer.from(buf.subarray(start)) : Buffer.alloc(0);
-    if (last && this.out.n > 0) {
-      out.push(this.out);
-      this.out = newRecordChunk();
-    }
-    return out;
+    return start;
   }
 
   /**
@@ -343,10 +388,24 @@ export class LineParser {
       const h0 = i;
       while (d === 0) d = HEX[buf[++i]!]!; // leading zeros
       const s0 = i;
-      while (d >= 0) {
-        hi = (hi << 4) | (lo >>> 28);
-        lo = (lo << 4) | d;
-        d = HEX[buf[++i]!]!;
+      // Two digits a turn (half the loop's turns, each of which costs V8
+      // typed-array checks): the same value and end as one at a time.
+      if (d >= 0) {
+        for (;;) {
+          const e = HEX[buf[i + 1]!]!;
+          if (e < 0) {
+            hi = (hi << 4) | (lo >>> 28);
+            lo = (lo << 4) | d;
+            d = e;
+            i++;
+            break;
+          }
+          hi = (hi << 8) | (lo >>> 24);
+          lo = (lo << 8) | (d << 4) | e;
+          i += 2;
+          d = HEX[buf[i]!]!;
+          if (d < 0) break;
+        }
       }
       if (i === h0 || i - s0 > 16 || buf[i] !== 44) break;
       let size = 0;

@@ -7,7 +7,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { newImportStats, readTextRecords, type ImportOptions } from './importers.js';
-import { packChunk, type StreamMessage } from './stream.js';
+import { packChunk } from './packed.js';
+import type { StreamMessage } from './stream.js';
 
 const { path, import: imp } = workerData as { path: string; import: ImportOptions };
 const port = parentPort!;
@@ -23,7 +24,7 @@ port.on('message', (m: { credit: number }) => {
 async function run(): Promise<void> {
   const stats = newImportStats();
   let index = 0;
-  for await (const rc of readTextRecords(path, imp, stats)) {
+  for await (const rc of readTextRecords(path, imp, stats, true)) { // packChunk copies each chunk: the parser reuses its arrays
     while (credit <= 0) await new Promise<void>((r) => { wake = r; });
     credit--;
     port.postMessage({ type: 'chunk', chunk: packChunk(rc, index++, stats.bytes) } satisfies StreamMessage);

@@ -589,15 +589,12 @@ export async function driveStream(os: SyntheticOs, reader: StreamReader, o: OsRe
 
 /**
  * The accesses of records i..end-1 of a parsed chunk, on the synthetic OS:
- * plain integer code over typed arrays, nothing after the loop but
- * `return` (as playLoop). Returns the operand cursor.
+ * the whole run is handed to SyntheticOs.accessRun (one loop over the typed
+ * arrays in the Mmu for the accesses that hit the software TLB, instead of
+ * a call per access). Returns the operand cursor.
  */
 function playText(os: SyntheticOs, ops: Uint16Array, addr: Int32Array, args: Int32Array, i: number, end: number, g: number): number {
-  for (; i < end; i++) {
-    const op = ops[i]!;
-    os.access(addr[i]!, op & OP_HI ? args[g++]! : 0, ACC_OF_OP[op & 0x3fff]!);
-  }
-  return g;
+  return os.accessRun(ops, addr, args, ACC_OF_OP, OP_HI, i, end, g);
 }
 
 /** playText for a 32-bit or PAE guest: 64-bit addresses folded into its user space. */

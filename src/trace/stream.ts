@@ -23,21 +23,11 @@
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import createDebug from 'debug';
-import { ImportError, RECORD_CHUNK, type ImportOptions, type ImportStats, type RecordChunk } from './importers.js';
+import { ImportError, RECORD_CHUNK, type ImportOptions, type ImportStats } from './importers.js';
+import type { StreamChunk } from './packed.js';
 import { workerScript } from './threads.js';
 
-const log = createDebug('vmmu:trace');
-
-/** One parsed chunk: `n` records, `nArgs` high halves, and the file's bytes consumed up to its end. */
-export interface StreamChunk {
-  index: number;
-  n: number;
-  nArgs: number;
-  /** bytes of the file read (compressed bytes of a gzipped file) when the chunk was complete */
-  bytes: number;
-  /** ops (u16, padded to 4 bytes), then addr (i32), then args (i32) */
-  sab: SharedArrayBuffer;
-}
+export { chunkViews, packChunk, type StreamChunk } from './packed.js';
 
 export type StreamMessage =
   | { type: 'chunk'; chunk: StreamChunk }
@@ -46,21 +36,7 @@ export type StreamMessage =
 
 export type ReleaseMessage = { type: 'release'; below: number };
 
-/** Copies a parsed chunk into a SharedArrayBuffer of exactly its size. */
-export function packChunk(rc: RecordChunk, index: number, bytes: number): StreamChunk {
-  const opb = (rc.n * 2 + 3) & ~3;
-  const sab = new SharedArrayBuffer(opb + rc.n * 4 + rc.nArgs * 4);
-  new Uint16Array(sab, 0, rc.n).set(rc.ops.subarray(0, rc.n));
-  new Int32Array(sab, opb, rc.n).set(rc.addr.subarray(0, rc.n));
-  new Int32Array(sab, opb + rc.n * 4, rc.nArgs).set(rc.args.subarray(0, rc.nArgs));
-  return { index, n: rc.n, nArgs: rc.nArgs, bytes, sab };
-}
-
-/** The typed-array views of a chunk. */
-export function chunkViews(c: StreamChunk): { ops: Uint16Array; addr: Int32Array; args: Int32Array } {
-  const opb = (c.n * 2 + 3) & ~3;
-  return { ops: new Uint16Array(c.sab, 0, c.n), addr: new Int32Array(c.sab, opb, c.n), args: new Int32Array(c.sab, opb + c.n * 4, c.nArgs) };
-}
+const log = createDebug('vmmu:trace');
 
 /** Chunks a replay of `processes` copies switched every `quantum` accesses must hold at once: its processes are at most a quantum apart. */
 export function windowChunks(processes: number, quantum: number): number {

@@ -209,10 +209,42 @@ export class SyntheticOs {
    * counts a segfault and is skipped. Returns the hpa of the first byte or -1.
    */
   access(gvaLo: number, gvaHi: number, acc: number): number {
+    // The first attempt here, the rest out of line: this small body is what
+    // V8 inlines into a replay loop (with the Mmu's translate hit path).
+    const h = this.mmu.translate(gvaLo, gvaHi, acc | ACC_USER);
+    if (h >= 0 || h === T_MMIO) return h;
+    return this.retry(gvaLo, gvaHi, acc, h);
+  }
+
+  /**
+   * access() of each access of a run held in typed arrays (a replay's
+   * record chunk), from `i` up to `end`, in order: access k at low half
+   * `addr[k]` and high half `args[g++]` when `ops[k] & hiBit` (else 0),
+   * with kind `accOf[ops[k] & 0x3fff]`. Returns the operand cursor after
+   * the run. The accesses that hit the software TLB go through
+   * Mmu.translateRun, the others through access().
+   */
+  accessRun(ops: Uint16Array, addr: Int32Array, args: Int32Array, accOf: Int32Array, hiBit: number, i: number, end: number, g: number): number {
+    const mmu = this.mmu;
+    while (i < end) {
+      i = mmu.translateRun(ops, addr, args, accOf, hiBit, ACC_USER, i, end, g);
+      g = mmu.runArg;
+      if (i === end) break;
+      const op = ops[i]!;
+      this.access(addr[i]!, op & hiBit ? args[g++]! : 0, accOf[op & 0x3fff]!);
+      i++;
+    }
+    return g;
+  }
+
+  /** access() after its first attempt returned `h`, not an address: the fault handling and the other attempts. */
+  private retry(gvaLo: number, gvaHi: number, acc: number, h: number): number {
     const mmu = this.mmu;
     for (let attempt = 0; attempt < 3; attempt++) {
-      const h = mmu.translate(gvaLo, gvaHi, acc | ACC_USER);
-      if (h >= 0 || h === T_MMIO) return h;
+      if (attempt > 0) {
+        h = mmu.translate(gvaLo, gvaHi, acc | ACC_USER);
+        if (h >= 0 || h === T_MMIO) return h;
+      }
       if (h !== T_FAULT) return -1;
       const vector = mmu.faultVector;
       const code = mmu.fault.errorCode;

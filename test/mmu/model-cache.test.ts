@@ -3,7 +3,9 @@
  * true-LRU reference written here: per set, a list of entries ordered from
  * least to most recently used. Random lookups (often of the same tag
  * twice, to exercise the last-hit shortcut), inserts and flushes of every
- * kind must give the same hits, misses and global flags.
+ * kind must give the same hits, misses and global flags. Interleaved
+ * streams exercise the per-set shortcut (a set's last-used way hit again
+ * without a new stamp), and tags inserted twice the way-by-way scan.
  */
 import { describe, expect, it } from 'vitest';
 import { ModelCache } from '../../src/mmu/tlb/cache.js';
@@ -37,6 +39,40 @@ class ReferenceLru {
       s.push(...kept);
     }
   }
+}
+
+/**
+ * The scan as the cache has always done it, way by way: a lookup takes the
+ * lowest matching way and stamps it, an insert takes the first invalid way
+ * or the oldest. With the same tag in two ways (the paging-structure
+ * caches insert tags a walk did not look up), this, not a list, is the
+ * reference: which copy a lookup refreshes decides later evictions.
+ */
+class ReferenceWays {
+  private readonly e: ({ klo: number; khi: number; asid: number; global: boolean; stamp: number } | null)[];
+  private clock = 0;
+  constructor(private readonly nSets: number, private readonly ways: number) {
+    this.e = new Array(nSets * ways).fill(null);
+  }
+  lookup(klo: number, khi: number, asid: number): boolean | null {
+    const base = (klo & (this.nSets - 1)) * this.ways;
+    for (let i = base; i < base + this.ways; i++) {
+      const x = this.e[i];
+      if (x && x.klo === klo && x.khi === khi && (x.asid === asid || x.global)) { x.stamp = ++this.clock; return x.global; }
+    }
+    return null;
+  }
+  insert(klo: number, khi: number, asid: number, global: boolean): void {
+    const base = (klo & (this.nSets - 1)) * this.ways;
+    let victim = base;
+    for (let i = base, oldest = Infinity; i < base + this.ways; i++) {
+      const x = this.e[i];
+      if (!x) { victim = i; break; }
+      if (x.stamp < oldest) { oldest = x.stamp; victim = i; }
+    }
+    this.e[victim] = { klo, khi, asid, global, stamp: ++this.clock };
+  }
+  flushAll(): void { this.e.fill(null); }
 }
 
 describe('ModelCache', () => {
@@ -86,6 +122,79 @@ describe('ModelCache', () => {
       // the stream must both hit and miss a good deal
       expect(hits).toBeGreaterThan(20_000);
       expect(hits).toBeLessThan(85_000);
+    });
+
+    it(`does a ${entries}-entry ${ways}-way cache keep true LRU order when one address space interleaves streams (a set's last-used way hit again after other sets, the shortcut without a new stamp)?`, () => {
+      const rng = new Rng(entries * 17 + ways);
+      const c = new ModelCache(entries, ways);
+      const ref = new ReferenceLru(entries / ways, ways);
+      const sets = entries / ways;
+      // A few streams, each walking a few tags of its own: like a replay's
+      // fetches and data accesses taking turns, every stream's next lookup
+      // is often its last tag again, while the others moved in between.
+      const streams = Array.from({ length: 3 }, () => { const set = rng.below(sets); return { set, at: rng.below(ways * 3) * sets + set }; });
+      let hits = 0, inserts = 0;
+      for (let n = 0; n < 100_000; n++) {
+        const s = streams[rng.below(streams.length)]!;
+        const r = rng.below(100);
+        if (r < 25) s.at = rng.below(ways * 3) * sets + s.set; // one of ways * 3 tags of the stream's set: evictions
+        else if (r < 30) s.at = rng.below(entries * 2);
+        const klo = s.at, khi = 0, asid = 1;
+        const global = r >= 98;
+        if (r === 99 && n % 7 === 0) {
+          c.flushKey(klo, khi, -1, false);
+          ref.flush((e) => !(e.klo === klo && e.khi === khi));
+          continue;
+        }
+        const want = ref.lookup(klo, khi, asid);
+        const got = c.lookup(klo, khi, asid);
+        if (got !== (want !== null) || (got && c.lastGlobal !== want!.global)) {
+          expect.fail(`operation ${n}: lookup ${klo}: ${got ? 'hit' : 'miss'}, true LRU says ${want === null ? 'miss' : 'hit'}`);
+        }
+        if (got) hits++;
+        else {
+          inserts++;
+          ref.insert(klo, khi, asid, global);
+          c.insert(klo, khi, asid, global);
+        }
+      }
+      expect(hits).toBeGreaterThan(10_000);
+      expect(inserts).toBeGreaterThan(5_000);
+    });
+
+    it(`does a ${entries}-entry ${ways}-way cache with a tag in two ways (inserted again, as a walk's upper levels are) refresh the copy the way-by-way scan refreshes?`, () => {
+      const rng = new Rng(entries * 7 + ways);
+      const c = new ModelCache(entries, ways);
+      const ref = new ReferenceWays(entries / ways, ways);
+      const sets = entries / ways;
+      const set = rng.below(sets);
+      let last = set;
+      let hits = 0;
+      for (let n = 0; n < 100_000; n++) {
+        const r = rng.below(100);
+        const klo = r < 40 ? last : rng.below(ways * 2) * sets + (r < 90 ? set : rng.below(sets));
+        last = klo;
+        if (r === 99 && n % 5 === 0) {
+          c.flushAll();
+          ref.flushAll();
+          continue;
+        }
+        if (r >= 80) {
+          // inserted whether or not it is there already
+          c.insert(klo, 0, 1, false);
+          ref.insert(klo, 0, 1, false);
+          continue;
+        }
+        const want = ref.lookup(klo, 0, 1);
+        const got = c.lookup(klo, 0, 1);
+        if (got !== (want !== null)) expect.fail(`operation ${n}: lookup ${klo}: ${got ? 'hit' : 'miss'}, the way-by-way scan says ${want === null ? 'miss' : 'hit'}`);
+        if (got) hits++;
+        else {
+          c.insert(klo, 0, 1, false);
+          ref.insert(klo, 0, 1, false);
+        }
+      }
+      expect(hits).toBeGreaterThan(10_000);
     });
   }
 });

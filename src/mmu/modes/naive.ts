@@ -128,31 +128,44 @@ export class NaiveMode implements Mode {
     const c = mmu.counters;
     c[acc & ACC_FETCH ? C_ACCESS_FETCH : acc & ACC_WRITE ? C_ACCESS_WRITE : C_ACCESS_READ]++;
     c[C_SW_TRANSLATE]++;
-    const global = globalFlag !== 0;
     const fetch = (acc & ACC_FETCH) !== 0;
-    if (this.vtlb.lookup(lo, hi, shift, fetch, mmu.state.pcid) === TLB_MISS) {
-      c[C_VTLB_MISS]++;
-      if (mmu.state.format !== FMT_NONE) {
-        const w = mmu.walker;
-        w.walk(mmu.state.gctx, this.mapPort, mmu.state.rootGpa, mmu.state.format === FMT_PAE ? mmu.state.pdpte : null, lo, hi, acc, WALK_NO_CHECK);
-        for (let level = w.topLevel; level >= w.level; level--) {
-          if (w.entryHpa[level]! < 0) continue; // PAE PDPTE registers: no memory reference
-          c[C_SW_WALK_REFS]++;
-          this.hostAccess(w.entryAddr[level]!);
-        }
-      }
-      this.vtlb.insert(lo, hi, shift, fetch, mmu.state.pcid, global);
+    const pcid = mmu.state.pcid;
+    // The hit paths stay small (V8 inlines them into the replay loop); the misses are calls.
+    if ((shift === 12 ? this.vtlb.lookup4k(lo, hi, fetch, pcid) : this.vtlb.lookup(lo, hi, shift, fetch, pcid)) === TLB_MISS) {
+      this.vtlbMiss(lo, hi, acc, shift, fetch, globalFlag !== 0);
     } else {
       c[C_VTLB_HIT]++;
     }
     this.hostAccess(gpa);
   }
 
+  /** A virtual-TLB miss: the software walk (each entry read is a host access), then the fill. */
+  private vtlbMiss(lo: number, hi: number, acc: number, shift: number, fetch: boolean, global: boolean): void {
+    const mmu = this.mmu;
+    const c = mmu.counters;
+    c[C_VTLB_MISS]++;
+    if (mmu.state.format !== FMT_NONE) {
+      const w = mmu.walker;
+      w.walk(mmu.state.gctx, this.mapPort, mmu.state.rootGpa, mmu.state.format === FMT_PAE ? mmu.state.pdpte : null, lo, hi, acc, WALK_NO_CHECK);
+      for (let level = w.topLevel; level >= w.level; level--) {
+        if (w.entryHpa[level]! < 0) continue; // PAE PDPTE registers: no memory reference
+        c[C_SW_WALK_REFS]++;
+        this.hostAccess(w.entryAddr[level]!);
+      }
+    }
+    this.vtlb.insert(lo, hi, shift, fetch, mmu.state.pcid, global);
+  }
+
   /** The emulator touches guest RAM at gpa: one host data-TLB lookup, a host walk on a miss. */
   private hostAccess(gpa: number): void {
     const hvaLo = gpa >>> 0;
     const hvaHi = HVA_BASE_HI + Math.floor(gpa / TWO_32);
-    if (this.hw.lookup(hvaLo, hvaHi, 12, false, 0) !== TLB_MISS) return;
+    if (this.hw.lookup4k(hvaLo, hvaHi, false, 0) !== TLB_MISS) return;
+    this.hostWalk(hvaLo, hvaHi);
+  }
+
+  /** A host TLB miss: the host walk, shortened by the host's paging-structure caches, then the fill. */
+  private hostWalk(hvaLo: number, hvaHi: number): void {
     const c = this.mmu.counters;
     const start = this.hostPwc.startLevel(hvaLo, hvaHi, 4, this.hostCtx.fmt.shift, 0);
     c[C_WALK]++;

@@ -1037,8 +1037,13 @@ export class ShadowMode implements Mode {
     c[acc & ACC_FETCH ? C_ACCESS_FETCH : acc & ACC_WRITE ? C_ACCESS_WRITE : C_ACCESS_READ]++;
     const fetch = (acc & ACC_FETCH) !== 0;
     const asid = this.asid();
-    if (this.hw.lookup(lo, hi, 12, fetch, asid) !== TLB_MISS) return;
-    // One walk of the shadow table, shortened by the paging-structure caches.
+    if (this.hw.lookup4k(lo, hi, fetch, asid) !== TLB_MISS) return;
+    this.walkMiss(lo, hi, fetch, asid);
+  }
+
+  /** A modeled TLB miss (out of line, so that model() inlines small): one walk of the shadow table, shortened by the paging-structure caches. */
+  private walkMiss(lo: number, hi: number, fetch: boolean, asid: number): void {
+    const c = this.mmu.counters;
     const shifts = this.sctx.fmt.shift;
     const start = this.pwc.startLevel(lo, hi, this.shadowTop, shifts, asid);
     c[C_WALK]++;

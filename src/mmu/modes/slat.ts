@@ -161,8 +161,14 @@ export class SlatMode implements Mode {
     c[acc & ACC_FETCH ? C_ACCESS_FETCH : acc & ACC_WRITE ? C_ACCESS_WRITE : C_ACCESS_READ]++;
     const fetch = (acc & ACC_FETCH) !== 0;
     const asid = this.asid();
-    if (this.hw.lookup(lo, hi, 12, fetch, asid) !== TLB_MISS) return;
-    const global = globalFlag !== 0;
+    if (this.hw.lookup4k(lo, hi, fetch, asid) !== TLB_MISS) return;
+    this.walkMiss(lo, hi, acc, fetch, asid, globalFlag !== 0);
+  }
+
+  /** A modeled TLB miss (out of line, so that model() inlines small): the two-dimensional walk, then the fill. */
+  private walkMiss(lo: number, hi: number, acc: number, fetch: boolean, asid: number, global: boolean): void {
+    const mmu = this.mmu;
+    const c = mmu.counters;
     c[C_WALK]++;
     let finalGpa: number;
     if (mmu.state.format === FMT_NONE) {

@@ -102,3 +102,6 @@ export const ACC_WRITE = PFERR_W;
 export const ACC_USER = PFERR_U;
 export const ACC_FETCH = PFERR_ID;
 export const ACC_AC = 1 << 8;
+/** Accesses carry their size (1..15 bytes of one page) in these bits of `acc` when the observer and cost model see them. */
+export const ACC_SIZE_SHIFT = 12;
+export const ACC_SIZE_MASK = 0xf << ACC_SIZE_SHIFT;

@@ -38,6 +38,18 @@ export class ModelCache {
   private mruKhi = 0;
   private mruAsid = 0;
   private mruValid = false;
+  /**
+   * Per set, the way whose stamp was set last (the set's most recently used
+   * way, valid or not; -1 before any), and whether no two valid entries of
+   * a set share a tag. While they do not, at most one way can match a
+   * lookup, so a lookup that matches its set's most recently used way hits
+   * that way, as the scan would, and needs no new stamp: touching the most
+   * recent way again changes no order in its set. (Inserting a tag that is
+   * already present, as the paging-structure caches may, ends that until
+   * the next flushAll.)
+   */
+  private readonly setMru: Int32Array;
+  private unique = true;
 
   /**
    * @param entries total entries (0 makes a cache that never hits)
@@ -59,6 +71,7 @@ export class ModelCache {
     this.asid = new Int32Array(entries);
     this.flags = new Uint8Array(entries);
     this.stamp = new Float64Array(entries);
+    this.setMru = new Int32Array(Math.max(sets, 1)).fill(-1);
   }
 
   /**
@@ -66,14 +79,35 @@ export class ModelCache {
    * way becomes most recently used), false on a miss (nothing changes).
    */
   lookup(klo: number, khi: number, asid: number): boolean {
+    // Small enough for V8 to inline at the call site: the last hit again
+    // (most lookups of a replay) costs four compares and no call.
     if (klo === this.mruKlo && khi === this.mruKhi && asid === this.mruAsid && this.mruValid) return true;
+    return this.scan(klo, khi, asid);
+  }
+
+  /** lookup() past the last-hit shortcut: the set's ways. */
+  private scan(klo: number, khi: number, asid: number): boolean {
     if (this.sets === 0) return false;
-    const base = (klo & this.setMask) * this.ways;
-    const end = base + this.ways;
+    const set = klo & this.setMask;
     const f = this.flags;
+    if (this.unique) {
+      // The set's most recently used way again (see setMru): a hit without a new stamp.
+      const w = this.setMru[set]!;
+      if (w >= 0 && this.klo[w] === klo && this.khi[w] === khi && f[w]! & VALID && (this.asid[w] === asid || f[w]! & GLOBAL)) {
+        this.lastGlobal = (f[w]! & GLOBAL) !== 0;
+        this.mruKlo = klo;
+        this.mruKhi = khi;
+        this.mruAsid = asid;
+        this.mruValid = true;
+        return true;
+      }
+    }
+    const base = set * this.ways;
+    const end = base + this.ways;
     for (let i = base; i < end; i++) {
       if (this.klo[i] === klo && this.khi[i] === khi && f[i]! & VALID && (this.asid[i] === asid || f[i]! & GLOBAL)) {
         this.stamp[i] = ++this.clock;
+        this.setMru[set] = i;
         this.lastGlobal = (f[i]! & GLOBAL) !== 0;
         this.mruKlo = klo;
         this.mruKhi = khi;
@@ -89,13 +123,20 @@ export class ModelCache {
   insert(klo: number, khi: number, asid: number, global: boolean): void {
     if (this.sets === 0) return;
     this.mruValid = false;
-    const base = (klo & this.setMask) * this.ways;
+    const set = klo & this.setMask;
+    const base = set * this.ways;
     let victim = base;
     let oldest = Infinity;
     for (let i = base; i < base + this.ways; i++) {
       if (!(this.flags[i]! & VALID)) { victim = i; break; }
       if (this.stamp[i]! < oldest) { oldest = this.stamp[i]!; victim = i; }
     }
+    if (this.unique) {
+      for (let i = base; i < base + this.ways; i++) {
+        if (i !== victim && this.flags[i]! & VALID && this.klo[i] === klo && this.khi[i] === khi) this.unique = false;
+      }
+    }
+    this.setMru[set] = victim;
     this.klo[victim] = klo;
     this.khi[victim] = khi;
     this.asid[victim] = asid;
@@ -107,6 +148,7 @@ export class ModelCache {
   flushAll(): void {
     this.mruValid = false;
     this.flags.fill(0);
+    this.unique = true;
   }
 
   /** Drops entries of address space `asid` (asid < 0: of every space); global ones survive when keepGlobal. */
