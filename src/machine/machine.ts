@@ -21,7 +21,7 @@ import { Rtc } from '../devices/rtc.js';
 import { I8042 } from '../devices/i8042.js';
 import { PciBus } from '../devices/pci.js';
 import { PostPort } from '../devices/post.js';
-import { Cpu, CpuStop } from '../cpu/cpu.js';
+import { Cpu, CpuStop, type Engine } from '../cpu/cpu.js';
 import { AR_CODE, AR_DB, AR_G, AR_P, AR_RW, AR_S, AR_ACCESSED, CR0_ET, CR0_PE, CS, DS, ES, FS, GS, SS, F_1 } from '../cpu/constants.js';
 import { loadMultiboot, type MultibootModule } from './multiboot.js';
 import { loadLinux, LINUX_BOOT_CS, LINUX_BOOT_DS } from './linux.js';
@@ -48,6 +48,8 @@ export interface MachineOptions {
   serial2Out?: (byte: number) => void;
   /** the date the CMOS clock holds at power-on (default: RTC_DEFAULT_START, a fixed date, so runs are reproducible) */
   startDate?: Date;
+  /** how the CPU runs instructions: the interpreter, or decoded blocks (docs/cpu.md); the same results either way (default 'interp') */
+  engine?: Engine;
 }
 
 /** Why a run stopped. */
@@ -118,7 +120,7 @@ export class Machine {
     this.i8042 = new I8042(this.io, this.pic, { onReset: reset });
     this.pci = new PciBus(this.io, { onReset: reset });
     this.post = new PostPort(this.io);
-    this.cpu = new Cpu({ mmu: this.mmu, io: this.io, clock: this.clock, pic: this.pic });
+    this.cpu = new Cpu({ mmu: this.mmu, io: this.io, clock: this.clock, pic: this.pic, ...(o.engine !== undefined ? { engine: o.engine } : {}) });
     this.cpu.ferrSink = (active: boolean): void => this.pic.setIrq(13, active);
   }
 
