@@ -68,6 +68,38 @@ function buildForms(): void {
   }
 }
 
+/**
+ * The forms the block loop runs itself, without the handler (Cpu.runBlocks
+ * does what the handler would, from the decoded fields): the most executed
+ * instructions of a Linux boot (docs/bench.md), with a 32-bit operand and
+ * address size, no LOCK and no REP prefix. K_HANDLER: call the handler.
+ */
+export const K_HANDLER = 0;
+/** MOV Ev, Gv (89) */
+export const K_MOV_EV_GV = 1;
+/** MOV Gv, Ev (8B) */
+export const K_MOV_GV_EV = 2;
+/** LEA Gv, M (8D, memory forms) */
+export const K_LEA = 3;
+/** ADD/OR/ADC/SBB/AND/SUB/XOR/CMP Ev, Gv (01, 09, ... 39) */
+export const K_ALU_EV_GV = 4;
+/** ADD/.../CMP Gv, Ev (03, 0B, ... 3B) */
+export const K_ALU_GV_EV = 5;
+/** group 1 Ev, Ib (83) */
+export const K_ALU_EV_IB = 6;
+/** TEST Ev, Gv (85) */
+export const K_TEST_EV_GV = 7;
+/** Jcc rel8 (70-7F) and Jcc rel32 (0F 80-8F) */
+export const K_JCC = 8;
+/** PUSH r32 (50-57) */
+export const K_PUSH_R = 9;
+/** POP r32 (58-5F) */
+export const K_POP_R = 10;
+/** CALL rel32 (E8) */
+export const K_CALL = 11;
+/** RET (C3) */
+export const K_RET = 12;
+
 /** One decoded instruction. All fields are set by the constructor, so V8 gives every Insn one shape. */
 export class Insn {
   constructor(
@@ -98,6 +130,10 @@ export class Insn {
     readonly eaSeg: number,
     /** the instruction may be followed by the next one in a block (flow `next`) */
     readonly next: boolean,
+    /** K_*: how the block loop runs it */
+    readonly kind: number,
+    /** for the K_* forms with an immediate: its value (sign-extended), or a branch's displacement */
+    readonly imm: number,
   ) {}
 }
 
@@ -181,7 +217,28 @@ function decode(page: Uint8Array, off: number, len: number, big: boolean): Insn 
       eaSeg = seg >= 0 ? seg : dseg;
     }
   }
-  return new Insn(handler, op, o32, a32, seg, rep, lock, opEnd, len, ea, modrm, i - off, base, index, scale, disp, eaSeg, (form & 1) !== 0);
+  let kind = K_HANDLER, immediate = 0;
+  if (o32 && a32 && !lock && rep === 0) {
+    if (opEnd === 1 || (opEnd === 2 && PREFIX[page[off]!] !== 0)) {
+      // one-byte map (with at most a segment or 66/67 prefix that left the sizes 32-bit)
+      if (op === 0x89) kind = K_MOV_EV_GV;
+      else if (op === 0x8b) kind = K_MOV_GV_EV;
+      else if (op === 0x8d && modrm < 0xc0) kind = K_LEA;
+      else if (op < 0x40 && (op & 7) === 1) kind = K_ALU_EV_GV;
+      else if (op < 0x40 && (op & 7) === 3) kind = K_ALU_GV_EV;
+      else if (op === 0x83) { kind = K_ALU_EV_IB; immediate = (page[off + len - 1]! << 24) >> 24; }
+      else if (op === 0x85) kind = K_TEST_EV_GV;
+      else if (op >= 0x70 && op <= 0x7f) { kind = K_JCC; immediate = (page[off + len - 1]! << 24) >> 24; }
+      else if (op >= 0x50 && op <= 0x57) kind = K_PUSH_R;
+      else if (op >= 0x58 && op <= 0x5f) kind = K_POP_R;
+      else if (op === 0xe8) { kind = K_CALL; immediate = le32(page, off + len - 4); }
+      else if (op === 0xc3) kind = K_RET;
+    } else if (opEnd === 2 && page[off] === 0x0f && op >= 0x80 && op <= 0x8f) {
+      kind = K_JCC;
+      immediate = le32(page, off + len - 4);
+    }
+  }
+  return new Insn(handler, op, o32, a32, seg, rep, lock, opEnd, len, ea, modrm, i - off, base, index, scale, disp, eaSeg, (form & 1) !== 0, kind, immediate);
 }
 
 /** The decoded blocks of the guest's code, and their invalidation. */

@@ -28,7 +28,11 @@ import {
   CR0_ET, CR0_CD, CR0_NW, AR_ACCESSED,
 } from './constants.js';
 import { execute } from './execute.js';
-import { BlockCache, type Insn } from './block.js';
+import {
+  BlockCache, K_ALU_EV_GV, K_ALU_EV_IB, K_ALU_GV_EV, K_CALL, K_JCC, K_LEA, K_MOV_EV_GV, K_MOV_GV_EV, K_POP_R,
+  K_PUSH_R, K_RET, K_TEST_EV_GV, type Block, type Insn,
+} from './block.js';
+import { alu } from './alu.js';
 import { deliverInterrupt, type InterruptKind } from './transfer.js';
 import { Fpu } from './fpu.js';
 import type { FpuHost } from './fpu-host.js';
@@ -696,11 +700,131 @@ export class Cpu implements FpuHost {
     this.modrm = m;
     this.eip = (this.instrEip + d.modrmEnd) | 0;
     if (m >= 0xc0) return;
+    this.effective(d);
+  }
+
+  /** The effective address of a decoded memory operand, set as decodeModrm sets it (eaSeg, eaOff); returns the offset. */
+  private effective(d: Insn): number {
     let off = d.disp;
     if (d.base >= 0) off = (off + this.reg32[d.base]!) | 0;
     if (d.index >= 0) off = (off + (this.reg32[d.index]! << d.scale)) | 0;
     this.eaSeg = d.eaSeg;
     this.eaOff = off;
+    return off;
+  }
+
+  /** A near jump to `target` with a 32-bit operand: the CS limit check of the handlers' jumpAbs (ops/control.ts). */
+  private nearJump32(target: number): void {
+    if (this.protectedMode || (this.segLimit[CS]! | 0) !== -1) {
+      if ((target >>> 0) > (this.segLimit[CS]! >>> 0)) this.gp(0);
+    }
+    this.eip = target;
+  }
+
+  /**
+   * Runs a decoded instruction of one of the block engine's own forms
+   * (block.ts, K_*) as its handler would: the same reads, writes, flags,
+   * EIP and decode fields, in the same order, without decoding or a call
+   * through the dispatch table. The operand and address size are 32 bits
+   * and there is no LOCK or REP prefix. Returns false for any other form.
+   */
+  private runForm(d: Insn): boolean {
+    const r = this.reg32;
+    const m = d.modrm;
+    switch (d.kind) {
+      case K_MOV_EV_GV: {
+        this.modrm = m;
+        this.eip = (this.eip + d.len) | 0;
+        const v = r[(m >> 3) & 7]!;
+        if (m >= 0xc0) r[m & 7] = v;
+        else this.wr32(d.eaSeg, this.effective(d), v);
+        return true;
+      }
+      case K_MOV_GV_EV:
+        this.modrm = m;
+        this.eip = (this.eip + d.len) | 0;
+        r[(m >> 3) & 7] = m >= 0xc0 ? r[m & 7]! : this.rd32(d.eaSeg, this.effective(d));
+        return true;
+      case K_LEA:
+        this.modrm = m;
+        this.eip = (this.eip + d.len) | 0;
+        r[(m >> 3) & 7] = this.effective(d);
+        return true;
+      case K_ALU_EV_GV: {
+        this.modrm = m;
+        this.eip = (this.eip + d.len) | 0;
+        const o = d.op >> 3;
+        if (m >= 0xc0) {
+          const x = alu(this, o, r[m & 7]!, r[(m >> 3) & 7]!, 32);
+          if (o !== 7) r[m & 7] = x;
+        } else {
+          const off = this.effective(d);
+          const x = alu(this, o, this.rd32(d.eaSeg, off), r[(m >> 3) & 7]!, 32);
+          if (o !== 7) this.wr32(d.eaSeg, off, x);
+        }
+        return true;
+      }
+      case K_ALU_GV_EV: {
+        this.modrm = m;
+        this.eip = (this.eip + d.len) | 0;
+        const o = d.op >> 3;
+        const g = (m >> 3) & 7;
+        const a = r[g]!;
+        const x = alu(this, o, a, m >= 0xc0 ? r[m & 7]! : this.rd32(d.eaSeg, this.effective(d)), 32);
+        if (o !== 7) r[g] = x;
+        return true;
+      }
+      case K_ALU_EV_IB: {
+        this.modrm = m;
+        this.eip = (this.eip + d.len) | 0;
+        const o = (m >> 3) & 7;
+        if (m >= 0xc0) {
+          const x = alu(this, o, r[m & 7]!, d.imm, 32);
+          if (o !== 7) r[m & 7] = x;
+        } else {
+          const off = this.effective(d);
+          const x = alu(this, o, this.rd32(d.eaSeg, off), d.imm, 32);
+          if (o !== 7) this.wr32(d.eaSeg, off, x);
+        }
+        return true;
+      }
+      case K_TEST_EV_GV:
+        this.modrm = m;
+        this.eip = (this.eip + d.len) | 0;
+        alu(this, 4, m >= 0xc0 ? r[m & 7]! : this.rd32(d.eaSeg, this.effective(d)), r[(m >> 3) & 7]!, 32);
+        return true;
+      case K_JCC:
+        this.eip = (this.eip + d.len) | 0;
+        if (this.cond(d.op & 15)) this.nearJump32((this.eip + d.imm) | 0);
+        return true;
+      case K_PUSH_R:
+        this.eip = (this.eip + d.len) | 0;
+        this.push32(r[d.op & 7]!);
+        return true;
+      case K_POP_R: {
+        this.eip = (this.eip + d.len) | 0;
+        const v = this.pop32();
+        r[d.op & 7] = v;
+        return true;
+      }
+      case K_CALL: {
+        const ret = (this.eip + d.len) | 0;
+        this.eip = ret;
+        const target = (ret + d.imm) | 0;
+        if ((target >>> 0) > (this.segLimit[CS]! >>> 0) && (this.protectedMode || this.segLimit[CS] !== -1)) this.gp(0);
+        this.push32(ret);
+        this.eip = target;
+        return true;
+      }
+      case K_RET: {
+        this.eip = (this.eip + d.len) | 0;
+        this.nearJump32(this.peekOp(0));
+        this.addSp(4);
+        return true;
+      }
+      default:
+        return false;
+    }
   }
 
   /** The reg field (bits 5:3) of the ModR/M byte. */
@@ -1094,6 +1218,9 @@ export class Cpu implements FpuHost {
    */
   private runBlocks(cache: BlockCache): number {
     let n = 0;
+    // A fetch page whose frame the cache leaves to the interpreter (code
+    // and data on one page): no lookup for each of its instructions.
+    let skipPage = 1, skipHpa = -1;
     while (n < this.budget) {
       try {
         while (n < this.budget) {
@@ -1103,29 +1230,16 @@ export class Cpu implements FpuHost {
           }
           const lin = (this.csBase + this.eip) | 0;
           const page = lin & 0xfffff000;
-          if (page === this.fetchPage && this.codeBig && (this.flags & F_TF) === 0) {
+          if (page === this.fetchPage && (page !== skipPage || this.fetchHpa !== skipHpa) && this.codeBig && (this.flags & F_TF) === 0) {
             const b = cache.lookup((this.fetchGpa + (lin & 0xfff)) >>> 0, this.fetchHpa, true);
-            if (b !== null && b.insns.length !== 0) {
-              const insns = b.insns;
-              for (let k = 0; k < insns.length; k++) {
-                const d = insns[k]!;
-                this.instrEip = this.eip;
-                this.instrEsp = this.reg32[ESP]!;
-                this.executed = ++n;
-                this.o32 = d.o32;
-                this.a32 = d.a32;
-                this.segOverride = d.seg;
-                this.rep = d.rep;
-                this.lockPrefix = d.lock;
-                this.eip = (this.eip + d.opEnd) | 0;
-                if (d.ea !== 0) this.pre = d;
-                d.handler(this, d.op);
-                this.pre = null;
-                if (this.halted) {
-                  this.totalInstructions += n;
-                  return n;
-                }
-                if (n >= this.budget || this.pollIntr || !b.valid || this.fetchPage !== page) break;
+            if (b === null) {
+              skipPage = page;
+              skipHpa = this.fetchHpa;
+            } else if (b.insns.length !== 0) {
+              n = this.runBlock(b, n, page);
+              if (this.halted) {
+                this.totalInstructions += n;
+                return n;
               }
               continue;
             }
@@ -1143,6 +1257,8 @@ export class Cpu implements FpuHost {
         }
       } catch (e) {
         if (e !== FAULT) throw e;
+        // A fault in runBlock: its count is in `executed`, as the interpreter's is.
+        n = this.executed;
         this.pre = null;
         this.eip = this.instrEip;
         this.reg32[ESP] = this.instrEsp;
@@ -1150,6 +1266,36 @@ export class Cpu implements FpuHost {
       }
     }
     this.totalInstructions += n;
+    return n;
+  }
+
+  /**
+   * Runs block `b` from its first instruction, `n` instructions into the
+   * slice, on linear page `page`; returns the count after it. A separate
+   * function, so that the interpreter's path in runBlocks stays as small
+   * as run()'s (V8 inlines execute() there). A fault leaves the count in
+   * `executed` (set before each instruction, as the interpreter sets it).
+   */
+  private runBlock(b: Block, n: number, page: number): number {
+    const insns = b.insns;
+    for (let k = 0; k < insns.length; k++) {
+      const d = insns[k]!;
+      this.instrEip = this.eip;
+      this.instrEsp = this.reg32[ESP]!;
+      this.executed = ++n;
+      this.o32 = d.o32;
+      this.a32 = d.a32;
+      this.segOverride = d.seg;
+      this.rep = d.rep;
+      this.lockPrefix = d.lock;
+      if (d.kind === 0 || !this.runForm(d)) {
+        this.eip = (this.eip + d.opEnd) | 0;
+        if (d.ea !== 0) this.pre = d;
+        d.handler(this, d.op);
+        this.pre = null;
+      }
+      if (this.halted || n >= this.budget || this.pollIntr || !b.valid || this.fetchPage !== page) break;
+    }
     return n;
   }
 
