@@ -116,6 +116,7 @@ const cases: Case[] = [
   { name: '--mem NaN', args: ['boot', '--multiboot', guestExit0, '--mem', 'NaN'], status: 2, stderr: /--mem must be a size such as 256M or 1G \(a bare number is MiB\), not 'NaN'/ },
   { name: '--mem not whole pages', args: ['boot', '--multiboot', guestExit0, '--mem', '3000001B'], status: 2, stderr: /--mem 3000001B is not a whole number of 4 KiB pages/ },
   { name: '--mem below the minimum', args: ['boot', '--multiboot', guestExit0, '--mem', '1M'], status: 2, stderr: /--mem 1M is below the minimum of 2 MiB/ },
+  { name: '--engine unknown', args: ['boot', '--multiboot', guestExit0, '--engine', 'fast'], status: 2, stderr: /^vmmu boot: --engine: 'fast' is not one of interp, block; see 'vmmu boot --help'\n$/ },
   { name: '--memory 3G', args: ['replay', lackey, '--memory', '3G'], status: 2, stderr: /--memory 3G is more than the maximum of 2000 MiB/ },
   { name: '--memory 1e3', args: ['replay', lackey, '--memory', '1e3'], status: 2, stderr: /--memory must be a size/ },
   { name: '--seed 1e20', args: ['replay', lackey, '--seed', '1e20'], status: 2, stderr: /--seed must be a whole number, 0 to 4294967295, not '1e20'/ },
