@@ -83,7 +83,7 @@ const HISTORY = 64;
 export type Engine = 'interp' | 'block';
 export const ENGINES: readonly Engine[] = ['interp', 'block'];
 /** The engine a Cpu (and vmmu boot) uses when none is given. */
-export const DEFAULT_ENGINE: Engine = 'interp';
+export const DEFAULT_ENGINE: Engine = 'block';
 
 export interface CpuOptions {
   mmu: Mmu;

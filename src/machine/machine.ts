@@ -48,7 +48,7 @@ export interface MachineOptions {
   serial2Out?: (byte: number) => void;
   /** the date the CMOS clock holds at power-on (default: RTC_DEFAULT_START, a fixed date, so runs are reproducible) */
   startDate?: Date;
-  /** how the CPU runs instructions: the interpreter, or decoded blocks (docs/cpu.md); the same results either way (default 'interp') */
+  /** how the CPU runs instructions: the interpreter, or decoded blocks (docs/cpu.md); the same results either way (default DEFAULT_ENGINE, 'block') */
   engine?: Engine;
 }
 
