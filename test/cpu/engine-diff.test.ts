@@ -6,7 +6,8 @@
  * out of the observed loop), and hand-assembled self-modifying code: a
  * write into the running block, into another block of its page, into
  * another code page, by a loop that keeps writing its own page, and
- * through Mmu.writePhys* between runs (SDM vol. 3A, 11.6).
+ * through Mmu.writePhys* between runs (SDM vol. 3A, 11.6); a fault in the
+ * middle of a block; and a cache that fills up and is emptied.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { Machine } from '../../src/machine/machine.js';
 import { MODE_NAMES, type ModeName } from '../../src/mmu/modes/mode.js';
 import type { Engine } from '../../src/cpu/cpu.js';
 import { CODE, flatMachine, haltedInStub, runToHalt, stackWord } from './flat-machine.js';
+import { MAX_BLOCKS } from '../../src/cpu/block.js';
 
 const guestsDir = fileURLToPath(new URL('../guests', import.meta.url));
 const GUESTS = readdirSync(guestsDir).sort().filter((n) => existsSync(join(guestsDir, n, `${n}.elf`)));
@@ -168,6 +170,22 @@ describe.each(MODE_NAMES)('self-modifying code under %s translation', (mode) => 
     ]);
     expect(ends.map((e) => e.regs[3])).toEqual([0, 16, 0, -3]);
   });
+});
+
+it('when the cache is full (MAX_BLOCKS), is it emptied, and does the code run on as under the interpreter?', () => {
+  // MAX_BLOCKS + 2000 one-instruction blocks: JMP +0 (EB 00) ends each block, then INC EBX; HLT; run twice
+  const n = MAX_BLOCKS + 2000;
+  const code = [0xbd, ...le32(2)]; // mov ebp, 2
+  const top = CODE + code.length;
+  for (let k = 0; k < n; k++) code.push(0xeb, 0x00);
+  code.push(INC_EBX, 0x4d, 0x0f, 0x85, ...le32(top - (CODE + code.length + 8)), HLT); // inc ebx; dec ebp; jnz top (rel32); hlt
+  const a = runFlat('interp', 'shadow', code);
+  const b = runFlat('block', 'shadow', code);
+  expect(b.ends).toEqual(a.ends);
+  expect(a.ends[0]!.regs[3]).toBe(2);
+  expect(a.ends[0]!.instructions).toBe(2 * n + 8); // mov; twice n jumps, inc, dec, jnz; hlt
+  expect(b.m.cpu.blocks!.flushes).toBeGreaterThan(0);
+  expect(b.m.cpu.blocks!.size).toBeLessThanOrEqual(MAX_BLOCKS);
 });
 
 describe.each(MODE_NAMES)('a fault inside a block under %s translation', (mode) => {
