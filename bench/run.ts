@@ -21,9 +21,9 @@ async function main(): Promise<void> {
 function cpuSection(): void {
   console.log('\nCPU: guest instructions per second on the benchmark kernels (bench/guests; best of 3 after a warm-up)');
   const pad = (s: string, n: number): string => s.padStart(n);
-  console.log(`${'guest'.padEnd(12)}${'mode'.padEnd(8)}${pad('instructions', 14)}${pad('seconds', 9)}${pad('MIPS', 8)}`);
+  console.log(`${'guest'.padEnd(12)}${'mode'.padEnd(8)}${'engine'.padEnd(8)}${pad('instructions', 14)}${pad('seconds', 9)}${pad('MIPS', 8)}`);
   for (const r of benchCpu()) {
-    console.log(`${r.guest.padEnd(12)}${r.mode.padEnd(8)}${pad(String(r.instructions), 14)}${pad(r.seconds.toFixed(2), 9)}${pad(r.mips.toFixed(1), 8)}`);
+    console.log(`${r.guest.padEnd(12)}${r.mode.padEnd(8)}${r.engine.padEnd(8)}${pad(String(r.instructions), 14)}${pad(r.seconds.toFixed(2), 9)}${pad(r.mips.toFixed(1), 8)}`);
   }
   console.log('compute: paging off, ALU work with a load and a store per iteration; pagefault: ~49,000 demand-paging faults and INVLPGs.');
 }

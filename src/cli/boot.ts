@@ -5,6 +5,7 @@
  * On a terminal the console is interactive (docs/console.md).
  */
 import { Machine, type RunResult, type StopReason } from '../machine/machine.js';
+import type { Engine } from '../cpu/cpu.js';
 import type { ModeName } from '../mmu/index.js';
 import { MultibootError, type MultibootModule } from '../machine/multiboot.js';
 import { LinuxBootError } from '../machine/linux.js';
@@ -74,6 +75,8 @@ export interface BootOptions {
   console?: ConsoleIo;
   /** the date the CMOS clock starts from (default: RTC_DEFAULT_START, a fixed date; vmmu boot's --rtc) */
   startDate?: Date;
+  /** how the CPU runs instructions (vmmu boot's --engine; default the Machine's) */
+  engine?: Engine;
 }
 
 /** Why a boot ended: the machine's reasons, or the person's. */
@@ -159,7 +162,7 @@ export async function bootGuest(o: BootOptions): Promise<BootOutcome> {
     files = { kernel, ...(img.initrd !== undefined ? { initrd: readInput(img.initrd, '--initrd', o.memory - kernel.length, o.memory) } : {}) };
   }
   const output = new SerialOutput(o.out ?? (o.console ? o.console.output : process.stdout));
-  const m = new Machine({ mode: o.mode, memory: o.memory, serialOut: output.push, mmu: { measure: o.measure }, ...(o.startDate ? { startDate: o.startDate } : {}) });
+  const m = new Machine({ mode: o.mode, memory: o.memory, serialOut: output.push, mmu: { measure: o.measure }, ...(o.startDate ? { startDate: o.startDate } : {}), ...(o.engine !== undefined ? { engine: o.engine } : {}) });
   // Recording starts before the loader runs, so the trace holds the whole life of the guest's MMU.
   const recorder = o.record !== undefined
     ? new TraceRecorder(m.mmu, o.recordSink ?? o.record, { ...(o.recordCheckEvery !== undefined ? { checkEvery: o.recordCheckEvery } : {}), notes: { boot: { ...img, cmdline: o.cmdline, memory: o.memory, mode: o.mode } } })

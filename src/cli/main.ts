@@ -13,6 +13,7 @@ import { InputError, loadCostProfile, loadTlbGeometry } from './config.js';
 import { rtcStartDate } from './rtc-option.js';
 import { bootGuest, multibootModules, type BootImage } from './boot.js';
 import { guestFiles } from '../guests/paths.js';
+import { DEFAULT_ENGINE, ENGINES, type Engine } from '../cpu/cpu.js';
 import { comparisonText } from './table.js';
 import { compareCommand, recordCommand, replayCommand, TRACE_HELP, TRACE_USAGE, TraceUsageError } from './trace-cmd.js';
 import { ANY_COUNT, intOption, MAX_DEMO_PROCESSES, MAX_GUEST_MEMORY, MAX_WORKING_SET, memoryOption, OptionError, type IntRange } from './options.js';
@@ -52,6 +53,9 @@ boot options:
                                  UTC; default 2026-01-01T00:00:00 without a terminal,
                                  so that runs are reproducible, and now on the console
   --max-instructions N           stop after N instructions
+  --engine interp|block          how the CPU runs instructions: block runs decoded blocks
+                                 from a cache, interp decodes each one every time (the
+                                 reference); the same results (default block)
   --measure                      play every access through the cost model (TLB, walk
                                  and cycle figures in the summary)
   --record FILE                  record a trace of the run (vmmu replay FILE replays it);
@@ -175,11 +179,14 @@ async function boot(args: string[]): Promise<number> {
       force: { type: 'boolean' },
       batch: { type: 'boolean' },
       rtc: { type: 'string' },
+      engine: { type: 'string' },
     },
     strict: true,
   });
   const mode = (values.mode ?? 'shadow') as ModeName;
   if (!MODE_NAMES.includes(mode)) throw new UsageError(`--mode: '${values.mode}' is not one of ${MODE_NAMES.join(', ')}`);
+  const engine = (values.engine ?? DEFAULT_ENGINE) as Engine;
+  if (!ENGINES.includes(engine)) throw new UsageError(`--engine: '${values.engine}' is not one of ${ENGINES.join(', ')}`);
   if (values.multiboot !== undefined && values.kernel !== undefined) throw new UsageError('give --kernel or --multiboot, not both');
   if (values.initrd !== undefined && values.kernel === undefined && values.multiboot === undefined) throw new UsageError('--initrd goes with --kernel or --multiboot');
   const interactive = !values.batch && process.stdin.isTTY === true && process.stdout.isTTY === true;
@@ -226,6 +233,7 @@ async function boot(args: string[]): Promise<number> {
     cmdline: cmdline ?? '',
     startDate,
     memory,
+    engine,
     ...(maxInstructions !== undefined ? { maxInstructions } : {}),
     measure: values.measure ?? false,
     ...(record ? { record: record.name, recordSink: record.sink } : {}),

@@ -28,6 +28,11 @@ import {
   CR0_ET, CR0_CD, CR0_NW, AR_ACCESSED,
 } from './constants.js';
 import { execute } from './execute.js';
+import {
+  BlockCache, K_ALU_EV_GV, K_ALU_EV_IB, K_ALU_GV_EV, K_CALL, K_JCC, K_LEA, K_MOV_EV_GV, K_MOV_GV_EV, K_POP_R,
+  K_PUSH_R, K_RET, K_TEST_EV_GV, type Block, type Insn,
+} from './block.js';
+import { alu } from './alu.js';
 import { deliverInterrupt, type InterruptKind } from './transfer.js';
 import { Fpu } from './fpu.js';
 import type { FpuHost } from './fpu-host.js';
@@ -70,11 +75,23 @@ for (let i = 0; i < 256; i++) {
 /** Limits of the emulator, not the architecture. */
 const HISTORY = 64;
 
+/**
+ * How the plain run loop executes instructions: `interp` fetches and
+ * decodes every instruction each time it runs (the reference); `block` runs
+ * decoded blocks from a cache (block.ts), with exactly the same results.
+ */
+export type Engine = 'interp' | 'block';
+export const ENGINES: readonly Engine[] = ['interp', 'block'];
+/** The engine a Cpu (and vmmu boot) uses when none is given. */
+export const DEFAULT_ENGINE: Engine = 'block';
+
 export interface CpuOptions {
   mmu: Mmu;
   io: IoBus;
   clock: VirtualClock;
   pic: InterruptController;
+  /** default DEFAULT_ENGINE */
+  engine?: Engine;
 }
 
 export class Cpu implements FpuHost {
@@ -131,6 +148,12 @@ export class Cpu implements FpuHost {
   /** effective address of a memory operand: segment and offset */
   eaSeg = DS;
   eaOff = 0;
+  /**
+   * The block engine's decoded form of the running instruction, for
+   * decodeModrm to use instead of fetching (null: decode from the bytes).
+   * Set only by runBlocks, for one instruction.
+   */
+  pre: Insn | null = null;
 
   // ---- system registers ----
   cr0 = CR0_ET | CR0_CD | CR0_NW;
@@ -178,6 +201,8 @@ export class Cpu implements FpuHost {
   /** never a page while the MMU observes accesses (mmu.measure): every fetch then takes fetchObserved */
   fetchPage = 1;
   fetchHpa = 0;
+  /** guest-physical address of the fetch page (the block engine's key) */
+  fetchGpa = 0;
 
   // ---- observed fetches (mmu.measure): the instruction's current run of bytes within one page ----
   /** linear page of the run, 1 when there is none */
@@ -204,6 +229,9 @@ export class Cpu implements FpuHost {
   readonly clock: VirtualClock;
   readonly pic: InterruptController;
   readonly fpu: Fpu;
+  readonly engine: Engine;
+  /** the block engine's cache (null under the interpreter) */
+  readonly blocks: BlockCache | null;
   /** set by the machine to be told about HLT with interrupts off, triple faults etc. */
   onShutdown: ((reason: string) => void) | null = null;
 
@@ -214,6 +242,13 @@ export class Cpu implements FpuHost {
     this.pic = o.pic;
     this.mem8 = o.mmu.u8;
     this.fpu = new Fpu(this);
+    this.engine = o.engine ?? DEFAULT_ENGINE;
+    if (this.engine === 'block') {
+      this.blocks = new BlockCache(o.mmu);
+      this.blocks.clock = (): number => this.totalInstructions + this.executed;
+    } else {
+      this.blocks = null;
+    }
     this.reset();
   }
 
@@ -496,6 +531,7 @@ export class Cpu implements FpuHost {
       if (this.segFastR[CS] || (pageOffStart + 0xfff <= (this.segLimit[CS]! >>> 0) && pageOffStart <= (this.segLimit[CS]! >>> 0))) {
         this.fetchPage = page;
         this.fetchHpa = h - (lin & 0xfff);
+        this.fetchGpa = this.mmu.lastGpa - (lin & 0xfff);
       } else {
         this.fetchPage = 1;
       }
@@ -598,6 +634,16 @@ export class Cpu implements FpuHost {
 
   /** Reads the ModR/M byte (and SIB, displacement); for memory forms sets eaSeg/eaOff. */
   decodeModrm(): void {
+    const d = this.pre;
+    if (d !== null) {
+      this.pre = null;
+      // The block engine decoded it (block.ts); used only where the
+      // interpreter would decode it, right after the opcode.
+      if (this.eip === ((this.instrEip + d.opEnd) | 0)) {
+        this.decodeCached(d);
+        return;
+      }
+    }
     const m = this.fetch8();
     this.modrm = m;
     if (m >= 0xc0) return;
@@ -646,6 +692,139 @@ export class Cpu implements FpuHost {
     }
     this.eaSeg = this.segOverride >= 0 ? this.segOverride : seg;
     this.eaOff = off;
+  }
+
+  /** decodeModrm from a decoded instruction: the same fields, no fetch. */
+  private decodeCached(d: Insn): void {
+    const m = d.modrm;
+    this.modrm = m;
+    this.eip = (this.instrEip + d.modrmEnd) | 0;
+    if (m >= 0xc0) return;
+    this.effective(d);
+  }
+
+  /** The effective address of a decoded memory operand, set as decodeModrm sets it (eaSeg, eaOff); returns the offset. */
+  private effective(d: Insn): number {
+    let off = d.disp;
+    if (d.base >= 0) off = (off + this.reg32[d.base]!) | 0;
+    if (d.index >= 0) off = (off + (this.reg32[d.index]! << d.scale)) | 0;
+    this.eaSeg = d.eaSeg;
+    this.eaOff = off;
+    return off;
+  }
+
+  /** A near jump to `target` with a 32-bit operand: the CS limit check of the handlers' jumpAbs (ops/control.ts). */
+  private nearJump32(target: number): void {
+    if (this.protectedMode || (this.segLimit[CS]! | 0) !== -1) {
+      if ((target >>> 0) > (this.segLimit[CS]! >>> 0)) this.gp(0);
+    }
+    this.eip = target;
+  }
+
+  /**
+   * Runs a decoded instruction of one of the block engine's own forms
+   * (block.ts, K_*) as its handler would: the same reads, writes, flags,
+   * EIP and decode fields, in the same order, without decoding or a call
+   * through the dispatch table. The operand and address size are 32 bits
+   * and there is no LOCK or REP prefix. Returns false for any other form.
+   */
+  private runForm(d: Insn): boolean {
+    const r = this.reg32;
+    const m = d.modrm;
+    switch (d.kind) {
+      case K_MOV_EV_GV: {
+        this.modrm = m;
+        this.eip = (this.eip + d.len) | 0;
+        const v = r[(m >> 3) & 7]!;
+        if (m >= 0xc0) r[m & 7] = v;
+        else this.wr32(d.eaSeg, this.effective(d), v);
+        return true;
+      }
+      case K_MOV_GV_EV:
+        this.modrm = m;
+        this.eip = (this.eip + d.len) | 0;
+        r[(m >> 3) & 7] = m >= 0xc0 ? r[m & 7]! : this.rd32(d.eaSeg, this.effective(d));
+        return true;
+      case K_LEA:
+        this.modrm = m;
+        this.eip = (this.eip + d.len) | 0;
+        r[(m >> 3) & 7] = this.effective(d);
+        return true;
+      case K_ALU_EV_GV: {
+        this.modrm = m;
+        this.eip = (this.eip + d.len) | 0;
+        const o = d.op >> 3;
+        if (m >= 0xc0) {
+          const x = alu(this, o, r[m & 7]!, r[(m >> 3) & 7]!, 32);
+          if (o !== 7) r[m & 7] = x;
+        } else {
+          const off = this.effective(d);
+          const x = alu(this, o, this.rd32(d.eaSeg, off), r[(m >> 3) & 7]!, 32);
+          if (o !== 7) this.wr32(d.eaSeg, off, x);
+        }
+        return true;
+      }
+      case K_ALU_GV_EV: {
+        this.modrm = m;
+        this.eip = (this.eip + d.len) | 0;
+        const o = d.op >> 3;
+        const g = (m >> 3) & 7;
+        const a = r[g]!;
+        const x = alu(this, o, a, m >= 0xc0 ? r[m & 7]! : this.rd32(d.eaSeg, this.effective(d)), 32);
+        if (o !== 7) r[g] = x;
+        return true;
+      }
+      case K_ALU_EV_IB: {
+        this.modrm = m;
+        this.eip = (this.eip + d.len) | 0;
+        const o = (m >> 3) & 7;
+        if (m >= 0xc0) {
+          const x = alu(this, o, r[m & 7]!, d.imm, 32);
+          if (o !== 7) r[m & 7] = x;
+        } else {
+          const off = this.effective(d);
+          const x = alu(this, o, this.rd32(d.eaSeg, off), d.imm, 32);
+          if (o !== 7) this.wr32(d.eaSeg, off, x);
+        }
+        return true;
+      }
+      case K_TEST_EV_GV:
+        this.modrm = m;
+        this.eip = (this.eip + d.len) | 0;
+        alu(this, 4, m >= 0xc0 ? r[m & 7]! : this.rd32(d.eaSeg, this.effective(d)), r[(m >> 3) & 7]!, 32);
+        return true;
+      case K_JCC:
+        this.eip = (this.eip + d.len) | 0;
+        if (this.cond(d.op & 15)) this.nearJump32((this.eip + d.imm) | 0);
+        return true;
+      case K_PUSH_R:
+        this.eip = (this.eip + d.len) | 0;
+        this.push32(r[d.op & 7]!);
+        return true;
+      case K_POP_R: {
+        this.eip = (this.eip + d.len) | 0;
+        const v = this.pop32();
+        r[d.op & 7] = v;
+        return true;
+      }
+      case K_CALL: {
+        const ret = (this.eip + d.len) | 0;
+        this.eip = ret;
+        const target = (ret + d.imm) | 0;
+        if ((target >>> 0) > (this.segLimit[CS]! >>> 0) && (this.protectedMode || this.segLimit[CS] !== -1)) this.gp(0);
+        this.push32(ret);
+        this.eip = target;
+        return true;
+      }
+      case K_RET: {
+        this.eip = (this.eip + d.len) | 0;
+        this.nearJump32(this.peekOp(0));
+        this.addSp(4);
+        return true;
+      }
+      default:
+        return false;
+    }
   }
 
   /** The reg field (bits 5:3) of the ModR/M byte. */
@@ -993,6 +1172,7 @@ export class Cpu implements FpuHost {
     // one stays as fast as it was.
     this.observing = this.mmu.measure;
     if (this.observing) return this.runObserved();
+    if (this.blocks !== null) return this.runBlocks(this.blocks);
     let n = 0;
     while (n < this.budget) {
       try {
@@ -1020,6 +1200,102 @@ export class Cpu implements FpuHost {
       }
     }
     this.totalInstructions += n;
+    return n;
+  }
+
+  /**
+   * run() with the block engine (docs/cpu.md, "The block engine"): the
+   * interpreter's loop, except that where EIP is on the cached fetch page
+   * of 32-bit code and TF is clear, it runs the decoded block there. Each
+   * instruction of a block keeps the interpreter's contract: instrEip and
+   * instrEsp set before it, counted before it runs, its decode state set as
+   * execute() would set it; after each, the block stops where the
+   * interpreter's loop would do something else than start the next
+   * instruction (the slice's end, an interrupt poll, a halt), where the
+   * fetch page changed (paging, CS, privilege), and after a write to the
+   * block's own frame (SDM vol. 3A, 11.6: the next instruction's bytes may
+   * have changed).
+   */
+  private runBlocks(cache: BlockCache): number {
+    let n = 0;
+    // A fetch page whose frame the cache leaves to the interpreter (code
+    // and data on one page): no lookup for each of its instructions.
+    let skipPage = 1, skipHpa = -1;
+    while (n < this.budget) {
+      try {
+        while (n < this.budget) {
+          if (this.pollIntr) {
+            this.executed = n;
+            if (this.checkInterrupts()) continue;
+          }
+          const lin = (this.csBase + this.eip) | 0;
+          const page = lin & 0xfffff000;
+          if (page === this.fetchPage && (page !== skipPage || this.fetchHpa !== skipHpa) && this.codeBig && (this.flags & F_TF) === 0) {
+            const b = cache.lookup((this.fetchGpa + (lin & 0xfff)) >>> 0, this.fetchHpa, true);
+            if (b === null) {
+              skipPage = page;
+              skipHpa = this.fetchHpa;
+            } else if (b.insns.length !== 0) {
+              n = this.runBlock(b, n, page);
+              if (this.halted) {
+                this.totalInstructions += n;
+                return n;
+              }
+              continue;
+            }
+          }
+          this.instrEip = this.eip;
+          this.instrEsp = this.reg32[ESP]!;
+          this.executed = ++n;
+          const tf = this.flags & F_TF;
+          execute(this);
+          if (tf !== 0) this.singleStep();
+          if (this.halted) {
+            this.totalInstructions += n;
+            return n;
+          }
+        }
+      } catch (e) {
+        if (e !== FAULT) throw e;
+        // A fault in runBlock: its count is in `executed`, as the interpreter's is.
+        n = this.executed;
+        this.pre = null;
+        this.eip = this.instrEip;
+        this.reg32[ESP] = this.instrEsp;
+        this.exception(FAULT.vector, FAULT.hasError, FAULT.errorCode);
+      }
+    }
+    this.totalInstructions += n;
+    return n;
+  }
+
+  /**
+   * Runs block `b` from its first instruction, `n` instructions into the
+   * slice, on linear page `page`; returns the count after it. A separate
+   * function, so that the interpreter's path in runBlocks stays as small
+   * as run()'s (V8 inlines execute() there). A fault leaves the count in
+   * `executed` (set before each instruction, as the interpreter sets it).
+   */
+  private runBlock(b: Block, n: number, page: number): number {
+    const insns = b.insns;
+    for (let k = 0; k < insns.length; k++) {
+      const d = insns[k]!;
+      this.instrEip = this.eip;
+      this.instrEsp = this.reg32[ESP]!;
+      this.executed = ++n;
+      this.o32 = d.o32;
+      this.a32 = d.a32;
+      this.segOverride = d.seg;
+      this.rep = d.rep;
+      this.lockPrefix = d.lock;
+      if (d.kind === 0 || !this.runForm(d)) {
+        this.eip = (this.eip + d.opEnd) | 0;
+        if (d.ea !== 0) this.pre = d;
+        d.handler(this, d.op);
+        this.pre = null;
+      }
+      if (this.halted || n >= this.budget || this.pollIntr || !b.valid || this.fetchPage !== page) break;
+    }
     return n;
   }
 

@@ -50,8 +50,9 @@ function escape0f(c: Cpu): void {
   TWO[op2]!(c, op2);
 }
 
-const ONE: Handler[] = new Array<Handler>(256).fill(undefinedOpcode);
-const TWO: Handler[] = new Array<Handler>(256).fill(undefinedOpcode);
+/** The one-byte map's handlers, and the 0F map's (also read by the block engine, block.ts). */
+export const ONE: Handler[] = new Array<Handler>(256).fill(undefinedOpcode);
+export const TWO: Handler[] = new Array<Handler>(256).fill(undefinedOpcode);
 ONE[0x0f] = escape0f;
 for (const e of OPCODES) {
   const table = e.map === 'one' ? ONE : TWO;

@@ -22,7 +22,7 @@ import { I8042 } from '../devices/i8042.js';
 import { PciBus } from '../devices/pci.js';
 import { PostPort } from '../devices/post.js';
 import { FwCfg } from '../devices/fw-cfg.js';
-import { Cpu, CpuStop } from '../cpu/cpu.js';
+import { Cpu, CpuStop, type Engine } from '../cpu/cpu.js';
 import { AR_CODE, AR_DB, AR_G, AR_P, AR_RW, AR_S, AR_ACCESSED, CR0_ET, CR0_PE, CS, DS, ES, FS, GS, SS, F_1 } from '../cpu/constants.js';
 import { loadMultiboot, type MultibootModule } from './multiboot.js';
 import { loadLinux, LINUX_BOOT_CS, LINUX_BOOT_DS } from './linux.js';
@@ -49,6 +49,8 @@ export interface MachineOptions {
   serial2Out?: (byte: number) => void;
   /** the date the CMOS clock holds at power-on (default: RTC_DEFAULT_START, a fixed date, so runs are reproducible) */
   startDate?: Date;
+  /** how the CPU runs instructions: the interpreter, or decoded blocks (docs/cpu.md); the same results either way (default DEFAULT_ENGINE, 'block') */
+  engine?: Engine;
 }
 
 /** Why a run stopped. */
@@ -121,7 +123,7 @@ export class Machine {
     this.pci = new PciBus(this.io, { onReset: reset });
     this.post = new PostPort(this.io);
     this.fwCfg = new FwCfg(this.io, { ramBytes: this.memoryBytes });
-    this.cpu = new Cpu({ mmu: this.mmu, io: this.io, clock: this.clock, pic: this.pic });
+    this.cpu = new Cpu({ mmu: this.mmu, io: this.io, clock: this.clock, pic: this.pic, ...(o.engine !== undefined ? { engine: o.engine } : {}) });
     this.cpu.ferrSink = (active: boolean): void => this.pic.setIrq(13, active);
   }
 

@@ -889,6 +889,13 @@ export class Mmu {
     if (now !== 0 && old === 0) {
       const hfn = this.map.hfnOf[gfn]!;
       if (hfn > 0) this.soft.revokeWrite(hfn); // a frame not yet backed is in no TLB slot
+    } else if (now === 0 && old !== 0 && (old & WATCH_CODE) !== 0) {
+      // The CPU's code watch ended (and no other): writes to the frame may
+      // take the fast path again, as after a refill (the CPU drops and
+      // rebuilds its decoded code often; shadow's page-table watches keep
+      // their old behaviour).
+      const hfn = this.map.hfnOf[gfn]!;
+      if (hfn > 0) this.soft.restoreWrite(hfn);
     }
   }
 
@@ -905,7 +912,7 @@ export class Mmu {
     const gfn = Math.floor(gpaPage / PAGE_SIZE);
     if (gfn < this.watch.length && this.watch[gfn] !== 0) tagMask &= ~W_TAGS;
     const key = SoftTlb.rightsKey(t.us, t.rw, t.xd, t.dirty, this.state.gctx.pke ? this.state.pkru : 0, t.pkey);
-    this.soft.fill((hi >>> 0) * 1048576 + (lo >>> 12), lo >>> 12, t.hpa - off, gpaPage, key, tagMask, t.tlbShift, (t.global ? SLOT_GLOBAL : 0) | t.large);
+    this.soft.fill((hi >>> 0) * 1048576 + (lo >>> 12), lo >>> 12, t.hpa - off, gpaPage, key, tagMask, t.tlbShift, (t.global ? SLOT_GLOBAL : 0) | t.large, t.tagMask);
   }
 
   // =====================================================================

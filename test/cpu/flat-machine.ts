@@ -7,6 +7,7 @@
  */
 import { Machine, type RunResult } from '../../src/machine/machine.js';
 import type { ModeName } from '../../src/mmu/modes/mode.js';
+import type { Engine } from '../../src/cpu/cpu.js';
 import { AR_ACCESSED, AR_CODE, AR_DB, AR_G, AR_P, AR_RW, AR_S, CR0_ET, CR0_PE, CS, DS, ES, F_1, FS, GS, SS } from '../../src/cpu/constants.js';
 
 export const GDT = 0x800;
@@ -22,10 +23,12 @@ export interface FlatMachineOptions {
   memory?: number;
   /** what the guest writes to COM1 (0x3f8) */
   serialOut?: (byte: number) => void;
+  /** the CPU's engine (default the Machine's) */
+  engine?: Engine;
 }
 
 export function flatMachine(o: FlatMachineOptions): Machine {
-  const m = new Machine({ mode: o.mode, memory: o.memory ?? 16 << 20, mmu: { measure: o.measure ?? false }, ...(o.serialOut ? { serialOut: o.serialOut } : {}) });
+  const m = new Machine({ mode: o.mode, memory: o.memory ?? 16 << 20, mmu: { measure: o.measure ?? false }, ...(o.serialOut ? { serialOut: o.serialOut } : {}), ...(o.engine ? { engine: o.engine } : {}) });
   const mmu = m.mmu;
   // GDT: null, 0x08 flat 32-bit code (execute/read), 0x10 flat data (read/write).
   mmu.writePhys(GDT + 8, 4, 0x0000ffff);

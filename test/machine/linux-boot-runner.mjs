@@ -1,5 +1,6 @@
-// Boots one Debian kernel with the batch initramfs in one translation mode
-// and prints the result as one JSON line. Run by linux-boot-*.test.ts in a
+// Boots one Debian kernel with the batch initramfs in one translation mode,
+// with one CPU engine (interp or block), and prints the result as one JSON
+// line. Run by linux-boot-*.test.ts in a
 // child process on the compiled code (dist/), so the boot runs at full
 // speed instead of through the test runner's module transform.
 import { readFileSync } from 'node:fs';
@@ -8,10 +9,10 @@ const dist = new URL('../../dist/src/', import.meta.url);
 const { Machine } = await import(new URL('machine/machine.js', dist));
 const { guestFiles } = await import(new URL('guests/paths.js', dist));
 
-const [flavour, mode] = process.argv.slice(2);
+const [flavour, mode, engine] = process.argv.slice(2);
 const files = guestFiles();
 let output = '';
-const m = new Machine({ mode, memory: 256 << 20, startDate: new Date('2026-01-01T00:00:00Z'), serialOut: (b) => { output += String.fromCharCode(b); } });
+const m = new Machine({ mode, engine, memory: 256 << 20, startDate: new Date('2026-01-01T00:00:00Z'), serialOut: (b) => { output += String.fromCharCode(b); } });
 m.loadLinux(readFileSync(files.kernels[flavour]), files.kernels[flavour], readFileSync(files.initramfs.batch), files.initramfs.batch, files.cmdline);
 const r = m.run({ maxInstructions: 12e9 });
 process.stdout.write(JSON.stringify({

@@ -139,6 +139,16 @@ describe('vmmu boot --batch', () => {
     expect(slat.instructions).toBe(shadow.instructions);
   });
 
+  it('does --engine block run the same instructions and print the same as --engine interp (multitask)?', () => {
+    const interp = boot(multitask, '--mode', 'shadow', '--engine', 'interp');
+    const block = boot(multitask, '--mode', 'shadow', '--engine', 'block');
+    expect(interp.status, interp.stderr).toBe(1);
+    expect(block.status, block.stderr).toBe(1);
+    expect(interp.stdout).toContain('multitask: 15 checks, 0 failed');
+    expect(block.stdout).toBe(interp.stdout);
+    expect(block.instructions).toBe(interp.instructions);
+  });
+
   it('does --rtc with a date start the guest\'s clock there?', () => {
     expect(boot(rtcGuest, '--rtc', '2030-06-15T12:34:56').stdout).toBe('2030-06-15 12:34:56\n');
   });

@@ -67,6 +67,8 @@ export class SoftTlb {
    * allows, whether or not the fast-path tag for it was withheld.
    */
   readonly rights: Uint8Array;
+  /** the mode's tag mask when the slot was filled (before a watched frame's write tags were withheld): see restoreWrite */
+  private readonly modeTags: Uint16Array;
   /** slots in use, for flushes proportional to occupancy */
   private readonly used: Int32Array;
   private readonly inUsed: Uint8Array;
@@ -96,6 +98,7 @@ export class SoftTlb {
     this.shift = new Uint8Array(this.size);
     this.flags = new Uint8Array(this.size);
     this.rights = new Uint8Array(this.size);
+    this.modeTags = new Uint16Array(this.size);
     this.used = new Int32Array(this.size);
     this.inUsed = new Uint8Array(this.size);
   }
@@ -132,7 +135,7 @@ export class SoftTlb {
    * forbids (for example W on a write-protected guest page table).
    * Evicts whatever page held the slot.
    */
-  fill(vpn: number, vpnIndex: number, hpa: number, gpa: number, rightsKey: number, tagMask: number, shift: number, flags: number): void {
+  fill(vpn: number, vpnIndex: number, hpa: number, gpa: number, rightsKey: number, tagMask: number, shift: number, flags: number, modeMask = tagMask): void {
     const i = vpnIndex & this.mask;
     if (this.vpn[i] !== vpn) {
       this.clearSlot(i);
@@ -154,6 +157,7 @@ export class SoftTlb {
     this.gpa[i] = gpa;
     this.shift[i] = shift;
     this.rights[i] = rightsKey;
+    this.modeTags[i] = modeMask;
     if (flags & SLOT_LARGE) {
       if (flags & SLOT_HUGE) this.hugeGroups.add(Math.floor(vpn / 262144));
       else this.largeGroups.add(Math.floor(vpn / 1024));
@@ -248,6 +252,31 @@ export class SoftTlb {
         this.tags32[KIND_W]![i] = -1;
         this.tags32[3 + KIND_W]![i] = -1;
         this.tags32[6 + KIND_W]![i] = -1;
+      }
+    }
+  }
+
+  /**
+   * Gives back the write tags revokeWrite took from the slots of host frame
+   * `hfn` (its watch ended): each slot gets the write tags its rights and
+   * the mode's tag mask at its fill allow, as a fill without the watch
+   * would have given it.
+   */
+  restoreWrite(hfn: number): void {
+    const t3 = this.tags;
+    for (let k = 0; k < this.usedCount; k++) {
+      const i = this.used[k]!;
+      const vpn = this.vpn[i]!;
+      if (vpn !== -1 && this.hpa[i]! >>> 12 === hfn) {
+        const m = this.allow[this.rights[i]!]! & this.modeTags[i]!;
+        const v32 = vpn < 1048576 ? vpn : -1;
+        for (let c = 0; c < 3; c++) {
+          const bit = c * 3 + KIND_W;
+          if (m & (1 << bit)) {
+            t3[bit]![i] = vpn;
+            this.tags32[bit]![i] = v32;
+          }
+        }
       }
     }
   }

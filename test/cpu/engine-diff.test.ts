@@ -1,0 +1,203 @@
+/**
+ * The block engine (src/cpu/block.ts) against the interpreter: the same
+ * guest must end in the same state under both. Every test kernel in every
+ * translation mode (instruction count, console output, a hash of guest
+ * RAM), the MMU's figures with the cost model on (the block engine stays
+ * out of the observed loop), and hand-assembled self-modifying code: a
+ * write into the running block, into another block of its page, into
+ * another code page, by a loop that keeps writing its own page, and
+ * through Mmu.writePhys* between runs (SDM vol. 3A, 11.6); a fault in the
+ * middle of a block; and a cache that fills up and is emptied.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { Machine } from '../../src/machine/machine.js';
+import { MODE_NAMES, type ModeName } from '../../src/mmu/modes/mode.js';
+import type { Engine } from '../../src/cpu/cpu.js';
+import { CODE, flatMachine, haltedInStub, runToHalt, stackWord } from './flat-machine.js';
+import { MAX_BLOCKS } from '../../src/cpu/block.js';
+
+const guestsDir = fileURLToPath(new URL('../guests', import.meta.url));
+const GUESTS = readdirSync(guestsDir).sort().filter((n) => existsSync(join(guestsDir, n, `${n}.elf`)));
+
+interface End {
+  reason: string;
+  status: number | null;
+  instructions: number;
+  output: string;
+  memory: string;
+  eip: number;
+  regs: number[];
+}
+
+function ramHash(m: Machine, top = m.ramTop): string {
+  return createHash('sha256').update(m.mmu.readPhysBytes(0, top)).digest('hex');
+}
+
+function bootGuest(name: string, mode: ModeName, engine: Engine, measure = false): { end: End; m: Machine } {
+  let output = '';
+  const m = new Machine({ mode, engine, memory: 64 << 20, mmu: { measure }, serialOut: (b) => { output += String.fromCharCode(b); } });
+  const image = join(guestsDir, name, `${name}.elf`);
+  m.loadMultiboot(readFileSync(image), image, '');
+  const r = m.run({ maxInstructions: 2_000_000_000 });
+  return {
+    end: { reason: r.reason + (r.detail ? `: ${r.detail}` : ''), status: r.exitStatus, instructions: r.instructions, output, memory: ramHash(m), eip: m.cpu.eip, regs: Array.from(m.cpu.reg32) },
+    m,
+  };
+}
+
+it('are there test kernels to compare?', () => {
+  expect(GUESTS).toEqual(expect.arrayContaining(['paging32', 'pae_nx', 'exceptions', 'multitask', 'semantics']));
+});
+
+describe.each(GUESTS)('test kernel %s', (name) => {
+  it.each(MODE_NAMES)('does it end the same under both engines with %s translation?', (mode) => {
+    const a = bootGuest(name, mode, 'interp');
+    const b = bootGuest(name, mode, 'block');
+    expect(a.end.reason).toBe('exit');
+    expect(a.end.status).toBe(1);
+    expect(b.end).toEqual(a.end);
+    // The block engine did run blocks (the comparison is not vacuous).
+    expect(b.m.cpu.blocks!.built).toBeGreaterThan(50);
+  });
+});
+
+it('with the cost model on, do both engines report the same accesses (every fetch observed)?', () => {
+  const a = bootGuest('paging32', 'shadow', 'interp', true);
+  const b = bootGuest('paging32', 'shadow', 'block', true);
+  expect(b.end).toEqual(a.end);
+  expect(b.m.mmu.countersByName()).toEqual(a.m.mmu.countersByName());
+  expect(a.m.mmu.countersByName()['access.fetch']).toBeGreaterThan(40_000);
+  expect(b.m.cpu.blocks!.built).toBe(0);
+});
+
+// ---- hand-assembled guests (flat 32-bit code at CODE, paging off) ----
+
+const le32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
+/** mov byte [addr], imm8 */
+const movByte = (addr: number, v: number): number[] => [0xc6, 0x05, ...le32(addr), v];
+/** call rel32 from the instruction at `at` to `to` */
+const call = (at: number, to: number): number[] => [0xe8, ...le32(to - (at + 5))];
+/** jnz rel8 from the instruction at `at` to `to` */
+const jnz = (at: number, to: number): number[] => [0x75, (to - (at + 2)) & 0xff];
+const NOP = 0x90, INC_EBX = 0x43, DEC_EBX = 0x4b, DEC_ECX = 0x49, HLT = 0xf4, RET = 0xc3;
+
+interface FlatEnd {
+  instructions: number;
+  eip: number;
+  flags: number;
+  regs: number[];
+  memory: string;
+}
+
+function flatEnd(m: Machine, instructions: number): FlatEnd {
+  return { instructions, eip: m.cpu.eip, flags: m.cpu.getFlags(), regs: Array.from(m.cpu.reg32), memory: ramHash(m, 4 << 20) };
+}
+
+/**
+ * Runs `code` (placed at CODE, with `extra` pieces elsewhere) to its HLT
+ * under each engine, optionally again after `between` changed the machine,
+ * and returns each engine's end states.
+ */
+function runFlat(engine: Engine, mode: ModeName, code: number[], extra: [number, number[]][] = [], between?: ((m: Machine) => void)[]): { ends: FlatEnd[]; m: Machine } {
+  const m = flatMachine({ mode, engine });
+  m.mmu.writePhysBytes(CODE, new Uint8Array(code));
+  for (const [at, bytes] of extra) m.mmu.writePhysBytes(at, new Uint8Array(bytes));
+  const ends = [flatEnd(m, runToHalt(m, 10_000_000).instructions)];
+  for (const step of between ?? []) {
+    step(m);
+    m.cpu.halted = false;
+    m.cpu.eip = CODE;
+    ends.push(flatEnd(m, runToHalt(m, 10_000_000).instructions));
+  }
+  return { ends, m };
+}
+
+describe.each(MODE_NAMES)('self-modifying code under %s translation', (mode) => {
+  function both(code: number[], extra: [number, number[]][] = [], between?: ((m: Machine) => void)[]): { ends: FlatEnd[]; m: Machine } {
+    const a = runFlat('interp', mode, code, extra, between);
+    const b = runFlat('block', mode, code, extra, between);
+    expect(b.ends).toEqual(a.ends);
+    expect(b.m.cpu.blocks!.built).toBeGreaterThan(0);
+    return b;
+  }
+
+  it('does a write into the running block change the next instruction?', () => {
+    // mov ecx, 2; top: mov byte [patch], INC EBX; patch: nop; mov byte [patch], NOP; dec ecx; jnz top; hlt
+    const patch = CODE + 12;
+    const code = [0xb9, ...le32(2), ...movByte(patch, INC_EBX), NOP, ...movByte(patch, NOP), DEC_ECX, ...jnz(CODE + 21, CODE + 5), HLT];
+    expect(code.length).toBe(24);
+    const { ends, m } = both(code);
+    expect(ends[0]!.regs[3]).toBe(2); // EBX: the patched instruction ran both times
+    expect(m.cpu.blocks!.dropped).toBeGreaterThan(0);
+  });
+
+  it('does a write into another block of the running page change that block?', () => {
+    // mov ecx, 3; top: call sub; mov byte [sub], INC EBX; dec ecx; jnz top; hlt. sub: nop; ret
+    const sub = CODE + 0x40;
+    const code = [0xb9, ...le32(3), ...call(CODE + 5, sub), ...movByte(sub, INC_EBX), DEC_ECX, ...jnz(CODE + 18, CODE + 5), HLT];
+    const { ends } = both(code, [[sub, [NOP, RET]]]);
+    expect(ends[0]!.regs[3]).toBe(2); // the first call ran the NOP, the next two INC EBX
+  });
+
+  it('does a write into another code page change the code there?', () => {
+    const sub = CODE + 0x2000;
+    const code = [0xb9, ...le32(3), ...call(CODE + 5, sub), ...movByte(sub, INC_EBX), DEC_ECX, ...jnz(CODE + 18, CODE + 5), HLT];
+    const { ends, m } = both(code, [[sub, [NOP, RET]]]);
+    expect(ends[0]!.regs[3]).toBe(2);
+    expect(m.cpu.blocks!.dropped).toBeGreaterThan(0);
+  });
+
+  it('does a loop that keeps writing data on its own code page count right?', () => {
+    // mov ecx, 0x10000; top: inc dword [counter]; dec ecx; jnz top; hlt (counter on the same page)
+    const counter = CODE + 0x100;
+    const code = [0xb9, ...le32(0x10000), 0xff, 0x05, ...le32(counter), DEC_ECX, ...jnz(CODE + 12, CODE + 5), HLT];
+    const { m } = both(code);
+    expect(m.mmu.readPhys(counter, 4)).toBe(0x10000);
+  });
+
+  it('do writes through Mmu.writePhys and writePhysBytes (a device) between runs change cached code?', () => {
+    // mov ecx, 16; top: call sub; dec ecx; jnz top; hlt. sub (another page): nop; ret
+    const sub = CODE + 0x3000;
+    const code = [0xb9, ...le32(16), ...call(CODE + 5, sub), DEC_ECX, ...jnz(CODE + 11, CODE + 5), HLT];
+    const { ends } = both(code, [[sub, [NOP, RET]]], [
+      (m) => m.mmu.writePhys(sub, 1, INC_EBX),
+      (m) => m.mmu.writePhysBytes(sub, new Uint8Array([DEC_EBX, RET])),
+      (m) => m.mmu.writePhys(CODE + 1, 4, 3), // the loop count, in the running code's own block
+    ]);
+    expect(ends.map((e) => e.regs[3])).toEqual([0, 16, 0, -3]);
+  });
+});
+
+it('when the cache is full (MAX_BLOCKS), is it emptied, and does the code run on as under the interpreter?', () => {
+  // MAX_BLOCKS + 2000 one-instruction blocks: JMP +0 (EB 00) ends each block, then INC EBX; HLT; run twice
+  const n = MAX_BLOCKS + 2000;
+  const code = [0xbd, ...le32(2)]; // mov ebp, 2
+  const top = CODE + code.length;
+  for (let k = 0; k < n; k++) code.push(0xeb, 0x00);
+  code.push(INC_EBX, 0x4d, 0x0f, 0x85, ...le32(top - (CODE + code.length + 8)), HLT); // inc ebx; dec ebp; jnz top (rel32); hlt
+  const a = runFlat('interp', 'shadow', code);
+  const b = runFlat('block', 'shadow', code);
+  expect(b.ends).toEqual(a.ends);
+  expect(a.ends[0]!.regs[3]).toBe(2);
+  expect(a.ends[0]!.instructions).toBe(2 * n + 8); // mov; twice n jumps, inc, dec, jnz; hlt
+  expect(b.m.cpu.blocks!.flushes).toBeGreaterThan(0);
+  expect(b.m.cpu.blocks!.size).toBeLessThanOrEqual(MAX_BLOCKS);
+});
+
+describe.each(MODE_NAMES)('a fault inside a block under %s translation', (mode) => {
+  it('does #DE in the middle of a block leave the interpreter\'s EIP, stack, registers and count?', () => {
+    // mov eax, 1; mov ebx, 2; push eax; xor edx, edx; div edx; hlt
+    const code = [0xb8, ...le32(1), 0xbb, ...le32(2), 0x50, 0x31, 0xd2, 0xf7, 0xf2, HLT];
+    const ends = (['interp', 'block'] as const).map((engine) => {
+      const { ends: [end], m } = runFlat(engine, mode, code);
+      return { ...end!, vector: haltedInStub(m), pushedEip: stackWord(m, 0), esp: m.cpu.reg32[4]! };
+    });
+    expect(ends[1]).toEqual(ends[0]);
+    expect(ends[0]!.vector).toBe(0);
+    expect(ends[0]!.pushedEip).toBe(CODE + 13);
+  });
+});
