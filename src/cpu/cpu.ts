@@ -126,6 +126,25 @@ export class Cpu implements FpuHost {
   /** operand size of the lazy operation: 8, 16 or 32 */
   lazyBits = 32;
   lazyCin = 0;
+  /**
+   * The flags as they were before the current instruction changed them,
+   * saved by an instruction that sets flags and then writes memory
+   * (saveFlags), and restored if it faults: a fault leaves the instruction
+   * undone, EFLAGS included (SDM vol. 3A 6.5: the state is that before the
+   * faulting instruction), so that the exception frame holds the old flags
+   * and an ADC, SBB, RCL or RCR restarted after a #PF (say on a
+   * copy-on-write page) reads its old CF. `svAt` is the instruction
+   * (`executed`) that saved them, -1 for none.
+   */
+  private svAt = -1;
+  private svFlags = 0;
+  private svMask = 0;
+  private svOp = 0;
+  private svA = 0;
+  private svB = 0;
+  private svR = 0;
+  private svBits = 32;
+  private svCin = 0;
 
   // ---- mode ----
   cpl = 0;
@@ -338,6 +357,33 @@ export class Cpu implements FpuHost {
   // =====================================================================
   // Lazy flags
   // =====================================================================
+
+  /** Saves the flags before an instruction that sets them and then writes memory (see svAt). */
+  saveFlags(): void {
+    this.svAt = this.executed;
+    this.svFlags = this.flags;
+    this.svMask = this.lazyMask;
+    this.svOp = this.lazyOp;
+    this.svA = this.lazyA;
+    this.svB = this.lazyB;
+    this.svR = this.lazyR;
+    this.svBits = this.lazyBits;
+    this.svCin = this.lazyCin;
+  }
+
+  /** After a fault of instruction `executed`: the flags it saved, if it did. */
+  private restoreSavedFlags(): void {
+    if (this.svAt !== this.executed) return;
+    this.svAt = -1;
+    this.flags = this.svFlags;
+    this.lazyMask = this.svMask;
+    this.lazyOp = this.svOp;
+    this.lazyA = this.svA;
+    this.lazyB = this.svB;
+    this.lazyR = this.svR;
+    this.lazyBits = this.svBits;
+    this.lazyCin = this.svCin;
+  }
 
   /** Records an arithmetic result whose six flags are computed on demand. */
   setLazy(op: number, a: number, b: number, r: number, bits: number): void {
@@ -759,6 +805,7 @@ export class Cpu implements FpuHost {
           if (o !== 7) r[m & 7] = x;
         } else {
           const off = this.effective(d);
+          this.saveFlags(); // the flags are set before the write (see svAt)
           const x = alu(this, o, this.rd32(d.eaSeg, off), r[(m >> 3) & 7]!, 32);
           if (o !== 7) this.wr32(d.eaSeg, off, x);
         }
@@ -783,6 +830,7 @@ export class Cpu implements FpuHost {
           if (o !== 7) r[m & 7] = x;
         } else {
           const off = this.effective(d);
+          this.saveFlags();
           const x = alu(this, o, this.rd32(d.eaSeg, off), d.imm, 32);
           if (o !== 7) this.wr32(d.eaSeg, off, x);
         }
@@ -1160,6 +1208,7 @@ export class Cpu implements FpuHost {
    */
   run(budget: number): number {
     this.executed = 0;
+    this.svAt = -1;
     this.budget = budget;
     this.sliceStart = this.clock.now;
     if (this.halted) {
@@ -1196,6 +1245,7 @@ export class Cpu implements FpuHost {
         if (e !== FAULT) throw e;
         this.eip = this.instrEip;
         this.reg32[ESP] = this.instrEsp;
+        this.restoreSavedFlags();
         this.exception(FAULT.vector, FAULT.hasError, FAULT.errorCode);
       }
     }
@@ -1262,6 +1312,7 @@ export class Cpu implements FpuHost {
         this.pre = null;
         this.eip = this.instrEip;
         this.reg32[ESP] = this.instrEsp;
+        this.restoreSavedFlags();
         this.exception(FAULT.vector, FAULT.hasError, FAULT.errorCode);
       }
     }
@@ -1332,6 +1383,7 @@ export class Cpu implements FpuHost {
         this.reg32[ESP] = this.instrEsp;
         // The bytes of a faulting instruction were fetched all the same.
         this.endFetchRun();
+        this.restoreSavedFlags();
         this.exception(FAULT.vector, FAULT.hasError, FAULT.errorCode);
       }
     }

@@ -31,6 +31,7 @@ function group3(c: Cpu, bits: number): void {
       return;
     }
     case 3: {
+      if (c.modrm < 0xc0) c.saveFlags(); // NEG sets flags before its write
       if (bits === 8) c.writeRm8(neg(c, c.readRm8(), 8));
       else if (bits === 16) c.writeRm16(neg(c, c.readRm16(), 16));
       else c.writeRm32(neg(c, c.readRm32(), 32));
@@ -181,6 +182,7 @@ function op00(c: Cpu, op: number): void {
   c.decodeModrm();
   const o = op >> 3;
   lockCheck(c, o !== 7);
+  if (c.modrm < 0xc0) c.saveFlags(); // the flags are set before the write
   const r = alu(c, o, c.readRm8(), c.reg8[R8[c.regField]!]!, 8);
   if (o !== 7) c.writeRm8(r);
 }
@@ -190,6 +192,7 @@ function op01(c: Cpu, op: number): void {
   c.decodeModrm();
   const o = op >> 3;
   lockCheck(c, o !== 7);
+  if (c.modrm < 0xc0) c.saveFlags();
   if (c.o32) {
     const r = alu(c, o, c.readRm32(), c.reg32[c.regField]!, 32);
     if (o !== 7) c.writeRm32(r);
@@ -295,6 +298,7 @@ function op80(c: Cpu): void {
   c.decodeModrm();
   const o = c.regField;
   lockCheck(c, o !== 7);
+  if (c.modrm < 0xc0) c.saveFlags();
   const a = c.readRm8();
   const r = alu(c, o, a, c.fetch8(), 8);
   if (o !== 7) c.writeRm8(r);
@@ -304,6 +308,7 @@ function op81(c: Cpu, op: number): void {
   c.decodeModrm();
   const o = c.regField;
   lockCheck(c, o !== 7);
+  if (c.modrm < 0xc0) c.saveFlags();
   if (c.o32) {
     const a = c.readRm32();
     const r = alu(c, o, a, op === 0x81 ? c.fetch32() : imm8s(c), 32);
@@ -346,6 +351,7 @@ function opc0(c: Cpu, op: number): void {
   // group 2 Eb
   c.decodeModrm();
   lockCheck(c, false);
+  if (c.modrm < 0xc0) c.saveFlags();
   const a = c.readRm8();
   const n = op === 0xc0 ? c.fetch8() : op === 0xd0 ? 1 : c.reg8[4]!;
   const r = shift(c, c.regField, a, n, 8);
@@ -355,6 +361,7 @@ function opc0(c: Cpu, op: number): void {
 function opc1(c: Cpu, op: number): void {
   c.decodeModrm();
   lockCheck(c, false);
+  if (c.modrm < 0xc0) c.saveFlags();
   if (c.o32) {
     const a = c.readRm32();
     const n = op === 0xc1 ? c.fetch8() : op === 0xd1 ? 1 : c.reg8[4]!;
@@ -406,6 +413,7 @@ function opfe(c: Cpu): void {
   const o = c.regField;
   if (o > 1) c.ud();
   lockCheck(c, true);
+  if (c.modrm < 0xc0) c.saveFlags();
   const a = c.readRm8();
   c.writeRm8(o === 0 ? inc(c, a, 8) : dec(c, a, 8));
 }
@@ -438,6 +446,7 @@ function op0fa4(c: Cpu, op: number): void {
   // SHLD/SHRD
   c.decodeModrm();
   lockCheck(c, false);
+  if (c.modrm < 0xc0) c.saveFlags();
   const left = op < 0xa8;
   if (c.o32) {
     const a = c.readRm32();
@@ -471,6 +480,7 @@ function op0fb0(c: Cpu): void {
   // CMPXCHG Eb, Gb
   c.decodeModrm();
   lockCheck(c, true);
+  if (c.modrm < 0xc0) c.saveFlags();
   const d = c.readRm8();
   alu(c, 7, c.reg8[0]!, d, 8);
   if (c.getZF()) c.writeRm8(c.reg8[R8[c.regField]!]!);
@@ -483,6 +493,7 @@ function op0fb0(c: Cpu): void {
 function op0fb1(c: Cpu): void {
   c.decodeModrm();
   lockCheck(c, true);
+  if (c.modrm < 0xc0) c.saveFlags();
   if (c.o32) {
     const d = c.readRm32();
     alu(c, 7, c.reg32[0]!, d, 32);
@@ -516,6 +527,7 @@ function op0fc0(c: Cpu): void {
   // XADD Eb, Gb
   c.decodeModrm();
   lockCheck(c, true);
+  if (c.modrm < 0xc0) c.saveFlags();
   const g = R8[c.regField]!;
   const d = c.readRm8();
   const r = alu(c, 0, d, c.reg8[g]!, 8);
@@ -526,6 +538,7 @@ function op0fc0(c: Cpu): void {
 function op0fc1(c: Cpu): void {
   c.decodeModrm();
   lockCheck(c, true);
+  if (c.modrm < 0xc0) c.saveFlags();
   if (c.o32) {
     const d = c.readRm32();
     const r = alu(c, 0, d, c.reg32[c.regField]!, 32);

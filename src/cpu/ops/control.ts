@@ -41,6 +41,7 @@ function group5(c: Cpu): void {
   c.decodeModrm();
   const o = c.regField;
   lockCheck(c, o <= 1);
+  if (o <= 1 && c.modrm < 0xc0) c.saveFlags(); // INC/DEC set flags before their write
   switch (o) {
     case 0:
       if (c.o32) c.writeRm32(inc(c, c.readRm32(), 32));
