@@ -2,7 +2,8 @@
  * `npm run bench:boot`: how long each engine takes to boot Debian bookworm's
  * 686 kernel to the batch initramfs's final marker (VMMU-GUEST-DONE), on the
  * same kernel, initramfs and command line: vmmu in naive, shadow and slat
- * mode, v86 with and without its JIT, QEMU's TCG. One engine at a time, each
+ * mode with its default CPU engine (the block engine) and in shadow mode
+ * with the reference interpreter, v86 with and without its JIT, QEMU's TCG. One engine at a time, each
  * in a process of its own, in that order; then a table of wall seconds,
  * guest instructions, MIPS and time relative to v86 without its JIT (the
  * issue's target: vmmu shadow at or below it), and the seconds to the first
@@ -38,7 +39,7 @@ each engine, one after the other, and prints the times.
 
   --only NAMES      run only these engines: ${ENGINES.map((e) => e.name).join(', ')},
                     or the groups ${Object.keys(ENGINE_GROUPS).join(', ')} (default: all, in that order)
-  --timeout SECONDS time limit of every engine (default: ${ENGINES[0]!.timeoutSeconds} s for vmmu's modes, ${ENGINES[3]!.timeoutSeconds} s for the others)
+  --timeout SECONDS time limit of every engine (default: ${ENGINES[0]!.timeoutSeconds} s for vmmu's modes, ${ENGINES.find((e) => e.name === 'qemu')!.timeoutSeconds} s for the others)
   --help            this text
 
 Needs the guest files of \`npm run guests\`. QEMU (qemu-system-i386) is

@@ -19,7 +19,9 @@ async function runOne(name: EngineName, timeoutMs: number): Promise<EngineResult
     case 'naive':
     case 'shadow':
     case 'slat':
-      return bootVmmu(name, files, timeoutMs);
+      return bootVmmu(name, files, timeoutMs, 'block');
+    case 'shadow-interp':
+      return bootVmmu('shadow', files, timeoutMs, 'interp', name);
     case 'v86-jit':
       return bootV86(true, files, timeoutMs);
     case 'v86-nojit':

@@ -4,8 +4,12 @@
  * child process that runs one engine (bench/boot/child.ts).
  */
 
-/** vmmu in one translation mode, v86 with or without its x86-to-wasm JIT, QEMU's TCG. */
-export type EngineName = 'naive' | 'shadow' | 'slat' | 'v86-jit' | 'v86-nojit' | 'qemu';
+/**
+ * vmmu in one translation mode with its default execution engine (the
+ * block engine), vmmu shadow with the reference interpreter
+ * (`shadow-interp`), v86 with or without its x86-to-wasm JIT, QEMU's TCG.
+ */
+export type EngineName = 'naive' | 'shadow' | 'slat' | 'shadow-interp' | 'v86-jit' | 'v86-nojit' | 'qemu';
 
 export interface Engine {
   name: EngineName;
@@ -19,9 +23,10 @@ const VMMU_TIMEOUT = 15 * 60;
 const OTHER_TIMEOUT = 5 * 60;
 
 export const ENGINES: readonly Engine[] = [
-  { name: 'naive', label: 'vmmu naive', timeoutSeconds: VMMU_TIMEOUT },
-  { name: 'shadow', label: 'vmmu shadow', timeoutSeconds: VMMU_TIMEOUT },
-  { name: 'slat', label: 'vmmu slat', timeoutSeconds: VMMU_TIMEOUT },
+  { name: 'naive', label: 'vmmu naive, block engine', timeoutSeconds: VMMU_TIMEOUT },
+  { name: 'shadow', label: 'vmmu shadow, block engine', timeoutSeconds: VMMU_TIMEOUT },
+  { name: 'slat', label: 'vmmu slat, block engine', timeoutSeconds: VMMU_TIMEOUT },
+  { name: 'shadow-interp', label: 'vmmu shadow, interpreter', timeoutSeconds: VMMU_TIMEOUT },
   { name: 'v86-jit', label: 'v86, JIT on', timeoutSeconds: OTHER_TIMEOUT },
   { name: 'v86-nojit', label: 'v86, JIT off', timeoutSeconds: OTHER_TIMEOUT },
   { name: 'qemu', label: 'QEMU TCG', timeoutSeconds: OTHER_TIMEOUT },
@@ -29,7 +34,7 @@ export const ENGINES: readonly Engine[] = [
 
 /** Names `--only` accepts besides the engines' own: each stands for several engines. */
 export const ENGINE_GROUPS: Readonly<Record<string, readonly EngineName[]>> = {
-  vmmu: ['naive', 'shadow', 'slat'],
+  vmmu: ['naive', 'shadow', 'slat', 'shadow-interp'],
   v86: ['v86-jit', 'v86-nojit'],
 };
 

@@ -19,14 +19,14 @@ import type { ModeName } from '../../src/mmu/modes/mode.js';
 import { DEBUG_EXIT_PORT } from '../../src/devices/debug-exit.js';
 import type { GuestFiles } from '../../src/guests/paths.js';
 import { ConsoleWatcher } from './console.js';
-import { MEMORY_MIB, type EngineResult } from './engines.js';
+import { MEMORY_MIB, type EngineName, type EngineResult } from './engines.js';
+import type { Engine } from '../../src/cpu/cpu.js';
 
 /** The CMOS clock's date at power-on: fixed, so every run is the same run (the virtual clock is deterministic). */
 export const START_DATE = new Date('2026-01-01T00:00:00Z');
 
-/** Boots the 686 kernel under `mode`; never throws for a guest failure (the result says what happened). */
-export function bootVmmu(mode: ModeName, files: GuestFiles, timeoutMs: number): EngineResult {
-  const name = mode;
+/** Boots the 686 kernel under `mode` with CPU engine `engine`; never throws for a guest failure (the result says what happened). */
+export function bootVmmu(mode: ModeName, files: GuestFiles, timeoutMs: number, engine: Engine, name: EngineName = mode): EngineResult {
   const watcher = new ConsoleWatcher();
   let machine: Machine | null = null;
   let atMarker = -1;
@@ -44,7 +44,7 @@ export function bootVmmu(mode: ModeName, files: GuestFiles, timeoutMs: number): 
     machine.io.out8(DEBUG_EXIT_PORT, 0);
   };
   const setupStart = performance.now();
-  machine = new Machine({ mode, memory: MEMORY_MIB << 20, startDate: START_DATE, serialOut });
+  machine = new Machine({ mode, engine, memory: MEMORY_MIB << 20, startDate: START_DATE, serialOut });
   const kernel = files.kernels['686'];
   machine.loadLinux(readFileSync(kernel), kernel, readFileSync(files.initramfs.batch), files.initramfs.batch, files.cmdline);
   const setupSeconds = (performance.now() - setupStart) / 1000;
