@@ -8,6 +8,7 @@ import { Machine, type RunResult, type StopReason } from '../machine/machine.js'
 import type { Engine } from '../cpu/cpu.js';
 import type { ModeName } from '../mmu/index.js';
 import { MultibootError, type MultibootModule } from '../machine/multiboot.js';
+import { MAX_BLOCKS } from '../cpu/block.js';
 import { LinuxBootError } from '../machine/linux.js';
 import { comparisonText } from './table.js';
 import { InputError, readInputFile, sizeText } from './config.js';
@@ -220,6 +221,9 @@ export function summary(m: Machine, r: BootRunResult): string {
   const mips = r.cpuSeconds > 0 ? r.instructions / r.cpuSeconds / 1e6 : 0;
   const time = r.seconds - r.cpuSeconds > 0.05 ? `${r.seconds.toFixed(2)} s (the CPU ran ${r.cpuSeconds.toFixed(2)} s of it)` : `${r.seconds.toFixed(2)} s`;
   lines.push(`instructions ${r.instructions}, ${time}, ${mips.toFixed(1)} MIPS, virtual time ${(m.clock.now / 1e6).toFixed(1)} ms`);
+  const b = m.cpu.blocks;
+  lines.push(b === null ? 'engine interp: every instruction decoded as it runs (the reference interpreter)'
+    : `engine block: ${b.built} blocks decoded, ${b.size} in the cache (at most ${MAX_BLOCKS}), ${b.dropped} frames' blocks dropped by writes to them, the cache emptied ${b.flushes} times`);
   // Without --measure the cost model was off: no access, TLB, walk or cycle figures to show.
   lines.push(comparisonText([{ label: m.mmu.mode.name, report: m.mmu.report() }], { measured: m.mmu.measure }));
   if (!m.mmu.measure) lines.push('(run with --measure for access, TLB, page-walk and cycle figures)');

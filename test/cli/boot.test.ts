@@ -164,3 +164,19 @@ describe('Multiboot modules (--initrd with --multiboot, as QEMU reads -initrd)',
     expect(missing.stderr).not.toMatch(/at .*\.js:\d+/);
   });
 });
+
+describe('the end-of-run summary names the CPU engine', () => {
+  const guest = writeGuest(dir, 'engine.elf', spin(1000), exit);
+
+  it('does the block engine report its blocks, and the interpreter say it is the reference?', () => {
+    const block = spawnSync(process.execPath, [main, 'boot', '--multiboot', guest], { env, cwd: root, encoding: 'utf8' });
+    expect(block.status, block.stderr).toBe(1);
+    const m = /engine block: (\d+) blocks decoded, (\d+) in the cache \(at most 32768\), 0 frames' blocks dropped by writes to them, the cache emptied 0 times/.exec(block.stderr);
+    expect(m, block.stderr).not.toBeNull();
+    expect(Number(m![1])).toBeGreaterThan(0);
+    expect(Number(m![2])).toBe(Number(m![1]));
+    const interp = spawnSync(process.execPath, [main, 'boot', '--multiboot', guest, '--engine', 'interp'], { env, cwd: root, encoding: 'utf8' });
+    expect(interp.status, interp.stderr).toBe(1);
+    expect(interp.stderr).toContain('engine interp: every instruction decoded as it runs (the reference interpreter)');
+  });
+});
