@@ -371,6 +371,18 @@ export class Cpu implements FpuHost {
     this.svCin = this.lazyCin;
   }
 
+  /**
+   * An instruction faulted (FAULT was thrown): undo it, as every run loop
+   * must (EIP, ESP and the flags it saved back to what they were before it),
+   * and deliver the exception.
+   */
+  private instructionFault(): void {
+    this.eip = this.instrEip;
+    this.reg32[ESP] = this.instrEsp;
+    this.restoreSavedFlags();
+    this.exception(FAULT.vector, FAULT.hasError, FAULT.errorCode);
+  }
+
   /** After a fault of instruction `executed`: the flags it saved, if it did. */
   private restoreSavedFlags(): void {
     if (this.svAt !== this.executed) return;
@@ -1243,10 +1255,7 @@ export class Cpu implements FpuHost {
         }
       } catch (e) {
         if (e !== FAULT) throw e;
-        this.eip = this.instrEip;
-        this.reg32[ESP] = this.instrEsp;
-        this.restoreSavedFlags();
-        this.exception(FAULT.vector, FAULT.hasError, FAULT.errorCode);
+        this.instructionFault();
       }
     }
     this.totalInstructions += n;
@@ -1310,10 +1319,7 @@ export class Cpu implements FpuHost {
         // A fault in runBlock: its count is in `executed`, as the interpreter's is.
         n = this.executed;
         this.pre = null;
-        this.eip = this.instrEip;
-        this.reg32[ESP] = this.instrEsp;
-        this.restoreSavedFlags();
-        this.exception(FAULT.vector, FAULT.hasError, FAULT.errorCode);
+        this.instructionFault();
       }
     }
     this.totalInstructions += n;
@@ -1379,12 +1385,9 @@ export class Cpu implements FpuHost {
         }
       } catch (e) {
         if (e !== FAULT) throw e;
-        this.eip = this.instrEip;
-        this.reg32[ESP] = this.instrEsp;
         // The bytes of a faulting instruction were fetched all the same.
         this.endFetchRun();
-        this.restoreSavedFlags();
-        this.exception(FAULT.vector, FAULT.hasError, FAULT.errorCode);
+        this.instructionFault();
       }
     }
     this.totalInstructions += n;
