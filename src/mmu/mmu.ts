@@ -876,6 +876,18 @@ export class Mmu {
     if (w & WATCH_RECORD && this.onRecordWrite !== null) this.onRecordWrite(gpa, size);
   }
 
+  /** ModeHost.guestEntriesWritten: tells the code watcher of accessed/dirty bits a guest walk wrote into a watched frame. */
+  guestEntriesWritten(w: Walker): void {
+    if (this.onCodeWrite === null) return;
+    for (let l = 1, bits = w.adWrites; bits !== 0; l++) {
+      if ((bits & (1 << l)) === 0) continue;
+      bits &= ~(1 << l);
+      const gpa = w.entryAddr[l]!;
+      const gfn = Math.floor(gpa / PAGE_SIZE);
+      if (gfn < this.watch.length && (this.watch[gfn]! & WATCH_CODE) !== 0) this.onCodeWrite(gpa, 4);
+    }
+  }
+
   /**
    * Sets or clears watch bits on a guest frame. Setting drops the write tags
    * of the frame from the software TLB so that the next write takes the slow

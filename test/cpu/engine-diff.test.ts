@@ -17,7 +17,7 @@ import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/machine/machine.js';
 import { MODE_NAMES, type ModeName } from '../../src/mmu/modes/mode.js';
 import type { Engine } from '../../src/cpu/cpu.js';
-import { CODE, flatMachine, haltedInStub, runToHalt, stackWord } from './flat-machine.js';
+import { CODE, STACK, flatMachine, haltedInStub, runToHalt, stackWord } from './flat-machine.js';
 import { MAX_BLOCKS } from '../../src/cpu/block.js';
 
 const guestsDir = fileURLToPath(new URL('../guests', import.meta.url));
@@ -199,5 +199,54 @@ describe.each(MODE_NAMES)('a fault inside a block under %s translation', (mode) 
     expect(ends[1]).toEqual(ends[0]);
     expect(ends[0]!.vector).toBe(0);
     expect(ends[0]!.pushedEip).toBe(CODE + 13);
+  });
+});
+
+describe.each(MODE_NAMES)('a page-table entry inside a code page under %s translation', (mode) => {
+  it('does the accessed bit the page walk sets in a code byte change the instruction that holds it (SDM vol. 3A, 4.8, 11.6)?', () => {
+    // The code frame CODE is also the page table of linear 0-4 MiB: entry k
+    // (at CODE + 4k) maps linear page k. The code starts at CODE + 0x800,
+    // where entries 0x200.. live (linear 0x200000..). `lea eax, [disp32]`'s
+    // displacement is the entry of linear page DATA, clear A bit: reading DATA
+    // makes the walk set A (0x20) in that immediate, and the LEA that runs
+    // next must load the new value, under either engine. The immediate is
+    // LEA's displacement, which a decoded instruction keeps.
+    const PD = 0x20000;
+    const start = CODE + 0x800;
+    const pteAt = start + 0x40; // 4-aligned: entry 0x210, linear page 0x210000
+    const DATA = 0x210000;
+    const leaAt = pteAt - 2;
+    const m0 = { interp: null as Machine | null, block: null as Machine | null };
+    const ends = (['interp', 'block'] as const).map((engine) => {
+      const m = flatMachine({ mode, engine });
+      const mmu = m.mmu;
+      const ident = (page: number): number => (page << 12) | 0x63; // P, RW, A, D
+      for (const page of [0, 1, 2, (STACK >>> 12) - 1, CODE >>> 12]) mmu.writePhys(CODE + 4 * page, 4, ident(page));
+      mmu.writePhys(PD, 4, CODE | 0x23); // PDE 0 -> the code frame as a table; P, RW, A
+      mmu.writePhys(0x300000, 4, 0x12345678);
+      const code: number[] = [
+        0xb8, ...le32(PD), 0x0f, 0x22, 0xd8, // mov eax, PD; mov cr3, eax
+        0x0f, 0x20, 0xc0, 0x0d, ...le32(0x80000000), 0x0f, 0x22, 0xc0, // mov eax, cr0; or eax, PG; mov cr0, eax
+        0xeb, 0x00, // jmp +0: a new block after paging is on
+      ];
+      const loop = start + code.length;
+      code.push(0x8b, 0x1d, ...le32(DATA)); // mov ebx, [DATA]: the walk sets A in the entry below
+      while (start + code.length < leaAt) code.push(NOP);
+      code.push(0x8d, 0x05, ...le32(0x300003)); // lea eax, [disp32 = the entry of DATA: frame 0x300000, P, RW, A clear]
+      code.push(0x0f, 0x01, 0x3d, ...le32(DATA)); // invlpg [DATA]
+      code.push(0x80, 0x25, ...le32(pteAt), 0xdf); // and byte [pteAt], ~A
+      code.push(0x41, 0x83, 0xf9, 0x03); // inc ecx; cmp ecx, 3
+      code.push(0x0f, 0x85, ...le32(loop - (start + code.length + 6))); // jnz loop
+      code.push(HLT);
+      expect(mmu.readPhys(pteAt, 4)).toBe(0);
+      mmu.writePhysBytes(start, new Uint8Array(code));
+      m.cpu.eip = start;
+      m0[engine] = m;
+      return flatEnd(m, runToHalt(m, 10_000).instructions);
+    });
+    expect(ends[1]).toEqual(ends[0]);
+    expect(ends[0]!.regs[0]).toBe(0x300023); // EAX: the displacement with A set by the walk
+    expect(ends[0]!.regs[3]).toBe(0x12345678); // EBX: DATA read through that entry
+    expect(m0.block!.cpu.blocks!.built).toBeGreaterThan(0);
   });
 });

@@ -15,7 +15,8 @@ import type { ModeHost, Translation } from './mode.js';
  * Returns true with t's gpa and guest rights set (t.tagMask all, t.hpa
  * untouched), or false with t.errorCode set (the #PF error code). Writes
  * accessed bits on the path and the dirty bit on a write, only when the walk
- * succeeds. The walker's per-level record (mmu.walker) stays for callers
+ * succeeds; those are writes to guest memory like any other, so a frame the
+ * CPU watches for code hears of them (mmu.guestEntriesWritten). The walker's per-level record (mmu.walker) stays for callers
  * that build structures from it.
  */
 export function guestWalk(mmu: ModeHost, port: TablePort, lo: number, hi: number, acc: number, t: Translation): boolean {
@@ -24,6 +25,7 @@ export function guestWalk(mmu: ModeHost, port: TablePort, lo: number, hi: number
     t.errorCode = w.errorCode;
     return false;
   }
+  if (w.adWrites !== 0) mmu.guestEntriesWritten(w);
   t.gpa = w.out;
   t.us = w.us;
   t.rw = w.rw;

@@ -30,6 +30,14 @@ export interface ModeHost {
   readonly vpid: boolean;
   /** Sets or clears WATCH_* bits on a guest frame (writes to a watched frame reach onWatchedWrite). */
   setWatch(gfn: number, bits: number, on: boolean): void;
+  /**
+   * The last guest walk of `w` wrote accessed/dirty bits (w.adWrites): a
+   * frame holding one of those entries and watched for code (WATCH_CODE)
+   * hears of the write, as it hears of the CPU's own (SDM vol. 3A, 4.8 and
+   * 11.6). Page-table watches (shadow, recorder) do not: the walk that
+   * wrote the bits is every mode's own and is replayed as such.
+   */
+  guestEntriesWritten(w: Walker): void;
 }
 
 export type ModeName = 'naive' | 'shadow' | 'slat';

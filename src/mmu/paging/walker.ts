@@ -111,6 +111,9 @@ export class Walker {
   /** per level: the address of the table read at that level */
   readonly tableAddr = new Float64Array(6);
 
+  /** bit l set: the last walk wrote an accessed or dirty bit into level l's entry (0 after a walk that wrote none) */
+  adWrites = 0;
+
   /** when set, every accessed/dirty bit written bumps counters[adCounter] */
   counters: Float64Array | null = null;
   adCounter = 0;
@@ -143,6 +146,7 @@ export class Walker {
     let and = -1;
     let xd = 0;
     this.topLevel = level;
+    this.adWrites = 0;
     if (pdpte !== null) {
       // PAE: the PDPTE registers are the top level (SDM 4.4.1); not present -> #PF.
       const i = (gvaLo >>> 30) & 3;
@@ -233,6 +237,7 @@ export class Walker {
           const h = port.entryHpa(this.entryAddr[l]!, true);
           mem[h >>> 2] = v | a;
           this.lo[l] = v | a;
+          this.adWrites |= 1 << l;
           if (this.counters !== null) this.counters[this.adCounter]++;
         }
       }
@@ -242,6 +247,7 @@ export class Walker {
         this.lo[l] = this.lo[l]! | ctx.dBit;
         mem[h >>> 2] = this.lo[l]!;
         this.dirty = 1;
+        this.adWrites |= 1 << l;
         if (this.counters !== null) this.counters[this.adCounter]++;
       }
     }
