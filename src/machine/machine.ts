@@ -30,8 +30,18 @@ import { loadSegment } from '../cpu/segments.js';
 
 const log = createDebug('vmmu:machine');
 
-/** Guest-physical hole between 640 KiB and 1 MiB (VGA memory, option and system ROMs). */
+/** Guest-physical range between 640 KiB and 1 MiB that is not RAM: VGA memory, then option and system ROMs. */
 export const PC_HOLE = { gpa: 0xa0000, bytes: 0x60000 };
+/** The VGA window (0xA0000-0xBFFFF): no device behind it, device memory (open bus) for the MMU. */
+export const VGA_HOLE = { gpa: 0xa0000, bytes: 0x20000 };
+/**
+ * The option-ROM and system-BIOS area (0xC0000-0xFFFFF): read-only memory
+ * (MmuOptions.rom), all ones as an erased flash part reads, so that the
+ * guest's scans of it (Linux looks for MP, SMBIOS and other tables there)
+ * read memory instead of taking a device exit per access; writes are
+ * dropped as before.
+ */
+export const BIOS_ROM = { gpa: 0xc0000, bytes: 0x40000 };
 
 export interface MachineOptions {
   mode: ModeName;
@@ -42,7 +52,7 @@ export interface MachineOptions {
   /** everything the guest writes to the 0xe9 debug console */
   debugOut?: (byte: number) => void;
   /** further MMU options (cost model, TLB geometry, shadow and slat options) */
-  mmu?: Omit<MmuOptions, 'mode' | 'guestMemory' | 'holes' | 'mmio'>;
+  mmu?: Omit<MmuOptions, 'mode' | 'guestMemory' | 'holes' | 'rom' | 'mmio'>;
   /** virtual nanoseconds per instruction (default 1) */
   nsPerInstruction?: number;
   /** everything the guest writes to the second serial port (default: dropped) */
@@ -105,7 +115,8 @@ export class Machine {
     if (this.memoryBytes < 2 << 20) throw new RangeError(`guest memory of ${this.memoryBytes} bytes is below the 2 MiB minimum`);
     this.clock = new VirtualClock(o.nsPerInstruction ?? 1);
     this.io = new IoBus();
-    this.mmu = new Mmu({ ...o.mmu, mode: o.mode, guestMemory: this.memoryBytes, holes: [PC_HOLE], mmio: this.io.mmio });
+    this.mmu = new Mmu({ ...o.mmu, mode: o.mode, guestMemory: this.memoryBytes, holes: [VGA_HOLE], rom: [BIOS_ROM], mmio: this.io.mmio });
+    this.mmu.loadRom(BIOS_ROM.gpa, new Uint8Array(BIOS_ROM.bytes).fill(0xff));
     this.pic = new Pic(this.io);
     this.pit = new Pit(this.io, this.clock, this.pic);
     const serialOut = o.serialOut ?? ((): void => {});

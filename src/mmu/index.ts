@@ -7,7 +7,7 @@
  */
 export { Mmu, Fault, VEC_GP, VEC_PF, T_FAULT, T_MMIO, ACC_SIZE_SHIFT, ACC_SIZE_MASK, defaultShadowPages } from './mmu.js';
 export type { MmuOptions, MmuReport, PagingRegisters, MmuObserver } from './mmu.js';
-export { WATCH_CODE, WATCH_RECORD, WATCH_SHADOW } from './watch.js';
+export { WATCH_CODE, WATCH_RECORD, WATCH_ROM, WATCH_SHADOW } from './watch.js';
 export type { ModeName } from './modes/mode.js';
 export { MODE_NAMES } from './modes/mode.js';
 export type { ShadowOptions } from './modes/shadow.js';

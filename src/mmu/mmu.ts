@@ -32,7 +32,7 @@ import { NaiveMode } from './modes/naive.js';
 import { ShadowMode, type ShadowOptions } from './modes/shadow.js';
 import { SlatMode, type SlatOptions } from './modes/slat.js';
 import { cyclesOf, type CycleBreakdown } from './cost.js';
-import { WATCH_CODE, WATCH_RECORD, WATCH_SHADOW } from './watch.js';
+import { WATCH_CODE, WATCH_RECORD, WATCH_ROM, WATCH_SHADOW } from './watch.js';
 
 const log = createDebug('vmmu:mmu');
 
@@ -43,7 +43,7 @@ export const VEC_PF = 14;
 export const T_FAULT = FILL_FAULT;
 export const T_MMIO = FILL_MMIO;
 
-export { WATCH_CODE, WATCH_RECORD, WATCH_SHADOW } from './watch.js';
+export { WATCH_CODE, WATCH_RECORD, WATCH_ROM, WATCH_SHADOW } from './watch.js';
 
 /** The access-size bits of `acc` (defined with the other ACC_* bits in paging/bits.ts). */
 export { ACC_SIZE_SHIFT, ACC_SIZE_MASK };
@@ -91,6 +91,13 @@ export interface MmuOptions {
   guestMemory?: number;
   /** guest-physical ranges that are not RAM (device memory); accesses go to `mmio` */
   holes?: readonly PhysicalHole[];
+  /**
+   * guest-physical ranges of read-only memory (a PC's BIOS area): read and
+   * fetched like RAM, every write (the guest's or a device's) goes to `mmio`
+   * and leaves the bytes as they are; their content comes from loadRom.
+   * Not counted in guestMemory, like holes.
+   */
+  rom?: readonly PhysicalHole[];
   /** host memory size in bytes (default: enough for RAM plus any mode's tables) */
   hostMemory?: number;
   /** seed of the host-frame scatter (default 1) */
@@ -141,7 +148,7 @@ const TWO_32 = 4294967296;
 /** Validates and completes the options (throws RangeError/TypeError naming the bad field). */
 /** The option names an Mmu takes (an unknown one is a misspelling, not a default). */
 const OPTION_NAMES: readonly (keyof MmuOptions)[] = [
-  'mode', 'guestMemory', 'holes', 'hostMemory', 'seed', 'maxPhysAddr', 'gbPages', 'softTlbBits', 'measure', 'tlb',
+  'mode', 'guestMemory', 'holes', 'rom', 'hostMemory', 'seed', 'maxPhysAddr', 'gbPages', 'softTlbBits', 'measure', 'tlb',
   'costProfile', 'vpid', 'shadow', 'slat', 'mmio',
 ];
 
@@ -167,19 +174,22 @@ function resolveOptions(o: MmuOptions): Required<Omit<MmuOptions, 'hostMemory' |
   }
   const holes = o.holes ?? [];
   if (!Array.isArray(holes)) throw new TypeError('holes must be an array of { gpa, bytes }');
-  const sorted = [...holes].sort((a, b) => a.gpa - b.gpa);
-  for (let i = 0; i < sorted.length; i++) {
-    const h = sorted[i]!;
-    if (!Number.isInteger(h.gpa) || h.gpa < 0 || h.gpa % PAGE_SIZE !== 0) throw new RangeError(`holes[${holes.indexOf(h)}].gpa ${h.gpa} is not a page-aligned address`);
-    pageMultiple(`holes[${holes.indexOf(h)}].bytes`, h.bytes);
-    const prev = sorted[i - 1];
-    if (prev !== undefined && prev.gpa + prev.bytes > h.gpa) {
-      throw new RangeError(`holes overlap: 0x${prev.gpa.toString(16)}+0x${prev.bytes.toString(16)} and 0x${h.gpa.toString(16)}+0x${h.bytes.toString(16)}`);
+  const rom = o.rom ?? [];
+  if (!Array.isArray(rom)) throw new TypeError('rom must be an array of { gpa, bytes }');
+  const ranges = [...holes.map((r, i) => ({ r, name: `holes[${i}]` })), ...rom.map((r, i) => ({ r, name: `rom[${i}]` }))];
+  ranges.sort((a, b) => a.r.gpa - b.r.gpa);
+  for (let i = 0; i < ranges.length; i++) {
+    const { r: h, name } = ranges[i]!;
+    if (!Number.isInteger(h.gpa) || h.gpa < 0 || h.gpa % PAGE_SIZE !== 0) throw new RangeError(`${name}.gpa ${h.gpa} is not a page-aligned address`);
+    pageMultiple(`${name}.bytes`, h.bytes);
+    const prev = ranges[i - 1];
+    if (prev !== undefined && prev.r.gpa + prev.r.bytes > h.gpa) {
+      throw new RangeError(`${prev.name} and ${name} overlap: 0x${prev.r.gpa.toString(16)}+0x${prev.r.bytes.toString(16)} and 0x${h.gpa.toString(16)}+0x${h.bytes.toString(16)}`);
     }
   }
   let top = guestMemory;
-  for (const h of holes) top = Math.max(top, h.gpa + h.bytes);
-  const holeBytes = holes.reduce((s, h) => s + h.bytes, 0);
+  for (const { r: h } of ranges) top = Math.max(top, h.gpa + h.bytes);
+  const holeBytes = ranges.reduce((s, { r: h }) => s + h.bytes, 0);
   if (top < guestMemory + holeBytes) top = guestMemory + holeBytes;
   const maxPhysAddr = o.maxPhysAddr ?? 36;
   if (!Number.isInteger(maxPhysAddr) || maxPhysAddr < 32 || maxPhysAddr > 52) throw new RangeError(`maxPhysAddr ${maxPhysAddr} is outside 32..52`);
@@ -196,7 +206,7 @@ function resolveOptions(o: MmuOptions): Required<Omit<MmuOptions, 'hostMemory' |
     if (k !== 'name' && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) throw new TypeError(`cost profile field '${k}' must be a non-negative number, got ${JSON.stringify(v)}`);
   }
   return {
-    mode, guestMemory, holes, hostMemory, seed: o.seed ?? 1, maxPhysAddr, gbPages: o.gbPages ?? true,
+    mode, guestMemory, holes, rom, hostMemory, seed: o.seed ?? 1, maxPhysAddr, gbPages: o.gbPages ?? true,
     softTlbBits: o.softTlbBits ?? 13, measure: o.measure ?? false, tlb: o.tlb ?? SKYLAKE_TLB, costProfile,
     vpid: o.vpid ?? true, shadow: { ...o.shadow, maxPages: shadowMax }, slat: o.slat ?? {}, mmio: o.mmio ?? OPEN_BUS,
   };
@@ -286,8 +296,9 @@ export class Mmu {
   constructor(options: MmuOptions = {}) {
     const o = resolveOptions(options);
     this.host = new HostMemory(o.hostMemory);
-    const top = Math.max(o.guestMemory + o.holes.reduce((s, h) => s + h.bytes, 0), ...o.holes.map((h) => h.gpa + h.bytes));
-    this.map = new GuestMemoryMap(this.host, Math.ceil(top / PAGE_SIZE) * PAGE_SIZE, o.holes, o.seed);
+    const ranges = [...o.holes, ...o.rom];
+    const top = Math.max(o.guestMemory + ranges.reduce((s, h) => s + h.bytes, 0), ...ranges.map((h) => h.gpa + h.bytes));
+    this.map = new GuestMemoryMap(this.host, Math.ceil(top / PAGE_SIZE) * PAGE_SIZE, o.holes, o.seed, o.rom);
     this.soft = new SoftTlb(o.softTlbBits);
     this.tagR = this.soft.tags[KIND_R]!;
     this.tagW = this.soft.tags[KIND_W]!;
@@ -307,7 +318,9 @@ export class Mmu {
     this.counters = newCounters();
     this.walker.counters = this.counters;
     this.walker.adCounter = C_GUEST_AD;
+    this.walker.romFrames = this.map.rom;
     this.watch = new Uint8Array(this.map.gfnCount);
+    for (const r of o.rom) this.watch.fill(WATCH_ROM, r.gpa / PAGE_SIZE, (r.gpa + r.bytes) / PAGE_SIZE);
     this.maxPhysAddr = o.maxPhysAddr;
     this.gbPages = o.gbPages;
     this.tlbGeometry = o.tlb;
@@ -759,16 +772,19 @@ export class Mmu {
     }
   }
 
-  /** Stores at the hpa a mode translated to (or MMIO when h < 0), then notifies watchers of the frame. */
+  /**
+   * Stores at the hpa a mode translated to (or MMIO when h < 0, or when the
+   * frame is ROM), then notifies watchers of the frame.
+   */
   private storeAt(h: number, gpa: number, size: number, value: number): void {
-    if (h < 0) {
+    const w = h < 0 ? WATCH_ROM : this.watch[Math.floor(gpa / PAGE_SIZE)]!;
+    if (w & WATCH_ROM) {
       this.mmio.write(gpa, size as 1 | 2 | 4, value);
       return;
     }
     if (size === 1) this.u8[h] = value;
     else if (size === 2) this.dv.setUint16(h, value & 0xffff, true);
     else this.dv.setInt32(h, value | 0, true);
-    const w = this.watch[Math.floor(gpa / PAGE_SIZE)]!;
     if (w !== 0) this.notifyWrite(w, gpa, size);
   }
 
@@ -866,6 +882,28 @@ export class Mmu {
           j += step;
         }
       }
+      k += n;
+    }
+  }
+
+  /**
+   * Puts `bytes` into read-only memory at `gpa` (MmuOptions.rom), as the
+   * board's flash or a firmware image would hold them; the guest and devices
+   * cannot change them. Decoded code cached from those frames is dropped.
+   * Throws RangeError unless every byte lies in a ROM range.
+   */
+  loadRom(gpa: number, bytes: Uint8Array): void {
+    if (!(bytes instanceof Uint8Array)) throw new TypeError('loadRom: bytes must be a Uint8Array');
+    this.checkPhysRange('loadRom', gpa, bytes.length);
+    for (let k = 0; k < bytes.length;) {
+      const a = gpa + k;
+      const gfn = Math.floor(a / PAGE_SIZE);
+      if (gfn >= this.watch.length || (this.watch[gfn]! & WATCH_ROM) === 0) {
+        throw new RangeError(`loadRom: gpa 0x${a.toString(16)} (byte ${k} of ${bytes.length}) is not in a ROM range (MmuOptions.rom)`);
+      }
+      const n = Math.min(bytes.length - k, PAGE_SIZE - (a % PAGE_SIZE));
+      this.u8.set(bytes.subarray(k, k + n), this.map.hpaOf(a));
+      if (this.watch[gfn]! & WATCH_CODE && this.onCodeWrite !== null) this.onCodeWrite(a, n);
       k += n;
     }
   }

@@ -29,6 +29,12 @@ import { ACC_AC, ACC_FETCH, ACC_SIZE_SHIFT, ACC_USER, ACC_WRITE } from '../mmu/p
 import type { PagingRegisters } from '../mmu/index.js';
 
 export const FORMAT_VERSION = 1;
+/**
+ * The header note listing the guest's read-only memory ranges
+ * ([{ gpa, bytes }], MmuOptions.rom): a replay builds its Mmu with them, so
+ * that a write the guest made into ROM is played as one.
+ */
+export const ROM_NOTE = 'rom';
 export const MAGIC_HEADER = 0x52544d56; // "VMTR" read as a little-endian u32
 export const MAGIC_CHUNK = 0x43544d56; // "VMTC"
 export const MAGIC_END = 0x45544d56; // "VMTE"

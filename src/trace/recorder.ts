@@ -27,8 +27,8 @@ import { ACC_AC, ACC_FETCH, ACC_USER, ACC_WRITE, PTE_PS } from '../mmu/index.js'
 import { FMT_32, FMT_NONE, FMT_PAE } from '../mmu/index.js';
 import {
   FORMAT_VERSION, KIND_FETCH, KIND_READ, KIND_WRITE, OP_AC, OP_KIND_SHIFT, OP_USER, PAGE_BYTES, R_CHECK,
-  R_CR0, R_CR3, R_CR4, R_EFER, R_FLUSH, R_INVLPG, R_INVPCID, R_PAGING, R_PKRU, R_PRIV, R_PTWRITE, R_SWITCH, SOURCE_RECORDED,
-  type TraceHeader,
+  R_CR0, R_CR3, R_CR4, R_EFER, R_FLUSH, R_INVLPG, R_INVPCID, R_PAGING, R_PKRU, R_PRIV, R_PTWRITE, R_SWITCH, ROM_NOTE,
+  SOURCE_RECORDED, type TraceHeader,
 } from './format.js';
 import { fileSink, TraceWriter, type TraceSink, type WriterOptions, type WriterStats } from './writer.js';
 import { CHECK_PRIME } from './checksum.js';
@@ -103,7 +103,12 @@ export class TraceRecorder implements MmuObserver {
       gbPages: m.gbPages, softTlbBits: m.softTlbBits, cpl: m.cpl, ac: m.ac !== 0, checkEvery: this.checkEvery,
       seed: this.options.seed ?? 1, guestMemory: m.map.ramBytes, holes: m.map.holes.map((h) => ({ gpa: h.gpa, bytes: h.bytes })),
       cr0: m.cr0, cr3Lo: m.cr3Lo, cr3Hi: m.cr3Hi, cr4: m.cr4, efer: m.efer, pkru: m.pkru, pdpte: m.pdptes(),
-      notes: { recordedAt: new Date().toISOString(), ...(this.options.notes ?? {}) },
+      notes: {
+        recordedAt: new Date().toISOString(),
+        // Read-only memory is not in the header's fields: a replay heeds this note (docs/trace-format.md).
+        ...(m.map.romRanges.length > 0 ? { [ROM_NOTE]: m.map.romRanges.map((r) => ({ gpa: r.gpa, bytes: r.bytes })) } : {}),
+        ...(this.options.notes ?? {}),
+      },
     };
   }
 

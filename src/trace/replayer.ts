@@ -27,7 +27,7 @@ import { ACC_FETCH, ACC_WRITE } from '../mmu/index.js';
 import { KERNEL_APART, SyntheticOs, type OsFormat, type OsPageSize, type OsStats } from '../workload/synthetic-os.js';
 import {
   ACC_OF_OP, OP_ACCESS, OP_HI, PAGE_BYTES, R_CHECK, R_CR0, R_CR3, R_CR4, R_EFER, R_FLUSH, R_INVLPG, R_INVPCID, R_PAGE,
-  R_PAGING, R_PKRU, R_PRIV, R_PTWRITE, R_SWITCH, R_ZPAGE, SOURCE_IMPORTED, TraceError, type TraceHeader,
+  R_PAGING, R_PKRU, R_PRIV, R_PTWRITE, R_SWITCH, R_ZPAGE, ROM_NOTE, SOURCE_IMPORTED, TraceError, type TraceHeader,
 } from './format.js';
 import { threadedChunks, TraceReader, type DecodedChunk, type ReadState } from './reader.js';
 import { CHECK_PRIME, faultValue } from './checksum.js';
@@ -142,7 +142,7 @@ function newCounts(): TraceCounts {
   return { records: 0, accesses: 0, kernelAccesses: 0, faults: 0, pageImages: 0, ptWrites: 0, registerLoads: 0, invalidations: 0, flushes: 0, switches: 0, checks: 0, mismatches: 0 };
 }
 
-function mmuFor(o: MmuReplayOptions, extra: { guestMemory: number; seed: number; holes?: { gpa: number; bytes: number }[]; maxPhysAddr?: number; gbPages?: boolean; softTlbBits?: number }): Mmu {
+function mmuFor(o: MmuReplayOptions, extra: { guestMemory: number; seed: number; holes?: { gpa: number; bytes: number }[]; rom?: { gpa: number; bytes: number }[]; maxPhysAddr?: number; gbPages?: boolean; softTlbBits?: number }): Mmu {
   return new Mmu({
     mode: o.mode, measure: true, ...extra,
     ...(o.tlb ? { tlb: o.tlb } : {}), ...(o.costProfile ? { costProfile: o.costProfile } : {}),
@@ -410,7 +410,9 @@ export async function replayBinary(path: string, o: MmuReplayOptions, progress?:
     try {
       let mmu: Mmu;
       try {
-        mmu = mmuFor(o, { guestMemory: h.guestMemory, seed: h.seed, holes: h.holes, maxPhysAddr: h.maxPhysAddr, gbPages: h.gbPages, softTlbBits: h.softTlbBits });
+        const rom = h.notes[ROM_NOTE];
+        if (rom !== undefined && !Array.isArray(rom)) throw new TraceError(`${path}: the header's notes (offsets 8..${reader.headerBytes - 1}) give '${ROM_NOTE}' as ${JSON.stringify(rom)}, not a list of { gpa, bytes } ranges`);
+        mmu = mmuFor(o, { guestMemory: h.guestMemory, seed: h.seed, holes: h.holes, ...(rom !== undefined ? { rom: rom as { gpa: number; bytes: number }[] } : {}), maxPhysAddr: h.maxPhysAddr, gbPages: h.gbPages, softTlbBits: h.softTlbBits });
       } catch (e) {
         // The header passed the format's checks, but describes a guest this vmmu cannot build (too much memory, say).
         if (e instanceof RangeError) throw new TraceError(`${path}: the guest in the header (offsets 8..${reader.headerBytes - 1}) cannot be built: ${e.message}`);

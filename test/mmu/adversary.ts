@@ -20,7 +20,10 @@
  * invalidated, page tables mapped into their own address space (every level,
  * both halves of a table), page directories written past the flood
  * threshold, out-of-sync tables and their A/D bits, PKRU and CR4.PKE, CR0.WP
- * with SMEP/SMAP, and shadow policies that force reclaim.
+ * with SMEP/SMAP, and shadow policies that force reclaim; some table
+ * frames fall in read-only memory (whose entries the walk cannot mark
+ * accessed or dirty, and whose writes are dropped) or in a hole (entries
+ * that read all ones).
  */
 import {
   Mmu, type MmuOptions, type ModeName, type ShadowOptions, CR0_PE, CR0_PG, CR0_WP, CR4_LA57, CR4_PAE, CR4_PCIDE,
@@ -53,8 +56,11 @@ export const PARTICIPANTS: readonly Participant[] = [
   { label: 'shadow maxPages=24 unsync=off', mode: 'shadow', shadow: { maxPages: 24, unsync: false, floodThreshold: 1 } },
 ];
 
+/** guest-physical memory: RAM, but for ROM and a hole among the table frames */
 const RAM = 4 << 20;
 const FRAMES = RAM / 4096;
+const ROM = { gpa: 24 * 4096, bytes: 8 * 4096 };
+const HOLE = { gpa: 32 * 4096, bytes: 2 * 4096 };
 const TWO32 = 4294967296;
 
 interface Shape {
@@ -121,7 +127,9 @@ export class Adversary {
     this.rng = new Rng(opts.seed);
     const parts = opts.participants ?? PARTICIPANTS;
     this.labels = parts.map((p) => p.label);
-    this.mmus = parts.map((p) => new Mmu({ ...opts.mmu, mode: p.mode, guestMemory: RAM, seed: opts.seed, shadow: { ...opts.mmu?.shadow, ...p.shadow } }));
+    this.mmus = parts.map((p) => new Mmu({
+      ...opts.mmu, mode: p.mode, guestMemory: RAM - ROM.bytes - HOLE.bytes, holes: [HOLE], rom: [ROM], seed: opts.seed, shadow: { ...opts.mmu?.shadow, ...p.shadow },
+    }));
     const r = this.rng;
     for (let l = 1; l <= this.shape.levels; l++) {
       const n = 1 << this.shape.bits[l]!;
@@ -136,6 +144,15 @@ export class Adversary {
     for (const f of this.tables) {
       for (let k = 0; k < 24; k++) this.writeEntryPhys(f, this.randomIndex(), this.randomEntry(r.below(this.shape.levels) + 1));
     }
+    // Read-only memory holding entries (tables there work, their A/D bits
+    // stay clear, writes to them are dropped) and a hole (reads all ones).
+    const rom = new DataView(new ArrayBuffer(ROM.bytes));
+    for (let o = 0; o < ROM.bytes; o += this.shape.esz) {
+      const e = this.randomEntry(r.below(this.shape.levels) + 1);
+      rom.setInt32(o, e[0], true);
+      if (this.shape.esz === 8) rom.setInt32(o + 4, e[1], true);
+    }
+    for (const m of this.mmus) m.loadRom(ROM.gpa, new Uint8Array(rom.buffer));
     for (let i = 0; i < 4; i++) this.roots.push(r.pick(this.tables));
     // gvas: paths through the index sets, so random tables line up.
     for (let i = 0; i < 48; i++) this.gvas.push(this.randomGva());

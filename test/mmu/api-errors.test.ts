@@ -17,7 +17,7 @@ describe('what if an Mmu is created with a bad option?', () => {
     ['seed -1', { seed: -1 }, /seed -1/],
     ['seed "x"', { seed: 'x' as unknown as number }, /seed "x"/],
     ['a misspelt option', { guestMemroy: 1 << 20 } as unknown as MmuOptions, /unknown Mmu option 'guestMemroy'/],
-    ['overlapping holes', { guestMemory: 16 << 20, holes: [{ gpa: 0xa0000, bytes: 0x20000 }, { gpa: 0xb0000, bytes: 0x1000 }] }, /holes overlap/],
+    ['overlapping holes', { guestMemory: 16 << 20, holes: [{ gpa: 0xa0000, bytes: 0x20000 }, { gpa: 0xb0000, bytes: 0x1000 }] }, /holes\[0\] and holes\[1\] overlap: 0xa0000\+0x20000 and 0xb0000\+0x1000/],
     ['a hole of 0 bytes', { holes: [{ gpa: 0xa0000, bytes: 0 }] }, /holes\[0\]\.bytes 0/],
     ['a hole at an unaligned gpa', { holes: [{ gpa: 0xa0001, bytes: 0x1000 }] }, /holes\[0\]\.gpa 655361 is not a page-aligned address/],
   ];

@@ -54,8 +54,14 @@ export class GuestMemoryMap {
   readonly hfnOf: Int32Array;
   /** hfn -> gfn for guest frames, -1 for every other host frame (for dumps and isolation audits) */
   readonly gfnOf: Int32Array;
-  /** bytes of guest RAM (topBytes minus holes); host frames back it as it is touched */
+  /** bytes of guest RAM (topBytes minus holes and ROM); host frames back it as it is touched */
   readonly ramBytes: number;
+  /** bytes of read-only memory (MmuOptions.rom): backed like RAM, written only by Mmu.loadRom */
+  readonly romBytes: number;
+  /** per gfn: 1 for a ROM frame; null when there is no ROM */
+  readonly rom: Uint8Array | null;
+  /** the ROM ranges the map was made with */
+  readonly romRanges: readonly PhysicalHole[];
   readonly holes: readonly PhysicalHole[];
   /** guest frames backed by a host frame so far */
   backedFrames = 0;
@@ -72,9 +78,11 @@ export class GuestMemoryMap {
    * @param topBytes guest-physical size in bytes (multiple of 4 KiB)
    * @param holes ranges inside [0, topBytes) that are not RAM (page aligned)
    * @param seed makes the scatter reproducible (for one order of first touches)
+   * @param rom ranges inside [0, topBytes) of read-only memory, backed like
+   *   RAM (the Mmu keeps writes out of them); validated by the Mmu
    * Throws RangeError with the offending value when a size or hole is malformed.
    */
-  constructor(readonly host: HostMemory, topBytes: number, holes: readonly PhysicalHole[], seed: number) {
+  constructor(readonly host: HostMemory, topBytes: number, holes: readonly PhysicalHole[], seed: number, rom: readonly PhysicalHole[] = []) {
     if (!Number.isInteger(topBytes) || topBytes <= 0 || topBytes % PAGE_SIZE !== 0) {
       throw new RangeError(`guest memory size ${topBytes} is not a positive multiple of 4096 bytes`);
     }
@@ -107,12 +115,17 @@ export class GuestMemoryMap {
     this.topBytes = topBytes;
     this.gfnCount = gfnCount;
     this.gfnOf = new Int32Array(host.frames).fill(-1);
-    this.ramBytes = (gfnCount - holeFrames) * PAGE_SIZE;
+    const romFrames = rom.reduce((n, r) => n + r.bytes / PAGE_SIZE, 0);
+    this.ramBytes = (gfnCount - holeFrames - romFrames) * PAGE_SIZE;
+    this.romBytes = romFrames * PAGE_SIZE;
+    this.romRanges = rom.map((r) => ({ gpa: r.gpa, bytes: r.bytes }));
+    this.rom = romFrames === 0 ? null : new Uint8Array(gfnCount);
+    for (const r of rom) this.rom!.fill(1, r.gpa / PAGE_SIZE, (r.gpa + r.bytes) / PAGE_SIZE);
     this.holes = holes.map((h) => ({ gpa: h.gpa, bytes: h.bytes }));
     this.random = (seed | 0) || 0x9e3779b9;
   }
 
-  /** Whether gfn is guest RAM (backed or not). */
+  /** Whether gfn is memory, RAM or ROM (backed or not), rather than a hole. */
   isRam(gfn: number): boolean {
     return gfn >= 0 && gfn < this.gfnCount && this.hfnOf[gfn] !== -1;
   }

@@ -279,7 +279,10 @@ export class ShadowMode implements Mode {
       if (this.canUnsync(gfn)) this.unsyncFrame(gfn);
       else emulate = true;
     }
-    this.exit(emulate ? C_EXIT_PT_WRITE : C_EXIT_HIDDEN_PF);
+    // A write to ROM: the shadow leaf of a ROM frame is read-only and the
+    // write is emulated as a device access (the Mmu drops it).
+    const rom = write && mmu.map.rom !== null && mmu.map.rom[gfn] === 1;
+    this.exit(emulate ? C_EXIT_PT_WRITE : rom ? C_EXIT_MMIO : C_EXIT_HIDDEN_PF);
     t.hpa = hfn * PAGE_SIZE + (lo & 0xfff);
     const e = this.install(lo, hi, acc, gfn, hfn);
     // The installed leaf's own rights decide which accesses skip the exit
@@ -298,6 +301,7 @@ export class ShadowMode implements Mode {
     const gfn = Math.floor(gpa / PAGE_SIZE);
     if (acc & ACC_WRITE) {
       if (gfn < this.gfnCount.length && this.gfnCount[gfn]! > 0 && !this.gfnUnsync[gfn]) this.exit(C_EXIT_PT_WRITE);
+      else if (this.mmu.map.rom !== null && this.mmu.map.rom[gfn] === 1) this.exit(C_EXIT_MMIO);
     } else {
       this.exit(C_EXIT_HIDDEN_PF);
     }

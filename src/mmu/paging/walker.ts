@@ -113,6 +113,12 @@ export class Walker {
 
   /** bit l set: the last walk wrote an accessed or dirty bit into level l's entry (0 after a walk that wrote none) */
   adWrites = 0;
+  /**
+   * Guest walks only: per gfn, 1 for read-only memory (MmuOptions.rom). An
+   * entry there keeps its A and D bits clear, as a ROM ignores the
+   * processor's write of them; the walk succeeds all the same.
+   */
+  romFrames: Uint8Array | null = null;
 
   /** when set, every accessed/dirty bit written bumps counters[adCounter] */
   counters: Float64Array | null = null;
@@ -231,9 +237,10 @@ export class Walker {
     this.dirty = leafLo & ctx.dBit ? 1 : 0;
     if (flags & WALK_SET_AD) {
       const a = ctx.aBit;
+      const rom = this.romFrames;
       for (let l = this.topLevel; l >= this.level; l--) {
         const v = this.lo[l]!;
-        if (!(v & a) && this.entryHpa[l]! >= 0) {
+        if (!(v & a) && this.entryHpa[l]! >= 0 && (rom === null || rom[Math.floor(this.entryAddr[l]! / 4096)] !== 1)) {
           const h = port.entryHpa(this.entryAddr[l]!, true);
           mem[h >>> 2] = v | a;
           this.lo[l] = v | a;
@@ -241,7 +248,7 @@ export class Walker {
           if (this.counters !== null) this.counters[this.adCounter]++;
         }
       }
-      if (acc & ACC_WRITE && !this.dirty && this.entryHpa[this.level]! >= 0) {
+      if (acc & ACC_WRITE && !this.dirty && this.entryHpa[this.level]! >= 0 && (rom === null || rom[Math.floor(this.entryAddr[this.level]! / 4096)] !== 1)) {
         const l = this.level;
         const h = port.entryHpa(this.entryAddr[l]!, true);
         this.lo[l] = this.lo[l]! | ctx.dBit;
