@@ -104,11 +104,12 @@ const BATCH_SLICE_MS = 100;
  * the summary. Slicing does not change what the guest does: a slice ends
  * between two of the machine's steps, and the next resumes there.
  */
-export async function runBatch(m: Machine, output: SerialOutput, progress: BootProgress | null, maxInstructions?: number): Promise<BootRunResult> {
+export async function runBatch(m: Machine, output: SerialOutput, progress: BootProgress | null, maxInstructions?: number, interruptedBefore = false): Promise<BootRunResult> {
   const started = performance.now();
   let instructions = 0;
   let cpuSeconds = 0;
-  let interrupted = false;
+  // A Ctrl-C while the machine was being built ends the run after its first slice.
+  let interrupted = interruptedBefore;
   const onSigint = (): void => {
     interrupted = true;
   };
@@ -147,6 +148,22 @@ function readInput(path: string, option: string, room: number, memory: number): 
  * quits). Throws InputError for an unreadable or invalid image.
  */
 export async function bootGuest(o: BootOptions): Promise<BootOutcome> {
+  // From the banner on, Ctrl-C must not kill the process while the files
+  // are read and the machine built (a second or more on a loaded machine):
+  // a listener holds it for runBatch, which then stops with the summary.
+  let sigintBefore = false;
+  const onEarlySigint = (): void => {
+    sigintBefore = true;
+  };
+  if (!o.console) process.on('SIGINT', onEarlySigint);
+  try {
+    return await bootGuestHeld(o, () => sigintBefore);
+  } finally {
+    process.off('SIGINT', onEarlySigint);
+  }
+}
+
+async function bootGuestHeld(o: BootOptions, sigintBefore: () => boolean): Promise<BootOutcome> {
   const img = o.image;
   let files: { kernel: Uint8Array; initrd?: Uint8Array; modules?: MultibootModule[] };
   if ('multiboot' in img) {
@@ -188,7 +205,7 @@ export async function bootGuest(o: BootOptions): Promise<BootOutcome> {
     try {
       result = o.console
         ? await runConsole(m, o.console, { output, progress, ...(o.maxInstructions !== undefined ? { maxInstructions: o.maxInstructions } : {}) })
-        : await runBatch(m, output, progress, o.maxInstructions);
+        : await runBatch(m, output, progress, o.maxInstructions, sigintBefore());
     } finally {
       output.flush();
       progress.clear();
