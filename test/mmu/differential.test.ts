@@ -19,7 +19,9 @@ function run(world: World, ops: number): void {
     if (label.startsWith('access')) {
       const [a, ...rest] = world.lastOutcomes;
       for (let k = 0; k < rest.length; k++) {
-        if (JSON.stringify(rest[k]) !== JSON.stringify(a)) {
+        const b = rest[k]!;
+        // Field by field (JSON.stringify here was a fifth of the test's time).
+        if (b.value !== a!.value || b.vector !== a!.vector || b.errorCode !== a!.errorCode || b.cr2Lo !== a!.cr2Lo || b.cr2Hi !== a!.cr2Hi) {
           throw new Error(`op ${i} (${label}): ${world.modes[0]} gave ${JSON.stringify(a)} but ${world.modes[k + 1]} gave ${JSON.stringify(rest[k])}`);
         }
       }

@@ -75,6 +75,7 @@ export class ModelMemory {
   }
 }
 
+/** One access's result in one participant (differential.test.ts compares these fields one by one). */
 export interface AccessOutcome {
   value: number;
   vector: number;
