@@ -6,6 +6,7 @@
  */
 import { Machine, type RunResult, type StopReason } from '../machine/machine.js';
 import type { Engine } from '../cpu/cpu.js';
+import type { CpuFeatures } from '../cpu/features.js';
 import type { ModeName } from '../mmu/index.js';
 import { MultibootError, type MultibootModule } from '../machine/multiboot.js';
 import { MAX_BLOCKS } from '../cpu/block.js';
@@ -78,6 +79,8 @@ export interface BootOptions {
   startDate?: Date;
   /** how the CPU runs instructions (vmmu boot's --engine; default the Machine's) */
   engine?: Engine;
+  /** the CPU's features (vmmu boot's --cpu; default the Machine's) */
+  cpu?: CpuFeatures;
 }
 
 /** Why a boot ended: the machine's reasons, or the person's. */
@@ -180,7 +183,7 @@ async function bootGuestHeld(o: BootOptions, sigintBefore: () => boolean): Promi
     files = { kernel, ...(img.initrd !== undefined ? { initrd: readInput(img.initrd, '--initrd', o.memory - kernel.length, o.memory) } : {}) };
   }
   const output = new SerialOutput(o.out ?? (o.console ? o.console.output : process.stdout));
-  const m = new Machine({ mode: o.mode, memory: o.memory, serialOut: output.push, mmu: { measure: o.measure }, ...(o.startDate ? { startDate: o.startDate } : {}), ...(o.engine !== undefined ? { engine: o.engine } : {}) });
+  const m = new Machine({ mode: o.mode, memory: o.memory, serialOut: output.push, mmu: { measure: o.measure }, ...(o.startDate ? { startDate: o.startDate } : {}), ...(o.engine !== undefined ? { engine: o.engine } : {}), ...(o.cpu !== undefined ? { cpu: o.cpu } : {}) });
   // Recording starts before the loader runs, so the trace holds the whole life of the guest's MMU.
   const recorder = o.record !== undefined
     ? new TraceRecorder(m.mmu, o.recordSink ?? o.record, { ...(o.recordCheckEvery !== undefined ? { checkEvery: o.recordCheckEvery } : {}), notes: { boot: { ...img, cmdline: o.cmdline, memory: o.memory, mode: o.mode } } })

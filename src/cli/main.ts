@@ -14,6 +14,7 @@ import { rtcStartDate } from './rtc-option.js';
 import { bootGuest, multibootModules, type BootImage } from './boot.js';
 import { guestFiles } from '../guests/paths.js';
 import { DEFAULT_ENGINE, ENGINES, type Engine } from '../cpu/cpu.js';
+import { CpuFeatureError, CpuFeatures } from '../cpu/features.js';
 import { comparisonText } from './table.js';
 import { compareCommand, recordCommand, replayCommand, TRACE_HELP, TRACE_USAGE, TraceUsageError } from './trace-cmd.js';
 import { ANY_COUNT, intOption, MAX_DEMO_PROCESSES, MAX_GUEST_MEMORY, MAX_WORKING_SET, memoryOption, OptionError, type IntRange } from './options.js';
@@ -56,6 +57,9 @@ boot options:
   --engine interp|block          how the CPU runs instructions: block runs decoded blocks
                                  from a cache, interp decodes each one every time (the
                                  reference); the same results (default block)
+  --cpu +NAME,-NAME              turn CPU features on or off (CPUID tells, the CPU
+                                 enforces): pse, pae, pge, nx (on by default), smep,
+                                 smap (off); e.g. --cpu +smep,+smap,-pge
   --measure                      play every access through the cost model (TLB, walk
                                  and cycle figures in the summary)
   --record FILE                  record a trace of the run (vmmu replay FILE replays it);
@@ -180,6 +184,7 @@ async function boot(args: string[]): Promise<number> {
       batch: { type: 'boolean' },
       rtc: { type: 'string' },
       engine: { type: 'string' },
+      cpu: { type: 'string' },
     },
     strict: true,
   });
@@ -187,6 +192,13 @@ async function boot(args: string[]): Promise<number> {
   if (!MODE_NAMES.includes(mode)) throw new UsageError(`--mode: '${values.mode}' is not one of ${MODE_NAMES.join(', ')}`);
   const engine = (values.engine ?? DEFAULT_ENGINE) as Engine;
   if (!ENGINES.includes(engine)) throw new UsageError(`--engine: '${values.engine}' is not one of ${ENGINES.join(', ')}`);
+  let cpu: CpuFeatures;
+  try {
+    cpu = new CpuFeatures(values.cpu ?? '');
+  } catch (e) {
+    if (e instanceof CpuFeatureError) throw new UsageError(`--cpu: ${e.message}`);
+    throw e;
+  }
   if (values.multiboot !== undefined && values.kernel !== undefined) throw new UsageError('give --kernel or --multiboot, not both');
   if (values.initrd !== undefined && values.kernel === undefined && values.multiboot === undefined) throw new UsageError('--initrd goes with --kernel or --multiboot');
   const interactive = !values.batch && process.stdin.isTTY === true && process.stdout.isTTY === true;
@@ -226,7 +238,7 @@ async function boot(args: string[]): Promise<number> {
   const target = values.record !== undefined
     ? checkOutput(values.record, '--record', values.force === true, bootInputs(image))
     : null;
-  process.stderr.write(`${bootBanner(what, mode, memory, interactive)}\n${note ? `vmmu: ${note}\n` : ''}`);
+  process.stderr.write(`${bootBanner(what, mode, memory, interactive, cpu)}\n${note ? `vmmu: ${note}\n` : ''}`);
   const run = (record?: { name: string; sink: TraceSink }): ReturnType<typeof bootGuest> => bootGuest({
     mode,
     image,
@@ -234,6 +246,7 @@ async function boot(args: string[]): Promise<number> {
     startDate,
     memory,
     engine,
+    cpu,
     ...(maxInstructions !== undefined ? { maxInstructions } : {}),
     measure: values.measure ?? false,
     ...(record ? { record: record.name, recordSink: record.sink } : {}),
@@ -266,9 +279,10 @@ export function bootExitCode(r: { reason: string; exitStatus: number | null }): 
 }
 
 /** The line `vmmu boot` starts with, on stderr: what boots, how, and how to stop it. */
-function bootBanner(what: string, mode: ModeName, memory: number, interactive: boolean): string {
+function bootBanner(what: string, mode: ModeName, memory: number, interactive: boolean, cpu: CpuFeatures): string {
   const size = memory % (1 << 30) === 0 ? `${memory / (1 << 30)} GiB` : `${Math.round(memory / (1 << 20))} MiB`;
-  return `vmmu: booting ${what} (${mode} translation, ${size}); ${interactive ? 'Ctrl-a x quits' : 'Ctrl-C stops it'}`;
+  const features = cpu.toString() === '' ? '' : `, CPU ${cpu.toString()}`;
+  return `vmmu: booting ${what} (${mode} translation, ${size}${features}); ${interactive ? 'Ctrl-a x quits' : 'Ctrl-C stops it'}`;
 }
 
 /** Error classes (by name, also from worker threads) that are the user's input, not a bug: message only, exit 1. */

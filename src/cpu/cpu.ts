@@ -35,6 +35,7 @@ import {
 import { alu } from './alu.js';
 import { deliverInterrupt, type InterruptKind } from './transfer.js';
 import { Fpu } from './fpu.js';
+import { CpuFeatures } from './features.js';
 import type { FpuHost } from './fpu-host.js';
 
 /** The single exception object instructions throw; its fields say which exception. */
@@ -92,6 +93,8 @@ export interface CpuOptions {
   pic: InterruptController;
   /** default DEFAULT_ENGINE */
   engine?: Engine;
+  /** what CPUID advertises and the CPU allows (default: the P6 set, see features.ts) */
+  features?: CpuFeatures;
 }
 
 export class Cpu implements FpuHost {
@@ -249,6 +252,8 @@ export class Cpu implements FpuHost {
   readonly pic: InterruptController;
   readonly fpu: Fpu;
   readonly engine: Engine;
+  /** what CPUID advertises and MOV to CR4, WRMSR and STAC/CLAC allow (MachineOptions.cpu) */
+  readonly features: CpuFeatures;
   /** the block engine's cache (null under the interpreter) */
   readonly blocks: BlockCache | null;
   /** set by the machine to be told about HLT with interrupts off, triple faults etc. */
@@ -262,6 +267,7 @@ export class Cpu implements FpuHost {
     this.mem8 = o.mmu.u8;
     this.fpu = new Fpu(this);
     this.engine = o.engine ?? DEFAULT_ENGINE;
+    this.features = o.features ?? new CpuFeatures();
     if (this.engine === 'block') {
       this.blocks = new BlockCache(o.mmu);
       this.blocks.clock = (): number => this.totalInstructions + this.executed;

@@ -10,9 +10,13 @@ import {
 } from './constants.js';
 import type { Cpu } from './cpu.js';
 import { DESC, dplOf, readDescriptor } from './segments.js';
+import { CR4_SMAP, CR4_SMEP } from './features.js';
 
-/** CR4 bits this CPU implements (others are reserved: #GP on MOV to CR4). */
-const CR4_SUPPORTED = CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+/**
+ * CR4 bits this CPU implements (others are reserved: #GP on MOV to CR4);
+ * those of features turned off (Cpu.features.cr4Refused) are reserved too.
+ */
+const CR4_SUPPORTED = CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_SMEP | CR4_SMAP;
 /** CR0 bits that can be set (ET reads as 1) */
 const CR0_SUPPORTED = 0xe005003f | 0;
 
@@ -75,7 +79,7 @@ export function writeCr(c: Cpu, n: number, v: number): void {
       c.flushFetch();
       return;
     case 4: {
-      if (v & ~CR4_SUPPORTED) c.gp(0);
+      if (v & ~CR4_SUPPORTED || v & c.features.cr4Refused) c.gp(0);
       c.endFetchRun();
       if (c.mmu.writeCr4(v) !== 0) {
         c.mmu.clearFault();
@@ -153,8 +157,8 @@ export function wrmsr(c: Cpu): void {
       c.patHi = hi;
       return;
     case MSR_EFER: {
-      // Only NXE exists on this 32-bit CPU (no long mode, no SYSCALL).
-      if (lo & ~0x800 || hi !== 0) c.gp(0);
+      // Only NXE exists on this 32-bit CPU (no long mode, no SYSCALL), and only with the nx feature.
+      if (lo & ~0x800 || hi !== 0 || lo & c.features.eferRefused) c.gp(0);
       c.endFetchRun();
       if (c.mmu.writeEfer(lo) !== 0) {
         c.mmu.clearFault();
@@ -189,36 +193,44 @@ function str4(s: string, i: number): number {
   return (s.charCodeAt(i) | (s.charCodeAt(i + 1) << 8) | (s.charCodeAt(i + 2) << 16) | (s.charCodeAt(i + 3) << 24)) | 0;
 }
 
-/** CPUID feature bits, leaf 1 EDX: FPU, PSE, TSC, MSR, PAE, CX8, SEP, PGE, CMOV, PSE-36, MMX, FXSR. */
-export const CPUID_1_EDX = (1 << 0) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 11) | (1 << 13) | (1 << 15) | (1 << 17) | (1 << 23) | (1 << 24);
-
-/** CPUID (SDM vol. 2A): a family 6, model 8, stepping 3 processor with the features implemented here. */
+/**
+ * CPUID (SDM vol. 2A): a family 6, model 8, stepping 3 processor with the
+ * features of Cpu.features (by default leaf 1 EDX: FPU, PSE, TSC, MSR, PAE,
+ * CX8, SEP, PGE, CMOV, PSE-36, MMX, FXSR; NX; the highest basic leaf 2, or
+ * 7 when SMEP or SMAP is on).
+ */
 export function cpuid(c: Cpu): void {
-  const leaf = c.reg32[0]! >>> 0;
+  const f = c.features;
+  let leaf = c.reg32[0]! >>> 0;
+  // A basic leaf above the highest gives the highest one's values (SDM vol. 2A, CPUID, "INPUT EAX" note).
+  if (leaf > f.maxLeaf && leaf < 0x80000000) leaf = f.maxLeaf;
   let a = 0, b = 0, cx = 0, d = 0;
   switch (leaf) {
     case 0:
-      a = 2;
+      a = f.maxLeaf;
       b = str4(VENDOR, 0);
       d = str4(VENDOR, 4);
       cx = str4(VENDOR, 8);
       break;
     case 1:
       a = 0x683;
-      d = CPUID_1_EDX;
+      d = f.leaf1Edx;
       break;
     case 2:
       a = 1; // one iteration, no cache or TLB descriptors
+      break;
+    case 7:
+      // Structured extended features, subleaf 0 (the only one: EAX = 0).
+      if (c.reg32[1] === 0) b = f.leaf7Ebx;
       break;
     case 0x80000000:
       a = 0x80000001 | 0;
       break;
     case 0x80000001:
-      d = 1 << 20; // NX: EFER.NXE works
+      d = f.ext1Edx; // NX: EFER.NXE works
       break;
     default:
-      // Leaves above the maximum return the highest basic leaf's values (SDM: CPUID note).
-      if (leaf < 0x80000000) { a = 1; }
+      // Basic leaves 3 to 6 below the highest: nothing to report; extended leaves above 0x80000001 likewise.
   }
   c.reg32[0] = a;
   c.reg32[3] = b;

@@ -23,6 +23,7 @@ import { PciBus } from '../devices/pci.js';
 import { PostPort } from '../devices/post.js';
 import { FwCfg } from '../devices/fw-cfg.js';
 import { Cpu, CpuStop, type Engine } from '../cpu/cpu.js';
+import { CpuFeatures } from '../cpu/features.js';
 import { AR_CODE, AR_DB, AR_G, AR_P, AR_RW, AR_S, AR_ACCESSED, CR0_ET, CR0_PE, CS, DS, ES, FS, GS, SS, F_1 } from '../cpu/constants.js';
 import { loadMultiboot, type MultibootModule } from './multiboot.js';
 import { loadLinux, LINUX_BOOT_CS, LINUX_BOOT_DS } from './linux.js';
@@ -61,6 +62,8 @@ export interface MachineOptions {
   startDate?: Date;
   /** how the CPU runs instructions: the interpreter, or decoded blocks (docs/cpu.md); the same results either way (default DEFAULT_ENGINE, 'block') */
   engine?: Engine;
+  /** the CPU features CPUID advertises and the CPU allows: a CpuFeatures, or its specification such as '+smep,-pge' (default: features.ts's defaults) */
+  cpu?: CpuFeatures | string;
 }
 
 /** Why a run stopped. */
@@ -134,7 +137,8 @@ export class Machine {
     this.pci = new PciBus(this.io, { onReset: reset });
     this.post = new PostPort(this.io);
     this.fwCfg = new FwCfg(this.io, { ramBytes: this.memoryBytes });
-    this.cpu = new Cpu({ mmu: this.mmu, io: this.io, clock: this.clock, pic: this.pic, ...(o.engine !== undefined ? { engine: o.engine } : {}) });
+    const features = o.cpu instanceof CpuFeatures ? o.cpu : new CpuFeatures(o.cpu ?? '');
+    this.cpu = new Cpu({ mmu: this.mmu, io: this.io, clock: this.clock, pic: this.pic, features, ...(o.engine !== undefined ? { engine: o.engine } : {}) });
     this.cpu.ferrSink = (active: boolean): void => this.pic.setIrq(13, active);
   }
 

@@ -25,10 +25,12 @@ export interface FlatMachineOptions {
   serialOut?: (byte: number) => void;
   /** the CPU's engine (default the Machine's) */
   engine?: Engine;
+  /** the CPU's features, as MachineOptions.cpu */
+  cpu?: string;
 }
 
 export function flatMachine(o: FlatMachineOptions): Machine {
-  const m = new Machine({ mode: o.mode, memory: o.memory ?? 16 << 20, mmu: { measure: o.measure ?? false }, ...(o.serialOut ? { serialOut: o.serialOut } : {}), ...(o.engine ? { engine: o.engine } : {}) });
+  const m = new Machine({ mode: o.mode, memory: o.memory ?? 16 << 20, mmu: { measure: o.measure ?? false }, ...(o.serialOut ? { serialOut: o.serialOut } : {}), ...(o.engine ? { engine: o.engine } : {}), ...(o.cpu !== undefined ? { cpu: o.cpu } : {}) });
   const mmu = m.mmu;
   // GDT: null, 0x08 flat 32-bit code (execute/read), 0x10 flat data (read/write).
   mmu.writePhys(GDT + 8, 4, 0x0000ffff);

@@ -117,10 +117,16 @@ function op0f00(c: Cpu): void {
 }
 
 function op0f01(c: Cpu): void {
-  // group 7: SGDT, SIDT, LGDT, LIDT, SMSW, LMSW, INVLPG
+  // group 7: SGDT, SIDT, LGDT, LIDT, SMSW, LMSW, INVLPG; CLAC and STAC (0F 01 CA/CB)
   c.decodeModrm();
   lockCheck(c, false);
   const o = c.regField;
+  if (c.modrm === 0xca || c.modrm === 0xcb) {
+    // CLAC/STAC (SDM vol. 2A): #UD without SMAP or at CPL > 0 (virtual-8086 mode included).
+    if (!c.features.has('smap') || c.cpl !== 0) c.ud();
+    c.setFlags(c.modrm === 0xcb ? F_AC : 0, F_AC);
+    return;
+  }
   if (c.modrm >= 0xc0 && o !== 4 && o !== 6) c.ud();
   switch (o) {
     case 0: case 1: {
@@ -241,7 +247,7 @@ export const SYSTEM_OPCODES: readonly OpcodeEntry[] = [
   { map: 'one', opcodes: [0xfc], handler: opfc, mnemonic: 'CLD', flow: 'next', modrm: false, imm: 'none' },
   { map: 'one', opcodes: [0xfd], handler: opfd, mnemonic: 'STD', flow: 'next', modrm: false, imm: 'none' },
   { map: '0f', opcodes: [0x00], handler: op0f00, mnemonic: 'group 6 (SLDT STR LLDT LTR VERR VERW)', flow: 'end', modrm: true, imm: 'none' },
-  { map: '0f', opcodes: [0x01], handler: op0f01, mnemonic: 'group 7 (SGDT SIDT LGDT LIDT SMSW LMSW INVLPG)', flow: 'end', modrm: true, imm: 'none' },
+  { map: '0f', opcodes: [0x01], handler: op0f01, mnemonic: 'group 7 (SGDT SIDT LGDT LIDT SMSW LMSW INVLPG CLAC STAC)', flow: 'end', modrm: true, imm: 'none' },
   { map: '0f', opcodes: [0x02, 0x03], handler: op0f02, mnemonic: 'LAR/LSL Gv, Ew', flow: 'next', modrm: true, imm: 'none' },
   { map: '0f', opcodes: [0x06], handler: op0f06, mnemonic: 'CLTS', flow: 'end', modrm: false, imm: 'none' },
   { map: '0f', opcodes: [0x08, 0x09], handler: op0f08, mnemonic: 'INVD/WBINVD', flow: 'next', modrm: false, imm: 'none' },

@@ -1,0 +1,118 @@
+/**
+ * The CPU features a machine advertises through CPUID, and can be shaped
+ * (`MachineOptions.cpu`, `vmmu boot --cpu +smep,-pge`): so that a user can
+ * compare, say, a kernel with and without global pages, or with SMEP and
+ * SMAP, under each translation mode.
+ *
+ * CPUID tells the truth both ways: a feature turned off is not only hidden
+ * but refused, as on a processor that lacks it (setting its CR4 bit or its
+ * EFER bit raises #GP(0), its instructions #UD; SDM vol. 3A 2.5 and 2.2.1,
+ * vol. 2A "MOV to CR4", "WRMSR", "STAC"); a feature turned on works (the MMU
+ * implements it in every mode).
+ */
+import { CR4_PAE, CR4_PGE, CR4_PSE } from './constants.js';
+
+/** CR4.SMEP and CR4.SMAP (SDM vol. 3A, 2.5). */
+export const CR4_SMEP = 1 << 20;
+export const CR4_SMAP = 1 << 21;
+/** IA32_EFER.NXE */
+export const EFER_NXE = 1 << 11;
+
+export interface CpuFeature {
+  readonly name: string;
+  readonly what: string;
+  /** the CPUID leaf and register that advertise it, and the bit */
+  readonly leaf: 1 | 7 | 0x80000001;
+  readonly reg: 'ebx' | 'edx';
+  readonly bit: number;
+  /** advertised unless turned off */
+  readonly byDefault: boolean;
+  /** the CR4 bit that only this feature allows */
+  readonly cr4?: number;
+  /** the EFER bit that only this feature allows */
+  readonly efer?: number;
+}
+
+/** The features `--cpu` can turn on or off, in CPUID order. */
+export const CPU_FEATURES: readonly CpuFeature[] = [
+  { name: 'pse', what: '4 MiB pages with 32-bit paging (CR4.PSE)', leaf: 1, reg: 'edx', bit: 3, byDefault: true, cr4: CR4_PSE },
+  { name: 'pae', what: 'PAE paging (CR4.PAE)', leaf: 1, reg: 'edx', bit: 6, byDefault: true, cr4: CR4_PAE },
+  { name: 'pge', what: 'global pages (CR4.PGE)', leaf: 1, reg: 'edx', bit: 13, byDefault: true, cr4: CR4_PGE },
+  { name: 'smep', what: 'supervisor-mode execution prevention (CR4.SMEP)', leaf: 7, reg: 'ebx', bit: 7, byDefault: false, cr4: CR4_SMEP },
+  { name: 'smap', what: 'supervisor-mode access prevention (CR4.SMAP, STAC, CLAC)', leaf: 7, reg: 'ebx', bit: 20, byDefault: false, cr4: CR4_SMAP },
+  { name: 'nx', what: 'execute-disable pages (EFER.NXE)', leaf: 0x80000001, reg: 'edx', bit: 20, byDefault: true, efer: EFER_NXE },
+];
+
+/** CPUID leaf 1 EDX bits that are always there: FPU, TSC, MSR, CX8, SEP, CMOV, PSE-36, MMX, FXSR. */
+const LEAF1_EDX_FIXED = (1 << 0) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 11) | (1 << 15) | (1 << 17) | (1 << 23) | (1 << 24);
+
+/** What a Cpu advertises and allows: made from a `--cpu` specification. */
+export class CpuFeatures {
+  /** names of the features on */
+  readonly on: ReadonlySet<string>;
+  /** CPUID.1:EDX, CPUID.(7,0):EBX, CPUID.80000001h:EDX */
+  readonly leaf1Edx: number;
+  readonly leaf7Ebx: number;
+  readonly ext1Edx: number;
+  /** the highest basic leaf: 7 when a leaf-7 feature is on, else 2 (the P6 default, so the default guest sees what it always saw) */
+  readonly maxLeaf: number;
+  /** CR4 bits that the features off make reserved */
+  readonly cr4Refused: number;
+  /** EFER bits that the features off make reserved */
+  readonly eferRefused: number;
+
+  /**
+   * @param spec a comma-separated list of `+name` (turn on) and `-name`
+   *   (turn off), applied in order to the defaults; '' or undefined for the
+   *   defaults. Throws CpuFeatureError naming the item that is wrong.
+   */
+  constructor(spec = '') {
+    const on = new Set(CPU_FEATURES.filter((f) => f.byDefault).map((f) => f.name));
+    for (const raw of spec.split(',')) {
+      const item = raw.trim();
+      if (item === '') continue;
+      const sign = item[0];
+      const name = item.slice(1).toLowerCase();
+      if (sign !== '+' && sign !== '-') throw new CpuFeatureError(`'${item}' must be +NAME (turn on) or -NAME (turn off)`);
+      if (!CPU_FEATURES.some((f) => f.name === name)) throw new CpuFeatureError(`no feature '${name}' (the features: ${CPU_FEATURES.map((f) => f.name).join(', ')})`);
+      if (sign === '+') on.add(name);
+      else on.delete(name);
+    }
+    this.on = on;
+    let l1 = LEAF1_EDX_FIXED, l7 = 0, e1 = 0, cr4 = 0, efer = 0;
+    for (const f of CPU_FEATURES) {
+      const has = on.has(f.name);
+      if (has) {
+        if (f.leaf === 1) l1 |= 1 << f.bit;
+        else if (f.leaf === 7) l7 |= 1 << f.bit;
+        else e1 |= 1 << f.bit;
+      } else {
+        cr4 |= f.cr4 ?? 0;
+        efer |= f.efer ?? 0;
+      }
+    }
+    this.leaf1Edx = l1 | 0;
+    this.leaf7Ebx = l7 | 0;
+    this.ext1Edx = e1 | 0;
+    this.maxLeaf = l7 !== 0 ? 7 : 2;
+    this.cr4Refused = cr4;
+    this.eferRefused = efer;
+  }
+
+  has(name: string): boolean {
+    return this.on.has(name);
+  }
+
+  /** The specification that gives these features, relative to the defaults ('' for the defaults). */
+  toString(): string {
+    const items: string[] = [];
+    for (const f of CPU_FEATURES) {
+      if (f.byDefault && !this.on.has(f.name)) items.push(`-${f.name}`);
+      if (!f.byDefault && this.on.has(f.name)) items.push(`+${f.name}`);
+    }
+    return items.join(',');
+  }
+}
+
+/** A malformed `--cpu` specification. */
+export class CpuFeatureError extends Error {}
