@@ -227,6 +227,16 @@ async function bootGuestHeld(o: BootOptions, sigintBefore: () => boolean): Promi
   return { result, machine: m };
 }
 
+const CR4_NAMES: [number, string][] = [[1 << 4, 'PSE'], [1 << 5, 'PAE'], [1 << 7, 'PGE'], [1 << 20, 'SMEP'], [1 << 21, 'SMAP']];
+
+/** The paging controls the guest left set: what its kernel turned on of the CPU's features. */
+function controlRegisters(m: Machine): string {
+  const c = m.cpu;
+  const hex = (v: number): string => `0x${(v >>> 0).toString(16)}`;
+  const cr4 = CR4_NAMES.filter(([bit]) => c.cr4 & bit).map(([, name]) => name);
+  return `paging at the end: CR0 ${hex(c.cr0)}${c.cr0 & 0x80000000 ? ' (PG' + (c.cr0 & 0x10000 ? ', WP)' : ')') : ''}, CR3 ${hex(c.cr3)}, CR4 ${hex(c.cr4)}${cr4.length > 0 ? ` (${cr4.join(', ')})` : ''}, EFER ${hex(c.efer)}${c.efer & 0x800 ? ' (NXE)' : ''}${m.cpu.features.toString() !== '' ? `; CPU ${m.cpu.features.toString()}` : ''}`;
+}
+
 /** The end-of-run report: stop reason, exit status, instructions, MIPS, MMU counters. */
 export function summary(m: Machine, r: BootRunResult): string {
   const lines: string[] = [];
@@ -241,6 +251,7 @@ export function summary(m: Machine, r: BootRunResult): string {
   const mips = r.cpuSeconds > 0 ? r.instructions / r.cpuSeconds / 1e6 : 0;
   const time = r.seconds - r.cpuSeconds > 0.05 ? `${r.seconds.toFixed(2)} s (the CPU ran ${r.cpuSeconds.toFixed(2)} s of it)` : `${r.seconds.toFixed(2)} s`;
   lines.push(`instructions ${r.instructions}, ${time}, ${mips.toFixed(1)} MIPS, virtual time ${(m.clock.now / 1e6).toFixed(1)} ms`);
+  lines.push(controlRegisters(m));
   const b = m.cpu.blocks;
   lines.push(b === null ? 'engine interp: every instruction decoded as it runs (the reference interpreter)'
     : `engine block: ${b.built} blocks decoded, ${b.size} in the cache (at most ${MAX_BLOCKS}), ${b.dropped} frames' blocks dropped by writes to them, the cache emptied ${b.flushes} times`);

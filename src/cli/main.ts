@@ -168,6 +168,8 @@ function demo(args: string[]): void {
  * console is not a terminal.
  */
 async function boot(args: string[]): Promise<number> {
+  // --cpu's value starts with + or - by nature ('--cpu -pge'): joined to the option so that it is not read as one.
+  args = args.flatMap((a, i) => (a === '--cpu' && /^[+-]/.test(args[i + 1] ?? '') ? [] : i > 0 && args[i - 1] === '--cpu' && /^[+-]/.test(a) ? [`--cpu=${a}`] : [a]));
   const { values } = parseArgs({
     args,
     options: {
@@ -339,6 +341,7 @@ function usageMessage(e: Error): string {
   if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' && quoted !== undefined) return `unexpected argument '${quoted}' (this command takes no file)`;
   if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && quoted !== undefined) {
     const option = quoted.split(' ')[0]!;
+    if (/ambiguous/.test(e.message)) return `${option}'s value starts with a dash: write it as ${option}=VALUE`;
     return / argument missing/.test(e.message) ? `${option} needs a value` : `${option} takes no value`;
   }
   // "replay: which trace file?" already says the command, which the caller prints

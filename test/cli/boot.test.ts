@@ -180,3 +180,17 @@ describe('the end-of-run summary names the CPU engine', () => {
     expect(interp.stderr).toContain('engine interp: every instruction decoded as it runs (the reference interpreter)');
   });
 });
+
+describe('vmmu boot --cpu', () => {
+  const guest = writeGuest(dir, 'cpu.elf', spin(1000), exit);
+
+  it('does --cpu -pge,+smep (its value starting with a dash) reach the machine, named in the banner and the summary with the paging controls?', () => {
+    const r = spawnSync(process.execPath, [main, 'boot', '--multiboot', guest, '--cpu', '-pge,+smep'], { env, cwd: root, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^vmmu: booting .*cpu\.elf \(shadow translation, 64 MiB, CPU -pge,\+smep\); Ctrl-C stops it\n/);
+    expect(r.stderr).toMatch(/\npaging at the end: CR0 0x11, CR3 0x0, CR4 0x0, EFER 0x0; CPU -pge,\+smep\n/);
+    const plain = spawnSync(process.execPath, [main, 'boot', '--multiboot', guest], { env, cwd: root, encoding: 'utf8' });
+    expect(plain.stderr).toMatch(/\(shadow translation, 64 MiB\); Ctrl-C stops it/);
+    expect(plain.stderr).toMatch(/\npaging at the end: CR0 0x11, CR3 0x0, CR4 0x0, EFER 0x0\n/);
+  });
+});
