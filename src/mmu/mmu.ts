@@ -895,12 +895,18 @@ export class Mmu {
   loadRom(gpa: number, bytes: Uint8Array): void {
     if (!(bytes instanceof Uint8Array)) throw new TypeError('loadRom: bytes must be a Uint8Array');
     this.checkPhysRange('loadRom', gpa, bytes.length);
+    // Every page checked before any byte is stored: a refused load changes nothing.
     for (let k = 0; k < bytes.length;) {
       const a = gpa + k;
       const gfn = Math.floor(a / PAGE_SIZE);
       if (gfn >= this.watch.length || (this.watch[gfn]! & WATCH_ROM) === 0) {
         throw new RangeError(`loadRom: gpa 0x${a.toString(16)} (byte ${k} of ${bytes.length}) is not in a ROM range (MmuOptions.rom)`);
       }
+      k += Math.min(bytes.length - k, PAGE_SIZE - (a % PAGE_SIZE));
+    }
+    for (let k = 0; k < bytes.length;) {
+      const a = gpa + k;
+      const gfn = Math.floor(a / PAGE_SIZE);
       const n = Math.min(bytes.length - k, PAGE_SIZE - (a % PAGE_SIZE));
       this.u8.set(bytes.subarray(k, k + n), this.map.hpaOf(a));
       if (this.watch[gfn]! & WATCH_CODE && this.onCodeWrite !== null) this.onCodeWrite(a, n);

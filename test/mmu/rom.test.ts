@@ -98,7 +98,9 @@ describe('read-only memory: bad input', () => {
   it('is loadRom outside every ROM range refused, naming the address?', () => {
     const { mmu } = romMmu('naive');
     expect(() => mmu.loadRom(ROM.gpa - 2, new Uint8Array(4))).toThrow(new RangeError('loadRom: gpa 0xbfffe (byte 0 of 4) is not in a ROM range (MmuOptions.rom)'));
+    const before = mmu.readPhys(ROM.gpa + ROM.bytes - 2, 2);
     expect(() => mmu.loadRom(ROM.gpa + ROM.bytes - 2, new Uint8Array(4))).toThrow(new RangeError('loadRom: gpa 0x100000 (byte 2 of 4) is not in a ROM range (MmuOptions.rom)'));
+    expect(mmu.readPhys(ROM.gpa + ROM.bytes - 2, 2)).toBe(before); // a refused load stores nothing
   });
 
   it('are ROM ranges that overlap a hole or are not page-aligned refused, naming them?', () => {
