@@ -186,7 +186,7 @@ async function bootGuestHeld(o: BootOptions, sigintBefore: () => boolean): Promi
   const m = new Machine({ mode: o.mode, memory: o.memory, serialOut: output.push, mmu: { measure: o.measure }, ...(o.startDate ? { startDate: o.startDate } : {}), ...(o.engine !== undefined ? { engine: o.engine } : {}), ...(o.cpu !== undefined ? { cpu: o.cpu } : {}) });
   // Recording starts before the loader runs, so the trace holds the whole life of the guest's MMU.
   const recorder = o.record !== undefined
-    ? new TraceRecorder(m.mmu, o.recordSink ?? o.record, { ...(o.recordCheckEvery !== undefined ? { checkEvery: o.recordCheckEvery } : {}), notes: { boot: { ...img, cmdline: o.cmdline, memory: o.memory, mode: o.mode } } })
+    ? new TraceRecorder(m.mmu, o.recordSink ?? o.record, { ...(o.recordCheckEvery !== undefined ? { checkEvery: o.recordCheckEvery } : {}), notes: { boot: { ...img, cmdline: o.cmdline, memory: o.memory, mode: o.mode, ...(o.cpu !== undefined && o.cpu.toString() !== '' ? { cpu: o.cpu.toString() } : {}) } } })
     : null;
   recorder?.start();
   let result: BootRunResult;
