@@ -14,7 +14,8 @@ import { Worker, type MessagePort } from 'node:worker_threads';
 import createDebug from 'debug';
 import type { ImportOptions } from './importers.js';
 import { workerScript } from './threads.js';
-import { replayBinary, replayImported, replayStream, type MmuReplayOptions, type OsReplayOptions, type Progress, type ReplayResult } from './replayer.js';
+import type { MmuReplayOptions, Progress, ReplayResult } from './replayer.js';
+import type { OsReplayOptions } from './os-options.js';
 import { RETAIN_BYTES, StreamReader, TextStream, windowChunks } from './stream.js';
 
 const log = createDebug('vmmu:trace');
@@ -40,6 +41,9 @@ export interface LabeledResult extends ReplayResult {
  * file.
  */
 export async function runJob(source: ReplaySource, job: ReplayJob, progress?: Progress, stream?: MessagePort): Promise<LabeledResult> {
+  // Loaded here, not with this module: a text trace's parse thread (made
+  // before the first job runs) starts while the Mmu's code loads.
+  const { replayBinary, replayImported, replayStream } = await import('./replayer.js');
   const r = source.kind === 'binary'
     ? await replayBinary(source.path, job.options, progress)
     : stream !== undefined
