@@ -22,8 +22,8 @@
  *   replay -> broker:         release (the replay needs no chunk below `below`)
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import createDebug from 'debug';
-import { ImportError, RECORD_CHUNK, type ImportOptions, type ImportStats } from './importers.js';
+import { createLog } from '../mmu/log.js';
+import { RECORD_CHUNK, type ImportOptions, type ImportStats } from './importers.js';
 import type { StreamChunk } from './packed.js';
 import { workerScript } from './threads.js';
 
@@ -36,7 +36,7 @@ export type StreamMessage =
 
 export type ReleaseMessage = { type: 'release'; below: number };
 
-const log = createDebug('vmmu:trace');
+const log = createLog('vmmu:trace');
 
 /** Chunks a replay of `processes` copies switched every `quantum` accesses must hold at once: its processes are at most a quantum apart. */
 export function windowChunks(processes: number, quantum: number): number {
@@ -186,10 +186,14 @@ export class TextStream {
     }
   }
 
-  /** Sends each replay the chunks it has room for, then the end or the failure. */
+  /**
+   * Sends each replay the chunks it has room for (all parsed so far while
+   * the stream keeps every chunk: they are shared memory, and a replay in a
+   * worker then never waits for this thread), then the end or the failure.
+   */
   private pump(): void {
     for (const c of this.consumers) {
-      const upTo = Math.min(this.chunks.length, c.below + c.window);
+      const upTo = this.sliding ? Math.min(this.chunks.length, c.below + c.window) : this.chunks.length;
       for (; c.sent < upTo; c.sent++) {
         const ch = this.chunks[c.sent]!;
         c.port.postMessage({ type: 'chunk', chunk: ch } satisfies StreamMessage);
@@ -206,56 +210,4 @@ export class TextStream {
   }
 }
 
-/**
- * A replay's side of a stream: chunk(i) resolves with chunk i, or null past
- * the end; it rejects with the parse's error (an ImportError as the parser
- * threw it) once every chunk before the error has been read. release(below)
- * tells the broker the replay needs no chunk below `below`.
- */
-export class StreamReader {
-  private readonly have = new Map<number, StreamChunk>();
-  private endAt = -1;
-  private failure: Error | null = null;
-  private wake: (() => void) | null = null;
-  private released = 0;
-  /** the import's statistics, once the parse has ended */
-  stats: ImportStats | null = null;
-
-  constructor(private readonly port: MessagePort) {
-    port.on('message', (m: StreamMessage) => {
-      if (m.type === 'chunk') this.have.set(m.chunk.index, m.chunk);
-      else if (m.type === 'end') {
-        this.endAt = m.chunks;
-        this.stats = m.stats;
-      } else {
-        const e = m.name === 'ImportError' ? new ImportError(m.message) : new Error(m.message);
-        if (m.name !== 'ImportError') e.name = m.name;
-        this.failure = e;
-      }
-      const w = this.wake;
-      this.wake = null;
-      if (w !== null) w();
-    });
-  }
-
-  async chunk(i: number): Promise<StreamChunk | null> {
-    for (;;) {
-      const c = this.have.get(i);
-      if (c !== undefined) return c;
-      if (this.endAt >= 0 && i >= this.endAt) return null;
-      if (this.failure !== null) throw this.failure;
-      await new Promise<void>((r) => { this.wake = r; });
-    }
-  }
-
-  release(below: number): void {
-    if (below <= this.released) return;
-    for (let i = this.released; i < below; i++) this.have.delete(i);
-    this.released = below;
-    this.port.postMessage({ type: 'release', below } satisfies ReleaseMessage);
-  }
-
-  close(): void {
-    this.port.close();
-  }
-}
+export { StreamReader } from './stream-reader.js';
