@@ -21,6 +21,7 @@ import { MAGIC_HEADER, SOURCE_IMPORTED, type TraceHeader } from '../trace/format
 import { guessTextFormat, IMPORT_FORMATS, type ImportFormat, type ImportOptions } from '../trace/importers.js';
 import { OS_DEFAULTS, osMemoryDefault, type OsReplayOptions } from '../trace/os-options.js';
 import { defaultParallelism, parsedOnce, runJobs, type LabeledResult, type ReplayJob, type ReplaySource } from '../trace/parallel.js';
+import { prestartParser } from '../trace/stream.js';
 import { InputError, describeGeometry, loadCostProfile, loadTlbGeometry, parseSweep, readJson } from './config.js';
 import { comparisonRows, formatTable, type Column } from './table.js';
 import { ProgressBar, progressWanted } from './progress.js';
@@ -250,6 +251,9 @@ async function sourceOf(path: string, v: Values): Promise<{ source: ReplaySource
     ];
     return { source: { kind: 'binary', path }, facts, header: h, size };
   }
+  // A text trace is parsed in a parse thread: it starts now, while this
+  // thread detects the format and loads the replay.
+  prestartParser();
   const imp = await importOptionsOf(path, v);
   const os = osOptionsOf(v);
   const facts = [

@@ -36,6 +36,9 @@ export type StreamMessage =
 
 export type ReleaseMessage = { type: 'release'; below: number };
 
+/** The first message to a parse thread: its trace. Then only credit messages. */
+export type ParseStart = { path: string; import: ImportOptions };
+
 const log = createLog('vmmu:trace');
 
 /** Chunks a replay of `processes` copies switched every `quantum` accesses must hold at once: its processes are at most a quantum apart. */
@@ -56,6 +59,36 @@ interface Consumer {
   ended: boolean;
 }
 
+/** A parse thread started before its trace was known (prestartParser), not yet taken by a stream. */
+let spare: { worker: Worker; exited: boolean } | null = null;
+
+/**
+ * Starts a parse thread ahead of the stream that will use it (the next
+ * TextStream made takes it): its start-up, a V8 engine and its modules,
+ * then overlaps what comes first in this thread (detecting the trace's
+ * format, loading the Mmu). Until taken it does not keep the process alive.
+ */
+export function prestartParser(): void {
+  if (spare !== null) return;
+  const s = { worker: new Worker(workerScript(import.meta.url, 'parse-worker.js')), exited: false };
+  s.worker.on('error', () => {}); // a stream that takes it sees the exit; one never taken is of no concern
+  s.worker.on('exit', () => { s.exited = true; });
+  s.worker.unref();
+  spare = s;
+}
+
+/** The parse thread started ahead, or a new one; the first message it gets names its trace. */
+function takeParser(): Worker {
+  const s = spare;
+  spare = null;
+  if (s !== null && !s.exited) {
+    s.worker.removeAllListeners();
+    s.worker.ref();
+    return s.worker;
+  }
+  return new Worker(workerScript(import.meta.url, 'parse-worker.js'));
+}
+
 /** The broker: one parse of one text trace, and the replays reading it. */
 export class TextStream {
   private readonly chunks: (StreamChunk | null)[] = [];
@@ -71,7 +104,8 @@ export class TextStream {
   private closed = false;
 
   constructor(readonly path: string, imp: ImportOptions, private readonly retainBytes = RETAIN_BYTES) {
-    this.worker = new Worker(workerScript(import.meta.url, 'parse-worker.js'), { workerData: { path, import: imp } });
+    this.worker = takeParser();
+    this.worker.postMessage({ path, import: imp } satisfies ParseStart);
     this.worker.on('message', (m: StreamMessage) => this.fromParser(m));
     this.worker.on('error', (e) => this.fail(e.constructor.name, e.message));
     this.worker.on('exit', (code) => { if (this.end === null && this.failure === null && !this.closed) this.fail('Error', `trace parse thread for ${path} exited with code ${code}`); });
