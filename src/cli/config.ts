@@ -6,7 +6,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { match, P } from 'ts-pattern';
 import { MAX_TLB_ENTRIES } from './options.js';
-import { DEFAULT_COST_PROFILE, type CostProfile, type TlbArrayGeometry, type TlbGeometry } from '../mmu/index.js';
+import { DEFAULT_COST_PROFILE, type CostProfile, type TlbArrayGeometry, type TlbGeometry } from '../mmu/defaults.js';
 
 /** A problem with a file the user gave: the message names the file and where. */
 export class InputError extends Error {}

@@ -6,37 +6,12 @@
 import { Mmu } from '../mmu/index.js';
 import { ACC_FETCH, ACC_WRITE } from '../mmu/index.js';
 import type { ModeName } from '../mmu/index.js';
-import type { CostProfile, TlbGeometry } from '../mmu/index.js';
-import { SyntheticOs, type OsFormat } from '../workload/synthetic-os.js';
+import { SyntheticOs } from '../workload/synthetic-os.js';
 import type { Column } from './table.js';
 
-export interface DemoOptions {
-  modes: readonly ModeName[];
-  format: OsFormat;
-  /** guest accesses per mode */
-  accesses: number;
-  processes: number;
-  /** pages in each process's working set */
-  workingSet: number;
-  /** accesses between context switches */
-  quantum: number;
-  /** guest memory in bytes */
-  memory: number;
-  seed: number;
-  costProfile?: CostProfile;
-  tlb?: TlbGeometry;
-}
+import type { DemoOptions } from './demo-defaults.js';
 
-export const DEMO_DEFAULTS: DemoOptions = {
-  modes: ['naive', 'shadow', 'slat'],
-  format: '4-level',
-  accesses: 2_000_000,
-  processes: 4,
-  workingSet: 2048,
-  quantum: 20_000,
-  memory: 128 << 20,
-  seed: 1,
-};
+export { DEMO_DEFAULTS, type DemoOptions } from './demo-defaults.js';
 
 /**
  * The workload, per process: 60% of data accesses go to a hot set of 48

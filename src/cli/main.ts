@@ -6,21 +6,17 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { match, P } from 'ts-pattern';
-import { MODE_NAMES, type ModeName } from '../mmu/index.js';
-import { OS_FORMATS, type OsFormat } from '../workload/synthetic-os.js';
-import { DEMO_DEFAULTS, runDemo, type DemoOptions } from './demo.js';
-import { InputError, loadCostProfile, loadTlbGeometry } from './config.js';
-import { rtcStartDate } from './rtc-option.js';
-import { bootGuest, multibootModules, type BootImage } from './boot.js';
-import { guestFiles } from '../guests/paths.js';
-import { DEFAULT_ENGINE, ENGINES, type Engine } from '../cpu/cpu.js';
-import { CpuFeatureError, CpuFeatures } from '../cpu/features.js';
-import { comparisonText } from './table.js';
-import { compareCommand, recordCommand, replayCommand, TRACE_HELP, TRACE_USAGE, TraceUsageError } from './trace-cmd.js';
+// Only what every command needs is loaded here; each command's modules
+// (the CPU and devices for boot, the Mmu and the trace replayer for
+// replay, ...) are imported when it runs, so that `vmmu replay` starts
+// without compiling the machine it does not use.
+import { MODE_NAMES, type ModeName } from '../mmu/modes/mode.js';
+import type { OsFormat } from '../workload/synthetic-os.js';
+import type { DemoOptions } from './demo.js';
+import type { BootImage } from './boot.js';
+import type { Engine } from '../cpu/cpu.js';
+import type { CpuFeatures as CpuFeatureSet } from '../cpu/features.js';
 import { ANY_COUNT, intOption, MAX_DEMO_PROCESSES, MAX_GUEST_MEMORY, MAX_WORKING_SET, memoryOption, OptionError, type IntRange } from './options.js';
-import { checkOutput, withOutput } from './output.js';
-import { TraceError } from '../trace/format.js';
-import { ImportError } from '../trace/importers.js';
 import type { TraceSink } from '../trace/writer.js';
 
 const USAGE = `usage: vmmu [command] [options]
@@ -99,11 +95,12 @@ function section(text: string, header: string): string {
 }
 
 /** Each command's help: its usage line and its options. */
-function commandHelp(cmd: string): string | undefined {
+async function commandHelp(cmd: string): Promise<string | undefined> {
+  const { TRACE_HELP } = cmd === 'record' || cmd === 'replay' || cmd === 'compare' ? await import('./trace-cmd.js') : { TRACE_HELP: null };
   return match(cmd)
     .with('boot', () => `usage: vmmu boot [options]\n\nRuns a guest kernel with its serial console on the terminal; with neither\n--kernel nor --multiboot, the built-in default guest (npm run guests).\n\n${section(USAGE, 'boot options:')}\n${section(USAGE, 'boot exit status:')}`)
     .with('demo', () => `usage: vmmu demo [options]\n\nTranslates a generated workload in every mode and prints the costs side by side.\n\n${section(USAGE, 'demo options:')}`)
-    .with(P.union('record', 'replay', 'compare'), (c) => TRACE_HELP[c])
+    .with(P.union('record', 'replay', 'compare'), (c) => TRACE_HELP![c])
     .otherwise(() => undefined);
 }
 
@@ -124,7 +121,10 @@ function modesOf(v: string | undefined): ModeName[] {
   return out as ModeName[];
 }
 
-function demo(args: string[]): void {
+async function demo(args: string[]): Promise<void> {
+  const [{ DEMO_DEFAULTS, runDemo }, { OS_FORMATS }, { loadCostProfile, loadTlbGeometry }, { comparisonText }] = await Promise.all([
+    import('./demo.js'), import('../workload/synthetic-os.js'), import('./config.js'), import('./table.js'),
+  ]);
   const { values } = parseArgs({
     args,
     options: {
@@ -170,6 +170,9 @@ function demo(args: string[]): void {
 async function boot(args: string[]): Promise<number> {
   // --cpu's value starts with + or - by nature ('--cpu -pge'): joined to the option so that it is not read as one.
   args = args.flatMap((a, i) => (a === '--cpu' && /^[+-]/.test(args[i + 1] ?? '') ? [] : i > 0 && args[i - 1] === '--cpu' && /^[+-]/.test(a) ? [`--cpu=${a}`] : [a]));
+  const [{ rtcStartDate }, { bootGuest, multibootModules }, { guestFiles }, { DEFAULT_ENGINE, ENGINES }, { checkOutput, withOutput }, { CpuFeatureError, CpuFeatures }] = await Promise.all([
+    import('./rtc-option.js'), import('./boot.js'), import('../guests/paths.js'), import('../cpu/cpu.js'), import('./output.js'), import('../cpu/features.js'),
+  ]);
   const { values } = parseArgs({
     args,
     options: {
@@ -194,7 +197,7 @@ async function boot(args: string[]): Promise<number> {
   if (!MODE_NAMES.includes(mode)) throw new UsageError(`--mode: '${values.mode}' is not one of ${MODE_NAMES.join(', ')}`);
   const engine = (values.engine ?? DEFAULT_ENGINE) as Engine;
   if (!ENGINES.includes(engine)) throw new UsageError(`--engine: '${values.engine}' is not one of ${ENGINES.join(', ')}`);
-  let cpu: CpuFeatures;
+  let cpu: CpuFeatureSet;
   try {
     cpu = new CpuFeatures(values.cpu ?? '');
   } catch (e) {
@@ -281,7 +284,7 @@ export function bootExitCode(r: { reason: string; exitStatus: number | null }): 
 }
 
 /** The line `vmmu boot` starts with, on stderr: what boots, how, and how to stop it. */
-function bootBanner(what: string, mode: ModeName, memory: number, interactive: boolean, cpu: CpuFeatures): string {
+function bootBanner(what: string, mode: ModeName, memory: number, interactive: boolean, cpu: CpuFeatureSet): string {
   const size = memory % (1 << 30) === 0 ? `${memory / (1 << 30)} GiB` : `${Math.round(memory / (1 << 20))} MiB`;
   const features = cpu.toString() === '' ? '' : `, CPU ${cpu.toString()}`;
   return `vmmu: booting ${what} (${mode} translation, ${size}${features}); ${interactive ? 'Ctrl-a x quits' : 'Ctrl-C stops it'}`;
@@ -296,7 +299,7 @@ export async function main(argv: string[]): Promise<number> {
   // `vmmu COMMAND --help` and `vmmu help COMMAND`: that command's text, on stdout, status 0.
   const helpOf = cmd === 'help' ? rest[0] : cmd;
   const wantsHelp = cmd === 'help' || (rest.some((a) => a === '--help' || a === '-h') && !rest.includes('--'));
-  const help = helpOf !== undefined ? commandHelp(helpOf) : undefined;
+  const help = helpOf !== undefined && wantsHelp ? await commandHelp(helpOf) : undefined;
   if (wantsHelp && help !== undefined) {
     process.stdout.write(help);
     return 0;
@@ -309,18 +312,22 @@ export async function main(argv: string[]): Promise<number> {
     await match(cmd ?? 'boot')
       .with('demo', () => demo(rest))
       .with('boot', async () => { code = await boot(cmd === undefined ? [] : rest); })
-      .with('record', () => recordCommand(rest))
-      .with('replay', () => replayCommand(rest))
-      .with('compare', () => compareCommand(rest))
-      .with(P.union('help', '--help', '-h'), () => { process.stdout.write(`${USAGE}\n${TRACE_USAGE}`); })
+      .with('record', async () => (await import('./trace-cmd.js')).recordCommand(rest))
+      .with('replay', async () => (await import('./trace-cmd.js')).replayCommand(rest))
+      .with('compare', async () => (await import('./trace-cmd.js')).compareCommand(rest))
+      .with(P.union('help', '--help', '-h'), async () => { process.stdout.write(`${USAGE}\n${(await import('./trace-cmd.js')).TRACE_USAGE}`); })
       .otherwise((c) => {
         throw new UsageError(c.startsWith('-') ? `unknown option '${c}'` : `unknown command '${c}'`);
       });
     return code;
   } catch (e) {
+    // The error classes of the commands' modules (loaded already when one of them threw).
+    const [{ TraceUsageError }, { InputError }, { TraceError }, { ImportError }] = await Promise.all([
+      import('./trace-cmd.js'), import('./config.js'), import('../trace/format.js'), import('../trace/input.js'),
+    ]);
     if (e instanceof UsageError || e instanceof TraceUsageError || e instanceof OptionError || (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))) {
       // One line: what is wrong, and where the options are listed.
-      const known = cmd !== undefined && commandHelp(cmd) !== undefined;
+      const known = cmd !== undefined && (await commandHelp(cmd)) !== undefined;
       process.stderr.write(`vmmu${known ? ` ${cmd}` : ''}: ${usageMessage(e)}; see 'vmmu ${known ? `${cmd} ` : ''}--help'\n`);
       return 2;
     }

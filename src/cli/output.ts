@@ -112,13 +112,16 @@ export class PendingOutput {
 
   constructor(readonly t: OutputTarget) {
     this.tempPath = t.direct ? t.target : join(dirname(t.target), `.${basename(t.target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    // The handlers first: a signal that comes the moment the file exists
+    // must find them there (the default action would leave the file).
+    watchSignals();
     try {
       this.fd = openSync(this.tempPath, t.direct ? 'w' : 'wx', 0o666);
     } catch (e) {
+      if (pending.size === 0) unwatchSignals();
       throw new OutputError(`${t.option} ${t.path}: cannot create ${t.direct ? 'it' : `the temporary file ${this.tempPath}`}: ${errnoText(e)}`);
     }
     if (!t.direct) pending.add(this);
-    watchSignals();
   }
 
   /** The message for a failure of the output, naming the option and the file. */

@@ -8,22 +8,25 @@ import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { match, P } from 'ts-pattern';
-import { Mmu, type MmuReport } from '../mmu/index.js';
-import { MODE_NAMES, type ModeName } from '../mmu/index.js';
-import { SKYLAKE_TLB, type CostProfile, type TlbGeometry } from '../mmu/index.js';
-import { FORMAT_NAMES } from '../mmu/index.js';
-import { COUNTERS } from '../mmu/index.js';
-import { KERNEL_APART, OS_FORMATS, SyntheticOs, type OsFormat, type OsPageSize } from '../workload/synthetic-os.js';
+// Only light modules here: a replay starts its parse thread before the Mmu,
+// the synthetic OS and the replayer are loaded (src/trace/parallel.ts);
+// recording and the HTML report load theirs when they run.
+import type { MmuReport } from '../mmu/mmu.js';
+import { MODE_NAMES, type ModeName } from '../mmu/modes/mode.js';
+import { SKYLAKE_TLB, type CostProfile, type TlbGeometry } from '../mmu/defaults.js';
+import { FORMAT_NAMES } from '../mmu/paging/format.js';
+import { COUNTERS } from '../mmu/counters.js';
+import { KERNEL_APART, OS_FORMATS, type OsFormat, type OsPageSize } from '../workload/os-names.js';
 import { MAGIC_HEADER, SOURCE_IMPORTED, type TraceHeader } from '../trace/format.js';
 import { guessTextFormat, IMPORT_FORMATS, type ImportFormat, type ImportOptions } from '../trace/importers.js';
-import { OS_DEFAULTS, osMemoryDefault, recordImported, traceHeader, type OsReplayOptions } from '../trace/replayer.js';
+import { OS_DEFAULTS, osMemoryDefault, type OsReplayOptions } from '../trace/os-options.js';
 import { defaultParallelism, parsedOnce, runJobs, type LabeledResult, type ReplayJob, type ReplaySource } from '../trace/parallel.js';
-import { TraceRecorder } from '../trace/recorder.js';
+import { prestartParser } from '../trace/stream.js';
 import { InputError, describeGeometry, loadCostProfile, loadTlbGeometry, parseSweep, readJson } from './config.js';
 import { comparisonRows, formatTable, type Column } from './table.js';
 import { ProgressBar, progressWanted } from './progress.js';
-import { reportHtml, type ReportRun } from './report-html.js';
-import { DEMO_DEFAULTS, demoSteps } from './demo.js';
+import type { ReportRun } from './report-html.js';
+import { DEMO_DEFAULTS } from './demo-defaults.js';
 import { checkOutput, withOutput, type NamedInput } from './output.js';
 import { intOption, MAX_DEMO_PROCESSES, MAX_JOBS, mib, MAX_TLB_ENTRIES, MAX_TRACE_PROCESSES, memoryOption, SEED_RANGE, TRACE_MEMORY_LIMIT } from './options.js';
 
@@ -240,6 +243,7 @@ async function sourceOf(path: string, v: Values): Promise<{ source: ReplaySource
   if (binary) {
     const given = OS_ONLY.filter((k) => v[k] !== undefined);
     if (given.length > 0) throw new TraceUsageError(`--${given[0]} applies to text traces only: ${path} is a binary trace that carries its own guest state`);
+    const { traceHeader } = await import('../trace/replayer.js');
     const h = await traceHeader(path);
     const facts = [
       `${path}: binary trace (format version ${h.version}), ${h.source === SOURCE_IMPORTED ? `imported from ${String(h.notes.importedFrom ?? '?')} (${String(h.notes.importFormat ?? '?')})` : 'recorded at the MMU boundary'}`,
@@ -247,6 +251,9 @@ async function sourceOf(path: string, v: Values): Promise<{ source: ReplaySource
     ];
     return { source: { kind: 'binary', path }, facts, header: h, size };
   }
+  // A text trace is parsed in a parse thread: it starts now, while this
+  // thread detects the format and loads the replay.
+  prestartParser();
   const imp = await importOptionsOf(path, v);
   const os = osOptionsOf(v);
   const facts = [
@@ -449,6 +456,7 @@ export async function compareCommand(argv: string[]): Promise<void> {
     facts = [...plan.facts, ...plan.geometries.map((g) => `TLB geometry ${g.name}: ${describeGeometry(g)}`), ...kernelFact(results)];
     title = `vmmu: ${basename(file)} under naive, shadow and SLAT translation`;
   }
+  const { reportHtml } = await import('./report-html.js');
   const html = reportHtml(title, [...facts, `made by vmmu compare on ${new Date().toISOString().slice(0, 10)}`], runs);
   await withOutput(target, (out) => out.write(html));
   console.log(`wrote ${target.path} (${runs.length} replays)`);
@@ -483,6 +491,9 @@ export async function recordCommand(argv: string[]): Promise<void> {
       seed: intOption('seed', values.seed, DEMO_DEFAULTS.seed, SEED_RANGE),
     };
     const target = checkOutput(values.output, 'record -o', values.force === true);
+    const [{ Mmu }, { TraceRecorder }, { SyntheticOs }, { demoSteps }] = await Promise.all([
+      import('../mmu/mmu.js'), import('../trace/recorder.js'), import('../workload/synthetic-os.js'), import('./demo.js'),
+    ]);
     const s = await withOutput(target, async (out) => {
       const mmu = new Mmu({ mode: 'shadow', guestMemory: o.memory, seed: o.seed });
       const rec = new TraceRecorder(mmu, out.sink(), { checkEvery, level, seed: o.seed, notes: { workload: 'vmmu demo', options: o, [KERNEL_APART]: true } });
@@ -507,6 +518,7 @@ export async function recordCommand(argv: string[]): Promise<void> {
   const bar = values.quiet !== true && progressWanted() ? new ProgressBar(size, 1, `importing ${basename(file)}`) : null;
   let r;
   try {
+    const { recordImported } = await import('../trace/replayer.js');
     r = await withOutput(target, (out) => recordImported(file, out.tempPath, imp, os, { checkEvery, level, notes: { command: `vmmu record ${argv.join(' ')}` } }, bar ? (b, n) => bar.update(0, b, n) : undefined));
   } finally {
     bar?.done();

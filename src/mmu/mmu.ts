@@ -14,7 +14,7 @@
  * and the access returns 0; the caller checks `faultVector` before it commits
  * anything, and clears it with `clearFault()` when it has delivered the fault.
  */
-import createDebug from 'debug';
+import { createLog } from './log.js';
 import { countersToObject, C_FILL, C_GUEST_AD, C_GUEST_PF, newCounters, type CounterName } from './counters.js';
 import { DEFAULT_COST_PROFILE, SKYLAKE_TLB, type CostProfile, type TlbGeometry } from './defaults.js';
 import { HostMemory, PAGE_SIZE, FRAME_OWNER_NAMES, HOST_MEMORY_MAX } from './host/memory.js';
@@ -34,7 +34,7 @@ import { SlatMode, type SlatOptions } from './modes/slat.js';
 import { cyclesOf, type CycleBreakdown } from './cost.js';
 import { WATCH_CODE, WATCH_RECORD, WATCH_ROM, WATCH_SHADOW } from './watch.js';
 
-const log = createDebug('vmmu:mmu');
+const log = createLog('vmmu:mmu');
 
 export const VEC_GP = 13;
 export const VEC_PF = 14;

@@ -14,7 +14,7 @@ import { createReadStream, type ReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { createGunzip, type Gunzip } from 'node:zlib';
-import xz from 'xz-decompress';
+import type XzModule from 'xz-decompress';
 import type { ImportStats, RecordChunk } from './importers.js';
 
 /** A malformed trace: the message names the file and line or record (or, for damaged compressed data, the offset). */
@@ -72,6 +72,9 @@ const XZ_ERRORS: Record<number, string> = {
  */
 export async function openTraceInput(path: string, highWaterMark: number): Promise<TraceInput> {
   const compression = await compressionOf(path);
+  // The xz decoder (WebAssembly) loads only for an xz file: every trace
+  // thread imports this module, few read xz.
+  const xz: typeof XzModule | null = compression === 'xz' ? (await import('xz-decompress')).default : null;
   const raw: ReadStream = createReadStream(path, { highWaterMark: compression === 'none' ? highWaterMark : 65536 });
   let gunzip: Gunzip | null = null;
   let stream: AsyncIterable<Uint8Array>;
@@ -85,7 +88,7 @@ export async function openTraceInput(path: string, highWaterMark: number): Promi
     stream = raw.pipe(g);
     // inflate's input as it consumes it (what it has read ahead does not count)
     consumed = () => g.bytesWritten;
-  } else if (compression === 'xz') {
+  } else if (xz !== null) {
     stream = new xz.XzReadableStream(Readable.toWeb(raw) as ReadableStream<Uint8Array>) as unknown as AsyncIterable<Uint8Array>;
     consumed = () => raw.bytesRead;
   } else {

@@ -10,14 +10,15 @@
  * worker threads or one after another in this thread.
  */
 import { availableParallelism } from 'node:os';
-import { Worker, type MessagePort } from 'node:worker_threads';
-import createDebug from 'debug';
+import { isMainThread, Worker, type MessagePort } from 'node:worker_threads';
+import { createLog } from '../mmu/log.js';
 import type { ImportOptions } from './importers.js';
 import { workerScript } from './threads.js';
-import { replayBinary, replayImported, replayStream, type MmuReplayOptions, type OsReplayOptions, type Progress, type ReplayResult } from './replayer.js';
+import type { MmuReplayOptions, Progress, ReplayResult } from './replayer.js';
+import type { OsReplayOptions } from './os-options.js';
 import { RETAIN_BYTES, StreamReader, TextStream, windowChunks } from './stream.js';
 
-const log = createDebug('vmmu:trace');
+const log = createLog('vmmu:trace');
 
 /** The trace to replay: a binary trace, or a text trace on the synthetic OS. */
 export type ReplaySource =
@@ -40,11 +41,17 @@ export interface LabeledResult extends ReplayResult {
  * file.
  */
 export async function runJob(source: ReplaySource, job: ReplayJob, progress?: Progress, stream?: MessagePort): Promise<LabeledResult> {
+  // Loaded here, not with this module: a text trace's parse thread (made
+  // before the first job runs) starts while the Mmu's code loads, and a
+  // replay from a stream loads only the stream replay's modules.
+  if (source.kind === 'text' && stream !== undefined) {
+    const { replayStream } = await import('./stream-replay.js');
+    return { label: job.label, ...await replayStream(new StreamReader(stream, isMainThread), source.os, job.options, progress) };
+  }
+  const { replayBinary, replayImported } = await import('./replayer.js');
   const r = source.kind === 'binary'
     ? await replayBinary(source.path, job.options, progress)
-    : stream !== undefined
-      ? await replayStream(new StreamReader(stream), source.os, job.options, progress)
-      : await replayImported(source.path, source.import, source.os, job.options, progress);
+    : await replayImported(source.path, source.import, source.os, job.options, progress);
   return { label: job.label, ...r };
 }
 
@@ -126,7 +133,7 @@ async function runLanes(source: ReplaySource, jobs: readonly ReplayJob[], parall
  */
 export function runJobInWorker(source: ReplaySource, job: ReplayJob, progress?: Progress, stream?: MessagePort): Promise<LabeledResult> {
   return new Promise((resolveJob, reject) => {
-    const w = new Worker(workerScript(import.meta.url, 'worker.js'), stream !== undefined
+    const w = new Worker(workerScript(import.meta.url, source.kind === 'text' && stream !== undefined ? 'stream-worker.js' : 'worker.js'), stream !== undefined
       ? { workerData: { source, job, stream }, transferList: [stream] }
       : { workerData: { source, job } });
     let settled = false;

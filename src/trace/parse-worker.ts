@@ -5,23 +5,33 @@
  * the broker has granted. Ends with the import's statistics, or the error
  * (an ImportError naming the file and line) after the chunks before it.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { newImportStats, readTextRecords, type ImportOptions } from './importers.js';
 import { packChunk } from './packed.js';
-import type { StreamMessage } from './stream.js';
+import type { ParseStart, StreamMessage } from './stream.js';
 
-const { path, import: imp } = workerData as { path: string; import: ImportOptions };
+// The thread may start before its trace is known (stream.ts, prestartParser):
+// the first message names it, the rest grant credit.
 const port = parentPort!;
 let credit = 0;
 let wake: (() => void) | null = null;
-port.on('message', (m: { credit: number }) => {
-  credit += m.credit;
+let started = false;
+port.on('message', (m: { credit: number } | ParseStart) => {
+  if (!started) {
+    started = true;
+    const s = m as ParseStart;
+    run(s.path, s.import).catch((e: unknown) => {
+      port.postMessage({ type: 'error', name: e instanceof Error ? e.constructor.name : 'Error', message: e instanceof Error ? e.message : String(e) } satisfies StreamMessage);
+    });
+    return;
+  }
+  credit += (m as { credit: number }).credit;
   const w = wake;
   wake = null;
   if (w !== null) w();
 });
 
-async function run(): Promise<void> {
+async function run(path: string, imp: ImportOptions): Promise<void> {
   const stats = newImportStats();
   let index = 0;
   for await (const rc of readTextRecords(path, imp, stats, true)) { // packChunk copies each chunk: the parser reuses its arrays
@@ -32,6 +42,3 @@ async function run(): Promise<void> {
   port.postMessage({ type: 'end', chunks: index, stats } satisfies StreamMessage);
 }
 
-run().catch((e: unknown) => {
-  port.postMessage({ type: 'error', name: e instanceof Error ? e.constructor.name : 'Error', message: e instanceof Error ? e.message : String(e) } satisfies StreamMessage);
-});

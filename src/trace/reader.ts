@@ -14,14 +14,14 @@ import { crc32, inflateRawSync } from 'node:zlib';
 import { Worker } from 'node:worker_threads';
 import type { ReadWorkerMessage } from './read-worker.js';
 import { workerScript } from './threads.js';
-import createDebug from 'debug';
+import { createLog } from '../mmu/log.js';
 import {
   ARITY, BODY_HEAD_BYTES, CHUNK_HEAD_BYTES, decodeHeader, END_BYTES, KIND_FETCH, MAGIC_CHUNK, MAGIC_END, MAX_ARITY, MAX_CHUNK_BLOB,
   MAX_CHUNK_RECORDS, maxBodyBytes, maxCompressedBytes, minBodyBytes, OP_ACCESS, OP_HI, OP_KIND_SHIFT, opBytes, PAGE_BYTES, R_PAGE,
   TraceError, type TraceHeader,
 } from './format.js';
 
-const log = createDebug('vmmu:trace');
+const log = createLog('vmmu:trace');
 
 /** One chunk, decoded. Arrays are exactly `nOps`, `nAddr`, ... long. */
 export interface DecodedChunk {

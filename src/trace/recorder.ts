@@ -20,7 +20,7 @@
  * by walks that the replay will set again itself (those are not recorded),
  * and the walk probes of the cost model see the same tables as the guest.
  */
-import createDebug from 'debug';
+import { createLog } from '../mmu/log.js';
 import type { Mmu, MmuObserver } from '../mmu/index.js';
 import { ACC_SIZE_MASK, ACC_SIZE_SHIFT, WATCH_RECORD } from '../mmu/index.js';
 import { ACC_AC, ACC_FETCH, ACC_USER, ACC_WRITE, PTE_PS } from '../mmu/index.js';
@@ -33,7 +33,7 @@ import {
 import { fileSink, TraceWriter, type TraceSink, type WriterOptions, type WriterStats } from './writer.js';
 import { CHECK_PRIME } from './checksum.js';
 
-const log = createDebug('vmmu:trace');
+const log = createLog('vmmu:trace');
 const TWO32 = 4294967296;
 
 /** Writer options (DEFLATE `level`, default 1 here; `chunkRecords`) and what goes in the header. */

@@ -16,15 +16,12 @@
  * decoded chunk: no objects, closures or pattern matching per record.
  */
 import { rmSync } from 'node:fs';
-import createDebug from 'debug';
-import { Mmu, T_FAULT, type MmuReport } from '../mmu/index.js';
-import type { ModeName } from '../mmu/index.js';
-import type { CostProfile, TlbGeometry } from '../mmu/index.js';
-import type { ShadowOptions } from '../mmu/index.js';
-import type { SlatOptions } from '../mmu/index.js';
+import { createLog } from '../mmu/log.js';
+import { Mmu, T_FAULT } from '../mmu/index.js';
 import { ACC_SIZE_SHIFT } from '../mmu/index.js';
 import { ACC_FETCH, ACC_WRITE } from '../mmu/index.js';
-import { KERNEL_APART, SyntheticOs, type OsFormat, type OsPageSize, type OsStats } from '../workload/synthetic-os.js';
+import { KERNEL_APART, SyntheticOs, type OsStats } from '../workload/synthetic-os.js';
+import type { OsReplayOptions } from './os-options.js';
 import {
   ACC_OF_OP, OP_ACCESS, OP_HI, PAGE_BYTES, R_CHECK, R_CR0, R_CR3, R_CR4, R_EFER, R_FLUSH, R_INVLPG, R_INVPCID, R_PAGE,
   R_PAGING, R_PKRU, R_PRIV, R_PTWRITE, R_SWITCH, R_ZPAGE, ROM_NOTE, SOURCE_IMPORTED, TraceError, type TraceHeader,
@@ -33,122 +30,19 @@ import { threadedChunks, TraceReader, type DecodedChunk, type ReadState } from '
 import { CHECK_PRIME, faultValue } from './checksum.js';
 import { newImportStats, readTextTrace, type AccessBatch, type ImportOptions, type ImportStats } from './importers.js';
 import { AddressFolder } from './fold.js';
-import { chunkViews, type StreamReader } from './stream.js';
 import { TraceRecorder, type RecorderOptions, type RecorderStats } from './recorder.js';
 
-const log = createDebug('vmmu:trace');
+const log = createLog('vmmu:trace');
 const TWO32 = 4294967296;
 const ZERO_PAGE = new Uint8Array(PAGE_BYTES);
 
-/** How the replaying Mmu is built (besides what the trace header fixes). */
-export interface MmuReplayOptions {
-  mode: ModeName;
-  /** modeled TLB geometry (default Skylake) */
-  tlb?: TlbGeometry;
-  costProfile?: Partial<CostProfile>;
-  vpid?: boolean;
-  shadow?: ShadowOptions;
-  slat?: SlatOptions;
-  /** binary traces: check CHECK records (default true) */
-  verify?: boolean;
-  /**
-   * binary traces: read, inflate and decode in a separate reader thread
-   * (default false). It pays when a core is idle; when every core already
-   * runs a replay, reading in the replaying thread is faster.
-   */
-  readerThread?: boolean;
-}
-
-/** The synthetic guest OS under an imported trace. Every field has a default (OS_DEFAULTS). */
-export interface OsReplayOptions {
-  format: OsFormat;
-  pageSize: OsPageSize;
-  /** copies of the trace run as separate processes, round robin */
-  processes: number;
-  /** trace accesses a process runs before the next one is switched in */
-  quantum: number;
-  reclaim: boolean;
-  /** guest memory in bytes */
-  memory: number;
-  /** seed of the guest-RAM scatter */
-  seed: number;
-}
-
-export const OS_DEFAULTS: OsReplayOptions = {
-  format: '4-level',
-  pageSize: '4k',
-  processes: 1,
-  quantum: 100_000,
-  reclaim: false,
-  memory: 4 * 2 ** 30,
-  seed: 1,
-};
-
-/**
- * The synthetic OS's default guest memory for a paging format: 1 GiB for
- * 32-bit and PAE paging (all their kernel direct-maps), 4 GiB for 4- and
- * 5-level paging. Guest RAM costs host memory only where the trace touches
- * it, and host memory holds at most 2 GiB, so 4 GiB of guest never runs out
- * before the host does; more (up to GUEST_MEMORY_MAX) only spreads the
- * guest-physical map, at the cost of larger per-frame tables at start-up.
- */
-export function osMemoryDefault(format: OsFormat): number {
-  return format === '32-bit' || format === 'pae' ? 2 ** 30 : OS_DEFAULTS.memory;
-}
-
-/** What a replay saw in the trace. */
-export interface TraceCounts {
-  records: number;
-  /** the trace's accesses: access records, or text-trace accesses, without the synthetic kernel's own */
-  accesses: number;
-  /**
-   * the synthetic guest OS's own stores to page-table entries (text traces,
-   * and binary traces whose notes carry KERNEL_APART): played with the cost
-   * model paused, so in no access, TLB or walk counter
-   */
-  kernelAccesses: number;
-  /** accesses that faulted (binary traces: as recorded; imported: demand-paging faults) */
-  faults: number;
-  pageImages: number;
-  ptWrites: number;
-  registerLoads: number;
-  invalidations: number;
-  flushes: number;
-  switches: number;
-  /** CHECK records verified */
-  checks: number;
-  /** CHECK records that did not match (only counted with verify off) */
-  mismatches: number;
-}
-
-export interface ReplayResult {
-  mode: ModeName;
-  report: MmuReport;
-  counts: TraceCounts;
-  seconds: number;
-  /** imported traces: the synthetic OS's statistics, the import's, and folded granules */
-  os?: OsStats;
-  import?: ImportStats;
-  folded?: { moved: number; collisions: number };
-}
-
-/** Called as a replay goes: bytes of the file consumed, records replayed. */
-export type Progress = (bytes: number, records: number) => void;
+export { OS_DEFAULTS, osMemoryDefault, type OsReplayOptions } from './os-options.js';
+// The types and the stream replay (a text trace from a parse-once stream) live in stream-replay.ts.
+import { mmuFor, newCounts, osCounts, type MmuReplayOptions, type Progress, type ReplayResult } from './stream-replay.js';
+export { driveStream, replayStream, type MmuReplayOptions, type Progress, type ReplayResult, type TraceCounts } from './stream-replay.js';
 
 /** The replay's translations are not the recorded ones. */
 export class DivergenceError extends TraceError {}
-
-function newCounts(): TraceCounts {
-  return { records: 0, accesses: 0, kernelAccesses: 0, faults: 0, pageImages: 0, ptWrites: 0, registerLoads: 0, invalidations: 0, flushes: 0, switches: 0, checks: 0, mismatches: 0 };
-}
-
-function mmuFor(o: MmuReplayOptions, extra: { guestMemory: number; seed: number; holes?: { gpa: number; bytes: number }[]; rom?: { gpa: number; bytes: number }[]; maxPhysAddr?: number; gbPages?: boolean; softTlbBits?: number }): Mmu {
-  return new Mmu({
-    mode: o.mode, measure: true, ...extra,
-    ...(o.tlb ? { tlb: o.tlb } : {}), ...(o.costProfile ? { costProfile: o.costProfile } : {}),
-    ...(o.vpid !== undefined ? { vpid: o.vpid } : {}), ...(o.shadow ? { shadow: o.shadow } : {}), ...(o.slat ? { slat: o.slat } : {}),
-  });
-}
 
 // =====================================================================
 // Binary traces
@@ -500,16 +394,6 @@ export async function driveImported(os: SyntheticOs, path: string, imp: ImportOp
   return { accesses, ...(folder !== null ? { folded: { moved: folder.moved, collisions: folder.collisions } } : {}) };
 }
 
-function osCounts(os: SyntheticOs, accesses: number): TraceCounts {
-  const c = newCounts();
-  c.records = accesses;
-  c.accesses = accesses;
-  c.kernelAccesses = os.stats.kernelStores;
-  c.faults = os.stats.pageFaults;
-  c.switches = os.stats.switches;
-  return c;
-}
-
 /** Replays a text trace in one mode on the synthetic OS. Throws ImportError for a malformed line (unless skipping). */
 export async function replayImported(path: string, imp: ImportOptions, osOptions: OsReplayOptions, o: MmuReplayOptions, progress?: Progress): Promise<ReplayResult> {
   const mmu = mmuFor(o, { guestMemory: osOptions.memory, seed: osOptions.seed });
@@ -519,113 +403,6 @@ export async function replayImported(path: string, imp: ImportOptions, osOptions
   const r = await driveImported(os, path, imp, osOptions, stats, progress);
   const seconds = (performance.now() - start) / 1000;
   return { mode: o.mode, report: mmu.report(), counts: osCounts(os, r.accesses), seconds, os: { ...os.stats }, import: stats, ...(r.folded ? { folded: r.folded } : {}) };
-}
-
-/**
- * Runs the parsed record chunks of a text trace (a parse-once stream, see
- * stream.ts) on a synthetic OS over `mmu`: the same processes, quantum and
- * order of accesses as driveImported, each process with its own cursor
- * into the one stream. Tells the broker which chunks it has passed.
- */
-export async function driveStream(os: SyntheticOs, reader: StreamReader, o: OsReplayOptions, progress?: Progress): Promise<{ folded?: { moved: number; collisions: number }; accesses: number }> {
-  const n = o.processes;
-  for (let p = 0; p < n; p++) os.createProcess();
-  const folder = o.format === '32-bit' || o.format === 'pae' ? new AddressFolder() : null;
-  // per process: the chunk it is in (-1 before the first), the next record and operand in it
-  const ci = new Array<number>(n).fill(-1);
-  const at = new Array<number>(n).fill(0);
-  const ga = new Array<number>(n).fill(0);
-  const len = new Array<number>(n).fill(0);
-  const bytes = new Array<number>(n).fill(0);
-  const opsOf: Uint16Array[] = new Array<Uint16Array>(n).fill(new Uint16Array(0));
-  const addrOf: Int32Array[] = new Array<Int32Array>(n).fill(new Int32Array(0));
-  const argsOf: Int32Array[] = new Array<Int32Array>(n).fill(new Int32Array(0));
-  const done = new Array<boolean>(n).fill(false);
-  let live = n;
-  let pid = 0;
-  let accesses = 0;
-  const release = (): void => {
-    let low = Infinity;
-    for (let p = 0; p < n; p++) if (!done[p]) low = Math.min(low, ci[p]!);
-    reader.release(low === Infinity ? Math.max(...ci) + 1 : Math.max(low, 0));
-  };
-  os.switchTo(0);
-  while (live > 0) {
-    let budget = o.quantum;
-    while (budget > 0) {
-      if (at[pid]! >= len[pid]!) {
-        const ch = await reader.chunk(ci[pid]! + 1);
-        if (ch === null) {
-          done[pid] = true;
-          live--;
-          release();
-          break;
-        }
-        const v = chunkViews(ch);
-        ci[pid] = ch.index;
-        opsOf[pid] = v.ops;
-        addrOf[pid] = v.addr;
-        argsOf[pid] = v.args;
-        at[pid] = 0;
-        ga[pid] = 0;
-        len[pid] = ch.n;
-        bytes[pid] = ch.bytes;
-        release();
-      }
-      const start = at[pid]!;
-      const end = Math.min(len[pid]!, start + budget);
-      ga[pid] = folder !== null
-        ? playFolded(os, folder, opsOf[pid]!, addrOf[pid]!, argsOf[pid]!, start, end, ga[pid]!)
-        : playText(os, opsOf[pid]!, addrOf[pid]!, argsOf[pid]!, start, end, ga[pid]!);
-      accesses += end - start;
-      budget -= end - start;
-      at[pid] = end;
-      if (progress && pid === 0) progress(bytes[0]!, accesses);
-    }
-    if (live === 0) break;
-    do pid = (pid + 1) % n; while (done[pid]);
-    os.switchTo(pid);
-  }
-  return { accesses, ...(folder !== null ? { folded: { moved: folder.moved, collisions: folder.collisions } } : {}) };
-}
-
-/**
- * The accesses of records i..end-1 of a parsed chunk, on the synthetic OS:
- * the whole run is handed to SyntheticOs.accessRun (one loop over the typed
- * arrays in the Mmu for the accesses that hit the software TLB, instead of
- * a call per access). Returns the operand cursor.
- */
-function playText(os: SyntheticOs, ops: Uint16Array, addr: Int32Array, args: Int32Array, i: number, end: number, g: number): number {
-  return os.accessRun(ops, addr, args, ACC_OF_OP, OP_HI, i, end, g);
-}
-
-/** playText for a 32-bit or PAE guest: 64-bit addresses folded into its user space. */
-function playFolded(os: SyntheticOs, folder: AddressFolder, ops: Uint16Array, addr: Int32Array, args: Int32Array, i: number, end: number, g: number): number {
-  for (; i < end; i++) {
-    const op = ops[i]!;
-    os.access(folder.fold(addr[i]!, op & OP_HI ? args[g++]! : 0), 0, ACC_OF_OP[op & 0x3fff]!);
-  }
-  return g;
-}
-
-/**
- * Replays a text trace in one mode on the synthetic OS, reading the chunks
- * of a parse-once stream (stream.ts). The result is the one replayImported
- * gives for the same trace; the import's statistics are the parse's.
- */
-export async function replayStream(reader: StreamReader, osOptions: OsReplayOptions, o: MmuReplayOptions, progress?: Progress): Promise<ReplayResult> {
-  try {
-    // The broker sends the first chunks while the Mmu allocates guest memory.
-    const mmu = mmuFor(o, { guestMemory: osOptions.memory, seed: osOptions.seed });
-    const os = new SyntheticOs(mmu, { format: osOptions.format, pageSize: osOptions.pageSize, reclaim: osOptions.reclaim });
-    const start = performance.now();
-    const r = await driveStream(os, reader, osOptions, progress);
-    const seconds = (performance.now() - start) / 1000;
-    const stats = reader.stats ?? newImportStats();
-    return { mode: o.mode, report: mmu.report(), counts: osCounts(os, r.accesses), seconds, os: { ...os.stats }, import: { ...stats, errors: [...stats.errors] }, ...(r.folded ? { folded: r.folded } : {}) };
-  } finally {
-    reader.close();
-  }
 }
 
 /**

@@ -22,8 +22,8 @@
  *   replay -> broker:         release (the replay needs no chunk below `below`)
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import createDebug from 'debug';
-import { ImportError, RECORD_CHUNK, type ImportOptions, type ImportStats } from './importers.js';
+import { createLog } from '../mmu/log.js';
+import { RECORD_CHUNK, type ImportOptions, type ImportStats } from './importers.js';
 import type { StreamChunk } from './packed.js';
 import { workerScript } from './threads.js';
 
@@ -36,7 +36,10 @@ export type StreamMessage =
 
 export type ReleaseMessage = { type: 'release'; below: number };
 
-const log = createDebug('vmmu:trace');
+/** The first message to a parse thread: its trace. Then only credit messages. */
+export type ParseStart = { path: string; import: ImportOptions };
+
+const log = createLog('vmmu:trace');
 
 /** Chunks a replay of `processes` copies switched every `quantum` accesses must hold at once: its processes are at most a quantum apart. */
 export function windowChunks(processes: number, quantum: number): number {
@@ -56,6 +59,36 @@ interface Consumer {
   ended: boolean;
 }
 
+/** A parse thread started before its trace was known (prestartParser), not yet taken by a stream. */
+let spare: { worker: Worker; exited: boolean } | null = null;
+
+/**
+ * Starts a parse thread ahead of the stream that will use it (the next
+ * TextStream made takes it): its start-up, a V8 engine and its modules,
+ * then overlaps what comes first in this thread (detecting the trace's
+ * format, loading the Mmu). Until taken it does not keep the process alive.
+ */
+export function prestartParser(): void {
+  if (spare !== null) return;
+  const s = { worker: new Worker(workerScript(import.meta.url, 'parse-worker.js')), exited: false };
+  s.worker.on('error', () => {}); // a stream that takes it sees the exit; one never taken is of no concern
+  s.worker.on('exit', () => { s.exited = true; });
+  s.worker.unref();
+  spare = s;
+}
+
+/** The parse thread started ahead, or a new one; the first message it gets names its trace. */
+function takeParser(): Worker {
+  const s = spare;
+  spare = null;
+  if (s !== null && !s.exited) {
+    s.worker.removeAllListeners();
+    s.worker.ref();
+    return s.worker;
+  }
+  return new Worker(workerScript(import.meta.url, 'parse-worker.js'));
+}
+
 /** The broker: one parse of one text trace, and the replays reading it. */
 export class TextStream {
   private readonly chunks: (StreamChunk | null)[] = [];
@@ -71,7 +104,8 @@ export class TextStream {
   private closed = false;
 
   constructor(readonly path: string, imp: ImportOptions, private readonly retainBytes = RETAIN_BYTES) {
-    this.worker = new Worker(workerScript(import.meta.url, 'parse-worker.js'), { workerData: { path, import: imp } });
+    this.worker = takeParser();
+    this.worker.postMessage({ path, import: imp } satisfies ParseStart);
     this.worker.on('message', (m: StreamMessage) => this.fromParser(m));
     this.worker.on('error', (e) => this.fail(e.constructor.name, e.message));
     this.worker.on('exit', (code) => { if (this.end === null && this.failure === null && !this.closed) this.fail('Error', `trace parse thread for ${path} exited with code ${code}`); });
@@ -186,10 +220,14 @@ export class TextStream {
     }
   }
 
-  /** Sends each replay the chunks it has room for, then the end or the failure. */
+  /**
+   * Sends each replay the chunks it has room for (all parsed so far while
+   * the stream keeps every chunk: they are shared memory, and a replay in a
+   * worker then never waits for this thread), then the end or the failure.
+   */
   private pump(): void {
     for (const c of this.consumers) {
-      const upTo = Math.min(this.chunks.length, c.below + c.window);
+      const upTo = this.sliding ? Math.min(this.chunks.length, c.below + c.window) : this.chunks.length;
       for (; c.sent < upTo; c.sent++) {
         const ch = this.chunks[c.sent]!;
         c.port.postMessage({ type: 'chunk', chunk: ch } satisfies StreamMessage);
@@ -206,56 +244,4 @@ export class TextStream {
   }
 }
 
-/**
- * A replay's side of a stream: chunk(i) resolves with chunk i, or null past
- * the end; it rejects with the parse's error (an ImportError as the parser
- * threw it) once every chunk before the error has been read. release(below)
- * tells the broker the replay needs no chunk below `below`.
- */
-export class StreamReader {
-  private readonly have = new Map<number, StreamChunk>();
-  private endAt = -1;
-  private failure: Error | null = null;
-  private wake: (() => void) | null = null;
-  private released = 0;
-  /** the import's statistics, once the parse has ended */
-  stats: ImportStats | null = null;
-
-  constructor(private readonly port: MessagePort) {
-    port.on('message', (m: StreamMessage) => {
-      if (m.type === 'chunk') this.have.set(m.chunk.index, m.chunk);
-      else if (m.type === 'end') {
-        this.endAt = m.chunks;
-        this.stats = m.stats;
-      } else {
-        const e = m.name === 'ImportError' ? new ImportError(m.message) : new Error(m.message);
-        if (m.name !== 'ImportError') e.name = m.name;
-        this.failure = e;
-      }
-      const w = this.wake;
-      this.wake = null;
-      if (w !== null) w();
-    });
-  }
-
-  async chunk(i: number): Promise<StreamChunk | null> {
-    for (;;) {
-      const c = this.have.get(i);
-      if (c !== undefined) return c;
-      if (this.endAt >= 0 && i >= this.endAt) return null;
-      if (this.failure !== null) throw this.failure;
-      await new Promise<void>((r) => { this.wake = r; });
-    }
-  }
-
-  release(below: number): void {
-    if (below <= this.released) return;
-    for (let i = this.released; i < below; i++) this.have.delete(i);
-    this.released = below;
-    this.port.postMessage({ type: 'release', below } satisfies ReleaseMessage);
-  }
-
-  close(): void {
-    this.port.close();
-  }
-}
+export { StreamReader } from './stream-reader.js';

@@ -8,13 +8,13 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { crc32, deflateRawSync } from 'node:zlib';
-import createDebug from 'debug';
+import { createLog } from '../mmu/log.js';
 import {
   ARITY, BODY_HEAD_BYTES, CHUNK_HEAD_BYTES, encodeHeader, END_BYTES, KIND_FETCH, MAGIC_CHUNK, MAGIC_END, OP_ACCESS,
   OP_HI, OP_KIND_SHIFT, PAGE_BYTES, R_PAGE, R_ZPAGE, type TraceHeader,
 } from './format.js';
 
-const log = createDebug('vmmu:trace');
+const log = createLog('vmmu:trace');
 
 /** Where encoded bytes go. */
 export interface TraceSink {

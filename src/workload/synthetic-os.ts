@@ -38,9 +38,9 @@ import {
 } from '../mmu/index.js';
 import { T_FAULT, T_MMIO } from '../mmu/index.js';
 
-export type OsFormat = '32-bit' | 'pae' | '4-level' | '5-level';
-export const OS_FORMATS: readonly OsFormat[] = ['32-bit', 'pae', '4-level', '5-level'];
-export type OsPageSize = '4k' | '2m' | '1g';
+import { KERNEL_APART, OS_FORMATS, type OsFormat, type OsPageSize } from './os-names.js';
+
+export { KERNEL_APART, OS_FORMATS, type OsFormat, type OsPageSize };
 
 export interface SyntheticOsOptions {
   /** guest paging format (default '4-level') */
@@ -78,12 +78,6 @@ const SHAPES: Record<OsFormat, Shape> = {
 
 const TWO32 = 4294967296;
 
-/**
- * The header-notes key (value `true`) of a trace recorded from this OS: its
- * accesses below CPL 3 are the kernel's page-table stores, which a replay
- * plays with the cost model paused and counts apart (docs/trace-format.md).
- */
-export const KERNEL_APART = 'kernelApart';
 
 /** Statistics of the synthetic kernel's own work. */
 export interface OsStats {
