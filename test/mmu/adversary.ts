@@ -218,7 +218,9 @@ export class Adversary {
 
   /** A PAE PDPT with valid PDPTEs (so CR3 loads succeed more often than not). */
   private validPdpt(): number {
-    const f = this.rng.pick(this.tables);
+    // A PDPT the guest can write: not in ROM (whose entries stay what they are) nor in the hole.
+    const writable = this.tables.filter((t) => t * 4096 < ROM.gpa || t * 4096 >= HOLE.gpa + HOLE.bytes);
+    const f = this.rng.pick(writable);
     for (let i = 0; i < 4; i++) {
       const e = this.rng.chance(0.8) ? (this.rng.pick(this.tables) * 4096) | PTE_P : 0;
       this.physAll(f * 4096 + i * 8, 4, e);
