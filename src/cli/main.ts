@@ -53,9 +53,10 @@ boot options:
                                  UTC; default 2026-01-01T00:00:00 without a terminal,
                                  so that runs are reproducible, and now on the console
   --max-instructions N           stop after N instructions
-  --engine interp|block          how the CPU runs instructions: block runs decoded blocks
-                                 from a cache, interp decodes each one every time (the
-                                 reference); the same results (default block)
+  --engine interp|block|jit      how the CPU runs instructions: block runs decoded blocks
+                                 from a cache, jit also compiles hot blocks to JavaScript,
+                                 interp decodes each one every time (the reference); the
+                                 same results (default block)
   --measure                      play every access through the cost model (TLB, walk
                                  and cycle figures in the summary)
   --record FILE                  record a trace of the run (vmmu replay FILE replays it);

@@ -118,7 +118,7 @@ const cases: Case[] = [
   { name: '--mem below the minimum', args: ['boot', '--multiboot', guestExit0, '--mem', '1M'], status: 2, stderr: /--mem 1M is below the minimum of 2 MiB/ },
   { name: '--memory 65G', args: ['replay', lackey, '--memory', '65G'], status: 2, stderr: /--memory 65G is more than the maximum of 64 GiB \(the largest guest-physical map vmmu builds/ },
   { name: '--format 32-bit --memory 2G', args: ['replay', lackey, '--format', '32-bit', '--memory', '2G'], status: 1, stderr: /a 32-bit kernel direct-maps at most 1 GiB of guest memory, not 2048 MiB/ },
-  { name: '--engine unknown', args: ['boot', '--multiboot', guestExit0, '--engine', 'fast'], status: 2, stderr: /^vmmu boot: --engine: 'fast' is not one of interp, block; see 'vmmu boot --help'\n$/ },
+  { name: '--engine unknown', args: ['boot', '--multiboot', guestExit0, '--engine', 'fast'], status: 2, stderr: /^vmmu boot: --engine: 'fast' is not one of interp, block, jit; see 'vmmu boot --help'\n$/ },
   { name: '--memory 1e3', args: ['replay', lackey, '--memory', '1e3'], status: 2, stderr: /--memory must be a size/ },
   { name: '--seed 1e20', args: ['replay', lackey, '--seed', '1e20'], status: 2, stderr: /--seed must be a whole number, 0 to 4294967295, not '1e20'/ },
   { name: '--seed 2^32', args: ['record', '--demo', '--seed', '4294967296', '-o', join(tmp, 's.vmt')], status: 2, stderr: /--seed 4294967296 is more than the limit of 4294967295 \(seeds are 32-bit\)/ },
