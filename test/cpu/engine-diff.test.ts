@@ -10,7 +10,9 @@
  * write into the running block, into another block of its page, into
  * another code page, by a loop that keeps writing its own page, and
  * through Mmu.writePhys* between runs (SDM vol. 3A, 11.6); a fault in the
- * middle of a block; and a cache that fills up and is emptied.
+ * middle of a block; a cache that fills up and is emptied; and page-table
+ * entries that are code bytes (a displacement, a group 1 immediate fetched
+ * after its own read's page walk set the accessed bit in it).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -328,5 +330,54 @@ describe.each(MODE_NAMES)('a page-table entry inside a code page under %s transl
     expect(ends[0]!.regs[3]).toBe(0x12345678); // EBX: DATA read through that entry
     expect(m0.block!.cpu.blocks!.built).toBeGreaterThan(0);
     expect(m0.jit1!.cpu.blocks!.jitCompiled).toBeGreaterThan(0);
+  });
+});
+
+describe.each(MODE_NAMES)('a group 1 immediate that is a page-table entry, under %s translation', (mode) => {
+  it('does CMP Ev,Ib compare with the immediate as the page walk of its own read left it (fetched after the read)?', () => {
+    // As above, the code frame is also the page table of linear 0-4 MiB.
+    // `cmp dword [esi], 3` ends with its imm8 at the low byte of the entry of
+    // linear page DATA (P, RW, A clear; the next instruction's bytes are the
+    // entry's frame). The handler reads [esi] and then fetches the immediate:
+    // when that read walks to DATA, the walk sets A (0x20) in the immediate,
+    // and the CMP compares with 0x23. The first time round ESI points
+    // elsewhere, so the jit has compiled the loop before the walk happens.
+    const PD = 0x20000;
+    const start = CODE + 0x800;
+    const pteAt = start + 0x40;
+    const DATA = 0x210000;
+    const FRAME = 0x408000; // the entry's frame: bytes 8D 40 00 after the imm8 (lea eax, [eax+0])
+    const OTHER = 0x1000;
+    const ends = (['interp', 'block', 'jit1'] as const).map((engine) => {
+      const m = setVariant(flatMachine({ mode, engine: engineOf(engine) }), engine);
+      const mmu = m.mmu;
+      const ident = (page: number): number => (page << 12) | 0x63;
+      for (const page of [0, 1, 2, (STACK >>> 12) - 1, CODE >>> 12]) mmu.writePhys(CODE + 4 * page, 4, ident(page));
+      mmu.writePhys(PD, 4, CODE | 0x23);
+      mmu.writePhys(FRAME, 4, 0x23);
+      const code: number[] = [
+        0xb8, ...le32(PD), 0x0f, 0x22, 0xd8,
+        0x0f, 0x20, 0xc0, 0x0d, ...le32(0x80000000), 0x0f, 0x22, 0xc0,
+        0xeb, 0x00,
+        0xbe, ...le32(OTHER), // mov esi, OTHER
+        0xbd, ...le32(2), // mov ebp, 2
+      ];
+      const loop = start + code.length;
+      while (start + code.length < pteAt - 2) code.push(NOP);
+      code.push(0x83, 0x3e, 0x03); // cmp dword [esi], 3: the imm8 is the entry's low byte
+      code.push(0x8d, 0x40, 0x00); // lea eax, [eax+0]: the entry's frame bits (0x408000)
+      code.push(0x0f, 0x94, 0xc3, 0x01, 0xdf); // setz bl; add edi, ebx
+      code.push(0xbe, ...le32(DATA), 0x4d); // mov esi, DATA; dec ebp
+      code.push(0x0f, 0x85, ...le32(loop - (start + code.length + 6))); // jnz loop
+      code.push(HLT);
+      mmu.writePhysBytes(start, new Uint8Array(code));
+      expect(mmu.readPhys(pteAt, 4)).toBe(0x00408d03);
+      m.cpu.eip = start;
+      return { ...flatEnd(m, runToHalt(m, 10_000).instructions), compiled: m.cpu.blocks?.jitCompiled ?? 0 };
+    });
+    expect(ends[1]).toEqual(ends[0]);
+    expect(ends[2]).toEqual({ ...ends[0], compiled: ends[2]!.compiled });
+    expect(ends[2]!.compiled).toBeGreaterThan(0);
+    expect(ends[0]!.regs[7]).toBe(1); // EDI: the second CMP saw 0x23 (A set by its own read's walk)
   });
 });
