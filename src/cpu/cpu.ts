@@ -79,7 +79,9 @@ const HISTORY = 64;
 /**
  * How the plain run loop executes instructions: `interp` fetches and
  * decodes every instruction each time it runs (the reference); `block` runs
- * decoded blocks from a cache (block.ts), with exactly the same results.
+ * decoded blocks from a cache (block.ts); `jit` also compiles the blocks
+ * that run often to JavaScript (jit.ts). All three have exactly the same
+ * results.
  */
 export type Engine = 'interp' | 'block' | 'jit';
 export const ENGINES: readonly Engine[] = ['interp', 'block', 'jit'];
