@@ -14,8 +14,8 @@
  * - instrEip, instrEsp and `executed` are stored before every instruction
  *   that may fault, read the clock, access memory or a port, or call a
  *   handler; they are left out only before a *register-only* form (MOV,
- *   ALU, TEST, LEA, INC, DEC between registers, MOV r32,imm32) that is not
- *   the block's last. Such a form cannot fault (no memory access, no limit
+ *   MOVZX/MOVSX, ALU, TEST, INC, DEC, shifts between registers, LEA, MOV
+ *   r32,imm32) that is not the block's last. Such a form cannot fault (no memory access, no limit
  *   check), cannot read the clock or a port, and cannot end the block
  *   early (it changes none of halted, budget, pollIntr, the block's
  *   validity or the fetch page); so the next thing that can look at those
@@ -31,6 +31,10 @@
  *   bit a page walk sets, SDM vol. 3A 4.8 and 11.6) or the fetch page, the
  *   function stops where runBlock would, with EIP after that instruction,
  *   and returns the count.
+ * - EIP itself is stored only before a handler, at an exit and at the
+ *   block's end: an emitted form's fault restores EIP from instrEip, and
+ *   nothing else reads EIP during an emitted form's memory access.
+ *   (Under the block engine, runForm sets it first; no device reads it.)
  * - The slice budget: the function is entered only when the whole block
  *   fits in what is left of it (runBlocks checks), and the budget can only
  *   be lowered by a handler or a memory access (port I/O, MMIO), after
