@@ -1,6 +1,7 @@
 /**
  * CPU speed: guest instructions per second (MIPS) of each engine (the
- * interpreter, and the block engine of src/cpu/block.ts) on two
+ * interpreter, the block engine of src/cpu/block.ts and the jit of
+ * src/cpu/jit.ts) on two
  * of the project's benchmark kernels (bench/guests), per translation mode:
  * a compute-bound loop (ALU work, a load and a store, a branch; paging off)
  * and a page-fault-heavy kernel (demand paging of 4096 pages, unmapping with

@@ -254,7 +254,10 @@ export function summary(m: Machine, r: BootRunResult): string {
   lines.push(controlRegisters(m));
   const b = m.cpu.blocks;
   lines.push(b === null ? 'engine interp: every instruction decoded as it runs (the reference interpreter)'
-    : `engine block: ${b.built} blocks decoded, ${b.size} in the cache (at most ${MAX_BLOCKS}), ${b.dropped} frames' blocks dropped by writes to them, the cache emptied ${b.flushes} times`);
+    : `engine ${m.cpu.engine}: ${b.built} blocks decoded, ${b.size} in the cache (at most ${MAX_BLOCKS}), ${b.dropped} frames' blocks dropped by writes to them, the cache emptied ${b.flushes} times`);
+  if (b !== null && m.cpu.engine === 'jit') {
+    lines.push(`jit: ${b.jitCompiled} blocks compiled (after ${b.jitThreshold} runs each) in ${b.jitMs.toFixed(0)} ms, ${b.jitLive} compiled functions live, ${b.jitDropped} dropped with their blocks`);
+  }
   // Without --measure the cost model was off: no access, TLB, walk or cycle figures to show.
   lines.push(comparisonText([{ label: m.mmu.mode.name, report: m.mmu.report() }], { measured: m.mmu.measure }));
   if (!m.mmu.measure) lines.push('(run with --measure for access, TLB, page-walk and cycle figures)');

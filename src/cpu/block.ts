@@ -33,6 +33,7 @@ import { instructionLength } from './decode-length.js';
 import type { Handler } from './ops/common.js';
 import type { Mmu } from '../mmu/index.js';
 import { WATCH_CODE } from '../mmu/index.js';
+import { compileBlock, type JitFn } from './jit.js';
 
 /** Instructions per block at most. */
 export const MAX_BLOCK_INSNS = 64;
@@ -140,6 +141,10 @@ export class Insn {
 export class Block {
   /** cleared when a write reached the block's frame (or the cache was emptied) */
   valid = true;
+  /** times the block was entered (counted by the jit engine, toward BlockCache.jitThreshold) */
+  runs = 0;
+  /** the jit engine's compiled function (jit.ts), null until compiled and once dropped */
+  fn: JitFn | null = null;
   constructor(
     readonly gpa: number,
     /** CS.D the block was decoded for */
@@ -256,6 +261,16 @@ export class BlockCache {
   built = 0;
   dropped = 0;
   flushes = 0;
+  /**
+   * The jit engine: runs of a block before it is compiled (jit.ts), 0 for
+   * never (the block engine). Tests lower it to compile small guests.
+   */
+  jitThreshold = 0;
+  /** jit figures: blocks compiled, milliseconds spent compiling, compiled functions of blocks still cached, compiled functions dropped with their block */
+  jitCompiled = 0;
+  jitMs = 0;
+  jitLive = 0;
+  jitDropped = 0;
 
   constructor(private readonly mmu: Mmu) {
     buildForms();
@@ -305,7 +320,7 @@ export class BlockCache {
     }
     const b = new Block(gpa, big, insns);
     const old = this.map.get(gpa);
-    if (old !== undefined) old.valid = false;
+    if (old !== undefined) this.drop(old);
     else this.count++;
     this.map.set(gpa, b);
     let p = this.pages.get(gfn);
@@ -317,6 +332,25 @@ export class BlockCache {
     p.blocks.push(b);
     this.built++;
     return b;
+  }
+
+  /** Compiles block `b`, decoded from the host page at `hpaPage` (unchanged since: the block is valid). */
+  compile(b: Block, hpaPage: number): void {
+    const t = performance.now();
+    b.fn = compileBlock(b, this.mmu.u8.subarray(hpaPage, hpaPage + 4096), b.gpa & 0xfff);
+    this.jitMs += performance.now() - t;
+    this.jitCompiled++;
+    this.jitLive++;
+  }
+
+  /** Marks `b` dropped, and drops its compiled function. */
+  private drop(b: Block): void {
+    b.valid = false;
+    if (b.fn !== null) {
+      b.fn = null;
+      this.jitLive--;
+      this.jitDropped++;
+    }
   }
 
   /** A write reached a watched frame: drop its blocks and stop watching it. */
@@ -331,7 +365,7 @@ export class BlockCache {
         this.map.delete(b.gpa);
         this.count--;
       }
-      b.valid = false;
+      this.drop(b);
     }
     this.dropped++;
     const now = this.clock();
@@ -349,7 +383,7 @@ export class BlockCache {
   clear(): void {
     for (const [gfn, p] of this.pages) {
       this.mmu.setWatch(gfn, WATCH_CODE, false);
-      for (const b of p.blocks) b.valid = false;
+      for (const b of p.blocks) this.drop(b);
     }
     this.pages.clear();
     this.map.clear();

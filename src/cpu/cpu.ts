@@ -33,6 +33,7 @@ import {
   K_PUSH_R, K_RET, K_TEST_EV_GV, type Block, type Insn,
 } from './block.js';
 import { alu } from './alu.js';
+import { JIT_THRESHOLD, type JitFn } from './jit.js';
 import { deliverInterrupt, type InterruptKind } from './transfer.js';
 import { Fpu } from './fpu.js';
 import { CpuFeatures } from './features.js';
@@ -79,10 +80,12 @@ const HISTORY = 64;
 /**
  * How the plain run loop executes instructions: `interp` fetches and
  * decodes every instruction each time it runs (the reference); `block` runs
- * decoded blocks from a cache (block.ts), with exactly the same results.
+ * decoded blocks from a cache (block.ts); `jit` also compiles the blocks
+ * that run often to JavaScript (jit.ts). All three have exactly the same
+ * results.
  */
-export type Engine = 'interp' | 'block';
-export const ENGINES: readonly Engine[] = ['interp', 'block'];
+export type Engine = 'interp' | 'block' | 'jit';
+export const ENGINES: readonly Engine[] = ['interp', 'block', 'jit'];
 /** The engine a Cpu (and vmmu boot) uses when none is given. */
 export const DEFAULT_ENGINE: Engine = 'block';
 
@@ -268,9 +271,10 @@ export class Cpu implements FpuHost {
     this.fpu = new Fpu(this);
     this.engine = o.engine ?? DEFAULT_ENGINE;
     this.features = o.features ?? new CpuFeatures();
-    if (this.engine === 'block') {
+    if (this.engine === 'block' || this.engine === 'jit') {
       this.blocks = new BlockCache(o.mmu);
       this.blocks.clock = (): number => this.totalInstructions + this.executed;
+      if (this.engine === 'jit') this.blocks.jitThreshold = JIT_THRESHOLD;
     } else {
       this.blocks = null;
     }
@@ -777,8 +781,19 @@ export class Cpu implements FpuHost {
     return off;
   }
 
+  /**
+   * The jit engine's fetch of a group 1 immediate after the operand read
+   * made its block invalid (jit.ts): as the handler fetches it, with EIP
+   * after the ModR/M operand of the instruction at `at`; `size` 1 is a
+   * sign-extended byte, 4 a dword.
+   */
+  fetchImm(at: number, modrmEnd: number, size: number): number {
+    this.eip = (at + modrmEnd) | 0;
+    return size === 1 ? (this.fetch8() << 24) >> 24 : this.fetch32();
+  }
+
   /** A near jump to `target` with a 32-bit operand: the CS limit check of the handlers' jumpAbs (ops/control.ts). */
-  private nearJump32(target: number): void {
+  nearJump32(target: number): void {
     if (this.protectedMode || (this.segLimit[CS]! | 0) !== -1) {
       if ((target >>> 0) > (this.segLimit[CS]! >>> 0)) this.gp(0);
     }
@@ -792,7 +807,7 @@ export class Cpu implements FpuHost {
    * through the dispatch table. The operand and address size are 32 bits
    * and there is no LOCK or REP prefix. Returns false for any other form.
    */
-  private runForm(d: Insn): boolean {
+  private runForm(d: Insn, b: Block): boolean {
     const r = this.reg32;
     const m = d.modrm;
     switch (d.kind) {
@@ -849,7 +864,11 @@ export class Cpu implements FpuHost {
         } else {
           const off = this.effective(d);
           this.saveFlags();
-          const x = alu(this, o, this.rd32(d.eaSeg, off), d.imm, 32);
+          const a = this.rd32(d.eaSeg, off);
+          // The handler fetches the immediate after this read, whose page
+          // walk may have set an accessed bit in it (SDM vol. 3A 4.8): when
+          // the block was dropped, fetch it as the handler does.
+          const x = alu(this, o, a, b.valid ? d.imm : this.fetchImm(this.instrEip, d.modrmEnd, 1), 32);
           if (o !== 7) this.wr32(d.eaSeg, off, x);
         }
         return true;
@@ -1301,7 +1320,13 @@ export class Cpu implements FpuHost {
               skipPage = page;
               skipHpa = this.fetchHpa;
             } else if (b.insns.length !== 0) {
-              n = this.runBlock(b, n, page);
+              const f = b.fn;
+              // A compiled block runs only when all of it fits in the slice (jit.ts).
+              if (f !== null && n + b.insns.length <= this.budget) n = this.runCompiled(cache, b, f, n, page);
+              else {
+                if (++b.runs === cache.jitThreshold) cache.compile(b, this.fetchHpa);
+                n = this.runBlock(b, n, page);
+              }
               if (this.halted) {
                 this.totalInstructions += n;
                 return n;
@@ -1351,7 +1376,7 @@ export class Cpu implements FpuHost {
       this.segOverride = d.seg;
       this.rep = d.rep;
       this.lockPrefix = d.lock;
-      if (d.kind === 0 || !this.runForm(d)) {
+      if (d.kind === 0 || !this.runForm(d, b)) {
         this.eip = (this.eip + d.opEnd) | 0;
         if (d.ea !== 0) this.pre = d;
         d.handler(this, d.op);
@@ -1360,6 +1385,30 @@ export class Cpu implements FpuHost {
       if (this.halted || n >= this.budget || this.pollIntr || !b.valid || this.fetchPage !== page) break;
     }
     return n;
+  }
+
+  /**
+   * The jit engine: runs compiled block `b` (its function `f`), then, for
+   * as long as the next block is compiled too and runBlocks would run it
+   * next, that one, without going back to runBlocks' loop. The conditions
+   * are runBlocks' own: no halt, no interrupt poll, TF clear, 32-bit code,
+   * EIP on the same cached fetch page, and the whole block within the
+   * slice. Anything else goes back to runBlocks (its lookup finds the same
+   * block again).
+   */
+  private runCompiled(cache: BlockCache, b: Block, f: JitFn, n: number, page: number): number {
+    for (;;) {
+      n = f(this, b, n, page);
+      if (this.halted || this.pollIntr || this.fetchPage !== page || !this.codeBig || (this.flags & F_TF) !== 0) return n;
+      const lin = (this.csBase + this.eip) | 0;
+      if ((lin & 0xfffff000) !== page) return n;
+      const nb = cache.lookup((this.fetchGpa + (lin & 0xfff)) >>> 0, this.fetchHpa, true);
+      if (nb === null) return n;
+      const nf = nb.fn;
+      if (nf === null || n + nb.insns.length > this.budget) return n;
+      b = nb;
+      f = nf;
+    }
   }
 
   /**

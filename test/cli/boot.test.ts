@@ -179,6 +179,16 @@ describe('the end-of-run summary names the CPU engine', () => {
     expect(interp.status, interp.stderr).toBe(1);
     expect(interp.stderr).toContain('engine interp: every instruction decoded as it runs (the reference interpreter)');
   });
+
+  it('does the jit engine report its blocks and the blocks it compiled?', () => {
+    const jit = spawnSync(process.execPath, [main, 'boot', '--multiboot', guest, '--engine', 'jit'], { env, cwd: root, encoding: 'utf8' });
+    expect(jit.status, jit.stderr).toBe(1);
+    expect(jit.stderr).toMatch(/engine jit: \d+ blocks decoded/);
+    const m = /jit: (\d+) blocks compiled \(after 32 runs each\) in \d+ ms, (\d+) compiled functions live, 0 dropped with their blocks/.exec(jit.stderr);
+    expect(m, jit.stderr).not.toBeNull();
+    expect(Number(m![1])).toBeGreaterThan(0);
+    expect(Number(m![2])).toBe(Number(m![1]));
+  });
 });
 
 describe('vmmu boot --cpu', () => {

@@ -1,13 +1,18 @@
 /**
- * The block engine (src/cpu/block.ts) against the interpreter: the same
- * guest must end in the same state under both. Every test kernel in every
+ * The block engine (src/cpu/block.ts) and the jit engine (src/cpu/jit.ts)
+ * against the interpreter: the same guest must end in the same state under
+ * each. The jit engine runs twice: with its real compile threshold, and as
+ * `jit1`, compiling every block after its first run, so that small guests
+ * run compiled code. Every test kernel in every
  * translation mode (instruction count, console output, a hash of guest
  * RAM), the MMU's figures with the cost model on (the block engine stays
  * out of the observed loop), and hand-assembled self-modifying code: a
  * write into the running block, into another block of its page, into
  * another code page, by a loop that keeps writing its own page, and
  * through Mmu.writePhys* between runs (SDM vol. 3A, 11.6); a fault in the
- * middle of a block; and a cache that fills up and is emptied.
+ * middle of a block; a cache that fills up and is emptied; and page-table
+ * entries that are code bytes (a displacement, a group 1 immediate fetched
+ * after its own read's page walk set the accessed bit in it).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -19,6 +24,20 @@ import { MODE_NAMES, type ModeName } from '../../src/mmu/modes/mode.js';
 import type { Engine } from '../../src/cpu/cpu.js';
 import { CODE, STACK, flatMachine, haltedInStub, runToHalt, stackWord } from './flat-machine.js';
 import { MAX_BLOCKS } from '../../src/cpu/block.js';
+
+/** An engine, or `jit1`: the jit engine compiling each block after its first run. */
+type Variant = Engine | 'jit1';
+const VARIANTS: readonly Variant[] = ['block', 'jit', 'jit1'];
+
+function engineOf(v: Variant): Engine {
+  return v === 'jit1' ? 'jit' : v;
+}
+
+/** Lowers the compile threshold for `jit1`. */
+function setVariant(m: Machine, v: Variant): Machine {
+  if (v === 'jit1') m.cpu.blocks!.jitThreshold = 1;
+  return m;
+}
 
 const guestsDir = fileURLToPath(new URL('../guests', import.meta.url));
 const GUESTS = readdirSync(guestsDir).sort().filter((n) => existsSync(join(guestsDir, n, `${n}.elf`)));
@@ -37,9 +56,9 @@ function ramHash(m: Machine, top = m.ramTop): string {
   return createHash('sha256').update(m.mmu.readPhysBytes(0, top)).digest('hex');
 }
 
-function bootGuest(name: string, mode: ModeName, engine: Engine, measure = false): { end: End; m: Machine } {
+function bootGuest(name: string, mode: ModeName, engine: Variant, measure = false): { end: End; m: Machine } {
   let output = '';
-  const m = new Machine({ mode, engine, memory: 64 << 20, mmu: { measure }, serialOut: (b) => { output += String.fromCharCode(b); } });
+  const m = setVariant(new Machine({ mode, engine: engineOf(engine), memory: 64 << 20, mmu: { measure }, serialOut: (b) => { output += String.fromCharCode(b); } }), engine);
   const image = join(guestsDir, name, `${name}.elf`);
   m.loadMultiboot(readFileSync(image), image, '');
   const r = m.run({ maxInstructions: 2_000_000_000 });
@@ -53,25 +72,42 @@ it('are there test kernels to compare?', () => {
   expect(GUESTS).toEqual(expect.arrayContaining(['paging32', 'pae_nx', 'exceptions', 'multitask', 'semantics']));
 });
 
+/** The interpreter's end of each kernel and mode, run once for the engines compared with it. */
+const reference = new Map<string, End>();
+
+function interpEnd(name: string, mode: ModeName): End {
+  const key = `${name} ${mode}`;
+  let end = reference.get(key);
+  if (end === undefined) {
+    end = bootGuest(name, mode, 'interp').end;
+    reference.set(key, end);
+  }
+  return end;
+}
+
 describe.each(GUESTS)('test kernel %s', (name) => {
-  it.each(MODE_NAMES)('does it end the same under both engines with %s translation?', (mode) => {
-    const a = bootGuest(name, mode, 'interp');
-    const b = bootGuest(name, mode, 'block');
-    expect(a.end.reason).toBe('exit');
-    expect(a.end.status).toBe(1);
-    expect(b.end).toEqual(a.end);
-    // The block engine did run blocks (the comparison is not vacuous).
+  const cases = MODE_NAMES.flatMap((mode) => VARIANTS.map((v) => [mode, v] as const));
+  it.each(cases)('does it end the same with %s translation under %s as under the interpreter?', (mode, v) => {
+    const a = interpEnd(name, mode);
+    expect(a.reason).toBe('exit');
+    expect(a.status).toBe(1);
+    const b = bootGuest(name, mode, v);
+    expect(b.end).toEqual(a);
+    // The engine did run blocks, and the jit compiled some (the comparison is not vacuous).
     expect(b.m.cpu.blocks!.built).toBeGreaterThan(50);
+    if (v !== 'block') expect(b.m.cpu.blocks!.jitCompiled).toBeGreaterThan(v === 'jit1' ? 50 : 0);
   });
 });
 
 it('with the cost model on, do both engines report the same accesses (every fetch observed)?', () => {
   const a = bootGuest('paging32', 'shadow', 'interp', true);
-  const b = bootGuest('paging32', 'shadow', 'block', true);
-  expect(b.end).toEqual(a.end);
-  expect(b.m.mmu.countersByName()).toEqual(a.m.mmu.countersByName());
+  for (const v of ['block', 'jit1'] as const) {
+    const b = bootGuest('paging32', 'shadow', v, true);
+    expect(b.end).toEqual(a.end);
+    expect(b.m.mmu.countersByName()).toEqual(a.m.mmu.countersByName());
+    expect(b.m.cpu.blocks!.built).toBe(0);
+  }
   expect(a.m.mmu.countersByName()['access.fetch']).toBeGreaterThan(40_000);
-  expect(b.m.cpu.blocks!.built).toBe(0);
 });
 
 // ---- hand-assembled guests (flat 32-bit code at CODE, paging off) ----
@@ -102,8 +138,8 @@ function flatEnd(m: Machine, instructions: number): FlatEnd {
  * under each engine, optionally again after `between` changed the machine,
  * and returns each engine's end states.
  */
-function runFlat(engine: Engine, mode: ModeName, code: number[], extra: [number, number[]][] = [], between?: ((m: Machine) => void)[]): { ends: FlatEnd[]; m: Machine } {
-  const m = flatMachine({ mode, engine });
+function runFlat(engine: Variant, mode: ModeName, code: number[], extra: [number, number[]][] = [], between?: ((m: Machine) => void)[]): { ends: FlatEnd[]; m: Machine } {
+  const m = setVariant(flatMachine({ mode, engine: engineOf(engine) }), engine);
   m.mmu.writePhysBytes(CODE, new Uint8Array(code));
   for (const [at, bytes] of extra) m.mmu.writePhysBytes(at, new Uint8Array(bytes));
   const ends = [flatEnd(m, runToHalt(m, 10_000_000).instructions)];
@@ -117,12 +153,18 @@ function runFlat(engine: Engine, mode: ModeName, code: number[], extra: [number,
 }
 
 describe.each(MODE_NAMES)('self-modifying code under %s translation', (mode) => {
+  /** Runs under the interpreter and each other engine; returns the jit1 run (every block compiled). */
   function both(code: number[], extra: [number, number[]][] = [], between?: ((m: Machine) => void)[]): { ends: FlatEnd[]; m: Machine } {
     const a = runFlat('interp', mode, code, extra, between);
-    const b = runFlat('block', mode, code, extra, between);
-    expect(b.ends).toEqual(a.ends);
-    expect(b.m.cpu.blocks!.built).toBeGreaterThan(0);
-    return b;
+    let last = a;
+    for (const v of VARIANTS) {
+      const b = runFlat(v, mode, code, extra, between);
+      expect(b.ends, v).toEqual(a.ends);
+      expect(b.m.cpu.blocks!.built).toBeGreaterThan(0);
+      if (v === 'jit1') expect(b.m.cpu.blocks!.jitCompiled).toBeGreaterThan(0);
+      last = b;
+    }
+    return last;
   }
 
   it('does a write into the running block change the next instruction?', () => {
@@ -170,6 +212,31 @@ describe.each(MODE_NAMES)('self-modifying code under %s translation', (mode) => 
     ]);
     expect(ends.map((e) => e.regs[3])).toEqual([0, 16, 0, -3]);
   });
+
+  it('does a write by a compiled block into itself, while it runs, change its next instruction?', () => {
+    // mov ecx, 40; top: mov edx, [table + 4*ecx]; mov byte [edx], INC EBX; patch: nop; dec ecx; jnz top; hlt.
+    // table[k] is a data address, except table[10]: the patch byte, so iteration 10 (compiled by then) writes its own next instruction.
+    const table = CODE + 0x1000, data = CODE + 0x2000;
+    const patch = CODE + 5 + 7 + 3;
+    const code = [0xb9, ...le32(40), 0x8b, 0x14, 0x8d, ...le32(table), 0xc6, 0x02, INC_EBX, NOP, DEC_ECX, ...jnz(CODE + 17, CODE + 5), HLT];
+    const words: number[] = [];
+    for (let k = 0; k <= 40; k++) words.push(...le32(k === 10 ? patch : data));
+    const { ends, m } = both(code, [[table, words]]);
+    expect(ends[0]!.regs[3]).toBe(10); // EBX: INC EBX ran from the write on (ECX 10 down to 1)
+    expect(m.cpu.blocks!.jitDropped).toBeGreaterThan(0);
+  });
+
+  it('does a device write (Mmu.writePhys) between runs drop a compiled block?', () => {
+    // mov ecx, 16; top: call sub; dec ecx; jnz top; hlt. sub (another page): mov eax, imm32; add ebx, eax; ret
+    const sub = CODE + 0x3000;
+    const code = [0xb9, ...le32(16), ...call(CODE + 5, sub), DEC_ECX, ...jnz(CODE + 11, CODE + 5), HLT];
+    const { ends, m } = both(code, [[sub, [0xb8, ...le32(1), 0x01, 0xc3, RET]]], [
+      (m) => m.mmu.writePhys(sub + 1, 4, 100), // the immediate of the compiled MOV
+      (m) => m.mmu.writePhys(sub + 5, 1, 0x29), // ADD -> SUB
+    ]);
+    expect(ends.map((e) => e.regs[3])).toEqual([16, 16 + 1600, 16]);
+    expect(m.cpu.blocks!.jitDropped).toBeGreaterThan(1);
+  });
 });
 
 it('when the cache is full (MAX_BLOCKS), is it emptied, and does the code run on as under the interpreter?', () => {
@@ -180,25 +247,50 @@ it('when the cache is full (MAX_BLOCKS), is it emptied, and does the code run on
   for (let k = 0; k < n; k++) code.push(0xeb, 0x00);
   code.push(INC_EBX, 0x4d, 0x0f, 0x85, ...le32(top - (CODE + code.length + 8)), HLT); // inc ebx; dec ebp; jnz top (rel32); hlt
   const a = runFlat('interp', 'shadow', code);
-  const b = runFlat('block', 'shadow', code);
-  expect(b.ends).toEqual(a.ends);
   expect(a.ends[0]!.regs[3]).toBe(2);
   expect(a.ends[0]!.instructions).toBe(2 * n + 8); // mov; twice n jumps, inc, dec, jnz; hlt
-  expect(b.m.cpu.blocks!.flushes).toBeGreaterThan(0);
-  expect(b.m.cpu.blocks!.size).toBeLessThanOrEqual(MAX_BLOCKS);
+  for (const v of ['block', 'jit1'] as const) {
+    const b = runFlat(v, 'shadow', code);
+    expect(b.ends).toEqual(a.ends);
+    const cache = b.m.cpu.blocks!;
+    expect(cache.flushes).toBeGreaterThan(0);
+    expect(cache.size).toBeLessThanOrEqual(MAX_BLOCKS);
+    if (v === 'jit1') {
+      // Emptying the cache dropped the compiled functions with their blocks.
+      expect(cache.jitCompiled).toBeGreaterThan(MAX_BLOCKS);
+      expect(cache.jitLive).toBeLessThanOrEqual(cache.size);
+      expect(cache.jitDropped).toBe(cache.jitCompiled - cache.jitLive);
+    }
+  }
 });
 
 describe.each(MODE_NAMES)('a fault inside a block under %s translation', (mode) => {
   it('does #DE in the middle of a block leave the interpreter\'s EIP, stack, registers and count?', () => {
     // mov eax, 1; mov ebx, 2; push eax; xor edx, edx; div edx; hlt
     const code = [0xb8, ...le32(1), 0xbb, ...le32(2), 0x50, 0x31, 0xd2, 0xf7, 0xf2, HLT];
-    const ends = (['interp', 'block'] as const).map((engine) => {
+    const ends = (['interp', 'block', 'jit1'] as const).map((engine) => {
       const { ends: [end], m } = runFlat(engine, mode, code);
       return { ...end!, vector: haltedInStub(m), pushedEip: stackWord(m, 0), esp: m.cpu.reg32[4]! };
     });
     expect(ends[1]).toEqual(ends[0]);
+    expect(ends[2]).toEqual(ends[0]);
     expect(ends[0]!.vector).toBe(0);
     expect(ends[0]!.pushedEip).toBe(CODE + 13);
+  });
+
+  it('does #DE in the middle of a compiled block leave the interpreter\'s EIP, stack, registers, flags and count?', () => {
+    // mov ecx, 5; top: mov eax, 1; push eax; xor edx, edx; lea ebx, [ecx - 1]; add esi, ecx; div ebx; dec ecx; jnz top; hlt
+    // (the fifth time round, EBX is 0: the compiled block faults at DIV, after a PUSH and flag-setting forms)
+    const code = [0xb9, ...le32(5), 0xb8, ...le32(1), 0x50, 0x31, 0xd2, 0x8d, 0x59, 0xff, 0x01, 0xce, 0xf7, 0xf3, DEC_ECX, ...jnz(CODE + 21, CODE + 5), HLT];
+    const ends = (['interp', 'block', 'jit1'] as const).map((engine) => {
+      const { ends: [end], m } = runFlat(engine, mode, code);
+      return { ...end!, vector: haltedInStub(m), pushedEip: stackWord(m, 0), pushedFlags: stackWord(m, 8), esp: m.cpu.reg32[4]!, compiled: m.cpu.blocks?.jitCompiled ?? 0 };
+    });
+    expect(ends[1]).toEqual({ ...ends[0], compiled: 0 });
+    expect(ends[2]).toEqual({ ...ends[0], compiled: ends[2]!.compiled });
+    expect(ends[2]!.compiled).toBeGreaterThan(0);
+    expect(ends[0]!.vector).toBe(0);
+    expect(ends[0]!.pushedEip).toBe(CODE + 18);
   });
 });
 
@@ -216,9 +308,9 @@ describe.each(MODE_NAMES)('a page-table entry inside a code page under %s transl
     const pteAt = start + 0x40; // 4-aligned: entry 0x210, linear page 0x210000
     const DATA = 0x210000;
     const leaAt = pteAt - 2;
-    const m0 = { interp: null as Machine | null, block: null as Machine | null };
-    const ends = (['interp', 'block'] as const).map((engine) => {
-      const m = flatMachine({ mode, engine });
+    const m0 = { interp: null as Machine | null, block: null as Machine | null, jit1: null as Machine | null };
+    const ends = (['interp', 'block', 'jit1'] as const).map((engine) => {
+      const m = setVariant(flatMachine({ mode, engine: engineOf(engine) }), engine);
       const mmu = m.mmu;
       const ident = (page: number): number => (page << 12) | 0x63; // P, RW, A, D
       for (const page of [0, 1, 2, (STACK >>> 12) - 1, CODE >>> 12]) mmu.writePhys(CODE + 4 * page, 4, ident(page));
@@ -245,8 +337,59 @@ describe.each(MODE_NAMES)('a page-table entry inside a code page under %s transl
       return flatEnd(m, runToHalt(m, 10_000).instructions);
     });
     expect(ends[1]).toEqual(ends[0]);
+    expect(ends[2]).toEqual(ends[0]);
     expect(ends[0]!.regs[0]).toBe(0x300023); // EAX: the displacement with A set by the walk
     expect(ends[0]!.regs[3]).toBe(0x12345678); // EBX: DATA read through that entry
     expect(m0.block!.cpu.blocks!.built).toBeGreaterThan(0);
+    expect(m0.jit1!.cpu.blocks!.jitCompiled).toBeGreaterThan(0);
+  });
+});
+
+describe.each(MODE_NAMES)('a group 1 immediate that is a page-table entry, under %s translation', (mode) => {
+  it('does CMP Ev,Ib compare with the immediate as the page walk of its own read left it (fetched after the read)?', () => {
+    // As above, the code frame is also the page table of linear 0-4 MiB.
+    // `cmp dword [esi], 3` ends with its imm8 at the low byte of the entry of
+    // linear page DATA (P, RW, A clear; the next instruction's bytes are the
+    // entry's frame). The handler reads [esi] and then fetches the immediate:
+    // when that read walks to DATA, the walk sets A (0x20) in the immediate,
+    // and the CMP compares with 0x23. The first time round ESI points
+    // elsewhere, so the jit has compiled the loop before the walk happens.
+    const PD = 0x20000;
+    const start = CODE + 0x800;
+    const pteAt = start + 0x40;
+    const DATA = 0x210000;
+    const FRAME = 0x408000; // the entry's frame: bytes 8D 40 00 after the imm8 (lea eax, [eax+0])
+    const OTHER = 0x1000;
+    const ends = (['interp', 'block', 'jit1'] as const).map((engine) => {
+      const m = setVariant(flatMachine({ mode, engine: engineOf(engine) }), engine);
+      const mmu = m.mmu;
+      const ident = (page: number): number => (page << 12) | 0x63;
+      for (const page of [0, 1, 2, (STACK >>> 12) - 1, CODE >>> 12]) mmu.writePhys(CODE + 4 * page, 4, ident(page));
+      mmu.writePhys(PD, 4, CODE | 0x23);
+      mmu.writePhys(FRAME, 4, 0x23);
+      const code: number[] = [
+        0xb8, ...le32(PD), 0x0f, 0x22, 0xd8,
+        0x0f, 0x20, 0xc0, 0x0d, ...le32(0x80000000), 0x0f, 0x22, 0xc0,
+        0xeb, 0x00,
+        0xbe, ...le32(OTHER), // mov esi, OTHER
+        0xbd, ...le32(2), // mov ebp, 2
+      ];
+      const loop = start + code.length;
+      while (start + code.length < pteAt - 2) code.push(NOP);
+      code.push(0x83, 0x3e, 0x03); // cmp dword [esi], 3: the imm8 is the entry's low byte
+      code.push(0x8d, 0x40, 0x00); // lea eax, [eax+0]: the entry's frame bits (0x408000)
+      code.push(0x0f, 0x94, 0xc3, 0x01, 0xdf); // setz bl; add edi, ebx
+      code.push(0xbe, ...le32(DATA), 0x4d); // mov esi, DATA; dec ebp
+      code.push(0x0f, 0x85, ...le32(loop - (start + code.length + 6))); // jnz loop
+      code.push(HLT);
+      mmu.writePhysBytes(start, new Uint8Array(code));
+      expect(mmu.readPhys(pteAt, 4)).toBe(0x00408d03);
+      m.cpu.eip = start;
+      return { ...flatEnd(m, runToHalt(m, 10_000).instructions), compiled: m.cpu.blocks?.jitCompiled ?? 0 };
+    });
+    expect(ends[1]).toEqual(ends[0]);
+    expect(ends[2]).toEqual({ ...ends[0], compiled: ends[2]!.compiled });
+    expect(ends[2]!.compiled).toBeGreaterThan(0);
+    expect(ends[0]!.regs[7]).toBe(1); // EDI: the second CMP saw 0x23 (A set by its own read's walk)
   });
 });

@@ -139,14 +139,16 @@ describe('vmmu boot --batch', () => {
     expect(slat.instructions).toBe(shadow.instructions);
   });
 
-  it('does --engine block run the same instructions and print the same as --engine interp (multitask)?', () => {
+  it('do --engine block and --engine jit run the same instructions and print the same as --engine interp (multitask)?', () => {
     const interp = boot(multitask, '--mode', 'shadow', '--engine', 'interp');
-    const block = boot(multitask, '--mode', 'shadow', '--engine', 'block');
     expect(interp.status, interp.stderr).toBe(1);
-    expect(block.status, block.stderr).toBe(1);
     expect(interp.stdout).toContain('multitask: 15 checks, 0 failed');
-    expect(block.stdout).toBe(interp.stdout);
-    expect(block.instructions).toBe(interp.instructions);
+    for (const engine of ['block', 'jit']) {
+      const other = boot(multitask, '--mode', 'shadow', '--engine', engine);
+      expect(other.status, other.stderr).toBe(1);
+      expect(other.stdout).toBe(interp.stdout);
+      expect(other.instructions).toBe(interp.instructions);
+    }
   });
 
   it('does --rtc with a date start the guest\'s clock there?', () => {
