@@ -54,7 +54,7 @@ boot options:
                                  from a cache, interp decodes each one every time (the
                                  reference); the same results (default block); jit also
                                  compiles hot blocks to JavaScript: experimental, not yet
-                                 exact on a Linux boot (docs/cpu.md, "The JIT")
+                                 checked on every Linux boot (docs/cpu.md, "The JIT")
   --cpu +NAME,-NAME              turn CPU features on or off (CPUID tells, the CPU
                                  enforces): pse, pae, pge, nx (on by default), smep,
                                  smap (off); e.g. --cpu +smep,+smap,-pge
