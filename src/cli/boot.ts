@@ -7,6 +7,8 @@
 import { Machine, type RunResult, type StopReason } from '../machine/machine.js';
 import type { Engine } from '../cpu/cpu.js';
 import type { CpuFeatures } from '../cpu/features.js';
+import { CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE } from '../cpu/constants.js';
+import { CR4_SMAP, CR4_SMEP, EFER_NXE } from '../mmu/index.js';
 import type { ModeName } from '../mmu/index.js';
 import { MultibootError, type MultibootModule } from '../machine/multiboot.js';
 import { MAX_BLOCKS } from '../cpu/block.js';
@@ -227,14 +229,14 @@ async function bootGuestHeld(o: BootOptions, sigintBefore: () => boolean): Promi
   return { result, machine: m };
 }
 
-const CR4_NAMES: [number, string][] = [[1 << 4, 'PSE'], [1 << 5, 'PAE'], [1 << 7, 'PGE'], [1 << 20, 'SMEP'], [1 << 21, 'SMAP']];
+const CR4_NAMES: [number, string][] = [[CR4_PSE, 'PSE'], [CR4_PAE, 'PAE'], [CR4_PGE, 'PGE'], [CR4_SMEP, 'SMEP'], [CR4_SMAP, 'SMAP']];
 
 /** The paging controls the guest left set: what its kernel turned on of the CPU's features. */
 function controlRegisters(m: Machine): string {
   const c = m.cpu;
   const hex = (v: number): string => `0x${(v >>> 0).toString(16)}`;
   const cr4 = CR4_NAMES.filter(([bit]) => c.cr4 & bit).map(([, name]) => name);
-  return `paging at the end: CR0 ${hex(c.cr0)}${c.cr0 & 0x80000000 ? ' (PG' + (c.cr0 & 0x10000 ? ', WP)' : ')') : ''}, CR3 ${hex(c.cr3)}, CR4 ${hex(c.cr4)}${cr4.length > 0 ? ` (${cr4.join(', ')})` : ''}, EFER ${hex(c.efer)}${c.efer & 0x800 ? ' (NXE)' : ''}${m.cpu.features.toString() !== '' ? `; CPU ${m.cpu.features.toString()}` : ''}`;
+  return `paging at the end: CR0 ${hex(c.cr0)}${c.cr0 & CR0_PG ? ' (PG' + (c.cr0 & CR0_WP ? ', WP)' : ')') : ''}, CR3 ${hex(c.cr3)}, CR4 ${hex(c.cr4)}${cr4.length > 0 ? ` (${cr4.join(', ')})` : ''}, EFER ${hex(c.efer)}${c.efer & EFER_NXE ? ' (NXE)' : ''}${m.cpu.features.toString() !== '' ? `; CPU ${m.cpu.features.toString()}` : ''}`;
 }
 
 /** The end-of-run report: stop reason, exit status, instructions, MIPS, MMU counters. */

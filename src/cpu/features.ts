@@ -11,12 +11,7 @@
  * implements it in every mode).
  */
 import { CR4_PAE, CR4_PGE, CR4_PSE } from './constants.js';
-
-/** CR4.SMEP and CR4.SMAP (SDM vol. 3A, 2.5). */
-export const CR4_SMEP = 1 << 20;
-export const CR4_SMAP = 1 << 21;
-/** IA32_EFER.NXE */
-export const EFER_NXE = 1 << 11;
+import { CR4_SMAP, CR4_SMEP, EFER_NXE } from '../mmu/index.js';
 
 export interface CpuFeature {
   readonly name: string;

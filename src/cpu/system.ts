@@ -10,7 +10,7 @@ import {
 } from './constants.js';
 import type { Cpu } from './cpu.js';
 import { DESC, dplOf, readDescriptor } from './segments.js';
-import { CR4_SMAP, CR4_SMEP } from './features.js';
+import { CR4_SMAP, CR4_SMEP } from '../mmu/index.js';
 
 /**
  * CR4 bits this CPU implements (others are reserved: #GP on MOV to CR4);

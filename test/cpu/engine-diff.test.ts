@@ -22,7 +22,7 @@ import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/machine/machine.js';
 import { MODE_NAMES, type ModeName } from '../../src/mmu/modes/mode.js';
 import type { Engine } from '../../src/cpu/cpu.js';
-import { CODE, STACK, flatMachine, haltedInStub, runToHalt, stackWord } from './flat-machine.js';
+import { CODE, STACK, flatMachine, haltedInStub, le32, runToHalt, stackWord } from './flat-machine.js';
 import { MAX_BLOCKS } from '../../src/cpu/block.js';
 
 /** An engine, or `jit1`: the jit engine compiling each block after its first run. */
@@ -112,7 +112,6 @@ it('with the cost model on, do both engines report the same accesses (every fetc
 
 // ---- hand-assembled guests (flat 32-bit code at CODE, paging off) ----
 
-const le32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
 /** mov byte [addr], imm8 */
 const movByte = (addr: number, v: number): number[] => [0xc6, 0x05, ...le32(addr), v];
 /** call rel32 from the instruction at `at` to `to` */

@@ -10,9 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { CPU_FEATURES, CpuFeatureError, CpuFeatures } from '../../src/cpu/features.js';
 import { MODE_NAMES, type ModeName } from '../../src/mmu/modes/mode.js';
 import type { Engine } from '../../src/cpu/cpu.js';
-import { CODE, flatMachine, haltedInStub, runToHalt, stackWord } from './flat-machine.js';
+import { CODE, flatMachine, haltedInStub, le32, runToHalt, stackWord } from './flat-machine.js';
 
-const le32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
 const HLT = 0xf4;
 
 describe('a --cpu specification', () => {

@@ -79,3 +79,6 @@ export function haltedInStub(m: Machine): number {
 export function stackWord(m: Machine, off: number): number {
   return m.mmu.readPhys((m.cpu.reg32[4]! + off) >>> 0, 4) >>> 0;
 }
+
+/** A 32-bit value as its four little-endian bytes (for hand-assembled code). */
+export const le32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];

@@ -11,11 +11,10 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../mmu/rng.js';
-import { CODE, flatMachine, runToHalt } from './flat-machine.js';
+import { CODE, flatMachine, le32, runToHalt } from './flat-machine.js';
 import type { Engine } from '../../src/cpu/cpu.js';
 
 const DATA = 0x200000;
-const le32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
 /** Destinations: not EBX (the data pointer), ESP (the stack) or EBP (the loop counter). */
 const DST = [0, 1, 2, 6, 7];
 /** 8-bit destinations: AL CL DL AH CH DH (not BL, BH). */

@@ -15,9 +15,8 @@ import { TraceReader } from '../../src/trace/reader.js';
 import { replayBinary } from '../../src/trace/replayer.js';
 import { ROM_NOTE } from '../../src/trace/format.js';
 import { MODE_NAMES } from '../../src/mmu/modes/mode.js';
-import { CODE, flatMachine, runToHalt } from '../cpu/flat-machine.js';
+import { CODE, flatMachine, le32, runToHalt } from '../cpu/flat-machine.js';
 
-const le32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
 
 describe.each(MODE_NAMES)('the BIOS area under %s translation', (mode) => {
   it.each(['interp', 'block'] as const)('with the %s engine, does a scan of 0xE0000-0xFFFFF read all ones without a device exit, and does a write there stay unseen?', (engine) => {
