@@ -157,6 +157,26 @@ export function compileBlock(b: Block, page: Uint8Array, off: number): JitFn {
     const plain0f = sizes && d.opEnd === 2 && page[at] === 0x0f;
     const setEa = (): string => `const a${k} = ${eaExpr(d)}; c.eaSeg = ${d.eaSeg}; c.eaOff = a${k};`;
     const modrmStore = `c.modrm = ${m};`;
+    /**
+     * Group 1 Ev, Ib (83) or Ev, Iz (81) with immediate `imm` of `size`
+     * bytes: with a memory operand, saveFlags before the read and the
+     * immediate fetched after it when the read dropped the block (see the
+     * file's comment). Returns the form's effect.
+     */
+    const group1 = (imm: number, size: 1 | 4): number => {
+      const o = reg;
+      body.push(modrmStore);
+      if (!mem) {
+        body.push(`const p${k} = ${R(rm)}, q${k} = ${imm};`, aluCode(o, `p${k}`, `q${k}`, `x${k}`));
+        if (o !== 7) body.push(`${R(rm)} = x${k};`);
+        return REG_ONLY;
+      }
+      body.push(setEa(), 'c.saveFlags();', `const p${k} = c.rd32(${d.eaSeg}, a${k});`,
+        `const q${k} = b.valid ? ${imm} : c.fetchImm(${here}, ${d.modrmEnd}, ${size});`,
+        aluCode(o, `p${k}`, `q${k}`, `x${k}`));
+      if (o !== 7) body.push(`c.wr32(${d.eaSeg}, a${k}, x${k});`);
+      return MEMORY;
+    };
     switch (kind) {
       case K_MOV_EV_GV:
         body.push(modrmStore);
@@ -194,22 +214,9 @@ export function compileBlock(b: Block, page: Uint8Array, off: number): JitFn {
         if (o !== 7) body.push(`${R(reg)} = x${k};`);
         break;
       }
-      case K_ALU_EV_IB: {
-        const o = reg;
-        body.push(modrmStore);
-        if (!mem) {
-          body.push(`const p${k} = ${R(rm)}, q${k} = ${d.imm | 0};`, aluCode(o, `p${k}`, `q${k}`, `x${k}`));
-          if (o !== 7) body.push(`${R(rm)} = x${k};`);
-          effect = REG_ONLY;
-        } else {
-          // The handler fetches the immediate after the read (see the file's comment).
-          body.push(setEa(), 'c.saveFlags();', `const p${k} = c.rd32(${d.eaSeg}, a${k});`,
-            `const q${k} = b.valid ? ${d.imm | 0} : c.fetchImm(${here}, ${d.modrmEnd}, 1);`,
-            aluCode(o, `p${k}`, `q${k}`, `x${k}`));
-          if (o !== 7) body.push(`c.wr32(${d.eaSeg}, a${k}, x${k});`);
-        }
+      case K_ALU_EV_IB:
+        effect = group1(d.imm | 0, 1);
         break;
-      }
       case K_TEST_EV_GV:
         body.push(modrmStore);
         if (!mem) { body.push(`const p${k} = ${R(rm)};`); effect = REG_ONLY; }
@@ -246,21 +253,8 @@ export function compileBlock(b: Block, page: Uint8Array, off: number): JitFn {
             `c.setLazyKeepCf(${op < 0x48 ? LZ_INC : LZ_DEC}, p${k}, x${k}, 32); ${x} = x${k};`);
           effect = REG_ONLY;
         } else if (plain && op === 0x81 && d.ea === 1 && d.opEnd === 1) {
-          // group 1 Ev, Iz (op81): saveFlags before the read, the immediate fetched after it
-          const o = reg;
-          const imm = le32(page, at + d.modrmEnd);
-          body.push(modrmStore);
-          if (!mem) {
-            body.push(`const p${k} = ${R(rm)}, q${k} = ${imm};`, aluCode(o, `p${k}`, `q${k}`, `x${k}`));
-            if (o !== 7) body.push(`${R(rm)} = x${k};`);
-            effect = REG_ONLY;
-          } else {
-            body.push(setEa(), 'c.saveFlags();', `const p${k} = c.rd32(${d.eaSeg}, a${k});`,
-              `const q${k} = b.valid ? ${imm} : c.fetchImm(${here}, ${d.modrmEnd}, 4);`,
-              aluCode(o, `p${k}`, `q${k}`, `x${k}`));
-            if (o !== 7) body.push(`c.wr32(${d.eaSeg}, a${k}, x${k});`);
-            effect = MEMORY;
-          }
+          // group 1 Ev, Iz (op81)
+          effect = group1(le32(page, at + d.modrmEnd), 4);
         } else if (plain && op === 0xc7 && d.ea === 1 && d.opEnd === 1 && reg === 0) {
           // MOV Ev, Iz (opc7): the immediate is fetched before the write
           const imm = le32(page, at + d.modrmEnd);
