@@ -1321,8 +1321,11 @@ export class Cpu implements FpuHost {
               skipHpa = this.fetchHpa;
             } else if (b.insns.length !== 0) {
               const f = b.fn;
-              // A compiled block runs only when all of it fits in the slice (jit.ts).
-              if (f !== null && n + b.insns.length <= this.budget) n = this.runCompiled(cache, b, f, n, page);
+              // A compiled block runs only when all of it fits in the slice
+              // and no interrupt poll is pending (jit.ts): an instruction
+              // in the shadow of STI or of a load of SS (SDM vol. 3A, 6.8.3)
+              // starts with pollIntr still set, and runs alone.
+              if (f !== null && !this.pollIntr && n + b.insns.length <= this.budget) n = this.runCompiled(cache, b, f, n, page);
               else {
                 if (++b.runs === cache.jitThreshold) cache.compile(b, this.fetchHpa);
                 n = this.runBlock(b, n, page);

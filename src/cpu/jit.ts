@@ -39,6 +39,14 @@
  *   fits in what is left of it (runBlocks checks), and the budget can only
  *   be lowered by a handler or a memory access (port I/O, MMIO), after
  *   which it is checked as in runBlock.
+ * - The interrupt poll: the function is entered only with pollIntr clear
+ *   (runBlocks and the chaining in Cpu.runCompiled check). It can be set on
+ *   entry: the instruction in the shadow of STI or of a load of SS (SDM
+ *   vol. 3A, 6.8.3) starts with pollIntr still set, since the interrupt
+ *   waits for the instruction's end, and runBlock stops after it. A
+ *   register-only first instruction would not check, and the interrupt
+ *   would come late: that was the Debian boot's divergence (docs/cpu.md,
+ *   "The JIT"), and test/cpu/jit-fuzz.test.ts's timer programs find it.
  *
  * Immediates are decoded at compile time. That is exact for an immediate
  * the handler fetches before any memory access (nothing can have written
@@ -114,17 +122,6 @@ function condCode(cc: number): string {
 
 /** What an emitted form does: register-only (see the file's comment), or anything else (a memory access, a possible fault, a branch). */
 const REG_ONLY = 0, MEMORY = 1;
-/**
- * Whether a register-only form that is not the block's last skips the
- * contract stores and the exit check after it (the file's comment argues
- * it may). Off: with it on, the Debian 686 boot under shadow ran 89,986
- * instructions more than the interpreter; with it off (every instruction
- * storing instrEip, instrEsp and `executed` and checking the exits), the
- * same boot ran exactly the interpreter's 3,314,548,017 (docs/cpu.md,
- * "Known divergence"). Which of the two skipped parts matters, and why,
- * is not known yet.
- */
-const REGISTER_SHORTCUT = false;
 
 /**
  * Compiles block `b`, whose bytes are at page[off..] (the host page the
@@ -289,7 +286,7 @@ export function compileBlock(b: Block, page: Uint8Array, off: number): JitFn {
           effect = mem ? MEMORY : REG_ONLY;
         }
     }
-    const regOnly = REGISTER_SHORTCUT && effect === REG_ONLY;
+    const regOnly = effect === REG_ONLY;
     const isHandler = effect === -1;
     // The contract (see the file's comment).
     if (!regOnly || last) {

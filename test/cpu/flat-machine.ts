@@ -27,10 +27,12 @@ export interface FlatMachineOptions {
   engine?: Engine;
   /** the CPU's features, as MachineOptions.cpu */
   cpu?: string;
+  /** virtual nanoseconds per instruction, as MachineOptions.nsPerInstruction */
+  nsPerInstruction?: number;
 }
 
 export function flatMachine(o: FlatMachineOptions): Machine {
-  const m = new Machine({ mode: o.mode, memory: o.memory ?? 16 << 20, mmu: { measure: o.measure ?? false }, ...(o.serialOut ? { serialOut: o.serialOut } : {}), ...(o.engine ? { engine: o.engine } : {}), ...(o.cpu !== undefined ? { cpu: o.cpu } : {}) });
+  const m = new Machine({ mode: o.mode, memory: o.memory ?? 16 << 20, mmu: { measure: o.measure ?? false }, ...(o.serialOut ? { serialOut: o.serialOut } : {}), ...(o.engine ? { engine: o.engine } : {}), ...(o.cpu !== undefined ? { cpu: o.cpu } : {}), ...(o.nsPerInstruction !== undefined ? { nsPerInstruction: o.nsPerInstruction } : {}) });
   const mmu = m.mmu;
   // GDT: null, 0x08 flat 32-bit code (execute/read), 0x10 flat data (read/write).
   mmu.writePhys(GDT + 8, 4, 0x0000ffff);

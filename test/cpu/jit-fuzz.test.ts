@@ -7,31 +7,110 @@
  * compiled code); registers, flags, the instruction count and the data
  * area must come out identical. A failure names the seed and the
  * program's bytes.
+ *
+ * A quarter of the programs run with paging on: ESI points into a window
+ * of two pages whose entries the random code clears (present, writable,
+ * accessed, dirty) and points at the BIOS ROM as it runs, with or without
+ * INVLPG, so that memory operands fault, cross a page boundary, write to
+ * ROM and set accessed and dirty bits in the middle of compiled blocks;
+ * the page-fault handler folds CR2, the error code and EIP into the data
+ * area and maps the pages again. Those programs run under every mode
+ * too, each with the interpreter and the jit: the guest's view must not
+ * depend on either.
+ *
+ * Half the programs also run with the timer interrupting them: the PIT
+ * fires IRQ 0 every few dozen instructions, the random code turns
+ * interrupts off and on (CLI, STI, whose interrupt shadow holds the next
+ * instruction, SDM vol. 3A 6.8.3) and loads SS (whose shadow does the
+ * same), and the handler folds the interrupted EIP, EFLAGS and loop
+ * counter into the data area. An interrupt taken one instruction early
+ * or late under any engine changes the data.
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../mmu/rng.js';
-import { CODE, flatMachine, le32, runToHalt } from './flat-machine.js';
+import { CODE, flatMachine, haltedInStub, IDT, le32, runToHalt } from './flat-machine.js';
 import type { Engine } from '../../src/cpu/cpu.js';
+import type { ModeName } from '../../src/mmu/modes/mode.js';
 
 const DATA = 0x200000;
-/** Destinations: not EBX (the data pointer), ESP (the stack) or EBP (the loop counter). */
-const DST = [0, 1, 2, 6, 7];
+/** The data area the random code reads and writes through EBX and (without paging) ESI, and hashed at the end. */
+const DATA_BYTES = 0x200;
+/** What the handlers accumulate (above what the random code writes, inside the hashed area). */
+const ACC = DATA + 0x1f0, TICKS = DATA + 0x1f4, FAULTS = DATA + 0x1f8;
+/** nanoseconds of one PIT tick (1.193182 MHz) */
+const PIT_NS = 838.1;
+const TIMER_VECTOR = 0x20, TIMER_HANDLER = 0x3000, PF_HANDLER = 0x3100;
+/**
+ * 32-bit paging for the programs with `paged`: a page directory and two
+ * page tables mapping the first 8 MiB one to one; the window the random
+ * code reaches through ESI is the two pages at WINDOW, whose entries in
+ * PT1 it clears and sets (and points at the BIOS ROM) as it runs.
+ */
+const PD = 0x300000, PT0 = 0x301000, PT1 = 0x302000, WINDOW = 0x400000;
+/** the ROM page a window entry may be switched to (Machine's BIOS_ROM) */
+const ROM_PAGE = 0xf0000;
+/** ESI: just below the window's page boundary, so that [ESI+disp8] reaches both pages and accesses cross it */
+const ESI_PAGED = WINDOW + 0xfc0;
+/**
+ * The timer's handler: push eax; mov eax, [esp+4] (EIP); add eax,
+ * [esp+12] (EFLAGS); add eax, ebp; add [ACC], eax; rol dword [ACC], 5;
+ * inc dword [TICKS]; mov al, 0x20; out 0x20, al (EOI); pop eax; iret
+ */
+const HANDLER = [0x50, 0x8b, 0x44, 0x24, 0x04, 0x03, 0x44, 0x24, 0x0c, 0x01, 0xe8, 0x01, 0x05, ...le32(ACC), 0xc1, 0x05, ...le32(ACC), 5,
+  0xff, 0x05, ...le32(TICKS), 0xb0, 0x20, 0xe6, 0x20, 0x58, 0xcf];
+/**
+ * The page-fault handler: push eax; mov eax, cr2; add eax, [esp+4] (the
+ * error code); add eax, [esp+8] (EIP); add [ACC], eax; rol dword [ACC],
+ * 7; inc dword [FAULTS]; or dword [PT1], 3; or dword [PT1+4], 3 (present
+ * and writable again); invlpg [WINDOW]; invlpg [WINDOW+0x1000]; pop eax;
+ * add esp, 4 (the error code); iret
+ */
+const PF_CODE = [0x50, 0x0f, 0x20, 0xd0, 0x03, 0x44, 0x24, 0x04, 0x03, 0x44, 0x24, 0x08, 0x01, 0x05, ...le32(ACC), 0xc1, 0x05, ...le32(ACC), 7,
+  0xff, 0x05, ...le32(FAULTS), 0x83, 0x0d, ...le32(PT1), 3, 0x83, 0x0d, ...le32(PT1 + 4), 3,
+  0x0f, 0x01, 0x3d, ...le32(WINDOW), 0x0f, 0x01, 0x3d, ...le32(WINDOW + 0x1000), 0x58, 0x83, 0xc4, 0x04, 0xcf];
+/** mov al, v; out port, al */
+const outb = (port: number, v: number): number[] => [0xb0, v, 0xe6, port];
+/** Destinations: not EBX and ESI (the data pointers), ESP (the stack) or EBP (the loop counter). */
+const DST = [0, 1, 2, 7];
 /** 8-bit destinations: AL CL DL AH CH DH (not BL, BH). */
 const DST8 = [0, 1, 2, 4, 5, 6];
+
+/** What a program does besides straight-line code. */
+interface Kind {
+  /** the PIT interrupts it; CLI, STI and loads of SS in the code */
+  irq: boolean;
+  /** paging on, the window's entries changed by the code, page faults */
+  paged: boolean;
+}
 
 function modrmReg(reg: number, rm: number): number {
   return 0xc0 | (reg << 3) | rm;
 }
-/** [EBX + disp8], disp8 a multiple of 4 below 0x80 */
+/** [EBX + disp8], disp8 a multiple of 4 below 0x80; or [ESI + disp8], any disp8 below 0x80 */
 function modrmMem(r: Rng, reg: number): number[] {
-  return [0x43 | (reg << 3), r.below(30) * 4];
+  return r.chance(0.5) ? [0x43 | (reg << 3), r.below(30) * 4] : [0x46 | (reg << 3), r.below(0x80)];
 }
 
-function instruction(r: Rng): number[] {
+function instruction(r: Rng, kind: Kind): number[] {
   const src = r.below(8);
   const dst = r.pick(DST);
   const mem = r.chance(0.3);
+  if (kind.irq && r.chance(0.15)) {
+    // interrupts off and on, and the shadows of STI and of a load of SS
+    const k = r.below(4);
+    if (k === 0) return [0xfa]; // cli
+    if (k === 1) return [0xfb]; // sti
+    if (k === 2) return [0xfa, 0xfb]; // cli; sti: the next instruction runs before an interrupt
+    return [0x16, 0x17]; // push ss; pop ss
+  }
+  if (kind.paged && r.chance(0.12)) {
+    // change a window page's entry: not present, read-only, the ROM; with or without INVLPG after it (a stale entry is the MMU's to keep or drop, the same under every engine)
+    const entry = PT1 + 4 * r.below(2);
+    const change = r.below(3) === 0 ? [0x81, 0x35, ...le32(entry), ...le32((WINDOW + (entry - PT1) * 0x400) ^ ROM_PAGE)] // xor the frame: the window page <-> the ROM
+      : [0x83, 0x25, ...le32(entry), r.pick([0xfe, 0xfd, 0xfc, 0x9f])]; // and: clear P, RW, both, or A and D
+    return r.chance(0.7) ? [...change, 0x0f, 0x01, 0x3d, ...le32(WINDOW + (entry - PT1) * 0x400)] : change; // invlpg [the page]
+  }
   switch (r.below(17)) {
     case 0: return mem ? [0x89, ...modrmMem(r, src)] : [0x89, modrmReg(src, dst)]; // mov Ev, Gv
     case 1: return mem ? [0x8b, ...modrmMem(r, dst)] : [0x8b, modrmReg(dst, src)]; // mov Gv, Ev
@@ -62,51 +141,109 @@ function instruction(r: Rng): number[] {
   }
 }
 
-/** A loop of `len` random instructions run `times` times, EBX pointing at the data area. */
-function program(seed: number, len: number, times: number): number[] {
+/**
+ * A loop of `len` random instructions run `times` times, EBX pointing at
+ * the data area and ESI at the window (paged) or the data area's upper
+ * half; with `irq`, the PIC and the PIT set up first (IRQ 0 at vector
+ * 0x20 every few dozen instructions) and interrupts on; with `paged`,
+ * paging turned on first (CR0.WP set, so that a read-only entry refuses
+ * the kernel's writes).
+ */
+function program(seed: number, len: number, times: number, kind: Kind, nsPerInstruction: number): number[] {
   const r = new Rng(seed);
-  const code: number[] = [0xbb, ...le32(DATA), 0xbd, ...le32(times)]; // mov ebx, DATA; mov ebp, times
+  const code: number[] = [0xbb, ...le32(DATA), 0xbd, ...le32(times), 0xbe, ...le32(kind.paged ? ESI_PAGED : DATA + 0x80)]; // mov ebx, DATA; mov ebp, times; mov esi, ...
+  if (kind.irq) {
+    // at least 16 instructions between ticks (the handler runs 11), a few hundred at most
+    const reload = Math.ceil((16 * nsPerInstruction) / PIT_NS) + r.below(24);
+    // the PIC: ICW1-4 (vectors from 0x20), only IRQ 0 unmasked; the PIT's counter 0 in mode 2
+    code.push(...outb(0x20, 0x11), ...outb(0x21, TIMER_VECTOR), ...outb(0x21, 4), ...outb(0x21, 1), ...outb(0x21, 0xfe));
+    code.push(...outb(0x43, 0x34), ...outb(0x40, reload), ...outb(0x40, 0));
+  }
+  if (kind.paged) {
+    // mov eax, PD; mov cr3, eax; mov eax, cr0; or eax, PG | WP; mov cr0, eax
+    code.push(0xb8, ...le32(PD), 0x0f, 0x22, 0xd8, 0x0f, 0x20, 0xc0, 0x0d, ...le32(0x80010000), 0x0f, 0x22, 0xc0);
+  }
   for (const reg of DST) code.push(0xb8 + reg, ...le32(r.u32()));
+  if (kind.irq) code.push(0xfb); // sti
   const top = code.length;
-  for (let i = 0; i < len; i++) code.push(...instruction(r));
+  for (let i = 0; i < len; i++) code.push(...instruction(r, kind));
   code.push(0x4d); // dec ebp
   const rel = top - (code.length + 6);
   code.push(0x0f, 0x85, ...le32(rel)); // jnz top
-  code.push(0xf4);
+  code.push(0xfa, 0xf4); // cli; hlt
   return code;
 }
 
-function run(code: number[], engine: Engine, jit1: boolean, seed: number): { regs: number[]; flags: number; instructions: number; data: string } {
-  const m = flatMachine({ mode: 'shadow', engine });
+interface Outcome { regs: number[]; eip: number; flags: number; instructions: number; ticks: number; faults: number; stub: number; data: string }
+
+function run(code: number[], mode: ModeName, engine: Engine, jit1: boolean, seed: number, nsPerInstruction: number): Outcome {
+  const m = flatMachine({ mode, engine, nsPerInstruction });
   if (jit1) m.cpu.blocks!.jitThreshold = 1;
-  const data = new Uint8Array(256);
+  const mmu = m.mmu;
+  // the timer's and the page fault's gates: 32-bit interrupt gates (SDM vol. 3A, 6.11)
+  for (const [v, at] of [[TIMER_VECTOR, TIMER_HANDLER], [14, PF_HANDLER]] as const) {
+    mmu.writePhys(IDT + v * 8, 4, (0x08 << 16) | (at & 0xffff));
+    mmu.writePhys(IDT + v * 8 + 4, 4, (at & 0xffff0000) | 0x8e00);
+  }
+  m.cpu.idtLimit = (TIMER_VECTOR + 1) * 8 - 1;
+  mmu.writePhysBytes(TIMER_HANDLER, new Uint8Array(HANDLER));
+  mmu.writePhysBytes(PF_HANDLER, new Uint8Array(PF_CODE));
+  mmu.writePhys(PD, 4, PT0 | 3);
+  mmu.writePhys(PD + 4, 4, PT1 | 3);
+  for (let i = 0; i < 1024; i++) {
+    mmu.writePhys(PT0 + 4 * i, 4, (i << 12) | 3);
+    mmu.writePhys(PT1 + 4 * i, 4, (WINDOW + (i << 12)) | 3);
+  }
   const r = new Rng(seed ^ 0x9e3779b9);
+  const data = new Uint8Array(DATA_BYTES);
   for (let i = 0; i < data.length; i++) data[i] = r.below(256);
-  m.mmu.writePhysBytes(DATA, data);
-  m.mmu.writePhysBytes(CODE, new Uint8Array(code));
+  data.fill(0, ACC - DATA, FAULTS - DATA + 4);
+  mmu.writePhysBytes(DATA, data);
+  const window = new Uint8Array(0x2000);
+  for (let i = 0; i < window.length; i++) window[i] = r.below(256);
+  mmu.writePhysBytes(WINDOW, window);
+  mmu.writePhysBytes(CODE, new Uint8Array(code));
   const end = runToHalt(m, 1_000_000);
+  const hash = createHash('sha256');
+  // the data, the window's bytes around ESI, and the paging structures (accessed and dirty bits)
+  for (const [at, n] of [[DATA, DATA_BYTES], [ESI_PAGED - 0x40, 0x100], [PD, 8], [PT0, 0x1000], [PT1, 8]] as const) hash.update(mmu.readPhysBytes(at, n));
   return {
-    regs: Array.from(m.cpu.reg32, (v) => v >>> 0), flags: m.cpu.getFlags(), instructions: end.instructions,
-    data: createHash('sha256').update(m.mmu.readPhysBytes(DATA, 256)).digest('hex'),
+    regs: Array.from(m.cpu.reg32, (v) => v >>> 0), eip: m.cpu.eip >>> 0, flags: m.cpu.getFlags(), instructions: end.instructions, stub: haltedInStub(m),
+    ticks: mmu.readPhys(TICKS, 4), faults: mmu.readPhys(FAULTS, 4), data: hash.digest('hex'),
   };
 }
 
 const PROGRAMS = Number(process.env.VMMU_JIT_FUZZ ?? 300);
 
-describe('random straight-line code under every engine', () => {
-  it(`do ${PROGRAMS} random programs end identically under interp, block and jit?`, () => {
-    let compiled = 0;
+describe('random straight-line code under every engine (and, with paging, every mode)', () => {
+  it(`do ${PROGRAMS} random programs end identically under interp, block and jit, with timer interrupts, paging and page faults?`, () => {
+    let compiled = 0, ticks = 0, faults = 0, ended = 0;
     for (let seed = 1; seed <= PROGRAMS; seed++) {
-      const code = program(seed, 1 + (seed % 24), 3);
-      const ref = run(code, 'interp', false, seed);
-      for (const [engine, jit1] of [['block', false], ['jit', true]] as const) {
-        const got = run(code, engine, jit1, seed);
+      const kind: Kind = { irq: (seed & 1) === 0, paged: (seed & 2) !== 0 };
+      // the PIT runs in virtual time: more nanoseconds an instruction, more interrupts
+      const ns = kind.irq ? [100, 250, 500][seed % 3]! : 1;
+      const code = program(seed, 1 + (seed % 24), kind.irq || kind.paged ? 40 : 3, kind, ns);
+      const ref = run(code, 'shadow', 'interp', false, seed, ns);
+      ticks += ref.ticks;
+      faults += ref.faults;
+      if (ref.stub === -1) ended++;
+      // every engine under shadow; with paging on, every mode too (the guest's view must not depend on it)
+      const runs: [ModeName, Engine, boolean][] = [['shadow', 'block', false], ['shadow', 'jit', true]];
+      if (kind.paged) for (const mode of ['naive', 'slat'] as const) runs.push([mode, 'interp', false], [mode, 'jit', true]);
+      for (const [mode, engine, jit1] of runs) {
+        const got = run(code, mode, engine, jit1, seed, ns);
         if (JSON.stringify(got) !== JSON.stringify(ref)) {
-          throw new Error(`seed ${seed}, ${engine}: ${JSON.stringify(got)} != interp ${JSON.stringify(ref)}\nprogram: ${code.map((b) => b.toString(16).padStart(2, '0')).join(' ')}`);
+          throw new Error(`seed ${seed}, ${mode} ${engine}: ${JSON.stringify(got)} != shadow interp ${JSON.stringify(ref)}\nprogram: ${code.map((b) => b.toString(16).padStart(2, '0')).join(' ')}`);
         }
       }
       compiled++;
     }
     expect(compiled).toBe(PROGRAMS);
-  }, 300_000);
+    // the interrupts did happen: one every 16 to a few hundred instructions of the programs with irq
+    expect(ticks).toBeGreaterThan(PROGRAMS * 5);
+    // and the page faults: the paged programs change their window's entries as they run
+    expect(faults).toBeGreaterThan(PROGRAMS);
+    // almost every program ran to its end (an exception other than #PF halts in its stub: the same under every engine, but the rest of that program is not run)
+    expect(ended).toBeGreaterThan(PROGRAMS * 0.9);
+  }, Math.max(300_000, PROGRAMS * 400));
 });
