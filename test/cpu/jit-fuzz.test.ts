@@ -10,9 +10,11 @@
  *
  * A quarter of the programs run with paging on: ESI points into a window
  * of two pages whose entries the random code clears (present, writable,
- * accessed, dirty) and points at the BIOS ROM as it runs, with or without
- * INVLPG, so that memory operands fault, cross a page boundary, write to
- * ROM and set accessed and dirty bits in the middle of compiled blocks;
+ * accessed, dirty), makes global or not and points at the BIOS ROM as it
+ * runs, and whose directory entry it clears too, with or without INVLPG,
+ * and reloads CR3 (CR4.PGE on), so that memory operands fault, cross a
+ * page boundary, write to ROM, use stale TLB entries and set accessed and
+ * dirty bits in the middle of compiled blocks;
  * the page-fault handler folds CR2, the error code and EIP into the data
  * area and maps the pages again. Those programs run under every mode
  * too, each with the interpreter and the jit: the guest's view must not
@@ -62,12 +64,13 @@ const HANDLER = [0x50, 0x8b, 0x44, 0x24, 0x04, 0x03, 0x44, 0x24, 0x0c, 0x01, 0xe
 /**
  * The page-fault handler: push eax; mov eax, cr2; add eax, [esp+4] (the
  * error code); add eax, [esp+8] (EIP); add [ACC], eax; rol dword [ACC],
- * 7; inc dword [FAULTS]; or dword [PT1], 3; or dword [PT1+4], 3 (present
- * and writable again); invlpg [WINDOW]; invlpg [WINDOW+0x1000]; pop eax;
+ * 7; inc dword [FAULTS]; or dword [PT1], 3; or dword [PT1+4], 3; or
+ * dword [PD+4], 3 (present and writable again); invlpg [WINDOW]; invlpg
+ * [WINDOW+0x1000]; pop eax;
  * add esp, 4 (the error code); iret
  */
 const PF_CODE = [0x50, 0x0f, 0x20, 0xd0, 0x03, 0x44, 0x24, 0x04, 0x03, 0x44, 0x24, 0x08, 0x01, 0x05, ...le32(ACC), 0xc1, 0x05, ...le32(ACC), 7,
-  0xff, 0x05, ...le32(FAULTS), 0x83, 0x0d, ...le32(PT1), 3, 0x83, 0x0d, ...le32(PT1 + 4), 3,
+  0xff, 0x05, ...le32(FAULTS), 0x83, 0x0d, ...le32(PT1), 3, 0x83, 0x0d, ...le32(PT1 + 4), 3, 0x83, 0x0d, ...le32(PD + 4), 3,
   0x0f, 0x01, 0x3d, ...le32(WINDOW), 0x0f, 0x01, 0x3d, ...le32(WINDOW + 0x1000), 0x58, 0x83, 0xc4, 0x04, 0xcf];
 /** mov al, v; out port, al */
 const outb = (port: number, v: number): number[] => [0xb0, v, 0xe6, port];
@@ -105,11 +108,19 @@ function instruction(r: Rng, kind: Kind): number[] {
     return [0x16, 0x17]; // push ss; pop ss
   }
   if (kind.paged && r.chance(0.12)) {
-    // change a window page's entry: not present, read-only, the ROM; with or without INVLPG after it (a stale entry is the MMU's to keep or drop, the same under every engine)
-    const entry = PT1 + 4 * r.below(2);
-    const change = r.below(3) === 0 ? [0x81, 0x35, ...le32(entry), ...le32((WINDOW + (entry - PT1) * 0x400) ^ ROM_PAGE)] // xor the frame: the window page <-> the ROM
-      : [0x83, 0x25, ...le32(entry), r.pick([0xfe, 0xfd, 0xfc, 0x9f])]; // and: clear P, RW, both, or A and D
-    return r.chance(0.7) ? [...change, 0x0f, 0x01, 0x3d, ...le32(WINDOW + (entry - PT1) * 0x400)] : change; // invlpg [the page]
+    // Change the window's paging entries as a kernel would, with or without INVLPG after it (a stale TLB entry is the
+    // MMU's to keep or drop, and every mode must keep or drop it alike). The page-fault handler undoes what faults.
+    const page = r.below(2);
+    const entry = PT1 + 4 * page;
+    const invlpg = [0x0f, 0x01, 0x3d, ...le32(WINDOW + page * 0x1000)];
+    const k = r.below(6);
+    let change: number[];
+    if (k === 0) change = [0x81, 0x35, ...le32(entry), ...le32((WINDOW + page * 0x1000) ^ ROM_PAGE)]; // xor the frame: the window page <-> the ROM
+    else if (k === 1) change = [0x81, 0x35, ...le32(entry), ...le32(0x100)]; // xor G: global or not (CR4.PGE is on)
+    else if (k === 2) change = [0x83, 0x25, ...le32(PD + 4), r.pick([0xfe, 0xfd, 0xdf])]; // the directory entry: clear P, RW or A
+    else if (k === 3) return [0x0f, 0x20, 0xd8, 0x0f, 0x22, 0xd8]; // mov eax, cr3; mov cr3, eax: flush all but global entries
+    else change = [0x83, 0x25, ...le32(entry), r.pick([0xfe, 0xfd, 0xfc, 0x9f])]; // and: clear P, RW, both, or A and D
+    return r.chance(0.7) ? [...change, ...invlpg] : change;
   }
   switch (r.below(17)) {
     case 0: return mem ? [0x89, ...modrmMem(r, src)] : [0x89, modrmReg(src, dst)]; // mov Ev, Gv
@@ -147,7 +158,8 @@ function instruction(r: Rng, kind: Kind): number[] {
  * half; with `irq`, the PIC and the PIT set up first (IRQ 0 at vector
  * 0x20 every few dozen instructions) and interrupts on; with `paged`,
  * paging turned on first (CR0.WP set, so that a read-only entry refuses
- * the kernel's writes).
+ * the kernel's writes; CR4.PGE set, so that global entries outlive a CR3
+ * load).
  */
 function program(seed: number, len: number, times: number, kind: Kind, nsPerInstruction: number): number[] {
   const r = new Rng(seed);
@@ -160,8 +172,9 @@ function program(seed: number, len: number, times: number, kind: Kind, nsPerInst
     code.push(...outb(0x43, 0x34), ...outb(0x40, reload), ...outb(0x40, 0));
   }
   if (kind.paged) {
-    // mov eax, PD; mov cr3, eax; mov eax, cr0; or eax, PG | WP; mov cr0, eax
-    code.push(0xb8, ...le32(PD), 0x0f, 0x22, 0xd8, 0x0f, 0x20, 0xc0, 0x0d, ...le32(0x80010000), 0x0f, 0x22, 0xc0);
+    // mov eax, PD; mov cr3, eax; mov eax, cr4; or eax, PGE; mov cr4, eax; mov eax, cr0; or eax, PG | WP; mov cr0, eax
+    code.push(0xb8, ...le32(PD), 0x0f, 0x22, 0xd8, 0x0f, 0x20, 0xe0, 0x0d, ...le32(0x80), 0x0f, 0x22, 0xe0,
+      0x0f, 0x20, 0xc0, 0x0d, ...le32(0x80010000), 0x0f, 0x22, 0xc0);
   }
   for (const reg of DST) code.push(0xb8 + reg, ...le32(r.u32()));
   if (kind.irq) code.push(0xfb); // sti

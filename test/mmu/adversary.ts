@@ -23,7 +23,16 @@
  * with SMEP/SMAP, and shadow policies that force reclaim; some table
  * frames fall in read-only memory (whose entries the walk cannot mark
  * accessed or dirty, and whose writes are dropped) or in a hole (entries
- * that read all ones).
+ * that read all ones). And it rewrites the leaf entries of translations in
+ * use (touched just before, the store made through the guest's own mapping
+ * of the table when it has one, so that shadow lets the table go out of
+ * sync), then touches them again with or without INVLPG, sometimes after
+ * other accesses that evict them from the TLB: every second seed runs with
+ * the smallest software TLB (256 slots), where that happens often, so that
+ * a mode's own copy of an entry is asked far more often than a large TLB
+ * lets it be. (Found wanting by a mutant: shadow answering a refill from
+ * an out-of-sync shadow entry without checking it against the guest's
+ * entry survived this generator until then; it dies on 32-bit paging.)
  */
 import {
   Mmu, type MmuOptions, type ModeName, type ShadowOptions, CR0_PE, CR0_PG, CR0_WP, CR4_LA57, CR4_PAE, CR4_PCIDE,
@@ -62,6 +71,8 @@ const FRAMES = RAM / 4096;
 const ROM = { gpa: 24 * 4096, bytes: 8 * 4096 };
 const HOLE = { gpa: 32 * 4096, bytes: 2 * 4096 };
 const TWO32 = 4294967296;
+/** log2 of the software TLB's slots, by seed: the default, and the smallest the Mmu takes (256) */
+const SOFT_TLB_BITS = [13, 8];
 
 interface Shape {
   levels: number;
@@ -119,7 +130,7 @@ export class Adversary {
   /** the last operations, formatted only when a divergence is reported */
   private readonly history: (() => string)[] = [];
   ops = 0;
-  readonly stats = { accesses: 0, faults: 0, tableWrites: 0, linearTableWrites: 0, invlpg: 0, cr3: 0, cr: 0, pkru: 0, flushes: 0 };
+  readonly stats = { accesses: 0, faults: 0, tableWrites: 0, linearTableWrites: 0, invlpg: 0, cr3: 0, cr: 0, pkru: 0, flushes: 0, remaps: 0 };
 
   constructor(opts: AdversaryOptions) {
     this.format = opts.format;
@@ -127,8 +138,13 @@ export class Adversary {
     this.rng = new Rng(opts.seed);
     const parts = opts.participants ?? PARTICIPANTS;
     this.labels = parts.map((p) => p.label);
+    // The software TLB is the guest's architectural TLB, the same in every
+    // participant; a small one misses often, so that a mode's own structures
+    // (a stale shadow entry, a cached walk) answer far more refills than the
+    // 8,192 slots of the default would let them.
+    const softTlbBits = opts.mmu?.softTlbBits ?? SOFT_TLB_BITS[opts.seed % SOFT_TLB_BITS.length]!;
     this.mmus = parts.map((p) => new Mmu({
-      ...opts.mmu, mode: p.mode, guestMemory: RAM - ROM.bytes - HOLE.bytes, holes: [HOLE], rom: [ROM], seed: opts.seed, shadow: { ...opts.mmu?.shadow, ...p.shadow },
+      ...opts.mmu, softTlbBits, mode: p.mode, guestMemory: RAM - ROM.bytes - HOLE.bytes, holes: [HOLE], rom: [ROM], seed: opts.seed, shadow: { ...opts.mmu?.shadow, ...p.shadow },
     }));
     const r = this.rng;
     for (let l = 1; l <= this.shape.levels; l++) {
@@ -311,7 +327,8 @@ export class Adversary {
     this.ops++;
     const r = this.rng;
     const p = r.u32() % 1000;
-    if (p < 560) return this.access();
+    if (p < 480) return this.access();
+    if (p < 560) return this.remapLive();
     if (p < 700) return this.tableWrite();
     if (p < 760) {
       const g = r.pick(this.gvas);
@@ -358,14 +375,109 @@ export class Adversary {
       this.mapPath(this.format === 'pae' ? r.pick(this.tables) : root, r.pick(this.gvas));
       return null;
     }
+    if (p < 985) return this.remapLive();
     // a fresh gva for the pool: the set of touched addresses drifts
     this.gvas[r.below(this.gvas.length)] = this.randomGva();
     return null;
   }
 
-  private access(): Divergence | null {
+  /**
+   * The leaf entry that maps gva in the current address space (walked in
+   * guest memory from CR3; for PAE from the PDPT in memory, which the
+   * PDPTE registers may no longer match): its gpa and level, or null when
+   * the walk stops at a non-present entry or outside RAM.
+   */
+  private leafOf(g: { lo: number; hi: number }): { gpa: number; level: number } | null {
+    const s = this.shape;
+    const m0 = this.mmus[0]!;
+    let table = Math.floor(m0.paging().cr3Lo / 4096);
+    for (let l = s.levels; l >= 1; l--) {
+      const sh = s.shift[l]!;
+      const idx = (sh >= 32 ? g.hi >>> (sh - 32) : sh + s.bits[l]! > 32 ? (g.lo >>> sh) | (g.hi << (32 - sh)) : g.lo >>> sh) & ((1 << s.bits[l]!) - 1);
+      const gpa = this.format === 'pae' && l === 3 ? (m0.paging().cr3Lo & ~31) + idx * 8 : table * 4096 + idx * s.esz;
+      if (gpa >= RAM) return null;
+      const lo = m0.readPhys(gpa, 4);
+      if (!(lo & PTE_P)) return null;
+      if (l === 1 || (lo & PTE_PS && (l === 2 || (l === 3 && s.levels >= 4)))) return { gpa, level: l };
+      table = Math.floor(lo / 4096) & 0xfffff;
+      if (table >= FRAMES) return null;
+    }
+    return null;
+  }
+
+  /**
+   * Rewrites the leaf of a translation in use (a pool address, touched
+   * first so that every TLB and shadow structure holds it) and touches it
+   * again at once, with INVLPG between only sometimes: the frame moves
+   * (to data, a table, the ROM or the hole: a ROM or hole page is never
+   * cached for every kind of access, so each access asks the mode again),
+   * rights or A/D bits change, or the entry goes away. This is the case
+   * where a shadow MMU's own copy of the entry (out of sync, or not yet
+   * zapped) must never answer for the guest's.
+   */
+  private remapLive(): Divergence | null {
     const r = this.rng;
     const g = r.pick(this.gvas);
+    const before = this.access(g);
+    if (before) return before;
+    const leaf = this.leafOf(g);
+    if (leaf === null) return null;
+    const s = this.shape;
+    const old = this.mmus[0]!.readPhys(leaf.gpa, 4);
+    const large = leaf.level > 1;
+    const span = large ? 2 ** (s.shift[leaf.level]! - 12) : 1;
+    const k = r.below(5);
+    let lo: number;
+    if (k <= 1) {
+      // another frame, the same flags
+      const f = k === 0 ? r.pick([ROM.gpa / 4096 + r.below(ROM.bytes / 4096), HOLE.gpa / 4096 + r.below(HOLE.bytes / 4096)]) : r.chance(0.5) ? r.pick(this.data) : r.pick(this.tables);
+      lo = ((Math.floor(f / span) * span * 4096) | (old & 0xfff)) | 0;
+    } else if (k === 2) lo = old ^ r.pick([PTE_RW, PTE_US, PTE_A, PTE_D, PTE_G, PTE_A | PTE_D]);
+    else if (k === 3) lo = old & ~PTE_P;
+    else lo = old ^ (r.chance(0.5) ? PTE_RW : PTE_D);
+    this.note(() => `remap live ${this.hex(g.lo, g.hi)} L${leaf.level} entry ${this.hex(leaf.gpa, 0)} = ${this.hex(lo, 0)} (was ${this.hex(old, 0)})`);
+    // The store: through a pool address that maps the table, as a kernel writes its tables (a shadow MMU lets such a
+    // table go out of sync instead of trapping every write), else a physical (device) store.
+    const frame = Math.floor(leaf.gpa / 4096) * 4096;
+    let via: { lo: number; hi: number } | null = null;
+    for (let n = 0; n < 6 && via === null; n++) {
+      const c = r.pick(this.gvas);
+      const page = { lo: (c.lo & ~0xfff) >>> 0, hi: c.hi };
+      if (this.gpaOf(page) === frame) via = page;
+    }
+    if (via !== null) {
+      const at = { lo: (via.lo + (leaf.gpa & 0xfff)) >>> 0, hi: via.hi };
+      this.note(() => `  (a store at ${this.hex(at.lo, at.hi)})`);
+      const out: string[] = [];
+      for (const m of this.mmus) {
+        m.write32(at.lo, at.hi, lo);
+        out.push(this.outcome(m, 0));
+      }
+      const d = this.compare(out, `linear store to a live leaf at ${this.hex(at.lo, at.hi)}`);
+      if (d) return d;
+      this.stats.linearTableWrites++;
+    } else {
+      this.physAll(leaf.gpa, 4, lo);
+      this.stats.tableWrites++;
+    }
+    this.stats.remaps++;
+    if (r.chance(0.4)) {
+      this.note(() => `invlpg ${this.hex(g.lo, g.hi)}`);
+      for (const m of this.mmus) m.invlpg(g.lo, g.hi);
+    } else {
+      // Other accesses first, which may evict the entry from the TLB (a small one above all): then the next access
+      // asks the mode, and the mode must answer from the guest's entry as it is now.
+      for (let n = r.below(4); n > 0; n--) {
+        const d = this.access();
+        if (d) return d;
+      }
+    }
+    return this.access(g);
+  }
+
+  private access(at?: { lo: number; hi: number }): Divergence | null {
+    const r = this.rng;
+    const g = at ?? r.pick(this.gvas);
     let lo = g.lo, hi = g.hi;
     if (r.chance(0.05)) lo = (lo | 0xfff) - r.below(3); // page-crossing accesses
     lo >>>= 0;
