@@ -356,13 +356,20 @@ export class LineParser {
   }
 
   /**
-   * The fast path for lackey and cache-lab: parses lines of the form
-   * `[spaces]K spaces HEX,DEC` (K one of I, L, S, M; at most 16 significant
-   * hex digits; a size of 1 to 4096 in at most 4 digits; `\n` or `\r\n` at
-   * the end) from `start`, all before `lim` (just past the buffer's last
-   * `\n`: every line there is complete, and each scan stops at its `\n`),
-   * until the chunk is full or a line is not of that form. Returns where it
-   * stopped: the start of the line the general path is to read.
+   * The fast path for lackey and cache-lab: parses lines of the forms
+   * Valgrind and cache-lab write, `K spaces HEX,DEC` and ` K spaces
+   * HEX,DEC` (K one of I, L, S, M; at most 16 hex digits, leading zeros
+   * included; a decimal size of 1 to 4096; `\n` or `\r\n` at the end) from
+   * `start`, all before `lim` (just past the buffer's last `\n`: every line
+   * there is complete, and each scan stops at its `\n`), until the chunk is
+   * full or a line is not of that form. Returns where it stopped: the start
+   * of the line the general path is to read (which takes every other form
+   * the format allows, more leading blanks or tabs for one).
+   *
+   * Few branches a line: the first two bytes look up the access kind in
+   * one table (LEAD), the address is decoded two digits at a time from one
+   * table of digit pairs (HEX2), and the checks of a well-formed line all
+   * fail the same way.
    */
   private fastLackey(buf: Uint8Array, start: number, lim: number): number {
     const o = this.out;
@@ -374,46 +381,41 @@ export class LineParser {
     let ls = start;
     while (n < CHUNK_FULL && i < lim) {
       ls = i;
+      const t = LEAD[(buf[i]! << 8) | buf[i + 1]!]!;
+      if (t === 0) break;
+      const kind = (t & 7) - 1;
+      i += 2;
+      // `K ` has had its space; ` K` needs one now
+      if ((buf[i]! - 32) * (t >> 3) !== 0) break;
       while (buf[i] === 32) i++;
-      const c0 = buf[i]!;
-      let kind: number;
-      if (c0 === 73) kind = KIND_FETCH; // I
-      else if (c0 === 76) kind = KIND_READ; // L
-      else if (c0 === 83) kind = KIND_WRITE; // S
-      else if (c0 === 77) kind = 3; // M: a load, then a store
-      else break;
-      if (buf[++i] !== 32) break;
-      while (buf[++i] === 32);
-      let lo = 0, hi = 0, d = HEX[buf[i]!]!;
       const h0 = i;
-      while (d === 0) d = HEX[buf[++i]!]!; // leading zeros
-      const s0 = i;
-      // Two digits a turn (half the loop's turns, each of which costs V8
-      // typed-array checks): the same value and end as one at a time.
-      if (d >= 0) {
-        for (;;) {
-          const e = HEX[buf[i + 1]!]!;
-          if (e < 0) {
-            hi = (hi << 4) | (lo >>> 28);
-            lo = (lo << 4) | d;
-            d = e;
-            i++;
-            break;
-          }
+      let lo = 0, hi = 0;
+      for (;;) {
+        const p = HEX2[(buf[i]! << 8) | buf[i + 1]!]!;
+        if (p < 256) {
+          if (p < 0) break;
           hi = (hi << 8) | (lo >>> 24);
-          lo = (lo << 8) | (d << 4) | e;
+          lo = (lo << 8) | p;
           i += 2;
-          d = HEX[buf[i]!]!;
-          if (d < 0) break;
+        } else {
+          // the last digit, alone
+          hi = (hi << 4) | (lo >>> 28);
+          lo = (lo << 4) | (p & 15);
+          i++;
+          break;
         }
       }
-      if (i === h0 || i - s0 > 16 || buf[i] !== 44) break;
-      let size = 0;
-      const d0 = ++i;
-      for (let c = buf[i]!; c >= 48 && c <= 57; c = buf[++i]!) size = size * 10 + (c - 48);
-      if (i === d0 || i - d0 > 4 || size === 0 || size > MAX_ACCESS_BYTES) break;
-      if (buf[i] === 13) i++;
-      if (buf[i] !== 10 || i - ls > MAX_LINE_BYTES) break;
+      if (i === h0 || i - h0 > 16 || buf[i] !== 44) break;
+      let c = buf[++i]!;
+      let size = c - 48;
+      if (size < 0 || size > 9) break;
+      c = buf[++i]!;
+      while (c >= 48 && c <= 57) {
+        size = size * 10 + (c - 48);
+        c = buf[++i]!;
+      }
+      if (c === 13) c = buf[++i]!;
+      if (c !== 10 || size === 0 || size > MAX_ACCESS_BYTES || i - ls > MAX_LINE_BYTES) break;
       if (hi === -1 && (lo >>> 0) + size > TWO32) break; // past the top: the general path says so
       i++;
       lines++;
@@ -718,6 +720,41 @@ const HEX: Int8Array = (() => {
   const t = new Int8Array(256).fill(-1);
   for (let c = 0; c < 10; c++) t[48 + c] = c;
   for (let c = 0; c < 6; c++) t[97 + c] = t[65 + c] = 10 + c;
+  return t;
+})();
+
+/**
+ * Two hex digit bytes (first << 8 | second): their value (0..255) when both
+ * are digits, 256 + the first's value when only the first is, -1 when the
+ * first is not.
+ */
+const HEX2: Int16Array = (() => {
+  const t = new Int16Array(65536).fill(-1);
+  for (let a = 0; a < 256; a++) {
+    const x = HEX[a]!;
+    if (x < 0) continue;
+    for (let b = 0; b < 256; b++) {
+      const y = HEX[b]!;
+      t[(a << 8) | b] = y >= 0 ? (x << 4) | y : 256 | x;
+    }
+  }
+  return t;
+})();
+
+/**
+ * The first two bytes of a lackey line (first << 8 | second): 0 when not
+ * of the fast path's forms, else the access kind + 1 (KIND_FETCH for I,
+ * KIND_READ for L, KIND_WRITE for S, 3 for M) in bits 2..0, and 8 when the
+ * byte after them must be a space (` K`; `K ` has its space).
+ */
+const LEAD: Uint8Array = (() => {
+  const t = new Uint8Array(65536);
+  const kinds: [string, number][] = [['I', KIND_FETCH], ['L', KIND_READ], ['S', KIND_WRITE], ['M', 3]];
+  for (const [ch, kind] of kinds) {
+    const c = ch.charCodeAt(0);
+    t[(c << 8) | 32] = kind + 1;
+    t[(32 << 8) | c] = (kind + 1) | 8;
+  }
   return t;
 })();
 

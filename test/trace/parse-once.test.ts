@@ -173,7 +173,8 @@ describe('the parser', () => {
         const r = rnd(20);
         if (r === 0) lines.push('==12== message\n');
         else if (r === 1) lines.push('\n');
-        else lines.push(`${['I ', ' L', ' S', ' M', ' X'][rnd(5)]}${space()}${hex()},${size()}${end()}`);
+        // the forms Valgrind and cache-lab write (`I `, ` L`), and others the format allows (`L`, `  S`, `\tM`)
+        else lines.push(`${['I ', ' L', ' S', ' M', ' X', 'L', ' I', '  S', '\tM', 'I'][rnd(10)]}${space()}${hex()},${size()}${end()}`);
       }
     }
     return lines.join('');
