@@ -154,12 +154,18 @@ export async function guessTextFormat(path: string, onError: 'stop' | 'skip' = '
   // ChampSim traces are binary records with no magic: told by their name.
   if (looksLikeChampSim(path)) return 'champsim';
   const { head, whole } = await textHead(path, DETECT_BYTES);
-  const trials: Trial[] = (['lackey', 'pinatrace'] as const).map((format) => {
+  const trial = (format: ImportFormat): Trial => {
     const stats = newImportStats();
     const p = new LineParser(path, { format, onError: 'skip' }, stats);
     p.feed(head, whole);
     return { format, accesses: stats.accesses, bad: p.firstBad };
-  });
+  };
+  // Lackey is tried first and wins when it reads every line: the pinatrace
+  // parse (which, on a lackey trace, reports every line as malformed) is
+  // then of no use.
+  const lackey = trial('lackey');
+  if (lackey.bad === null && lackey.accesses > 0) return lackey.format;
+  const trials: Trial[] = [lackey, trial('pinatrace')];
   const clean = trials.find((t) => t.bad === null && t.accesses > 0);
   if (clean) return clean.format;
   if (onError === 'skip') {
