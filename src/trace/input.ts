@@ -67,20 +67,51 @@ const XZ_ERRORS: Record<number, string> = {
 };
 
 /**
- * Opens `path` for import. `highWaterMark` is the read size of an
- * uncompressed file (compressed files are read 64 KiB at a time).
+ * The bytes of a plain file in pieces of at most `size`, each read into the
+ * same buffer: a piece is valid only until the next one is asked for.
+ * Reading a large trace this way allocates one buffer, not one a piece
+ * (whose fresh memory the kernel must fault in and clear, and the garbage
+ * collector then reclaim). `read` counts the bytes read.
  */
-export async function openTraceInput(path: string, highWaterMark: number): Promise<TraceInput> {
+async function* plainPieces(path: string, size: number, read: { bytes: number }): AsyncGenerator<Uint8Array> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(size);
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, size, null);
+      if (bytesRead === 0) return;
+      read.bytes += bytesRead;
+      yield buf.subarray(0, bytesRead);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Opens `path` for import. `highWaterMark` is the read size of an
+ * uncompressed file (compressed files are read 64 KiB at a time). With
+ * `reuse`, the pieces of an uncompressed file are read into one buffer, so
+ * each is valid only until the next is asked for (the importers copy what
+ * they keep of a piece).
+ */
+export async function openTraceInput(path: string, highWaterMark: number, reuse = false): Promise<TraceInput> {
   const compression = await compressionOf(path);
   // The xz decoder (WebAssembly) loads only for an xz file: every trace
   // thread imports this module, few read xz.
   const xz: typeof XzModule | null = compression === 'xz' ? (await import('xz-decompress')).default : null;
-  const raw: ReadStream = createReadStream(path, { highWaterMark: compression === 'none' ? highWaterMark : 65536 });
+  const plain = compression === 'none' && reuse ? { bytes: 0 } : null;
+  const raw: ReadStream | null = plain === null ? createReadStream(path, { highWaterMark: compression === 'none' ? highWaterMark : 65536 }) : null;
+  const rawRead = (): number => (raw !== null ? raw.bytesRead : plain!.bytes);
   let gunzip: Gunzip | null = null;
   let stream: AsyncIterable<Uint8Array>;
   let fed = 0;
   let consumed: (piece: Uint8Array) => number;
-  if (compression === 'gzip') {
+  if (raw === null) {
+    const pieces = plainPieces(path, highWaterMark, plain!);
+    stream = pieces;
+    consumed = (piece) => (fed += piece.length);
+  } else if (compression === 'gzip') {
     const g = createGunzip({ chunkSize: 1 << 18 });
     gunzip = g;
     // pipe() does not pass errors on: a read error ends the gunzip stream with it.
@@ -99,7 +130,7 @@ export async function openTraceInput(path: string, highWaterMark: number): Promi
     const code = (e as NodeJS.ErrnoException).code ?? '';
     const message = e instanceof Error ? e.message : String(e);
     if (gunzip !== null && code === 'Z_BUF_ERROR') {
-      return new ImportError(`${path}: truncated gzip data: the file ends at compressed offset ${raw.bytesRead}, inside the gzip stream${after}`);
+      return new ImportError(`${path}: truncated gzip data: the file ends at compressed offset ${rawRead()}, inside the gzip stream${after}`);
     }
     if (gunzip !== null && code.startsWith('Z_')) {
       return new ImportError(`${path}: corrupt gzip data at compressed offset ${gunzip.bytesWritten} (${message})${after}`);
@@ -107,12 +138,12 @@ export async function openTraceInput(path: string, highWaterMark: number): Promi
     const xzCode = compression === 'xz' ? /error code (\d+)/.exec(message) : null;
     if (xzCode !== null) {
       const why = XZ_ERRORS[Number(xzCode[1])] ?? `xz decoder error ${xzCode[1]}`;
-      return new ImportError(`${path}: ${why}, within the first ${raw.bytesRead} compressed bytes${after}`);
+      return new ImportError(`${path}: ${why}, within the first ${rawRead()} compressed bytes${after}`);
     }
-    return new ImportError(`${path}: cannot read at offset ${raw.bytesRead} (${code || message})`);
+    return new ImportError(`${path}: cannot read at offset ${rawRead()} (${code || message})`);
   };
   const close = (): void => {
-    raw.destroy();
+    if (raw !== null) raw.destroy();
     if (gunzip !== null) gunzip.destroy();
   };
   return { compression, stream, consumed, error, close };
@@ -128,7 +159,8 @@ export async function openTraceInput(path: string, highWaterMark: number): Promi
  */
 export async function* importChunks(path: string, highWaterMark: number, stats: ImportStats,
   feed: (piece: Uint8Array) => RecordChunk[], finish: () => RecordChunk[], readBefore: () => string): AsyncGenerator<RecordChunk> {
-  const input = await openTraceInput(path, highWaterMark);
+  // Each piece is fed before the next is read, and `feed` keeps no view of it.
+  const input = await openTraceInput(path, highWaterMark, true);
   try {
     try {
       for await (const piece of input.stream) {
