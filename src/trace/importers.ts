@@ -374,8 +374,8 @@ export class LineParser {
    *
    * Few branches a line: the first two bytes look up the access kind in
    * one table (LEAD), the address is decoded two digits at a time from one
-   * table of digit pairs (HEX2), and the checks of a well-formed line all
-   * fail the same way.
+   * table of digit pairs (HEX2), 8 or 10 digits with one test, and the
+   * checks of a well-formed line all fail the same way.
    */
   private fastLackey(buf: Uint8Array, start: number, lim: number): number {
     const o = this.out;
@@ -396,19 +396,36 @@ export class LineParser {
       while (buf[i] === 32) i++;
       const h0 = i;
       let lo = 0, hi = 0;
-      for (;;) {
-        const p = HEX2[(buf[i]! << 8) | buf[i + 1]!]!;
-        if (p < 256) {
-          if (p < 0) break;
-          hi = (hi << 8) | (lo >>> 24);
-          lo = (lo << 8) | p;
-          i += 2;
+      // Most addresses have 8 digits (code, heap) or 10 (the stack of a
+      // 64-bit process): four or five digit pairs, then the ','.
+      const q1 = HEX2[(buf[i]! << 8) | buf[i + 1]!]!, q2 = HEX2[(buf[i + 2]! << 8) | buf[i + 3]!]!;
+      const q3 = HEX2[(buf[i + 4]! << 8) | buf[i + 5]!]!, q4 = HEX2[(buf[i + 6]! << 8) | buf[i + 7]!]!;
+      const c8 = buf[i + 8]!;
+      if (((q1 | q2 | q3 | q4) >>> 8) === 0 && c8 === 44) {
+        lo = (q1 << 24) | (q2 << 16) | (q3 << 8) | q4;
+        i += 8;
+      } else {
+        const q5 = HEX2[(c8 << 8) | buf[i + 9]!]!;
+        if (((q1 | q2 | q3 | q4 | q5) >>> 8) === 0 && buf[i + 10] === 44) {
+          hi = q1;
+          lo = (q2 << 24) | (q3 << 16) | (q4 << 8) | q5;
+          i += 10;
         } else {
-          // the last digit, alone
-          hi = (hi << 4) | (lo >>> 28);
-          lo = (lo << 4) | (p & 15);
-          i++;
-          break;
+          for (;;) {
+            const p = HEX2[(buf[i]! << 8) | buf[i + 1]!]!;
+            if (p < 256) {
+              if (p < 0) break;
+              hi = (hi << 8) | (lo >>> 24);
+              lo = (lo << 8) | p;
+              i += 2;
+            } else {
+              // the last digit, alone
+              hi = (hi << 4) | (lo >>> 28);
+              lo = (lo << 4) | (p & 15);
+              i++;
+              break;
+            }
+          }
         }
       }
       if (i === h0 || i - h0 > 16 || buf[i] !== 44) break;
