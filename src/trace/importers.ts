@@ -27,10 +27,10 @@
  */
 import { KIND_FETCH, KIND_READ, KIND_WRITE, OP_ACCESS, OP_HI, OP_KIND_SHIFT } from './format.js';
 
-import { ImportError, importChunks, openTraceInput } from './input.js';
+import { ImportError, importChunks, openTraceInput, type ByteRange } from './input.js';
 import { looksLikeChampSim, readChampSimRecords } from './champsim.js';
 
-export { ImportError };
+export { ImportError, type ByteRange };
 
 export type ImportFormat = 'lackey' | 'cachelab' | 'pinatrace' | 'champsim';
 export const IMPORT_FORMATS: readonly ImportFormat[] = ['lackey', 'cachelab', 'pinatrace', 'champsim'];
@@ -49,6 +49,9 @@ export interface ImportOptions {
   /** pinatrace: add an instruction fetch at each new ip (default true) */
   pinFetches?: boolean;
 }
+
+/** Malformed lines an import keeps the message of (ImportStats.errors). */
+export const ERRORS_KEPT = 5;
 
 /** What an import saw (filled in as it goes). */
 export interface ImportStats {
@@ -212,13 +215,27 @@ export async function* readTextTrace(path: string, options: ImportOptions, stats
  * The same accesses as readTextTrace, as chunks of access records (at most
  * RECORD_CHUNK each; the arrays are the chunk's own, not reused, unless
  * `reuse`: then a chunk is valid only until the next one is asked for).
+ * With `range` (a plain lackey or cache-lab file only), the lines of those
+ * bytes alone, as a part of a parse split at line ends (stream.ts): the
+ * range starts at a line's start and ends just past a line end, or at the
+ * end of the file; line numbers in errors count from the range's start.
  */
-export function readTextRecords(path: string, options: ImportOptions, stats: ImportStats = newImportStats(), reuse = false): AsyncGenerator<RecordChunk> {
+export function readTextRecords(path: string, options: ImportOptions, stats: ImportStats = newImportStats(), reuse = false, range?: ByteRange): AsyncGenerator<RecordChunk> {
+  if (range !== undefined && !splittable(options)) throw new Error(`${path}: a ${options.format} trace is not parsed in parts`);
   if (options.format === 'champsim') return readChampSimRecords(path, options, stats);
   const p = new LineParser(path, options, stats);
   const chunks = importChunks(path, 1 << 20, stats, (piece) => p.feed(Buffer.from(piece.buffer, piece.byteOffset, piece.length), false),
-    () => p.feed(Buffer.alloc(0), true), () => `; ${stats.lines} line${stats.lines === 1 ? '' : 's'} read before it`);
+    () => p.feed(Buffer.alloc(0), true), () => `; ${stats.lines} line${stats.lines === 1 ? '' : 's'} read before it`, range);
   return reuse ? recycled(chunks, p) : chunks;
+}
+
+/**
+ * Whether a trace of this format can be parsed in parts cut at line ends:
+ * lackey and cache-lab lines stand alone (a pinatrace line's fetch depends
+ * on the line before it; ChampSim traces are records, not lines).
+ */
+export function splittable(options: ImportOptions): boolean {
+  return options.format === 'lackey' || options.format === 'cachelab';
 }
 
 /**
@@ -578,7 +595,7 @@ export class LineParser {
     if (!this.skip) throw new ImportError(msg);
     this.stats.skipped++;
     if (this.firstBad === null) this.firstBad = { line: this.stats.lines, why, text };
-    if (this.stats.errors.length < 5) this.stats.errors.push(msg);
+    if (this.stats.errors.length < ERRORS_KEPT) this.stats.errors.push(msg);
   }
 
   /** Whether an access of `size` bytes at hi:lo is too big, or runs past 2^64 (reported as malformed). */

@@ -73,12 +73,15 @@ const XZ_ERRORS: Record<number, string> = {
  * (whose fresh memory the kernel must fault in and clear, and the garbage
  * collector then reclaim). `read` counts the bytes read.
  */
-async function* plainPieces(path: string, size: number, read: { bytes: number }): AsyncGenerator<Uint8Array> {
+async function* plainPieces(path: string, size: number, read: { bytes: number }, range?: ByteRange): AsyncGenerator<Uint8Array> {
   const fh = await open(path, 'r');
   try {
     const buf = Buffer.allocUnsafe(size);
+    const end = range?.end ?? Infinity;
     for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, size, null);
+      const want = Math.min(size, end - read.bytes);
+      if (want <= 0) return;
+      const { bytesRead } = await fh.read(buf, 0, want, read.bytes);
       if (bytesRead === 0) return;
       read.bytes += bytesRead;
       yield buf.subarray(0, bytesRead);
@@ -88,6 +91,12 @@ async function* plainPieces(path: string, size: number, read: { bytes: number })
   }
 }
 
+/** Bytes `start` up to `end` of a plain file (a part of a split parse, see stream.ts). */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
 /**
  * Opens `path` for import. `highWaterMark` is the read size of an
  * uncompressed file (compressed files are read 64 KiB at a time). With
@@ -95,12 +104,13 @@ async function* plainPieces(path: string, size: number, read: { bytes: number })
  * each is valid only until the next is asked for (the importers copy what
  * they keep of a piece).
  */
-export async function openTraceInput(path: string, highWaterMark: number, reuse = false): Promise<TraceInput> {
+export async function openTraceInput(path: string, highWaterMark: number, reuse = false, range?: ByteRange): Promise<TraceInput> {
   const compression = await compressionOf(path);
+  if (range !== undefined && (compression !== 'none' || !reuse)) throw new Error(`${path}: only a plain file is read in parts`);
   // The xz decoder (WebAssembly) loads only for an xz file: every trace
   // thread imports this module, few read xz.
   const xz: typeof XzModule | null = compression === 'xz' ? (await import('xz-decompress')).default : null;
-  const plain = compression === 'none' && reuse ? { bytes: 0 } : null;
+  const plain = compression === 'none' && reuse ? { bytes: range?.start ?? 0 } : null;
   const raw: ReadStream | null = plain === null ? createReadStream(path, { highWaterMark: compression === 'none' ? highWaterMark : 65536 }) : null;
   const rawRead = (): number => (raw !== null ? raw.bytesRead : plain!.bytes);
   let gunzip: Gunzip | null = null;
@@ -108,7 +118,7 @@ export async function openTraceInput(path: string, highWaterMark: number, reuse 
   let fed = 0;
   let consumed: (piece: Uint8Array) => number;
   if (raw === null) {
-    const pieces = plainPieces(path, highWaterMark, plain!);
+    const pieces = plainPieces(path, highWaterMark, plain!, range);
     stream = pieces;
     consumed = (piece) => (fed += piece.length);
   } else if (compression === 'gzip') {
@@ -158,9 +168,9 @@ export async function openTraceInput(path: string, highWaterMark: number, reuse 
  * `readBefore()` (how much was read before it).
  */
 export async function* importChunks(path: string, highWaterMark: number, stats: ImportStats,
-  feed: (piece: Uint8Array) => RecordChunk[], finish: () => RecordChunk[], readBefore: () => string): AsyncGenerator<RecordChunk> {
+  feed: (piece: Uint8Array) => RecordChunk[], finish: () => RecordChunk[], readBefore: () => string, range?: ByteRange): AsyncGenerator<RecordChunk> {
   // Each piece is fed before the next is read, and `feed` keeps no view of it.
-  const input = await openTraceInput(path, highWaterMark, true);
+  const input = await openTraceInput(path, highWaterMark, true, range);
   try {
     try {
       for await (const piece of input.stream) {
@@ -180,5 +190,45 @@ export async function* importChunks(path: string, highWaterMark: number, stats: 
     for (const c of finish()) yield c;
   } finally {
     input.close();
+  }
+}
+
+/**
+ * Where a plain file is cut into `parts` parts at line ends: `parts - 1`
+ * offsets, each just past the first `\n` at or after its share of the file
+ * (k * size / parts), or the file's size when no line ends after it. Every
+ * parse thread of a split parse computes the same cuts.
+ */
+export async function lineCuts(path: string, parts: number): Promise<number[]> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (e) {
+    throw new ImportError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  try {
+    const size = (await fh.stat()).size;
+    const buf = Buffer.allocUnsafe(65536);
+    const cuts: number[] = [];
+    for (let k = 1; k < parts; k++) {
+      let at = Math.max(Math.floor((size * k) / parts), cuts[cuts.length - 1] ?? 0);
+      let cut = size;
+      while (at < size) {
+        const { bytesRead } = await fh.read(buf, 0, buf.length, at);
+        if (bytesRead === 0) break;
+        const nl = buf.subarray(0, bytesRead).indexOf(10);
+        if (nl >= 0) {
+          cut = at + nl + 1;
+          break;
+        }
+        at += bytesRead;
+      }
+      cuts.push(cut);
+    }
+    return cuts;
+  } catch (e) {
+    throw new ImportError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  } finally {
+    await fh.close();
   }
 }
