@@ -81,7 +81,7 @@ async function* plainPieces(path: string, size: number, read: { bytes: number },
     for (;;) {
       const want = Math.min(size, end - read.bytes);
       if (want <= 0) return;
-      const { bytesRead } = await fh.read(buf, 0, want, read.bytes);
+      const { bytesRead } = await fh.read(buf, 0, want, range === undefined ? null : read.bytes);
       if (bytesRead === 0) return;
       read.bytes += bytesRead;
       yield buf.subarray(0, bytesRead);

@@ -39,9 +39,9 @@ port.on('message', (m: { credit: number } | ParseStart) => {
 });
 
 /**
- * The bytes part `index` of `of` parses, or undefined for the whole file.
- * A file that is not plain is parsed whole by part 0; the other parts
- * are then empty.
+ * The bytes part `index` of `of` parses: undefined for the whole file,
+ * null for none. A file that is not plain is parsed whole by part 0; the
+ * other parts are then empty.
  */
 async function rangeOf(path: string, part: { index: number; of: number }): Promise<ByteRange | undefined | null> {
   if ((await compressionOf(path)) !== 'none') return part.index === 0 ? undefined : null;

@@ -72,8 +72,7 @@ export const PART_AHEAD = 128;
 /** One parse thread of a stream: its part, what it has sent and been granted. */
 interface Part {
   worker: Worker;
-  /** chunks of this part received, and the stream index of its first (known once the parts before it have ended) */
-  received: number;
+  /** the stream index of its first chunk (known once the parts before it have ended) */
   base: number;
   /** file bytes before the part (for progress) and lines before it (for error messages), known with `base` */
   bytesBefore: number;
@@ -158,7 +157,7 @@ export class TextStream {
     if (!splittable(imp)) parseThreads = 1;
     for (let k = 0; k < parseThreads; k++) {
       const worker = k === 0 ? takeParser() : new Worker(workerScript(import.meta.url, 'parse-worker.js'));
-      const part: Part = { worker, received: 0, base: 0, bytesBefore: 0, linesBefore: 0, granted: 0, held: [], end: null, failure: null };
+      const part: Part = { worker, base: 0, bytesBefore: 0, linesBefore: 0, granted: 0, held: [], end: null, failure: null };
       this.parts.push(part);
       worker.postMessage({ path, import: imp, ...(parseThreads > 1 ? { part: { index: k, of: parseThreads } } : {}) } satisfies ParseStart);
       worker.on('message', (m: StreamMessage) => this.fromParser(part, m));
@@ -230,7 +229,6 @@ export class TextStream {
   private fromParser(part: Part, m: StreamMessage): void {
     if (this.closed || part.end !== null || part.failure !== null) return;
     if (m.type === 'chunk') {
-      part.received++;
       if (part === this.parts[this.current]) this.add(part, m.chunk);
       else part.held.push(m.chunk);
     } else if (m.type === 'end') {
