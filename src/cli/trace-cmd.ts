@@ -18,7 +18,8 @@ import { FORMAT_NAMES } from '../mmu/paging/format.js';
 import { COUNTERS } from '../mmu/counters.js';
 import { KERNEL_APART, OS_FORMATS, type OsFormat, type OsPageSize } from '../workload/os-names.js';
 import { MAGIC_HEADER, SOURCE_IMPORTED, type TraceHeader } from '../trace/format.js';
-import { guessTextFormat, IMPORT_FORMATS, type ImportFormat, type ImportOptions } from '../trace/importers.js';
+import { guessTextFormat, IMPORT_FORMATS, splittable, type ImportFormat, type ImportOptions } from '../trace/importers.js';
+import { compressionOf } from '../trace/input.js';
 import { OS_DEFAULTS, osMemoryDefault, type OsReplayOptions } from '../trace/os-options.js';
 import { defaultParallelism, parsedOnce, runJobs, type LabeledResult, type ReplayJob, type ReplaySource } from '../trace/parallel.js';
 import { prestartParser } from '../trace/stream.js';
@@ -33,6 +34,9 @@ import { intOption, MAX_DEMO_PROCESSES, MAX_JOBS, mib, MAX_TLB_ENTRIES, MAX_TRAC
 /** A command-line mistake: printed with the usage text, exit status 2. */
 export class TraceUsageError extends Error {}
 
+/** The most parse threads a text trace gets (--parse-threads). */
+const MAX_PARSE_THREADS = 8;
+
 const REPLAY_OPTIONS_TEXT = `  --mode naive|shadow|slat|all   modes (default all; a comma-separated list works)
   --tlb FILE.json                modeled TLB geometry (default Skylake, docs/costs.md; at most
                                  ${MAX_TLB_ENTRIES} entries an array)
@@ -42,6 +46,9 @@ const REPLAY_OPTIONS_TEXT = `  --mode naive|shadow|slat|all   modes (default all
                                  (e.g. l2.k4m2=256x4,512x8,1536x12); repeatable
   --jobs N                       replays at once in worker threads (default: cores, for a text trace
                                  at least the modes, which share one parse; at most ${MAX_JOBS})
+  --parse-threads N              text traces: threads that parse a plain lackey or cache-lab file,
+                                 each a part of it cut at a line end (default 2 when the cores
+                                 outnumber the replays at once by two or more, else 1; at most ${MAX_PARSE_THREADS})
   --no-verify                    binary traces: count CHECK mismatches instead of stopping
   --quiet                        no progress bar (it only shows on a terminal anyway)
 `;
@@ -153,6 +160,7 @@ const REPLAY_OPTIONS = {
   'cost-profile': { type: 'string' },
   sweep: { type: 'string', multiple: true },
   jobs: { type: 'string' },
+  'parse-threads': { type: 'string' },
   json: { type: 'boolean' },
   'no-verify': { type: 'boolean' },
   quiet: { type: 'boolean' },
@@ -174,7 +182,7 @@ function modesOf(v: unknown): ModeName[] {
   return out as ModeName[];
 }
 
-const OS_ONLY = ['import', 'format', 'page-size', 'processes', 'quantum', 'reclaim', 'memory', 'seed', 'on-error', 'no-ip-fetches'];
+const OS_ONLY = ['import', 'format', 'page-size', 'processes', 'quantum', 'reclaim', 'memory', 'seed', 'on-error', 'no-ip-fetches', 'parse-threads'];
 
 function osOptionsOf(v: Values): OsReplayOptions {
   const format = (v.format ?? OS_DEFAULTS.format) as OsFormat;
@@ -271,6 +279,8 @@ interface Plan {
   geometries: TlbGeometry[];
   costProfile?: CostProfile;
   parallel: number;
+  /** threads parsing a text trace (parse-once streams) */
+  parseThreads: number;
   quiet: boolean;
 }
 
@@ -300,13 +310,19 @@ async function planOf(file: string, v: Values): Promise<Plan> {
     : parsedOnce(source) ? Math.min(jobs.length, Math.max(defaultParallelism(jobs.length), modes.length)) : defaultParallelism(jobs.length);
   // A reader thread per replay only pays while cores are left over for it.
   if (Math.min(parallel, jobs.length) * 2 <= availableParallelism()) for (const j of jobs) j.options = { ...j.options, readerThread: true };
-  return { source, facts, size, jobs, geometries, ...(costProfile ? { costProfile } : {}), parallel, quiet: v.quiet === true };
+  // A plain lackey or cache-lab file is parsed by two threads, each half of
+  // it, when a core is free for the second: one core a replay running at
+  // once, one for the first parse thread.
+  const parseThreads = v['parse-threads'] !== undefined ? int('parse-threads', v['parse-threads'], 1, 1, MAX_PARSE_THREADS)
+    : source.kind === 'text' && parsedOnce(source) && splittable(source.import) && availableParallelism() >= Math.min(parallel, jobs.length) + 2
+      && (await compressionOf(source.path)) === 'none' ? 2 : 1;
+  return { source, facts, size, jobs, geometries, ...(costProfile ? { costProfile } : {}), parallel, parseThreads, quiet: v.quiet === true };
 }
 
 async function runPlan(p: Plan): Promise<LabeledResult[]> {
   const bar = !p.quiet && progressWanted() ? new ProgressBar(p.size * p.jobs.length, p.jobs.length, `replaying ${basename(p.source.path)}`) : null;
   try {
-    return await runJobs(p.source, p.jobs, p.parallel, bar ? (j, b, r) => bar.update(j, b, r) : undefined);
+    return await runJobs(p.source, p.jobs, p.parallel, bar ? (j, b, r) => bar.update(j, b, r) : undefined, { parseThreads: p.parseThreads });
   } finally {
     bar?.done();
   }

@@ -27,10 +27,10 @@
  */
 import { KIND_FETCH, KIND_READ, KIND_WRITE, OP_ACCESS, OP_HI, OP_KIND_SHIFT } from './format.js';
 
-import { ImportError, importChunks, openTraceInput } from './input.js';
+import { ImportError, importChunks, openTraceInput, type ByteRange } from './input.js';
 import { looksLikeChampSim, readChampSimRecords } from './champsim.js';
 
-export { ImportError };
+export { ImportError, type ByteRange };
 
 export type ImportFormat = 'lackey' | 'cachelab' | 'pinatrace' | 'champsim';
 export const IMPORT_FORMATS: readonly ImportFormat[] = ['lackey', 'cachelab', 'pinatrace', 'champsim'];
@@ -49,6 +49,9 @@ export interface ImportOptions {
   /** pinatrace: add an instruction fetch at each new ip (default true) */
   pinFetches?: boolean;
 }
+
+/** Malformed lines an import keeps the message of (ImportStats.errors). */
+export const ERRORS_KEPT = 5;
 
 /** What an import saw (filled in as it goes). */
 export interface ImportStats {
@@ -154,12 +157,18 @@ export async function guessTextFormat(path: string, onError: 'stop' | 'skip' = '
   // ChampSim traces are binary records with no magic: told by their name.
   if (looksLikeChampSim(path)) return 'champsim';
   const { head, whole } = await textHead(path, DETECT_BYTES);
-  const trials: Trial[] = (['lackey', 'pinatrace'] as const).map((format) => {
+  const trial = (format: ImportFormat): Trial => {
     const stats = newImportStats();
     const p = new LineParser(path, { format, onError: 'skip' }, stats);
     p.feed(head, whole);
     return { format, accesses: stats.accesses, bad: p.firstBad };
-  });
+  };
+  // Lackey is tried first and wins when it reads every line: the pinatrace
+  // parse (which, on a lackey trace, reports every line as malformed) is
+  // then of no use.
+  const lackey = trial('lackey');
+  if (lackey.bad === null && lackey.accesses > 0) return lackey.format;
+  const trials: Trial[] = [lackey, trial('pinatrace')];
   const clean = trials.find((t) => t.bad === null && t.accesses > 0);
   if (clean) return clean.format;
   if (onError === 'skip') {
@@ -206,13 +215,27 @@ export async function* readTextTrace(path: string, options: ImportOptions, stats
  * The same accesses as readTextTrace, as chunks of access records (at most
  * RECORD_CHUNK each; the arrays are the chunk's own, not reused, unless
  * `reuse`: then a chunk is valid only until the next one is asked for).
+ * With `range` (a plain lackey or cache-lab file only), the lines of those
+ * bytes alone, as a part of a parse split at line ends (stream.ts): the
+ * range starts at a line's start and ends just past a line end, or at the
+ * end of the file; line numbers in errors count from the range's start.
  */
-export function readTextRecords(path: string, options: ImportOptions, stats: ImportStats = newImportStats(), reuse = false): AsyncGenerator<RecordChunk> {
+export function readTextRecords(path: string, options: ImportOptions, stats: ImportStats = newImportStats(), reuse = false, range?: ByteRange): AsyncGenerator<RecordChunk> {
+  if (range !== undefined && !splittable(options)) throw new Error(`${path}: a ${options.format} trace is not parsed in parts`);
   if (options.format === 'champsim') return readChampSimRecords(path, options, stats);
   const p = new LineParser(path, options, stats);
   const chunks = importChunks(path, 1 << 20, stats, (piece) => p.feed(Buffer.from(piece.buffer, piece.byteOffset, piece.length), false),
-    () => p.feed(Buffer.alloc(0), true), () => `; ${stats.lines} line${stats.lines === 1 ? '' : 's'} read before it`);
+    () => p.feed(Buffer.alloc(0), true), () => `; ${stats.lines} line${stats.lines === 1 ? '' : 's'} read before it`, range);
   return reuse ? recycled(chunks, p) : chunks;
+}
+
+/**
+ * Whether a trace of this format can be parsed in parts cut at line ends:
+ * lackey and cache-lab lines stand alone (a pinatrace line's fetch depends
+ * on the line before it; ChampSim traces are records, not lines).
+ */
+export function splittable(options: ImportOptions): boolean {
+  return options.format === 'lackey' || options.format === 'cachelab';
 }
 
 /**
@@ -356,13 +379,20 @@ export class LineParser {
   }
 
   /**
-   * The fast path for lackey and cache-lab: parses lines of the form
-   * `[spaces]K spaces HEX,DEC` (K one of I, L, S, M; at most 16 significant
-   * hex digits; a size of 1 to 4096 in at most 4 digits; `\n` or `\r\n` at
-   * the end) from `start`, all before `lim` (just past the buffer's last
-   * `\n`: every line there is complete, and each scan stops at its `\n`),
-   * until the chunk is full or a line is not of that form. Returns where it
-   * stopped: the start of the line the general path is to read.
+   * The fast path for lackey and cache-lab: parses lines of the forms
+   * Valgrind and cache-lab write, `K spaces HEX,DEC` and ` K spaces
+   * HEX,DEC` (K one of I, L, S, M; at most 16 hex digits, leading zeros
+   * included; a decimal size of 1 to 4096; `\n` or `\r\n` at the end) from
+   * `start`, all before `lim` (just past the buffer's last `\n`: every line
+   * there is complete, and each scan stops at its `\n`), until the chunk is
+   * full or a line is not of that form. Returns where it stopped: the start
+   * of the line the general path is to read (which takes every other form
+   * the format allows, more leading blanks or tabs for one).
+   *
+   * Few branches a line: the first two bytes look up the access kind in
+   * one table (LEAD), the address is decoded two digits at a time from one
+   * table of digit pairs (HEX2), 8 or 10 digits with one test, and the
+   * checks of a well-formed line all fail the same way.
    */
   private fastLackey(buf: Uint8Array, start: number, lim: number): number {
     const o = this.out;
@@ -374,46 +404,58 @@ export class LineParser {
     let ls = start;
     while (n < CHUNK_FULL && i < lim) {
       ls = i;
+      const t = LEAD[(buf[i]! << 8) | buf[i + 1]!]!;
+      if (t === 0) break;
+      const kind = (t & 7) - 1;
+      i += 2;
+      // `K ` has had its space; ` K` needs one now
+      if ((buf[i]! - 32) * (t >> 3) !== 0) break;
       while (buf[i] === 32) i++;
-      const c0 = buf[i]!;
-      let kind: number;
-      if (c0 === 73) kind = KIND_FETCH; // I
-      else if (c0 === 76) kind = KIND_READ; // L
-      else if (c0 === 83) kind = KIND_WRITE; // S
-      else if (c0 === 77) kind = 3; // M: a load, then a store
-      else break;
-      if (buf[++i] !== 32) break;
-      while (buf[++i] === 32);
-      let lo = 0, hi = 0, d = HEX[buf[i]!]!;
       const h0 = i;
-      while (d === 0) d = HEX[buf[++i]!]!; // leading zeros
-      const s0 = i;
-      // Two digits a turn (half the loop's turns, each of which costs V8
-      // typed-array checks): the same value and end as one at a time.
-      if (d >= 0) {
-        for (;;) {
-          const e = HEX[buf[i + 1]!]!;
-          if (e < 0) {
-            hi = (hi << 4) | (lo >>> 28);
-            lo = (lo << 4) | d;
-            d = e;
-            i++;
-            break;
+      let lo = 0, hi = 0;
+      // Most addresses have 8 digits (code, heap) or 10 (the stack of a
+      // 64-bit process): four or five digit pairs, then the ','.
+      const q1 = HEX2[(buf[i]! << 8) | buf[i + 1]!]!, q2 = HEX2[(buf[i + 2]! << 8) | buf[i + 3]!]!;
+      const q3 = HEX2[(buf[i + 4]! << 8) | buf[i + 5]!]!, q4 = HEX2[(buf[i + 6]! << 8) | buf[i + 7]!]!;
+      const c8 = buf[i + 8]!;
+      if (((q1 | q2 | q3 | q4) >>> 8) === 0 && c8 === 44) {
+        lo = (q1 << 24) | (q2 << 16) | (q3 << 8) | q4;
+        i += 8;
+      } else {
+        const q5 = HEX2[(c8 << 8) | buf[i + 9]!]!;
+        if (((q1 | q2 | q3 | q4 | q5) >>> 8) === 0 && buf[i + 10] === 44) {
+          hi = q1;
+          lo = (q2 << 24) | (q3 << 16) | (q4 << 8) | q5;
+          i += 10;
+        } else {
+          for (;;) {
+            const p = HEX2[(buf[i]! << 8) | buf[i + 1]!]!;
+            if (p < 256) {
+              if (p < 0) break;
+              hi = (hi << 8) | (lo >>> 24);
+              lo = (lo << 8) | p;
+              i += 2;
+            } else {
+              // the last digit, alone
+              hi = (hi << 4) | (lo >>> 28);
+              lo = (lo << 4) | (p & 15);
+              i++;
+              break;
+            }
           }
-          hi = (hi << 8) | (lo >>> 24);
-          lo = (lo << 8) | (d << 4) | e;
-          i += 2;
-          d = HEX[buf[i]!]!;
-          if (d < 0) break;
         }
       }
-      if (i === h0 || i - s0 > 16 || buf[i] !== 44) break;
-      let size = 0;
-      const d0 = ++i;
-      for (let c = buf[i]!; c >= 48 && c <= 57; c = buf[++i]!) size = size * 10 + (c - 48);
-      if (i === d0 || i - d0 > 4 || size === 0 || size > MAX_ACCESS_BYTES) break;
-      if (buf[i] === 13) i++;
-      if (buf[i] !== 10 || i - ls > MAX_LINE_BYTES) break;
+      if (i === h0 || i - h0 > 16 || buf[i] !== 44) break;
+      let c = buf[++i]!;
+      let size = c - 48;
+      if (size < 0 || size > 9) break;
+      c = buf[++i]!;
+      while (c >= 48 && c <= 57) {
+        size = size * 10 + (c - 48);
+        c = buf[++i]!;
+      }
+      if (c === 13) c = buf[++i]!;
+      if (c !== 10 || size === 0 || size > MAX_ACCESS_BYTES || i - ls > MAX_LINE_BYTES) break;
       if (hi === -1 && (lo >>> 0) + size > TWO32) break; // past the top: the general path says so
       i++;
       lines++;
@@ -553,7 +595,7 @@ export class LineParser {
     if (!this.skip) throw new ImportError(msg);
     this.stats.skipped++;
     if (this.firstBad === null) this.firstBad = { line: this.stats.lines, why, text };
-    if (this.stats.errors.length < 5) this.stats.errors.push(msg);
+    if (this.stats.errors.length < ERRORS_KEPT) this.stats.errors.push(msg);
   }
 
   /** Whether an access of `size` bytes at hi:lo is too big, or runs past 2^64 (reported as malformed). */
@@ -718,6 +760,41 @@ const HEX: Int8Array = (() => {
   const t = new Int8Array(256).fill(-1);
   for (let c = 0; c < 10; c++) t[48 + c] = c;
   for (let c = 0; c < 6; c++) t[97 + c] = t[65 + c] = 10 + c;
+  return t;
+})();
+
+/**
+ * Two hex digit bytes (first << 8 | second): their value (0..255) when both
+ * are digits, 256 + the first's value when only the first is, -1 when the
+ * first is not.
+ */
+const HEX2: Int16Array = (() => {
+  const t = new Int16Array(65536).fill(-1);
+  for (let a = 0; a < 256; a++) {
+    const x = HEX[a]!;
+    if (x < 0) continue;
+    for (let b = 0; b < 256; b++) {
+      const y = HEX[b]!;
+      t[(a << 8) | b] = y >= 0 ? (x << 4) | y : 256 | x;
+    }
+  }
+  return t;
+})();
+
+/**
+ * The first two bytes of a lackey line (first << 8 | second): 0 when not
+ * of the fast path's forms, else the access kind + 1 (KIND_FETCH for I,
+ * KIND_READ for L, KIND_WRITE for S, 3 for M) in bits 2..0, and 8 when the
+ * byte after them must be a space (` K`; `K ` has its space).
+ */
+const LEAD: Uint8Array = (() => {
+  const t = new Uint8Array(65536);
+  const kinds: [string, number][] = [['I', KIND_FETCH], ['L', KIND_READ], ['S', KIND_WRITE], ['M', 3]];
+  for (const [ch, kind] of kinds) {
+    const c = ch.charCodeAt(0);
+    t[(c << 8) | 32] = kind + 1;
+    t[(32 << 8) | c] = (kind + 1) | 8;
+  }
   return t;
 })();
 

@@ -67,20 +67,61 @@ const XZ_ERRORS: Record<number, string> = {
 };
 
 /**
- * Opens `path` for import. `highWaterMark` is the read size of an
- * uncompressed file (compressed files are read 64 KiB at a time).
+ * The bytes of a plain file in pieces of at most `size`, each read into the
+ * same buffer: a piece is valid only until the next one is asked for.
+ * Reading a large trace this way allocates one buffer, not one a piece
+ * (whose fresh memory the kernel must fault in and clear, and the garbage
+ * collector then reclaim). `read` counts the bytes read.
  */
-export async function openTraceInput(path: string, highWaterMark: number): Promise<TraceInput> {
+async function* plainPieces(path: string, size: number, read: { bytes: number }, range?: ByteRange): AsyncGenerator<Uint8Array> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(size);
+    const end = range?.end ?? Infinity;
+    for (;;) {
+      const want = Math.min(size, end - read.bytes);
+      if (want <= 0) return;
+      const { bytesRead } = await fh.read(buf, 0, want, range === undefined ? null : read.bytes);
+      if (bytesRead === 0) return;
+      read.bytes += bytesRead;
+      yield buf.subarray(0, bytesRead);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Bytes `start` up to `end` of a plain file (a part of a split parse, see stream.ts). */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * Opens `path` for import. `highWaterMark` is the read size of an
+ * uncompressed file (compressed files are read 64 KiB at a time). With
+ * `reuse`, the pieces of an uncompressed file are read into one buffer, so
+ * each is valid only until the next is asked for (the importers copy what
+ * they keep of a piece).
+ */
+export async function openTraceInput(path: string, highWaterMark: number, reuse = false, range?: ByteRange): Promise<TraceInput> {
   const compression = await compressionOf(path);
+  if (range !== undefined && (compression !== 'none' || !reuse)) throw new Error(`${path}: only a plain file is read in parts`);
   // The xz decoder (WebAssembly) loads only for an xz file: every trace
   // thread imports this module, few read xz.
   const xz: typeof XzModule | null = compression === 'xz' ? (await import('xz-decompress')).default : null;
-  const raw: ReadStream = createReadStream(path, { highWaterMark: compression === 'none' ? highWaterMark : 65536 });
+  const plain = compression === 'none' && reuse ? { bytes: range?.start ?? 0 } : null;
+  const raw: ReadStream | null = plain === null ? createReadStream(path, { highWaterMark: compression === 'none' ? highWaterMark : 65536 }) : null;
+  const rawRead = (): number => (raw !== null ? raw.bytesRead : plain!.bytes);
   let gunzip: Gunzip | null = null;
   let stream: AsyncIterable<Uint8Array>;
   let fed = 0;
   let consumed: (piece: Uint8Array) => number;
-  if (compression === 'gzip') {
+  if (raw === null) {
+    const pieces = plainPieces(path, highWaterMark, plain!, range);
+    stream = pieces;
+    consumed = (piece) => (fed += piece.length);
+  } else if (compression === 'gzip') {
     const g = createGunzip({ chunkSize: 1 << 18 });
     gunzip = g;
     // pipe() does not pass errors on: a read error ends the gunzip stream with it.
@@ -99,7 +140,7 @@ export async function openTraceInput(path: string, highWaterMark: number): Promi
     const code = (e as NodeJS.ErrnoException).code ?? '';
     const message = e instanceof Error ? e.message : String(e);
     if (gunzip !== null && code === 'Z_BUF_ERROR') {
-      return new ImportError(`${path}: truncated gzip data: the file ends at compressed offset ${raw.bytesRead}, inside the gzip stream${after}`);
+      return new ImportError(`${path}: truncated gzip data: the file ends at compressed offset ${rawRead()}, inside the gzip stream${after}`);
     }
     if (gunzip !== null && code.startsWith('Z_')) {
       return new ImportError(`${path}: corrupt gzip data at compressed offset ${gunzip.bytesWritten} (${message})${after}`);
@@ -107,12 +148,12 @@ export async function openTraceInput(path: string, highWaterMark: number): Promi
     const xzCode = compression === 'xz' ? /error code (\d+)/.exec(message) : null;
     if (xzCode !== null) {
       const why = XZ_ERRORS[Number(xzCode[1])] ?? `xz decoder error ${xzCode[1]}`;
-      return new ImportError(`${path}: ${why}, within the first ${raw.bytesRead} compressed bytes${after}`);
+      return new ImportError(`${path}: ${why}, within the first ${rawRead()} compressed bytes${after}`);
     }
-    return new ImportError(`${path}: cannot read at offset ${raw.bytesRead} (${code || message})`);
+    return new ImportError(`${path}: cannot read at offset ${rawRead()} (${code || message})`);
   };
   const close = (): void => {
-    raw.destroy();
+    if (raw !== null) raw.destroy();
     if (gunzip !== null) gunzip.destroy();
   };
   return { compression, stream, consumed, error, close };
@@ -127,8 +168,9 @@ export async function openTraceInput(path: string, highWaterMark: number): Promi
  * `readBefore()` (how much was read before it).
  */
 export async function* importChunks(path: string, highWaterMark: number, stats: ImportStats,
-  feed: (piece: Uint8Array) => RecordChunk[], finish: () => RecordChunk[], readBefore: () => string): AsyncGenerator<RecordChunk> {
-  const input = await openTraceInput(path, highWaterMark);
+  feed: (piece: Uint8Array) => RecordChunk[], finish: () => RecordChunk[], readBefore: () => string, range?: ByteRange): AsyncGenerator<RecordChunk> {
+  // Each piece is fed before the next is read, and `feed` keeps no view of it.
+  const input = await openTraceInput(path, highWaterMark, true, range);
   try {
     try {
       for await (const piece of input.stream) {
@@ -148,5 +190,45 @@ export async function* importChunks(path: string, highWaterMark: number, stats: 
     for (const c of finish()) yield c;
   } finally {
     input.close();
+  }
+}
+
+/**
+ * Where a plain file is cut into `parts` parts at line ends: `parts - 1`
+ * offsets, each just past the first `\n` at or after its share of the file
+ * (k * size / parts), or the file's size when no line ends after it. Every
+ * parse thread of a split parse computes the same cuts.
+ */
+export async function lineCuts(path: string, parts: number): Promise<number[]> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (e) {
+    throw new ImportError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  try {
+    const size = (await fh.stat()).size;
+    const buf = Buffer.allocUnsafe(65536);
+    const cuts: number[] = [];
+    for (let k = 1; k < parts; k++) {
+      let at = Math.max(Math.floor((size * k) / parts), cuts[cuts.length - 1] ?? 0);
+      let cut = size;
+      while (at < size) {
+        const { bytesRead } = await fh.read(buf, 0, buf.length, at);
+        if (bytesRead === 0) break;
+        const nl = buf.subarray(0, bytesRead).indexOf(10);
+        if (nl >= 0) {
+          cut = at + nl + 1;
+          break;
+        }
+        at += bytesRead;
+      }
+      cuts.push(cut);
+    }
+    return cuts;
+  } catch (e) {
+    throw new ImportError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  } finally {
+    await fh.close();
   }
 }

@@ -66,6 +66,12 @@ export function parsedOnce(source: ReplaySource): boolean {
 export interface RunOptions {
   /** parse-once streams: bytes of parsed chunks kept for replays that start later (default RETAIN_BYTES) */
   retainBytes?: number;
+  /**
+   * parse-once streams: parse threads, each parsing a part of the file cut
+   * at line ends (default 1; more only for a plain lackey or cache-lab
+   * file, see stream.ts)
+   */
+  parseThreads?: number;
   /** called with each parse-once stream made (tests look at how many) */
   onStream?: (s: TextStream) => void;
 }
@@ -89,7 +95,7 @@ export async function runJobs(source: ReplaySource, jobs: readonly ReplayJob[], 
     if (source.kind !== 'text' || !parsedOnce(source)) return undefined;
     let s = streams[streams.length - 1];
     if (s === undefined || !s.joinable) {
-      s = new TextStream(source.path, source.import, ro.retainBytes ?? RETAIN_BYTES);
+      s = new TextStream(source.path, source.import, ro.retainBytes ?? RETAIN_BYTES, ro.parseThreads ?? 1);
       streams.push(s);
       ro.onStream?.(s);
     }

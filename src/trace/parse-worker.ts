@@ -4,9 +4,16 @@
  * in a SharedArrayBuffer, to the broker, at most as many chunks ahead as
  * the broker has granted. Ends with the import's statistics, or the error
  * (an ImportError naming the file and line) after the chunks before it.
+ *
+ * One of several parse threads of a split parse (ParseStart.part), it
+ * parses one part of a plain file, cut at line ends (input.ts, lineCuts);
+ * its chunks are numbered from 0 and its line numbers count from the
+ * part's first line: the broker puts the parts in order and the line
+ * numbers right.
  */
 import { parentPort } from 'node:worker_threads';
 import { newImportStats, readTextRecords, type ImportOptions } from './importers.js';
+import { compressionOf, lineCuts, type ByteRange } from './input.js';
 import { packChunk } from './packed.js';
 import type { ParseStart, StreamMessage } from './stream.js';
 
@@ -20,7 +27,7 @@ port.on('message', (m: { credit: number } | ParseStart) => {
   if (!started) {
     started = true;
     const s = m as ParseStart;
-    run(s.path, s.import).catch((e: unknown) => {
+    run(s.path, s.import, s.part).catch((e: unknown) => {
       port.postMessage({ type: 'error', name: e instanceof Error ? e.constructor.name : 'Error', message: e instanceof Error ? e.message : String(e) } satisfies StreamMessage);
     });
     return;
@@ -31,14 +38,28 @@ port.on('message', (m: { credit: number } | ParseStart) => {
   if (w !== null) w();
 });
 
-async function run(path: string, imp: ImportOptions): Promise<void> {
+/**
+ * The bytes part `index` of `of` parses: undefined for the whole file,
+ * null for none. A file that is not plain is parsed whole by part 0; the
+ * other parts are then empty.
+ */
+async function rangeOf(path: string, part: { index: number; of: number }): Promise<ByteRange | undefined | null> {
+  if ((await compressionOf(path)) !== 'none') return part.index === 0 ? undefined : null;
+  const cuts = await lineCuts(path, part.of);
+  const end = part.index < cuts.length ? cuts[part.index]! : Infinity;
+  return { start: part.index === 0 ? 0 : cuts[part.index - 1]!, end };
+}
+
+async function run(path: string, imp: ImportOptions, part: ParseStart['part']): Promise<void> {
   const stats = newImportStats();
   let index = 0;
-  for await (const rc of readTextRecords(path, imp, stats, true)) { // packChunk copies each chunk: the parser reuses its arrays
-    while (credit <= 0) await new Promise<void>((r) => { wake = r; });
-    credit--;
-    port.postMessage({ type: 'chunk', chunk: packChunk(rc, index++, stats.bytes) } satisfies StreamMessage);
+  const range = part === undefined ? undefined : await rangeOf(path, part);
+  if (range !== null) {
+    for await (const rc of readTextRecords(path, imp, stats, true, range)) { // packChunk copies each chunk: the parser reuses its arrays
+      while (credit <= 0) await new Promise<void>((r) => { wake = r; });
+      credit--;
+      port.postMessage({ type: 'chunk', chunk: packChunk(rc, index++, stats.bytes) } satisfies StreamMessage);
+    }
   }
   port.postMessage({ type: 'end', chunks: index, stats } satisfies StreamMessage);
 }
-

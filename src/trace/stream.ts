@@ -23,7 +23,7 @@
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { createLog } from '../mmu/log.js';
-import { RECORD_CHUNK, type ImportOptions, type ImportStats } from './importers.js';
+import { ERRORS_KEPT, RECORD_CHUNK, splittable, type ImportOptions, type ImportStats } from './importers.js';
 import type { StreamChunk } from './packed.js';
 import { workerScript } from './threads.js';
 
@@ -36,8 +36,12 @@ export type StreamMessage =
 
 export type ReleaseMessage = { type: 'release'; below: number };
 
-/** The first message to a parse thread: its trace. Then only credit messages. */
-export type ParseStart = { path: string; import: ImportOptions };
+/**
+ * The first message to a parse thread: its trace, and with `part`, the part
+ * of a split parse it parses (part `index` of `of`, cut at line ends). Then
+ * only credit messages.
+ */
+export type ParseStart = { path: string; import: ImportOptions; part?: { index: number; of: number } };
 
 const log = createLog('vmmu:trace');
 
@@ -57,6 +61,28 @@ interface Consumer {
   sent: number;
   window: number;
   ended: boolean;
+}
+
+/**
+ * Chunks a later part of a split parse may parse ahead while the parts
+ * before it still run (held apart until they end; about 400 KB each).
+ */
+export const PART_AHEAD = 128;
+
+/** One parse thread of a stream: its part, what it has sent and been granted. */
+interface Part {
+  worker: Worker;
+  /** the stream index of its first chunk (known once the parts before it have ended) */
+  base: number;
+  /** file bytes before the part (for progress) and lines before it (for error messages), known with `base` */
+  bytesBefore: number;
+  linesBefore: number;
+  /** chunks it may parse in all (its own numbering) */
+  granted: number;
+  /** its chunks held until the parts before it end */
+  held: StreamChunk[];
+  end: { chunks: number; stats: ImportStats } | null;
+  failure: { name: string; message: string } | null;
 }
 
 /** A parse thread started before its trace was known (prestartParser), not yet taken by a stream. */
@@ -89,27 +115,61 @@ function takeParser(): Worker {
   return new Worker(workerScript(import.meta.url, 'parse-worker.js'));
 }
 
-/** The broker: one parse of one text trace, and the replays reading it. */
+/**
+ * `message` of an error from a part of a split parse, its line number
+ * counted from the part's first line, with the number counted from the
+ * file's first line (`FILE:LINE: ...`; other messages are left as they are).
+ */
+export function shiftLine(message: string, path: string, linesBefore: number): string {
+  const head = `${path}:`;
+  if (linesBefore === 0 || !message.startsWith(head)) return message;
+  let j = head.length;
+  while (j < message.length && message.charCodeAt(j) >= 48 && message.charCodeAt(j) <= 57) j++;
+  if (j === head.length || message[j] !== ':') return message;
+  return `${head}${Number(message.slice(head.length, j)) + linesBefore}${message.slice(j)}`;
+}
+
+/**
+ * The broker: one parse of one text trace, and the replays reading it.
+ *
+ * With `parseThreads` above 1 (a plain lackey or cache-lab file), the file
+ * is cut at line ends into that many parts, each parsed by a thread of its
+ * own; the broker puts their chunks in file order (a part's chunks wait
+ * until the parts before it have ended, at most PART_AHEAD of them), adds
+ * up their statistics, and gives an error of a later part its line number
+ * in the file. The replays see the stream of a single parse thread.
+ */
 export class TextStream {
   private readonly chunks: (StreamChunk | null)[] = [];
   /** chunks below this index have been dropped */
   private dropped = 0;
   private retained = 0;
   private sliding = false;
-  private granted = 0;
   private end: { chunks: number; stats: ImportStats } | null = null;
   private failure: { name: string; message: string } | null = null;
   private readonly consumers = new Set<Consumer>();
-  private readonly worker: Worker;
+  private readonly parts: Part[] = [];
+  /** the part whose chunks go to the stream now; the parts before it have ended */
+  private current = 0;
   private closed = false;
 
-  constructor(readonly path: string, imp: ImportOptions, private readonly retainBytes = RETAIN_BYTES) {
-    this.worker = takeParser();
-    this.worker.postMessage({ path, import: imp } satisfies ParseStart);
-    this.worker.on('message', (m: StreamMessage) => this.fromParser(m));
-    this.worker.on('error', (e) => this.fail(e.constructor.name, e.message));
-    this.worker.on('exit', (code) => { if (this.end === null && this.failure === null && !this.closed) this.fail('Error', `trace parse thread for ${path} exited with code ${code}`); });
+  constructor(readonly path: string, imp: ImportOptions, private readonly retainBytes = RETAIN_BYTES, parseThreads = 1) {
+    if (!splittable(imp)) parseThreads = 1;
+    for (let k = 0; k < parseThreads; k++) {
+      const worker = k === 0 ? takeParser() : new Worker(workerScript(import.meta.url, 'parse-worker.js'));
+      const part: Part = { worker, base: 0, bytesBefore: 0, linesBefore: 0, granted: 0, held: [], end: null, failure: null };
+      this.parts.push(part);
+      worker.postMessage({ path, import: imp, ...(parseThreads > 1 ? { part: { index: k, of: parseThreads } } : {}) } satisfies ParseStart);
+      worker.on('message', (m: StreamMessage) => this.fromParser(part, m));
+      worker.on('error', (e) => this.partFailed(part, e.constructor.name, e.message));
+      worker.on('exit', (code) => { if (part.end === null && part.failure === null && !this.closed) this.partFailed(part, 'Error', `trace parse thread for ${path} exited with code ${code}`); });
+    }
     this.grant();
+  }
+
+  /** Parse threads: more than 1 for a split parse. */
+  get threads(): number {
+    return this.parts.length;
   }
 
   /** Whether a replay starting now can still read the stream from its first chunk. */
@@ -144,15 +204,18 @@ export class TextStream {
     return port2;
   }
 
-  /** Stops the parse thread and lets go of the chunks. */
+  /** Stops the parse threads and lets go of the chunks. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const c of this.consumers) c.port.close();
     this.consumers.clear();
     this.chunks.length = 0;
-    this.worker.removeAllListeners('exit');
-    await this.worker.terminate();
+    for (const p of this.parts) {
+      p.held.length = 0;
+      p.worker.removeAllListeners('exit');
+    }
+    await Promise.all(this.parts.map((p) => p.worker.terminate()));
   }
 
   private detach(c: Consumer): void {
@@ -163,25 +226,82 @@ export class TextStream {
     if (this.consumers.size === 0 && this.dropped > 0) void this.close();
   }
 
-  private fromParser(m: StreamMessage): void {
-    if (this.closed) return;
+  private fromParser(part: Part, m: StreamMessage): void {
+    if (this.closed || part.end !== null || part.failure !== null) return;
     if (m.type === 'chunk') {
-      this.chunks.push(m.chunk);
-      this.retained += m.chunk.sab.byteLength;
-      if (!this.sliding && this.retained > this.retainBytes) {
-        this.sliding = true;
-        log('%s: parsed chunks exceed %d bytes; the stream slides from chunk %d', this.path, this.retainBytes, this.chunks.length);
-      }
-      this.slide();
+      if (part === this.parts[this.current]) this.add(part, m.chunk);
+      else part.held.push(m.chunk);
     } else if (m.type === 'end') {
-      this.end = { chunks: m.chunks, stats: m.stats };
-      log('%s: parsed once: %d chunks, %d accesses', this.path, m.chunks, m.stats.accesses);
+      part.end = { chunks: m.chunks, stats: m.stats };
+      this.advance();
     } else {
-      this.fail(m.name, m.message);
+      this.partFailed(part, m.name, m.message);
       return;
     }
     this.grant();
     this.pump();
+  }
+
+  /** Appends a chunk of the current part to the stream, numbered in stream order. */
+  private add(part: Part, c: StreamChunk): void {
+    const chunk = part.base === 0 && part.bytesBefore === 0 ? c : { ...c, index: c.index + part.base, bytes: c.bytes + part.bytesBefore };
+    this.chunks.push(chunk);
+    this.retained += chunk.sab.byteLength;
+    if (!this.sliding && this.retained > this.retainBytes) {
+      this.sliding = true;
+      log('%s: parsed chunks exceed %d bytes; the stream slides from chunk %d', this.path, this.retainBytes, this.chunks.length);
+    }
+    this.slide();
+  }
+
+  /**
+   * While the current part has ended: the next part becomes current (its
+   * held chunks join the stream, its failure, if it failed, becomes the
+   * stream's), and after the last part, the stream ends with the parts'
+   * statistics added up.
+   */
+  private advance(): void {
+    for (;;) {
+      const done = this.parts[this.current]!;
+      if (done.end === null) return;
+      if (this.current + 1 === this.parts.length) {
+        this.end = { chunks: this.chunks.length, stats: this.sumStats() };
+        log('%s: parsed once: %d chunks, %d accesses, %d parse thread%s', this.path, this.end.chunks, this.end.stats.accesses, this.parts.length, this.parts.length === 1 ? '' : 's');
+        return;
+      }
+      const next = this.parts[++this.current]!;
+      next.base = this.chunks.length;
+      next.bytesBefore = done.bytesBefore + done.end.stats.bytes;
+      next.linesBefore = done.linesBefore + done.end.stats.lines;
+      for (const c of next.held) this.add(next, c);
+      next.held.length = 0;
+      if (next.failure !== null) {
+        this.fail(next.failure.name, shiftLine(next.failure.message, this.path, next.linesBefore));
+        return;
+      }
+    }
+  }
+
+  /** The statistics of the whole parse: the parts' added up, errors with their lines in the file. */
+  private sumStats(): ImportStats {
+    if (this.parts.length === 1) return this.parts[0]!.end!.stats;
+    const sum: ImportStats = { lines: 0, accesses: 0, skipped: 0, errors: [], bytes: 0 };
+    for (const p of this.parts) {
+      const st = p.end!.stats;
+      sum.lines += st.lines;
+      sum.accesses += st.accesses;
+      sum.skipped += st.skipped;
+      sum.bytes += st.bytes;
+      for (const e of st.errors) if (sum.errors.length < ERRORS_KEPT) sum.errors.push(shiftLine(e, this.path, p.linesBefore));
+    }
+    return sum;
+  }
+
+  /** A part's parse failed: the stream fails once the parts before it have ended (its chunks before the error first). */
+  private partFailed(part: Part, name: string, message: string): void {
+    if (part.end !== null || part.failure !== null) return;
+    part.failure = { name, message };
+    if (part === this.parts[this.current]) this.fail(name, shiftLine(message, this.path, part.linesBefore));
   }
 
   private fail(name: string, message: string): void {
@@ -208,15 +328,23 @@ export class TextStream {
     }
   }
 
-  /** Lets the parse thread run ahead: freely while the chunks are kept, else a window ahead of the slowest replay. */
+  /**
+   * Lets the parse thread of the current part run ahead: freely while the
+   * chunks are kept, else a window ahead of the slowest replay; the later
+   * parts of a split parse, PART_AHEAD chunks.
+   */
   private grant(): void {
     if (this.closed || this.end !== null || this.failure !== null) return;
     let ahead = 8;
     for (const c of this.consumers) ahead = Math.max(ahead, c.window + 4);
     const target = this.sliding ? this.lowest() + ahead : this.chunks.length + 8;
-    if (target > this.granted) {
-      this.worker.postMessage({ credit: target - this.granted });
-      this.granted = target;
+    for (let k = this.current; k < this.parts.length; k++) {
+      const p = this.parts[k]!;
+      const want = k === this.current ? target - p.base : PART_AHEAD;
+      if (want > p.granted) {
+        p.worker.postMessage({ credit: want - p.granted });
+        p.granted = want;
+      }
     }
   }
 

@@ -46,6 +46,24 @@ describe('record and replay', () => {
     expect(b.runs[0]!.counts.checks).toBeGreaterThan(5);
   });
 
+  it('does --parse-threads 2 (the trace parsed in two parts cut at a line end) give every counter of one parse thread, and a malformed line its line in the file?', () => {
+    const one = vmmu('replay', lackey, '--json', '--memory', '32M', '--mode', 'shadow,slat', '--parse-threads', '1');
+    const two = vmmu('replay', lackey, '--json', '--memory', '32M', '--mode', 'shadow,slat', '--parse-threads', '2');
+    expect(one.status, one.stderr).toBe(0);
+    expect(two.status, two.stderr).toBe(0);
+    const strip = (r: ReturnType<typeof vmmu>): unknown => JSON.parse(r.stdout, (k, v: unknown) => (k === 'seconds' ? undefined : v)) as unknown;
+    expect(strip(two)).toEqual(strip(one));
+    const lines = lackeyText.split('\n');
+    lines.splice(lines.length - 20, 0, ' L 4a0000,');
+    const bad = join(tmp, 'bad-late.lackey');
+    writeFileSync(bad, lines.join('\n'));
+    const r = vmmu('replay', bad, '--memory', '32M', '--mode', 'shadow', '--parse-threads', '2');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`${bad}:${lines.length - 20}: no decimal size after the address in lackey line ' L 4a0000,'`);
+    expect(vmmu('replay', lackey, '--parse-threads', '9').stderr).toMatch(/--parse-threads/);
+    expect(vmmu('replay', join(root, 'traces/ls.vmt'), '--parse-threads', '2').stderr).toMatch(/--parse-threads applies to text traces only/);
+  });
+
   it('does a one-line trace replay with 8 GiB of guest memory, four times the host memory, in every mode?', () => {
     const one = join(tmp, 'one.lackey');
     writeFileSync(one, ' L 7ff000,8\n');

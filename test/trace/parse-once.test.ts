@@ -156,7 +156,8 @@ describe('the parser', () => {
     let x = 12345;
     const rnd = (k: number): number => { x = (Math.imul(x, 1103515245) + 12345) >>> 0; return (x >>> 8) % k; };
     const hex = (): string => {
-      const digits = ['0', '1f', '7fff', 'ffffffff', '1fffeff8', 'ffffffffffff', 'fffffffffffff000', 'ffffffffffffffff', '00000000004005d2', '0123456789abcdef0'][rnd(10)]!;
+      const digits = ['0', '1f', '7fff', 'ffffffff', '1fffeff8', 'ffffffffffff', 'fffffffffffff000', 'ffffffffffffffff', '00000000004005d2', '0123456789abcdef0',
+        '0401ab7', '1fff00077', 'fFfFfFfF'][rnd(13)]!; // with 0 to 3 digits more: 8 and 10 digits as Valgrind writes them, and their neighbours
       return rnd(4) === 0 ? digits.toUpperCase() : digits + (rnd(3) === 0 ? '' : rnd(4096).toString(16));
     };
     const size = (): string => ['1', '4', '8', '16', '4096', '4097', '0', '0008', '300', ''][rnd(10)]!;
@@ -173,7 +174,8 @@ describe('the parser', () => {
         const r = rnd(20);
         if (r === 0) lines.push('==12== message\n');
         else if (r === 1) lines.push('\n');
-        else lines.push(`${['I ', ' L', ' S', ' M', ' X'][rnd(5)]}${space()}${hex()},${size()}${end()}`);
+        // the forms Valgrind and cache-lab write (`I `, ` L`), and others the format allows (`L`, `  S`, `\tM`)
+        else lines.push(`${['I ', ' L', ' S', ' M', ' X', 'L', ' I', '  S', '\tM', 'I'][rnd(10)]}${space()}${hex()},${size()}${end()}`);
       }
     }
     return lines.join('');
