@@ -50,11 +50,11 @@ boot options:
                                  UTC; default 2026-01-01T00:00:00 without a terminal,
                                  so that runs are reproducible, and now on the console
   --max-instructions N           stop after N instructions
-  --engine interp|block|jit      how the CPU runs instructions: block runs decoded blocks
-                                 from a cache, interp decodes each one every time (the
-                                 reference); the same results (default block); jit also
-                                 compiles hot blocks to JavaScript: experimental, not yet
-                                 checked on every Linux boot (docs/cpu.md, "The JIT")
+  --engine interp|block|jit      how the CPU runs instructions: jit runs decoded blocks from a
+                                 cache and compiles the hot ones to JavaScript (default),
+                                 block only decodes them once, interp decodes each
+                                 instruction every time (the reference); the same results
+                                 every way (docs/cpu.md, "The block engine", "The JIT")
   --cpu +NAME,-NAME              turn CPU features on or off (CPUID tells, the CPU
                                  enforces): pse, pae, pge, nx (on by default), smep,
                                  smap (off); e.g. --cpu +smep,+smap,-pge

@@ -87,7 +87,7 @@ const HISTORY = 64;
 export type Engine = 'interp' | 'block' | 'jit';
 export const ENGINES: readonly Engine[] = ['interp', 'block', 'jit'];
 /** The engine a Cpu (and vmmu boot) uses when none is given. */
-export const DEFAULT_ENGINE: Engine = 'block';
+export const DEFAULT_ENGINE: Engine = 'jit';
 
 export interface CpuOptions {
   mmu: Mmu;

@@ -60,7 +60,7 @@ export interface MachineOptions {
   serial2Out?: (byte: number) => void;
   /** the date the CMOS clock holds at power-on (default: RTC_DEFAULT_START, a fixed date, so runs are reproducible) */
   startDate?: Date;
-  /** how the CPU runs instructions: the interpreter, decoded blocks, or decoded blocks with the hot ones compiled to JavaScript (docs/cpu.md); the same results every way (default DEFAULT_ENGINE, 'block') */
+  /** how the CPU runs instructions: the interpreter, decoded blocks, or decoded blocks with the hot ones compiled to JavaScript (docs/cpu.md); the same results every way (default DEFAULT_ENGINE, 'jit') */
   engine?: Engine;
   /** the CPU features CPUID advertises and the CPU allows: a CpuFeatures, or its specification such as '+smep,-pge' (default: features.ts's defaults) */
   cpu?: CpuFeatures | string;

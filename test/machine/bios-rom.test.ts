@@ -19,7 +19,7 @@ import { CODE, flatMachine, le32, runToHalt } from '../cpu/flat-machine.js';
 
 
 describe.each(MODE_NAMES)('the BIOS area under %s translation', (mode) => {
-  it.each(['interp', 'block'] as const)('with the %s engine, does a scan of 0xE0000-0xFFFFF read all ones without a device exit, and does a write there stay unseen?', (engine) => {
+  it.each(['interp', 'block', 'jit'] as const)('with the %s engine, does a scan of 0xE0000-0xFFFFF read all ones without a device exit, and does a write there stay unseen?', (engine) => {
     const m = flatMachine({ mode, engine, measure: true });
     const code = [
       0xc7, 0x05, ...le32(0xf0010), ...le32(0x12345678), // mov dword [0xF0010], 0x12345678

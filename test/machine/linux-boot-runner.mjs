@@ -1,5 +1,5 @@
 // Boots one Debian kernel with the batch initramfs in one translation mode,
-// with one CPU engine (interp or block), and prints the result as one JSON
+// with one CPU engine (interp, block or jit), and prints the result as one JSON
 // line. Run by linux-boot-*.test.ts in a
 // child process on the compiled code (dist/), so the boot runs at full
 // speed instead of through the test runner's module transform.

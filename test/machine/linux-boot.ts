@@ -5,9 +5,9 @@
  * "System halted"; the three modes must print exactly the same console
  * output (the virtual clock is deterministic, so even the kernel's
  * timestamps agree) and execute the same number of instructions. Naive
- * boots with the interpreter and shadow and slat with the block engine
- * (src/cpu/block.ts), so the same comparison checks the engines against
- * each other too.
+ * boots with the interpreter, shadow with the jit (src/cpu/jit.ts) and
+ * slat with the block engine (src/cpu/block.ts), so the same comparison
+ * checks the engines against each other too.
  *
  * Each boot runs in a child process on the compiled code (see
  * linux-boot-runner.mjs); one test file per kernel lets the two kernels boot
@@ -30,8 +30,8 @@ interface Boot {
 
 const runner = fileURLToPath(new URL('./linux-boot-runner.mjs', import.meta.url));
 
-/** The CPU engine each mode boots with: the interpreter (the reference) under naive, the block engine under the others. */
-export const ENGINE_OF_MODE: Record<string, 'interp' | 'block'> = { naive: 'interp', shadow: 'block', slat: 'block' };
+/** The CPU engine each mode boots with: the interpreter (the reference) under naive, the jit (the default) under shadow, the block engine under slat. */
+export const ENGINE_OF_MODE: Record<string, 'interp' | 'block' | 'jit'> = { naive: 'interp', shadow: 'jit', slat: 'block' };
 
 function boot(flavour: string, mode: string): Promise<Boot> {
   return new Promise((resolve, reject) => {
