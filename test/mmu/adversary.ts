@@ -418,6 +418,8 @@ export class Adversary {
   private remapLive(): Divergence | null {
     const r = this.rng;
     const g = r.pick(this.gvas);
+    // Mapped first when it is not (most random tables leave an address unmapped), as an OS maps a page before use.
+    if (this.leafOf(g) === null) this.mapPath(Math.floor(this.mmus[0]!.paging().cr3Lo / 4096), g);
     const before = this.access(g);
     if (before) return before;
     const leaf = this.leafOf(g);
