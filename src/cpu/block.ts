@@ -337,7 +337,7 @@ export class BlockCache {
   /** Compiles block `b`, decoded from the host page at `hpaPage` (unchanged since: the block is valid). */
   compile(b: Block, hpaPage: number): void {
     const t = performance.now();
-    b.fn = compileBlock(b, this.mmu.u8.subarray(hpaPage, hpaPage + 4096), b.gpa & 0xfff);
+    b.fn = compileBlock(b, this.mmu.u8.subarray(hpaPage, hpaPage + 4096), b.gpa & 0xfff, this.mmu);
     this.jitMs += performance.now() - t;
     this.jitCompiled++;
     this.jitLive++;

@@ -785,11 +785,13 @@ export class Cpu implements FpuHost {
    * The jit engine's fetch of a group 1 immediate after the operand read
    * made its block invalid (jit.ts): as the handler fetches it, with EIP
    * after the ModR/M operand of the instruction at `at`; `size` 1 is a
-   * sign-extended byte, 4 a dword.
+   * sign-extended byte, 0 a byte, 2 a word, 4 a dword.
    */
   fetchImm(at: number, modrmEnd: number, size: number): number {
     this.eip = (at + modrmEnd) | 0;
-    return size === 1 ? (this.fetch8() << 24) >> 24 : this.fetch32();
+    if (size === 1) return (this.fetch8() << 24) >> 24;
+    if (size === 0) return this.fetch8();
+    return size === 2 ? this.fetch16() : this.fetch32();
   }
 
   /** A near jump to `target` with a 32-bit operand: the CS limit check of the handlers' jumpAbs (ops/control.ts). */

@@ -111,6 +111,13 @@ function instruction(r: Rng, kind: Kind): number[] {
       : [0x83, 0x25, ...le32(entry), r.pick([0xfe, 0xfd, 0xfc, 0x9f])]; // and: clear P, RW, both, or A and D
     return r.chance(0.7) ? [...change, 0x0f, 0x01, 0x3d, ...le32(WINDOW + (entry - PT1) * 0x400)] : change; // invlpg [the page]
   }
+  // with the flags folded into the data area after a third of them: pushfd; pop edx; add [ebx+0x78], edx; rol dword [ebx+0x78], 3
+  const form = r.chance(0.5) ? more(r, src, dst, mem) : first(r, src, dst, mem);
+  return r.chance(0.3) ? [...form, 0x9c, 0x5a, 0x01, 0x53, 0x78, 0xc1, 0x43, 0x78, 3] : form;
+}
+
+/** The forms the jit emitted first (and neighbours left to the handlers). */
+function first(r: Rng, src: number, dst: number, mem: boolean): number[] {
   switch (r.below(17)) {
     case 0: return mem ? [0x89, ...modrmMem(r, src)] : [0x89, modrmReg(src, dst)]; // mov Ev, Gv
     case 1: return mem ? [0x8b, ...modrmMem(r, dst)] : [0x8b, modrmReg(dst, src)]; // mov Gv, Ev
@@ -138,6 +145,65 @@ function instruction(r: Rng, kind: Kind): number[] {
       if (k === 5) return [0x0f, 0x90 + r.below(16), modrmReg(0, r.pick(DST8))];
       return [0x8d, 0x44 | (dst << 3), (r.below(8) << 6 >>> 0) & 0xc0 | (r.pick([0, 1, 2, 6, 7]) << 3) | 3, r.below(256)]; // lea with SIB
     }
+  }
+}
+
+/** A segment override on a memory operand now and then (every segment is flat here; the override must still be the one used). */
+function seg(r: Rng, mem: boolean): number[] {
+  return mem && r.chance(0.2) ? [r.pick([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65])] : [];
+}
+
+/** Shift counts at the edges of 8, 16 and 32 bits. */
+const COUNTS = [0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 255];
+
+/**
+ * The forms the jit emits beyond the first ones (and their neighbours):
+ * 16-bit moves, byte ALU forms, the accumulator forms, IMUL, group 3,
+ * INC/DEC Ev, PUSH and POP, the shifts on memory and in 16 bits with
+ * counts at the edges, JMP, CDQ, CWDE, XCHG, SETcc and CMOVcc; each with
+ * the flags read after it now and then (ADC, SBB, SETcc, CMOVcc, Jcc
+ * over nothing).
+ */
+function more(r: Rng, src: number, dst: number, mem: boolean): number[] {
+  const d8 = r.pick(DST8);
+  const m = (reg: number): number[] => modrmMem(r, reg);
+  switch (r.below(24)) {
+    case 0: return mem ? [...seg(r, true), 0x66, 0x89, ...m(src)] : [0x66, 0x89, modrmReg(src, dst)]; // mov Ew, Gw
+    case 1: return mem ? [0x66, ...seg(r, true), 0x8b, ...m(dst)] : [0x66, 0x8b, modrmReg(dst, src)]; // mov Gw, Ew
+    case 2: return mem ? [0x66, 0xc7, ...m(0), r.below(256), r.below(256)] : [0x66, 0xc7, modrmReg(0, dst), r.below(256), r.below(256)]; // mov Ew, Iw
+    case 3: return mem ? [...seg(r, true), 0xc6, ...m(0), r.below(256)] : [0xc6, modrmReg(0, d8), r.below(256)]; // mov Eb, Ib
+    case 4: { const o = r.below(8); return mem ? [...seg(r, true), 0x80, ...m(o), r.below(256)] : [0x80, modrmReg(o, d8), r.below(256)]; } // alu Eb, Ib
+    case 5: { const op = r.below(8) * 8; return mem ? [op, ...m(src)] : [op, modrmReg(src, d8)]; } // alu Eb, Gb
+    case 6: { const op = r.below(8) * 8 + 2; return mem ? [...seg(r, true), op, ...m(d8)] : [op, modrmReg(d8, src)]; } // alu Gb, Eb
+    case 7: return mem ? [0x84, ...m(src)] : [0x84, modrmReg(src, r.below(8))]; // test Eb, Gb
+    case 8: return r.chance(0.5) ? [r.below(8) * 8 + 4, r.below(256)] : [r.below(8) * 8 + 5, ...le32(r.chance(0.3) ? r.pick([0, 1, 0x7fffffff, 0x80000000, 0xffffffff]) : r.u32())]; // alu AL, Ib / eAX, Iz
+    case 9: return [0xb0 + d8, r.below(256)]; // mov r8, imm8
+    case 10: return mem ? [0x0f, 0xaf, ...m(dst)] : [0x0f, 0xaf, modrmReg(dst, src)]; // imul Gv, Ev
+    case 11: { // imul Gv, Ev, Ib / Iz: overflowing or not
+      const imm = r.chance(0.5) ? [0x6b, ...[r.pick([0, 1, 2, 0x7f, 0x80, 0xff])]] : [0x69, ...le32(r.pick([1, 3, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff, r.u32()]))];
+      return mem ? [imm[0]!, ...m(dst), ...imm.slice(1)] : [imm[0]!, modrmReg(dst, src), ...imm.slice(1)];
+    }
+    case 12: { const o = r.pick([0, 2, 3]); const tail = o === 0 ? le32(r.u32()) : []; return mem ? [0xf7, ...m(o), ...tail] : [0xf7, modrmReg(o, dst), ...tail]; } // test Ev, Iz / not / neg
+    case 13: { const o = r.below(2); return mem ? [...seg(r, true), 0xff, ...m(o)] : [0xff, modrmReg(o, dst)]; } // inc/dec Ev
+    case 14: { // push and pop, kept balanced: push r32 / Ib / Iz, then pop
+      const k = r.below(3);
+      const push = k === 0 ? [0x50 + src] : k === 1 ? [0x6a, r.below(256)] : [0x68, ...le32(r.u32())];
+      return [...push, 0x58 + dst];
+    }
+    case 15: { // shifts on memory (1, Ib, CL) and in 16 bits, counts at the edges
+      const o = r.pick([0, 1, 2, 3, 4, 5, 7]);
+      const k = r.below(3);
+      if (mem) return k === 0 ? [0xd1, ...m(o)] : k === 1 ? [0xc1, ...m(o), r.pick(COUNTS)] : [0xd3, ...m(o)];
+      return k === 0 ? [0x66, 0xd1, modrmReg(o, dst)] : k === 1 ? [0x66, 0xc1, modrmReg(o, dst), r.pick(COUNTS)] : [0x66, 0xd3, modrmReg(o, dst)];
+    }
+    case 16: { const o = r.pick([4, 5, 7]); return [0xc1, modrmReg(o, dst), r.pick(COUNTS)]; } // shl/shr/sar by a constant
+    case 17: return [0xb1, r.pick(COUNTS)]; // mov cl, count (for the shifts by CL)
+    case 18: return r.chance(0.5) ? [0xeb, 0x00] : [0xe9, 0, 0, 0, 0]; // jmp to the next instruction
+    case 19: return [r.chance(0.5) ? 0x99 : 0x98]; // cdq / cwde
+    case 20: return r.chance(0.5) ? [0x90 + r.pick([1, 2, 7])] : [0x87, modrmReg(r.pick(DST), dst)]; // xchg
+    case 21: return mem ? [0x0f, 0x90 + r.below(16), ...m(0)] : [0x0f, 0x90 + r.below(16), modrmReg(0, d8)]; // setcc
+    case 22: return mem ? [0x0f, 0x40 + r.below(16), ...m(dst)] : [0x0f, 0x40 + r.below(16), modrmReg(dst, src)]; // cmovcc
+    default: return [0x70 + r.below(16), 0x00, r.chance(0.5) ? 0x13 : 0x1b, modrmReg(dst, src)]; // jcc over nothing, then adc/sbb: flags read
   }
 }
 
