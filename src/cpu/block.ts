@@ -145,6 +145,9 @@ export class Block {
   runs = 0;
   /** the jit engine's compiled function (jit.ts), null until compiled and once dropped */
   fn: JitFn | null = null;
+  /** the jit engine's last two successors (Cpu.runCompiled), or null */
+  s0: Block | null = null;
+  s1: Block | null = null;
   constructor(
     readonly gpa: number,
     /** CS.D the block was decoded for */

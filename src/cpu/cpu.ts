@@ -1403,12 +1403,26 @@ export class Cpu implements FpuHost {
    */
   private runCompiled(cache: BlockCache, b: Block, f: JitFn, n: number, page: number): number {
     for (;;) {
-      n = f(this, b, n, page);
-      if (this.halted || this.pollIntr || this.fetchPage !== page || !this.codeBig || (this.flags & F_TF) !== 0) return n;
+      const x = f(this, b, n, page);
+      if (x < 0) {
+        // the block called a handler or took a slow path (JitFn)
+        n = ~x;
+        if (this.halted || this.pollIntr || this.fetchPage !== page || !this.codeBig || (this.flags & F_TF) !== 0) return n;
+      } else n = x;
       const lin = (this.csBase + this.eip) | 0;
       if ((lin & 0xfffff000) !== page) return n;
-      const nb = cache.lookup((this.fetchGpa + (lin & 0xfff)) >>> 0, this.fetchHpa, true);
-      if (nb === null) return n;
+      // The block's last two successors first: a valid block is the one the lookup would find.
+      const gpa = (this.fetchGpa + (lin & 0xfff)) >>> 0;
+      let nb = b.s0;
+      if (nb === null || nb.gpa !== gpa || !nb.valid) {
+        nb = b.s1;
+        if (nb === null || nb.gpa !== gpa || !nb.valid) {
+          nb = cache.lookup(gpa, this.fetchHpa, true);
+          if (nb === null) return n;
+          b.s1 = b.s0;
+          b.s0 = nb;
+        }
+      }
       const nf = nb.fn;
       if (nf === null || n + nb.insns.length > this.budget) return n;
       b = nb;

@@ -91,7 +91,14 @@ import type { Mmu } from '../mmu/index.js';
 import { alu, mulFlags, shift, zsp } from './alu.js';
 import { F_ARITH } from './constants.js';
 
-/** Runs a compiled block `n` instructions into the slice, on linear page `page`; returns the count after it. */
+/**
+ * Runs a compiled block `n` instructions into the slice, on linear page
+ * `page`; returns the count after it, or its complement (~count) when the
+ * block may have changed what Cpu.runCompiled checks before chaining
+ * (halt, interrupt poll, fetch page, CS.D, TF): after a handler call or a
+ * memory access's slow path. A block that returns the count itself did
+ * neither, so those are as they were when it was entered.
+ */
 export type JitFn = (c: Cpu, b: Block, n: number, page: number) => number;
 
 /** Runs of a block before it is compiled (the jit engine's default). */
@@ -220,7 +227,21 @@ export function compileBlock(b: Block, page: Uint8Array, off: number, mmu: Mmu):
   const out: string[] = [];
   const pre: string[] = [];
   const TM = mmu.tlbMask;
-  out.push('const r = c.reg32, sb = c.segBase, sfr = c.segFastR, sfw = c.segFastW;', 'let e = c.eip, s = 0;');
+  out.push('const r = c.reg32, sb = c.segBase, sfr = c.segFastR, sfw = c.segFastW;', 'let e = c.eip, s = 0, w = 0;');
+  /** the block calls a handler: every return is "dirty" (see JitFn) */
+  let handlers = false;
+  /**
+   * The block ends with a branch back to its own start (a loop): when it is
+   * taken and the block fits once more in the slice, the function runs the
+   * block again itself, as Cpu.runCompiled would: its other conditions
+   * (no halt, no interrupt poll, the same fetch page, 32-bit code, TF
+   * clear, the block still valid, so that the lookup at EIP finds this
+   * block) can change only in a handler call or a memory access's slow
+   * path, after which the function has already returned if they did (TF
+   * and CS.D only in instructions that end a block).
+   */
+  let loops = false;
+  const top = out.length;
   // The decode fields as the previous instruction left them, or null: not known.
   let state: string | null = null;
   let rel = 0;
@@ -239,7 +260,7 @@ export function compileBlock(b: Block, page: Uint8Array, off: number, mmu: Mmu):
     const kind = d.kind;
     const op = d.op;
     /** Before an access's slow path: the contract's stores (see the file's comment), and `s` set for the exit check. */
-    const slow = `c.instrEip = ${here}; c.instrEsp = r[4]; c.executed = ${count}; s = 1;`;
+    const slow = `c.instrEip = ${here}; c.instrEsp = r[4]; c.executed = ${count}; s = 1; w = 1;`;
     /**
      * A read of `size` bytes at seg:offset (`o`, a local) into a new local
      * `v`, as Cpu.rd8/rd16/rd32: the MMU's software-TLB hit inlined where the
@@ -287,7 +308,6 @@ export function compileBlock(b: Block, page: Uint8Array, off: number, mmu: Mmu):
     const one32 = one && d.o32, one16 = one && !d.o32;
     const two32 = base && map0f && d.o32;
     const plain = d.o32 && base && d.opEnd === 1;
-    const plain0f = d.o32 && base && d.opEnd === 2 && page[at] === 0x0f;
     const ea = (): string => `const a${k} = ${eaExpr(d)};`;
     /** The immediate at `pos` bytes into the instruction, decoded now; fetched as the handler does when a memory read before it dropped the block (see the file's comment). */
     const lateImm = (imm: number, size: number): string => (mem ? `(b.valid ? ${imm} : c.fetchImm(${here}, ${d.modrmEnd}, ${size}))` : `${imm}`);
@@ -353,7 +373,12 @@ export function compileBlock(b: Block, page: Uint8Array, off: number, mmu: Mmu):
         body.push(`const q${k} = ${R(reg)};`, aluCode(4, `p${k}`, `q${k}`, `x${k}`));
         break;
       case K_JCC:
-        body.push(`c.eip = ${next};`, `if (${condCode(op & 15)}) c.nearJump32((${next} + ${d.imm | 0}) | 0);`);
+        body.push(`c.eip = ${next};`);
+        if (last && rel + d.len + (d.imm | 0) === 0) {
+          // a branch back to the block's own start (see `again`)
+          body.push(`if (${condCode(op & 15)}) { c.nearJump32(e); if (n + ${2 * insns.length} <= c.budget) { n = n + ${insns.length}; continue; } }`);
+          loops = true;
+        } else body.push(`if (${condCode(op & 15)}) c.nearJump32((${next} + ${d.imm | 0}) | 0);`);
         break;
       case K_PUSH_R:
         body.push(`if (c.stackBig) { const sp${k} = (r[4] - 4) | 0; ${wr(4, SS, `sp${k}`, R(op & 7))} r[4] = sp${k}; } else { ${slow} c.push32(${R(op & 7)}); }`);
@@ -366,11 +391,11 @@ export function compileBlock(b: Block, page: Uint8Array, off: number, mmu: Mmu):
       case K_CALL:
         body.push(`const ret${k} = ${next}; c.eip = ret${k}; const t${k} = (ret${k} + ${d.imm | 0}) | 0;`,
           `if ((t${k} >>> 0) > (c.segLimit[1] >>> 0) && (c.protectedMode || c.segLimit[1] !== -1)) c.gp(0);`,
-          `if (c.stackBig) { const sp${k} = (r[4] - 4) | 0; ${wr(4, SS, `sp${k}`, `ret${k}`)} r[4] = sp${k}; } else c.push32(ret${k});`,
+          `if (c.stackBig) { const sp${k} = (r[4] - 4) | 0; ${wr(4, SS, `sp${k}`, `ret${k}`)} r[4] = sp${k}; } else { w = 1; c.push32(ret${k}); }`,
           `c.eip = t${k};`);
         break;
       case K_RET:
-        body.push(`c.eip = ${next};`, `if (c.stackBig) { const sp${k} = r[4]; ${rd(4, SS, `sp${k}`, `v${k}`)} c.nearJump32(v${k}); r[4] = (r[4] + 4) | 0; } else { c.nearJump32(c.peekOp(0)); c.addSp(4); }`);
+        body.push(`c.eip = ${next};`, `if (c.stackBig) { const sp${k} = r[4]; ${rd(4, SS, `sp${k}`, `v${k}`)} c.nearJump32(v${k}); r[4] = (r[4] + 4) | 0; } else { w = 1; c.nearJump32(c.peekOp(0)); c.addSp(4); }`);
         break;
       default:
         effect = HANDLER;
@@ -476,7 +501,7 @@ export function compileBlock(b: Block, page: Uint8Array, off: number, mmu: Mmu):
           if (!mem) { body.push(op === 0x89 ? `${R16(rm)} = ${R16(reg)};` : `${R16(reg)} = ${R16(rm)};`); effect = REG_ONLY; }
           else if (op === 0x89) { body.push(ea(), wr(2, d.eaSeg, `a${k}`, R16(reg))); effect = FAST; }
           else { body.push(ea(), rd(2, d.eaSeg, `a${k}`, `v${k}`), `${R16(reg)} = v${k};`); effect = FAST; }
-        } else if (plain0f && op >= 0xb6 && op <= 0xbf && (op & 6) === 6 && d.ea === 1) {
+        } else if (two32 && op >= 0xb6 && op <= 0xbf && (op & 6) === 6 && d.ea === 1) {
           // MOVZX/MOVSX Gv, Eb/Ew (op0fb6)
           let v: string;
           if (mem) { body.push(ea(), rd(op & 1 ? 2 : 1, d.eaSeg, `a${k}`, `v${k}`)); v = `v${k}`; effect = FAST; }
@@ -521,7 +546,11 @@ export function compileBlock(b: Block, page: Uint8Array, off: number, mmu: Mmu):
         } else if (one32 && (op === 0xe9 || op === 0xeb)) {
           // JMP rel32 / rel8 (ope9, opeb: jumpRel)
           const disp = op === 0xe9 ? le32(page, at + d.opEnd) : (page[at + d.opEnd]! << 24) >> 24;
-          body.push(`c.eip = ${next};`, `c.nearJump32((${next} + ${disp}) | 0);`);
+          body.push(`c.eip = ${next};`);
+          if (last && rel + d.len + disp === 0) {
+            body.push(`c.nearJump32(e); if (n + ${2 * insns.length} <= c.budget) { n = n + ${insns.length}; continue; }`);
+            loops = true;
+          } else body.push(`c.nearJump32((${next} + ${disp}) | 0);`);
           effect = MEMORY;
           branch = true;
         } else if (one32 && op === 0x99) {
@@ -550,6 +579,55 @@ export function compileBlock(b: Block, page: Uint8Array, off: number, mmu: Mmu):
           if (!mem) { body.push(`const v${k} = ${R(rm)};`); effect = REG_ONLY; }
           else { body.push(ea(), rd(4, d.eaSeg, `a${k}`, `v${k}`)); effect = FAST; }
           body.push(`if (${condCode(op & 15)}) ${R(reg)} = v${k};`);
+        } else if (one && (op === 0xa8 || (op === 0xa9 && d.o32))) {
+          // TEST AL, Ib / eAX, Iz (opa8, opa9)
+          if (op === 0xa8) body.push(`const p${k} = c.reg8[0], q${k} = ${page[at + d.opEnd]!};`, aluCode(4, `p${k}`, `q${k}`, `x${k}`, 8));
+          else body.push(`const p${k} = r[0], q${k} = ${le32(page, at + d.opEnd)};`, aluCode(4, `p${k}`, `q${k}`, `x${k}`));
+          effect = REG_ONLY;
+        } else if (one && op >= 0xa0 && op <= 0xa3 && (d.o32 || (op & 1) === 0)) {
+          // MOV AL/eAX, moffs and moffs, AL/eAX (opa0-opa3): the offset is fetched before the access
+          const o = `${le32(page, at + d.opEnd)}`;
+          const sg = d.seg >= 0 ? d.seg : 3;
+          if (op === 0xa0) body.push(rd(1, sg, o, `v${k}`), `c.reg8[0] = v${k};`);
+          else if (op === 0xa1) body.push(rd(4, sg, o, `v${k}`), `r[0] = v${k};`);
+          else if (op === 0xa2) body.push(wr(1, sg, o, 'c.reg8[0]'));
+          else body.push(wr(4, sg, o, 'r[0]'));
+          effect = FAST;
+        } else if (one32 && op === 0xc9) {
+          // LEAVE (opc9): EBP read at SS:EBP, ESP = EBP + 4, then EBP
+          body.push(`if (c.stackBig) { const bp${k} = r[5]; ${rd(4, SS, `bp${k}`, `v${k}`)} r[4] = bp${k}; r[4] = (r[4] + 4) | 0; r[5] = v${k}; } else { ${slow} h${k}(c, ${op}); }`);
+          pre.push(`const h${k} = insns[${k}].handler;`);
+          effect = FAST;
+        } else if (one32 && op === 0xff && d.ea === 1 && reg === 6) {
+          // PUSH Ev (opff: group5): the operand read, then the push
+          if (mem) body.push(ea(), rd(4, d.eaSeg, `a${k}`, `v${k}`));
+          else body.push(`const v${k} = ${R(rm)};`);
+          body.push(`if (c.stackBig) { const sp${k} = (r[4] - 4) | 0; ${wr(4, SS, `sp${k}`, `v${k}`)} r[4] = sp${k}; } else { ${slow} c.push32(v${k}); }`);
+          effect = FAST;
+        } else if (one32 && op === 0xff && d.ea === 1 && (reg === 2 || reg === 4)) {
+          // CALL Ev / JMP Ev (opff: group5; jumpAbs): the target read, the CS limit checked, then the push
+          if (mem) body.push(ea(), rd(4, d.eaSeg, `a${k}`, `t${k}`));
+          else body.push(`const t${k} = ${R(rm)};`);
+          if (reg === 4) body.push(`c.eip = ${next};`, `c.nearJump32(t${k});`);
+          else {
+            body.push(`const ret${k} = ${next}; c.eip = ret${k};`,
+              `if ((t${k} >>> 0) > (c.segLimit[1] >>> 0) && (c.protectedMode || c.segLimit[1] !== -1)) c.gp(0);`,
+              `if (c.stackBig) { const sp${k} = (r[4] - 4) | 0; ${wr(4, SS, `sp${k}`, `ret${k}`)} r[4] = sp${k}; } else c.push32(ret${k});`,
+              `c.eip = t${k};`);
+          }
+          effect = MEMORY;
+          branch = true;
+        } else if (one && op === 0xf6 && d.ea === 1 && reg <= 1) {
+          // TEST Eb, Ib (opf6: group3): the immediate is fetched after the read
+          const imm = page[at + d.modrmEnd]!;
+          if (mem) { body.push(ea(), rd(1, d.eaSeg, `a${k}`, `p${k}`)); effect = FAST; }
+          else { body.push(`const p${k} = ${R8(rm)};`); effect = REG_ONLY; }
+          body.push(`const q${k} = ${lateImm(imm, 0)};`, aluCode(4, `p${k}`, `q${k}`, `x${k}`, 8));
+        } else if (one && op === 0xfe && d.ea === 1 && reg <= 1) {
+          // INC/DEC Eb (opfe)
+          const compute = `const x${k} = (p${k} ${reg === 0 ? '+' : '-'} 1) | 0; c.setLazyKeepCf(${reg === 0 ? LZ_INC : LZ_DEC}, p${k}, x${k}, 8);`;
+          if (mem) { body.push(ea(), rmw(1, d.eaSeg, `a${k}`, true, compute, true)); effect = FAST; }
+          else { body.push(`const p${k} = ${R8(rm)};`, compute, `${R8(rm)} = x${k};`); effect = REG_ONLY; }
         }
     }
     const regOnly = effect === REG_ONLY;
@@ -566,6 +644,7 @@ export function compileBlock(b: Block, page: Uint8Array, off: number, mmu: Mmu):
     }
     if (isHandler) {
       pre.push(`const h${k} = insns[${k}].handler, d${k} = insns[${k}];`);
+      handlers = true;
       if (STATS) { const key = `${map0f ? '0f' : ''}${op.toString(16)}${d.ea ? '/' + reg + (mem ? 'm' : 'r') : ''}${d.o32 ? '' : ' o16'}${d.rep ? ' rep' + d.rep : ''}${d.lock ? ' lock' : ''}`; out.push(`S[${JSON.stringify(key)}] = (S[${JSON.stringify(key)}] || 0) + 1;`); }
       out.push(`c.eip = (e + ${rel + d.opEnd}) | 0;`);
       if (d.ea !== 0) out.push(`c.pre = d${k};`);
@@ -573,7 +652,7 @@ export function compileBlock(b: Block, page: Uint8Array, off: number, mmu: Mmu):
       if (d.ea !== 0) out.push('c.pre = null;');
       state = null;
       if (!last) {
-        out.push(`if (c.halted || ${count} >= c.budget || c.pollIntr || !b.valid || c.fetchPage !== page) return ${count};`);
+        out.push(`if (c.halted || ${count} >= c.budget || c.pollIntr || !b.valid || c.fetchPage !== page) return ~(${count});`);
         // As runBlock: the next instruction starts where the handler left EIP.
         out.push(`e = (c.eip - ${rel + d.len}) | 0;`);
       }
@@ -583,14 +662,18 @@ export function compileBlock(b: Block, page: Uint8Array, off: number, mmu: Mmu):
       if (last) {
         if (!branch) out.push(`c.eip = ${next};`);
       } else if (effect === MEMORY) {
-        out.push(`s = 0; if (c.halted || ${count} >= c.budget || c.pollIntr || !b.valid || c.fetchPage !== page) { c.eip = ${next}; return ${count}; }`);
+        out.push(`s = 0; if (c.halted || ${count} >= c.budget || c.pollIntr || !b.valid || c.fetchPage !== page) { c.eip = ${next}; return ~(${count}); }`);
       } else if (!regOnly) {
-        out.push(`if (s !== 0) { s = 0; if (c.halted || ${count} >= c.budget || c.pollIntr || !b.valid || c.fetchPage !== page) { c.eip = ${next}; return ${count}; } }`);
+        out.push(`if (s !== 0) { s = 0; if (c.halted || ${count} >= c.budget || c.pollIntr || !b.valid || c.fetchPage !== page) { c.eip = ${next}; return ~(${count}); } }`);
       }
     }
     rel += d.len;
   }
-  out.push(`return n + ${insns.length};`);
+  out.push(handlers ? `return ~(n + ${insns.length});` : `return w === 0 ? n + ${insns.length} : ~(n + ${insns.length});`);
+  if (loops) {
+    out.splice(top, 0, 'for (;;) {', 'e = c.eip;');
+    out.push('}');
+  }
   const src = `"use strict";\n${pre.join('\n')}\nconst MHP = mm.tlbHpa, M32 = mm.i32, M16 = mm.u16, M8 = mm.u8, MDV = mm.dv;\nreturn function jit_${b.gpa.toString(16)}(c, b, n, page) {\n${out.filter((s) => s !== '').join('\n')}\n};`;
   if (process.env.VMMU_JIT_DUMP) console.error(src);
   // eslint-disable-next-line @typescript-eslint/no-implied-eval

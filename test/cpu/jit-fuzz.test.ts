@@ -160,14 +160,15 @@ const COUNTS = [0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 255];
  * The forms the jit emits beyond the first ones (and their neighbours):
  * 16-bit moves, byte ALU forms, the accumulator forms, IMUL, group 3,
  * INC/DEC Ev, PUSH and POP, the shifts on memory and in 16 bits with
- * counts at the edges, JMP, CDQ, CWDE, XCHG, SETcc and CMOVcc; each with
- * the flags read after it now and then (ADC, SBB, SETcc, CMOVcc, Jcc
- * over nothing).
+ * counts at the edges, JMP, CDQ, CWDE, XCHG, SETcc, CMOVcc, TEST with
+ * an immediate, MOV with moffs, LEAVE, PUSH Ev, JMP and CALL Ev (to the
+ * next instruction), INC/DEC Eb; and the flags read after them (ADC, SBB,
+ * SETcc, CMOVcc, Jcc over nothing, the flags folded into the data).
  */
 function more(r: Rng, src: number, dst: number, mem: boolean): number[] {
   const d8 = r.pick(DST8);
   const m = (reg: number): number[] => modrmMem(r, reg);
-  switch (r.below(24)) {
+  switch (r.below(31)) {
     case 0: return mem ? [...seg(r, true), 0x66, 0x89, ...m(src)] : [0x66, 0x89, modrmReg(src, dst)]; // mov Ew, Gw
     case 1: return mem ? [0x66, ...seg(r, true), 0x8b, ...m(dst)] : [0x66, 0x8b, modrmReg(dst, src)]; // mov Gw, Ew
     case 2: return mem ? [0x66, 0xc7, ...m(0), r.below(256), r.below(256)] : [0x66, 0xc7, modrmReg(0, dst), r.below(256), r.below(256)]; // mov Ew, Iw
@@ -203,7 +204,23 @@ function more(r: Rng, src: number, dst: number, mem: boolean): number[] {
     case 20: return r.chance(0.5) ? [0x90 + r.pick([1, 2, 7])] : [0x87, modrmReg(r.pick(DST), dst)]; // xchg
     case 21: return mem ? [0x0f, 0x90 + r.below(16), ...m(0)] : [0x0f, 0x90 + r.below(16), modrmReg(0, d8)]; // setcc
     case 22: return mem ? [0x0f, 0x40 + r.below(16), ...m(dst)] : [0x0f, 0x40 + r.below(16), modrmReg(dst, src)]; // cmovcc
-    default: return [0x70 + r.below(16), 0x00, r.chance(0.5) ? 0x13 : 0x1b, modrmReg(dst, src)]; // jcc over nothing, then adc/sbb: flags read
+    case 23: return [0x70 + r.below(16), 0x00, r.chance(0.5) ? 0x13 : 0x1b, modrmReg(dst, src)]; // jcc over nothing, then adc/sbb: flags read
+    case 24: return r.chance(0.5) ? [0xa8, r.below(256)] : [0xa9, ...le32(r.u32())]; // test AL, Ib / eAX, Iz
+    case 25: { // mov AL/eAX, moffs and back (an absolute address in the data area)
+      const op = 0xa0 + r.below(4);
+      return [...seg(r, true), ...(op & 1 ? [] : r.chance(0.3) ? [0x66] : []), op, ...le32(DATA + r.below(0x100))];
+    }
+    case 26: return [0x55, 0x89, 0xe5, 0x6a, r.below(256), 0xc9]; // push ebp; mov ebp, esp; push Ib; leave
+    case 27: return mem ? [0xff, ...m(6), 0x58 + dst] : [0xff, modrmReg(6, src), 0x58 + dst]; // push Ev; pop
+    case 28: { // call +0; pop d (its own address); add d, n: the address after the jump or call below; then jmp/call d, or through memory
+      const k = r.below(4);
+      if (k === 0) return [0xe8, 0, 0, 0, 0, 0x58 + dst, 0x83, 0xc0 + dst, 6, 0xff, 0xe0 + dst]; // jmp d
+      if (k === 1) return [0xe8, 0, 0, 0, 0, 0x58 + dst, 0x83, 0xc0 + dst, 6, 0xff, 0xd0 + dst, 0x58 + r.pick(DST)]; // call d; pop
+      const ind = k === 2 ? [0xff, 0x63, 0x7c] : [0xff, 0x53, 0x7c]; // jmp/call [ebx+0x7c]
+      return [0xe8, 0, 0, 0, 0, 0x58 + dst, 0x83, 0xc0 + dst, 10, 0x89, 0x43 | (dst << 3), 0x7c, ...ind, ...(k === 3 ? [0x58 + r.pick(DST)] : [])];
+    }
+    case 29: { const o = r.below(2); return mem ? [0xf6, ...m(o), r.below(256)] : [0xf6, modrmReg(o, d8), r.below(256)]; } // test Eb, Ib
+    default: { const o = r.below(2); return mem ? [...seg(r, true), 0xfe, ...m(o)] : [0xfe, modrmReg(o, d8)]; } // inc/dec Eb
   }
 }
 
