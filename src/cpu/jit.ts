@@ -102,7 +102,7 @@ import { F_ARITH } from './constants.js';
 export type JitFn = (c: Cpu, b: Block, n: number, page: number) => number;
 
 /** Runs of a block before it is compiled (the jit engine's default). */
-export const JIT_THRESHOLD = 32;
+export const JIT_THRESHOLD = 128;
 
 // Lazy-flag operations (cpu.ts LZ_*), repeated here as literals for the generated code.
 const LZ_ADD = 0, LZ_SUB = 2, LZ_LOGIC = 4, LZ_INC = 5, LZ_DEC = 6, LZ_NEG = 7;
@@ -137,11 +137,11 @@ function eaExpr(d: Insn): string {
  */
 function aluCode(o: number, a: string, b: string, x: string, bits = 32): string {
   switch (o) {
-    case 0: return `const ${x} = (${a} + ${b}) | 0; c.setLazy(${LZ_ADD}, ${a}, ${b}, ${x}, ${bits});`;
-    case 1: return `const ${x} = ${a} | ${b}; c.setLazy(${LZ_LOGIC}, ${a}, ${b}, ${x}, ${bits});`;
-    case 4: return `const ${x} = ${a} & ${b}; c.setLazy(${LZ_LOGIC}, ${a}, ${b}, ${x}, ${bits});`;
-    case 5: case 7: return `const ${x} = (${a} - ${b}) | 0; c.setLazy(${LZ_SUB}, ${a}, ${b}, ${x}, ${bits});`;
-    case 6: return `const ${x} = ${a} ^ ${b}; c.setLazy(${LZ_LOGIC}, ${a}, ${b}, ${x}, ${bits});`;
+    case 0: return `const ${x} = (${a} + ${b}) | 0; ${FW}c.setLazy(${LZ_ADD}, ${a}, ${b}, ${x}, ${bits});${FE}`;
+    case 1: return `const ${x} = ${a} | ${b}; ${FW}c.setLazy(${LZ_LOGIC}, ${a}, ${b}, ${x}, ${bits});${FE}`;
+    case 4: return `const ${x} = ${a} & ${b}; ${FW}c.setLazy(${LZ_LOGIC}, ${a}, ${b}, ${x}, ${bits});${FE}`;
+    case 5: case 7: return `const ${x} = (${a} - ${b}) | 0; ${FW}c.setLazy(${LZ_SUB}, ${a}, ${b}, ${x}, ${bits});${FE}`;
+    case 6: return `const ${x} = ${a} ^ ${b}; ${FW}c.setLazy(${LZ_LOGIC}, ${a}, ${b}, ${x}, ${bits});${FE}`;
     default: return `const ${x} = alu(c, ${o}, ${a}, ${b}, ${bits});`; // ADC, SBB: they read CF
   }
 }
@@ -156,7 +156,7 @@ function aluCode(o: number, a: string, b: string, x: string, bits = 32): string 
 function shiftCode(o: number, a: string, count: number, bits: 16 | 32, x: string): string {
   const n = count & 31;
   const flags = (cf: string, of: string): string =>
-    `c.setArith(${cf} | (${of} << 11) | zsp(${x}, ${bits}), ${F_ARITH});`;
+    `${FW}c.setArith(${cf} | (${of} << 11) | zsp(${x}, ${bits}), ${F_ARITH});${FE}`;
   if (bits === 32) {
     switch (o) {
       case 4: case 6: return `const ${x} = ${a} << ${n}; const f${x} = (${a} >>> ${32 - n}) & 1; ${flags(`f${x}`, `(((${x} >>> 31) & 1) ^ f${x})`)}`;
@@ -172,6 +172,16 @@ function shiftCode(o: number, a: string, count: number, bits: 16 | 32, x: string
     default: return `const ${x} = shift(c, ${o}, ${a}, ${n}, 16);`;
   }
 }
+
+/**
+ * Marks around a flag update that sets all six arithmetic flags without
+ * reading the ones before (setLazy, or setArith of all of them): one that
+ * a later such update overwrites before anything can see it is left out
+ * (see `deadFlags`).
+ */
+const FW = '\u0001', FE = '\u0002';
+/** What reads the flags (or may, through a call) in generated code, once the marked updates are taken out. */
+const READS_FLAGS = /c\.get|c\.cond|c\.flags|c\.lazy|c\.setArith|c\.setLazyKeepCf|c\.saveFlags|alu\(c|shift\(c|mulFlags/;
 
 /** A condition code's test (Cpu.cond), specialised per code. */
 function condCode(cc: number): string {
@@ -218,6 +228,36 @@ function hostStore(size: number, h: string, v: string): string {
 const inPage = (size: number, l: string): string => (size === 1 ? 'true' : `(${l} & 0xfff) <= ${0x1000 - size}`);
 
 /**
+ * Leaves out the marked flag updates (FW ... FE) that nothing can see:
+ * that of a register-only instruction when, before anything reads the
+ * flags, a later register-only instruction overwrites all of them. Only
+ * register-only instructions lie between the two, so no fault, exit or
+ * handler can look at the flags in between (any other instruction, and
+ * the block's end, counts as reading them). Both kinds of marked update
+ * leave every flag a later read can see determined by themselves alone:
+ * setLazy writes the whole lazy state, setArith all six arithmetic flags
+ * (the lazy fields it leaves stale are masked by lazyMask 0).
+ */
+function deadFlags(out: string[], spans: { from: number; to: number; regOnly: boolean }[]): void {
+  let needed = true;
+  for (let k = spans.length - 1; k >= 0; k--) {
+    const { from, to, regOnly } = spans[k]!;
+    let code = out.slice(from, to).join('\n');
+    const writes = code.includes(FW);
+    const reads = READS_FLAGS.test(code.replace(/\u0001[^\u0002]*\u0002/g, ''));
+    let drop = false;
+    if (!regOnly || reads) needed = true;
+    else if (writes) {
+      // its update is overwritten unseen (it goes), or it hides every earlier one
+      drop = !needed;
+      needed = false;
+    }
+    code = drop ? code.replace(/\u0001[^\u0002]*\u0002/g, '') : code.replace(/[\u0001\u0002]/g, '');
+    out.splice(from, to - from, code, ...new Array<string>(to - from - 1).fill(''));
+  }
+}
+
+/**
  * Compiles block `b`, whose bytes are at page[off..] (the host page the
  * block was decoded from; unchanged since, or the block would be invalid),
  * for the CPU whose MMU is `mmu`.
@@ -245,6 +285,8 @@ export function compileBlock(b: Block, page: Uint8Array, off: number, mmu: Mmu):
   // The decode fields as the previous instruction left them, or null: not known.
   let state: string | null = null;
   let rel = 0;
+  /** per instruction: its code in `out` (from, to), and whether it is register-only */
+  const spans: { from: number; to: number; regOnly: boolean }[] = [];
   for (let k = 0; k < insns.length; k++) {
     const d = insns[k]!;
     const at = off + rel;
@@ -513,14 +555,14 @@ export function compileBlock(b: Block, page: Uint8Array, off: number, mmu: Mmu):
           // IMUL Gv, Ev (op0faf): Math.imul is the low half, and the product fits 32 bits exactly when the double product equals it
           if (mem) { body.push(`const p${k} = ${R(reg)};`, ea(), rd(4, d.eaSeg, `a${k}`, `q${k}`)); effect = FAST; }
           else { body.push(`const p${k} = ${R(reg)}, q${k} = ${R(rm)};`); effect = REG_ONLY; }
-          body.push(`const x${k} = Math.imul(p${k}, q${k}); ${R(reg)} = x${k}; mulFlags(c, x${k}, 32, p${k} * q${k} !== x${k});`);
+          body.push(`const x${k} = Math.imul(p${k}, q${k}); ${R(reg)} = x${k}; ${FW}mulFlags(c, x${k}, 32, p${k} * q${k} !== x${k});${FE}`);
         } else if (one32 && (op === 0x69 || op === 0x6b) && d.ea === 1) {
           // IMUL Gv, Ev, Iz/Ib (op69): the immediate is fetched after the read
           const imm = op === 0x69 ? le32(page, at + d.modrmEnd) : (page[at + d.modrmEnd]! << 24) >> 24;
           if (mem) { body.push(ea(), rd(4, d.eaSeg, `a${k}`, `p${k}`)); effect = FAST; }
           else { body.push(`const p${k} = ${R(rm)};`); effect = REG_ONLY; }
           body.push(`const q${k} = ${lateImm(imm, op === 0x69 ? 4 : 1)};`,
-            `const x${k} = Math.imul(p${k}, q${k}); ${R(reg)} = x${k}; mulFlags(c, x${k}, 32, p${k} * q${k} !== x${k});`);
+            `const x${k} = Math.imul(p${k}, q${k}); ${R(reg)} = x${k}; ${FW}mulFlags(c, x${k}, 32, p${k} * q${k} !== x${k});${FE}`);
         } else if (one32 && op === 0xf7 && d.ea === 1 && reg <= 3) {
           // group 3 TEST Ev, Iz / NOT / NEG (opf7: group3)
           if (reg <= 1) {
@@ -529,7 +571,7 @@ export function compileBlock(b: Block, page: Uint8Array, off: number, mmu: Mmu):
             else { body.push(`const p${k} = ${R(rm)};`); effect = REG_ONLY; }
             body.push(`const q${k} = ${lateImm(imm, 4)};`, aluCode(4, `p${k}`, `q${k}`, `x${k}`));
           } else {
-            const compute = reg === 2 ? `const x${k} = ~p${k};` : `const x${k} = (0 - p${k}) | 0; c.setLazy(${LZ_NEG}, 0, p${k}, x${k}, 32);`;
+            const compute = reg === 2 ? `const x${k} = ~p${k};` : `const x${k} = (0 - p${k}) | 0; ${FW}c.setLazy(${LZ_NEG}, 0, p${k}, x${k}, 32);${FE}`;
             if (mem) { body.push(ea(), rmw(4, d.eaSeg, `a${k}`, reg === 3, compute, true)); effect = FAST; }
             else { body.push(`const p${k} = ${R(rm)};`, compute, `${R(rm)} = x${k};`); effect = REG_ONLY; }
           }
@@ -632,6 +674,7 @@ export function compileBlock(b: Block, page: Uint8Array, off: number, mmu: Mmu):
     }
     const regOnly = effect === REG_ONLY;
     const isHandler = effect === HANDLER;
+    const from = out.length;
     // The contract (see the file's comment): up front before a handler, a
     // form that can fault other than in its memory accesses, and the
     // block's last instruction; in the slow paths of a FAST form.
@@ -667,8 +710,10 @@ export function compileBlock(b: Block, page: Uint8Array, off: number, mmu: Mmu):
         out.push(`if (s !== 0) { s = 0; if (c.halted || ${count} >= c.budget || c.pollIntr || !b.valid || c.fetchPage !== page) { c.eip = ${next}; return ~(${count}); } }`);
       }
     }
+    spans.push({ from, to: out.length, regOnly });
     rel += d.len;
   }
+  deadFlags(out, spans);
   out.push(handlers ? `return ~(n + ${insns.length});` : `return w === 0 ? n + ${insns.length} : ~(n + ${insns.length});`);
   if (loops) {
     out.splice(top, 0, 'for (;;) {', 'e = c.eip;');
