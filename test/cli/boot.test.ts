@@ -16,6 +16,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 // can be ten times slower than usual, so the tests that run a guest for a
 // while get minutes, not the default 5 s.
 import { exit, forever, idle, print, printModules, spin, writeGuest } from './tiny-guest.js';
+import { JIT_THRESHOLD } from '../../src/cpu/jit.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const main = join(root, 'dist/src/cli/main.js'); // built by npm test's pretest; run alone, npm run build first
@@ -184,7 +185,7 @@ describe('the end-of-run summary names the CPU engine', () => {
     const jit = spawnSync(process.execPath, [main, 'boot', '--multiboot', guest, '--engine', 'jit'], { env, cwd: root, encoding: 'utf8' });
     expect(jit.status, jit.stderr).toBe(1);
     expect(jit.stderr).toMatch(/engine jit: \d+ blocks decoded/);
-    const m = /jit: (\d+) blocks compiled \(after 32 runs each\) in \d+ ms, (\d+) compiled functions live, 0 dropped with their blocks/.exec(jit.stderr);
+    const m = new RegExp(`jit: (\\d+) blocks compiled \\(after ${JIT_THRESHOLD} runs each\\) in \\d+ ms, (\\d+) compiled functions live, 0 dropped with their blocks`).exec(jit.stderr);
     expect(m, jit.stderr).not.toBeNull();
     expect(Number(m![1])).toBeGreaterThan(0);
     expect(Number(m![2])).toBe(Number(m![1]));
