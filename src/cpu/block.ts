@@ -145,6 +145,9 @@ export class Block {
   runs = 0;
   /** the jit engine's compiled function (jit.ts), null until compiled and once dropped */
   fn: JitFn | null = null;
+  /** the jit engine's last two successors (Cpu.runCompiled), or null */
+  s0: Block | null = null;
+  s1: Block | null = null;
   constructor(
     readonly gpa: number,
     /** CS.D the block was decoded for */
@@ -337,7 +340,7 @@ export class BlockCache {
   /** Compiles block `b`, decoded from the host page at `hpaPage` (unchanged since: the block is valid). */
   compile(b: Block, hpaPage: number): void {
     const t = performance.now();
-    b.fn = compileBlock(b, this.mmu.u8.subarray(hpaPage, hpaPage + 4096), b.gpa & 0xfff);
+    b.fn = compileBlock(b, this.mmu.u8.subarray(hpaPage, hpaPage + 4096), b.gpa & 0xfff, this.mmu);
     this.jitMs += performance.now() - t;
     this.jitCompiled++;
     this.jitLive++;

@@ -785,11 +785,13 @@ export class Cpu implements FpuHost {
    * The jit engine's fetch of a group 1 immediate after the operand read
    * made its block invalid (jit.ts): as the handler fetches it, with EIP
    * after the ModR/M operand of the instruction at `at`; `size` 1 is a
-   * sign-extended byte, 4 a dword.
+   * sign-extended byte, 0 a byte, 2 a word, 4 a dword.
    */
   fetchImm(at: number, modrmEnd: number, size: number): number {
     this.eip = (at + modrmEnd) | 0;
-    return size === 1 ? (this.fetch8() << 24) >> 24 : this.fetch32();
+    if (size === 1) return (this.fetch8() << 24) >> 24;
+    if (size === 0) return this.fetch8();
+    return size === 2 ? this.fetch16() : this.fetch32();
   }
 
   /** A near jump to `target` with a 32-bit operand: the CS limit check of the handlers' jumpAbs (ops/control.ts). */
@@ -1401,12 +1403,26 @@ export class Cpu implements FpuHost {
    */
   private runCompiled(cache: BlockCache, b: Block, f: JitFn, n: number, page: number): number {
     for (;;) {
-      n = f(this, b, n, page);
-      if (this.halted || this.pollIntr || this.fetchPage !== page || !this.codeBig || (this.flags & F_TF) !== 0) return n;
+      const x = f(this, b, n, page);
+      if (x < 0) {
+        // the block called a handler or took a slow path (JitFn)
+        n = ~x;
+        if (this.halted || this.pollIntr || this.fetchPage !== page || !this.codeBig || (this.flags & F_TF) !== 0) return n;
+      } else n = x;
       const lin = (this.csBase + this.eip) | 0;
       if ((lin & 0xfffff000) !== page) return n;
-      const nb = cache.lookup((this.fetchGpa + (lin & 0xfff)) >>> 0, this.fetchHpa, true);
-      if (nb === null) return n;
+      // The block's last two successors first: a valid block is the one the lookup would find.
+      const gpa = (this.fetchGpa + (lin & 0xfff)) >>> 0;
+      let nb = b.s0;
+      if (nb === null || nb.gpa !== gpa || !nb.valid) {
+        nb = b.s1;
+        if (nb === null || nb.gpa !== gpa || !nb.valid) {
+          nb = cache.lookup(gpa, this.fetchHpa, true);
+          if (nb === null) return n;
+          b.s1 = b.s0;
+          b.s0 = nb;
+        }
+      }
       const nf = nb.fn;
       if (nf === null || n + nb.insns.length > this.budget) return n;
       b = nb;

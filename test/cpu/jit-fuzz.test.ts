@@ -63,13 +63,13 @@ const HANDLER = [0x50, 0x8b, 0x44, 0x24, 0x04, 0x03, 0x44, 0x24, 0x0c, 0x01, 0xe
   0xff, 0x05, ...le32(TICKS), 0xb0, 0x20, 0xe6, 0x20, 0x58, 0xcf];
 /**
  * The page-fault handler: push eax; mov eax, cr2; add eax, [esp+4] (the
- * error code); add eax, [esp+8] (EIP); add [ACC], eax; rol dword [ACC],
- * 7; inc dword [FAULTS]; or dword [PT1], 3; or dword [PT1+4], 3; or
+ * error code); add eax, [esp+8] (EIP); add eax, [esp+16] (EFLAGS: the
+ * flags as the faulting instruction found them); add [ACC], eax; rol dword
+ * [ACC], 7; inc dword [FAULTS]; or dword [PT1], 3; or dword [PT1+4], 3; or
  * dword [PD+4], 3 (present and writable again); invlpg [WINDOW]; invlpg
- * [WINDOW+0x1000]; pop eax;
- * add esp, 4 (the error code); iret
+ * [WINDOW+0x1000]; pop eax; add esp, 4 (the error code); iret
  */
-const PF_CODE = [0x50, 0x0f, 0x20, 0xd0, 0x03, 0x44, 0x24, 0x04, 0x03, 0x44, 0x24, 0x08, 0x01, 0x05, ...le32(ACC), 0xc1, 0x05, ...le32(ACC), 7,
+const PF_CODE = [0x50, 0x0f, 0x20, 0xd0, 0x03, 0x44, 0x24, 0x04, 0x03, 0x44, 0x24, 0x08, 0x03, 0x44, 0x24, 0x10, 0x01, 0x05, ...le32(ACC), 0xc1, 0x05, ...le32(ACC), 7,
   0xff, 0x05, ...le32(FAULTS), 0x83, 0x0d, ...le32(PT1), 3, 0x83, 0x0d, ...le32(PT1 + 4), 3, 0x83, 0x0d, ...le32(PD + 4), 3,
   0x0f, 0x01, 0x3d, ...le32(WINDOW), 0x0f, 0x01, 0x3d, ...le32(WINDOW + 0x1000), 0x58, 0x83, 0xc4, 0x04, 0xcf];
 /** mov al, v; out port, al */
@@ -122,6 +122,13 @@ function instruction(r: Rng, kind: Kind): number[] {
     else change = [0x83, 0x25, ...le32(entry), r.pick([0xfe, 0xfd, 0xfc, 0x9f])]; // and: clear P, RW, both, or A and D
     return r.chance(0.7) ? [...change, ...invlpg] : change;
   }
+  // with the flags folded into the data area after a third of them: pushfd; pop edx; add [ebx+0x78], edx; rol dword [ebx+0x78], 3
+  const form = r.chance(0.5) ? more(r, src, dst, mem) : first(r, src, dst, mem);
+  return r.chance(0.3) ? [...form, 0x9c, 0x5a, 0x01, 0x53, 0x78, 0xc1, 0x43, 0x78, 3] : form;
+}
+
+/** The forms the jit emitted first (and neighbours left to the handlers). */
+function first(r: Rng, src: number, dst: number, mem: boolean): number[] {
   switch (r.below(17)) {
     case 0: return mem ? [0x89, ...modrmMem(r, src)] : [0x89, modrmReg(src, dst)]; // mov Ev, Gv
     case 1: return mem ? [0x8b, ...modrmMem(r, dst)] : [0x8b, modrmReg(dst, src)]; // mov Gv, Ev
@@ -149,6 +156,82 @@ function instruction(r: Rng, kind: Kind): number[] {
       if (k === 5) return [0x0f, 0x90 + r.below(16), modrmReg(0, r.pick(DST8))];
       return [0x8d, 0x44 | (dst << 3), (r.below(8) << 6 >>> 0) & 0xc0 | (r.pick([0, 1, 2, 6, 7]) << 3) | 3, r.below(256)]; // lea with SIB
     }
+  }
+}
+
+/** A segment override on a memory operand now and then (every segment is flat here; the override must still be the one used). */
+function seg(r: Rng, mem: boolean): number[] {
+  return mem && r.chance(0.2) ? [r.pick([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65])] : [];
+}
+
+/** Shift counts at the edges of 8, 16 and 32 bits. */
+const COUNTS = [0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 255];
+
+/**
+ * The forms the jit emits beyond the first ones (and their neighbours):
+ * 16-bit moves, byte ALU forms, the accumulator forms, IMUL, group 3,
+ * INC/DEC Ev, PUSH and POP, the shifts on memory and in 16 bits with
+ * counts at the edges, JMP, CDQ, CWDE, XCHG, SETcc, CMOVcc, TEST with
+ * an immediate, MOV with moffs, LEAVE, PUSH Ev, JMP and CALL Ev (to the
+ * next instruction), INC/DEC Eb; and the flags read after them (ADC, SBB,
+ * SETcc, CMOVcc, Jcc over nothing, the flags folded into the data).
+ */
+function more(r: Rng, src: number, dst: number, mem: boolean): number[] {
+  const d8 = r.pick(DST8);
+  const m = (reg: number): number[] => modrmMem(r, reg);
+  switch (r.below(31)) {
+    case 0: return mem ? [...seg(r, true), 0x66, 0x89, ...m(src)] : [0x66, 0x89, modrmReg(src, dst)]; // mov Ew, Gw
+    case 1: return mem ? [0x66, ...seg(r, true), 0x8b, ...m(dst)] : [0x66, 0x8b, modrmReg(dst, src)]; // mov Gw, Ew
+    case 2: return mem ? [0x66, 0xc7, ...m(0), r.below(256), r.below(256)] : [0x66, 0xc7, modrmReg(0, dst), r.below(256), r.below(256)]; // mov Ew, Iw
+    case 3: return mem ? [...seg(r, true), 0xc6, ...m(0), r.below(256)] : [0xc6, modrmReg(0, d8), r.below(256)]; // mov Eb, Ib
+    case 4: { const o = r.below(8); return mem ? [...seg(r, true), 0x80, ...m(o), r.below(256)] : [0x80, modrmReg(o, d8), r.below(256)]; } // alu Eb, Ib
+    case 5: { const op = r.below(8) * 8; return mem ? [op, ...m(src)] : [op, modrmReg(src, d8)]; } // alu Eb, Gb
+    case 6: { const op = r.below(8) * 8 + 2; return mem ? [...seg(r, true), op, ...m(d8)] : [op, modrmReg(d8, src)]; } // alu Gb, Eb
+    case 7: return mem ? [0x84, ...m(src)] : [0x84, modrmReg(src, r.below(8))]; // test Eb, Gb
+    case 8: return r.chance(0.5) ? [r.below(8) * 8 + 4, r.below(256)] : [r.below(8) * 8 + 5, ...le32(r.chance(0.3) ? r.pick([0, 1, 0x7fffffff, 0x80000000, 0xffffffff]) : r.u32())]; // alu AL, Ib / eAX, Iz
+    case 9: return [0xb0 + d8, r.below(256)]; // mov r8, imm8
+    case 10: return mem ? [0x0f, 0xaf, ...m(dst)] : [0x0f, 0xaf, modrmReg(dst, src)]; // imul Gv, Ev
+    case 11: { // imul Gv, Ev, Ib / Iz: overflowing or not
+      const imm = r.chance(0.5) ? [0x6b, ...[r.pick([0, 1, 2, 0x7f, 0x80, 0xff])]] : [0x69, ...le32(r.pick([1, 3, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff, r.u32()]))];
+      return mem ? [imm[0]!, ...m(dst), ...imm.slice(1)] : [imm[0]!, modrmReg(dst, src), ...imm.slice(1)];
+    }
+    case 12: { const o = r.pick([0, 2, 3]); const tail = o === 0 ? le32(r.u32()) : []; return mem ? [0xf7, ...m(o), ...tail] : [0xf7, modrmReg(o, dst), ...tail]; } // test Ev, Iz / not / neg
+    case 13: { const o = r.below(2); return mem ? [...seg(r, true), 0xff, ...m(o)] : [0xff, modrmReg(o, dst)]; } // inc/dec Ev
+    case 14: { // push and pop, kept balanced: push r32 / Ib / Iz, then pop
+      const k = r.below(3);
+      const push = k === 0 ? [0x50 + src] : k === 1 ? [0x6a, r.below(256)] : [0x68, ...le32(r.u32())];
+      return [...push, 0x58 + dst];
+    }
+    case 15: { // shifts on memory (1, Ib, CL) and in 16 bits, counts at the edges
+      const o = r.pick([0, 1, 2, 3, 4, 5, 7]);
+      const k = r.below(3);
+      if (mem) return k === 0 ? [0xd1, ...m(o)] : k === 1 ? [0xc1, ...m(o), r.pick(COUNTS)] : [0xd3, ...m(o)];
+      return k === 0 ? [0x66, 0xd1, modrmReg(o, dst)] : k === 1 ? [0x66, 0xc1, modrmReg(o, dst), r.pick(COUNTS)] : [0x66, 0xd3, modrmReg(o, dst)];
+    }
+    case 16: { const o = r.pick([4, 5, 7]); return [0xc1, modrmReg(o, dst), r.pick(COUNTS)]; } // shl/shr/sar by a constant
+    case 17: return [0xb1, r.pick(COUNTS)]; // mov cl, count (for the shifts by CL)
+    case 18: return r.chance(0.5) ? [0xeb, 0x00] : [0xe9, 0, 0, 0, 0]; // jmp to the next instruction
+    case 19: return [r.chance(0.5) ? 0x99 : 0x98]; // cdq / cwde
+    case 20: return r.chance(0.5) ? [0x90 + r.pick([1, 2, 7])] : [0x87, modrmReg(r.pick(DST), dst)]; // xchg
+    case 21: return mem ? [0x0f, 0x90 + r.below(16), ...m(0)] : [0x0f, 0x90 + r.below(16), modrmReg(0, d8)]; // setcc
+    case 22: return mem ? [0x0f, 0x40 + r.below(16), ...m(dst)] : [0x0f, 0x40 + r.below(16), modrmReg(dst, src)]; // cmovcc
+    case 23: return [0x70 + r.below(16), 0x00, r.chance(0.5) ? 0x13 : 0x1b, modrmReg(dst, src)]; // jcc over nothing, then adc/sbb: flags read
+    case 24: return r.chance(0.5) ? [0xa8, r.below(256)] : [0xa9, ...le32(r.u32())]; // test AL, Ib / eAX, Iz
+    case 25: { // mov AL/eAX, moffs and back (an absolute address in the data area)
+      const op = 0xa0 + r.below(4);
+      return [...seg(r, true), ...(op & 1 ? [] : r.chance(0.3) ? [0x66] : []), op, ...le32(DATA + r.below(0x100))];
+    }
+    case 26: return [0x55, 0x89, 0xe5, 0x6a, r.below(256), 0xc9]; // push ebp; mov ebp, esp; push Ib; leave
+    case 27: return mem ? [0xff, ...m(6), 0x58 + dst] : [0xff, modrmReg(6, src), 0x58 + dst]; // push Ev; pop
+    case 28: { // call +0; pop d (its own address); add d, n: the address after the jump or call below; then jmp/call d, or through memory
+      const k = r.below(4);
+      if (k === 0) return [0xe8, 0, 0, 0, 0, 0x58 + dst, 0x83, 0xc0 + dst, 6, 0xff, 0xe0 + dst]; // jmp d
+      if (k === 1) return [0xe8, 0, 0, 0, 0, 0x58 + dst, 0x83, 0xc0 + dst, 6, 0xff, 0xd0 + dst, 0x58 + r.pick(DST)]; // call d; pop
+      const ind = k === 2 ? [0xff, 0x63, 0x7c] : [0xff, 0x53, 0x7c]; // jmp/call [ebx+0x7c]
+      return [0xe8, 0, 0, 0, 0, 0x58 + dst, 0x83, 0xc0 + dst, 10, 0x89, 0x43 | (dst << 3), 0x7c, ...ind, ...(k === 3 ? [0x58 + r.pick(DST)] : [])];
+    }
+    case 29: { const o = r.below(2); return mem ? [0xf6, ...m(o), r.below(256)] : [0xf6, modrmReg(o, d8), r.below(256)]; } // test Eb, Ib
+    default: { const o = r.below(2); return mem ? [...seg(r, true), 0xfe, ...m(o)] : [0xfe, modrmReg(o, d8)]; } // inc/dec Eb
   }
 }
 
