@@ -11,7 +11,7 @@
  * .xz, and Node has no xz decoder of its own.
  */
 import { createReadStream, type ReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { createGunzip, type Gunzip } from 'node:zlib';
 import type XzModule from 'xz-decompress';
@@ -32,14 +32,18 @@ export interface TraceInput {
   close(): void;
 }
 
-/** The compression of a file, from its first 6 bytes. */
-export async function compressionOf(path: string): Promise<Compression> {
-  let fh;
+/** Opens a trace file for reading; a failure is an ImportError that names the file and the reason. */
+async function openTrace(path: string): Promise<FileHandle> {
   try {
-    fh = await open(path, 'r');
+    return await open(path, 'r');
   } catch (e) {
     throw new ImportError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
+}
+
+/** The compression of a file, from its first 6 bytes. */
+export async function compressionOf(path: string): Promise<Compression> {
+  const fh = await openTrace(path);
   try {
     const b = Buffer.alloc(6);
     const { bytesRead } = await fh.read(b, 0, 6, 0);
@@ -200,12 +204,7 @@ export async function* importChunks(path: string, highWaterMark: number, stats: 
  * parse thread of a split parse computes the same cuts.
  */
 export async function lineCuts(path: string, parts: number): Promise<number[]> {
-  let fh;
-  try {
-    fh = await open(path, 'r');
-  } catch (e) {
-    throw new ImportError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
+  const fh = await openTrace(path);
   try {
     const size = (await fh.stat()).size;
     const buf = Buffer.allocUnsafe(65536);
