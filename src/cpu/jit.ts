@@ -101,8 +101,17 @@ import { F_ARITH } from './constants.js';
  */
 export type JitFn = (c: Cpu, b: Block, n: number, page: number) => number;
 
-/** Runs of a block before it is compiled (the jit engine's default). */
-export const JIT_THRESHOLD = 128;
+/**
+ * Runs of a block before it is compiled (the jit engine's default). High,
+ * because compiling costs far more than it saves on code that is soon
+ * dropped: the whole Debian 686 boot under shadow took 146 s wall and 163 s
+ * of user CPU at 128 (34,422 blocks compiled, 19,936 dropped with their
+ * blocks, user space above all), 104 s and 132 s at 1024, 83 s and 100 s at
+ * 4096, 79 s and 88 s at 16384 (2026-12-06, one run each, docs/bench.md);
+ * 4096 keeps most of the gain and still compiles 4,811 of the boot's
+ * blocks, so the boot tests check compiled code widely.
+ */
+export const JIT_THRESHOLD = 4096;
 
 // Lazy-flag operations (cpu.ts LZ_*), repeated here as literals for the generated code.
 const LZ_ADD = 0, LZ_SUB = 2, LZ_LOGIC = 4, LZ_INC = 5, LZ_DEC = 6, LZ_NEG = 7;

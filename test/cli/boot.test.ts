@@ -168,7 +168,8 @@ describe('Multiboot modules (--initrd with --multiboot, as QEMU reads -initrd)',
 });
 
 describe('the end-of-run summary names the CPU engine', () => {
-  const guest = writeGuest(dir, 'engine.elf', spin(1000), exit);
+  // a loop that runs more times than the jit's threshold, so that its block is compiled
+  const guest = writeGuest(dir, 'engine.elf', spin(JIT_THRESHOLD * 4), exit);
 
   it('does the block engine report its blocks, and the interpreter say it is the reference?', () => {
     const block = spawnSync(process.execPath, [main, 'boot', '--multiboot', guest, '--engine', 'block'], { env, cwd: root, encoding: 'utf8' });

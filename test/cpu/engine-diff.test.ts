@@ -1,9 +1,11 @@
 /**
  * The block engine (src/cpu/block.ts) and the jit engine (src/cpu/jit.ts)
  * against the interpreter: the same guest must end in the same state under
- * each. The jit engine runs twice: with its real compile threshold, and as
- * `jit1`, compiling every block after its first run, so that small guests
- * run compiled code. Every test kernel in every
+ * each. The jit engine runs twice: as `jit32`, compiling a block after 32
+ * runs (a threshold these small guests' loops reach, so that compiled and
+ * not yet compiled blocks mix as they do in a long run; the real one,
+ * JIT_THRESHOLD, is far higher), and as `jit1`, compiling every block
+ * after its first run. Every test kernel in every
  * translation mode (instruction count, console output, a hash of guest
  * RAM), the MMU's figures with the cost model on (the block engine stays
  * out of the observed loop), and hand-assembled self-modifying code: a
@@ -25,17 +27,18 @@ import type { Engine } from '../../src/cpu/cpu.js';
 import { CODE, STACK, flatMachine, haltedInStub, le32, runToHalt, stackWord } from './flat-machine.js';
 import { MAX_BLOCKS } from '../../src/cpu/block.js';
 
-/** An engine, or `jit1`: the jit engine compiling each block after its first run. */
-type Variant = Engine | 'jit1';
-const VARIANTS: readonly Variant[] = ['block', 'jit', 'jit1'];
+/** An engine, or the jit engine compiling each block after its first run (`jit1`) or its 32nd (`jit32`). */
+type Variant = Exclude<Engine, 'jit'> | 'jit1' | 'jit32';
+const VARIANTS: readonly Variant[] = ['block', 'jit32', 'jit1'];
 
 function engineOf(v: Variant): Engine {
-  return v === 'jit1' ? 'jit' : v;
+  return v === 'jit1' || v === 'jit32' ? 'jit' : v;
 }
 
-/** Lowers the compile threshold for `jit1`. */
+/** Lowers the compile threshold for `jit1` and `jit32`. */
 function setVariant(m: Machine, v: Variant): Machine {
   if (v === 'jit1') m.cpu.blocks!.jitThreshold = 1;
+  if (v === 'jit32') m.cpu.blocks!.jitThreshold = 32;
   return m;
 }
 
