@@ -107,7 +107,8 @@ export type JitFn = (c: Cpu, b: Block, n: number, page: number) => number;
  * dropped: the whole Debian 686 boot under shadow took 146 s wall and 163 s
  * of user CPU at 128 (34,422 blocks compiled, 19,936 dropped with their
  * blocks, user space above all), 104 s and 132 s at 1024, 83 s and 100 s at
- * 4096, 79 s and 88 s at 16384 (2026-12-06, one run each, docs/bench.md);
+ * 4096, 79 s and 88 s at 16384 (2026-12-06, one run each, not all side by
+ * side, docs/bench.md);
  * 4096 keeps most of the gain and still compiles 4,811 of the boot's
  * blocks, so the boot tests check compiled code widely.
  */
