@@ -577,6 +577,26 @@ export class Cpu implements FpuHost {
   }
 
   /** Fetch through the checks: CS limit, paging; refills the fetch cache when the page allows. */
+  /**
+   * Makes linear `lin`'s page the fetch page when the software TLB holds
+   * its translation for a fetch in the current privilege context: what
+   * fetchSlow would do on the next instruction's first byte, with nothing
+   * the interpreter's fetch would not do (the MMU not observing, a flat CS,
+   * a TLB hit: no walk, no fault, no counter). The block engines call it
+   * where EIP has left the fetch page, so that the instruction there runs
+   * from its block instead of in the interpreter. Returns whether it did.
+   */
+  refillFetch(lin: number): boolean {
+    const mmu = this.mmu;
+    if (this.segFastR[CS] === 0 || mmu.measure) return false;
+    const i = (lin >>> 12) & mmu.tlbMask;
+    if (mmu.tagX32[i] !== lin >>> 12) return false;
+    this.fetchPage = lin & 0xfffff000;
+    this.fetchHpa = mmu.tlbHpa[i]!;
+    this.fetchGpa = mmu.soft.gpa[i]!;
+    return true;
+  }
+
   private fetchSlow(size: number): number {
     if (this.mmu.measure) return this.fetchObserved(size);
     let v = 0;
@@ -1316,6 +1336,7 @@ export class Cpu implements FpuHost {
           }
           const lin = (this.csBase + this.eip) | 0;
           const page = lin & 0xfffff000;
+          if (page !== this.fetchPage) this.refillFetch(lin);
           if (page === this.fetchPage && (page !== skipPage || this.fetchHpa !== skipHpa) && this.codeBig && (this.flags & F_TF) === 0) {
             const b = cache.lookup((this.fetchGpa + (lin & 0xfff)) >>> 0, this.fetchHpa, true);
             if (b === null) {
@@ -1397,8 +1418,8 @@ export class Cpu implements FpuHost {
    * as long as the next block is compiled too and runBlocks would run it
    * next, that one, without going back to runBlocks' loop. The conditions
    * are runBlocks' own: no halt, no interrupt poll, TF clear, 32-bit code,
-   * EIP on the same cached fetch page, and the whole block within the
-   * slice. Anything else goes back to runBlocks (its lookup finds the same
+   * EIP on the cached fetch page (refilled from the TLB when EIP left it,
+   * as runBlocks refills it), and the whole block within the slice. Anything else goes back to runBlocks (its lookup finds the same
    * block again).
    */
   private runCompiled(cache: BlockCache, b: Block, f: JitFn, n: number, page: number): number {
@@ -1410,7 +1431,12 @@ export class Cpu implements FpuHost {
         if (this.halted || this.pollIntr || this.fetchPage !== page || !this.codeBig || (this.flags & F_TF) !== 0) return n;
       } else n = x;
       const lin = (this.csBase + this.eip) | 0;
-      if ((lin & 0xfffff000) !== page) return n;
+      if ((lin & 0xfffff000) !== page) {
+        // EIP left the page (a branch, a call, a return, a fall-through):
+        // go on from the TLB's translation of the new one, as runBlocks would.
+        if (!this.refillFetch(lin)) return n;
+        page = lin & 0xfffff000;
+      }
       // The block's last two successors first: a valid block is the one the lookup would find.
       const gpa = (this.fetchGpa + (lin & 0xfff)) >>> 0;
       let nb = b.s0;
