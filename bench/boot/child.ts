@@ -10,6 +10,7 @@
  */
 import { guestFiles } from '../../src/guests/paths.js';
 import { bootVmmu } from './vmmu.js';
+import { DEFAULT_ENGINE } from '../../src/cpu/cpu.js';
 import { bootV86 } from './v86.js';
 import type { EngineName, EngineResult } from './engines.js';
 
@@ -19,7 +20,9 @@ async function runOne(name: EngineName, timeoutMs: number): Promise<EngineResult
     case 'naive':
     case 'shadow':
     case 'slat':
-      return bootVmmu(name, files, timeoutMs, 'block');
+      return bootVmmu(name, files, timeoutMs, DEFAULT_ENGINE);
+    case 'shadow-block':
+      return bootVmmu('shadow', files, timeoutMs, 'block', name);
     case 'shadow-interp':
       return bootVmmu('shadow', files, timeoutMs, 'interp', name);
     case 'v86-jit':
