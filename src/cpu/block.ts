@@ -40,7 +40,7 @@ export const MAX_BLOCK_INSNS = 64;
 /** Blocks in the cache at most: building one more first drops them all. */
 export const MAX_BLOCKS = 32768;
 /** Slots of the direct-mapped table in front of the cache's Map. */
-const FRONT_SIZE = 1 << 14;
+const FRONT_SIZE = 1 << 16;
 /** A frame whose blocks were dropped this many times running, each within STRIKE_AGE instructions of being built, ... */
 const STRIKES = 3;
 const STRIKE_AGE = 1 << 20;
