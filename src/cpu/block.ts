@@ -37,8 +37,14 @@ import { compileBlock, type JitFn } from './jit.js';
 
 /** Instructions per block at most. */
 export const MAX_BLOCK_INSNS = 64;
-/** Blocks in the cache at most: building one more first drops them all. */
-export const MAX_BLOCKS = 32768;
+/**
+ * Blocks in the cache at most (the default of BlockCache.maxBlocks):
+ * building one more first drops them all. A whole 686 boot decodes 66
+ * thousand blocks and holds 49 thousand at its end: at 32,768 the cache was
+ * emptied twice in its last seconds, and every hot block of the kernel
+ * warmed up and was compiled again (docs/bench.md).
+ */
+export const MAX_BLOCKS = 131072;
 /** Slots of the direct-mapped table in front of the cache's Map. */
 const FRONT_SIZE = 1 << 16;
 /** A frame whose blocks were dropped this many times running, each within STRIKE_AGE instructions of being built, ... */
@@ -258,6 +264,8 @@ export class BlockCache {
   private readonly strikes: Uint8Array;
   private readonly uncachedUntil: Float64Array;
   private count = 0;
+  /** blocks in the cache at most; tests lower it to fill the cache quickly */
+  maxBlocks = MAX_BLOCKS;
   /** the CPU's instruction clock (total instructions), read when a frame is cached or dropped */
   clock: () => number = () => 0;
   /** figures: blocks built, frames dropped by a write, times the whole cache was emptied */
@@ -307,7 +315,7 @@ export class BlockCache {
   }
 
   private build(gpa: number, hpaPage: number, big: boolean, gfn: number): Block {
-    if (this.count >= MAX_BLOCKS) this.clear();
+    if (this.count >= this.maxBlocks) this.clear();
     const page = this.mmu.u8.subarray(hpaPage, hpaPage + 4096);
     let off = gpa & 0xfff;
     let insns: Insn[] = NO_INSNS;

@@ -140,8 +140,9 @@ function flatEnd(m: Machine, instructions: number): FlatEnd {
  * under each engine, optionally again after `between` changed the machine,
  * and returns each engine's end states.
  */
-function runFlat(engine: Variant, mode: ModeName, code: number[], extra: [number, number[]][] = [], between?: ((m: Machine) => void)[]): { ends: FlatEnd[]; m: Machine } {
+function runFlat(engine: Variant, mode: ModeName, code: number[], extra: [number, number[]][] = [], between?: ((m: Machine) => void)[], prepare?: (m: Machine) => void): { ends: FlatEnd[]; m: Machine } {
   const m = setVariant(flatMachine({ mode, engine: engineOf(engine) }), engine);
+  if (m.cpu.blocks) prepare?.(m);
   m.mmu.writePhysBytes(CODE, new Uint8Array(code));
   for (const [at, bytes] of extra) m.mmu.writePhysBytes(at, new Uint8Array(bytes));
   const ends = [flatEnd(m, runToHalt(m, 10_000_000).instructions)];
@@ -241,9 +242,12 @@ describe.each(MODE_NAMES)('self-modifying code under %s translation', (mode) => 
   });
 });
 
-it('when the cache is full (MAX_BLOCKS), is it emptied, and does the code run on as under the interpreter?', () => {
-  // MAX_BLOCKS + 2000 one-instruction blocks: JMP +0 (EB 00) ends each block, then INC EBX; HLT; run twice
-  const n = MAX_BLOCKS + 2000;
+it('when the cache is full (maxBlocks), is it emptied, and does the code run on as under the interpreter?', () => {
+  // The default bound holds tens of thousands of blocks; a small one fills as surely.
+  expect(flatMachine({ mode: 'naive', engine: 'block' }).cpu.blocks!.maxBlocks).toBe(MAX_BLOCKS);
+  const max = 4096;
+  // max + 2000 one-instruction blocks: JMP +0 (EB 00) ends each block, then INC EBX; HLT; run twice
+  const n = max + 2000;
   const code = [0xbd, ...le32(2)]; // mov ebp, 2
   const top = CODE + code.length;
   for (let k = 0; k < n; k++) code.push(0xeb, 0x00);
@@ -252,14 +256,14 @@ it('when the cache is full (MAX_BLOCKS), is it emptied, and does the code run on
   expect(a.ends[0]!.regs[3]).toBe(2);
   expect(a.ends[0]!.instructions).toBe(2 * n + 8); // mov; twice n jumps, inc, dec, jnz; hlt
   for (const v of ['block', 'jit1'] as const) {
-    const b = runFlat(v, 'shadow', code);
+    const b = runFlat(v, 'shadow', code, [], undefined, (m) => { m.cpu.blocks!.maxBlocks = max; });
     expect(b.ends).toEqual(a.ends);
     const cache = b.m.cpu.blocks!;
     expect(cache.flushes).toBeGreaterThan(0);
-    expect(cache.size).toBeLessThanOrEqual(MAX_BLOCKS);
+    expect(cache.size).toBeLessThanOrEqual(max);
     if (v === 'jit1') {
       // Emptying the cache dropped the compiled functions with their blocks.
-      expect(cache.jitCompiled).toBeGreaterThan(MAX_BLOCKS);
+      expect(cache.jitCompiled).toBeGreaterThan(max);
       expect(cache.jitLive).toBeLessThanOrEqual(cache.size);
       expect(cache.jitDropped).toBe(cache.jitCompiled - cache.jitLive);
     }
