@@ -220,10 +220,11 @@ export async function* readTextTrace(path: string, options: ImportOptions, stats
  * range starts at a line's start and ends just past a line end, or at the
  * end of the file; line numbers in errors count from the range's start.
  */
-export function readTextRecords(path: string, options: ImportOptions, stats: ImportStats = newImportStats(), reuse = false, range?: ByteRange): AsyncGenerator<RecordChunk> {
+export function readTextRecords(path: string, options: ImportOptions, stats: ImportStats = newImportStats(), reuse = false, range?: ByteRange,
+  alloc?: () => RecordChunk): AsyncGenerator<RecordChunk> {
   if (range !== undefined && !splittable(options)) throw new Error(`${path}: a ${options.format} trace is not parsed in parts`);
   if (options.format === 'champsim') return readChampSimRecords(path, options, stats);
-  const p = new LineParser(path, options, stats);
+  const p = new LineParser(path, options, stats, true, alloc);
   const chunks = importChunks(path, 1 << 20, stats, (piece) => p.feed(Buffer.from(piece.buffer, piece.byteOffset, piece.length), false),
     () => p.feed(Buffer.alloc(0), true), () => `; ${stats.lines} line${stats.lines === 1 ? '' : 's'} read before it`, range);
   return reuse ? recycled(chunks, p) : chunks;
@@ -263,7 +264,7 @@ interface BadLine { line: number; why: string; text: string }
  */
 export class LineParser {
   private carry: Buffer = Buffer.alloc(0);
-  private out: RecordChunk = newRecordChunk();
+  private out: RecordChunk;
   private readonly pin: boolean;
   private readonly skip: boolean;
   private readonly pinFetches: boolean;
@@ -286,7 +287,13 @@ export class LineParser {
    * `fast` false: every line through the general path (the tests compare
    * the two paths on the same lines).
    */
-  constructor(private readonly path: string, options: ImportOptions, private readonly stats: ImportStats, private readonly fast = true) {
+  /**
+   * `alloc`: makes each new chunk (default newRecordChunk; the parse thread
+   * makes them in shared memory, to be handed on without a copy).
+   */
+  constructor(private readonly path: string, options: ImportOptions, private readonly stats: ImportStats, private readonly fast = true,
+    private readonly alloc: () => RecordChunk = newRecordChunk) {
+    this.out = alloc();
     this.pin = options.format === 'pinatrace';
     this.skip = options.onError === 'skip';
     this.pinFetches = options.pinFetches ?? true;
@@ -301,7 +308,7 @@ export class LineParser {
   }
 
   private fresh(): RecordChunk {
-    return this.spare.pop() ?? newRecordChunk();
+    return this.spare.pop() ?? this.alloc();
   }
 
   /**

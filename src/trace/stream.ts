@@ -17,14 +17,14 @@
  *
  * Messages, all in stream order:
  *   parse thread -> broker:   chunk | end (with the import's statistics) | error
- *   broker -> parse thread:   credit (chunks it may parse ahead)
+ *   broker -> parse thread:   credit (chunks it may parse ahead) | recycle (buffers of dropped chunks)
  *   broker -> replay:         chunk | end | error
  *   replay -> broker:         release (the replay needs no chunk below `below`)
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { createLog } from '../mmu/log.js';
 import { ERRORS_KEPT, RECORD_CHUNK, splittable, type ImportOptions, type ImportStats } from './importers.js';
-import type { StreamChunk } from './packed.js';
+import { chunkBytes, type StreamChunk } from './packed.js';
 import { workerScript } from './threads.js';
 
 export { chunkViews, packChunk, type StreamChunk } from './packed.js';
@@ -35,6 +35,13 @@ export type StreamMessage =
   | { type: 'error'; name: string; message: string };
 
 export type ReleaseMessage = { type: 'release'; below: number };
+
+/**
+ * Broker -> parse thread, after the ParseStart: chunks it may parse ahead,
+ * or buffers of dropped chunks (no replay reads them again) to parse into
+ * again.
+ */
+export type ParserMessage = { credit?: number; recycle?: SharedArrayBuffer[] };
 
 /**
  * The first message to a parse thread: its trace, and with `part`, the part
@@ -145,6 +152,10 @@ export class TextStream {
   private dropped = 0;
   private retained = 0;
   private sliding = false;
+  /** no replay attaches any more (seal) */
+  private sealed = false;
+  /** buffers of dropped chunks given back to a parse thread */
+  private recycled = 0;
   private end: { chunks: number; stats: ImportStats } | null = null;
   private failure: { name: string; message: string } | null = null;
   private readonly consumers = new Set<Consumer>();
@@ -174,12 +185,16 @@ export class TextStream {
 
   /** Whether a replay starting now can still read the stream from its first chunk. */
   get joinable(): boolean {
-    return this.dropped === 0 && !this.closed;
+    return this.dropped === 0 && !this.closed && !this.sealed;
   }
 
-  /** Chunks parsed so far, and whether the stream slides (drops what every replay has passed). */
-  get state(): { parsed: number; dropped: number; retainedBytes: number; sliding: boolean } {
-    return { parsed: this.chunks.length, dropped: this.dropped, retainedBytes: this.retained, sliding: this.sliding };
+  /**
+   * Chunks parsed so far, whether the stream slides (drops what every
+   * replay has passed), whether it is sealed, and how many buffers of
+   * dropped chunks went back to a parse thread.
+   */
+  get state(): { parsed: number; dropped: number; retainedBytes: number; sliding: boolean; sealed: boolean; recycled: number } {
+    return { parsed: this.chunks.length, dropped: this.dropped, retainedBytes: this.retained, sliding: this.sliding, sealed: this.sealed, recycled: this.recycled };
   }
 
   /**
@@ -196,12 +211,32 @@ export class TextStream {
       if (m.type === 'release' && m.below > c.below) {
         c.below = m.below;
         this.slide();
+        this.grant();
         this.pump();
       }
     });
     port1.on('close', () => this.detach(c));
     this.pump();
     return port2;
+  }
+
+  /**
+   * Says that no more replays will attach: from now on the stream slides,
+   * dropping each chunk every attached replay has passed, and gives its
+   * buffer back to the parse thread to parse into again (memory already
+   * faulted in, instead of new memory a chunk), which then runs at most a
+   * window ahead of the slowest replay.
+   */
+  seal(): void {
+    if (this.sealed || this.closed) return;
+    this.sealed = true;
+    if (!this.sliding) {
+      this.sliding = true;
+      log('%s: all replays attached; the stream slides from chunk %d', this.path, this.chunks.length);
+    }
+    this.slide();
+    this.grant();
+    this.pump();
   }
 
   /** Stops the parse threads and lets go of the chunks. */
@@ -246,7 +281,7 @@ export class TextStream {
   private add(part: Part, c: StreamChunk): void {
     const chunk = part.base === 0 && part.bytesBefore === 0 ? c : { ...c, index: c.index + part.base, bytes: c.bytes + part.bytesBefore };
     this.chunks.push(chunk);
-    this.retained += chunk.sab.byteLength;
+    this.retained += chunkBytes(chunk);
     if (!this.sliding && this.retained > this.retainBytes) {
       this.sliding = true;
       log('%s: parsed chunks exceed %d bytes; the stream slides from chunk %d', this.path, this.retainBytes, this.chunks.length);
@@ -321,10 +356,32 @@ export class TextStream {
   private slide(): void {
     if (!this.sliding) return;
     const low = this.consumers.size === 0 && this.dropped === 0 ? 0 : this.lowest();
+    const free: SharedArrayBuffer[] = [];
     for (; this.dropped < low; this.dropped++) {
       const c = this.chunks[this.dropped];
-      if (c) this.retained -= c.sab.byteLength;
+      if (c) {
+        this.retained -= chunkBytes(c);
+        free.push(c.sab);
+      }
       this.chunks[this.dropped] = null;
+    }
+    this.recycle(free);
+  }
+
+  /**
+   * Gives the buffers of dropped chunks (no replay holds or will be sent
+   * them: every attached one has passed them, and none can attach now) to
+   * a parse thread still parsing, to parse into again.
+   */
+  private recycle(free: SharedArrayBuffer[]): void {
+    if (free.length === 0 || this.closed) return;
+    for (let k = this.current; k < this.parts.length; k++) {
+      const p = this.parts[k]!;
+      if (p.end === null && p.failure === null) {
+        p.worker.postMessage({ recycle: free } satisfies ParserMessage);
+        this.recycled += free.length;
+        return;
+      }
     }
   }
 
@@ -342,7 +399,7 @@ export class TextStream {
       const p = this.parts[k]!;
       const want = k === this.current ? target - p.base : PART_AHEAD;
       if (want > p.granted) {
-        p.worker.postMessage({ credit: want - p.granted });
+        p.worker.postMessage({ credit: want - p.granted } satisfies ParserMessage);
         p.granted = want;
       }
     }
