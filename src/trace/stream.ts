@@ -76,6 +76,12 @@ interface Consumer {
  */
 export const PART_AHEAD = 128;
 
+/**
+ * Chunks the parse thread of a sealed stream may parse ahead of the
+ * slowest replay (about 40 MB of buffers at most).
+ */
+export const SEALED_AHEAD = 64;
+
 /** One parse thread of a stream: its part, what it has sent and been granted. */
 interface Part {
   worker: Worker;
@@ -221,19 +227,18 @@ export class TextStream {
   }
 
   /**
-   * Says that no more replays will attach: from now on the stream slides,
-   * dropping each chunk every attached replay has passed, and gives its
-   * buffer back to the parse thread to parse into again (memory already
-   * faulted in, instead of new memory a chunk), which then runs at most a
-   * window ahead of the slowest replay.
+   * Says that no more replays will attach: from now on each chunk every
+   * attached replay has passed is dropped and its buffer given back to the
+   * parse thread to parse into again (memory already faulted in, instead of
+   * new memory a chunk), and the parse thread runs at most SEALED_AHEAD
+   * chunks ahead of the slowest replay. The replays are still sent every
+   * chunk as soon as it is parsed (unless the stream slides, see above), so
+   * that a replay in a worker never waits for this thread.
    */
   seal(): void {
     if (this.sealed || this.closed) return;
     this.sealed = true;
-    if (!this.sliding) {
-      this.sliding = true;
-      log('%s: all replays attached; the stream slides from chunk %d', this.path, this.chunks.length);
-    }
+    log('%s: all replays attached at chunk %d; passed chunks go back to the parse thread', this.path, this.chunks.length);
     this.slide();
     this.grant();
     this.pump();
@@ -352,9 +357,9 @@ export class TextStream {
     return low;
   }
 
-  /** While sliding, drops the chunks every attached replay has passed. */
+  /** While sliding or sealed, drops the chunks every attached replay has passed. */
   private slide(): void {
-    if (!this.sliding) return;
+    if (!this.sliding && !this.sealed) return;
     const low = this.consumers.size === 0 && this.dropped === 0 ? 0 : this.lowest();
     const free: SharedArrayBuffer[] = [];
     for (; this.dropped < low; this.dropped++) {
@@ -387,14 +392,15 @@ export class TextStream {
 
   /**
    * Lets the parse thread of the current part run ahead: freely while the
-   * chunks are kept, else a window ahead of the slowest replay; the later
+   * chunks are kept, SEALED_AHEAD chunks ahead of the slowest replay once
+   * the stream is sealed, a window ahead of it while the stream slides; the later
    * parts of a split parse, PART_AHEAD chunks.
    */
   private grant(): void {
     if (this.closed || this.end !== null || this.failure !== null) return;
     let ahead = 8;
     for (const c of this.consumers) ahead = Math.max(ahead, c.window + 4);
-    const target = this.sliding ? this.lowest() + ahead : this.chunks.length + 8;
+    const target = this.sliding ? this.lowest() + ahead : this.sealed ? this.lowest() + SEALED_AHEAD : this.chunks.length + 8;
     for (let k = this.current; k < this.parts.length; k++) {
       const p = this.parts[k]!;
       const want = k === this.current ? target - p.base : PART_AHEAD;
