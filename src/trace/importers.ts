@@ -123,13 +123,14 @@ const DETECT_BYTES = 65536;
  * bytes is an ImportError unless some text came out before the damage.
  */
 async function textHead(path: string, max: number): Promise<{ head: Buffer; whole: boolean }> {
-  const input = await openTraceInput(path, 16384);
+  // A plain file's pieces come in one reused buffer (no read stream to load): each is copied.
+  const input = await openTraceInput(path, 16384, true);
   const parts: Buffer[] = [];
   let n = 0;
   let whole = true;
   try {
     for await (const c of input.stream) {
-      parts.push(Buffer.from(c.buffer, c.byteOffset, c.length));
+      parts.push(Buffer.from(c));
       n += c.length;
       if (n > max) { whole = false; break; }
     }
