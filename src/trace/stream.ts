@@ -400,7 +400,8 @@ export class TextStream {
     if (this.closed || this.end !== null || this.failure !== null) return;
     let ahead = 8;
     for (const c of this.consumers) ahead = Math.max(ahead, c.window + 4);
-    const target = this.sliding ? this.lowest() + ahead : this.sealed ? this.lowest() + SEALED_AHEAD : this.chunks.length + 8;
+    // (A sealed stream's parse runs at least a window ahead too: the processes of a replay may be that far apart.)
+    const target = this.sliding ? this.lowest() + ahead : this.sealed ? this.lowest() + Math.max(ahead, SEALED_AHEAD) : this.chunks.length + 8;
     for (let k = this.current; k < this.parts.length; k++) {
       const p = this.parts[k]!;
       const want = k === this.current ? target - p.base : PART_AHEAD;
