@@ -25,6 +25,7 @@ import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { createLog } from '../mmu/log.js';
 import { ERRORS_KEPT, RECORD_CHUNK, splittable, type ImportOptions, type ImportStats } from './importers.js';
 import { chunkBytes, type StreamChunk } from './packed.js';
+import { takePrestarted } from './prestart.js';
 import { workerScript } from './threads.js';
 
 export { chunkViews, packChunk, type StreamChunk } from './packed.js';
@@ -98,34 +99,11 @@ interface Part {
   failure: { name: string; message: string } | null;
 }
 
-/** A parse thread started before its trace was known (prestartParser), not yet taken by a stream. */
-let spare: { worker: Worker; exited: boolean } | null = null;
+export { prestartParser } from './prestart.js';
 
-/**
- * Starts a parse thread ahead of the stream that will use it (the next
- * TextStream made takes it): its start-up, a V8 engine and its modules,
- * then overlaps what comes first in this thread (detecting the trace's
- * format, loading the Mmu). Until taken it does not keep the process alive.
- */
-export function prestartParser(): void {
-  if (spare !== null) return;
-  const s = { worker: new Worker(workerScript(import.meta.url, 'parse-worker.js')), exited: false };
-  s.worker.on('error', () => {}); // a stream that takes it sees the exit; one never taken is of no concern
-  s.worker.on('exit', () => { s.exited = true; });
-  s.worker.unref();
-  spare = s;
-}
-
-/** The parse thread started ahead, or a new one; the first message it gets names its trace. */
+/** The parse thread started ahead (prestart.ts), or a new one; the first message it gets names its trace. */
 function takeParser(): Worker {
-  const s = spare;
-  spare = null;
-  if (s !== null && !s.exited) {
-    s.worker.removeAllListeners();
-    s.worker.ref();
-    return s.worker;
-  }
-  return new Worker(workerScript(import.meta.url, 'parse-worker.js'));
+  return takePrestarted() ?? new Worker(workerScript(import.meta.url, 'parse-worker.js'));
 }
 
 /**
