@@ -93,8 +93,17 @@ export interface RecordChunk {
 
 /** Records in a full RecordChunk. */
 export const RECORD_CHUNK = 65536;
+/** Chunks at the start of a text trace's stream that hold fewer than RECORD_CHUNK records (see FIRST_FULL). */
+export const SMALL_CHUNKS = 4;
 /** A chunk is handed out once this full: a line makes at most 4 records (a modify that crosses a page). */
 const CHUNK_FULL = RECORD_CHUNK - 4;
+/**
+ * The first chunk of a parse is handed out at this many records, each next
+ * one at twice as many, up to CHUNK_FULL: a replay waiting for the first
+ * chunk starts while the parser, still running unoptimized code, fills
+ * the next ones.
+ */
+const FIRST_FULL = 4096;
 
 /** An empty RecordChunk of RECORD_CHUNK records (the text and ChampSim importers fill these). */
 export function newRecordChunk(): RecordChunk {
@@ -225,7 +234,7 @@ export function readTextRecords(path: string, options: ImportOptions, stats: Imp
   alloc?: () => RecordChunk): AsyncGenerator<RecordChunk> {
   if (range !== undefined && !splittable(options)) throw new Error(`${path}: a ${options.format} trace is not parsed in parts`);
   if (options.format === 'champsim') return readChampSimRecords(path, options, stats);
-  const p = new LineParser(path, options, stats, true, alloc);
+  const p = new LineParser(path, options, stats, true, alloc, range === undefined || range.start === 0);
   const chunks = importChunks(path, 1 << 20, stats, (piece) => p.feed(Buffer.from(piece.buffer, piece.byteOffset, piece.length), false),
     () => p.feed(Buffer.alloc(0), true), () => `; ${stats.lines} line${stats.lines === 1 ? '' : 's'} read before it`, range);
   return reuse ? recycled(chunks, p) : chunks;
@@ -281,6 +290,8 @@ export class LineParser {
   private discarding = false;
   /** the first malformed line (detection reports it) */
   firstBad: BadLine | null = null;
+  /** records at which the chunk being filled is handed out (FIRST_FULL, doubling up to CHUNK_FULL) */
+  private full: number;
   /** chunks given back (recycle()) to be filled again before new ones are allocated */
   private readonly spare: RecordChunk[] = [];
 
@@ -291,10 +302,13 @@ export class LineParser {
   /**
    * `alloc`: makes each new chunk (default newRecordChunk; the parse thread
    * makes them in shared memory, to be handed on without a copy).
+   * `small`: the first chunks are small (FIRST_FULL; not for a later part
+   * of a split parse, whose chunks are not the stream's first).
    */
   constructor(private readonly path: string, options: ImportOptions, private readonly stats: ImportStats, private readonly fast = true,
-    private readonly alloc: () => RecordChunk = newRecordChunk) {
+    private readonly alloc: () => RecordChunk = newRecordChunk, small = true) {
     this.out = alloc();
+    this.full = small ? FIRST_FULL : CHUNK_FULL;
     this.pin = options.format === 'pinatrace';
     this.skip = options.onError === 'skip';
     this.pinFetches = options.pinFetches ?? true;
@@ -358,12 +372,13 @@ export class LineParser {
     const lim = buf.lastIndexOf(10) + 1;
     let start = 0;
     for (;;) {
-      if (this.out.n >= CHUNK_FULL) {
+      if (this.out.n >= this.full) {
         out.push(this.out);
         this.out = this.fresh();
+        this.full = Math.min(this.full * 2, CHUNK_FULL);
       }
       if (this.fast && start < lim) start = this.pin ? this.fastPin(u8, start, lim) : this.fastLackey(u8, start, lim);
-      if (this.out.n >= CHUNK_FULL) continue;
+      if (this.out.n >= this.full) continue;
       // The general path, for one line.
       let end = buf.indexOf(10, start);
       if (end < 0) {
@@ -406,11 +421,12 @@ export class LineParser {
     const o = this.out;
     const ops = o.ops, addr = o.addr, args = o.args;
     let n = o.n, g = o.nArgs;
+    const full = this.full;
     const n0 = n;
     let lines = 0;
     let i = start;
     let ls = start;
-    while (n < CHUNK_FULL && i < lim) {
+    while (n < full && i < lim) {
       ls = i;
       const t = LEAD[(buf[i]! << 8) | buf[i + 1]!]!;
       if (t === 0) break;
@@ -512,13 +528,14 @@ export class LineParser {
     const o = this.out;
     const ops = o.ops, addr = o.addr, args = o.args;
     let n = o.n, g = o.nArgs;
+    const full = this.full;
     const n0 = n;
     const fetches = this.pinFetches;
     let haveIp = this.haveIp, ipLo0 = this.lastIpLo, ipHi0 = this.lastIpHi;
     let lines = 0;
     let i = start;
     let ls = start;
-    while (n < CHUNK_FULL && i < lim) {
+    while (n < full && i < lim) {
       ls = i;
       while (buf[i] === 32) i++;
       if (buf[i] !== 48 || (buf[i + 1] !== 120 && buf[i + 1] !== 88)) break;

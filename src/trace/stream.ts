@@ -23,7 +23,7 @@
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { createLog } from '../mmu/log.js';
-import { ERRORS_KEPT, RECORD_CHUNK, splittable, type ImportOptions, type ImportStats } from './importers.js';
+import { ERRORS_KEPT, RECORD_CHUNK, SMALL_CHUNKS, splittable, type ImportOptions, type ImportStats } from './importers.js';
 import { chunkBytes, type StreamChunk } from './packed.js';
 import { takePrestarted } from './prestart.js';
 import { workerScript } from './threads.js';
@@ -55,7 +55,7 @@ const log = createLog('vmmu:trace');
 
 /** Chunks a replay of `processes` copies switched every `quantum` accesses must hold at once: its processes are at most a quantum apart. */
 export function windowChunks(processes: number, quantum: number): number {
-  return 4 + (processes > 1 ? Math.ceil(quantum / RECORD_CHUNK) + 1 : 0);
+  return 4 + (processes > 1 ? Math.ceil(quantum / RECORD_CHUNK) + 1 + SMALL_CHUNKS : 0);
 }
 
 /** Bytes of parsed chunks a stream keeps for replays that start later. */
