@@ -310,6 +310,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`vmmu ${version()}\n`);
     return 0;
   }
+  // A text trace's parse thread starts first, while this thread loads the trace commands.
+  if (cmd === 'replay' || cmd === 'compare') (await import('../trace/prestart.js')).prestartParserFor(rest[0]);
   try {
     await match(cmd ?? 'boot')
       .with('demo', () => demo(rest))

@@ -16,7 +16,6 @@
  * A device or a pipe given as the output (/dev/null, /dev/stdout) is
  * written directly: there is nothing to replace.
  */
-import { randomBytes } from 'node:crypto';
 import { accessSync, closeSync, constants, fchmodSync, fsyncSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { TraceSink } from '../trace/writer.js';
@@ -102,6 +101,16 @@ export function checkOutput(path: string, option: string, force: boolean, inputs
   return { path, option, target, direct: false, ...(st !== null ? { mode: st.mode & 0o7777 } : {}) };
 }
 
+/**
+ * 8 random hex digits. Web Crypto's, which Node loads when first used,
+ * not node:crypto, whose 20-odd modules every command importing this one
+ * would compile at start-up (about 6 ms).
+ */
+function randomHex(): string {
+  const b = globalThis.crypto.getRandomValues(new Uint8Array(4));
+  return Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
+}
+
 /** An output being written: to its temporary file until commit() renames it into place. */
 export class PendingOutput {
   /** the file being written: the temporary file, or the device itself */
@@ -111,7 +120,7 @@ export class PendingOutput {
   private finished = false;
 
   constructor(readonly t: OutputTarget) {
-    this.tempPath = t.direct ? t.target : join(dirname(t.target), `.${basename(t.target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    this.tempPath = t.direct ? t.target : join(dirname(t.target), `.${basename(t.target)}.${process.pid}.${randomHex()}.tmp`);
     // The handlers first: a signal that comes the moment the file exists
     // must find them there (the default action would leave the file).
     watchSignals();

@@ -93,8 +93,17 @@ export interface RecordChunk {
 
 /** Records in a full RecordChunk. */
 export const RECORD_CHUNK = 65536;
+/** Chunks at the start of a text trace's stream that hold fewer than RECORD_CHUNK records (see FIRST_FULL). */
+export const SMALL_CHUNKS = 4;
 /** A chunk is handed out once this full: a line makes at most 4 records (a modify that crosses a page). */
 const CHUNK_FULL = RECORD_CHUNK - 4;
+/**
+ * The first chunk of a parse is handed out at this many records, each next
+ * one at twice as many, up to CHUNK_FULL: a replay waiting for the first
+ * chunk starts while the parser, still running unoptimized code, fills
+ * the next ones.
+ */
+const FIRST_FULL = 4096;
 
 /** An empty RecordChunk of RECORD_CHUNK records (the text and ChampSim importers fill these). */
 export function newRecordChunk(): RecordChunk {
@@ -123,13 +132,14 @@ const DETECT_BYTES = 65536;
  * bytes is an ImportError unless some text came out before the damage.
  */
 async function textHead(path: string, max: number): Promise<{ head: Buffer; whole: boolean }> {
-  const input = await openTraceInput(path, 16384);
+  // A plain file's pieces come in one reused buffer (no read stream to load): each is copied.
+  const input = await openTraceInput(path, 16384, true);
   const parts: Buffer[] = [];
   let n = 0;
   let whole = true;
   try {
     for await (const c of input.stream) {
-      parts.push(Buffer.from(c.buffer, c.byteOffset, c.length));
+      parts.push(Buffer.from(c));
       n += c.length;
       if (n > max) { whole = false; break; }
     }
@@ -220,10 +230,11 @@ export async function* readTextTrace(path: string, options: ImportOptions, stats
  * range starts at a line's start and ends just past a line end, or at the
  * end of the file; line numbers in errors count from the range's start.
  */
-export function readTextRecords(path: string, options: ImportOptions, stats: ImportStats = newImportStats(), reuse = false, range?: ByteRange): AsyncGenerator<RecordChunk> {
+export function readTextRecords(path: string, options: ImportOptions, stats: ImportStats = newImportStats(), reuse = false, range?: ByteRange,
+  alloc?: () => RecordChunk): AsyncGenerator<RecordChunk> {
   if (range !== undefined && !splittable(options)) throw new Error(`${path}: a ${options.format} trace is not parsed in parts`);
   if (options.format === 'champsim') return readChampSimRecords(path, options, stats);
-  const p = new LineParser(path, options, stats);
+  const p = new LineParser(path, options, stats, true, alloc, range === undefined || range.start === 0);
   const chunks = importChunks(path, 1 << 20, stats, (piece) => p.feed(Buffer.from(piece.buffer, piece.byteOffset, piece.length), false),
     () => p.feed(Buffer.alloc(0), true), () => `; ${stats.lines} line${stats.lines === 1 ? '' : 's'} read before it`, range);
   return reuse ? recycled(chunks, p) : chunks;
@@ -263,7 +274,7 @@ interface BadLine { line: number; why: string; text: string }
  */
 export class LineParser {
   private carry: Buffer = Buffer.alloc(0);
-  private out: RecordChunk = newRecordChunk();
+  private out: RecordChunk;
   private readonly pin: boolean;
   private readonly skip: boolean;
   private readonly pinFetches: boolean;
@@ -279,6 +290,8 @@ export class LineParser {
   private discarding = false;
   /** the first malformed line (detection reports it) */
   firstBad: BadLine | null = null;
+  /** records at which the chunk being filled is handed out (FIRST_FULL, doubling up to CHUNK_FULL) */
+  private full: number;
   /** chunks given back (recycle()) to be filled again before new ones are allocated */
   private readonly spare: RecordChunk[] = [];
 
@@ -286,7 +299,16 @@ export class LineParser {
    * `fast` false: every line through the general path (the tests compare
    * the two paths on the same lines).
    */
-  constructor(private readonly path: string, options: ImportOptions, private readonly stats: ImportStats, private readonly fast = true) {
+  /**
+   * `alloc`: makes each new chunk (default newRecordChunk; the parse thread
+   * makes them in shared memory, to be handed on without a copy).
+   * `small`: the first chunks are small (FIRST_FULL; not for a later part
+   * of a split parse, whose chunks are not the stream's first).
+   */
+  constructor(private readonly path: string, options: ImportOptions, private readonly stats: ImportStats, private readonly fast = true,
+    private readonly alloc: () => RecordChunk = newRecordChunk, small = true) {
+    this.out = alloc();
+    this.full = small ? FIRST_FULL : CHUNK_FULL;
     this.pin = options.format === 'pinatrace';
     this.skip = options.onError === 'skip';
     this.pinFetches = options.pinFetches ?? true;
@@ -301,7 +323,7 @@ export class LineParser {
   }
 
   private fresh(): RecordChunk {
-    return this.spare.pop() ?? newRecordChunk();
+    return this.spare.pop() ?? this.alloc();
   }
 
   /**
@@ -350,12 +372,13 @@ export class LineParser {
     const lim = buf.lastIndexOf(10) + 1;
     let start = 0;
     for (;;) {
-      if (this.out.n >= CHUNK_FULL) {
+      if (this.out.n >= this.full) {
         out.push(this.out);
         this.out = this.fresh();
+        this.full = Math.min(this.full * 2, CHUNK_FULL);
       }
       if (this.fast && start < lim) start = this.pin ? this.fastPin(u8, start, lim) : this.fastLackey(u8, start, lim);
-      if (this.out.n >= CHUNK_FULL) continue;
+      if (this.out.n >= this.full) continue;
       // The general path, for one line.
       let end = buf.indexOf(10, start);
       if (end < 0) {
@@ -398,11 +421,12 @@ export class LineParser {
     const o = this.out;
     const ops = o.ops, addr = o.addr, args = o.args;
     let n = o.n, g = o.nArgs;
+    const full = this.full;
     const n0 = n;
     let lines = 0;
     let i = start;
     let ls = start;
-    while (n < CHUNK_FULL && i < lim) {
+    while (n < full && i < lim) {
       ls = i;
       const t = LEAD[(buf[i]! << 8) | buf[i + 1]!]!;
       if (t === 0) break;
@@ -504,13 +528,14 @@ export class LineParser {
     const o = this.out;
     const ops = o.ops, addr = o.addr, args = o.args;
     let n = o.n, g = o.nArgs;
+    const full = this.full;
     const n0 = n;
     const fetches = this.pinFetches;
     let haveIp = this.haveIp, ipLo0 = this.lastIpLo, ipHi0 = this.lastIpHi;
     let lines = 0;
     let i = start;
     let ls = start;
-    while (n < CHUNK_FULL && i < lim) {
+    while (n < full && i < lim) {
       ls = i;
       while (buf[i] === 32) i++;
       if (buf[i] !== 48 || (buf[i + 1] !== 120 && buf[i + 1] !== 88)) break;

@@ -12,8 +12,7 @@
  */
 import { createReadStream, type ReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { Readable } from 'node:stream';
-import { createGunzip, type Gunzip } from 'node:zlib';
+import type { Gunzip } from 'node:zlib';
 import type XzModule from 'xz-decompress';
 import type { ImportStats, RecordChunk } from './importers.js';
 
@@ -114,6 +113,9 @@ export async function openTraceInput(path: string, highWaterMark: number, reuse 
   // The xz decoder (WebAssembly) loads only for an xz file: every trace
   // thread imports this module, few read xz.
   const xz: typeof XzModule | null = compression === 'xz' ? (await import('xz-decompress')).default : null;
+  // zlib and the stream module likewise, for a compressed file only (a few ms of start-up in every thread).
+  const createGunzip = compression === 'gzip' ? (await import('node:zlib')).createGunzip : null;
+  const Readable = xz !== null ? (await import('node:stream')).Readable : null;
   const plain = compression === 'none' && reuse ? { bytes: range?.start ?? 0 } : null;
   const raw: ReadStream | null = plain === null ? createReadStream(path, { highWaterMark: compression === 'none' ? highWaterMark : 65536 }) : null;
   const rawRead = (): number => (raw !== null ? raw.bytesRead : plain!.bytes);
@@ -125,7 +127,7 @@ export async function openTraceInput(path: string, highWaterMark: number, reuse 
     const pieces = plainPieces(path, highWaterMark, plain!, range);
     stream = pieces;
     consumed = (piece) => (fed += piece.length);
-  } else if (compression === 'gzip') {
+  } else if (createGunzip !== null) {
     const g = createGunzip({ chunkSize: 1 << 18 });
     gunzip = g;
     // pipe() does not pass errors on: a read error ends the gunzip stream with it.
@@ -134,7 +136,7 @@ export async function openTraceInput(path: string, highWaterMark: number, reuse 
     // inflate's input as it consumes it (what it has read ahead does not count)
     consumed = () => g.bytesWritten;
   } else if (xz !== null) {
-    stream = new xz.XzReadableStream(Readable.toWeb(raw) as ReadableStream<Uint8Array>) as unknown as AsyncIterable<Uint8Array>;
+    stream = new xz.XzReadableStream(Readable!.toWeb(raw) as ReadableStream<Uint8Array>) as unknown as AsyncIterable<Uint8Array>;
     consumed = () => raw.bytesRead;
   } else {
     stream = raw;

@@ -91,6 +91,7 @@ export async function runJobs(source: ReplaySource, jobs: readonly ReplayJob[], 
   // what is kept and a job starts after the start was dropped (it then gets
   // a parse of its own).
   const streams: TextStream[] = [];
+  let attached = 0;
   const attach = (): MessagePort | undefined => {
     if (source.kind !== 'text' || !parsedOnce(source)) return undefined;
     let s = streams[streams.length - 1];
@@ -99,7 +100,10 @@ export async function runJobs(source: ReplaySource, jobs: readonly ReplayJob[], 
       streams.push(s);
       ro.onStream?.(s);
     }
-    return s.attach(windowChunks(source.os.processes, source.os.quantum));
+    const port = s.attach(windowChunks(source.os.processes, source.os.quantum));
+    // The last job is attached: no chunk need be kept for a later one.
+    if (++attached === jobs.length) s.seal();
+    return port;
   };
   try {
     if (parallel <= 1 || jobs.length <= 1) {

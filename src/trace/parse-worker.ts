@@ -12,18 +12,20 @@
  * numbers right.
  */
 import { parentPort } from 'node:worker_threads';
-import { newImportStats, readTextRecords, type ImportOptions } from './importers.js';
+import { newImportStats, readTextRecords, RECORD_CHUNK, type ImportOptions, type RecordChunk } from './importers.js';
 import { compressionOf, lineCuts, type ByteRange } from './input.js';
-import { packChunk } from './packed.js';
-import type { ParseStart, StreamMessage } from './stream.js';
+import { packChunk, sharedRecordChunk } from './packed.js';
+import type { ParseStart, ParserMessage, StreamMessage } from './stream.js';
 
 // The thread may start before its trace is known (stream.ts, prestartParser):
-// the first message names it, the rest grant credit.
+// the first message names it, the rest grant credit or give back buffers.
 const port = parentPort!;
 let credit = 0;
 let wake: (() => void) | null = null;
 let started = false;
-port.on('message', (m: { credit: number } | ParseStart) => {
+/** buffers of chunks no replay will read again, given back by the broker to be parsed into again */
+const spare: SharedArrayBuffer[] = [];
+port.on('message', (m: ParserMessage | ParseStart) => {
   if (!started) {
     started = true;
     const s = m as ParseStart;
@@ -32,7 +34,12 @@ port.on('message', (m: { credit: number } | ParseStart) => {
     });
     return;
   }
-  credit += (m as { credit: number }).credit;
+  const g = m as ParserMessage;
+  if (g.recycle !== undefined) {
+    for (const b of g.recycle) spare.push(b);
+    return;
+  }
+  credit += g.credit ?? 0;
   const w = wake;
   wake = null;
   if (w !== null) w();
@@ -55,7 +62,9 @@ async function run(path: string, imp: ImportOptions, part: ParseStart['part']): 
   let index = 0;
   const range = part === undefined ? undefined : await rangeOf(path, part);
   if (range !== null) {
-    for await (const rc of readTextRecords(path, imp, stats, true, range)) { // packChunk copies each chunk: the parser reuses its arrays
+    // Each chunk is parsed into shared memory of its own (a buffer given back, or a new one), handed on as it is.
+    const alloc = (): RecordChunk => { const b = spare.pop(); return sharedRecordChunk(RECORD_CHUNK, b); };
+    for await (const rc of readTextRecords(path, imp, stats, false, range, alloc)) {
       while (credit <= 0) await new Promise<void>((r) => { wake = r; });
       credit--;
       port.postMessage({ type: 'chunk', chunk: packChunk(rc, index++, stats.bytes) } satisfies StreamMessage);

@@ -17,14 +17,15 @@
  *
  * Messages, all in stream order:
  *   parse thread -> broker:   chunk | end (with the import's statistics) | error
- *   broker -> parse thread:   credit (chunks it may parse ahead)
+ *   broker -> parse thread:   credit (chunks it may parse ahead) | recycle (buffers of dropped chunks)
  *   broker -> replay:         chunk | end | error
  *   replay -> broker:         release (the replay needs no chunk below `below`)
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { createLog } from '../mmu/log.js';
-import { ERRORS_KEPT, RECORD_CHUNK, splittable, type ImportOptions, type ImportStats } from './importers.js';
-import type { StreamChunk } from './packed.js';
+import { ERRORS_KEPT, RECORD_CHUNK, SMALL_CHUNKS, splittable, type ImportOptions, type ImportStats } from './importers.js';
+import { chunkBytes, type StreamChunk } from './packed.js';
+import { takePrestarted } from './prestart.js';
 import { workerScript } from './threads.js';
 
 export { chunkViews, packChunk, type StreamChunk } from './packed.js';
@@ -37,6 +38,13 @@ export type StreamMessage =
 export type ReleaseMessage = { type: 'release'; below: number };
 
 /**
+ * Broker -> parse thread, after the ParseStart: chunks it may parse ahead,
+ * or buffers of dropped chunks (no replay reads them again) to parse into
+ * again.
+ */
+export type ParserMessage = { credit?: number; recycle?: SharedArrayBuffer[] };
+
+/**
  * The first message to a parse thread: its trace, and with `part`, the part
  * of a split parse it parses (part `index` of `of`, cut at line ends). Then
  * only credit messages.
@@ -47,7 +55,7 @@ const log = createLog('vmmu:trace');
 
 /** Chunks a replay of `processes` copies switched every `quantum` accesses must hold at once: its processes are at most a quantum apart. */
 export function windowChunks(processes: number, quantum: number): number {
-  return 4 + (processes > 1 ? Math.ceil(quantum / RECORD_CHUNK) + 1 : 0);
+  return 4 + (processes > 1 ? Math.ceil(quantum / RECORD_CHUNK) + 1 + SMALL_CHUNKS : 0);
 }
 
 /** Bytes of parsed chunks a stream keeps for replays that start later. */
@@ -69,6 +77,12 @@ interface Consumer {
  */
 export const PART_AHEAD = 128;
 
+/**
+ * Chunks the parse thread of a sealed stream may parse ahead of the
+ * slowest replay (about 40 MB of buffers at most).
+ */
+export const SEALED_AHEAD = 64;
+
 /** One parse thread of a stream: its part, what it has sent and been granted. */
 interface Part {
   worker: Worker;
@@ -85,34 +99,11 @@ interface Part {
   failure: { name: string; message: string } | null;
 }
 
-/** A parse thread started before its trace was known (prestartParser), not yet taken by a stream. */
-let spare: { worker: Worker; exited: boolean } | null = null;
+export { prestartParser } from './prestart.js';
 
-/**
- * Starts a parse thread ahead of the stream that will use it (the next
- * TextStream made takes it): its start-up, a V8 engine and its modules,
- * then overlaps what comes first in this thread (detecting the trace's
- * format, loading the Mmu). Until taken it does not keep the process alive.
- */
-export function prestartParser(): void {
-  if (spare !== null) return;
-  const s = { worker: new Worker(workerScript(import.meta.url, 'parse-worker.js')), exited: false };
-  s.worker.on('error', () => {}); // a stream that takes it sees the exit; one never taken is of no concern
-  s.worker.on('exit', () => { s.exited = true; });
-  s.worker.unref();
-  spare = s;
-}
-
-/** The parse thread started ahead, or a new one; the first message it gets names its trace. */
+/** The parse thread started ahead (prestart.ts), or a new one; the first message it gets names its trace. */
 function takeParser(): Worker {
-  const s = spare;
-  spare = null;
-  if (s !== null && !s.exited) {
-    s.worker.removeAllListeners();
-    s.worker.ref();
-    return s.worker;
-  }
-  return new Worker(workerScript(import.meta.url, 'parse-worker.js'));
+  return takePrestarted() ?? new Worker(workerScript(import.meta.url, 'parse-worker.js'));
 }
 
 /**
@@ -145,6 +136,10 @@ export class TextStream {
   private dropped = 0;
   private retained = 0;
   private sliding = false;
+  /** no replay attaches any more (seal) */
+  private sealed = false;
+  /** buffers of dropped chunks given back to a parse thread */
+  private recycled = 0;
   private end: { chunks: number; stats: ImportStats } | null = null;
   private failure: { name: string; message: string } | null = null;
   private readonly consumers = new Set<Consumer>();
@@ -174,12 +169,16 @@ export class TextStream {
 
   /** Whether a replay starting now can still read the stream from its first chunk. */
   get joinable(): boolean {
-    return this.dropped === 0 && !this.closed;
+    return this.dropped === 0 && !this.closed && !this.sealed;
   }
 
-  /** Chunks parsed so far, and whether the stream slides (drops what every replay has passed). */
-  get state(): { parsed: number; dropped: number; retainedBytes: number; sliding: boolean } {
-    return { parsed: this.chunks.length, dropped: this.dropped, retainedBytes: this.retained, sliding: this.sliding };
+  /**
+   * Chunks parsed so far, whether the stream slides (drops what every
+   * replay has passed), whether it is sealed, and how many buffers of
+   * dropped chunks went back to a parse thread.
+   */
+  get state(): { parsed: number; dropped: number; retainedBytes: number; sliding: boolean; sealed: boolean; recycled: number } {
+    return { parsed: this.chunks.length, dropped: this.dropped, retainedBytes: this.retained, sliding: this.sliding, sealed: this.sealed, recycled: this.recycled };
   }
 
   /**
@@ -196,12 +195,31 @@ export class TextStream {
       if (m.type === 'release' && m.below > c.below) {
         c.below = m.below;
         this.slide();
+        this.grant();
         this.pump();
       }
     });
     port1.on('close', () => this.detach(c));
     this.pump();
     return port2;
+  }
+
+  /**
+   * Says that no more replays will attach: from now on each chunk every
+   * attached replay has passed is dropped and its buffer given back to the
+   * parse thread to parse into again (memory already faulted in, instead of
+   * new memory a chunk), and the parse thread runs at most SEALED_AHEAD
+   * chunks ahead of the slowest replay. The replays are still sent every
+   * chunk as soon as it is parsed (unless the stream slides, see above), so
+   * that a replay in a worker never waits for this thread.
+   */
+  seal(): void {
+    if (this.sealed || this.closed) return;
+    this.sealed = true;
+    log('%s: all replays attached at chunk %d; passed chunks go back to the parse thread', this.path, this.chunks.length);
+    this.slide();
+    this.grant();
+    this.pump();
   }
 
   /** Stops the parse threads and lets go of the chunks. */
@@ -246,7 +264,7 @@ export class TextStream {
   private add(part: Part, c: StreamChunk): void {
     const chunk = part.base === 0 && part.bytesBefore === 0 ? c : { ...c, index: c.index + part.base, bytes: c.bytes + part.bytesBefore };
     this.chunks.push(chunk);
-    this.retained += chunk.sab.byteLength;
+    this.retained += chunkBytes(chunk);
     if (!this.sliding && this.retained > this.retainBytes) {
       this.sliding = true;
       log('%s: parsed chunks exceed %d bytes; the stream slides from chunk %d', this.path, this.retainBytes, this.chunks.length);
@@ -317,32 +335,56 @@ export class TextStream {
     return low;
   }
 
-  /** While sliding, drops the chunks every attached replay has passed. */
+  /** While sliding or sealed, drops the chunks every attached replay has passed. */
   private slide(): void {
-    if (!this.sliding) return;
+    if (!this.sliding && !this.sealed) return;
     const low = this.consumers.size === 0 && this.dropped === 0 ? 0 : this.lowest();
+    const free: SharedArrayBuffer[] = [];
     for (; this.dropped < low; this.dropped++) {
       const c = this.chunks[this.dropped];
-      if (c) this.retained -= c.sab.byteLength;
+      if (c) {
+        this.retained -= chunkBytes(c);
+        free.push(c.sab);
+      }
       this.chunks[this.dropped] = null;
+    }
+    this.recycle(free);
+  }
+
+  /**
+   * Gives the buffers of dropped chunks (no replay holds or will be sent
+   * them: every attached one has passed them, and none can attach now) to
+   * a parse thread still parsing, to parse into again.
+   */
+  private recycle(free: SharedArrayBuffer[]): void {
+    if (free.length === 0 || this.closed) return;
+    for (let k = this.current; k < this.parts.length; k++) {
+      const p = this.parts[k]!;
+      if (p.end === null && p.failure === null) {
+        p.worker.postMessage({ recycle: free } satisfies ParserMessage);
+        this.recycled += free.length;
+        return;
+      }
     }
   }
 
   /**
    * Lets the parse thread of the current part run ahead: freely while the
-   * chunks are kept, else a window ahead of the slowest replay; the later
+   * chunks are kept, SEALED_AHEAD chunks ahead of the slowest replay once
+   * the stream is sealed, a window ahead of it while the stream slides; the later
    * parts of a split parse, PART_AHEAD chunks.
    */
   private grant(): void {
     if (this.closed || this.end !== null || this.failure !== null) return;
     let ahead = 8;
     for (const c of this.consumers) ahead = Math.max(ahead, c.window + 4);
-    const target = this.sliding ? this.lowest() + ahead : this.chunks.length + 8;
+    // (A sealed stream's parse runs at least a window ahead too: the processes of a replay may be that far apart.)
+    const target = this.sliding ? this.lowest() + ahead : this.sealed ? this.lowest() + Math.max(ahead, SEALED_AHEAD) : this.chunks.length + 8;
     for (let k = this.current; k < this.parts.length; k++) {
       const p = this.parts[k]!;
       const want = k === this.current ? target - p.base : PART_AHEAD;
       if (want > p.granted) {
-        p.worker.postMessage({ credit: want - p.granted });
+        p.worker.postMessage({ credit: want - p.granted } satisfies ParserMessage);
         p.granted = want;
       }
     }

@@ -102,6 +102,23 @@ describe('the same trace as text, gzipped text and .vmt', () => {
     expect(apart.map(essence)).toEqual(kept.map(essence));
   });
 
+  it('does the stream of the last replay to attach slide and give its chunks back to the parse thread, with the counts of a kept stream?', async () => {
+    // About 1.5 M accesses: 23 chunks, more than a replay and the parse thread hold at once.
+    const big = join(tmp, 'big.lackey');
+    writeFileSync(big, lackeyText(1_000_000));
+    const streams: TextStream[] = [];
+    const [sealed] = await runJobs(textSource(big), [{ label: 'slat', options: { mode: 'slat' } }], 1, undefined, { onStream: (s) => streams.push(s) });
+    expect(streams.length).toBe(1);
+    const st = streams[0]!.state;
+    expect(st.sealed).toBe(true);
+    expect(st.dropped).toBeGreaterThan(20);
+    expect(st.recycled).toBeGreaterThan(0);
+    const direct = await replayImported(big, imp, os, { mode: 'slat' });
+    expect(essence(sealed!)).toEqual(essence(direct));
+    expect(sealed!.counts).toEqual(direct.counts);
+    expect(sealed!.import).toEqual(direct.import);
+  });
+
   it('do several processes, each with its own cursor into the one stream, replay as when each reads the file?', async () => {
     const many = { ...os, processes: 3, quantum: 50_000 };
     const streamed = await runJobs(textSource(gz, many), [{ label: 'slat', options: { mode: 'slat' } }], 1, undefined, { retainBytes: 1 << 16 });
