@@ -39,12 +39,11 @@ import { compileBlock, type JitFn } from './jit.js';
 export const MAX_BLOCK_INSNS = 64;
 /**
  * Blocks in the cache at most (the default of BlockCache.maxBlocks):
- * building one more first drops them all. A whole 686 boot decodes 66
- * thousand blocks and holds 49 thousand at its end: at 32,768 the cache was
- * emptied twice in its last seconds, and every hot block of the kernel
- * warmed up and was compiled again (docs/bench.md).
+ * building one more first drops them all. A whole 686 boot empties the
+ * cache twice in its last seconds; a bound of 131,072 avoided that but
+ * made the boot no faster and 60 to 85 MB larger (docs/bench.md).
  */
-export const MAX_BLOCKS = 131072;
+export const MAX_BLOCKS = 32768;
 /** Slots of the direct-mapped table in front of the cache's Map. */
 const FRONT_SIZE = 1 << 16;
 /** A frame whose blocks were dropped this many times running, each within STRIKE_AGE instructions of being built, ... */
