@@ -576,7 +576,6 @@ export class Cpu implements FpuHost {
     return this.fetchSlow(4);
   }
 
-  /** Fetch through the checks: CS limit, paging; refills the fetch cache when the page allows. */
   /**
    * Makes linear `lin`'s page the fetch page when the software TLB holds
    * its translation for a fetch in the current privilege context: what
@@ -597,6 +596,7 @@ export class Cpu implements FpuHost {
     return true;
   }
 
+  /** Fetch through the checks: CS limit, paging; refills the fetch cache when the page allows. */
   private fetchSlow(size: number): number {
     if (this.mmu.measure) return this.fetchObserved(size);
     let v = 0;
@@ -1419,8 +1419,9 @@ export class Cpu implements FpuHost {
    * next, that one, without going back to runBlocks' loop. The conditions
    * are runBlocks' own: no halt, no interrupt poll, TF clear, 32-bit code,
    * EIP on the cached fetch page (refilled from the TLB when EIP left it,
-   * as runBlocks refills it), and the whole block within the slice. Anything else goes back to runBlocks (its lookup finds the same
-   * block again).
+   * as runBlocks refills it), and the whole block within the slice.
+   * Anything else goes back to runBlocks (its lookup finds the same block
+   * again).
    */
   private runCompiled(cache: BlockCache, b: Block, f: JitFn, n: number, page: number): number {
     for (;;) {
