@@ -21,27 +21,12 @@
  * All integers are little-endian. This file holds the constants, the header
  * and the errors; writer.ts and reader.ts move the bytes.
  */
+import { crc32 } from 'node:zlib';
 // The access bits from where they are defined, not through mmu/index.js:
 // the parse thread loads this module (via the importers) and needs no Mmu,
 // whose code would add a good part of its start-up.
 import { ACC_AC, ACC_FETCH, ACC_SIZE_SHIFT, ACC_USER, ACC_WRITE } from '../mmu/paging/bits.js';
 import type { PagingRegisters } from '../mmu/index.js';
-
-/** CRC-32 (IEEE, as zlib's crc32) of a header: not node:zlib, which every trace thread would then load at start-up. */
-let crcTable: Int32Array | null = null;
-function crc32(b: Uint8Array): number {
-  if (crcTable === null) {
-    crcTable = new Int32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c;
-    }
-  }
-  let c = -1;
-  for (let i = 0; i < b.length; i++) c = crcTable[(c ^ b[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ -1) >>> 0;
-}
 
 export const FORMAT_VERSION = 1;
 /**
