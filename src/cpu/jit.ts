@@ -108,9 +108,10 @@ export type JitFn = (c: Cpu, b: Block, n: number, page: number) => number;
  * of user CPU at 128 (34,422 blocks compiled, 19,936 dropped with their
  * blocks, user space above all), 104 s and 132 s at 1024, 83 s and 100 s at
  * 4096, 79 s and 88 s at 16384 (2026-12-06, one run each, not all side by
- * side, docs/bench.md);
- * 4096 keeps most of the gain and still compiles 4,811 of the boot's
- * blocks, so the boot tests check compiled code widely.
+ * side, docs/bench.md). Side by side, later: 16384 the same wall time as
+ * 4096 and 8% less CPU, but 1,629 blocks compiled instead of 4,433. 4096
+ * keeps most of the gain and compiles more of the boot's blocks, so the
+ * boot tests check compiled code widely.
  */
 export const JIT_THRESHOLD = 4096;
 
