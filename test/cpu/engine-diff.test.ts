@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/machine/machine.js';
+import { guestCpu } from '../machine/guest-cpu.js';
 import { MODE_NAMES, type ModeName } from '../../src/mmu/modes/mode.js';
 import type { Engine } from '../../src/cpu/cpu.js';
 import { CODE, STACK, flatMachine, haltedInStub, le32, runToHalt, stackWord } from './flat-machine.js';
@@ -61,7 +62,7 @@ function ramHash(m: Machine, top = m.ramTop): string {
 
 function bootGuest(name: string, mode: ModeName, engine: Variant, measure = false): { end: End; m: Machine } {
   let output = '';
-  const m = setVariant(new Machine({ mode, engine: engineOf(engine), memory: 64 << 20, mmu: { measure }, serialOut: (b) => { output += String.fromCharCode(b); } }), engine);
+  const m = setVariant(new Machine({ mode, engine: engineOf(engine), memory: 64 << 20, cpu: guestCpu(name), mmu: { measure }, serialOut: (b) => { output += String.fromCharCode(b); } }), engine);
   const image = join(guestsDir, name, `${name}.elf`);
   m.loadMultiboot(readFileSync(image), image, '');
   const r = m.run({ maxInstructions: 2_000_000_000 });

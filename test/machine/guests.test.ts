@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/machine/machine.js';
 import { MODE_NAMES } from '../../src/mmu/modes/mode.js';
+import { guestCpu } from './guest-cpu.js';
 
 const guestsDir = fileURLToPath(new URL('../guests', import.meta.url));
 
@@ -33,9 +34,9 @@ interface Boot {
   instructions: number;
 }
 
-function boot(image: string, mode: (typeof MODE_NAMES)[number]): Boot {
+function boot(name: string, image: string, mode: (typeof MODE_NAMES)[number]): Boot {
   let output = '';
-  const m = new Machine({ mode, memory: 64 << 20, serialOut: (b) => { output += String.fromCharCode(b); } });
+  const m = new Machine({ mode, memory: 64 << 20, cpu: guestCpu(name), serialOut: (b) => { output += String.fromCharCode(b); } });
   m.loadMultiboot(readFileSync(image), image, '');
   const r = m.run({ maxInstructions: 2_000_000_000 });
   const hash = createHash('sha256').update(m.mmu.readPhysBytes(0, m.ramTop)).digest('hex');
@@ -48,10 +49,10 @@ it('are there test kernels to boot?', () => {
   expect(list.map((g) => g.name)).toEqual(expect.arrayContaining(['paging32', 'pae_nx', 'exceptions', 'multitask', 'semantics', 'access']));
 });
 
-describe.each(list)('$name', ({ image, expected }) => {
+describe.each(list)('$name', ({ name, image, expected }) => {
   const runs = new Map<string, Boot>();
   it.each(MODE_NAMES)('does it print exactly the expected output and pass under %s translation?', (mode) => {
-    const b = boot(image, mode);
+    const b = boot(name, image, mode);
     runs.set(mode, b);
     expect(b.reason).toBe('exit');
     expect(b.output).toBe(readFileSync(expected, 'utf8'));

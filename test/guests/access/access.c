@@ -2,7 +2,9 @@
  * dirty flags, checked combination by combination against a model written
  * from the Intel SDM vol. 3A: 4.3 (32-bit paging), 4.4 (PAE paging), 4.6
  * (access rights), 4.7 (page-fault exceptions), 4.8 (accessed and dirty
- * flags), 4.10.4 (invalidation).
+ * flags), 4.10.4 (invalidation). With CR4.SMEP and CR4.SMAP (CPUID 7.0
+ * EBX bits 7 and 20), the supervisor-mode accesses are tried again under
+ * every combination of SMEP, SMAP and EFLAGS.AC.
  *
  * One linear address, TEST_VA, is translated by an "upper" entry and a
  * "leaf" entry (4 KiB pages: the PDE and the PTE; 4 MiB and 2 MiB pages: the
@@ -41,6 +43,15 @@ static inline u32 read_cr0(void) { u32 v; __asm__ volatile("mov %%cr0, %0" : "=r
 static inline void write_cr0(u32 v) { __asm__ volatile("mov %0, %%cr0" : : "r"(v) : "memory"); }
 static inline void write_cr3(u32 v) { __asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory"); }
 static inline void write_cr4(u32 v) { __asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory"); }
+static inline u32 read_cr4(void) { u32 v; __asm__ volatile("mov %%cr4, %0" : "=r"(v)); return v; }
+/* EFLAGS.AC (bit 18) by POPF, which may change it at any CPL */
+static inline void set_ac(int on)
+{
+    u32 f;
+    __asm__ volatile("pushfl; popl %0" : "=r"(f));
+    f = on ? f | (1u << 18) : f & ~(1u << 18);
+    __asm__ volatile("pushl %0; popfl" : : "r"(f) : "memory", "cc");
+}
 static inline void invlpg(u32 va) { __asm__ volatile("invlpg (%0)" : : "r"(va) : "memory"); }
 static inline u64 rdmsr(u32 msr) { u32 lo, hi; __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr)); return ((u64)hi << 32) | lo; }
 static inline void wrmsr(u32 msr, u64 v) { __asm__ volatile("wrmsr" : : "c"(msr), "a"((u32)v), "d"((u32)(v >> 32)) : "memory"); }
@@ -119,6 +130,8 @@ void __attribute__((noreturn)) unexpected(u32 vector, u32 err, u32 eip, u32 cs, 
 #define CR0_PE 1u
 #define CR4_PSE (1u << 4)
 #define CR4_PAE (1u << 5)
+#define CR4_SMEP (1u << 20)
+#define CR4_SMAP (1u << 21)
 #define MSR_EFER 0xc0000080u
 #define EFER_NXE (1u << 11)
 
@@ -148,6 +161,10 @@ struct cfg {
     int large;      /* the leaf is the PDE (4 MiB / 2 MiB page) */
     int nxe;        /* IA32_EFER.NXE (PAE only) */
     int wp;         /* CR0.WP */
+    int smep;       /* CR4.SMEP */
+    int smap;       /* CR4.SMAP */
+    int ac;         /* EFLAGS.AC during the access */
+    int prot;       /* a SMEP/SMAP group: print smep, smap and ac with a mismatch */
 };
 
 /* what the CPU reports (CPUID): the model depends on it */
@@ -232,20 +249,31 @@ static void model(const struct cfg *c, int kind, int cpl, const u64 *e, u32 addr
              * everywhere); writes need R/W = 1 everywhere (whatever CR0.WP);
              * fetches need XD = 0 */
             ok = us && (kind != WRITE || rw) && (kind != FETCH || !xd);
-        } else {
-            /* 4.6.1 supervisor-mode accesses (no SMEP/SMAP on this CPU): reads
-             * always; writes if CR0.WP = 0 or R/W = 1 everywhere; fetches
-             * unless XD */
+        } else if (!us) {
+            /* 4.6.1 supervisor-mode accesses to supervisor-mode addresses:
+             * reads always; writes if CR0.WP = 0 or R/W = 1 everywhere;
+             * fetches unless XD */
             ok = (kind != WRITE || rw || !c->wp) && (kind != FETCH || !xd);
+        } else if (kind == FETCH) {
+            /* 4.6.1 supervisor-mode fetches from user-mode addresses: never
+             * with CR4.SMEP = 1; otherwise unless XD */
+            ok = !c->smep && !xd;
+        } else {
+            /* 4.6.1 supervisor-mode (explicit) data accesses to user-mode
+             * addresses: none with CR4.SMAP = 1 and EFLAGS.AC = 0;
+             * otherwise reads always, writes if CR0.WP = 0 or R/W = 1
+             * everywhere */
+            ok = !(c->smap && !c->ac) && (kind != WRITE || rw || !c->wp);
         }
         if (!ok) { fault = 1; err = 0x1; }
     }
-    /* 4.7: W/R is the access, U/S the CPL, I/D only for fetches with PAE
-     * paging and IA32_EFER.NXE = 1 (no SMEP here) */
+    /* 4.7: W/R is the access, U/S the CPL, I/D only for fetches with
+     * CR4.SMEP = 1, or with PAE paging and IA32_EFER.NXE = 1 (whatever
+     * the cause of the fault) */
     if (fault) {
         if (kind == WRITE) err |= 0x2;
         if (cpl == 3) err |= 0x4;
-        if (kind == FETCH && c->pae && c->nxe) err |= 0x10;
+        if (kind == FETCH && (c->smep || (c->pae && c->nxe))) err |= 0x10;
     }
     w->fault = fault;
     w->err = fault ? err : 0;
@@ -360,6 +388,10 @@ static u32 group_printed;
 
 /* One combination: fresh entries (flags + frame), INVLPG, the access, the
  * comparison. Returns 1 if it matched the model. */
+/* In a sequence (walk_prot): the entries as the previous access left them,
+ * no INVLPG: the access may use what the TLB kept. */
+static int in_sequence;
+
 static int run_case(const char *label, int kind, int cpl, u64 upper, u64 leaf)
 {
     int n = cur.large ? 1 : 2;
@@ -369,12 +401,18 @@ static int run_case(const char *label, int kind, int cpl, u64 upper, u64 leaf)
     volatile u32 *data = (volatile u32 *)(FRAME + DATA_OFF);
     *data = MARK;
     read_val = 0;
-    set_entries(e);
-    invlpg(TEST_VA);
+    if (in_sequence) {
+        get_entries(e);
+    } else {
+        set_entries(e);
+        invlpg(TEST_VA);
+    }
 
     struct outcome got, want;
     u64 ignore[2];
+    if (cur.ac) set_ac(1);
     got.fault = do_access(kind, addr, cpl);
+    if (cur.ac) set_ac(0);
     got.err = got.fault ? pf_err : 0;
     got.cr2 = got.fault ? pf_cr2 : 0;
     got.eip = got.fault ? pf_eip : 0;
@@ -393,6 +431,12 @@ static int run_case(const char *label, int kind, int cpl, u64 upper, u64 leaf)
         if (group_printed++ < MAX_PRINTED) {
             puts("mismatch: "); puts(label);
             puts(cur.pae ? (cur.nxe ? " nxe=1" : " nxe=0") : "");
+            if (cur.prot) {
+                puts(cur.smep ? " smep=1" : " smep=0");
+                puts(cur.smap ? " smap=1" : " smap=0");
+                puts(cur.ac ? " ac=1" : " ac=0");
+            }
+            if (in_sequence) { puts(" sequence step "); putdec(in_sequence); }
             puts(cur.wp ? " wp=1 cpl" : " wp=0 cpl"); putdec(cpl);
             putc(' '); puts(kind_name[kind]);
             puts(" pde="); puthex64(e[0]);
@@ -464,6 +508,69 @@ static void walk_all(const char *label, u64 upper_flags, u64 leaf_flags)
                     for (int kind = READ; kind <= FETCH; kind++)
                         run_case(label, kind, cpl, up[i] | (cur.large ? PS : 0), lf[j]);
     }
+}
+
+/* The identity map of 0-16 MiB: user-accessible (U/S = 1, as the CPL 3
+ * accesses need), or supervisor-only, so that the kernel's own code and
+ * data are not user-mode addresses while CR4.SMEP or CR4.SMAP is set. */
+static void identity_map(int user)
+{
+    u64 us = user ? US : 0;
+    for (u32 i = 0; i < 4; i++) PD32[i] = (i << 22) | (u32)(P | RW | us | A | D | PS);
+    for (u32 i = 0; i < 8; i++) PD0[i] = ((u64)i << 21) | P | RW | us | A | D | PS;
+}
+
+/* CR4.SMEP and CR4.SMAP as cur says, the other CR4 bits kept */
+static void set_prot(void)
+{
+    u32 cr4 = read_cr4() & ~(CR4_SMEP | CR4_SMAP);
+    write_cr4(cr4 | (cur.smep ? CR4_SMEP : 0) | (cur.smap ? CR4_SMAP : 0));
+}
+
+/* SMEP and SMAP (4.6.1): every combination of the entries' flags, CR0.WP,
+ * CR4.SMEP, CR4.SMAP and EFLAGS.AC, a read, a write and a fetch, each on
+ * fresh entries, then the sequence read, write, fetch, read, at CPL 0
+ * (they restrict supervisor-mode accesses only; CPL 3 is walk_all's). The
+ * identity map is supervisor-only meanwhile. */
+static void walk_prot(const char *label, u64 upper_flags, u64 leaf_flags)
+{
+    static u64 up[130], lf[130];
+    int nu = entry_values(upper_flags, up);
+    int nl = cur.large ? 1 : entry_values(leaf_flags, lf);
+    if (cur.large) lf[0] = 0;
+    identity_map(0);
+    write_cr3(cur.pae ? 0x302000 : 0x300000);
+    cur.prot = 1;
+    for (int m = 0; m < 8; m++) {
+        cur.smep = m & 1;
+        cur.smap = (m >> 1) & 1;
+        cur.ac = (m >> 2) & 1;
+        set_prot();
+        for (int wp = 0; wp < 2; wp++) {
+            set_wp(wp);
+            for (int i = 0; i < nu; i++)
+                for (int j = 0; j < nl; j++) {
+                    u64 upper = up[i] | (cur.large ? PS : 0);
+                    for (int kind = READ; kind <= FETCH; kind++)
+                        run_case(label, kind, 0, upper, lf[j]);
+                    /* then a read, a write, a fetch and a read in a row on
+                     * fresh entries, each checked against the entries the
+                     * one before left: what a write let through (CR0.WP = 0)
+                     * must not let a fetch (SMEP) or a read (SMAP) through */
+                    static const int seq[4] = { READ, WRITE, FETCH, READ };
+                    run_case(label, seq[0], 0, upper, lf[j]);
+                    for (int k = 1; k < 4; k++) {
+                        in_sequence = k;
+                        run_case(label, seq[k], 0, upper, lf[j]);
+                    }
+                    in_sequence = 0;
+                }
+        }
+    }
+    cur.smep = cur.smap = cur.ac = cur.prot = 0;
+    set_prot();
+    identity_map(1);
+    write_cr3(cur.pae ? 0x302000 : 0x300000);
 }
 
 /* reserved bits: each one alone in an otherwise fully permissive entry */
@@ -542,7 +649,8 @@ void kmain(u32 magic, u32 mbi)
 {
     console_init();
     puts("access: page-level protection, #PF error codes and A/D flags for every\n"
-         "combination of entry flags, CR0.WP, access kind and CPL (SDM 4.6-4.8)\n");
+         "combination of entry flags, CR0.WP, CR4.SMEP/SMAP, EFLAGS.AC, access kind\n"
+         "and CPL (SDM 4.6-4.8)\n");
     if (magic != 0x2badb002u) exit_with(0x7e);
     const u32 *info = (const u32 *)mbi;
     if (!(info[0] & 1) || info[2] < 23 * 1024) exit_with(0x7d);
@@ -556,6 +664,10 @@ void kmain(u32 magic, u32 mbi)
     if (maxext >= 0x80000001u) { cpuid(0x80000001u, &a, &b, &c, &d); nx = (d >> 20) & 1; }
     maxphyaddr = 36;
     if (maxext >= 0x80000008u) { cpuid(0x80000008u, &a, &b, &c, &d); maxphyaddr = a & 0xff; }
+    u32 maxbasic;
+    int smep_smap = 0;
+    cpuid(0, &maxbasic, &b, &c, &d);
+    if (maxbasic >= 7) { cpuid(7, &a, &b, &c, &d); smep_smap = ((b >> 7) & 1) && ((b >> 20) & 1); }
     checks++;
     if (!(pse && pae && nx)) {
         puts("not ok 1 - CPUID reports PSE, PAE and NX\n");
@@ -571,10 +683,9 @@ void kmain(u32 magic, u32 mbi)
     /* 32-bit paging: 0-16 MiB identity with 4 MiB pages, user-accessible and
      * writable (the page under test is the only restricted one) */
     for (u32 i = 0; i < 1024; i++) { PD32[i] = 0; PT32[i] = 0; }
-    for (u32 i = 0; i < 4; i++) PD32[i] = (i << 22) | (u32)(P | RW | US | A | D | PS);
     /* PAE: PDPTE 0 -> PD0 (0-16 MiB identity, 2 MiB pages), PDPTE 1 -> PD1 */
     for (u32 i = 0; i < 512; i++) { PD0[i] = 0; PD1[i] = 0; PTPAE[i] = 0; }
-    for (u32 i = 0; i < 8; i++) PD0[i] = ((u64)i << 21) | P | RW | US | A | D | PS;
+    identity_map(1);
     PDPT[0] = 0x303000 | P;
     PDPT[1] = 0x304000 | P;
     PDPT[2] = 0;
@@ -617,6 +728,25 @@ void kmain(u32 magic, u32 mbi)
         reserved_bits("PAE 2M rsvd", 2, hi | (1ull << 13) | (1ull << 20), 0);
     }
     group_end("reserved bits: 4 MiB PDE bits 21:13 as CPUID says; PAE PDE, PTE, 2 MiB PDE bits MAXPHYADDR, 51, 62, 63 (NXE=0), 2 MiB PDE bits 13, 20", "combinations");
+
+    /* SMEP and SMAP (CPUID 7.0 EBX bits 7 and 20) */
+    group_begin();
+    if (!smep_smap) {
+        puts("mismatch: CPUID 7.0 EBX does not report SMEP and SMAP (bits 7, 20)\n");
+        group_bad++;
+    } else {
+        set_paging(0, 0, 0);
+        cur.large = 0;
+        walk_prot("32-bit 4K", RW | US, RW | US);
+        cur.large = 1;
+        walk_prot("32-bit 4M", RW | US, 0);
+        set_paging(1, 1, 0);
+        cur.large = 0;
+        walk_prot("PAE 4K", RW | US | XD, RW | US | XD);
+        cur.large = 1;
+        walk_prot("PAE 2M", RW | US | XD, 0);
+    }
+    group_end("SMEP and SMAP: 32-bit paging (4 KiB, 4 MiB pages) and PAE paging with EFER.NXE=1 (4 KiB, 2 MiB pages), PDE and PTE P, R/W, U/S (and XD); CR0.WP, CR4.SMEP, CR4.SMAP, EFLAGS.AC; read, write, fetch, and the sequence read, write, fetch, read, at CPL 0", "combinations");
 
     /* INVLPG and CR3 loads */
     group_begin();
