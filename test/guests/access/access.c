@@ -386,12 +386,13 @@ static void put_outcome(const struct outcome *o, int n, int kind)
 #define MAX_PRINTED 32
 static u32 group_printed;
 
-/* One combination: fresh entries (flags + frame), INVLPG, the access, the
- * comparison. Returns 1 if it matched the model. */
-/* In a sequence (walk_prot): the entries as the previous access left them,
- * no INVLPG: the access may use what the TLB kept. */
+/* Set within a sequence (walk_prot), to the step's number */
 static int in_sequence;
 
+/* One combination: fresh entries (flags + frame), INVLPG, the access, the
+ * comparison; within a sequence, the entries as the previous access left
+ * them and no INVLPG (the access may use what the TLB kept). Returns 1 if
+ * it matched the model. */
 static int run_case(const char *label, int kind, int cpl, u64 upper, u64 leaf)
 {
     int n = cur.large ? 1 : 2;
