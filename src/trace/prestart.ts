@@ -6,7 +6,7 @@
  * stream.ts so that the command line can start it before it loads
  * anything else of the trace code.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { MAGIC_HEADER } from './format.js';
 import { workerScript } from './threads.js';
@@ -25,14 +25,17 @@ export function prestartParser(): void {
 }
 
 /**
- * prestartParser, when `path` names a readable file that is not a binary
- * trace (which needs no parse thread). Anything unusual (no such file, a
- * directory) starts nothing: the command reports it in its own words.
+ * prestartParser, when `path` names a readable regular file that is not a
+ * binary trace (which needs no parse thread). Anything else (no such file,
+ * a directory, a pipe, whose opening could block and whose bytes a peek
+ * would take from the command) starts nothing: the command reports it in
+ * its own words.
  */
 export function prestartParserFor(path: string | undefined): void {
   if (path === undefined || path.startsWith('-')) return;
   let fd: number;
   try {
+    if (!statSync(path).isFile()) return;
     fd = openSync(path, 'r');
   } catch {
     return;

@@ -155,6 +155,22 @@ describe('bad input: a clear message, the right status, no stack trace', () => {
     expect(strays(tmp)).toEqual([]);
   });
 
+  it('does a pipe given as a text trace end with a message naming it, not a hang (nothing opens it ahead of the command)?', () => {
+    const fifo = join(tmp, 'pipe.lackey');
+    spawnSync('mkfifo', [fifo]);
+    // The writer opens the pipe once, as a producer would; a second open by the command would wait for ever.
+    const writer = spawn('sh', ['-c', `cat '${lackey}' > '${fifo}'`], { stdio: 'ignore' });
+    try {
+      const r = vmmu(['replay', fifo, '--mode', 'shadow'], 30_000);
+      expect(r.error, 'the command did not finish in time').toBeUndefined();
+      expect(r.stderr).not.toMatch(STACK);
+      expect(r.stderr).toContain(fifo);
+      expect(r.status, r.stderr).not.toBe(0);
+    } finally {
+      writer.kill();
+    }
+  });
+
   it('are the inputs that the refused outputs named still whole?', () => {
     expect(readFileSync(lackey, 'utf8')).toBe(lackeyText);
     expect(readFileSync(tlbJson, 'utf8')).toBe('{}');
