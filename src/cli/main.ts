@@ -57,7 +57,8 @@ boot options:
                                  every way (docs/cpu.md, "The block engine", "The JIT")
   --cpu +NAME,-NAME              turn CPU features on or off (CPUID tells, the CPU
                                  enforces): pse, pae, pge, nx (on by default), smep,
-                                 smap (off); e.g. --cpu +smep,+smap,-pge
+                                 smap, apic (off; apic adds the local APIC, an IOAPIC
+                                 and their MP table); e.g. --cpu +smep,+smap,-pge
   --measure                      play every access through the cost model (TLB, walk
                                  and cycle figures in the summary)
   --record FILE                  record a trace of the run (vmmu replay FILE replays it);

@@ -40,6 +40,13 @@ import { CpuFeatures } from './features.js';
 import type { FpuHost } from './fpu-host.js';
 
 /** The single exception object instructions throw; its fields say which exception. */
+/** IA32_APIC_BASE as the machine's local APIC keeps it. */
+export interface ApicBaseMsr {
+  read(): number;
+  /** false: a reserved bit is set (the WRMSR raises #GP(0)) */
+  write(lo: number, hi: number): boolean;
+}
+
 export class CpuFault {
   vector = 0;
   errorCode = 0;
@@ -261,6 +268,8 @@ export class Cpu implements FpuHost {
   readonly blocks: BlockCache | null;
   /** set by the machine to be told about HLT with interrupts off, triple faults etc. */
   onShutdown: ((reason: string) => void) | null = null;
+  /** IA32_APIC_BASE, set by a machine with a local APIC (the apic feature); without one the MSR raises #GP(0) */
+  apicBaseMsr: ApicBaseMsr | null = null;
 
   constructor(o: CpuOptions) {
     this.mmu = o.mmu;

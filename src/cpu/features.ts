@@ -32,6 +32,7 @@ export interface CpuFeature {
 export const CPU_FEATURES: readonly CpuFeature[] = [
   { name: 'pse', what: '4 MiB pages with 32-bit paging (CR4.PSE)', leaf: 1, reg: 'edx', bit: 3, byDefault: true, cr4: CR4_PSE },
   { name: 'pae', what: 'PAE paging (CR4.PAE)', leaf: 1, reg: 'edx', bit: 6, byDefault: true, cr4: CR4_PAE },
+  { name: 'apic', what: 'a local APIC (IA32_APIC_BASE, registers at 0xFEE00000), with an IOAPIC and an MP table in the machine', leaf: 1, reg: 'edx', bit: 9, byDefault: false },
   { name: 'pge', what: 'global pages (CR4.PGE)', leaf: 1, reg: 'edx', bit: 13, byDefault: true, cr4: CR4_PGE },
   { name: 'smep', what: 'supervisor-mode execution prevention (CR4.SMEP)', leaf: 7, reg: 'ebx', bit: 7, byDefault: false, cr4: CR4_SMEP },
   { name: 'smap', what: 'supervisor-mode access prevention (CR4.SMAP, STAC, CLAC)', leaf: 7, reg: 'ebx', bit: 20, byDefault: false, cr4: CR4_SMAP },

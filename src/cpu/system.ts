@@ -5,7 +5,7 @@
  */
 import {
   AR_CODE, AR_DC, AR_P, AR_RW, AR_S, CR0_CD, CR0_ET, CR0_NW, CR0_PE, CR0_PG, CR0_TS, CR4_DE, CR4_OSFXSR, CR4_OSXMMEXCPT,
-  CR4_PAE, CR4_PCE, CR4_PGE, CR4_PSE, CR4_TSD, F_IOPL, F_VM, F_ZF, LDTR, MSR_EFER, MSR_MISC_ENABLE, MSR_PAT,
+  CR4_PAE, CR4_PCE, CR4_PGE, CR4_PSE, CR4_TSD, F_IOPL, F_VM, F_ZF, LDTR, MSR_APIC_BASE, MSR_EFER, MSR_MISC_ENABLE, MSR_PAT,
   MSR_SYSENTER_CS, MSR_SYSENTER_EIP, MSR_SYSENTER_ESP, MSR_TSC, SYS_LDT, SYS_TSS16_AVAIL, SYS_TSS32_AVAIL, TR, V_NP,
 } from './constants.js';
 import type { Cpu } from './cpu.js';
@@ -130,6 +130,10 @@ export function rdmsr(c: Cpu): void {
     case MSR_SYSENTER_EIP: lo = c.sysenterEip; break;
     case MSR_PAT: lo = c.pat; hi = c.patHi; break;
     case MSR_EFER: lo = c.efer; break;
+    case MSR_APIC_BASE:
+      if (c.apicBaseMsr === null) c.gp(0);
+      lo = c.apicBaseMsr.read();
+      break;
     case MSR_MISC_ENABLE: lo = 1; break; // fast strings enabled
     case 0x17: break; // IA32_PLATFORM_ID
     case 0x8b: break; // IA32_BIOS_SIGN_ID: no microcode loaded
@@ -168,6 +172,9 @@ export function wrmsr(c: Cpu): void {
       c.flushFetch();
       return;
     }
+    case MSR_APIC_BASE:
+      if (c.apicBaseMsr === null || !c.apicBaseMsr.write(lo, hi)) c.gp(0);
+      return;
     case MSR_MISC_ENABLE: return;
     case 0x8b: return;
     default: c.gp(0);
@@ -215,6 +222,8 @@ export function cpuid(c: Cpu): void {
     case 1:
       a = 0x683;
       d = f.leaf1Edx;
+      // The APIC flag follows IA32_APIC_BASE.EN (SDM vol. 3A, "Local APIC Status and Location").
+      if (c.apicBaseMsr !== null && !(c.apicBaseMsr.read() & (1 << 11))) d &= ~(1 << 9);
       break;
     case 2:
       a = 1; // one iteration, no cache or TLB descriptors

@@ -106,6 +106,23 @@ export class IoBus {
     this.ranges.push({ start: gpa, end: gpa + bytes, handler, name });
   }
 
+  /**
+   * Moves the MMIO range registered as `name` to start at `gpa` (a device
+   * whose base the guest relocates, as the local APIC's through
+   * IA32_APIC_BASE). Throws if there is no such range or the new place
+   * overlaps another.
+   */
+  moveMmio(name: string, gpa: number): void {
+    const r = this.ranges.find((x) => x.name === name);
+    if (r === undefined) throw new Error(`no MMIO range named ${name}`);
+    const bytes = r.end - r.start;
+    for (const o of this.ranges) {
+      if (o !== r && gpa < o.end && gpa + bytes > o.start) throw new Error(`MMIO range 0x${gpa.toString(16)}+${bytes} of ${name} overlaps ${o.name}`);
+    }
+    r.start = gpa;
+    r.end = gpa + bytes;
+  }
+
   /** The MMU's MMIO handler: dispatches to the registered ranges; elsewhere the open bus (all ones). */
   readonly mmio: MmioHandler = {
     read: (gpa: number, size: 1 | 2 | 4): number => {

@@ -5,7 +5,10 @@
  * RAM starts at 0 with the usual hole at 640 KiB..1 MiB (VGA memory and
  * ROMs read as open bus). Devices: master/slave 8259 PIC, 8254 PIT, a
  * 16550A UART at 0x3f8 (IRQ 4), the 0xe9 debug console, isa-debug-exit at
- * 0xf4.
+ * 0xf4. With the `apic` CPU feature, also a local APIC at 0xFEE00000, an
+ * IOAPIC at 0xFEC00000 that every ISA interrupt line reaches as well as the
+ * 8259s (IRQ 0 at pin 2), and the MP table that describes them in the BIOS
+ * ROM (mptable.ts).
  */
 import createDebug from 'debug';
 import { Mmu, type MmuOptions } from '../mmu/index.js';
@@ -22,12 +25,16 @@ import { I8042 } from '../devices/i8042.js';
 import { PciBus } from '../devices/pci.js';
 import { PostPort } from '../devices/post.js';
 import { FwCfg } from '../devices/fw-cfg.js';
+import { LocalApic, LAPIC_BYTES } from '../devices/lapic.js';
+import { IoApic, IOAPIC_BYTES, IOAPIC_DEFAULT_BASE } from '../devices/ioapic.js';
+import type { InterruptController, IrqSink } from '../io/irq.js';
 import { Cpu, CpuStop, type Engine } from '../cpu/cpu.js';
 import { CpuFeatures } from '../cpu/features.js';
 import { AR_CODE, AR_DB, AR_G, AR_P, AR_RW, AR_S, AR_ACCESSED, CR0_ET, CR0_PE, CS, DS, ES, FS, GS, SS, F_1 } from '../cpu/constants.js';
 import { loadMultiboot, type MultibootModule } from './multiboot.js';
 import { loadLinux, LINUX_BOOT_CS, LINUX_BOOT_DS } from './linux.js';
 import { loadSegment } from '../cpu/segments.js';
+import { isaIrqPin, writeMpTable } from './mptable.js';
 
 const log = createDebug('vmmu:machine');
 
@@ -43,6 +50,9 @@ export const VGA_HOLE = { gpa: 0xa0000, bytes: 0x20000 };
  * dropped as before.
  */
 export const BIOS_ROM = { gpa: 0xc0000, bytes: 0x40000 };
+/** Where the MP floating pointer and configuration table lie in the BIOS ROM (the apic feature; mptable.ts). */
+export const MP_FLOATING_POINTER = 0xf0000;
+export const MP_CONFIG_TABLE = 0xf0010;
 
 export interface MachineOptions {
   mode: ModeName;
@@ -108,6 +118,11 @@ export class Machine {
   readonly post: PostPort;
   readonly fwCfg: FwCfg;
   readonly cpu: Cpu;
+  /** the local APIC and the IOAPIC (the apic CPU feature), else null */
+  readonly lapic: LocalApic | null;
+  readonly ioapic: IoApic | null;
+  /** what the CPU asks for interrupts: the local APIC when there is one, else the 8259s */
+  private readonly intc: InterruptController;
   /** the guest asked for a reset (8042, port 0xCF9): the run stops */
   private resetRequested = false;
   readonly memoryBytes: number;
@@ -119,27 +134,76 @@ export class Machine {
     this.clock = new VirtualClock(o.nsPerInstruction ?? 1);
     this.io = new IoBus();
     this.mmu = new Mmu({ ...o.mmu, mode: o.mode, guestMemory: this.memoryBytes, holes: [VGA_HOLE], rom: [BIOS_ROM], mmio: this.io.mmio });
-    this.mmu.loadRom(BIOS_ROM.gpa, new Uint8Array(BIOS_ROM.bytes).fill(0xff));
+    const features = o.cpu instanceof CpuFeatures ? o.cpu : new CpuFeatures(o.cpu ?? '');
+    const rom = new Uint8Array(BIOS_ROM.bytes).fill(0xff);
     this.pic = new Pic(this.io);
-    this.pit = new Pit(this.io, this.clock, this.pic);
+    let irqs: IrqSink = this.pic;
+    if (features.has('apic')) {
+      // Every register access from the CPU brings the clock to the instruction and ends the slice after it (LapicHost.sync).
+      const sync = (): void => {
+        this.cpu.syncClockForIo();
+        this.cpu.pollIntr = true;
+      };
+      const lapic = new LocalApic({ pic: this.pic, clock: this.clock, sync, eoiBroadcast: (v) => ioapic.eoi(v) });
+      const ioapic = new IoApic(lapic);
+      this.lapic = lapic;
+      this.ioapic = ioapic;
+      this.io.registerMmio(lapic.base, LAPIC_BYTES, { read: (g, n) => lapic.read(g, n), write: (g, n, v) => lapic.write(g, n, v) }, 'local APIC');
+      this.io.registerMmio(IOAPIC_DEFAULT_BASE, IOAPIC_BYTES, {
+        read: (g, n) => { sync(); return ioapic.read(g - IOAPIC_DEFAULT_BASE, n); },
+        write: (g, n, v) => { sync(); ioapic.write(g - IOAPIC_DEFAULT_BASE, n, v); },
+      }, 'IOAPIC');
+      const pic = this.pic;
+      irqs = { setIrq(irq: number, level: boolean): void {
+        pic.setIrq(irq, level);
+        const pin = isaIrqPin(irq);
+        if (pin >= 0) ioapic.setPin(pin, level);
+      } };
+      this.intc = lapic;
+      writeMpTable(rom, BIOS_ROM.gpa, MP_FLOATING_POINTER - BIOS_ROM.gpa, MP_CONFIG_TABLE - BIOS_ROM.gpa, { signature: 0x683, features: features.leaf1Edx });
+    } else {
+      this.lapic = null;
+      this.ioapic = null;
+      this.intc = this.pic;
+    }
+    this.mmu.loadRom(BIOS_ROM.gpa, rom);
+    this.pit = new Pit(this.io, this.clock, irqs);
     const serialOut = o.serialOut ?? ((): void => {});
-    this.uart = new Uart(this.io, 0x3f8, 4, this.pic, serialOut, this.clock);
+    this.uart = new Uart(this.io, 0x3f8, 4, irqs, serialOut, this.clock);
     this.debugConsole = new DebugConsole(this.io, o.debugOut ?? serialOut);
     this.debugExit = new DebugExit(this.io, (status) => {
       this.exitStatus = status;
     });
-    this.uart2 = new Uart(this.io, 0x2f8, 3, this.pic, o.serial2Out ?? ((): void => {}), this.clock);
-    this.rtc = new Rtc(this.io, this.clock, this.pic, { ...(o.startDate ? { startDate: o.startDate } : {}), memoryBytes: this.memoryBytes + PC_HOLE.bytes });
+    this.uart2 = new Uart(this.io, 0x2f8, 3, irqs, o.serial2Out ?? ((): void => {}), this.clock);
+    this.rtc = new Rtc(this.io, this.clock, irqs, { ...(o.startDate ? { startDate: o.startDate } : {}), memoryBytes: this.memoryBytes + PC_HOLE.bytes });
     const reset = (): void => {
       this.resetRequested = true;
     };
-    this.i8042 = new I8042(this.io, this.pic, { onReset: reset });
+    this.i8042 = new I8042(this.io, irqs, { onReset: reset });
     this.pci = new PciBus(this.io, { onReset: reset });
     this.post = new PostPort(this.io);
     this.fwCfg = new FwCfg(this.io, { ramBytes: this.memoryBytes });
-    const features = o.cpu instanceof CpuFeatures ? o.cpu : new CpuFeatures(o.cpu ?? '');
-    this.cpu = new Cpu({ mmu: this.mmu, io: this.io, clock: this.clock, pic: this.pic, features, ...(o.engine !== undefined ? { engine: o.engine } : {}) });
-    this.cpu.ferrSink = (active: boolean): void => this.pic.setIrq(13, active);
+    this.cpu = new Cpu({ mmu: this.mmu, io: this.io, clock: this.clock, pic: this.intc, features, ...(o.engine !== undefined ? { engine: o.engine } : {}) });
+    this.cpu.ferrSink = (active: boolean): void => irqs.setIrq(13, active);
+    const lapic = this.lapic;
+    if (lapic !== null) {
+      this.cpu.apicBaseMsr = {
+        read: (): number => lapic.apicBase,
+        write: (lo: number, hi: number): boolean => {
+          const before = lapic.apicBase;
+          if (!lapic.writeBase(lo, hi)) return false;
+          if (lapic.base === (before & ~0xfff) >>> 0) return true;
+          try {
+            this.io.moveMmio('local APIC', lapic.base);
+          } catch {
+            // A base over another device's registers is refused (#GP(0)), the APIC left where it was.
+            lapic.apicBase = before;
+            return false;
+          }
+          return true;
+        },
+      };
+    }
   }
 
   /** Top of guest-physical memory used for RAM (the hole lies below it). */
@@ -258,7 +322,7 @@ export class Machine {
         const next = clock.nextEventTime();
         if (cpu.halted) {
           if (!cpu.canWake()) return result('halted', `CPU halted with interrupts disabled at ${cpu.segSel[CS]!.toString(16)}:${(cpu.eip >>> 0).toString(16)}`);
-          if (!this.pic.hasInterrupt()) {
+          if (!this.intc.hasInterrupt()) {
             if (limits.idleBefore !== undefined && next > limits.idleBefore) return result('idle');
             if (next === Infinity) return result('halted', 'CPU halted waiting for an interrupt, and no timer is armed');
             // HLT: skip to the next event instead of spinning.

@@ -36,7 +36,7 @@ describe('a --cpu specification', () => {
   it.each([
     ['smep', "'smep' must be +NAME (turn on) or -NAME (turn off)"],
     ['+la57', `no feature 'la57' (the features: ${CPU_FEATURES.map((f) => f.name).join(', ')})`],
-    ['+', "no feature '' (the features: pse, pae, pge, smep, smap, nx)"],
+    ['+', "no feature '' (the features: pse, pae, apic, pge, smep, smap, nx)"],
   ])('is %j refused with a message naming it?', (spec, message) => {
     expect(() => new CpuFeatures(spec)).toThrow(new CpuFeatureError(message));
   });

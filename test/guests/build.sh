@@ -47,6 +47,11 @@ $NASM -o "$tmp/access-entry.o" access/entry.asm
 gcc $CFLAGS -c access/access.c -o "$tmp/access.o"
 $LD -T access/access.ld -o access/access.elf "$tmp/access-entry.o" "$tmp/access.o"
 
+# apic: assembly entry and interrupt stubs, C kernel
+$NASM -o "$tmp/apic-entry.o" apic/entry.asm
+gcc $CFLAGS -c apic/kernel.c -o "$tmp/apic.o"
+$LD -T lib/kernel.ld -o apic/apic.elf "$tmp/apic-entry.o" "$tmp/apic.o"
+
 # semantics: expected.inc comes from gen.c running cases.asm natively
 if [ "${1:-}" = "--regen" ]; then
     $NASM -I semantics/ -o "$tmp/cases.o" semantics/cases.asm

@@ -4,7 +4,11 @@
  * Each boot must print every expected line and end with the kernel's
  * "System halted"; the three modes must print exactly the same console
  * output (the virtual clock is deterministic, so even the kernel's
- * timestamps agree) and execute the same number of instructions. Naive
+ * timestamps agree), execute the same number of instructions and leave
+ * the same guest RAM (a SHA-256 of all of it) and registers. The 686 kernel
+ * boots with `--cpu +apic` (the local APIC and IOAPIC, found through the MP
+ * table: docs/cpu.md, "Interrupts"), the 686-pae kernel on the default CPU
+ * (interrupts through the 8259s). Naive
  * boots with the interpreter, shadow with the jit (src/cpu/jit.ts) and
  * slat with the block engine (src/cpu/block.ts), so the same comparison
  * checks the engines against each other too.
@@ -26,7 +30,14 @@ interface Boot {
   seconds: number;
   release: string;
   counters: Record<string, number>;
+  memoryHash: string;
+  cpuState: string;
+  /** the local APIC's counts and the IOAPIC's messages, with --cpu +apic */
+  apic: { timer: number; accepted: number; eoi: number; ioapicMessages: number } | null;
 }
+
+/** The CPU each kernel boots with (`--cpu`). */
+export const CPU_OF_FLAVOUR: Record<string, string> = { '686': '+apic', '686-pae': '' };
 
 const runner = fileURLToPath(new URL('./linux-boot-runner.mjs', import.meta.url));
 
@@ -35,7 +46,7 @@ export const ENGINE_OF_MODE: Record<string, 'interp' | 'block' | 'jit'> = { naiv
 
 function boot(flavour: string, mode: string): Promise<Boot> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [runner, flavour, mode, ENGINE_OF_MODE[mode]!], { maxBuffer: 64 << 20, timeout: 1_800_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [runner, flavour, mode, ENGINE_OF_MODE[mode]!, CPU_OF_FLAVOUR[flavour]!], { maxBuffer: 64 << 20, timeout: 1_800_000 }, (err, stdout, stderr) => {
       if (err) reject(new Error(`${flavour} ${mode}: ${err.message}\n${stderr}`));
       else resolve(JSON.parse(stdout.trim().split('\n').pop()!) as Boot);
     });
@@ -49,7 +60,8 @@ function countersLine(c: Record<string, number>): string {
 }
 
 export function linuxBootSuite(flavour: '686' | '686-pae'): void {
-  describe(`Debian ${flavour} kernel`, () => {
+  const cpu = CPU_OF_FLAVOUR[flavour]!;
+  describe(`Debian ${flavour} kernel${cpu ? ` (--cpu ${cpu})` : ''}`, () => {
     const runs = new Map<string, Boot>();
 
     it.each(MODE_NAMES)('does it boot to the final marker and halt under %s translation?', async (mode) => {
@@ -75,15 +87,27 @@ export function linuxBootSuite(flavour: '686' | '686-pae'): void {
       }
       if (mode === 'slat') expect(b.counters['exit.ept_violation']).toBeGreaterThan(1000);
       if (mode === 'naive') expect(b.counters['exit.total']).toBe(0);
+      if (cpu.includes('+apic')) {
+        // The kernel ran on the APIC: its timer ticks and the IOAPIC's messages (the PIT through pin 2, the UART).
+        expect(b.apic!.timer).toBeGreaterThan(100);
+        expect(b.apic!.ioapicMessages).toBeGreaterThan(50);
+        expect(b.apic!.eoi).toBeGreaterThan(200);
+      } else {
+        expect(b.apic).toBeNull();
+      }
       console.log(`${flavour} ${mode} (${ENGINE_OF_MODE[mode]}): ${b.instructions} instructions, ${b.seconds.toFixed(1)} s, ${(b.instructions / b.seconds / 1e6).toFixed(1)} MIPS\n${countersLine(b.counters)}`);
     }, 1_900_000);
 
-    it('did all three modes (and both engines) print the same console output and run the same instructions?', () => {
+    it('did all three modes (and all three engines) print the same console output, run the same instructions and leave the same memory and registers?', () => {
       const [naive, shadow, slat] = MODE_NAMES.map((m) => runs.get(m)!);
       expect(shadow.output).toBe(naive.output);
       expect(slat.output).toBe(naive.output);
       expect(shadow.instructions).toBe(naive.instructions);
       expect(slat.instructions).toBe(naive.instructions);
+      expect(shadow.cpuState).toBe(naive.cpuState);
+      expect(slat.cpuState).toBe(naive.cpuState);
+      expect(shadow.memoryHash).toBe(naive.memoryHash);
+      expect(slat.memoryHash).toBe(naive.memoryHash);
     });
   });
 }
