@@ -1,4 +1,5 @@
 /** The soak parts, in the order npm run soak runs them. */
+import { bootMatrix } from './boot-matrix.js';
 import { mmuAdversary } from './mmu-adversary.js';
 import { traceFuzz } from './trace-fuzz.js';
 
@@ -12,8 +13,10 @@ export interface SoakOptions {
 export interface SoakPart {
   name: string;
   what: string;
+  /** run only when asked for by name (--only NAME), not by a plain npm run soak */
+  onlyWhenNamed?: boolean;
   /** Runs the part; returns a one-line summary, throws on the first failure. */
   run: (o: SoakOptions) => Promise<string>;
 }
 
-export const soaks: SoakPart[] = [mmuAdversary, traceFuzz];
+export const soaks: SoakPart[] = [mmuAdversary, traceFuzz, bootMatrix];
