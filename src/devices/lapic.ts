@@ -38,8 +38,11 @@
  *   or to an APIC ID that is not this one, finds no one, and the ICR
  *   reads idle at once.
  * - Relocating the registers through IA32_APIC_BASE moves the MMIO window
- *   (machine.ts); disabling the APIC there and enabling it again is
- *   allowed (processors before the Pentium 4 needed a reset for that).
+ *   (machine.ts) to any free place above RAM; a base over RAM or over
+ *   another device's registers is refused with #GP(0) (on a PC the window
+ *   would hide what lies under it). Disabling the APIC there and enabling
+ *   it again is allowed (processors before the Pentium 4 needed a reset
+ *   for that).
  */
 import createDebug from 'debug';
 import type { TimerEvent, VirtualClock } from '../io/clock.js';

@@ -191,6 +191,9 @@ export class Machine {
         read: (): number => lapic.apicBase,
         write: (lo: number, hi: number): boolean => {
           const before = lapic.apicBase;
+          // A new base over RAM is refused (see lapic.ts); over another device's registers too, below.
+          const to = (lo & ~0xfff) >>> 0;
+          if (to !== lapic.base && to < this.ramTop) return false;
           if (!lapic.writeBase(lo, hi)) return false;
           if (lapic.base === (before & ~0xfff) >>> 0) return true;
           try {

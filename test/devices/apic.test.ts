@@ -302,6 +302,18 @@ describe('a machine with the apic feature', () => {
     expect(kinds.filter((k) => k === 4)).toHaveLength(2);
   });
 
+  it('does IA32_APIC_BASE move the registers to a free place above RAM, and refuse a base over RAM or over the IOAPIC?', () => {
+    const m = new Machine({ mode: 'naive', cpu: '+apic' });
+    const msr = m.cpu.apicBaseMsr!;
+    expect(msr.write(0xfed00900, 0)).toBe(true);
+    expect(m.mmu.readPhys(0xfed00030, 4) >>> 0).toBe(0x50014);
+    expect(m.mmu.readPhys(0xfee00030, 4) >>> 0).toBe(0xffffffff);
+    expect(msr.write(0x00100900, 0)).toBe(false);
+    expect(msr.write(0xfec00900, 0)).toBe(false);
+    expect(msr.read() >>> 0).toBe(0xfed00900);
+    expect(m.mmu.readPhys(0xfed00030, 4) >>> 0).toBe(0x50014);
+  });
+
   it('does a machine without the feature have no MP table and no APIC registers, and refuse the MSR?', () => {
     const m = new Machine({ mode: 'naive' });
     expect(Buffer.from(m.mmu.readPhysBytes(MP_FLOATING_POINTER, 4)).toString('latin1')).not.toBe('_MP_');
