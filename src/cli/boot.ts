@@ -260,6 +260,10 @@ export function summary(m: Machine, r: BootRunResult): string {
   if (b !== null && m.cpu.engine === 'jit') {
     lines.push(`jit: ${b.jitCompiled} blocks compiled (after ${b.jitThreshold} runs each) in ${b.jitMs.toFixed(0)} ms, ${b.jitLive} compiled functions live, ${b.jitDropped} dropped with their blocks`);
   }
+  if (m.lapic !== null && m.ioapic !== null) {
+    const a = m.lapic.counts;
+    lines.push(`apic: ${a.timer} local timer expiries, ${a.accepted} interrupts accepted, ${a.eoi} EOIs, ${a.ipi} IPIs sent, ${a.extint} taken from the 8259s (ExtINT), ${a.spurious} spurious; IOAPIC ${m.ioapic.messages} messages`);
+  }
   // Without --measure the cost model was off: no access, TLB, walk or cycle figures to show.
   lines.push(comparisonText([{ label: m.mmu.mode.name, report: m.mmu.report() }], { measured: m.mmu.measure }));
   if (!m.mmu.measure) lines.push('(run with --measure for access, TLB, page-walk and cycle figures)');

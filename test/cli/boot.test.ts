@@ -205,5 +205,19 @@ describe('vmmu boot --cpu', () => {
     const plain = spawnSync(process.execPath, [main, 'boot', '--multiboot', guest], { env, cwd: root, encoding: 'utf8' });
     expect(plain.stderr).toMatch(/\(shadow translation, 64 MiB\); Ctrl-C stops it/);
     expect(plain.stderr).toMatch(/\npaging at the end: CR0 0x11, CR3 0x0, CR4 0x0, EFER 0x0\n/);
+    expect(plain.stderr).not.toMatch(/\napic: /);
+  });
+
+  it('does --cpu +apic give the guest the APIC, and the summary its interrupt counts?', () => {
+    const apicGuest = join(root, 'test/guests/apic/apic.elf');
+    const r = spawnSync(process.execPath, [main, 'boot', '--multiboot', apicGuest, '--cpu', '+apic', '--mode', 'slat'], { env, cwd: root, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stdout).toContain('PASSED: 48 of 48 checks');
+    const m = /\napic: (\d+) local timer expiries, (\d+) interrupts accepted, (\d+) EOIs, (\d+) IPIs sent, (\d+) taken from the 8259s \(ExtINT\), 0 spurious; IOAPIC (\d+) messages\n/.exec(r.stderr);
+    expect(m, r.stderr).not.toBeNull();
+    // the guest's own counts (test/guests/apic/kernel.c): 1 one-shot, 5 periodic and 1 masked timer expiry; 10 IPIs to
+    // itself accepted and 3 sent to no one (another logical group, INIT, start-up); 3 ticks of the 8259 through LINT0;
+    // 3 PIT and 2 UART messages from the IOAPIC; every accepted interrupt ended by an EOI
+    expect(m!.slice(1).map(Number)).toEqual([7, 21, 21, 13, 3, 5]);
   });
 });
