@@ -26,7 +26,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 NASM="nasm -f elf32 -I lib/"
 LD="ld -m elf_i386 --build-id=none --no-warn-rwx-segments"
-CFLAGS="-m32 -march=i686 -mno-sse -mno-mmx -ffreestanding -fno-pic -fno-pie -nostdlib \
+CFLAGS="-m32 -I lib -march=i686 -mno-sse -mno-mmx -ffreestanding -fno-pic -fno-pie -nostdlib \
  -fno-stack-protector -fno-asynchronous-unwind-tables -fno-tree-loop-distribute-patterns \
  -fno-builtin -O2 -Wall -Wextra -Werror"
 

@@ -24,10 +24,8 @@
  * did not reach (4.3, 4.4: a walk stops at a not-present entry or one with a
  * reserved bit set).
  */
-typedef unsigned char u8;
-typedef unsigned short u16;
-typedef unsigned int u32;
-typedef unsigned long long u64;
+
+#include "guest.h"
 
 /* --- entry.asm -------------------------------------------------------------- */
 extern int do_access(int kind, u32 addr, int cpl);
@@ -36,9 +34,6 @@ extern char acc_read0[], acc_write0[], acc_read3[], acc_write3[];
 #define WRITE_VAL 0x5a5aa5a5u
 
 /* --- port I/O, control registers, MSRs ------------------------------------- */
-static inline void outb(u16 port, u8 v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
-static inline u8 inb(u16 port) { u8 v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
-static inline void outl(u16 port, u32 v) { __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }
 static inline u32 read_cr0(void) { u32 v; __asm__ volatile("mov %%cr0, %0" : "=r"(v)); return v; }
 static inline void write_cr0(u32 v) { __asm__ volatile("mov %0, %%cr0" : : "r"(v) : "memory"); }
 static inline void write_cr3(u32 v) { __asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory"); }
@@ -53,44 +48,8 @@ static inline void set_ac(int on)
     __asm__ volatile("pushl %0; popfl" : : "r"(f) : "memory", "cc");
 }
 static inline void invlpg(u32 va) { __asm__ volatile("invlpg (%0)" : : "r"(va) : "memory"); }
-static inline u64 rdmsr(u32 msr) { u32 lo, hi; __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr)); return ((u64)hi << 32) | lo; }
 static inline void wrmsr(u32 msr, u64 v) { __asm__ volatile("wrmsr" : : "c"(msr), "a"((u32)v), "d"((u32)(v >> 32)) : "memory"); }
-static inline void cpuid(u32 leaf, u32 *a, u32 *b, u32 *c, u32 *d)
-{
-    __asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(0));
-}
 
-/* --- console: 16550A UART at 0x3f8, polled; isa-debug-exit at 0xf4 --------- */
-#define COM1 0x3f8
-static void console_init(void)
-{
-    outb(COM1 + 1, 0x00);   /* no UART interrupts */
-    outb(COM1 + 3, 0x80);   /* DLAB */
-    outb(COM1 + 0, 0x01);   /* 115200 baud */
-    outb(COM1 + 1, 0x00);
-    outb(COM1 + 3, 0x03);   /* 8N1 */
-    outb(COM1 + 2, 0x07);   /* FIFOs on, cleared */
-    outb(COM1 + 4, 0x03);   /* DTR, RTS */
-}
-static void putc(char c)
-{
-    while (!(inb(COM1 + 5) & 0x20))
-        ;
-    outb(COM1, (u8)c);
-}
-static void puts(const char *s) { while (*s) putc(*s++); }
-static void putdec(u32 v)
-{
-    char buf[12];
-    int n = 0;
-    do { buf[n++] = (char)('0' + v % 10); v /= 10; } while (v);
-    while (n) putc(buf[--n]);
-}
-static void puthex(u32 v)
-{
-    puts("0x");
-    for (int i = 28; i >= 0; i -= 4) putc("0123456789abcdef"[(v >> i) & 15]);
-}
 static void puthex64(u64 v)
 {
     if (v >> 32) {
@@ -99,11 +58,6 @@ static void puthex64(u64 v)
     } else {
         puthex((u32)v);
     }
-}
-static void __attribute__((noreturn)) exit_with(u32 v)
-{
-    outl(0xf4, v);
-    for (;;) __asm__ volatile("cli; hlt");
 }
 
 /* an exception nobody expected: entry.asm calls this */

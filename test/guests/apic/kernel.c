@@ -20,19 +20,8 @@
  *
  * Only what follows from the rules is printed (counts, register values,
  * orders), never a time, so the output is the same under any timing. */
-typedef unsigned char u8;
-typedef unsigned short u16;
-typedef unsigned int u32;
-typedef unsigned long long u64;
+#include "guest.h"
 
-static inline void outb(u16 port, u8 v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
-static inline u8 inb(u16 port) { u8 v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
-static inline void outl(u16 port, u32 v) { __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }
-static inline u64 rdmsr(u32 msr) { u32 lo, hi; __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr)); return ((u64)hi << 32) | lo; }
-static inline void cpuid(u32 leaf, u32 *a, u32 *b, u32 *c, u32 *d)
-{
-    __asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(0));
-}
 /* one instruction with interrupts enabled: pending interrupts are taken after the NOP (STI's shadow) */
 static inline void window(void) { __asm__ volatile("sti; nop; cli" : : : "memory"); }
 /* wait for one interrupt */
@@ -40,42 +29,6 @@ static inline void wait_irq(void) { __asm__ volatile("sti; hlt; cli" : : : "memo
 
 void *memset(void *d, int c, unsigned n) { u8 *p = d; while (n--) *p++ = (u8)c; return d; }
 
-/* --- console: 16550A UART at 0x3f8, polled; isa-debug-exit at 0xf4 ------- */
-#define COM1 0x3f8
-static void console_init(void)
-{
-    outb(COM1 + 1, 0x00);
-    outb(COM1 + 3, 0x80);
-    outb(COM1 + 0, 0x01);
-    outb(COM1 + 1, 0x00);
-    outb(COM1 + 3, 0x03);
-    outb(COM1 + 2, 0x07);
-    outb(COM1 + 4, 0x03);
-}
-static void putc(char c)
-{
-    while (!(inb(COM1 + 5) & 0x20))
-        ;
-    outb(COM1, (u8)c);
-}
-static void puts(const char *s) { while (*s) putc(*s++); }
-static void putdec(u32 v)
-{
-    char buf[12];
-    int n = 0;
-    do { buf[n++] = (char)('0' + v % 10); v /= 10; } while (v);
-    while (n) putc(buf[--n]);
-}
-static void puthex(u32 v)
-{
-    puts("0x");
-    for (int i = 28; i >= 0; i -= 4) putc("0123456789abcdef"[(v >> i) & 15]);
-}
-static void __attribute__((noreturn)) exit_with(u32 status)
-{
-    outl(0xf4, status);
-    for (;;) __asm__ volatile("cli; hlt");
-}
 static u32 checks_run, checks_failed;
 static void check(const char *what, u32 got, u32 want)
 {

@@ -20,17 +20,10 @@
  * freed (so a COW write copies exactly when another sharer still exists),
  * and only counts that follow from the programs are printed (no ticks, no
  * context switches). */
+#include "guest.h"
 #include "kernel.h"
 
-typedef unsigned char u8;
-typedef unsigned short u16;
-typedef unsigned int u32;
-typedef unsigned long long u64;
-
 /* --- port I/O, control registers --------------------------------------- */
-static inline void outb(u16 port, u8 v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
-static inline u8 inb(u16 port) { u8 v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
-static inline void outl(u16 port, u32 v) { __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }
 static inline u32 read_cr0(void) { u32 v; __asm__ volatile("mov %%cr0, %0" : "=r"(v)); return v; }
 static inline void write_cr0(u32 v) { __asm__ volatile("mov %0, %%cr0" : : "r"(v) : "memory"); }
 static inline u32 read_cr2(void) { u32 v; __asm__ volatile("mov %%cr2, %0" : "=r"(v)); return v; }
@@ -42,43 +35,6 @@ static inline void invlpg(u32 va) { __asm__ volatile("invlpg (%0)" : : "r"(va) :
 /* freestanding gcc may still call these */
 void *memset(void *d, int c, unsigned n) { u8 *p = d; while (n--) *p++ = (u8)c; return d; }
 void *memcpy(void *d, const void *s, unsigned n) { u8 *p = d; const u8 *q = s; while (n--) *p++ = *q++; return d; }
-
-/* --- console: 16550A UART at 0x3f8, polled; isa-debug-exit at 0xf4 ------- */
-#define COM1 0x3f8
-static void console_init(void)
-{
-    outb(COM1 + 1, 0x00);   /* no UART interrupts */
-    outb(COM1 + 3, 0x80);   /* DLAB */
-    outb(COM1 + 0, 0x01);   /* 115200 baud */
-    outb(COM1 + 1, 0x00);
-    outb(COM1 + 3, 0x03);   /* 8N1 */
-    outb(COM1 + 2, 0x07);   /* FIFOs on, cleared */
-    outb(COM1 + 4, 0x03);   /* DTR, RTS */
-}
-static void putc(char c)
-{
-    while (!(inb(COM1 + 5) & 0x20))
-        ;
-    outb(COM1, (u8)c);
-}
-static void puts(const char *s) { while (*s) putc(*s++); }
-static void putdec(u32 v)
-{
-    char buf[12];
-    int n = 0;
-    do { buf[n++] = (char)('0' + v % 10); v /= 10; } while (v);
-    while (n) putc(buf[--n]);
-}
-static void puthex(u32 v)
-{
-    puts("0x");
-    for (int i = 28; i >= 0; i -= 4) putc("0123456789abcdef"[(v >> i) & 15]);
-}
-static void __attribute__((noreturn)) exit_with(u32 status)
-{
-    outl(0xf4, status);
-    for (;;) __asm__ volatile("cli; hlt");
-}
 
 static u32 checks_run, checks_failed, first_failure;
 /* check: one TAP-style line; remembers the first failing check's number */
