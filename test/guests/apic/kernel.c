@@ -29,18 +29,6 @@ static inline void wait_irq(void) { __asm__ volatile("sti; hlt; cli" : : : "memo
 
 void *memset(void *d, int c, unsigned n) { u8 *p = d; while (n--) *p++ = (u8)c; return d; }
 
-static u32 checks_run, checks_failed;
-static void check(const char *what, u32 got, u32 want)
-{
-    checks_run++;
-    if (got == want) {
-        puts("ok "); putdec(checks_run); puts(" - "); puts(what); putc('\n');
-        return;
-    }
-    checks_failed++;
-    puts("not ok "); putdec(checks_run); puts(" - "); puts(what);
-    puts(": got "); puthex(got); puts(", want "); puthex(want); putc('\n');
-}
 static void __attribute__((noreturn)) panic(const char *why, u32 a)
 {
     puts("panic: "); puts(why); putc(' '); puthex(a); putc('\n');

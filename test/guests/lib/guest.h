@@ -58,4 +58,19 @@ static GUEST_UNUSED void __attribute__((noreturn)) exit_with(u32 v)
     for (;;) __asm__ volatile("cli; hlt");
 }
 
+static GUEST_UNUSED u32 checks_run, checks_failed, first_failure;
+/* check: one TAP-style line ("ok N - what" or "not ok N - what: got, want"); remembers the first failing check's number */
+static GUEST_UNUSED void check(const char *what, u32 got, u32 want)
+{
+    checks_run++;
+    if (got == want) {
+        puts("ok "); putdec(checks_run); puts(" - "); puts(what); putc('\n');
+        return;
+    }
+    checks_failed++;
+    if (!first_failure) first_failure = checks_run;
+    puts("not ok "); putdec(checks_run); puts(" - "); puts(what);
+    puts(": got "); puthex(got); puts(", want "); puthex(want); putc('\n');
+}
+
 #endif

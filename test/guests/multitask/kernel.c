@@ -36,20 +36,6 @@ static inline void invlpg(u32 va) { __asm__ volatile("invlpg (%0)" : : "r"(va) :
 void *memset(void *d, int c, unsigned n) { u8 *p = d; while (n--) *p++ = (u8)c; return d; }
 void *memcpy(void *d, const void *s, unsigned n) { u8 *p = d; const u8 *q = s; while (n--) *p++ = *q++; return d; }
 
-static u32 checks_run, checks_failed, first_failure;
-/* check: one TAP-style line; remembers the first failing check's number */
-static void check(const char *what, u32 got, u32 want)
-{
-    checks_run++;
-    if (got == want) {
-        puts("ok "); putdec(checks_run); puts(" - "); puts(what); putc('\n');
-        return;
-    }
-    checks_failed++;
-    if (!first_failure) first_failure = checks_run;
-    puts("not ok "); putdec(checks_run); puts(" - "); puts(what);
-    puts(": got "); puthex(got); puts(", want "); puthex(want); putc('\n');
-}
 static void __attribute__((noreturn)) panic(const char *why, u32 a, u32 b)
 {
     puts("panic: "); puts(why); putc(' '); puthex(a); putc(' '); puthex(b); putc('\n');
