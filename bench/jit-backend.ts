@@ -10,6 +10,10 @@
  * It is a model of the code's shape, not vmmu's translator: it answers
  * "how much would compiling and running cost", not "is it right".
  *
+ * Also the same block as asm.js, the route from generated JavaScript
+ * source to V8's WebAssembly compilers, one module a block and 50 blocks a
+ * module.
+ *
  * Prints per block: the WebAssembly compile time (V8's baseline compiler,
  * on a function's first call; with `node --no-liftoff
  * --no-wasm-lazy-compilation dist/bench/jit-backend.js --compile-only`, its
@@ -107,6 +111,31 @@ function jsBlock(seed: number, r: Int32Array, tags: Int32Array, hpas: Int32Array
   return new Function('r', 'tags', 'hpas', 'm32', 'slow', `"use strict"; return function js_${seed}(n) {\n${lines.join('\n')}\nreturn n + ${K}; };`)(r, tags, hpas, m32, slow) as (n: number) => number;
 }
 
+/**
+ * The same block as an asm.js module ("use asm"), which V8 validates and
+ * compiles through its WebAssembly pipeline: the JavaScript-source route to
+ * a WebAssembly compiler. The registers, TLB and memory are the heap (the
+ * WebAssembly memory's buffer, a plain ArrayBuffer). `funcs` blocks a module.
+ */
+function asmModule(first: number, funcs: number, heap: ArrayBuffer, slow: (l: number) => number): ((n: number) => number)[] {
+  const fns: string[] = [];
+  for (let f = 0; f < funcs; f++) {
+    const seed = first + f;
+    const lines: string[] = [];
+    for (let k = 0; k < K; k++) {
+      const s = (seed + k) & 7, d = (seed + 3 * k + 1) & 7, disp = ((seed * 13 + k * 8) & 0xff) << 2;
+      lines.push(`l = ((H32[${(REGS + 4 * s) >> 2}]|0) + ${disp})|0; p = l >>> 12; i = p & ${TLB_MASK};`,
+        `if ((H32[(${TAGS} + (i << 2)) >> 2]|0) == (p|0)) x = H32[((H32[(${HPAS} + (i << 2)) >> 2]|0) + (l & 0xffc)) >> 2]|0; else x = slow(l|0)|0;`,
+        `H32[${(REGS + 4 * d) >> 2}] = ((H32[${(REGS + 4 * d) >> 2}]|0) + x)|0;`);
+    }
+    fns.push(`function b${f}(n) { n = n|0; var l = 0, p = 0, i = 0, x = 0;\n${lines.join('\n')}\nreturn (n + ${K})|0; }`);
+  }
+  const body = `"use asm"; var H32 = new stdlib.Int32Array(heap); var slow = foreign.slow;\n${fns.join('\n')}\nreturn { ${fns.map((_, f) => `b${f}: b${f}`).join(', ')} };`;
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  const exports = (new Function('stdlib', 'foreign', 'heap', body) as (g: object, f: object, h: ArrayBuffer) => Record<string, (n: number) => number>)(globalThis, { slow }, heap);
+  return fns.map((_, f) => exports[`b${f}`]!);
+}
+
 /** Blocks run in the timed loops: few enough that V8 optimizes every JavaScript one during the warm-up, as a hot block in a boot is. */
 const HOT = 32;
 
@@ -139,12 +168,27 @@ async function main(): Promise<void> {
   const jsMs = performance.now() - t1;
   console.log(`JavaScript: generating, parsing and a first call of each of ${FUNCS} blocks in ${jsMs.toFixed(1)} ms; V8 optimizes each later on its own (about 1 ms of CPU a guest instruction in the Debian boot, docs/bench.md)`);
 
+  // asm.js, one module a block (as a jit compiling block by block would), then 50 blocks a module
+  const asmFns: ((n: number) => number)[] = [];
+  for (const per of [1, 50]) {
+    const t2 = performance.now();
+    for (let first = 0; first < FUNCS; first += per) {
+      for (const f of asmModule(first, per, memory.buffer, slow)) {
+        n = f(n) & 0xffffff;
+        if (per === 1) asmFns.push(f);
+      }
+    }
+    const asmMs = performance.now() - t2;
+    console.log(`asm.js (${per} block${per > 1 ? 's' : ''} a module): validating, compiling and a first call of each of ${FUNCS} blocks in ${asmMs.toFixed(1)} ms, ${(asmMs / FUNCS * 1000).toFixed(1)} us a block`);
+  }
+
   const bench = new Bench({ time: 1500, warmupTime: 3000 });
-  const hotWasm = wasmFns.slice(0, HOT), hotJs = jsFns.slice(0, HOT);
+  const hotWasm = wasmFns.slice(0, HOT), hotJs = jsFns.slice(0, HOT), hotAsm = asmFns.slice(0, HOT);
   bench
     // The count is masked so that it stays a small integer (a 31-bit overflow would make V8 deoptimize the JavaScript blocks).
     .add(`wasm: ${HOT} blocks called from JavaScript`, () => { for (const f of hotWasm) n = f(n) & 0xffffff; })
-    .add(`JavaScript: ${HOT} blocks`, () => { for (const f of hotJs) n = f(n) & 0xffffff; });
+    .add(`JavaScript: ${HOT} blocks`, () => { for (const f of hotJs) n = f(n) & 0xffffff; })
+    .add(`asm.js: ${HOT} blocks`, () => { for (const f of hotAsm) n = f(n) & 0xffffff; });
   await bench.run();
   for (const t of bench.tasks) {
     const ms = (t.result as { latency?: { mean: number } } | undefined)?.latency?.mean;
