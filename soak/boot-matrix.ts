@@ -5,8 +5,8 @@
  * Each boot runs in a child process (test/machine/linux-boot-runner.mjs),
  * two at a time on a 2-core machine; each must reach the batch marker and
  * halt, and must match the kernel's interpreter boot under naive
- * translation in its console output, instruction count, final registers
- * and a SHA-256 of all guest RAM. 18 boots with the defaults, about
+ * translation in its console output, instruction count, final registers,
+ * a SHA-256 of all guest RAM and (with the APIC) its interrupt counts. 18 boots with the defaults, about
  * 30 minutes of wall time on the 2-core machine.
  *
  *   npm run soak -- --only boot-matrix [--seconds N]
@@ -30,6 +30,8 @@ interface Boot {
   seconds: number;
   memoryHash: string;
   cpuState: string;
+  /** the APIC's counts (with --cpu +apic), else null */
+  apic: unknown;
 }
 
 interface Cell { kernel: string; mode: string; engine: string }
@@ -65,8 +67,8 @@ async function run(o: SoakOptions): Promise<string> {
     if (missing.length > 0 || !/^halted/.test(b.reason)) problems.push(`${key(c)}: did not reach the marker and halt (${b.reason}; missing ${missing.join(', ')})`);
     const ref = results.get(`${c.kernel} naive interp`);
     if (ref === undefined || ref === b) return;
-    for (const f of ['output', 'instructions', 'cpuState', 'memoryHash'] as const) {
-      if (b[f] !== ref[f]) problems.push(`${key(c)}: ${f} differs from ${c.kernel} naive interp (${String(b[f]).slice(0, 80)} against ${String(ref[f]).slice(0, 80)})`);
+    for (const f of ['output', 'instructions', 'cpuState', 'memoryHash', 'apic'] as const) {
+      if (JSON.stringify(b[f]) !== JSON.stringify(ref[f])) problems.push(`${key(c)}: ${f} differs from ${c.kernel} naive interp (${String(b[f]).slice(0, 80)} against ${String(ref[f]).slice(0, 80)})`);
     }
   };
   const worker = async (): Promise<void> => {
