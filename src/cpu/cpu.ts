@@ -39,7 +39,6 @@ import { Fpu } from './fpu.js';
 import { CpuFeatures } from './features.js';
 import type { FpuHost } from './fpu-host.js';
 
-/** The single exception object instructions throw; its fields say which exception. */
 /** IA32_APIC_BASE as the machine's local APIC keeps it. */
 export interface ApicBaseMsr {
   read(): number;
@@ -47,6 +46,7 @@ export interface ApicBaseMsr {
   write(lo: number, hi: number): boolean;
 }
 
+/** The single exception object instructions throw; its fields say which exception. */
 export class CpuFault {
   vector = 0;
   errorCode = 0;
