@@ -25,8 +25,11 @@
  *   (MP specification 1.4, 3.6.2.2, virtual wire mode), with the values
  *   SeaBIOS writes under QEMU: enabled in IA32_APIC_BASE and in the SVR
  *   (spurious vector 0xFF), LINT0 ExtINT and LINT1 NMI, both
- *   level-triggered (0x8700, 0x8400), the other LVT entries masked. The machine has no BIOS to do
- *   it, and an 8259 request then reaches the CPU as it does on a PC.
+ *   level-triggered (0x8700, 0x8400), the other LVT entries masked. The
+ *   machine has no BIOS to do it, and an 8259 request then reaches the CPU
+ *   as it does on a PC. The 8259 reaches the CPU only through LINT0 in
+ *   ExtINT mode (or with the APIC disabled): LINT0 programmed for fixed
+ *   delivery does not turn its requests into that vector.
  * - The timer counts at 1 GHz before its divider (one count a virtual
  *   nanosecond, as the TSC), so its figures follow the deterministic
  *   virtual clock. No TSC-deadline mode (CPUID does not advertise it); mode
