@@ -57,11 +57,8 @@ export class IoApic {
   /** messages sent, for reports and tests */
   messages = 0;
 
-  /**
-   * @param target the local APIC
-   * @param onMessage called after a message was sent (the machine lets the CPU look for the interrupt)
-   */
-  constructor(private readonly target: IoApicTarget, private readonly onMessage: () => void = () => {}) {
+  /** @param target the local APIC */
+  constructor(private readonly target: IoApicTarget) {
     this.reset();
   }
 
@@ -114,7 +111,6 @@ export class IoApic {
     } else {
       log('pin %d: delivery mode %d has no receiver', pin, mode);
     }
-    this.onMessage();
   }
 
   /** The local APIC's EOI broadcast for `vector`: clears remote IRR of level entries with that vector; a pin still asserted sends again. */

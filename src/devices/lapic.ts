@@ -77,14 +77,8 @@ const ESR_SEND_ILLEGAL = 1 << 5, ESR_RECV_ILLEGAL = 1 << 6, ESR_ILLEGAL_REG = 1 
 export interface LapicHost {
   /** the 8259 pair, reached through LINT0 (ExtINT) or when the APIC is disabled */
   pic: InterruptController;
+  /** the virtual clock, brought to the accessing instruction before each register access (machine.ts) */
   clock: VirtualClock;
-  /**
-   * Called before every register access from the CPU: brings the virtual
-   * clock to the accessing instruction and ends the CPU's slice after it,
-   * so that a timer read counts exactly, and a write that arms the timer or
-   * unblocks an interrupt is seen at the next instruction.
-   */
-  sync(): void;
   /** An EOI of a level-triggered interrupt, broadcast to the IOAPIC. */
   eoiBroadcast(vector: number): void;
 }
@@ -128,23 +122,29 @@ export class LocalApic implements InterruptController {
     this.reset();
   }
 
-  /** The state a PC BIOS leaves (see the file's comment). */
+  /** The state a PC BIOS leaves (see the file's comment): the power-up state, then virtual wire mode. */
   reset(): void {
-    this.apicBase = LAPIC_DEFAULT_BASE | APIC_BASE_BSP | APIC_BASE_EN;
+    this.powerUp(LAPIC_DEFAULT_BASE | APIC_BASE_BSP | APIC_BASE_EN);
+    this.svr = SVR_ENABLE | 0xff;
+    // As SeaBIOS leaves them: ExtINT and NMI, level (for ExtINT the SDM makes the trigger level whatever the bit says).
+    this.lvt[LVT_LINT0] = (DM_EXTINT << 8) | LVT_LEVEL;
+    this.lvt[LVT_LINT1] = (DM_NMI << 8) | LVT_LEVEL;
+  }
+
+  /** The power-up state (SDM 11.4.7.1: software-disabled, every LVT entry masked, nothing pending), with IA32_APIC_BASE `apicBase`. */
+  private powerUp(apicBase: number): void {
+    this.apicBase = apicBase;
     this.id = 0;
     this.tpr = 0;
     this.ldr = 0;
     this.dfr = -1;
-    this.svr = SVR_ENABLE | 0xff;
+    this.svr = 0xff;
     this.irr.fill(0);
     this.isr.fill(0);
     this.tmr.fill(0);
     this.esr = this.esrPending = 0;
     this.icrLo = this.icrHi = 0;
     this.lvt.fill(LVT_MASKED);
-    // As SeaBIOS leaves them: ExtINT and NMI, level (for ExtINT the SDM makes the trigger level whatever the bit says).
-    this.lvt[LVT_LINT0] = (DM_EXTINT << 8) | LVT_LEVEL;
-    this.lvt[LVT_LINT1] = (DM_NMI << 8) | LVT_LEVEL;
     this.dcr = 0;
     this.initialCount = 0;
     this.countFrom = 0;
@@ -312,15 +312,10 @@ export class LocalApic implements InterruptController {
     // MAXPHYADDR 36: bits 35:32 of the base in `hi`; only bases below 4 GiB are decoded here.
     if (hi !== 0 || (lo & 0x6ff) !== 0) return false;
     const wasEnabled = this.hwEnabled;
-    this.apicBase = (lo & ~APIC_BASE_BSP) | (this.apicBase & APIC_BASE_BSP);
-    if (wasEnabled && !this.hwEnabled) {
-      // Disabling resets the APIC's state, as INIT does, keeping the base (SDM 11.4.3).
-      const base = this.apicBase;
-      this.reset();
-      this.svr = 0xff;
-      this.lvt.fill(LVT_MASKED);
-      this.apicBase = base;
-    }
+    const value = (lo & ~APIC_BASE_BSP) | (this.apicBase & APIC_BASE_BSP);
+    // Disabling puts the APIC in its power-up state, the new base kept (SDM 11.4.3).
+    if (wasEnabled && !(value & APIC_BASE_EN)) this.powerUp(value);
+    else this.apicBase = value;
     return true;
   }
 
@@ -407,10 +402,9 @@ export class LocalApic implements InterruptController {
     if (this.tmr[w]! & b) this.host.eoiBroadcast(v);
   }
 
-  /** The MMIO read of `size` bytes at `gpa` in the APIC's window. */
-  read(gpa: number, size: 1 | 2 | 4): number {
-    this.host.sync();
-    const off = (gpa - this.base) & 0xfff;
+  /** The MMIO read of `size` bytes at offset `off` of the APIC's window. */
+  read(off: number, size: 1 | 2 | 4): number {
+    off &= 0xfff;
     const reg = this.readReg(off & 0xff0);
     const byte = off & 0xf;
     if (byte >= 4) return 0;
@@ -418,10 +412,9 @@ export class LocalApic implements InterruptController {
     return size === 4 ? v | 0 : v & ((1 << (size * 8)) - 1);
   }
 
-  /** The MMIO write: only an aligned dword writes a register. */
-  write(gpa: number, size: 1 | 2 | 4, value: number): void {
-    this.host.sync();
-    const off = (gpa - this.base) & 0xfff;
+  /** The MMIO write at offset `off`: only an aligned dword writes a register. */
+  write(off: number, size: 1 | 2 | 4, value: number): void {
+    off &= 0xfff;
     if (size !== 4 || (off & 0xf) !== 0) {
       log('ignored %d-byte write at APIC offset 0x%s', size, off.toString(16));
       return;

@@ -11,7 +11,7 @@
  * ROM (mptable.ts).
  */
 import createDebug from 'debug';
-import { Mmu, type MmuOptions } from '../mmu/index.js';
+import { Mmu, type MmioHandler, type MmuOptions } from '../mmu/index.js';
 import type { ModeName } from '../mmu/index.js';
 import { IoBus } from '../io/bus.js';
 import { VirtualClock } from '../io/clock.js';
@@ -139,20 +139,12 @@ export class Machine {
     this.pic = new Pic(this.io);
     let irqs: IrqSink = this.pic;
     if (features.has('apic')) {
-      // Every register access from the CPU brings the clock to the instruction and ends the slice after it (LapicHost.sync).
-      const sync = (): void => {
-        this.cpu.syncClockForIo();
-        this.cpu.pollIntr = true;
-      };
-      const lapic = new LocalApic({ pic: this.pic, clock: this.clock, sync, eoiBroadcast: (v) => ioapic.eoi(v) });
+      const lapic = new LocalApic({ pic: this.pic, clock: this.clock, eoiBroadcast: (v) => ioapic.eoi(v) });
       const ioapic = new IoApic(lapic);
       this.lapic = lapic;
       this.ioapic = ioapic;
-      this.io.registerMmio(lapic.base, LAPIC_BYTES, { read: (g, n) => lapic.read(g, n), write: (g, n, v) => lapic.write(g, n, v) }, 'local APIC');
-      this.io.registerMmio(IOAPIC_DEFAULT_BASE, IOAPIC_BYTES, {
-        read: (g, n) => { sync(); return ioapic.read(g - IOAPIC_DEFAULT_BASE, n); },
-        write: (g, n, v) => { sync(); ioapic.write(g - IOAPIC_DEFAULT_BASE, n, v); },
-      }, 'IOAPIC');
+      this.io.registerMmio(lapic.base, LAPIC_BYTES, this.deviceRegisters(() => lapic.base, lapic), 'local APIC');
+      this.io.registerMmio(IOAPIC_DEFAULT_BASE, IOAPIC_BYTES, this.deviceRegisters(() => IOAPIC_DEFAULT_BASE, ioapic), 'IOAPIC');
       const pic = this.pic;
       irqs = { setIrq(irq: number, level: boolean): void {
         pic.setIrq(irq, level);
@@ -207,6 +199,25 @@ export class Machine {
         },
       };
     }
+  }
+
+  /**
+   * The MMIO handler of a device's registers at `base()`, given offsets
+   * into its window. Every access first brings the virtual clock to the
+   * accessing instruction and ends the CPU's slice after it, as port I/O
+   * does (Cpu.syncClockForIo): a read of a counter is exact, and a write
+   * that arms a timer or unblocks an interrupt is seen at the next
+   * instruction boundary, under every engine.
+   */
+  private deviceRegisters(base: () => number, dev: { read(off: number, size: 1 | 2 | 4): number; write(off: number, size: 1 | 2 | 4, v: number): void }): MmioHandler {
+    const sync = (): void => {
+      this.cpu.syncClockForIo();
+      this.cpu.pollIntr = true;
+    };
+    return {
+      read: (g, n) => { sync(); return dev.read(g - base(), n); },
+      write: (g, n, v) => { sync(); dev.write(g - base(), n, v); },
+    };
   }
 
   /** Top of guest-physical memory used for RAM (the hole lies below it). */

@@ -9,6 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../src/io/clock.js';
 import type { InterruptController } from '../../src/io/irq.js';
 import { LocalApic, LAPIC_DEFAULT_BASE, LVT_LINT0, LVT_TIMER } from '../../src/devices/lapic.js';
+import { cpuid, rdmsr } from '../../src/cpu/system.js';
+import { FAULT } from '../../src/cpu/cpu.js';
 import { IoApic } from '../../src/devices/ioapic.js';
 import { Machine, MP_FLOATING_POINTER } from '../../src/machine/machine.js';
 import { CpuFeatures } from '../../src/cpu/features.js';
@@ -19,19 +21,18 @@ class FakePic implements InterruptController {
   acknowledge(): number { return this.pending.shift() ?? 0x27; }
 }
 
-function setup(): { apic: LocalApic; io: IoApic; clock: VirtualClock; pic: FakePic; syncs: { n: number }; eois: number[] } {
+function setup(): { apic: LocalApic; io: IoApic; clock: VirtualClock; pic: FakePic; eois: number[] } {
   const clock = new VirtualClock();
   const pic = new FakePic();
-  const syncs = { n: 0 };
   const eois: number[] = [];
   let io: IoApic | null = null;
-  const apic = new LocalApic({ pic, clock, sync: () => { syncs.n++; }, eoiBroadcast: (v) => { eois.push(v); io!.eoi(v); } });
+  const apic = new LocalApic({ pic, clock, eoiBroadcast: (v) => { eois.push(v); io!.eoi(v); } });
   io = new IoApic(apic);
-  return { apic, io, clock, pic, syncs, eois };
+  return { apic, io, clock, pic, eois };
 }
 
-const reg = (a: LocalApic, off: number): number => a.read(LAPIC_DEFAULT_BASE + off, 4) >>> 0;
-const wr = (a: LocalApic, off: number, v: number): void => a.write(LAPIC_DEFAULT_BASE + off, 4, v);
+const reg = (a: LocalApic, off: number): number => a.read(off, 4) >>> 0;
+const wr = (a: LocalApic, off: number, v: number): void => a.write(off, 4, v);
 const ioWr = (io: IoApic, index: number, v: number): void => { io.write(0, 4, index); io.write(0x10, 4, v); };
 const ioRd = (io: IoApic, index: number): number => { io.write(0, 4, index); return io.read(0x10, 4) >>> 0; };
 
@@ -45,13 +46,6 @@ describe('local APIC', () => {
     for (const off of [0x320, 0x330, 0x340, 0x370]) expect(reg(apic, off)).toBe(0x10000);
     expect(reg(apic, 0xe0)).toBe(0xffffffff);
     expect(apic.apicBase >>> 0).toBe(0xfee00900);
-  });
-
-  it('does every register access first bring the clock to the instruction (sync)?', () => {
-    const { apic, syncs } = setup();
-    reg(apic, 0x390);
-    wr(apic, 0x80, 0x20);
-    expect(syncs.n).toBe(2);
   });
 
   it('does it deliver the highest vector above the processor priority, nest, and end in service on EOI?', () => {
@@ -152,6 +146,22 @@ describe('local APIC', () => {
     expect(apic.acknowledge()).toBe(0x22);
     expect(apic.hasInterrupt()).toBe(false);
     expect(apic.writeBase(0xfee00801, 0)).toBe(false); // a reserved bit
+    // enabled again: in its power-up state (software-disabled, every LVT entry masked), not virtual wire
+    expect(apic.writeBase(0xfee00800, 0)).toBe(true);
+    expect(apic.hwEnabled).toBe(true);
+    expect(reg(apic, 0xf0)).toBe(0xff);
+    for (let off = 0x320; off <= 0x370; off += 0x10) expect(reg(apic, off) & 0x10000).toBe(0x10000);
+  });
+
+  it('does a logical destination in the cluster model match the cluster and a member bit?', () => {
+    const { apic } = setup();
+    wr(apic, 0xe0, 0x0fffffff); // cluster model
+    wr(apic, 0xd0, 0x32000000); // cluster 3, member bit 1
+    expect(apic.matches(0x32, true)).toBe(true);
+    expect(apic.matches(0x36, true)).toBe(true);
+    expect(apic.matches(0x34, true)).toBe(false);
+    expect(apic.matches(0x22, true)).toBe(false);
+    expect(apic.matches(0xff, true)).toBe(true);
   });
 
   it('does a fixed IPI to self (shorthand or its own ID) arrive, and one to all but self or to another ID find no one?', () => {
@@ -245,6 +255,20 @@ describe('IOAPIC', () => {
     expect(apic.acknowledge()).toBe(0x55);
   });
 
+  it('does a pin in ExtINT mode hand the next acknowledge to the 8259, with LINT0 masked?', () => {
+    const { io, apic, pic } = setup();
+    wr(apic, 0x350, 0x18700); // LINT0 masked: the 8259 no longer reaches the CPU by itself
+    pic.pending.push(0x21);
+    expect(apic.hasInterrupt()).toBe(false);
+    ioWr(io, 0x10, 0x700); // pin 0: ExtINT, unmasked
+    io.setPin(0, true);
+    expect(apic.hasInterrupt()).toBe(true);
+    expect(apic.acknowledge()).toBe(0x21);
+    expect(apic.counts.extint).toBe(1);
+    pic.pending.push(0x22);
+    expect(apic.hasInterrupt()).toBe(false); // one acknowledge per message
+  });
+
   it('does a message to another APIC ID, or in logical mode to a group this APIC is not in, go nowhere?', () => {
     const { io, apic } = setup();
     ioWr(io, 0x11 + 2 * 3, 0x05000000);
@@ -314,12 +338,39 @@ describe('a machine with the apic feature', () => {
     expect(m.mmu.readPhys(0xfed00030, 4) >>> 0).toBe(0x50014);
   });
 
+  it('does CPUID.1:EDX.APIC follow the enable bit of IA32_APIC_BASE?', () => {
+    const m = new Machine({ mode: 'naive', cpu: '+apic' });
+    const leaf1Edx = (): number => { m.cpu.reg32[0] = 1; m.cpu.reg32[1] = 0; cpuid(m.cpu); return m.cpu.reg32[2]!; };
+    expect(leaf1Edx() & (1 << 9)).toBe(1 << 9);
+    m.cpu.reg32[1] = 0x1b;
+    rdmsr(m.cpu);
+    expect(m.cpu.reg32[0]! >>> 0).toBe(0xfee00900);
+    expect(m.cpu.apicBaseMsr!.write(0xfee00100, 0)).toBe(true);
+    expect(leaf1Edx() & (1 << 9)).toBe(0);
+  });
+
+  it('does an access to the APIC\'s registers bring the clock to the instruction and end the CPU\'s slice after it, as port I/O does?', () => {
+    const m = new Machine({ mode: 'shadow', cpu: '+apic' });
+    for (const [gpa, write] of [[LAPIC_DEFAULT_BASE + 0x390, false], [LAPIC_DEFAULT_BASE + 0x80, true], [0xfec00000, true]] as const) {
+      m.cpu.sliceStart = 1000;
+      m.cpu.executed = 7;
+      m.cpu.budget = 500;
+      m.cpu.pollIntr = false;
+      if (write) m.mmu.writePhys(gpa, 4, 0);
+      else m.mmu.readPhys(gpa, 4);
+      expect([m.clock.now, m.cpu.budget, m.cpu.pollIntr]).toEqual([1007, 7, true]);
+    }
+  });
+
   it('does a machine without the feature have no MP table and no APIC registers, and refuse the MSR?', () => {
     const m = new Machine({ mode: 'naive' });
     expect(Buffer.from(m.mmu.readPhysBytes(MP_FLOATING_POINTER, 4)).toString('latin1')).not.toBe('_MP_');
     expect(m.lapic).toBeNull();
     expect(m.mmu.readPhys(0xfee00030, 4) >>> 0).toBe(0xffffffff);
     expect(m.cpu.apicBaseMsr).toBeNull();
+    m.cpu.reg32[1] = 0x1b;
+    expect(() => rdmsr(m.cpu)).toThrow(FAULT);
+    expect([FAULT.vector, FAULT.errorCode]).toEqual([13, 0]); // #GP(0)
   });
 
   it('does the PIT reach the CPU through IOAPIC pin 2 once the guest routes it there?', () => {
