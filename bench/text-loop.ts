@@ -5,9 +5,12 @@
  * (driveStream over chunks parsed before the clock starts, a fresh Mmu and
  * synthetic OS each run, CPU ns an access). Prints the best of `--reps`
  * runs and a hash of each mode's report, which must not change when only
- * speed does.
+ * speed does. With --no-model the cost model is off (Mmu `measure`
+ * false): the loop then does only the functional replay (the record, the
+ * software TLB, the synthetic OS), and the difference is what the cost
+ * model adds per access.
  *
- *   node dist/bench/text-loop.js FILE.lackey [MODE ...] [--reps N]
+ *   node dist/bench/text-loop.js FILE.lackey [MODE ...] [--reps N] [--no-model]
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -44,9 +47,12 @@ async function main(): Promise<number> {
   const args = process.argv.slice(2);
   const r = args.indexOf('--reps');
   const reps = r >= 0 ? Number(args.splice(r, 2)[1]) : 3;
+  const nm = args.indexOf('--no-model');
+  const model = nm < 0;
+  if (!model) args.splice(nm, 1);
   const [path, ...modeArgs] = args;
   if (!path || !Number.isInteger(reps) || reps < 1) {
-    console.error('usage: node dist/bench/text-loop.js FILE.lackey [MODE ...] [--reps N]');
+    console.error('usage: node dist/bench/text-loop.js FILE.lackey [MODE ...] [--reps N] [--no-model]');
     return 2;
   }
   const modes = (modeArgs.length > 0 ? modeArgs : ['naive', 'shadow', 'slat']) as ModeName[];
@@ -69,7 +75,7 @@ async function main(): Promise<number> {
     let hash = '';
     let accesses = 0;
     for (let k = 0; k < reps; k++) {
-      const mmu = new Mmu({ mode, measure: true, guestMemory: OS_DEFAULTS.memory, seed: OS_DEFAULTS.seed });
+      const mmu = new Mmu({ mode, measure: model, guestMemory: OS_DEFAULTS.memory, seed: OS_DEFAULTS.seed });
       const os = new SyntheticOs(mmu, { format: OS_DEFAULTS.format, pageSize: OS_DEFAULTS.pageSize, reclaim: OS_DEFAULTS.reclaim });
       const c0 = process.cpuUsage();
       const res = await driveStream(os, reader, OS_DEFAULTS);
@@ -78,7 +84,7 @@ async function main(): Promise<number> {
       const rep = mmu.report();
       hash = createHash('sha1').update(JSON.stringify({ c: rep.counters, g: rep.gauges, cy: rep.cycles, os: os.stats, a: res.accesses })).digest('hex').slice(0, 12);
     }
-    console.log(`${mode}: ${accesses} accesses, best of ${reps}: ${bestRun.toFixed(0)} ms CPU, ${((bestRun * 1e6) / accesses).toFixed(1)} ns an access; report hash ${hash}`);
+    console.log(`${mode}${model ? '' : ' (cost model off)'}: ${accesses} accesses, best of ${reps}: ${bestRun.toFixed(0)} ms CPU, ${((bestRun * 1e6) / accesses).toFixed(1)} ns an access; report hash ${hash}`);
   }
   return 0;
 }

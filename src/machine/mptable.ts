@@ -10,9 +10,9 @@
  * ISA IRQ and the two local interrupt entries (ExtINT on LINT0, NMI on
  * LINT1). Feature byte 2 bit 7 is clear: virtual wire mode, no IMCR (the
  * local APIC starts in virtual wire mode, lapic.ts). ISA IRQ 0 (the PIT)
- * goes to IOAPIC pin 2, as on PCs whose chipset wires the 8254 there (the
- * override every ACPI table of such a PC also states); the other ISA IRQs
- * to the pin of their number; IRQ 2 (the cascade) to none.
+ * goes to IOAPIC pin 2, as on PCs whose chipset wires the 8254 there (and
+ * as QEMU's PC and its SeaBIOS MP table do); the other ISA IRQs to the pin
+ * of their number; IRQ 2 (the cascade) to none.
  */
 import { IOAPIC_DEFAULT_BASE } from '../devices/ioapic.js';
 import { LAPIC_DEFAULT_BASE, LAPIC_VERSION } from '../devices/lapic.js';
