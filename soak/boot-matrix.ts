@@ -15,35 +15,12 @@
  * With --seconds, no boot starts after the budget is spent, and the
  * summary says how many ran.
  */
-import { execFile } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { missingBatchLines } from '../src/guests/init-scripts.js';
+import { bootLinux, type LinuxBoot } from '../test/machine/linux-boot-child.js';
 import type { SoakOptions, SoakPart } from './parts.js';
 
-const runner = fileURLToPath(new URL('../../test/machine/linux-boot-runner.mjs', import.meta.url));
-
-interface Boot {
-  output: string;
-  reason: string;
-  instructions: number;
-  seconds: number;
-  memoryHash: string;
-  cpuState: string;
-  /** the APIC's counts (with --cpu +apic), else null */
-  apic: unknown;
-}
-
 interface Cell { kernel: string; mode: string; engine: string }
-
-function boot(c: Cell, cpu: string): Promise<Boot> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [runner, c.kernel, c.mode, c.engine, cpu], { maxBuffer: 64 << 20, timeout: 3_600_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${c.kernel} ${c.mode} ${c.engine}: ${err.message}\n${stderr}`));
-      else resolve(JSON.parse(stdout.trim().split('\n').pop()!) as Boot);
-    });
-  });
-}
 
 async function run(o: SoakOptions): Promise<string> {
   const kernels = (process.env.BOOT_MATRIX_KERNELS ?? '686,686-pae').split(',').filter((k) => k !== '');
@@ -57,12 +34,12 @@ async function run(o: SoakOptions): Promise<string> {
     }
   }
   const deadline = o.seconds === null ? Infinity : Date.now() + o.seconds * 1000;
-  const results = new Map<string, Boot>();
+  const results = new Map<string, LinuxBoot>();
   const key = (c: Cell): string => `${c.kernel} ${c.mode} ${c.engine}`;
   const problems: string[] = [];
   let next = 0;
   let ran = 0;
-  const check = (c: Cell, b: Boot): void => {
+  const check = (c: Cell, b: LinuxBoot): void => {
     const missing = missingBatchLines(b.output);
     if (missing.length > 0 || !/^halted/.test(b.reason)) problems.push(`${key(c)}: did not reach the marker and halt (${b.reason}; missing ${missing.join(', ')})`);
     const ref = results.get(`${c.kernel} naive interp`);
@@ -78,7 +55,7 @@ async function run(o: SoakOptions): Promise<string> {
       if (c.mode !== 'naive' || c.engine !== 'interp') {
         while (!results.has(`${c.kernel} naive interp`) && problems.length === 0) await new Promise((r) => setTimeout(r, 1000));
       }
-      const b = await boot(c, cpu);
+      const b = await bootLinux(c.kernel, c.mode, c.engine, cpu, 3_600_000);
       results.set(key(c), b);
       ran++;
       check(c, b);

@@ -17,41 +17,18 @@
  * linux-boot-runner.mjs); one test file per kernel lets the two kernels boot
  * in parallel.
  */
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { MODE_NAMES } from '../../src/mmu/modes/mode.js';
 import { missingBatchLines } from '../../src/guests/init-scripts.js';
-
-interface Boot {
-  output: string;
-  reason: string;
-  instructions: number;
-  seconds: number;
-  release: string;
-  counters: Record<string, number>;
-  memoryHash: string;
-  cpuState: string;
-  /** the local APIC's counts and the IOAPIC's messages, with --cpu +apic */
-  apic: { timer: number; accepted: number; eoi: number; ioapicMessages: number } | null;
-}
+import { bootLinux, type LinuxBoot } from './linux-boot-child.js';
 
 /** The CPU each kernel boots with (`--cpu`). */
 export const CPU_OF_FLAVOUR: Record<string, string> = { '686': '+apic', '686-pae': '' };
 
-const runner = fileURLToPath(new URL('./linux-boot-runner.mjs', import.meta.url));
-
 /** The CPU engine each mode boots with: the interpreter (the reference) under naive, the jit (the default) under shadow, the block engine under slat. */
 export const ENGINE_OF_MODE: Record<string, 'interp' | 'block' | 'jit'> = { naive: 'interp', shadow: 'jit', slat: 'block' };
 
-function boot(flavour: string, mode: string): Promise<Boot> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [runner, flavour, mode, ENGINE_OF_MODE[mode]!, CPU_OF_FLAVOUR[flavour]!], { maxBuffer: 64 << 20, timeout: 1_800_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${flavour} ${mode}: ${err.message}\n${stderr}`));
-      else resolve(JSON.parse(stdout.trim().split('\n').pop()!) as Boot);
-    });
-  });
-}
+const boot = (flavour: string, mode: string): Promise<LinuxBoot> => bootLinux(flavour, mode, ENGINE_OF_MODE[mode]!, CPU_OF_FLAVOUR[flavour]!);
 
 /** The MMU's counters worth reading after a boot, non-zero ones only. */
 function countersLine(c: Record<string, number>): string {
@@ -62,7 +39,7 @@ function countersLine(c: Record<string, number>): string {
 export function linuxBootSuite(flavour: '686' | '686-pae'): void {
   const cpu = CPU_OF_FLAVOUR[flavour]!;
   describe(`Debian ${flavour} kernel${cpu ? ` (--cpu ${cpu})` : ''}`, () => {
-    const runs = new Map<string, Boot>();
+    const runs = new Map<string, LinuxBoot>();
 
     it.each(MODE_NAMES)('does it boot to the final marker and halt under %s translation?', async (mode) => {
       const b = await boot(flavour, mode);
