@@ -257,8 +257,9 @@ export function summary(m: Machine, r: BootRunResult): string {
   const b = m.cpu.blocks;
   lines.push(b === null ? 'engine interp: every instruction decoded as it runs (the reference interpreter)'
     : `engine ${m.cpu.engine}: ${b.built} blocks decoded, ${b.size} in the cache (at most ${MAX_BLOCKS}), ${b.dropped} frames' blocks dropped by writes to them, the cache emptied ${b.flushes} times`);
-  if (b !== null && m.cpu.engine === 'jit') {
-    lines.push(`jit: ${b.jitCompiled} blocks compiled (after ${b.jitThreshold} runs each) in ${b.jitMs.toFixed(0)} ms, ${b.jitLive} compiled functions live, ${b.jitDropped} dropped with their blocks`);
+  if (b !== null && (m.cpu.engine === 'jit' || m.cpu.engine === 'wasm')) {
+    const wasm = m.cpu.engine === 'wasm' ? ` (${b.wasmCompiled} as WebAssembly, the rest as JavaScript)` : '';
+    lines.push(`jit: ${b.jitCompiled} blocks compiled${wasm} (after ${b.jitThreshold} runs each) in ${b.jitMs.toFixed(0)} ms, ${b.jitLive} compiled functions live, ${b.jitDropped} dropped with their blocks`);
   }
   if (m.lapic !== null && m.ioapic !== null) {
     const a = m.lapic.counts;

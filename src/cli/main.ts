@@ -50,11 +50,13 @@ boot options:
                                  UTC; default 2026-01-01T00:00:00 without a terminal,
                                  so that runs are reproducible, and now on the console
   --max-instructions N           stop after N instructions
-  --engine interp|block|jit      how the CPU runs instructions: jit runs decoded blocks from a
+  --engine interp|block|jit|wasm how the CPU runs instructions: jit runs decoded blocks from a
                                  cache and compiles the hot ones to JavaScript (default),
-                                 block only decodes them once, interp decodes each
-                                 instruction every time (the reference); the same results
-                                 every way (docs/cpu.md, "The block engine", "The JIT")
+                                 wasm compiles them to WebAssembly where it can (guest and
+                                 host memory then at most 4 GiB), block only decodes them
+                                 once, interp decodes each instruction every time (the
+                                 reference); the same results every way (docs/cpu.md, "The
+                                 block engine", "The JIT", "The wasm engine")
   --cpu +NAME,-NAME              turn CPU features on or off (CPUID tells, the CPU
                                  enforces): pse, pae, pge, nx (on by default), smep,
                                  smap, apic (off; apic adds the local APIC, an IOAPIC

@@ -34,6 +34,8 @@ import type { Handler } from './ops/common.js';
 import type { Mmu } from '../mmu/index.js';
 import { WATCH_CODE } from '../mmu/index.js';
 import { compileBlock, type JitFn } from './jit.js';
+import { compileWasm, type WasmBlock } from './wasm/compile.js';
+import type { WasmState } from './wasm/state.js';
 
 /** Instructions per block at most. */
 export const MAX_BLOCK_INSNS = 64;
@@ -150,6 +152,8 @@ export class Block {
   runs = 0;
   /** the jit engine's compiled function (jit.ts), null until compiled and once dropped */
   fn: JitFn | null = null;
+  /** the wasm engine's record of the block compiled to WebAssembly (wasm/compile.ts), or null */
+  wasm: WasmBlock | null = null;
   /** the jit engine's last two successors (Cpu.runCompiled), or null */
   s0: Block | null = null;
   s1: Block | null = null;
@@ -276,6 +280,10 @@ export class BlockCache {
    * never (the block engine). Tests lower it to compile small guests.
    */
   jitThreshold = 0;
+  /** the wasm engine's memory: blocks are compiled to WebAssembly where every instruction has a WebAssembly form (wasm/compile.ts), else to JavaScript */
+  wasm: WasmState | null = null;
+  /** blocks compiled to WebAssembly (counted in jitCompiled too) */
+  wasmCompiled = 0;
   /** jit figures: blocks compiled, milliseconds spent compiling, compiled functions of blocks still cached, compiled functions dropped with their block */
   jitCompiled = 0;
   jitMs = 0;
@@ -347,7 +355,11 @@ export class BlockCache {
   /** Compiles block `b`, decoded from the host page at `hpaPage` (unchanged since: the block is valid). */
   compile(b: Block, hpaPage: number): void {
     const t = performance.now();
-    b.fn = compileBlock(b, this.mmu.u8.subarray(hpaPage, hpaPage + 4096), b.gpa & 0xfff, this.mmu);
+    const page = this.mmu.u8.subarray(hpaPage, hpaPage + 4096);
+    let fn = this.wasm === null ? null : compileWasm(b, page, b.gpa & 0xfff, this.mmu, this.wasm);
+    if (fn !== null) this.wasmCompiled++;
+    else fn = compileBlock(b, page, b.gpa & 0xfff, this.mmu);
+    b.fn = fn;
     this.jitMs += performance.now() - t;
     this.jitCompiled++;
     this.jitLive++;
@@ -358,6 +370,10 @@ export class BlockCache {
     b.valid = false;
     if (b.fn !== null) {
       b.fn = null;
+      if (b.wasm !== null) {
+        this.wasm!.runtime!.release(b.wasm.slot);
+        b.wasm = null;
+      }
       this.jitLive--;
       this.jitDropped++;
     }

@@ -34,6 +34,8 @@ import {
 } from './block.js';
 import { alu } from './alu.js';
 import { JIT_THRESHOLD, type JitFn } from './jit.js';
+import { STATE_BYTES, S_FASTR, S_FASTW, S_REG, S_SEGBASE, S_SEGLIMIT, type WasmState } from './wasm/state.js';
+import { WASM_THRESHOLD } from './wasm/compile.js';
 import { deliverInterrupt, type InterruptKind } from './transfer.js';
 import { Fpu } from './fpu.js';
 import { CpuFeatures } from './features.js';
@@ -91,8 +93,8 @@ const HISTORY = 64;
  * that run often to JavaScript (jit.ts). All three have exactly the same
  * results.
  */
-export type Engine = 'interp' | 'block' | 'jit';
-export const ENGINES: readonly Engine[] = ['interp', 'block', 'jit'];
+export type Engine = 'interp' | 'block' | 'jit' | 'wasm';
+export const ENGINES: readonly Engine[] = ['interp', 'block', 'jit', 'wasm'];
 /** The engine a Cpu (and vmmu boot) uses when none is given. */
 export const DEFAULT_ENGINE: Engine = 'jit';
 
@@ -105,14 +107,15 @@ export interface CpuOptions {
   engine?: Engine;
   /** what CPUID advertises and the CPU allows (default: the P6 set, see features.ts) */
   features?: CpuFeatures;
+  /** the wasm engine's memory, whose arena the Mmu was made with (required by that engine only) */
+  wasm?: WasmState;
 }
 
 export class Cpu implements FpuHost {
-  // ---- general registers: one buffer, three views ----
-  readonly regBuf = new ArrayBuffer(32);
-  readonly reg32 = new Int32Array(this.regBuf);
-  readonly reg16 = new Uint16Array(this.regBuf);
-  readonly reg8 = new Uint8Array(this.regBuf);
+  // ---- general registers: 32 bytes, three views (in the wasm engine's memory under that engine: wasm/state.ts) ----
+  readonly reg32: Int32Array;
+  readonly reg16: Uint16Array;
+  readonly reg8: Uint8Array;
   /** offset of the next instruction byte in CS */
   eip = 0;
   /** EIP of the instruction being executed (restored on a fault) */
@@ -121,13 +124,13 @@ export class Cpu implements FpuHost {
 
   // ---- segment registers and their descriptor caches (ES CS SS DS FS GS LDTR TR) ----
   readonly segSel = new Int32Array(8);
-  readonly segBase = new Int32Array(8);
-  readonly segLimit = new Int32Array(8);
+  readonly segBase: Int32Array;
+  readonly segLimit: Int32Array;
   /** access rights as cached: descriptor high dword & 0x00f0ff00 */
   readonly segAr = new Int32Array(8);
   /** 1 when a read (write) of any offset needs no limit or type check */
-  readonly segFastR = new Uint8Array(8);
-  readonly segFastW = new Uint8Array(8);
+  readonly segFastR: Uint8Array;
+  readonly segFastW: Uint8Array;
 
   // ---- flags: bits not covered by lazyMask live in `flags` ----
   flags = F_1;
@@ -266,24 +269,48 @@ export class Cpu implements FpuHost {
   readonly features: CpuFeatures;
   /** the block engine's cache (null under the interpreter) */
   readonly blocks: BlockCache | null;
+  /** the wasm engine's memory (null under the other engines) */
+  readonly wasm: WasmState | null;
   /** set by the machine to be told about HLT with interrupts off, triple faults etc. */
   onShutdown: ((reason: string) => void) | null = null;
   /** IA32_APIC_BASE, set by a machine with a local APIC (the apic feature); without one the MSR raises #GP(0) */
   apicBaseMsr: ApicBaseMsr | null = null;
 
   constructor(o: CpuOptions) {
+    this.engine = o.engine ?? DEFAULT_ENGINE;
+    // The state compiled code shares: views of the wasm engine's memory under that engine, else buffers of their own.
+    let buf: ArrayBuffer;
+    if (this.engine === 'wasm') {
+      const mem = o.wasm?.memory;
+      if (mem == null || o.mmu.host.buffer !== mem.buffer) throw new Error("engine 'wasm': the Mmu must be made with the arena of the WasmState given as `wasm` (MmuOptions.arena = state.provide); Machine does this");
+      this.wasm = o.wasm!;
+      buf = mem.buffer;
+    } else {
+      this.wasm = null;
+      buf = new ArrayBuffer(STATE_BYTES);
+    }
+    this.reg32 = new Int32Array(buf, S_REG, 8);
+    this.reg16 = new Uint16Array(buf, S_REG, 16);
+    this.reg8 = new Uint8Array(buf, S_REG, 32);
+    this.segBase = new Int32Array(buf, S_SEGBASE, 8);
+    this.segLimit = new Int32Array(buf, S_SEGLIMIT, 8);
+    this.segFastR = new Uint8Array(buf, S_FASTR, 8);
+    this.segFastW = new Uint8Array(buf, S_FASTW, 8);
     this.mmu = o.mmu;
     this.io = o.io;
     this.clock = o.clock;
     this.pic = o.pic;
     this.mem8 = o.mmu.u8;
     this.fpu = new Fpu(this);
-    this.engine = o.engine ?? DEFAULT_ENGINE;
     this.features = o.features ?? new CpuFeatures();
-    if (this.engine === 'block' || this.engine === 'jit') {
+    if (this.engine !== 'interp') {
       this.blocks = new BlockCache(o.mmu);
       this.blocks.clock = (): number => this.totalInstructions + this.executed;
       if (this.engine === 'jit') this.blocks.jitThreshold = JIT_THRESHOLD;
+      if (this.engine === 'wasm') {
+        this.blocks.jitThreshold = WASM_THRESHOLD;
+        this.blocks.wasm = this.wasm;
+      }
     } else {
       this.blocks = null;
     }
@@ -1399,7 +1426,7 @@ export class Cpu implements FpuHost {
    * as run()'s (V8 inlines execute() there). A fault leaves the count in
    * `executed` (set before each instruction, as the interpreter sets it).
    */
-  private runBlock(b: Block, n: number, page: number): number {
+  runBlock(b: Block, n: number, page: number): number {
     const insns = b.insns;
     for (let k = 0; k < insns.length; k++) {
       const d = insns[k]!;

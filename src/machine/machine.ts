@@ -35,6 +35,7 @@ import { loadMultiboot, type MultibootModule } from './multiboot.js';
 import { loadLinux, LINUX_BOOT_CS, LINUX_BOOT_DS } from './linux.js';
 import { loadSegment } from '../cpu/segments.js';
 import { isaIrqPin, writeMpTable } from './mptable.js';
+import { WasmState } from '../cpu/wasm/state.js';
 
 const log = createDebug('vmmu:machine');
 
@@ -133,7 +134,9 @@ export class Machine {
     if (this.memoryBytes < 2 << 20) throw new RangeError(`guest memory of ${this.memoryBytes} bytes is below the 2 MiB minimum`);
     this.clock = new VirtualClock(o.nsPerInstruction ?? 1);
     this.io = new IoBus();
-    this.mmu = new Mmu({ ...o.mmu, mode: o.mode, guestMemory: this.memoryBytes, holes: [VGA_HOLE], rom: [BIOS_ROM], mmio: this.io.mmio });
+    // The wasm engine keeps host memory and the software TLB in its WebAssembly memory (src/cpu/wasm/state.ts).
+    const wasm = o.engine === 'wasm' ? new WasmState() : undefined;
+    this.mmu = new Mmu({ ...o.mmu, mode: o.mode, guestMemory: this.memoryBytes, holes: [VGA_HOLE], rom: [BIOS_ROM], mmio: this.io.mmio, ...(wasm !== undefined ? { arena: wasm.provide } : {}) });
     const features = o.cpu instanceof CpuFeatures ? o.cpu : new CpuFeatures(o.cpu ?? '');
     const rom = new Uint8Array(BIOS_ROM.bytes).fill(0xff);
     this.pic = new Pic(this.io);
@@ -175,7 +178,7 @@ export class Machine {
     this.pci = new PciBus(this.io, { onReset: reset });
     this.post = new PostPort(this.io);
     this.fwCfg = new FwCfg(this.io, { ramBytes: this.memoryBytes });
-    this.cpu = new Cpu({ mmu: this.mmu, io: this.io, clock: this.clock, pic: this.intc, features, ...(o.engine !== undefined ? { engine: o.engine } : {}) });
+    this.cpu = new Cpu({ mmu: this.mmu, io: this.io, clock: this.clock, pic: this.intc, features, ...(o.engine !== undefined ? { engine: o.engine } : {}), ...(wasm !== undefined ? { wasm } : {}) });
     this.cpu.ferrSink = (active: boolean): void => irqs.setIrq(13, active);
     const lapic = this.lapic;
     if (lapic !== null) {

@@ -16,6 +16,8 @@ export { HVA_BASE_HI } from './modes/naive.js';
 export { GUEST_MEMORY_MAX, OPEN_BUS } from './host/memory-map.js';
 export type { MmioHandler, PhysicalHole } from './host/memory-map.js';
 export { HostMemory, PAGE_SIZE, HOST_MEMORY_MAX } from './host/memory.js';
+export { Arena } from './host/arena.js';
+export type { ArenaProvider } from './host/arena.js';
 export * from './paging/bits.js';
 export { FORMAT_NAMES, FMT_NONE, FMT_32, FMT_PAE, FMT_L4, FMT_L5, guestFormatOf } from './paging/format.js';
 export type { FormatId } from './paging/format.js';

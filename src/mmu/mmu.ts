@@ -18,6 +18,7 @@ import { createLog } from './log.js';
 import { countersToObject, C_FILL, C_GUEST_AD, C_GUEST_PF, newCounters, type CounterName } from './counters.js';
 import { DEFAULT_COST_PROFILE, SKYLAKE_TLB, type CostProfile, type TlbGeometry } from './defaults.js';
 import { HostMemory, PAGE_SIZE, FRAME_OWNER_NAMES, HOST_MEMORY_MAX } from './host/memory.js';
+import { Arena, type ArenaProvider } from './host/arena.js';
 import { GUEST_MEMORY_MAX, GuestMemoryMap, OPEN_BUS, type MmioHandler, type PhysicalHole } from './host/memory-map.js';
 import {
   ACC_AC, ACC_FETCH, ACC_SIZE_MASK, ACC_SIZE_SHIFT, ACC_USER, ACC_WRITE, CR0_PG, CR0_WP, CR4_LA57, CR4_PAE, CR4_PCIDE, CR4_PGE, CR4_PKE,
@@ -120,6 +121,12 @@ export interface MmuOptions {
   slat?: SlatOptions;
   /** device memory handler (default: open bus, reads all ones) */
   mmio?: MmioHandler;
+  /**
+   * Where host memory and the software TLB's tag and host-address arrays
+   * go (host/arena.ts): the wasm CPU engine gives a region of its
+   * WebAssembly memory. Default: buffers of the Mmu's own.
+   */
+  arena?: ArenaProvider;
 }
 
 /** The state of the guest's paging registers (what setPaging takes and paging() returns). */
@@ -149,7 +156,7 @@ const TWO_32 = 4294967296;
 /** The option names an Mmu takes (an unknown one is a misspelling, not a default). */
 const OPTION_NAMES: readonly (keyof MmuOptions)[] = [
   'mode', 'guestMemory', 'holes', 'rom', 'hostMemory', 'seed', 'maxPhysAddr', 'gbPages', 'softTlbBits', 'measure', 'tlb',
-  'costProfile', 'vpid', 'shadow', 'slat', 'mmio',
+  'costProfile', 'vpid', 'shadow', 'slat', 'mmio', 'arena',
 ];
 
 /** A whole number of bytes that is a positive multiple of 4 KiB, or a RangeError naming the option. */
@@ -160,7 +167,7 @@ function pageMultiple(name: string, v: unknown): number {
   return v;
 }
 
-function resolveOptions(o: MmuOptions): Required<Omit<MmuOptions, 'hostMemory' | 'costProfile'>> & { hostMemory: number; costProfile: CostProfile } {
+function resolveOptions(o: MmuOptions): Required<Omit<MmuOptions, 'hostMemory' | 'costProfile' | 'arena'>> & { hostMemory: number; costProfile: CostProfile; arena: ArenaProvider | null } {
   if (o === null || typeof o !== 'object') throw new TypeError(`Mmu options must be an object, got ${o === null ? 'null' : typeof o}`);
   for (const k of Object.keys(o)) {
     if (!(OPTION_NAMES as readonly string[]).includes(k)) throw new TypeError(`unknown Mmu option '${k}' (the options are ${OPTION_NAMES.join(', ')})`);
@@ -201,6 +208,7 @@ function resolveOptions(o: MmuOptions): Required<Omit<MmuOptions, 'hostMemory' |
   const shadowMax = o.shadow?.maxPages ?? defaultShadowPages(frames);
   const tables = Math.max(shadowMax + 64, Math.ceil(frames / 512) * 2 + 64);
   const hostMemory = o.hostMemory ?? Math.min(HOST_MEMORY_MAX, (frames + tables + 16) * PAGE_SIZE);
+  if (o.arena !== undefined && typeof o.arena !== 'function') throw new TypeError('arena must be a function (bytes) => { buffer, base }');
   const costProfile = { ...DEFAULT_COST_PROFILE, ...(o.costProfile ?? {}) };
   for (const [k, v] of Object.entries(costProfile)) {
     if (k !== 'name' && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) throw new TypeError(`cost profile field '${k}' must be a non-negative number, got ${JSON.stringify(v)}`);
@@ -209,6 +217,7 @@ function resolveOptions(o: MmuOptions): Required<Omit<MmuOptions, 'hostMemory' |
     mode, guestMemory, holes, rom, hostMemory, seed: o.seed ?? 1, maxPhysAddr, gbPages: o.gbPages ?? true,
     softTlbBits: o.softTlbBits ?? 13, measure: o.measure ?? false, tlb: o.tlb ?? SKYLAKE_TLB, costProfile,
     vpid: o.vpid ?? true, shadow: { ...o.shadow, maxPages: shadowMax }, slat: o.slat ?? {}, mmio: o.mmio ?? OPEN_BUS,
+    arena: o.arena ?? null,
   };
 }
 
@@ -295,11 +304,18 @@ export class Mmu {
    */
   constructor(options: MmuOptions = {}) {
     const o = resolveOptions(options);
-    this.host = new HostMemory(o.hostMemory);
+    let arena: Arena | undefined;
+    if (o.arena !== null) {
+      // host memory is page-aligned in the region: a page of slack for that
+      const bytes = o.hostMemory + PAGE_SIZE + SoftTlb.arenaBytes(o.softTlbBits);
+      const r = o.arena(bytes);
+      arena = new Arena(r.buffer, r.base, bytes);
+    }
+    this.host = new HostMemory(o.hostMemory, arena);
     const ranges = [...o.holes, ...o.rom];
     const top = Math.max(o.guestMemory + ranges.reduce((s, h) => s + h.bytes, 0), ...ranges.map((h) => h.gpa + h.bytes));
     this.map = new GuestMemoryMap(this.host, Math.ceil(top / PAGE_SIZE) * PAGE_SIZE, o.holes, o.seed, o.rom);
-    this.soft = new SoftTlb(o.softTlbBits);
+    this.soft = new SoftTlb(o.softTlbBits, arena);
     this.tagR = this.soft.tags[KIND_R]!;
     this.tagW = this.soft.tags[KIND_W]!;
     this.tagX = this.soft.tags[KIND_X]!;

@@ -121,7 +121,7 @@ const cases: Case[] = [
   { name: '--cpu with an unknown feature', args: ['boot', '--multiboot', guestExit0, '--cpu', '+la57'], status: 2, stderr: /^vmmu boot: --cpu: no feature 'la57' \(the features: pse, pae, apic, pge, smep, smap, nx\); see 'vmmu boot --help'\n$/ },
   { name: '--cpu without + or -', args: ['boot', '--multiboot', guestExit0, '--cpu', 'smep'], status: 2, stderr: /^vmmu boot: --cpu: 'smep' must be \+NAME \(turn on\) or -NAME \(turn off\); see 'vmmu boot --help'\n$/ },
   { name: 'a value starting with a dash', args: ['boot', '--multiboot', guestExit0, '--mem', '-3'], status: 2, stderr: /^vmmu boot: --mem's value starts with a dash: write it as --mem=VALUE; see 'vmmu boot --help'\n$/ },
-  { name: '--engine unknown', args: ['boot', '--multiboot', guestExit0, '--engine', 'fast'], status: 2, stderr: /^vmmu boot: --engine: 'fast' is not one of interp, block, jit; see 'vmmu boot --help'\n$/ },
+  { name: '--engine unknown', args: ['boot', '--multiboot', guestExit0, '--engine', 'fast'], status: 2, stderr: /^vmmu boot: --engine: 'fast' is not one of interp, block, jit, wasm; see 'vmmu boot --help'\n$/ },
   { name: '--memory 1e3', args: ['replay', lackey, '--memory', '1e3'], status: 2, stderr: /--memory must be a size/ },
   { name: '--seed 1e20', args: ['replay', lackey, '--seed', '1e20'], status: 2, stderr: /--seed must be a whole number, 0 to 4294967295, not '1e20'/ },
   { name: '--seed 2^32', args: ['record', '--demo', '--seed', '4294967296', '-o', join(tmp, 's.vmt')], status: 2, stderr: /--seed 4294967296 is more than the limit of 4294967295 \(seeds are 32-bit\)/ },

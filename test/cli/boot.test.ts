@@ -17,6 +17,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 // while get minutes, not the default 5 s.
 import { exit, forever, idle, print, printModules, spin, writeGuest } from './tiny-guest.js';
 import { JIT_THRESHOLD } from '../../src/cpu/jit.js';
+import { WASM_THRESHOLD } from '../../src/cpu/wasm/compile.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const main = join(root, 'dist/src/cli/main.js'); // built by npm test's pretest; run alone, npm run build first
@@ -191,6 +192,20 @@ describe('the end-of-run summary names the CPU engine', () => {
     expect(m, jit.stderr).not.toBeNull();
     expect(Number(m![1])).toBeGreaterThan(0);
     expect(Number(m![2])).toBe(Number(m![1]));
+  });
+
+  it('does the wasm engine report the blocks it compiled to WebAssembly, and run the guest to the same end?', () => {
+    const wasm = spawnSync(process.execPath, [main, 'boot', '--multiboot', guest, '--engine', 'wasm'], { env, cwd: root, encoding: 'utf8' });
+    expect(wasm.status, wasm.stderr).toBe(1);
+    expect(wasm.stderr).toMatch(/engine wasm: \d+ blocks decoded/);
+    const m = new RegExp(`jit: (\\d+) blocks compiled \\((\\d+) as WebAssembly, the rest as JavaScript\\) \\(after ${WASM_THRESHOLD} runs each\\) in \\d+ ms, (\\d+) compiled functions live, 0 dropped with their blocks`).exec(wasm.stderr);
+    expect(m, wasm.stderr).not.toBeNull();
+    // the spin loop (DEC, JNZ) is a WebAssembly block
+    expect(Number(m![2])).toBeGreaterThan(0);
+    expect(Number(m![2])).toBeLessThanOrEqual(Number(m![1]));
+    const count = (s: string): string => /instructions (\d+)/.exec(s)![1]!;
+    const jit = spawnSync(process.execPath, [main, 'boot', '--multiboot', guest], { env, cwd: root, encoding: 'utf8' });
+    expect(count(wasm.stderr)).toBe(count(jit.stderr));
   });
 });
 

@@ -5,7 +5,9 @@
  * runs (a threshold these small guests' loops reach, so that compiled and
  * not yet compiled blocks mix as they do in a long run; the real one,
  * JIT_THRESHOLD, is far higher), and as `jit1`, compiling every block
- * after its first run. Every test kernel in every
+ * after its first run; the wasm engine as `wasm1`, likewise (its blocks
+ * WebAssembly where every instruction has a form there, JavaScript
+ * otherwise). Every test kernel in every
  * translation mode (instruction count, console output, a hash of guest
  * RAM), the MMU's figures with the cost model on (the block engine stays
  * out of the observed loop), and hand-assembled self-modifying code: a
@@ -28,17 +30,21 @@ import type { Engine } from '../../src/cpu/cpu.js';
 import { CODE, STACK, flatMachine, haltedInStub, le32, runToHalt, stackWord } from './flat-machine.js';
 import { MAX_BLOCKS } from '../../src/cpu/block.js';
 
-/** An engine, or the jit engine compiling each block after its first run (`jit1`) or its 32nd (`jit32`). */
-type Variant = Exclude<Engine, 'jit'> | 'jit1' | 'jit32';
-const VARIANTS: readonly Variant[] = ['block', 'jit32', 'jit1'];
+/**
+ * An engine, or the jit engine compiling each block after its first run
+ * (`jit1`) or its 32nd (`jit32`), or the wasm engine compiling each after
+ * its first (`wasm1`).
+ */
+type Variant = Exclude<Engine, 'jit' | 'wasm'> | 'jit1' | 'jit32' | 'wasm1';
+const VARIANTS: readonly Variant[] = ['block', 'jit32', 'jit1', 'wasm1'];
 
 function engineOf(v: Variant): Engine {
-  return v === 'jit1' || v === 'jit32' ? 'jit' : v;
+  return v === 'jit1' || v === 'jit32' ? 'jit' : v === 'wasm1' ? 'wasm' : v;
 }
 
-/** Lowers the compile threshold for `jit1` and `jit32`. */
+/** Lowers the compile threshold for `jit1`, `jit32` and `wasm1`. */
 function setVariant(m: Machine, v: Variant): Machine {
-  if (v === 'jit1') m.cpu.blocks!.jitThreshold = 1;
+  if (v === 'jit1' || v === 'wasm1') m.cpu.blocks!.jitThreshold = 1;
   if (v === 'jit32') m.cpu.blocks!.jitThreshold = 32;
   return m;
 }
@@ -99,13 +105,15 @@ describe.each(GUESTS)('test kernel %s', (name) => {
     expect(b.end).toEqual(a);
     // The engine did run blocks, and the jit compiled some (the comparison is not vacuous).
     expect(b.m.cpu.blocks!.built).toBeGreaterThan(50);
-    if (v !== 'block') expect(b.m.cpu.blocks!.jitCompiled).toBeGreaterThan(v === 'jit1' ? 50 : 0);
+    if (v !== 'block') expect(b.m.cpu.blocks!.jitCompiled).toBeGreaterThan(v === 'jit1' || v === 'wasm1' ? 50 : 0);
+    // and the wasm engine compiled some of them to WebAssembly
+    if (v === 'wasm1') expect(b.m.cpu.blocks!.wasmCompiled).toBeGreaterThan(20);
   });
 });
 
 it('with the cost model on, do both engines report the same accesses (every fetch observed)?', () => {
   const a = bootGuest('paging32', 'shadow', 'interp', true);
-  for (const v of ['block', 'jit1'] as const) {
+  for (const v of ['block', 'jit1', 'wasm1'] as const) {
     const b = bootGuest('paging32', 'shadow', v, true);
     expect(b.end).toEqual(a.end);
     expect(b.m.mmu.countersByName()).toEqual(a.m.mmu.countersByName());
@@ -157,7 +165,7 @@ function runFlat(engine: Variant, mode: ModeName, code: number[], extra: [number
 }
 
 describe.each(MODE_NAMES)('self-modifying code under %s translation', (mode) => {
-  /** Runs under the interpreter and each other engine; returns the jit1 run (every block compiled). */
+  /** Runs under the interpreter and each other engine; returns the wasm1 run (every block compiled, to WebAssembly where it can be). */
   function both(code: number[], extra: [number, number[]][] = [], between?: ((m: Machine) => void)[]): { ends: FlatEnd[]; m: Machine } {
     const a = runFlat('interp', mode, code, extra, between);
     let last = a;
@@ -165,7 +173,7 @@ describe.each(MODE_NAMES)('self-modifying code under %s translation', (mode) => 
       const b = runFlat(v, mode, code, extra, between);
       expect(b.ends, v).toEqual(a.ends);
       expect(b.m.cpu.blocks!.built).toBeGreaterThan(0);
-      if (v === 'jit1') expect(b.m.cpu.blocks!.jitCompiled).toBeGreaterThan(0);
+      if (v === 'jit1' || v === 'wasm1') expect(b.m.cpu.blocks!.jitCompiled).toBeGreaterThan(0);
       last = b;
     }
     return last;
@@ -275,12 +283,13 @@ describe.each(MODE_NAMES)('a fault inside a block under %s translation', (mode) 
   it('does #DE in the middle of a block leave the interpreter\'s EIP, stack, registers and count?', () => {
     // mov eax, 1; mov ebx, 2; push eax; xor edx, edx; div edx; hlt
     const code = [0xb8, ...le32(1), 0xbb, ...le32(2), 0x50, 0x31, 0xd2, 0xf7, 0xf2, HLT];
-    const ends = (['interp', 'block', 'jit1'] as const).map((engine) => {
+    const ends = (['interp', 'block', 'jit1', 'wasm1'] as const).map((engine) => {
       const { ends: [end], m } = runFlat(engine, mode, code);
       return { ...end!, vector: haltedInStub(m), pushedEip: stackWord(m, 0), esp: m.cpu.reg32[4]! };
     });
     expect(ends[1]).toEqual(ends[0]);
     expect(ends[2]).toEqual(ends[0]);
+    expect(ends[3]).toEqual(ends[0]);
     expect(ends[0]!.vector).toBe(0);
     expect(ends[0]!.pushedEip).toBe(CODE + 13);
   });
@@ -289,13 +298,15 @@ describe.each(MODE_NAMES)('a fault inside a block under %s translation', (mode) 
     // mov ecx, 5; top: mov eax, 1; push eax; xor edx, edx; lea ebx, [ecx - 1]; add esi, ecx; div ebx; dec ecx; jnz top; hlt
     // (the fifth time round, EBX is 0: the compiled block faults at DIV, after a PUSH and flag-setting forms)
     const code = [0xb9, ...le32(5), 0xb8, ...le32(1), 0x50, 0x31, 0xd2, 0x8d, 0x59, 0xff, 0x01, 0xce, 0xf7, 0xf3, DEC_ECX, ...jnz(CODE + 21, CODE + 5), HLT];
-    const ends = (['interp', 'block', 'jit1'] as const).map((engine) => {
+    const ends = (['interp', 'block', 'jit1', 'wasm1'] as const).map((engine) => {
       const { ends: [end], m } = runFlat(engine, mode, code);
       return { ...end!, vector: haltedInStub(m), pushedEip: stackWord(m, 0), pushedFlags: stackWord(m, 8), esp: m.cpu.reg32[4]!, compiled: m.cpu.blocks?.jitCompiled ?? 0 };
     });
     expect(ends[1]).toEqual({ ...ends[0], compiled: 0 });
     expect(ends[2]).toEqual({ ...ends[0], compiled: ends[2]!.compiled });
     expect(ends[2]!.compiled).toBeGreaterThan(0);
+    expect(ends[3]).toEqual({ ...ends[0], compiled: ends[3]!.compiled });
+    expect(ends[3]!.compiled).toBeGreaterThan(0);
     expect(ends[0]!.vector).toBe(0);
     expect(ends[0]!.pushedEip).toBe(CODE + 18);
   });
@@ -315,8 +326,8 @@ describe.each(MODE_NAMES)('a page-table entry inside a code page under %s transl
     const pteAt = start + 0x40; // 4-aligned: entry 0x210, linear page 0x210000
     const DATA = 0x210000;
     const leaAt = pteAt - 2;
-    const m0 = { interp: null as Machine | null, block: null as Machine | null, jit1: null as Machine | null };
-    const ends = (['interp', 'block', 'jit1'] as const).map((engine) => {
+    const m0 = { interp: null as Machine | null, block: null as Machine | null, jit1: null as Machine | null, wasm1: null as Machine | null };
+    const ends = (['interp', 'block', 'jit1', 'wasm1'] as const).map((engine) => {
       const m = setVariant(flatMachine({ mode, engine: engineOf(engine) }), engine);
       const mmu = m.mmu;
       const ident = (page: number): number => (page << 12) | 0x63; // P, RW, A, D
@@ -345,10 +356,12 @@ describe.each(MODE_NAMES)('a page-table entry inside a code page under %s transl
     });
     expect(ends[1]).toEqual(ends[0]);
     expect(ends[2]).toEqual(ends[0]);
+    expect(ends[3]).toEqual(ends[0]);
     expect(ends[0]!.regs[0]).toBe(0x300023); // EAX: the displacement with A set by the walk
     expect(ends[0]!.regs[3]).toBe(0x12345678); // EBX: DATA read through that entry
     expect(m0.block!.cpu.blocks!.built).toBeGreaterThan(0);
     expect(m0.jit1!.cpu.blocks!.jitCompiled).toBeGreaterThan(0);
+    expect(m0.wasm1!.cpu.blocks!.wasmCompiled).toBeGreaterThan(0);
   });
 });
 
@@ -367,7 +380,7 @@ describe.each(MODE_NAMES)('a group 1 immediate that is a page-table entry, under
     const DATA = 0x210000;
     const FRAME = 0x408000; // the entry's frame: bytes 8D 40 00 after the imm8 (lea eax, [eax+0])
     const OTHER = 0x1000;
-    const ends = (['interp', 'block', 'jit1'] as const).map((engine) => {
+    const ends = (['interp', 'block', 'jit1', 'wasm1'] as const).map((engine) => {
       const m = setVariant(flatMachine({ mode, engine: engineOf(engine) }), engine);
       const mmu = m.mmu;
       const ident = (page: number): number => (page << 12) | 0x63;
@@ -392,11 +405,14 @@ describe.each(MODE_NAMES)('a group 1 immediate that is a page-table entry, under
       mmu.writePhysBytes(start, new Uint8Array(code));
       expect(mmu.readPhys(pteAt, 4)).toBe(0x00408d03);
       m.cpu.eip = start;
-      return { ...flatEnd(m, runToHalt(m, 10_000).instructions), compiled: m.cpu.blocks?.jitCompiled ?? 0 };
+      return { ...flatEnd(m, runToHalt(m, 10_000).instructions), compiled: m.cpu.blocks?.jitCompiled ?? 0, wasm: m.cpu.blocks?.wasmCompiled ?? 0 };
     });
     expect(ends[1]).toEqual(ends[0]);
     expect(ends[2]).toEqual({ ...ends[0], compiled: ends[2]!.compiled });
     expect(ends[2]!.compiled).toBeGreaterThan(0);
+    expect(ends[3]).toEqual({ ...ends[0], compiled: ends[3]!.compiled, wasm: ends[3]!.wasm });
+    // the loop with the CMP ran as WebAssembly
+    expect(ends[3]!.wasm).toBeGreaterThan(0);
     expect(ends[0]!.regs[7]).toBe(1); // EDI: the second CMP saw 0x23 (A set by its own read's walk)
   });
 });

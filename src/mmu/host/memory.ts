@@ -12,6 +12,8 @@
  * fast path can keep host addresses in Int32Arrays.
  */
 
+import type { Arena } from './arena.js';
+
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 4096;
 export const PAGE_MASK = 0xfff;
@@ -32,7 +34,9 @@ export const FRAME_OWNER_NAMES = ['free', 'guest', 'host-table', 'shadow', 'ept'
 export class HostMemory {
   readonly bytes: number;
   readonly frames: number;
+  /** the buffer holding host memory: its own, or an arena's (then host memory starts at byteOffset) */
   readonly buffer: ArrayBuffer;
+  readonly byteOffset: number;
   readonly u8: Uint8Array;
   readonly u16: Uint16Array;
   readonly i32: Int32Array;
@@ -53,11 +57,12 @@ export class HostMemory {
 
   /**
    * @param bytes host memory size; a multiple of 4 KiB, at most HOST_MEMORY_MAX.
+   * @param arena where to place it (arena.ts; default: a buffer of its own)
    * Throws RangeError naming the bad size. Typed arrays use the platform's
    * byte order; every host Node runs vmmu on (x86-64, arm64) is little-endian
    * like the guest, so 32-bit views read guest words directly.
    */
-  constructor(bytes: number) {
+  constructor(bytes: number, arena?: Arena) {
     if (!Number.isInteger(bytes) || bytes <= 0 || bytes % PAGE_SIZE !== 0) {
       throw new RangeError(`host memory size ${bytes} is not a positive multiple of 4096 bytes`);
     }
@@ -66,11 +71,16 @@ export class HostMemory {
     }
     this.bytes = bytes;
     this.frames = bytes / PAGE_SIZE;
-    this.buffer = new ArrayBuffer(bytes);
-    this.u8 = new Uint8Array(this.buffer);
-    this.u16 = new Uint16Array(this.buffer);
-    this.i32 = new Int32Array(this.buffer);
-    this.view = new DataView(this.buffer);
+    // In an arena (arena.ts) the views start at the region's offset, so an
+    // hpa is still an offset from the first byte of host memory. The
+    // region is fresh memory: zeros, as a new ArrayBuffer is.
+    const at = arena === undefined ? 0 : arena.alloc(bytes, PAGE_SIZE);
+    this.buffer = arena === undefined ? new ArrayBuffer(bytes) : arena.buffer;
+    this.byteOffset = at;
+    this.u8 = new Uint8Array(this.buffer, at, bytes);
+    this.u16 = new Uint16Array(this.buffer, at, bytes / 2);
+    this.i32 = new Int32Array(this.buffer, at, bytes / 4);
+    this.view = new DataView(this.buffer, at, bytes);
     this.owner = new Uint8Array(this.frames);
     this.freeStack = new Int32Array(this.frames);
     this.used = new Uint8Array(this.frames);

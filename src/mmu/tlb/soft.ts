@@ -21,6 +21,7 @@
  * operations, and is identical in every mode, so modes never differ in what
  * the guest can observe.
  */
+import { Arena } from '../host/arena.js';
 import { ACC_AC, ACC_FETCH, ACC_USER, ACC_WRITE } from '../paging/bits.js';
 import type { WalkContext } from '../paging/format.js';
 import { permissionFault } from '../paging/walker.js';
@@ -83,8 +84,11 @@ export class SoftTlb {
   /** allowed-tag bitmask (bit ctx*3+kind) for each rights combination, see rightsKey */
   private allow = new Uint16Array(64);
 
-  /** @param bits log2 of the number of slots (8..20) */
-  constructor(bits: number) {
+  /**
+   * @param bits log2 of the number of slots (8..20)
+   * @param arena where to place tags32 and hpa (arena.ts; default: arrays of their own)
+   */
+  constructor(bits: number, arena?: Arena) {
     if (!Number.isInteger(bits) || bits < 8 || bits > 20) throw new RangeError(`software TLB size 2^${bits} is outside 2^8..2^20 slots`);
     this.size = 1 << bits;
     this.mask = this.size - 1;
@@ -92,8 +96,10 @@ export class SoftTlb {
     this.tags = [];
     for (let i = 0; i < 9; i++) this.tags.push(new Float64Array(this.size).fill(-1));
     this.tags32 = [];
-    for (let i = 0; i < 9; i++) this.tags32.push(new Int32Array(this.size).fill(-1));
-    this.hpa = new Int32Array(this.size);
+    // The arrays compiled code reads (the wasm engine's) go in the arena when there is one.
+    const int32 = (n: number): Int32Array => (arena === undefined ? new Int32Array(n) : arena.int32(n));
+    for (let i = 0; i < 9; i++) this.tags32.push(int32(this.size).fill(-1));
+    this.hpa = int32(this.size);
     this.gpa = new Float64Array(this.size);
     this.shift = new Uint8Array(this.size);
     this.flags = new Uint8Array(this.size);
@@ -125,6 +131,11 @@ export class SoftTlb {
   }
 
   /** The index into the allow table for a translation's rights (all 0/1 except pkey, 0..15) and PKRU. */
+  /** Bytes an arena needs for a software TLB of 2^bits slots (the nine int32 tag arrays and hpa). */
+  static arenaBytes(bits: number): number {
+    return 10 * Arena.int32Bytes(1 << bits);
+  }
+
   static rightsKey(us: number, rw: number, xd: number, dirty: number, pkru: number, pkey: number): number {
     return us | (rw << 1) | (xd << 2) | (dirty << 3) | (((pkru >>> (pkey * 2)) & 3) << 4);
   }

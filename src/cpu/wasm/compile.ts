@@ -1,0 +1,845 @@
+/**
+ * The wasm engine's block compiler (docs/cpu.md, "The wasm engine"): a
+ * block of the block engine whose every instruction has a form here is
+ * compiled into one WebAssembly function, in a module of its own; any other
+ * block is left to the JavaScript jit (jit.ts). The forms, their order of
+ * reads, writes and flag updates, and the per-instruction contract are the
+ * JavaScript jit's (see jit.ts's file comment); what differs is where the
+ * state lives and how it crosses between the two sides:
+ *
+ * - The general registers, segment bases, limits and fast-access bits, the
+ *   software TLB's tags and host addresses and host memory are in the one
+ *   WebAssembly memory (state.ts): compiled code reads and writes them
+ *   directly, the interpreter through its typed-array views of the same
+ *   bytes.
+ * - Everything else stays in Cpu fields. Compiled code keeps the lazy
+ *   flags of the instructions it runs in locals and writes the latest to
+ *   exchange slots (SL_FLSET ...) before anything on the JavaScript side
+ *   can look at them: before each slow-path call and at the block's end.
+ *   A condition (Jcc, SETcc, CMOVcc) on flags set in the block is computed
+ *   from those locals; on flags from before the block, the Cpu is asked
+ *   (the import `cond`), as is CF for INC and DEC.
+ * - A memory access whose inline software-TLB hit fails calls an imported
+ *   JavaScript function (rd, rds, wr) that makes the contract's stores
+ *   (instrEip, instrEsp, executed, the decode fields, the flags), calls
+ *   Cpu's accessor and records whether the block must stop after the
+ *   instruction (SL_EXIT), as the JavaScript jit's slow path does. A fault
+ *   is a JavaScript exception that unwinds through the WebAssembly frames
+ *   to runBlocks, as from a JavaScript block.
+ * - A block is entered only with CS's limit at 4 GiB and a 32-bit stack
+ *   (SS.B), so that a near branch cannot fault on the limit and the stack
+ *   forms need no 16-bit path; otherwise the wrapper runs the block with
+ *   Cpu.runBlock, the block engine's reference loop.
+ *
+ * Not yet compiled here (such a block stays JavaScript): ADC, SBB, the
+ * shifts and rotates, IMUL, group 3, the 16-bit moves, INC and DEC of
+ * memory, PUSH, CALL and JMP through a register or memory, TEST Eb,Ib,
+ * XCHG with a memory operand, conditions on PF, and every form the
+ * JavaScript jit also leaves to a handler.
+ */
+import type { Block, Insn } from '../block.js';
+import { K_ALU_EV_GV, K_ALU_EV_IB, K_ALU_GV_EV, K_CALL, K_JCC, K_LEA, K_MOV_EV_GV, K_MOV_GV_EV, K_POP_R, K_PUSH_R, K_RET, K_TEST_EV_GV } from '../block.js';
+import type { Cpu } from '../cpu.js';
+import type { Mmu } from '../../mmu/index.js';
+import { F_ARITH, F_CF } from '../constants.js';
+import { Code, instantiate, moduleBytes, WA, type WasmMemory, type WasmTable } from './emit.js';
+import {
+  SL_BUDGET, SL_CF, SL_DIRTY, SL_N, SL_EIP, SL_ESP0, SL_EXIT, SL_FLSET, SL_LZA, SL_LZB, SL_LZBITS, SL_LZOP, SL_LZR, SL_MEASURE, SL_TAGR, SL_TAGW,
+  SLOT_COUNT, S_FASTR, S_FASTW, S_REG, S_SEGBASE, S_SLOTS, type WasmState,
+} from './state.js';
+
+/**
+ * Runs of a block before it is compiled under the wasm engine: lower than
+ * the JavaScript jit's, since V8's baseline WebAssembly compiler takes tens
+ * of microseconds a block where TurboFan takes milliseconds (docs/bench.md).
+ */
+export const WASM_THRESHOLD = 256;
+
+// Lazy-flag operations (cpu.ts LZ_*).
+const LZ_ADD = 0, LZ_SUB = 2, LZ_LOGIC = 4, LZ_INC = 5, LZ_DEC = 6;
+const SS = 2;
+
+// Imported functions, by index.
+const IM_RD = 0, IM_RDS = 1, IM_WR = 2, IM_CFIN = 3, IM_COND = 4, IM_IMM = 5;
+const IMPORTS = [
+  { name: 'rd', type: { params: 4, results: 1 as const } },
+  { name: 'rds', type: { params: 4, results: 1 as const } },
+  { name: 'wr', type: { params: 5, results: 0 as const } },
+  { name: 'cfIn', type: { params: 0, results: 1 as const } },
+  { name: 'cond', type: { params: 1, results: 1 as const } },
+  { name: 'imm', type: { params: 1, results: 1 as const } },
+];
+// Parameters of a compiled block: the count so far and EIP at the block's start.
+const P_N = 0, P_E = 1;
+
+const slot = (i: number): number => S_SLOTS + 4 * i;
+const le32 = (b: Uint8Array, i: number): number => b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24);
+
+/** The flags the latest flag-setting instruction of the block left, as locals (a setLazy or setLazyKeepCf). */
+interface Prod { op: number; a: number; b: number; x: number; bits: number; cf: number }
+
+/** A late immediate (an immediate fetched after a memory read): its value and how Cpu.fetchImm fetches it. */
+export interface Late { imm: number; modrmEnd: number; size: number }
+
+/** Why a block was not compiled: its first instruction without a WebAssembly form (for VMMU_WASM_STATS). */
+class NoForm extends Error {}
+
+class Gen {
+  readonly f = new Code(2);
+  /** a slow path ran in the current instruction */
+  readonly s: number;
+  /** the current instruction's index, and its offset from the block's start */
+  k = 0;
+  rel = 0;
+  prod: Prod | null = null;
+  /** the block's instruction count; the `if`s around the current code (for again's branch) */
+  len = 0;
+  depth = 0;
+  readonly late = new Map<number, Late>();
+  readonly tlbHpa: number;
+  readonly hostBase: number;
+  readonly tlbMask: number;
+
+  constructor(mmu: Mmu) {
+    this.s = this.f.local();
+    this.tlbHpa = mmu.tlbHpa.byteOffset;
+    this.hostBase = mmu.u8.byteOffset;
+    this.tlbMask = mmu.tlbMask;
+  }
+
+  local(): number { return this.f.local(); }
+
+  /** local = the value on the stack */
+  keep(): number {
+    const l = this.local();
+    this.f.set(l);
+    return l;
+  }
+
+  constLocal(v: number): number {
+    this.f.const(v);
+    return this.keep();
+  }
+
+  reg(k: number): this { this.f.const(0).load32(S_REG + 4 * k); return this; }
+  setReg(k: number, l: number): void { this.f.const(0).get(l).store32(S_REG + 4 * k); }
+  r8(k: number): this { this.f.const(0).load8u(S_REG + (k & 3) * 4 + (k >> 2)); return this; }
+  setR8(k: number, l: number): void { this.f.const(0).get(l).store8(S_REG + (k & 3) * 4 + (k >> 2)); }
+  r16(k: number): this { this.f.const(0).load16u(S_REG + 4 * k); return this; }
+
+  /** Writes the latest flags to the exchange slots (before JavaScript can look at them). */
+  flush(): void {
+    const p = this.prod;
+    if (p === null) return;
+    const f = this.f;
+    f.const(0).const(p.op).store32(slot(SL_LZOP));
+    f.const(0).get(p.a).store32(slot(SL_LZA));
+    f.const(0).get(p.b).store32(slot(SL_LZB));
+    f.const(0).get(p.x).store32(slot(SL_LZR));
+    f.const(0).const(p.bits).store32(slot(SL_LZBITS));
+    if (p.cf >= 0) f.const(0).get(p.cf).store32(slot(SL_CF));
+    f.const(0).const(p.cf >= 0 ? 2 : 1).store32(slot(SL_FLSET));
+  }
+
+  /**
+   * A branch back to the block's own start (a loop) in its last
+   * instruction, inside one `if` at most: when the block fits once more in
+   * the slice, run it again here, as Cpu.runCompiled would (jit.ts
+   * `loops`; the other conditions can change only in a slow path, after
+   * which the block has already stopped if they did). The flags are
+   * written out first: the block's start assumes they are in the Cpu (or
+   * written out, which the imports that read them apply).
+   */
+  again(): void {
+    const f = this.f;
+    this.flush();
+    f.get(P_N).const(2 * this.len).add().const(0).load32(slot(SL_BUDGET)).leS().if();
+    f.get(P_N).const(this.len).add().set(P_N);
+    f.const(0).get(P_N).store32(slot(SL_N));
+    f.br(this.depth + 1);
+    f.end();
+  }
+
+  /** A call to a slow path: the flags written out, `s` set. The arguments follow. */
+  slowStart(): void {
+    this.flush();
+    this.f.const(1).set(this.s);
+  }
+
+  /** The effective address of a decoded memory operand (Cpu.effective), as a local. */
+  ea(d: Insn): number {
+    const f = this.f;
+    f.const(d.disp | 0);
+    if (d.base >= 0) { this.reg(d.base); f.add(); }
+    if (d.index >= 0) { this.reg(d.index); f.const(d.scale).shl().add(); }
+    return this.keep();
+  }
+
+  /** The linear address seg:off, its page and its TLB slot's byte index, as locals. */
+  private linear(seg: number, off: number): { l: number; pg: number; ix: number } {
+    const f = this.f;
+    const l = this.local(), pg = this.local(), ix = this.local();
+    f.const(0).load32(S_SEGBASE + 4 * seg).get(off).add().tee(l);
+    f.const(12).shrU().tee(pg);
+    f.const(this.tlbMask).and().const(2).shl().set(ix);
+    return { l, pg, ix };
+  }
+
+  /** Pushes 1 when the access of `size` bytes at linear `l` stays within its page. */
+  private inPage(size: number, l: number): void {
+    if (size === 1) this.f.const(1);
+    else this.f.get(l).const(0xfff).and().const(0x1000 - size).leU();
+  }
+
+  /** Pushes the tag check of one kind: fast segment, the tag equal to the page, within the page, not observed. */
+  private hit(seg: number, tagSlot: number, fast: number, size: number, a: { l: number; pg: number; ix: number }): void {
+    const f = this.f;
+    f.const(0).load8u(fast + seg);
+    f.const(0).load32(slot(tagSlot)).get(a.ix).add().load32(0).get(a.pg).eq().and();
+    this.inPage(size, a.l); f.and();
+    f.const(0).load32(slot(SL_MEASURE)).eqz().and();
+  }
+
+  private load(size: number): void {
+    if (size === 4) this.f.load32(this.hostBase);
+    else if (size === 2) this.f.load16u(this.hostBase);
+    else this.f.load8u(this.hostBase);
+  }
+
+  private store(size: number): void {
+    if (size === 4) this.f.store32(this.hostBase);
+    else if (size === 2) this.f.store16(this.hostBase);
+    else this.f.store8(this.hostBase);
+  }
+
+  /** The host address of a hit: tlbHpa[slot] + page offset. */
+  private hpa(a: { l: number; ix: number }): void {
+    this.f.get(a.ix).load32(this.tlbHpa).get(a.l).const(0xfff).and().add();
+  }
+
+  /** A read of `size` bytes at seg:off into a new local (Cpu.rd8/16/32; with `save`, saveFlags on the slow path first). */
+  read(size: number, seg: number, off: number, save = false): number {
+    const f = this.f;
+    const a = this.linear(seg, off);
+    this.hit(seg, SL_TAGR, S_FASTR, size, a);
+    f.if(0x7f);
+    this.hpa(a); this.load(size);
+    f.else();
+    this.slowStart();
+    f.const(this.k).const(seg).get(off).const(size).call(save ? IM_RDS : IM_RD);
+    f.end();
+    return this.keep();
+  }
+
+  /** A write of local `v` (`size` bytes) at seg:off (Cpu.wr8/16/32). */
+  write(size: number, seg: number, off: number, v: number): void {
+    const f = this.f;
+    const a = this.linear(seg, off);
+    this.hit(seg, SL_TAGW, S_FASTW, size, a);
+    f.if();
+    this.hpa(a); f.get(v); this.store(size);
+    f.else();
+    this.slowStart();
+    f.const(this.k).const(seg).get(off).get(v).const(size).call(IM_WR);
+    f.end();
+  }
+
+  /**
+   * A read-modify-write (jit.ts rmw): when both the read and the write
+   * hit, the host address is kept and written after `compute`; otherwise
+   * Cpu's read (after saveFlags when `save`), `compute`, Cpu's write.
+   * `compute(p)` returns the local to write.
+   */
+  rmw(size: number, seg: number, off: number, save: boolean, compute: (p: number) => number): void {
+    const f = this.f;
+    const a = this.linear(seg, off);
+    const th = this.local();
+    this.hit(seg, SL_TAGR, S_FASTR, size, a);
+    this.hit(seg, SL_TAGW, S_FASTW, size, a);
+    f.and();
+    f.if(0x7f);
+    this.hpa(a); f.tee(th); this.load(size);
+    f.else();
+    f.const(-1).set(th);
+    this.slowStart();
+    f.const(this.k).const(seg).get(off).const(size).call(save ? IM_RDS : IM_RD);
+    f.end();
+    const p = this.keep();
+    const x = compute(p);
+    f.get(th).const(0).geS();
+    f.if();
+    f.get(th).get(x); this.store(size);
+    f.else();
+    this.slowStart();
+    f.const(this.k).const(seg).get(off).get(x).const(size).call(IM_WR);
+    f.end();
+  }
+
+  /** An ALU operation (jit.ts aluCode; not ADC or SBB) of locals a and b at `bits` bits: returns the result's local and records the flags. */
+  alu(o: number, a: number, b: number, bits: number): number {
+    const f = this.f;
+    f.get(a).get(b);
+    let op: number;
+    switch (o) {
+      case 0: f.add(); op = LZ_ADD; break;
+      case 1: f.or(); op = LZ_LOGIC; break;
+      case 4: f.and(); op = LZ_LOGIC; break;
+      case 5: case 7: f.sub(); op = LZ_SUB; break;
+      case 6: f.xor(); op = LZ_LOGIC; break;
+      default: throw new NoForm(`ALU operation ${o}`);
+    }
+    const x = this.keep();
+    this.prod = { op, a, b, x, bits, cf: -1 };
+    return x;
+  }
+
+  /** INC or DEC of local `a` (32 bits): CF kept (Cpu.setLazyKeepCf). */
+  incDec(dec: boolean, a: number, bits: number): number {
+    const f = this.f;
+    const cf = this.local();
+    if (this.prod !== null) this.cf(this.prod); else f.call(IM_CFIN);
+    f.set(cf);
+    f.get(a).const(1);
+    if (dec) f.sub(); else f.add();
+    const x = this.keep();
+    this.prod = { op: dec ? LZ_DEC : LZ_INC, a, b: this.constLocal(1), x, bits, cf };
+    return x;
+  }
+
+  private masked(l: number, bits: number): void {
+    this.f.get(l);
+    if (bits !== 32) this.f.const((1 << bits) - 1).and();
+  }
+
+  /** Pushes CF (0 or 1) of a recorded flag update (Cpu.getCF). */
+  cf(p: Prod): void {
+    const f = this.f;
+    switch (p.op) {
+      case LZ_ADD: this.masked(p.x, p.bits); this.masked(p.a, p.bits); f.ltU(); break;
+      case LZ_SUB: this.masked(p.a, p.bits); this.masked(p.b, p.bits); f.ltU(); break;
+      case LZ_INC: case LZ_DEC: f.get(p.cf); break;
+      default: f.const(0);
+    }
+  }
+
+  private zf(p: Prod): void { this.masked(p.x, p.bits); this.f.eqz(); }
+  private sf(p: Prod): void { this.f.get(p.x).const(p.bits - 1).shrU().const(1).and(); }
+  private of(p: Prod): void {
+    const f = this.f;
+    switch (p.op) {
+      case LZ_ADD: f.get(p.a).get(p.x).xor().get(p.b).get(p.x).xor().and(); break;
+      case LZ_SUB: f.get(p.a).get(p.b).xor().get(p.a).get(p.x).xor().and(); break;
+      case LZ_INC: f.get(p.x).get(p.a).const(-1).xor().and(); break;
+      case LZ_DEC: f.get(p.a).get(p.x).const(-1).xor().and(); break;
+      default: f.const(0); return;
+    }
+    f.const(p.bits - 1).shrU().const(1).and();
+  }
+
+  /** Pushes condition cc (0..15; not PF) as 0 or 1 (Cpu.cond). */
+  cond(cc: number): void {
+    const f = this.f;
+    const p = this.prod;
+    if (cc >> 1 === 5) throw new NoForm('a condition on PF');
+    if (p === null) {
+      f.const(cc).call(IM_COND);
+      return;
+    }
+    const t = cc >> 1;
+    if (p.op === LZ_SUB && p.bits === 32 && t !== 0 && t !== 4) {
+      // CMP and SUB: the comparison itself (CF = a <u b, ZF = a == b, SF != OF = a <s b)
+      f.get(p.a).get(p.b);
+      if (t === 1) f.ltU(); else if (t === 2) f.eq(); else if (t === 3) f.leU(); else if (t === 6) f.ltS(); else f.leS();
+    } else {
+      switch (t) {
+        case 0: this.of(p); break;
+        case 1: this.cf(p); break;
+        case 2: this.zf(p); break;
+        case 3: this.cf(p); this.zf(p); f.or(); break;
+        case 4: this.sf(p); break;
+        case 6: this.sf(p); this.of(p); f.ne(); break;
+        default: this.zf(p); this.sf(p); this.of(p); f.ne(); f.or();
+      }
+    }
+    if (cc & 1) f.eqz();
+  }
+}
+
+/** Per instruction, what the slow paths' contract stores need (jit.ts: instrEip, the decode fields). */
+export interface InsnInfo { rel: number; o32: boolean; a32: boolean; seg: number; rep: number; lock: boolean }
+
+/**
+ * Compiles block `b` (bytes at page[off..]) to WebAssembly, or returns null
+ * when one of its instructions has no form here (the caller compiles it to
+ * JavaScript then).
+ */
+export function compileWasm(b: Block, page: Uint8Array, off: number, mmu: Mmu, st: WasmState): typeof runWasm | null {
+  const mem = st.memory;
+  if (mem === null) return null;
+  const g = new Gen(mmu);
+  const f = g.f;
+  const insns = b.insns;
+  const infos: InsnInfo[] = [];
+  let rel = 0;
+  g.len = insns.length;
+  // the whole block is a loop that `again` branches to
+  f.loop();
+  try {
+    for (let k = 0; k < insns.length; k++) {
+      const d = insns[k]!;
+      const last = k === insns.length - 1;
+      g.k = k;
+      g.rel = rel;
+      infos.push({ rel, o32: d.o32, a32: d.a32, seg: d.seg, rep: d.rep, lock: d.lock });
+      if (last) f.const(0).const(0).load32(S_REG + 16).store32(slot(SL_ESP0));
+      const next = rel + d.len;
+      const branch = emit(g, d, page, off + rel, next, last);
+      if (last) {
+        g.flush();
+        if (!branch) f.const(0).get(P_E).const(next).add().store32(slot(SL_EIP));
+      } else {
+        // the exit check after a slow path (jit.ts)
+        f.get(g.s).if();
+        f.const(0).set(g.s);
+        f.const(0).load32(slot(SL_EXIT)).if();
+        g.flush();
+        f.const(0).get(P_E).const(next).add().store32(slot(SL_EIP));
+        f.get(P_N).const(k + 1).add().const(-1).xor().return();
+        f.end();
+        f.end();
+      }
+      rel = next;
+    }
+  } catch (e) {
+    if (e instanceof NoForm) return null;
+    throw e;
+  }
+  f.end();
+  f.get(P_N).const(insns.length).add();
+  const rt = st.runtime ??= new WasmRuntime(mmu, mem, st.pages);
+  const bytes = moduleBytes({ memoryPages: st.pages, imports: IMPORTS, funcs: [{ name: 'run', type: BLOCK_TYPE, code: f }] });
+  const index = rt.add(instantiate(bytes, rt.env).run);
+  b.wasm = new WasmBlock(index, infos, g.late, infos[infos.length - 1]!.rel, infos[infos.length - 1]!);
+  return runWasm;
+}
+
+/**
+ * Emits instruction `d` (at page[at..], `next` bytes after the block's
+ * start when it ends). Returns whether it set EIP itself (a branch).
+ * Throws NoForm for an instruction without a form here.
+ */
+function emit(g: Gen, d: Insn, page: Uint8Array, at: number, next: number, last: boolean): boolean {
+  const f = g.f;
+  const m = d.modrm, reg = (m >> 3) & 7, rm = m & 7, mem = m < 0xc0;
+  const op = d.op;
+  const map0f = d.opEnd >= 2 && page[at + d.opEnd - 2] === 0x0f;
+  const base = d.a32 && !d.lock && d.rep === 0;
+  const one = base && !map0f;
+  const one32 = one && d.o32;
+  const two32 = base && map0f && d.o32;
+  const plain = d.o32 && base && d.opEnd === 1;
+  const eip = (target: () => void): void => { f.const(0); target(); f.store32(slot(SL_EIP)); };
+  /** ALU operation o of r/m (register or memory) with the value of `src` (a callback pushing it, evaluated after a memory read), at `bits`. */
+  const aluRm = (o: number, bits: 8 | 32, src: () => number): void => {
+    if (o === 2 || o === 3) throw new NoForm('ADC/SBB');
+    if (!mem) {
+      const p = bits === 8 ? (g.r8(rm), g.keep()) : (g.reg(rm), g.keep());
+      const x = g.alu(o, p, src(), bits);
+      if (o !== 7) { if (bits === 8) g.setR8(rm, x); else g.setReg(rm, x); }
+      return;
+    }
+    const a = g.ea(d);
+    if (o === 7) {
+      const p = g.read(bits / 8, d.eaSeg, a, true);
+      g.alu(o, p, src(), bits);
+    } else {
+      g.rmw(bits / 8, d.eaSeg, a, true, (p) => g.alu(o, p, src(), bits));
+    }
+  };
+  /** ALU Gv/Gb, r/m: the register is the destination. */
+  const aluReg = (o: number, bits: 8 | 32): void => {
+    if (o === 2 || o === 3) throw new NoForm('ADC/SBB');
+    let q: number;
+    if (mem) { const a = g.ea(d); q = g.read(bits / 8, d.eaSeg, a); } else { if (bits === 8) g.r8(rm); else g.reg(rm); q = g.keep(); }
+    if (bits === 8) g.r8(reg); else g.reg(reg);
+    const p = g.keep();
+    const x = g.alu(o, p, q, bits);
+    if (o !== 7) { if (bits === 8) g.setR8(reg, x); else g.setReg(reg, x); }
+  };
+  /** The immediate of a group 1 or TEST with a memory operand: fetched again when the read's slow path dropped the block (jit.ts lateImm). */
+  const lateImm = (imm: number, size: number): number => {
+    if (!mem) return g.constLocal(imm);
+    g.late.set(g.k, { imm, modrmEnd: d.modrmEnd, size });
+    f.get(g.s).if(0x7f).const(g.k).call(IM_IMM).else().const(imm).end();
+    return g.keep();
+  };
+  const push = (v: number): void => {
+    f.const(0).load32(S_REG + 16).const(4).sub();
+    const sp = g.keep();
+    g.write(4, SS, sp, v);
+    g.setReg(4, sp);
+  };
+  switch (d.kind) {
+    case K_MOV_EV_GV:
+      if (!mem) { g.reg(reg); g.setReg(rm, g.keep()); } else { const a = g.ea(d); g.reg(reg); g.write(4, d.eaSeg, a, g.keep()); }
+      return false;
+    case K_MOV_GV_EV:
+      if (!mem) { g.reg(rm); g.setReg(reg, g.keep()); } else { const a = g.ea(d); g.setReg(reg, g.read(4, d.eaSeg, a)); }
+      return false;
+    case K_LEA:
+      g.setReg(reg, g.ea(d));
+      return false;
+    case K_ALU_EV_GV:
+      aluRm(op >> 3, 32, () => (g.reg(reg), g.keep()));
+      return false;
+    case K_ALU_GV_EV:
+      aluReg(op >> 3, 32);
+      return false;
+    case K_ALU_EV_IB:
+      aluRm(reg, 32, () => lateImm(d.imm | 0, 1));
+      return false;
+    case K_TEST_EV_GV: {
+      let p: number;
+      if (mem) { const a = g.ea(d); p = g.read(4, d.eaSeg, a); } else { g.reg(rm); p = g.keep(); }
+      g.reg(reg);
+      g.alu(4, p, g.keep(), 32);
+      return false;
+    }
+    case K_JCC: {
+      g.cond(op & 15);
+      const c = g.keep();
+      if (last && next + (d.imm | 0) === 0) {
+        f.get(c).if();
+        g.depth = 1;
+        g.again();
+        g.depth = 0;
+        f.end();
+      }
+      // select: the first value when the condition is nonzero
+      eip(() => { f.get(P_E).const((next + (d.imm | 0)) | 0).add().get(P_E).const(next).add().get(c).select(); });
+      return true;
+    }
+    case K_PUSH_R:
+      g.reg(op & 7);
+      push(g.keep());
+      return false;
+    case K_POP_R: {
+      f.const(0).load32(S_REG + 16);
+      const sp = g.keep();
+      const v = g.read(4, SS, sp);
+      f.const(0).get(sp).const(4).add().store32(S_REG + 16);
+      g.setReg(op & 7, v);
+      return false;
+    }
+    case K_CALL: {
+      const ret = g.local();
+      f.get(P_E).const(next).add().set(ret);
+      push(ret);
+      eip(() => { f.get(ret).const(d.imm | 0).add(); });
+      return true;
+    }
+    case K_RET: {
+      f.const(0).load32(S_REG + 16);
+      const sp = g.keep();
+      const v = g.read(4, SS, sp);
+      eip(() => { f.get(v); });
+      f.const(0).get(sp).const(4).add().store32(S_REG + 16);
+      return true;
+    }
+    default:
+      break;
+  }
+  if (plain && op >= 0xb8 && op <= 0xbf && d.len === 5) {
+    g.setReg(op & 7, g.constLocal(le32(page, at + 1)));
+  } else if (one && op >= 0xb0 && op <= 0xb7 && d.len === d.opEnd + 1) {
+    g.setR8(op & 7, g.constLocal(page[at + d.opEnd]!));
+  } else if (plain && op >= 0x40 && op <= 0x4f) {
+    g.reg(op & 7);
+    g.setReg(op & 7, g.incDec(op >= 0x48, g.keep(), 32));
+  } else if (one32 && op < 0x40 && (op & 7) === 5) {
+    const o = op >> 3;
+    if (o === 2 || o === 3) throw new NoForm('ADC/SBB');
+    g.reg(0);
+    const p = g.keep();
+    const x = g.alu(o, p, g.constLocal(le32(page, at + d.opEnd)), 32);
+    if (o !== 7) g.setReg(0, x);
+  } else if (one && op < 0x40 && (op & 7) === 4) {
+    const o = op >> 3;
+    if (o === 2 || o === 3) throw new NoForm('ADC/SBB');
+    g.r8(0);
+    const p = g.keep();
+    const x = g.alu(o, p, g.constLocal(page[at + d.opEnd]!), 8);
+    if (o !== 7) g.setR8(0, x);
+  } else if (one && d.ea === 1 && op < 0x40 && (op & 7) === 0) {
+    aluRm(op >> 3, 8, () => (g.r8(reg), g.keep()));
+  } else if (one && d.ea === 1 && op < 0x40 && (op & 7) === 2) {
+    aluReg(op >> 3, 8);
+  } else if (one && d.ea === 1 && op === 0x84) {
+    let p: number;
+    if (mem) { const a = g.ea(d); p = g.read(1, d.eaSeg, a); } else { g.r8(rm); p = g.keep(); }
+    g.r8(reg);
+    g.alu(4, p, g.keep(), 8);
+  } else if (plain && op === 0x81 && d.ea === 1) {
+    aluRm(reg, 32, () => lateImm(le32(page, at + d.modrmEnd), 4));
+  } else if (one && op === 0x80 && d.ea === 1) {
+    aluRm(reg, 8, () => lateImm(page[at + d.modrmEnd]!, 0));
+  } else if (one32 && op === 0xc7 && d.ea === 1 && reg === 0) {
+    const imm = le32(page, at + d.modrmEnd);
+    if (!mem) g.setReg(rm, g.constLocal(imm));
+    else { const a = g.ea(d); g.write(4, d.eaSeg, a, g.constLocal(imm)); }
+  } else if (one && op === 0xc6 && d.ea === 1 && reg === 0) {
+    const imm = page[at + d.modrmEnd]!;
+    if (!mem) g.setR8(rm, g.constLocal(imm));
+    else { const a = g.ea(d); g.write(1, d.eaSeg, a, g.constLocal(imm)); }
+  } else if (one && (op === 0x88 || op === 0x8a) && d.ea === 1) {
+    if (!mem) {
+      if (op === 0x88) { g.r8(reg); g.setR8(rm, g.keep()); } else { g.r8(rm); g.setR8(reg, g.keep()); }
+    } else {
+      const a = g.ea(d);
+      if (op === 0x88) { g.r8(reg); g.write(1, d.eaSeg, a, g.keep()); } else g.setR8(reg, g.read(1, d.eaSeg, a));
+    }
+  } else if (two32 && op >= 0xb6 && op <= 0xbf && (op & 6) === 6 && d.ea === 1) {
+    // MOVZX/MOVSX Gv, Eb/Ew
+    let v: number;
+    if (mem) { const a = g.ea(d); v = g.read(op & 1 ? 2 : 1, d.eaSeg, a); } else { if (op & 1) g.r16(rm); else g.r8(rm); v = g.keep(); }
+    f.get(v);
+    if (op === 0xbf) f.ext16(); else if (op === 0xbe) f.ext8();
+    g.setReg(reg, g.keep());
+  } else if (one32 && (op === 0x6a || op === 0x68)) {
+    push(g.constLocal(op === 0x68 ? le32(page, at + d.opEnd) : (page[at + d.opEnd]! << 24) >> 24));
+  } else if (one32 && (op === 0xe9 || op === 0xeb)) {
+    const disp = op === 0xe9 ? le32(page, at + d.opEnd) : (page[at + d.opEnd]! << 24) >> 24;
+    if (!last) throw new Error('wasm compile: a JMP that does not end its block');
+    if (next + disp === 0) g.again();
+    eip(() => { f.get(P_E).const((next + disp) | 0).add(); });
+    return true;
+  } else if (one && op === 0x90) {
+    // NOP (no REP prefix: F3 90 is PAUSE, left to its handler)
+  } else if (one32 && op === 0x99) {
+    g.reg(0); f.const(31).shrS();
+    g.setReg(2, g.keep());
+  } else if (one32 && op === 0x98) {
+    g.r16(0); f.ext16();
+    g.setReg(0, g.keep());
+  } else if (one32 && op > 0x90 && op <= 0x97) {
+    g.reg(0); const t = g.keep();
+    g.reg(op & 7); g.setReg(0, g.keep());
+    g.setReg(op & 7, t);
+  } else if (one32 && op === 0x87 && d.ea === 1 && !mem) {
+    g.reg(rm); const t = g.keep();
+    g.reg(reg); g.setReg(rm, g.keep());
+    g.setReg(reg, t);
+  } else if (base && map0f && op >= 0x90 && op <= 0x9f && d.ea === 1) {
+    // SETcc Eb
+    if (!mem) { g.cond(op & 15); g.setR8(rm, g.keep()); } else { const a = g.ea(d); g.cond(op & 15); g.write(1, d.eaSeg, a, g.keep()); }
+  } else if (two32 && op >= 0x40 && op <= 0x4f && d.ea === 1) {
+    // CMOVcc Gv, Ev: the source is read either way
+    let v: number;
+    if (!mem) { g.reg(rm); v = g.keep(); } else { const a = g.ea(d); v = g.read(4, d.eaSeg, a); }
+    g.cond(op & 15);
+    f.if(); g.setReg(reg, v); f.end();
+  } else if (one && (op === 0xa8 || (op === 0xa9 && d.o32))) {
+    if (op === 0xa8) { g.r8(0); const p = g.keep(); g.alu(4, p, g.constLocal(page[at + d.opEnd]!), 8); } else { g.reg(0); const p = g.keep(); g.alu(4, p, g.constLocal(le32(page, at + d.opEnd)), 32); }
+  } else if (one && op >= 0xa0 && op <= 0xa3 && (d.o32 || (op & 1) === 0)) {
+    // MOV AL/eAX, moffs and moffs, AL/eAX
+    const o = g.constLocal(le32(page, at + d.opEnd));
+    const sg = d.seg >= 0 ? d.seg : 3;
+    if (op === 0xa0) g.setR8(0, g.read(1, sg, o));
+    else if (op === 0xa1) g.setReg(0, g.read(4, sg, o));
+    else if (op === 0xa2) { g.r8(0); g.write(1, sg, o, g.keep()); } else { g.reg(0); g.write(4, sg, o, g.keep()); }
+  } else if (one32 && op === 0xc9) {
+    // LEAVE: EBP read at SS:EBP, ESP = EBP + 4, then EBP
+    g.reg(5);
+    const bp = g.keep();
+    const v = g.read(4, SS, bp);
+    f.const(0).get(bp).const(4).add().store32(S_REG + 16);
+    g.setReg(5, v);
+  } else {
+    throw new NoForm(`opcode ${map0f ? '0f ' : ''}${op.toString(16)}`);
+  }
+  return false;
+}
+
+/** What the shared entry (runWasm) and the imports need of a compiled block. */
+export class WasmBlock {
+  constructor(
+    /** its function's index in the runtime's table */
+    readonly slot: number,
+    readonly infos: InsnInfo[],
+    readonly late: Map<number, Late>,
+    /** the last instruction's offset from the block's start */
+    readonly lastRel: number,
+    readonly last: InsnInfo,
+  ) {}
+}
+
+/**
+ * The JavaScript side of one wasm engine (one machine): the table of
+ * compiled blocks, the dispatcher that calls one of them (so that every
+ * call from JavaScript goes to the same WebAssembly function, whose entry
+ * V8 optimizes once), and the imports every block shares. The imports find
+ * the running block and CPU in the fields below, set by runWasm on entry
+ * (compiled code never runs another block or machine before it returns).
+ */
+export class WasmRuntime {
+  readonly S: Int32Array;
+  readonly table: WasmTable;
+  readonly dispatch: (slot: number, n: number, e: number) => number;
+  readonly env: Record<string, unknown>;
+  private readonly free: number[] = [];
+  private used = 0;
+  // the running block: its CPU, record and Block, EIP at its start, the linear page (and in S[SL_N] the count before its current pass)
+  c: Cpu = null as unknown as Cpu;
+  w: WasmBlock = null as unknown as WasmBlock;
+  b: Block = null as unknown as Block;
+  E = 0;
+  PAGE = 0;
+
+  constructor(readonly mmu: Mmu, readonly memory: WasmMemory, readonly pages: number) {
+    this.S = new Int32Array(memory.buffer, S_SLOTS, SLOT_COUNT);
+    this.table = new WA.Table({ element: 'anyfunc', initial: 64 });
+    const d = new Code(3);
+    d.get(1).get(2).get(0).callIndirect(0);
+    this.dispatch = instantiate(moduleBytes({ memoryPages: pages, table: 0, types: [BLOCK_TYPE], imports: [], funcs: [{ name: 'dispatch', type: { params: 3, results: 1 }, code: d }] }), { memory, table: this.table }).dispatch as (slot: number, n: number, e: number) => number;
+    const pre = (k: number): void => {
+      const c = this.c, i = this.w.infos[k]!;
+      c.instrEip = (this.E + i.rel) | 0;
+      c.instrEsp = c.reg32[4]!;
+      c.executed = this.S[SL_N]! + k + 1;
+      decode(c, i);
+      if (this.S[SL_FLSET] !== 0) this.applyFlags();
+    };
+    const post = (k: number): void => {
+      const c = this.c, S = this.S;
+      S[SL_EXIT] = c.halted || S[SL_N]! + k + 1 >= c.budget || c.pollIntr || !this.b.valid || c.fetchPage !== this.PAGE ? 1 : 0;
+      S[SL_DIRTY] = 1;
+      S[SL_BUDGET] = c.budget;
+      S[SL_TAGR] = mmu.tagR32.byteOffset;
+      S[SL_TAGW] = mmu.tagW32.byteOffset;
+      S[SL_MEASURE] = mmu.measure ? 1 : 0;
+    };
+    this.env = {
+      memory,
+      table: this.table,
+      rd: (k: number, seg: number, off: number, size: number): number => {
+        pre(k);
+        const c = this.c;
+        const v = size === 4 ? c.rd32(seg, off) : size === 2 ? c.rd16(seg, off) : c.rd8(seg, off);
+        post(k);
+        return v;
+      },
+      rds: (k: number, seg: number, off: number, size: number): number => {
+        pre(k);
+        const c = this.c;
+        c.saveFlags();
+        const v = size === 4 ? c.rd32(seg, off) : size === 2 ? c.rd16(seg, off) : c.rd8(seg, off);
+        post(k);
+        return v;
+      },
+      wr: (k: number, seg: number, off: number, v: number, size: number): void => {
+        pre(k);
+        const c = this.c;
+        if (size === 4) c.wr32(seg, off, v); else if (size === 2) c.wr16(seg, off, v); else c.wr8(seg, off, v);
+        post(k);
+      },
+      // a block that looped left its flags written out, not yet in the Cpu
+      cfIn: (): number => {
+        if (this.S[SL_FLSET] !== 0) this.applyFlags();
+        return this.c.getCF();
+      },
+      cond: (cc: number): number => {
+        if (this.S[SL_FLSET] !== 0) this.applyFlags();
+        return this.c.cond(cc) ? 1 : 0;
+      },
+      imm: (k: number): number => {
+        const l = this.w.late.get(k)!;
+        if (this.b.valid) return l.imm;
+        pre(k);
+        const v = this.c.fetchImm((this.E + this.w.infos[k]!.rel) | 0, l.modrmEnd, l.size);
+        post(k);
+        return v;
+      },
+    };
+  }
+
+  /** The lazy flags compiled code wrote out (SL_FLSET ...), into the Cpu: what setLazy or setLazyKeepCf would have left. */
+  applyFlags(): void {
+    const S = this.S, c = this.c;
+    const kind = S[SL_FLSET]!;
+    S[SL_FLSET] = 0;
+    c.lazyOp = S[SL_LZOP]!;
+    c.lazyA = S[SL_LZA]!;
+    c.lazyB = S[SL_LZB]!;
+    c.lazyR = S[SL_LZR]!;
+    c.lazyBits = S[SL_LZBITS]!;
+    if (kind === 1) c.lazyMask = F_ARITH;
+    else {
+      c.flags = (c.flags & ~F_CF) | S[SL_CF]!;
+      c.lazyMask = F_ARITH & ~F_CF;
+    }
+  }
+
+  /** Puts a block's function in the table; returns its index. */
+  add(fn: unknown): number {
+    let slot = this.free.pop();
+    if (slot === undefined) {
+      slot = this.used++;
+      if (slot >= this.table.length) this.table.grow(this.table.length);
+    }
+    this.table.set(slot, fn);
+    return slot;
+  }
+
+  /** Frees a dropped block's index (its module can then be collected). */
+  release(slot: number): void {
+    this.table.set(slot, null);
+    this.free.push(slot);
+  }
+}
+
+/** The type of a compiled block's function: (n, e) -> count or ~count. */
+const BLOCK_TYPE = { params: 2, results: 1 as const };
+
+function decode(c: Cpu, i: InsnInfo): void {
+  c.o32 = i.o32;
+  c.a32 = i.a32;
+  c.segOverride = i.seg;
+  c.rep = i.rep;
+  c.lockPrefix = i.lock;
+}
+
+/**
+ * The JitFn of every block compiled to WebAssembly (see the file's
+ * comment): one function, so that V8 optimizes it once for all blocks.
+ */
+export function runWasm(cpu: Cpu, b: Block, n: number, page: number): number {
+  // CS limited below 4 GiB, or a 16-bit stack: the block engine's loop (see the file's comment)
+  if (cpu.segLimit[1] !== -1 || !cpu.stackBig) return ~cpu.runBlock(b, n, page);
+  const rt = cpu.wasm!.runtime!;
+  const w = b.wasm!;
+  const S = rt.S, mmu = rt.mmu;
+  const E = cpu.eip;
+  rt.c = cpu;
+  rt.w = w;
+  rt.b = b;
+  rt.E = E;
+  rt.PAGE = page;
+  S[SL_N] = n;
+  S[SL_TAGR] = mmu.tagR32.byteOffset;
+  S[SL_TAGW] = mmu.tagW32.byteOffset;
+  S[SL_MEASURE] = mmu.measure ? 1 : 0;
+  S[SL_DIRTY] = 0;
+  S[SL_BUDGET] = cpu.budget;
+  const x = rt.dispatch(w.slot, n, E);
+  if (S[SL_FLSET] !== 0) rt.applyFlags();
+  cpu.eip = S[SL_EIP]!;
+  if (x >= 0) {
+    // the whole block ran: the contract's stores of its last instruction
+    cpu.instrEip = (E + w.lastRel) | 0;
+    cpu.instrEsp = S[SL_ESP0]!;
+    cpu.executed = x;
+    decode(cpu, w.last);
+    return S[SL_DIRTY] !== 0 ? ~x : x;
+  }
+  return x;
+}

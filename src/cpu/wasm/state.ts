@@ -1,0 +1,83 @@
+/**
+ * The wasm engine's memory (docs/cpu.md, "The wasm engine"): one
+ * WebAssembly memory holding, at fixed offsets in its first page, the CPU
+ * state that compiled blocks read and write (the general registers, the
+ * segment bases, limits and fast-access bits, and the exchange slots
+ * below), and after it the Mmu's host memory and software-TLB arrays
+ * (src/mmu/host/arena.ts). The Cpu's typed arrays for that state are views
+ * of this memory, so the interpreter, the handlers and compiled code share
+ * them with no copying.
+ *
+ * The memory never grows (growing would detach its buffer and every view),
+ * so it is made at its full size when the Mmu asks for its region; a
+ * WebAssembly memory holds at most 65,536 pages (4 GiB) in Node 20.
+ */
+import type { ArenaProvider } from '../../mmu/host/arena.js';
+import { WA, type WasmMemory } from './emit.js';
+import type { WasmRuntime } from './compile.js';
+
+/** Bytes of CPU state before the Mmu's region (one page). */
+export const STATE_BYTES = 4096;
+/** reg32[8] (and the reg16, reg8 views) */
+export const S_REG = 0;
+/** segBase[8], segLimit[8] (int32) */
+export const S_SEGBASE = 32;
+export const S_SEGLIMIT = 64;
+/** segFastR[8], segFastW[8] (bytes) */
+export const S_FASTR = 96;
+export const S_FASTW = 104;
+/** int32 exchange slots between compiled code and the JavaScript around it (SL_* are indices from here) */
+export const S_SLOTS = 128;
+
+/** byte offset of the current privilege context's read and write tag arrays (Mmu.tagR32, tagW32) */
+export const SL_TAGR = 0;
+export const SL_TAGW = 1;
+/** 1 while the Mmu observes accesses (Mmu.measure): no inline hit then */
+export const SL_MEASURE = 2;
+/** set by a slow path: the block must stop after this instruction (halt, budget, interrupt poll, block dropped, fetch page left) */
+export const SL_EXIT = 3;
+/** a slow path ran: the block's return is "dirty" (JitFn) */
+export const SL_DIRTY = 4;
+/** lazy flags written by compiled code and not yet in the Cpu: 0 none, 1 setLazy, 2 setLazyKeepCf (then SL_CF is CF) */
+export const SL_FLSET = 5;
+export const SL_LZOP = 6;
+export const SL_LZA = 7;
+export const SL_LZB = 8;
+export const SL_LZR = 9;
+export const SL_LZBITS = 10;
+export const SL_CF = 11;
+/** EIP after the block (or after the instruction it stopped at) */
+export const SL_EIP = 12;
+/** ESP at the start of the block's last instruction (its instrEsp) */
+export const SL_ESP0 = 13;
+/** the slice's instruction budget (Cpu.budget), for a block that loops to its own start */
+export const SL_BUDGET = 14;
+/** the count before the current pass of the block (its `n`: runWasm's, then advanced by each loop back to its start) */
+export const SL_N = 15;
+export const SLOT_COUNT = 16;
+
+/** WebAssembly pages are 64 KiB; a memory has at most 65,536 of them. */
+const WASM_PAGE = 65536;
+const MAX_PAGES = 65536;
+
+/**
+ * The memory, made when the Mmu asks for its region (`provide`, passed as
+ * MmuOptions.arena), then handed to the Cpu (CpuOptions.wasm).
+ */
+export class WasmState {
+  memory: WasmMemory | null = null;
+  pages = 0;
+  /** the compiled blocks' table and shared imports (compile.ts), made with the first block compiled */
+  runtime: WasmRuntime | null = null;
+
+  readonly provide: ArenaProvider = (bytes: number) => {
+    if (this.memory !== null) throw new Error('wasm engine: this memory already holds an Mmu (one WasmState per machine)');
+    const pages = Math.ceil((STATE_BYTES + bytes) / WASM_PAGE);
+    if (pages > MAX_PAGES) {
+      throw new RangeError(`wasm engine: guest and host memory need ${((STATE_BYTES + bytes) / 2 ** 30).toFixed(2)} GiB, more than a WebAssembly memory's 4 GiB; use --engine jit`);
+    }
+    this.memory = new WA.Memory({ initial: pages, maximum: pages });
+    this.pages = pages;
+    return { buffer: this.memory.buffer, base: STATE_BYTES };
+  };
+}

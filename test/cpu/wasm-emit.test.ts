@@ -1,0 +1,142 @@
+/**
+ * The wasm engine's binary writer (src/cpu/wasm/emit.ts): LEB128 against
+ * the specification's examples and limits, and small modules that V8
+ * validates, compiles and runs.
+ */
+import { describe, expect, it } from 'vitest';
+import { Code, instantiate, moduleBytes, sleb, uleb, WA } from '../../src/cpu/wasm/emit.js';
+
+describe('LEB128', () => {
+  it('does uleb encode the boundaries of each byte count?', () => {
+    expect(uleb(0)).toEqual([0]);
+    expect(uleb(127)).toEqual([0x7f]);
+    expect(uleb(128)).toEqual([0x80, 0x01]);
+    expect(uleb(624485)).toEqual([0xe5, 0x8e, 0x26]);
+    expect(uleb(0xffffffff)).toEqual([0xff, 0xff, 0xff, 0xff, 0x0f]);
+    expect(() => uleb(-1)).toThrow(/unsigned 32-bit/);
+    expect(() => uleb(2 ** 32)).toThrow(/unsigned 32-bit/);
+  });
+
+  it('does sleb encode signs at the byte boundaries?', () => {
+    expect(sleb(0)).toEqual([0]);
+    expect(sleb(63)).toEqual([0x3f]);
+    expect(sleb(64)).toEqual([0xc0, 0x00]);
+    expect(sleb(-1)).toEqual([0x7f]);
+    expect(sleb(-64)).toEqual([0x40]);
+    expect(sleb(-65)).toEqual([0xbf, 0x7f]);
+    expect(sleb(-123456)).toEqual([0xc0, 0xbb, 0x78]);
+    expect(sleb(0x7fffffff)).toEqual([0xff, 0xff, 0xff, 0xff, 0x07]);
+    expect(sleb(-0x80000000)).toEqual([0x80, 0x80, 0x80, 0x80, 0x78]);
+    // taken as int32: 0xffffffff is -1
+    expect(sleb(0xffffffff)).toEqual([0x7f]);
+  });
+});
+
+describe('modules', () => {
+  const memory = new WA.Memory({ initial: 1, maximum: 1 });
+  const i32 = new Int32Array(memory.buffer);
+
+  it('do arithmetic, comparisons, select and sign extension give JavaScript\'s int32 results?', () => {
+    const cases: [string, (f: Code) => void, (a: number, b: number) => number][] = [
+      ['add', (f) => f.add(), (a, b) => (a + b) | 0],
+      ['sub', (f) => f.sub(), (a, b) => (a - b) | 0],
+      ['mul', (f) => f.mul(), (a, b) => Math.imul(a, b)],
+      ['xor', (f) => f.xor(), (a, b) => a ^ b],
+      ['shl', (f) => f.shl(), (a, b) => a << b],
+      ['shrS', (f) => f.shrS(), (a, b) => a >> b],
+      ['shrU', (f) => f.shrU(), (a, b) => (a >>> b) | 0],
+      ['ltU', (f) => f.ltU(), (a, b) => ((a >>> 0) < (b >>> 0) ? 1 : 0)],
+      ['leS', (f) => f.leS(), (a, b) => (a <= b ? 1 : 0)],
+      ['ne', (f) => f.ne(), (a, b) => (a !== b ? 1 : 0)],
+    ];
+    const funcs = cases.map(([name, op]) => {
+      const f = new Code(2);
+      f.get(0).get(1);
+      op(f);
+      return { name, type: { params: 2, results: 1 as const }, code: f };
+    });
+    const sel = new Code(3);
+    sel.get(0).get(1).get(2).select();
+    const ext = new Code(1);
+    ext.get(0).ext8().get(0).ext16().add();
+    const ex = instantiate(moduleBytes({ memoryPages: 1, imports: [], funcs: [...funcs, { name: 'sel', type: { params: 3, results: 1 }, code: sel }, { name: 'ext', type: { params: 1, results: 1 }, code: ext }] }), { memory });
+    const values = [0, 1, -1, 31, 32, 0x7fffffff, -0x80000000, 0x12345678, -5];
+    for (const [name, , js] of cases) {
+      const fn = ex[name] as (a: number, b: number) => number;
+      for (const a of values) for (const b of values) expect(fn(a, b), `${name}(${a}, ${b})`).toBe(js(a, b));
+    }
+    expect((ex.sel as (a: number, b: number, c: number) => number)(7, 9, 1)).toBe(7);
+    expect((ex.sel as (a: number, b: number, c: number) => number)(7, 9, 0)).toBe(9);
+    expect((ex.ext as (a: number) => number)(0x1280)).toBe(-128 + 0x1280);
+    expect((ex.ext as (a: number) => number)(0x8001)).toBe(1 + ((0x8001 << 16) >> 16));
+  });
+
+  it('do loads and stores of each width reach the imported memory at address + offset, little-endian?', () => {
+    const f = new Code(1);
+    // mem32[p + 8] = 0x11223344; mem8[p + 16] = 0x1ff (truncated); mem16[p + 20] = 0xabcdef
+    f.get(0).const(0x11223344).store32(8);
+    f.get(0).const(0x1ff).store8(16);
+    f.get(0).const(0xabcdef).store16(20);
+    // return load16u(p + 9) + load8s(p + 16) + load16s(p + 20)
+    f.get(0).load16u(9).get(0).load8s(16).add().get(0).load16s(20).add();
+    const ex = instantiate(moduleBytes({ memoryPages: 1, imports: [], funcs: [{ name: 'm', type: { params: 1, results: 1 }, code: f }] }), { memory });
+    expect((ex.m as (p: number) => number)(100)).toBe(0x2233 + -1 + ((0xcdef << 16) >> 16));
+    expect(i32[27]).toBe(0x11223344);
+    expect(new Uint8Array(memory.buffer)[116]).toBe(0xff);
+    expect(new Uint16Array(memory.buffer)[60]).toBe(0xcdef);
+  });
+
+  it('do imports, locals, if/else, loops and early returns run as written?', () => {
+    // sum(n): s = 0; i = 0; loop { if (i == n) return note(s); s += i * i; i++ } with note an import
+    const f = new Code(1);
+    const s = f.local(), i = f.local();
+    f.loop();
+    f.get(i).get(0).eq().if().get(s).call(0).return().end();
+    f.get(i).get(i).mul().get(s).add().set(s);
+    f.get(i).const(1).add().set(i);
+    f.br(0);
+    f.end();
+    f.const(-1);
+    const seen: number[] = [];
+    const ex = instantiate(moduleBytes({ memoryPages: 1, imports: [{ name: 'note', type: { params: 1, results: 1 } }], funcs: [{ name: 'sum', type: { params: 1, results: 1 }, code: f }] }), {
+      memory, note: (v: number): number => { seen.push(v); return v + 1; },
+    });
+    expect((ex.sum as (n: number) => number)(10)).toBe(286);
+    expect(seen).toEqual([285]);
+  });
+
+  it('does a JavaScript exception thrown by an import unwind through the WebAssembly frames unchanged?', () => {
+    const f = new Code(0);
+    f.call(0).drop().const(1);
+    const token = new Error('fault');
+    const ex = instantiate(moduleBytes({ memoryPages: 1, imports: [{ name: 'boom', type: { params: 0, results: 1 } }], funcs: [{ name: 'run', type: { params: 0, results: 1 }, code: f }] }), {
+      memory, boom: (): number => { throw token; },
+    });
+    let caught: unknown = null;
+    try { (ex.run as () => number)(); } catch (e) { caught = e; }
+    expect(caught).toBe(token);
+  });
+
+  it('does call_indirect reach functions of other modules through a shared table, and does a cleared entry trap?', () => {
+    const table = new WA.Table({ element: 'anyfunc', initial: 2 });
+    const type = { params: 2, results: 1 as const };
+    const d = new Code(3);
+    d.get(1).get(2).get(0).callIndirect(0);
+    const dispatch = instantiate(moduleBytes({ memoryPages: 1, table: 0, types: [type], imports: [], funcs: [{ name: 'd', type: { params: 3, results: 1 }, code: d }] }), { memory, table }).d as (i: number, a: number, b: number) => number;
+    const block = (k: number): unknown => {
+      const f = new Code(2);
+      f.get(0).const(k).mul().get(1).add();
+      return instantiate(moduleBytes({ memoryPages: 1, imports: [], funcs: [{ name: 'run', type, code: f }] }), { memory }).run;
+    };
+    table.set(0, block(3));
+    table.set(1, block(5));
+    expect(table.grow(2)).toBe(2);
+    table.set(3, block(7));
+    expect(dispatch(0, 2, 1)).toBe(7);
+    expect(dispatch(1, 2, 1)).toBe(11);
+    expect(dispatch(3, 2, 1)).toBe(15);
+    table.set(1, null);
+    expect(() => dispatch(1, 2, 1)).toThrow();
+    expect(() => dispatch(2, 2, 1)).toThrow();
+  });
+});
