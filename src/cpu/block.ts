@@ -33,8 +33,8 @@ import { instructionLength } from './decode-length.js';
 import type { Handler } from './ops/common.js';
 import type { Mmu } from '../mmu/index.js';
 import { WATCH_CODE } from '../mmu/index.js';
-import { compileBlock, type JitFn } from './jit.js';
-import { compileWasm, type WasmBlock } from './wasm/compile.js';
+import { compileBlock, JIT_THRESHOLD, type JitFn } from './jit.js';
+import { generateWasm, WASM_BATCH, type PendingWasm, type WasmBlock } from './wasm/compile.js';
 import type { WasmState } from './wasm/state.js';
 
 /** Instructions per block at most. */
@@ -279,9 +279,26 @@ export class BlockCache {
    * The jit engine: runs of a block before it is compiled (jit.ts), 0 for
    * never (the block engine). Tests lower it to compile small guests.
    */
-  jitThreshold = 0;
+  get jitThreshold(): number {
+    return this.threshold;
+  }
+  set jitThreshold(runs: number) {
+    this.threshold = runs;
+    this.flushRuns = this.wasm !== null ? 2 * runs : 0;
+    // the wasm engine: JavaScript for the other blocks at the jit's threshold (at once when a test compiles every block at once)
+    this.jsRuns = this.wasm === null || runs <= 1 ? runs : Math.max(runs, JIT_THRESHOLD);
+  }
+  /** runs after which a block the wasm engine could not generate is compiled to JavaScript (compileLate); the threshold itself under the jit engine */
+  jsRuns = 0;
+  private threshold = 0;
   /** the wasm engine's memory: blocks are compiled to WebAssembly where every instruction has a WebAssembly form (wasm/compile.ts), else to JavaScript */
   wasm: WasmState | null = null;
+  /** blocks generated for the wasm engine and not yet compiled (flushWasm) */
+  pendingWasm: PendingWasm[] = [];
+  /** blocks compiled in one module (WASM_BATCH; tests lower it to 1 to compile each block at once) */
+  wasmBatch = WASM_BATCH;
+  /** runs after which a block waiting in pendingWasm has the batch compiled (twice the threshold; 0: never, not the wasm engine) */
+  flushRuns = 0;
   /** blocks compiled to WebAssembly (counted in jitCompiled too) */
   wasmCompiled = 0;
   /** jit figures: blocks compiled, milliseconds spent compiling, compiled functions of blocks still cached, compiled functions dropped with their block */
@@ -356,13 +373,49 @@ export class BlockCache {
   compile(b: Block, hpaPage: number): void {
     const t = performance.now();
     const page = this.mmu.u8.subarray(hpaPage, hpaPage + 4096);
-    let fn = this.wasm === null ? null : compileWasm(b, page, b.gpa & 0xfff, this.mmu, this.wasm);
-    if (fn !== null) this.wasmCompiled++;
-    else fn = compileBlock(b, page, b.gpa & 0xfff, this.mmu);
-    b.fn = fn;
+    const gen = this.wasm === null ? null : generateWasm(b, page, b.gpa & 0xfff, this.mmu, this.wasm);
+    if (gen !== null) {
+      // compiled with others in one module (flushWasm), the block running as before until then
+      this.pendingWasm.push(gen);
+      if (this.pendingWasm.length >= this.wasmBatch) this.flushWasm();
+    } else if (this.jsRuns === this.threshold) {
+      this.compileJs(b, page);
+    }
     this.jitMs += performance.now() - t;
+  }
+
+  /**
+   * The wasm engine: a block without a WebAssembly form for each of its
+   * instructions is compiled to JavaScript after jsRuns runs (Cpu.runBlocks),
+   * the jit engine's threshold, since V8 spends milliseconds on each.
+   */
+  compileLate(b: Block, hpaPage: number): void {
+    if (b.fn !== null) return;
+    const t = performance.now();
+    this.compileJs(b, this.mmu.u8.subarray(hpaPage, hpaPage + 4096));
+    this.jitMs += performance.now() - t;
+  }
+
+  private compileJs(b: Block, page: Uint8Array): void {
+    b.fn = compileBlock(b, page, b.gpa & 0xfff, this.mmu);
     this.jitCompiled++;
     this.jitLive++;
+  }
+
+  /**
+   * The wasm engine: compiles the blocks generated so far (in one module),
+   * when WASM_BATCH are waiting or one of them ran twice the threshold
+   * (Cpu.runBlocks).
+   */
+  flushWasm(): void {
+    if (this.pendingWasm.length === 0) return;
+    const t = performance.now();
+    const n = this.wasm!.runtime!.flush(this.pendingWasm);
+    this.pendingWasm = [];
+    this.wasmCompiled += n;
+    this.jitCompiled += n;
+    this.jitLive += n;
+    this.jitMs += performance.now() - t;
   }
 
   /** Marks `b` dropped, and drops its compiled function. */

@@ -34,7 +34,7 @@ import {
 } from './block.js';
 import { alu } from './alu.js';
 import { JIT_THRESHOLD, type JitFn } from './jit.js';
-import { STATE_BYTES, S_FASTR, S_FASTW, S_REG, S_SEGBASE, S_SEGLIMIT, type WasmState } from './wasm/state.js';
+import { CPU_STATE_BYTES, S_FASTR, S_FASTW, S_REG, S_SEGBASE, S_SEGLIMIT, type WasmState } from './wasm/state.js';
 import { WASM_THRESHOLD } from './wasm/compile.js';
 import { deliverInterrupt, type InterruptKind } from './transfer.js';
 import { Fpu } from './fpu.js';
@@ -287,7 +287,7 @@ export class Cpu implements FpuHost {
       buf = mem.buffer;
     } else {
       this.wasm = null;
-      buf = new ArrayBuffer(STATE_BYTES);
+      buf = new ArrayBuffer(CPU_STATE_BYTES);
     }
     this.reg32 = new Int32Array(buf, S_REG, 8);
     this.reg16 = new Uint16Array(buf, S_REG, 16);
@@ -308,8 +308,8 @@ export class Cpu implements FpuHost {
       this.blocks.clock = (): number => this.totalInstructions + this.executed;
       if (this.engine === 'jit') this.blocks.jitThreshold = JIT_THRESHOLD;
       if (this.engine === 'wasm') {
-        this.blocks.jitThreshold = WASM_THRESHOLD;
         this.blocks.wasm = this.wasm;
+        this.blocks.jitThreshold = WASM_THRESHOLD;
       }
     } else {
       this.blocks = null;
@@ -1387,6 +1387,8 @@ export class Cpu implements FpuHost {
               if (f !== null && !this.pollIntr && n + b.insns.length <= this.budget) n = this.runCompiled(cache, b, f, n, page);
               else {
                 if (++b.runs === cache.jitThreshold) cache.compile(b, this.fetchHpa);
+                else if (b.runs === cache.flushRuns) cache.flushWasm();
+                else if (b.runs === cache.jsRuns) cache.compileLate(b, this.fetchHpa);
                 n = this.runBlock(b, n, page);
               }
               if (this.halted) {

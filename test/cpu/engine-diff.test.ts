@@ -42,9 +42,11 @@ function engineOf(v: Variant): Engine {
   return v === 'jit1' || v === 'jit32' ? 'jit' : v === 'wasm1' ? 'wasm' : v;
 }
 
-/** Lowers the compile threshold for `jit1`, `jit32` and `wasm1`. */
+/** Lowers the compile threshold for `jit1`, `jit32` and `wasm1`, and the wasm engine's batch for `wasm1`. */
 function setVariant(m: Machine, v: Variant): Machine {
   if (v === 'jit1' || v === 'wasm1') m.cpu.blocks!.jitThreshold = 1;
+  // each block compiled at once, not in a batch of WASM_BATCH (jit-fuzz keeps the batches)
+  if (v === 'wasm1') m.cpu.blocks!.wasmBatch = 1;
   if (v === 'jit32') m.cpu.blocks!.jitThreshold = 32;
   return m;
 }
@@ -164,6 +166,30 @@ function runFlat(engine: Variant, mode: ModeName, code: number[], extra: [number
   return { ends, m };
 }
 
+/**
+ * The wasm engine's jump cache names only live blocks: every entry in use
+ * holds the table index of a valid compiled block at its address (a
+ * dropped block's entry is cleared, or the dispatcher would call a freed
+ * or reused index).
+ */
+function expectJumpCacheLive(m: Machine): number {
+  const rt = m.cpu.wasm!.runtime!;
+  let used = 0;
+  for (let i = 0; i < rt.jc.length; i += 3) {
+    if (rt.jc[i] === -1) continue;
+    used++;
+    const w = rt.blocks[rt.jc[i + 1]!];
+    expect(w?.block.valid, `jump cache entry ${i / 3}`).toBe(true);
+    expect(w!.block.gpa | 0).toBe(rt.jc[i]);
+    expect(w!.block.wasm).toBe(w);
+    expect(rt.jc[i + 2]).toBe(w!.infos.length);
+  }
+  return used;
+}
+
+/** Jump-cache entries the self-modifying cases below left (checked live), over all of them. */
+let jumpCacheEntries = 0;
+
 describe.each(MODE_NAMES)('self-modifying code under %s translation', (mode) => {
   /** Runs under the interpreter and each other engine; returns the wasm1 run (every block compiled, to WebAssembly where it can be). */
   function both(code: number[], extra: [number, number[]][] = [], between?: ((m: Machine) => void)[]): { ends: FlatEnd[]; m: Machine } {
@@ -174,6 +200,7 @@ describe.each(MODE_NAMES)('self-modifying code under %s translation', (mode) => 
       expect(b.ends, v).toEqual(a.ends);
       expect(b.m.cpu.blocks!.built).toBeGreaterThan(0);
       if (v === 'jit1' || v === 'wasm1') expect(b.m.cpu.blocks!.jitCompiled).toBeGreaterThan(0);
+      if (v === 'wasm1') jumpCacheEntries += expectJumpCacheLive(b.m);
       last = b;
     }
     return last;
@@ -249,6 +276,10 @@ describe.each(MODE_NAMES)('self-modifying code under %s translation', (mode) => 
     expect(ends.map((e) => e.regs[3])).toEqual([16, 16 + 1600, 16]);
     expect(m.cpu.blocks!.jitDropped).toBeGreaterThan(1);
   });
+});
+
+it('did the self-modifying cases leave live blocks in the wasm engine\'s jump cache (so that its check above was not vacuous)?', () => {
+  expect(jumpCacheEntries).toBeGreaterThan(3);
 });
 
 it('when the cache is full (maxBlocks), is it emptied, and does the code run on as under the interpreter?', () => {

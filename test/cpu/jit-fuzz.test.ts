@@ -23,8 +23,8 @@
  * Half the programs also run with the timer interrupting them: the PIT
  * fires IRQ 0 every few dozen instructions, the random code turns
  * interrupts off and on (CLI, STI, whose interrupt shadow holds the next
- * instruction, SDM vol. 3A 6.8.3) and loads SS (whose shadow does the
- * same), and the handler folds the interrupted EIP, EFLAGS and loop
+ * instruction, SDM vol. 3A 6.8.3), waits for the next tick (STI; HLT) and
+ * loads SS (whose shadow does the same), and the handler folds the interrupted EIP, EFLAGS and loop
  * counter into the data area. An interrupt taken one instruction early
  * or late under any engine changes the data.
  */
@@ -118,10 +118,11 @@ function instruction(r: Rng, kind: Kind): number[] {
   }
   if (kind.irq && r.chance(0.15)) {
     // interrupts off and on, and the shadows of STI and of a load of SS
-    const k = r.below(4);
+    const k = r.below(5);
     if (k === 0) return [0xfa]; // cli
     if (k === 1) return [0xfb]; // sti
     if (k === 2) return [0xfa, 0xfb]; // cli; sti: the next instruction runs before an interrupt
+    if (k === 3) return [0xfb, 0xf4]; // sti; hlt: wait for the next tick (a block that ends halted, the next one compiled on the same page)
     return [0x16, 0x17]; // push ss; pop ss
   }
   if (kind.paged && r.chance(0.12)) {

@@ -44,23 +44,27 @@ import type { Mmu } from '../../mmu/index.js';
 import { F_ARITH, F_CF } from '../constants.js';
 import { Code, instantiate, moduleBytes, WA, type WasmMemory, type WasmTable } from './emit.js';
 import {
-  SL_BUDGET, SL_CF, SL_DIRTY, SL_N, SL_EIP, SL_ESP0, SL_EXIT, SL_FLSET, SL_LZA, SL_LZB, SL_LZBITS, SL_LZOP, SL_LZR, SL_MEASURE, SL_TAGR, SL_TAGW,
+  SL_BUDGET, SL_CF, SL_CSBASE, SL_CUR, SL_DIRTY, SL_E, SL_FETCHGPA, SL_N, SL_PAGE, JC_BITS, JC_SIZE, S_JC, SL_EIP, SL_ESP0, SL_EXIT, SL_FLSET, SL_LZA, SL_LZB, SL_LZBITS, SL_LZOP, SL_LZR, SL_MEASURE, SL_TAGR, SL_TAGW,
   SLOT_COUNT, S_FASTR, S_FASTW, S_REG, S_SEGBASE, S_SLOTS, type WasmState,
 } from './state.js';
 
 /**
- * Runs of a block before it is compiled under the wasm engine: lower than
+ * Runs of a block before it is generated under the wasm engine: lower than
  * the JavaScript jit's, since V8's baseline WebAssembly compiler takes tens
- * of microseconds a block where TurboFan takes milliseconds (docs/bench.md).
+ * of microseconds a block where TurboFan takes milliseconds. 1,024: the
+ * Debian boot beside one at 256 took 7% less CPU (fewer blocks compiled
+ * and dropped; docs/bench.md, "The wasm engine"), at 64 no less wall time.
  */
-export const WASM_THRESHOLD = 256;
+export const WASM_THRESHOLD = 1024;
+/** Blocks compiled in one module (BlockCache.flushWasm): V8 spends about half a millisecond on each module, whatever it holds. */
+export const WASM_BATCH = 32;
 
 // Lazy-flag operations (cpu.ts LZ_*).
 const LZ_ADD = 0, LZ_SUB = 2, LZ_LOGIC = 4, LZ_INC = 5, LZ_DEC = 6;
 const SS = 2;
 
 // Imported functions, by index.
-const IM_RD = 0, IM_RDS = 1, IM_WR = 2, IM_CFIN = 3, IM_COND = 4, IM_IMM = 5;
+const IM_RD = 0, IM_RDS = 1, IM_WR = 2, IM_CFIN = 3, IM_COND = 4, IM_IMM = 5, IM_HD = 6;
 const IMPORTS = [
   { name: 'rd', type: { params: 4, results: 1 as const } },
   { name: 'rds', type: { params: 4, results: 1 as const } },
@@ -68,6 +72,7 @@ const IMPORTS = [
   { name: 'cfIn', type: { params: 0, results: 1 as const } },
   { name: 'cond', type: { params: 1, results: 1 as const } },
   { name: 'imm', type: { params: 1, results: 1 as const } },
+  { name: 'hd', type: { params: 1, results: 0 as const } },
 ];
 // Parameters of a compiled block: the count so far and EIP at the block's start.
 const P_N = 0, P_E = 1;
@@ -84,6 +89,17 @@ export interface Late { imm: number; modrmEnd: number; size: number }
 /** Why a block was not compiled: its first instruction without a WebAssembly form (for VMMU_WASM_STATS). */
 class NoForm extends Error {}
 
+/** VMMU_WASM_STATS=1: counts the blocks left to JavaScript by the first instruction without a form here, printed at exit (to find the forms worth adding). */
+const STATS = !!process.env.VMMU_WASM_STATS;
+const STATS_OBJ: Record<string, number> = {};
+if (STATS) {
+  process.on('exit', () => {
+    const e = Object.entries(STATS_OBJ).sort((a, b) => b[1] - a[1]);
+    console.error(`blocks left to JavaScript: ${e.reduce((a, x) => a + x[1], 0)}`);
+    for (const [k, v] of e.slice(0, 30)) console.error(`${k.padEnd(24)}${String(v).padStart(10)}`);
+  });
+}
+
 class Gen {
   readonly f = new Code(2);
   /** a slow path ran in the current instruction */
@@ -92,6 +108,10 @@ class Gen {
   k = 0;
   rel = 0;
   prod: Prod | null = null;
+  private free: number[] = [];
+  private temps: number[] = [];
+  /** the locals of `prod`, kept past their instruction */
+  private held: number[] = [];
   /** the block's instruction count; the `if`s around the current code (for again's branch) */
   len = 0;
   depth = 0;
@@ -107,7 +127,26 @@ class Gen {
     this.tlbMask = mmu.tlbMask;
   }
 
-  local(): number { return this.f.local(); }
+  /**
+   * A local for the current instruction. Locals are reused from one
+   * instruction to the next (endInsn): V8's baseline compiler does work
+   * per local at every branch and join, so a block with a local per value
+   * compiled ten to thirty times slower (docs/bench.md).
+   */
+  local(): number {
+    const l = this.free.pop() ?? this.f.local();
+    this.temps.push(l);
+    return l;
+  }
+
+  /** After an instruction: its locals free again, except those the flag record (prod) still names. */
+  endInsn(): void {
+    const p = this.prod;
+    const keep = p === null ? [] : [p.a, p.b, p.x, p.cf].filter((l) => l >= 0);
+    for (const l of [...this.temps, ...this.held]) if (!keep.includes(l) && !this.free.includes(l)) this.free.push(l);
+    this.held = keep;
+    this.temps = [];
+  }
 
   /** local = the value on the stack */
   keep(): number {
@@ -158,6 +197,22 @@ class Gen {
     f.const(0).get(P_N).store32(slot(SL_N));
     f.br(this.depth + 1);
     f.end();
+  }
+
+  /**
+   * The current instruction by its interpreter handler (the import hd, as
+   * jit.ts calls a handler): the flags written out first, not known after
+   * it; EIP at the block's start taken back from SL_E (the next
+   * instruction starts where the handler left EIP, as in Cpu.runBlock);
+   * the exit check after it (hd sets SL_EXIT).
+   */
+  handler(): void {
+    const f = this.f;
+    this.flush();
+    f.const(this.k).call(IM_HD);
+    this.prod = null;
+    f.const(0).load32(slot(SL_E)).set(P_E);
+    f.const(1).set(this.s);
   }
 
   /** A call to a slow path: the flags written out, `s` set. The arguments follow. */
@@ -368,12 +423,16 @@ class Gen {
 /** Per instruction, what the slow paths' contract stores need (jit.ts: instrEip, the decode fields). */
 export interface InsnInfo { rel: number; o32: boolean; a32: boolean; seg: number; rep: number; lock: boolean }
 
+/** A block's function generated, not yet compiled (WasmRuntime.flush compiles a batch of them in one module). */
+export interface PendingWasm { w: WasmBlock; code: Code }
+
 /**
- * Compiles block `b` (bytes at page[off..]) to WebAssembly, or returns null
- * when one of its instructions has no form here (the caller compiles it to
- * JavaScript then).
+ * Generates block `b`'s WebAssembly function (its bytes at page[off..]),
+ * or returns null when one of its instructions has no form here (the
+ * caller compiles it to JavaScript then). The function runs once
+ * WasmRuntime.flush has compiled it.
  */
-export function compileWasm(b: Block, page: Uint8Array, off: number, mmu: Mmu, st: WasmState): typeof runWasm | null {
+export function generateWasm(b: Block, page: Uint8Array, off: number, mmu: Mmu, st: WasmState): PendingWasm | null {
   const mem = st.memory;
   if (mem === null) return null;
   const g = new Gen(mmu);
@@ -382,6 +441,12 @@ export function compileWasm(b: Block, page: Uint8Array, off: number, mmu: Mmu, s
   const infos: InsnInfo[] = [];
   let rel = 0;
   g.len = insns.length;
+  const rt = st.runtime ??= new WasmRuntime(mmu, mem, st.pages);
+  // its table index, known to its code: written on entry for the imports (with EIP at its start), and the count
+  const index = rt.reserve();
+  f.const(0).const(index).store32(slot(SL_CUR));
+  f.const(0).get(P_E).store32(slot(SL_E));
+  f.const(0).get(P_N).store32(slot(SL_N));
   // the whole block is a loop that `again` branches to
   f.loop();
   try {
@@ -393,7 +458,23 @@ export function compileWasm(b: Block, page: Uint8Array, off: number, mmu: Mmu, s
       infos.push({ rel, o32: d.o32, a32: d.a32, seg: d.seg, rep: d.rep, lock: d.lock });
       if (last) f.const(0).const(0).load32(S_REG + 16).store32(slot(SL_ESP0));
       const next = rel + d.len;
-      const branch = emit(g, d, page, off + rel, next, last);
+      // an instruction without a form here calls its interpreter handler (the code emitted for it so far taken back)
+      const mark = f.bytes.length, prod = g.prod;
+      let branch: boolean;
+      try {
+        branch = emit(g, d, page, off + rel, next, last);
+      } catch (e) {
+        if (!(e instanceof NoForm)) throw e;
+        if (STATS) STATS_OBJ[e.message] = (STATS_OBJ[e.message] ?? 0) + 1;
+        // a form the JavaScript jit emits inline (a shift, IMUL, ...): the block is better JavaScript for now
+        if (!handlerAnyway(d, page, off + rel)) throw e;
+        f.bytes.length = mark;
+        g.prod = prod;
+        g.depth = 0;
+        g.late.delete(k);
+        g.handler();
+        branch = false;
+      }
       if (last) {
         g.flush();
         if (!branch) f.const(0).get(P_E).const(next).add().store32(slot(SL_EIP));
@@ -408,19 +489,34 @@ export function compileWasm(b: Block, page: Uint8Array, off: number, mmu: Mmu, s
         f.end();
         f.end();
       }
+      g.endInsn();
       rel = next;
     }
   } catch (e) {
+    rt.release(index);
     if (e instanceof NoForm) return null;
     throw e;
   }
   f.end();
   f.get(P_N).const(insns.length).add();
-  const rt = st.runtime ??= new WasmRuntime(mmu, mem, st.pages);
-  const bytes = moduleBytes({ memoryPages: st.pages, imports: IMPORTS, funcs: [{ name: 'run', type: BLOCK_TYPE, code: f }] });
-  const index = rt.add(instantiate(bytes, rt.env).run);
-  b.wasm = new WasmBlock(index, infos, g.late, infos[infos.length - 1]!.rel, infos[infos.length - 1]!);
-  return runWasm;
+  return { w: new WasmBlock(b, index, infos, g.late, infos[infos.length - 1]!.rel, infos[infos.length - 1]!), code: f };
+}
+
+/**
+ * Whether an instruction without a form here is one that the JavaScript
+ * jit also leaves to its handler, so that calling the handler from
+ * WebAssembly (Gen.handler) loses nothing against a JavaScript block:
+ * string instructions, PUSHF/POPF, CLI/STI, HLT, port I/O, CPUID, RDTSC.
+ * A block with any other such instruction (a shift, IMUL, ADC, ...,
+ * which the JavaScript jit emits inline) is left to JavaScript whole: a
+ * handler call from WebAssembly costs more than the whole instruction
+ * does there (docs/bench.md, "The wasm engine").
+ */
+function handlerAnyway(d: Insn, page: Uint8Array, at: number): boolean {
+  const op = d.op;
+  if (d.opEnd >= 2 && page[at + d.opEnd - 2] === 0x0f) return op === 0xa2 || op === 0x31;
+  return (op >= 0xa4 && op <= 0xa7) || (op >= 0xaa && op <= 0xaf) || op === 0x9c || op === 0x9d || op === 0xfa || op === 0xfb || op === 0xf4 ||
+    (op >= 0xe4 && op <= 0xe7) || (op >= 0xec && op <= 0xef) || (op >= 0x6c && op <= 0x6f);
 }
 
 /**
@@ -655,14 +751,17 @@ function emit(g: Gen, d: Insn, page: Uint8Array, at: number, next: number, last:
     f.const(0).get(bp).const(4).add().store32(S_REG + 16);
     g.setReg(5, v);
   } else {
-    throw new NoForm(`opcode ${map0f ? '0f ' : ''}${op.toString(16)}`);
+    throw new NoForm(`${d.rep ? `rep${d.rep} ` : ''}${d.o32 ? '' : 'o16 '}${map0f ? '0f ' : ''}${op.toString(16)}${d.ea ? `/${reg}${mem ? 'm' : 'r'}` : ''}`);
   }
   return false;
 }
 
 /** What the shared entry (runWasm) and the imports need of a compiled block. */
 export class WasmBlock {
+  /** the jump-cache entry that names it (WasmRuntime.enter), or -1 */
+  jcAt = -1;
   constructor(
+    readonly block: Block,
     /** its function's index in the runtime's table */
     readonly slot: number,
     readonly infos: InsnInfo[],
@@ -673,45 +772,60 @@ export class WasmBlock {
   ) {}
 }
 
+/** The type of a compiled block's function: (n, e) -> count or ~count. */
+const BLOCK_TYPE = { params: 2, results: 1 as const };
+/** A jump-cache entry no block fits: address -1, a count above any slice. */
+const JC_NONE_LEN = 0x7fffffff;
+
 /**
  * The JavaScript side of one wasm engine (one machine): the table of
- * compiled blocks, the dispatcher that calls one of them (so that every
- * call from JavaScript goes to the same WebAssembly function, whose entry
- * V8 optimizes once), and the imports every block shares. The imports find
- * the running block and CPU in the fields below, set by runWasm on entry
- * (compiled code never runs another block or machine before it returns).
+ * compiled blocks, the dispatcher through which JavaScript enters them,
+ * the jump cache, and the imports every block shares. Each compiled block
+ * writes its table index and start EIP to SL_CUR and SL_E on entry, so the
+ * imports know which block and instruction called them.
+ *
+ * The dispatcher (a WebAssembly function) calls the block, and while it
+ * returns its count (not ~count: nothing a slow path or handler could
+ * change happened) and EIP stays on the same linear page, looks the next
+ * EIP's guest-physical address up in the jump cache and calls that block
+ * too if it fits in the slice: what Cpu.runCompiled would do (a clean
+ * return leaves halt, the interrupt poll, CS.D, TF and the fetch page as
+ * they were), without a return to JavaScript. The jump cache holds every
+ * block runWasm entered, by guest-physical address (a block's key with
+ * CS.D, and only 32-bit code is compiled), until the block is dropped.
  */
 export class WasmRuntime {
   readonly S: Int32Array;
+  readonly jc: Int32Array;
   readonly table: WasmTable;
   readonly dispatch: (slot: number, n: number, e: number) => number;
   readonly env: Record<string, unknown>;
+  /** compiled blocks by table index (a freed index keeps its last block until reused; null: never used) */
+  readonly blocks: (WasmBlock | null)[] = [];
   private readonly free: number[] = [];
-  private used = 0;
-  // the running block: its CPU, record and Block, EIP at its start, the linear page (and in S[SL_N] the count before its current pass)
+  /** the running CPU and the linear page it runs on (set by runWasm) */
   c: Cpu = null as unknown as Cpu;
-  w: WasmBlock = null as unknown as WasmBlock;
-  b: Block = null as unknown as Block;
-  E = 0;
   PAGE = 0;
 
   constructor(readonly mmu: Mmu, readonly memory: WasmMemory, readonly pages: number) {
     this.S = new Int32Array(memory.buffer, S_SLOTS, SLOT_COUNT);
+    this.jc = new Int32Array(memory.buffer, S_JC, 3 * JC_SIZE);
+    for (let i = 0; i < JC_SIZE; i++) { this.jc[3 * i] = -1; this.jc[3 * i + 2] = JC_NONE_LEN; }
     this.table = new WA.Table({ element: 'anyfunc', initial: 64 });
-    const d = new Code(3);
-    d.get(1).get(2).get(0).callIndirect(0);
-    this.dispatch = instantiate(moduleBytes({ memoryPages: pages, table: 0, types: [BLOCK_TYPE], imports: [], funcs: [{ name: 'dispatch', type: { params: 3, results: 1 }, code: d }] }), { memory, table: this.table }).dispatch as (slot: number, n: number, e: number) => number;
+    this.dispatch = instantiate(moduleBytes({ memoryPages: pages, table: 0, types: [BLOCK_TYPE], imports: [], funcs: [{ name: 'dispatch', type: { params: 3, results: 1 }, code: dispatcher() }] }), { memory, table: this.table }).dispatch as (slot: number, n: number, e: number) => number;
+    const S = this.S;
+    const cur = (): WasmBlock => this.blocks[S[SL_CUR]!]!;
     const pre = (k: number): void => {
-      const c = this.c, i = this.w.infos[k]!;
-      c.instrEip = (this.E + i.rel) | 0;
+      const c = this.c, i = cur().infos[k]!;
+      c.instrEip = (S[SL_E]! + i.rel) | 0;
       c.instrEsp = c.reg32[4]!;
-      c.executed = this.S[SL_N]! + k + 1;
+      c.executed = S[SL_N]! + k + 1;
       decode(c, i);
-      if (this.S[SL_FLSET] !== 0) this.applyFlags();
+      if (S[SL_FLSET] !== 0) this.applyFlags();
     };
     const post = (k: number): void => {
-      const c = this.c, S = this.S;
-      S[SL_EXIT] = c.halted || S[SL_N]! + k + 1 >= c.budget || c.pollIntr || !this.b.valid || c.fetchPage !== this.PAGE ? 1 : 0;
+      const c = this.c;
+      S[SL_EXIT] = c.halted || S[SL_N]! + k + 1 >= c.budget || c.pollIntr || !cur().block.valid || c.fetchPage !== this.PAGE ? 1 : 0;
       S[SL_DIRTY] = 1;
       S[SL_BUDGET] = c.budget;
       S[SL_TAGR] = mmu.tagR32.byteOffset;
@@ -744,18 +858,34 @@ export class WasmRuntime {
       },
       // a block that looped left its flags written out, not yet in the Cpu
       cfIn: (): number => {
-        if (this.S[SL_FLSET] !== 0) this.applyFlags();
+        if (S[SL_FLSET] !== 0) this.applyFlags();
         return this.c.getCF();
       },
       cond: (cc: number): number => {
-        if (this.S[SL_FLSET] !== 0) this.applyFlags();
+        if (S[SL_FLSET] !== 0) this.applyFlags();
         return this.c.cond(cc) ? 1 : 0;
       },
-      imm: (k: number): number => {
-        const l = this.w.late.get(k)!;
-        if (this.b.valid) return l.imm;
+      hd: (k: number): void => {
+        const c = this.c, w = cur(), i = w.infos[k]!, d = w.block.insns[k]!;
+        const e = S[SL_E]!;
         pre(k);
-        const v = this.c.fetchImm((this.E + this.w.infos[k]!.rel) | 0, l.modrmEnd, l.size);
+        c.eip = (e + i.rel + d.opEnd) | 0;
+        if (d.ea !== 0) c.pre = d;
+        d.handler(c, d.op);
+        c.pre = null;
+        // as Cpu.runBlock: the next instruction starts where the handler left EIP
+        S[SL_EIP] = c.eip;
+        S[SL_E] = (c.eip - (i.rel + d.len)) | 0;
+        post(k);
+        // what compiled code assumes on entry (runWasm) may have changed too
+        if (!c.stackBig || c.segLimit[1] !== -1) S[SL_EXIT] = 1;
+      },
+      imm: (k: number): number => {
+        const w = cur();
+        const l = w.late.get(k)!;
+        if (w.block.valid) return l.imm;
+        pre(k);
+        const v = this.c.fetchImm((S[SL_E]! + w.infos[k]!.rel) | 0, l.modrmEnd, l.size);
         post(k);
         return v;
       },
@@ -779,26 +909,100 @@ export class WasmRuntime {
     }
   }
 
-  /** Puts a block's function in the table; returns its index. */
-  add(fn: unknown): number {
+  /** A table index for a block about to be compiled (its code names it). */
+  reserve(): number {
     let slot = this.free.pop();
     if (slot === undefined) {
-      slot = this.used++;
+      slot = this.blocks.length;
+      this.blocks.push(null);
       if (slot >= this.table.length) this.table.grow(this.table.length);
     }
-    this.table.set(slot, fn);
     return slot;
   }
 
-  /** Frees a dropped block's index (its module can then be collected). */
+  install(w: WasmBlock, fn: unknown): void {
+    this.table.set(w.slot, fn);
+    this.blocks[w.slot] = w;
+  }
+
+  /** Frees a table index: a block dropped (its jump-cache entry cleared, its module then collectable), or a compile given up. */
   release(slot: number): void {
+    const w = this.blocks[slot];
+    if (w != null && w.jcAt >= 0 && this.jc[w.jcAt + 1] === slot) {
+      this.jc[w.jcAt] = -1;
+      this.jc[w.jcAt + 2] = JC_NONE_LEN;
+    }
+    // blocks[slot] stays until the index is used again: a block dropped by its own write is still running, and the
+    // imports after that write look it up (finding it invalid); nothing is compiled before it returns
     this.table.set(slot, null);
     this.free.push(slot);
   }
+
+  /**
+   * Compiles generated blocks in one module (a module costs V8 about half
+   * a millisecond whatever its size, a function tens of microseconds:
+   * docs/bench.md) and makes each still valid block run it (Block.fn =
+   * runWasm); the table indices of those dropped meanwhile are freed.
+   * Returns how many were installed.
+   */
+  flush(pending: PendingWasm[]): number {
+    const live = pending.filter((p) => p.w.block.valid && p.w.block.fn === null);
+    for (const p of pending) if (!live.includes(p)) this.release(p.w.slot);
+    if (live.length === 0) return 0;
+    const bytes = moduleBytes({ memoryPages: this.pages, imports: IMPORTS, funcs: live.map((p, i) => ({ name: `b${i}`, type: BLOCK_TYPE, code: p.code })) });
+    const ex = instantiate(bytes, this.env);
+    live.forEach((p, i) => {
+      this.install(p.w, ex[`b${i}`]);
+      p.w.block.wasm = p.w;
+      p.w.block.fn = runWasm;
+    });
+    return live.length;
+  }
+
+  /** Names a block in the jump cache (its entry: address, table index, count). */
+  enter(w: WasmBlock): void {
+    const gpa = w.block.gpa | 0;
+    const at = 3 * jcIndex(gpa);
+    const jc = this.jc;
+    if (jc[at] === gpa && jc[at + 1] === w.slot) return;
+    jc[at] = gpa;
+    jc[at + 1] = w.slot;
+    jc[at + 2] = w.infos.length;
+    w.jcAt = at;
+  }
 }
 
-/** The type of a compiled block's function: (n, e) -> count or ~count. */
-const BLOCK_TYPE = { params: 2, results: 1 as const };
+/** A guest-physical address's jump-cache entry. */
+function jcIndex(gpa: number): number {
+  return (gpa ^ (gpa >>> JC_BITS)) & (JC_SIZE - 1);
+}
+
+/** The dispatcher: dispatch(slot, n, e) calls block `slot`, then its successors on the same page through the jump cache (see WasmRuntime). */
+function dispatcher(): Code {
+  const f = new Code(3);
+  const SLOT = 0, N = 1, E = 2;
+  const x = f.local(), lin = f.local(), gpa = f.local(), at = f.local();
+  f.loop();
+  f.get(N).get(E).get(SLOT).callIndirect(0).tee(x);
+  f.const(0).ltS().if().get(x).return().end();
+  // a slow path or a handler ran: back to JavaScript (runWasm returns ~count)
+  f.const(0).load32(slot(SL_DIRTY)).if().get(x).return().end();
+  // the next EIP, on the same linear page?
+  f.const(0).load32(slot(SL_EIP)).set(E);
+  f.const(0).load32(slot(SL_CSBASE)).get(E).add().tee(lin);
+  f.const(-4096).and().const(0).load32(slot(SL_PAGE)).ne().if().get(x).return().end();
+  // its block in the jump cache, fitting in the slice?
+  f.const(0).load32(slot(SL_FETCHGPA)).get(lin).const(0xfff).and().add().tee(gpa);
+  f.get(gpa).const(JC_BITS).shrU().xor().const(JC_SIZE - 1).and().const(12).mul().set(at);
+  f.get(at).load32(S_JC).get(gpa).ne().if().get(x).return().end();
+  f.get(x).get(at).load32(S_JC + 8).add().const(0).load32(slot(SL_BUDGET)).gtS().if().get(x).return().end();
+  f.get(at).load32(S_JC + 4).set(SLOT);
+  f.get(x).set(N);
+  f.br(0);
+  f.end();
+  f.get(x);
+  return f;
+}
 
 function decode(c: Cpu, i: InsnInfo): void {
   c.o32 = i.o32;
@@ -818,27 +1022,28 @@ export function runWasm(cpu: Cpu, b: Block, n: number, page: number): number {
   const rt = cpu.wasm!.runtime!;
   const w = b.wasm!;
   const S = rt.S, mmu = rt.mmu;
-  const E = cpu.eip;
   rt.c = cpu;
-  rt.w = w;
-  rt.b = b;
-  rt.E = E;
   rt.PAGE = page;
-  S[SL_N] = n;
+  rt.enter(w);
   S[SL_TAGR] = mmu.tagR32.byteOffset;
   S[SL_TAGW] = mmu.tagW32.byteOffset;
   S[SL_MEASURE] = mmu.measure ? 1 : 0;
   S[SL_DIRTY] = 0;
   S[SL_BUDGET] = cpu.budget;
-  const x = rt.dispatch(w.slot, n, E);
+  S[SL_N] = n;
+  S[SL_CSBASE] = cpu.csBase;
+  S[SL_PAGE] = page;
+  S[SL_FETCHGPA] = cpu.fetchGpa;
+  const x = rt.dispatch(w.slot, n, cpu.eip);
   if (S[SL_FLSET] !== 0) rt.applyFlags();
   cpu.eip = S[SL_EIP]!;
   if (x >= 0) {
-    // the whole block ran: the contract's stores of its last instruction
-    cpu.instrEip = (E + w.lastRel) | 0;
+    // the whole block ran (the last of a chain): the contract's stores of its last instruction
+    const last = rt.blocks[S[SL_CUR]!]!;
+    cpu.instrEip = (S[SL_E]! + last.lastRel) | 0;
     cpu.instrEsp = S[SL_ESP0]!;
     cpu.executed = x;
-    decode(cpu, w.last);
+    decode(cpu, last.last);
     return S[SL_DIRTY] !== 0 ? ~x : x;
   }
   return x;

@@ -16,8 +16,10 @@ import type { ArenaProvider } from '../../mmu/host/arena.js';
 import { WA, type WasmMemory } from './emit.js';
 import type { WasmRuntime } from './compile.js';
 
-/** Bytes of CPU state before the Mmu's region (one page). */
-export const STATE_BYTES = 4096;
+/** Bytes of CPU state before the Mmu's region (one WebAssembly page: the registers, the slots, the jump cache). */
+export const STATE_BYTES = 65536;
+/** Bytes of the state the other engines keep (the registers and segment arrays; no slots or jump cache). */
+export const CPU_STATE_BYTES = 128;
 /** reg32[8] (and the reg16, reg8 views) */
 export const S_REG = 0;
 /** segBase[8], segLimit[8] (int32) */
@@ -54,7 +56,25 @@ export const SL_ESP0 = 13;
 export const SL_BUDGET = 14;
 /** the count before the current pass of the block (its `n`: runWasm's, then advanced by each loop back to its start) */
 export const SL_N = 15;
-export const SLOT_COUNT = 16;
+/** the running block's table index and EIP at its start (each compiled block writes them on entry, for the imports) */
+export const SL_CUR = 16;
+export const SL_E = 17;
+/** what the dispatcher's chaining needs (runWasm writes them): CS's base, the linear fetch page and its guest-physical address */
+export const SL_CSBASE = 18;
+export const SL_PAGE = 19;
+export const SL_FETCHGPA = 20;
+export const SLOT_COUNT = 32;
+
+/**
+ * The jump cache (compile.ts, WasmRuntime): JC_SIZE entries of three int32
+ * (a block's guest-physical address, its table index, its instruction
+ * count), at S_JC; an empty entry has address -1 and a count no slice
+ * holds. The dispatcher follows it from one compiled block to the next on
+ * the same page without returning to JavaScript.
+ */
+export const S_JC = 1024;
+export const JC_BITS = 12;
+export const JC_SIZE = 1 << JC_BITS;
 
 /** WebAssembly pages are 64 KiB; a memory has at most 65,536 of them. */
 const WASM_PAGE = 65536;
