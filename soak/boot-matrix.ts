@@ -6,8 +6,8 @@
  * two at a time on a 2-core machine; each must reach the batch marker and
  * halt, and must match the kernel's interpreter boot under naive
  * translation in its console output, instruction count, final registers,
- * a SHA-256 of all guest RAM and (with the APIC) its interrupt counts. 18 boots with the defaults, about
- * 30 minutes of wall time on the 2-core machine.
+ * a SHA-256 of all guest RAM and (with the APIC) its interrupt counts. 24 boots with the defaults (four
+ * engines), about 40 minutes of wall time on the 2-core machine.
  *
  *   npm run soak -- --only boot-matrix [--seconds N]
  *   BOOT_MATRIX_CPU=+apic BOOT_MATRIX_KERNELS=686 npm run soak -- --only boot-matrix
@@ -29,7 +29,7 @@ async function run(o: SoakOptions): Promise<string> {
   // The references (naive, interp) first, the kernels' side by side; then the rest, each compared as it ends.
   for (const kernel of kernels) cells.push({ kernel, mode: 'naive', engine: 'interp' });
   for (const kernel of kernels) {
-    for (const engine of ['interp', 'jit', 'block']) {
+    for (const engine of ['interp', 'jit', 'block', 'wasm']) {
       for (const mode of ['naive', 'shadow', 'slat']) if (mode !== 'naive' || engine !== 'interp') cells.push({ kernel, mode, engine });
     }
   }
