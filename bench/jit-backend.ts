@@ -12,7 +12,8 @@
  *
  * Also the same block as asm.js, the route from generated JavaScript
  * source to V8's WebAssembly compilers, one module a block and 50 blocks a
- * module.
+ * module; and WebAssembly modules of 1, 32, 128 and 512 blocks, each module's bytes
+ * distinct (the wasm engine's batches, src/cpu/wasm/compile.ts).
  *
  * Prints per block: the WebAssembly compile time (V8's baseline compiler,
  * on a function's first call; with `node --no-liftoff
@@ -91,12 +92,12 @@ function blockBody(seed: number): number[] {
   return [...uleb(locals.length + code.length), ...locals, ...code];
 }
 
-function wasmModule(funcs: number): Uint8Array {
+function wasmModule(funcs: number, first = 0): Uint8Array {
   const types = section(1, vec([[0x60, 1, I32, 1, I32]]));
   const imports = section(2, vec([[...name('m'), ...name('slow'), 0, 0], [...name('m'), ...name('mem'), 2, 0, ...uleb(64)]]));
   const fns = section(3, vec(Array.from({ length: funcs }, () => [0])));
   const exports = section(7, vec(Array.from({ length: funcs }, (_, i) => [...name(`b${i}`), 0, ...uleb(i + 1)])));
-  const code = section(10, vec(Array.from({ length: funcs }, (_, i) => blockBody(i))));
+  const code = section(10, vec(Array.from({ length: funcs }, (_, i) => blockBody(first + i))));
   return new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, ...types, ...imports, ...fns, ...exports, ...code]);
 }
 
@@ -159,6 +160,20 @@ async function main(): Promise<void> {
   const compileMs = performance.now() - t0;
   const flags = process.execArgv.join(' ') || 'defaults: baseline compiler, lazily';
   console.log(`WebAssembly (${flags}): module, instance and a first call of each of ${FUNCS} blocks in ${compileMs.toFixed(1)} ms, ${(compileMs / FUNCS * 1000).toFixed(1)} us a block`);
+  // The same blocks in modules of 1, 32 (the wasm engine's WASM_BATCH), every module's bytes
+  // different from every other's (V8 keeps compiled modules by their bytes: a repeated module costs nothing).
+  for (const per of [1, 32, 128, 512]) {
+    const count = 512;
+    const modules: Uint8Array[] = [];
+    for (let first = 1000 + per * count; first < 1000 + per * count + count; first += per) modules.push(wasmModule(per, first));
+    const t = performance.now();
+    for (const bytes of modules) {
+      const ex = new WA.Instance(new WA.Module(bytes), { m: { slow, mem: memory } }).exports;
+      for (let i = 0; i < per; i++) n = (ex[`b${i}`] as (n: number) => number)(n) & 0xffffff;
+    }
+    const ms = performance.now() - t;
+    console.log(`WebAssembly, ${per} block${per > 1 ? 's' : ''} a module: module, instance and a first call of each of ${count} blocks in ${ms.toFixed(1)} ms, ${(ms / count * 1000).toFixed(1)} us a block`);
+  }
   if (compileOnly) return;
 
   const regs = new Int32Array(8), tags = i32.subarray(TAGS >> 2), hpas = i32.subarray(HPAS >> 2);
