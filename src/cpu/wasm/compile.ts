@@ -1,11 +1,12 @@
 /**
  * The wasm engine's block compiler (docs/cpu.md, "The wasm engine"): a
  * block of the block engine whose every instruction has a form here is
- * compiled into one WebAssembly function, in a module of its own; any other
- * block is left to the JavaScript jit (jit.ts). The forms, their order of
- * reads, writes and flag updates, and the per-instruction contract are the
- * JavaScript jit's (see jit.ts's file comment); what differs is where the
- * state lives and how it crosses between the two sides:
+ * generated as one WebAssembly function, and blocks are compiled a batch
+ * to a module (WasmRuntime.flush); any other block is left to the
+ * JavaScript jit (jit.ts). The forms, their order of reads, writes and
+ * flag updates, and the per-instruction contract are the JavaScript jit's
+ * (see jit.ts's file comment); what differs is where the state lives and
+ * how it crosses between the two sides:
  *
  * - The general registers, segment bases, limits and fast-access bits, the
  *   software TLB's tags and host addresses and host memory are in the one
@@ -15,27 +16,35 @@
  * - Everything else stays in Cpu fields. Compiled code keeps the lazy
  *   flags of the instructions it runs in locals and writes the latest to
  *   exchange slots (SL_FLSET ...) before anything on the JavaScript side
- *   can look at them: before each slow-path call and at the block's end.
- *   A condition (Jcc, SETcc, CMOVcc) on flags set in the block is computed
- *   from those locals; on flags from before the block, the Cpu is asked
- *   (the import `cond`), as is CF for INC and DEC.
+ *   can look at them: before each slow-path or handler call, at a loop
+ *   back to the block's start and at the block's end. A condition (Jcc,
+ *   SETcc, CMOVcc) on flags set in the block is computed from those
+ *   locals; on flags from before the block (or its previous pass), the
+ *   Cpu is asked (the import `cond`), as is CF for INC and DEC.
  * - A memory access whose inline software-TLB hit fails calls an imported
  *   JavaScript function (rd, rds, wr) that makes the contract's stores
  *   (instrEip, instrEsp, executed, the decode fields, the flags), calls
  *   Cpu's accessor and records whether the block must stop after the
  *   instruction (SL_EXIT), as the JavaScript jit's slow path does. A fault
  *   is a JavaScript exception that unwinds through the WebAssembly frames
- *   to runBlocks, as from a JavaScript block.
+ *   to runBlocks, as from a JavaScript block. The string, port and flags
+ *   instructions that the JavaScript jit leaves to their handlers are
+ *   handler calls here too (the import hd, handlerAnyway).
+ * - Every block's function sits in one table, and JavaScript enters
+ *   compiled code through one dispatcher (runWasm, then
+ *   WasmRuntime.dispatch), which follows the jump cache from a block to
+ *   its successor on the same page without returning to JavaScript.
  * - A block is entered only with CS's limit at 4 GiB and a 32-bit stack
  *   (SS.B), so that a near branch cannot fault on the limit and the stack
- *   forms need no 16-bit path; otherwise the wrapper runs the block with
- *   Cpu.runBlock, the block engine's reference loop.
+ *   forms need no 16-bit path; otherwise runWasm runs the block with
+ *   Cpu.runBlock, the block engine's reference loop, and a handler that
+ *   changes either stops the block.
  *
  * Not yet compiled here (such a block stays JavaScript): ADC, SBB, the
  * shifts and rotates, IMUL, group 3, the 16-bit moves, INC and DEC of
  * memory, PUSH, CALL and JMP through a register or memory, TEST Eb,Ib,
- * XCHG with a memory operand, conditions on PF, and every form the
- * JavaScript jit also leaves to a handler.
+ * XCHG with a memory operand, conditions on PF, and the other forms the
+ * JavaScript jit leaves to a handler.
  */
 import type { Block, Insn } from '../block.js';
 import { K_ALU_EV_GV, K_ALU_EV_IB, K_ALU_GV_EV, K_CALL, K_JCC, K_LEA, K_MOV_EV_GV, K_MOV_GV_EV, K_POP_R, K_PUSH_R, K_RET, K_TEST_EV_GV } from '../block.js';
