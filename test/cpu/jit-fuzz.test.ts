@@ -163,7 +163,7 @@ function pureForm(r: Rng, src: number, dst: number, mem: boolean): number[] {
   const use = (c: number): number[] => (r.chance(0.5)
     ? [0x0f, 0x90 + c, modrmReg(0, d8), 0x01, 0x43 | ((d8 & 3) << 3), 0x7c]
     : [0x0f, 0x40 + c, modrmReg(dst, src), 0x01, 0x43 | (dst << 3), 0x7c]);
-  switch (r.below(24)) {
+  switch (r.below(29)) {
     case 0: return mem ? [0x89, ...m(src)] : [0x89, modrmReg(src, dst)];
     case 1: return mem ? [0x8b, ...m(dst)] : [0x8b, modrmReg(dst, src)];
     case 2: { const op = r.pick(ALU) * 8 + 1; return mem ? [op, ...m(src)] : [op, modrmReg(src, dst)]; }
@@ -192,12 +192,21 @@ function pureForm(r: Rng, src: number, dst: number, mem: boolean): number[] {
       // mostly the conditions that equality decides (E, BE, LE and their negations)
       return [...cmp, ...use(r.chance(0.7) ? r.pick([4, 5, 6, 7, 14, 15]) : cc())];
     }
-    case 22: { // arithmetic at the edges of the signed and unsigned ranges, and a condition on it right after (OF, CF, SF)
+    case 22: { // arithmetic (INC, DEC, ADD, SUB, NEG) at the edges of the signed and unsigned ranges, and a condition on it right after (OF, CF, SF)
       const a = r.pick(DST);
-      const k = r.below(4);
-      const op = k === 0 ? [0x40 + a] : k === 1 ? [0x48 + a] : [0x83, modrmReg(k === 2 ? 0 : 5, a), r.pick([1, 0x7f, 0x80, 0xff])];
+      const k = r.below(5);
+      const op = k === 0 ? [0x40 + a] : k === 1 ? [0x48 + a] : k === 4 ? [0xf7, modrmReg(3, a)] : [0x83, modrmReg(k === 2 ? 0 : 5, a), r.pick([1, 0x7f, 0x80, 0xff])];
       return [0xb8 + a, ...le32(r.pick([0x7fffffff, 0x80000000, 0xffffffff, 0, 1, 0x7f, 0x80])), ...op, ...use(cc())];
     }
+    case 23: { const o = r.below(2); return mem ? [0xf6, ...m(o), r.below(256)] : [0xf6, modrmReg(o, d8), r.below(256)]; } // test Eb, Ib
+    case 24: { // test Ev, Iz / not / neg
+      const o = r.pick([0, 2, 3]);
+      const tail = o === 0 ? le32(r.chance(0.3) ? r.pick([0, 0x80000000, 0xffffffff]) : r.u32()) : [];
+      return mem ? [0xf7, ...m(o), ...tail] : [0xf7, modrmReg(o, dst), ...tail];
+    }
+    case 25: { const o = r.below(2); return mem ? [0xff, ...m(o)] : [0xff, modrmReg(o, dst)]; } // inc/dec Ev
+    case 26: { const o = r.below(2); return mem ? [0xfe, ...m(o)] : [0xfe, modrmReg(o, d8)]; } // inc/dec Eb
+    case 27: return mem ? [0xff, ...m(6), 0x58 + dst] : [0xff, modrmReg(6, src), 0x58 + dst]; // push Ev; pop
     default: return r.chance(0.5) ? [0x55, 0x89, 0xe5, 0x6a, r.below(256), 0xc9] : [0xa0 + r.below(4), ...le32(DATA + r.below(0x100))];
   }
 }

@@ -41,10 +41,9 @@
  *   changes either stops the block.
  *
  * Not yet compiled here (such a block stays JavaScript): ADC, SBB, the
- * shifts and rotates, IMUL, group 3, the 16-bit moves, INC and DEC of
- * memory, PUSH, CALL and JMP through a register or memory, TEST Eb,Ib,
- * XCHG with a memory operand, conditions on PF, and the other forms the
- * JavaScript jit leaves to a handler.
+ * shifts and rotates, IMUL, MUL, DIV, the 16-bit moves, CALL and JMP
+ * through a register or memory, XCHG with a memory operand, conditions on
+ * PF, and the other forms the JavaScript jit leaves to a handler.
  */
 import type { Block, Insn } from '../block.js';
 import { K_ALU_EV_GV, K_ALU_EV_IB, K_ALU_GV_EV, K_CALL, K_JCC, K_LEA, K_MOV_EV_GV, K_MOV_GV_EV, K_POP_R, K_PUSH_R, K_RET, K_TEST_EV_GV } from '../block.js';
@@ -69,7 +68,7 @@ export const WASM_THRESHOLD = 1024;
 export const WASM_BATCH = 32;
 
 // Lazy-flag operations (cpu.ts LZ_*).
-const LZ_ADD = 0, LZ_SUB = 2, LZ_LOGIC = 4, LZ_INC = 5, LZ_DEC = 6;
+const LZ_ADD = 0, LZ_SUB = 2, LZ_LOGIC = 4, LZ_INC = 5, LZ_DEC = 6, LZ_NEG = 7;
 const SS = 2;
 
 // Imported functions, by index.
@@ -382,6 +381,7 @@ class Gen {
       case LZ_ADD: this.masked(p.x, p.bits); this.masked(p.a, p.bits); f.ltU(); break;
       case LZ_SUB: this.masked(p.a, p.bits); this.masked(p.b, p.bits); f.ltU(); break;
       case LZ_INC: case LZ_DEC: f.get(p.cf); break;
+      case LZ_NEG: this.masked(p.b, p.bits); f.const(0).ne(); break;
       default: f.const(0);
     }
   }
@@ -395,6 +395,7 @@ class Gen {
       case LZ_SUB: f.get(p.a).get(p.b).xor().get(p.a).get(p.x).xor().and(); break;
       case LZ_INC: f.get(p.x).get(p.a).const(-1).xor().and(); break;
       case LZ_DEC: f.get(p.a).get(p.x).const(-1).xor().and(); break;
+      case LZ_NEG: f.get(p.b).get(p.x).and(); break;
       default: f.const(0); return;
     }
     f.const(p.bits - 1).shrU().const(1).and();
@@ -718,6 +719,38 @@ function emit(g: Gen, d: Insn, page: Uint8Array, at: number, next: number, last:
     if (next + disp === 0) g.again();
     eip(() => { f.get(P_E).const((next + disp) | 0).add(); });
     return true;
+  } else if (one && op === 0xf6 && d.ea === 1 && reg <= 1) {
+    // TEST Eb, Ib (group 3): the immediate is fetched after the read
+    let p: number;
+    if (mem) { const a = g.ea(d); p = g.read(1, d.eaSeg, a); } else { g.r8(rm); p = g.keep(); }
+    g.alu(4, p, lateImm(page[at + d.modrmEnd]!, 0), 8);
+  } else if (one32 && op === 0xf7 && d.ea === 1 && reg <= 3) {
+    // group 3: TEST Ev, Iz (the immediate after the read), NOT, NEG
+    if (reg <= 1) {
+      let p: number;
+      if (mem) { const a = g.ea(d); p = g.read(4, d.eaSeg, a); } else { g.reg(rm); p = g.keep(); }
+      g.alu(4, p, lateImm(le32(page, at + d.modrmEnd), 4), 32);
+    } else {
+      const compute = (p: number): number => {
+        if (reg === 2) { f.get(p).const(-1).xor(); return g.keep(); }
+        f.const(0).get(p).sub();
+        const x = g.keep();
+        g.prod = { op: LZ_NEG, a: g.constLocal(0), b: p, x, bits: 32, cf: -1 };
+        return x;
+      };
+      if (mem) { const a = g.ea(d); g.rmw(4, d.eaSeg, a, reg === 3, compute); } else { g.reg(rm); g.setReg(rm, compute(g.keep())); }
+    }
+  } else if (one32 && op === 0xff && d.ea === 1 && reg <= 1) {
+    // INC/DEC Ev (group 5)
+    if (mem) { const a = g.ea(d); g.rmw(4, d.eaSeg, a, true, (p) => g.incDec(reg === 1, p, 32)); } else { g.reg(rm); g.setReg(rm, g.incDec(reg === 1, g.keep(), 32)); }
+  } else if (one && op === 0xfe && d.ea === 1 && reg <= 1) {
+    // INC/DEC Eb
+    if (mem) { const a = g.ea(d); g.rmw(1, d.eaSeg, a, true, (p) => g.incDec(reg === 1, p, 8)); } else { g.r8(rm); g.setR8(rm, g.incDec(reg === 1, g.keep(), 8)); }
+  } else if (one32 && op === 0xff && d.ea === 1 && reg === 6) {
+    // PUSH Ev: the operand read, then the push
+    let v: number;
+    if (mem) { const a = g.ea(d); v = g.read(4, d.eaSeg, a); } else { g.reg(rm); v = g.keep(); }
+    push(v);
   } else if (one && op === 0x90) {
     // NOP (no REP prefix: F3 90 is PAUSE, left to its handler)
   } else if (one32 && op === 0x99) {
