@@ -163,7 +163,7 @@ function pureForm(r: Rng, src: number, dst: number, mem: boolean): number[] {
   const use = (c: number): number[] => (r.chance(0.5)
     ? [0x0f, 0x90 + c, modrmReg(0, d8), 0x01, 0x43 | ((d8 & 3) << 3), 0x7c]
     : [0x0f, 0x40 + c, modrmReg(dst, src), 0x01, 0x43 | (dst << 3), 0x7c]);
-  switch (r.below(29)) {
+  switch (r.below(30)) {
     case 0: return mem ? [0x89, ...m(src)] : [0x89, modrmReg(src, dst)];
     case 1: return mem ? [0x8b, ...m(dst)] : [0x8b, modrmReg(dst, src)];
     case 2: { const op = r.pick(ALU) * 8 + 1; return mem ? [op, ...m(src)] : [op, modrmReg(src, dst)]; }
@@ -207,6 +207,11 @@ function pureForm(r: Rng, src: number, dst: number, mem: boolean): number[] {
     case 25: { const o = r.below(2); return mem ? [0xff, ...m(o)] : [0xff, modrmReg(o, dst)]; } // inc/dec Ev
     case 26: { const o = r.below(2); return mem ? [0xfe, ...m(o)] : [0xfe, modrmReg(o, d8)]; } // inc/dec Eb
     case 27: return mem ? [0xff, ...m(6), 0x58 + dst] : [0xff, modrmReg(6, src), 0x58 + dst]; // push Ev; pop
+    case 28: { // shl/shr/sar of a register by a constant, counts at the edges, mostly followed by a condition on their flags (OF, SF != OF, PF ...)
+      const o = r.pick([4, 5, 6, 7]);
+      const shift = r.chance(0.3) ? [0xd1, modrmReg(o, dst)] : [0xc1, modrmReg(o, dst), r.pick(COUNTS)];
+      return r.chance(0.75) ? [...shift, ...use(r.chance(0.5) ? r.pick([0, 1, 12, 13, 14, 15]) : r.below(16))] : shift;
+    }
     default: return r.chance(0.5) ? [0x55, 0x89, 0xe5, 0x6a, r.below(256), 0xc9] : [0xa0 + r.below(4), ...le32(DATA + r.below(0x100))];
   }
 }

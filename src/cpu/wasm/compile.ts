@@ -41,9 +41,10 @@
  *   changes either stops the block.
  *
  * Not yet compiled here (such a block stays JavaScript): ADC, SBB, the
- * shifts and rotates, IMUL, MUL, DIV, the 16-bit moves, CALL and JMP
- * through a register or memory, XCHG with a memory operand, conditions on
- * PF, and the other forms the JavaScript jit leaves to a handler.
+ * rotates, shifts of memory, by CL or of 16 bits, IMUL, MUL, DIV, the
+ * 16-bit moves, CALL and JMP through a register or memory, XCHG with a
+ * memory operand, conditions on PF after anything but a shift, and the
+ * other forms the JavaScript jit leaves to a handler.
  */
 import type { Block, Insn } from '../block.js';
 import { K_ALU_EV_GV, K_ALU_EV_IB, K_ALU_GV_EV, K_CALL, K_JCC, K_LEA, K_MOV_EV_GV, K_MOV_GV_EV, K_POP_R, K_PUSH_R, K_RET, K_TEST_EV_GV } from '../block.js';
@@ -88,8 +89,13 @@ const P_N = 0, P_E = 1;
 const slot = (i: number): number => S_SLOTS + 4 * i;
 const le32 = (b: Uint8Array, i: number): number => b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24);
 
-/** The flags the latest flag-setting instruction of the block left, as locals (a setLazy or setLazyKeepCf). */
+/**
+ * The flags the latest flag-setting instruction of the block left, as
+ * locals: a setLazy or setLazyKeepCf (op an LZ_* operation), or a setArith
+ * of all six arithmetic flags (op ARITH: their EFLAGS bits in local x).
+ */
 interface Prod { op: number; a: number; b: number; x: number; bits: number; cf: number }
+const ARITH = -1;
 
 /** A late immediate (an immediate fetched after a memory read): its value and how Cpu.fetchImm fetches it. */
 export interface Late { imm: number; modrmEnd: number; size: number }
@@ -179,6 +185,11 @@ class Gen {
     const p = this.prod;
     if (p === null) return;
     const f = this.f;
+    if (p.op === ARITH) {
+      f.const(0).get(p.x).store32(slot(SL_LZA));
+      f.const(0).const(3).store32(slot(SL_FLSET));
+      return;
+    }
     f.const(0).const(p.op).store32(slot(SL_LZOP));
     f.const(0).get(p.a).store32(slot(SL_LZA));
     f.const(0).get(p.b).store32(slot(SL_LZB));
@@ -375,8 +386,14 @@ class Gen {
   }
 
   /** Pushes CF (0 or 1) of a recorded flag update (Cpu.getCF). */
+  /** Pushes bit `mask` of a setArith record's flags as 0 or 1. */
+  private bit(p: Prod, mask: number): void {
+    this.f.get(p.x).const(mask).and().const(0).ne();
+  }
+
   cf(p: Prod): void {
     const f = this.f;
+    if (p.op === ARITH) { this.bit(p, 1); return; }
     switch (p.op) {
       case LZ_ADD: this.masked(p.x, p.bits); this.masked(p.a, p.bits); f.ltU(); break;
       case LZ_SUB: this.masked(p.a, p.bits); this.masked(p.b, p.bits); f.ltU(); break;
@@ -386,10 +403,11 @@ class Gen {
     }
   }
 
-  private zf(p: Prod): void { this.masked(p.x, p.bits); this.f.eqz(); }
-  private sf(p: Prod): void { this.f.get(p.x).const(p.bits - 1).shrU().const(1).and(); }
+  private zf(p: Prod): void { if (p.op === ARITH) { this.bit(p, 0x40); return; } this.masked(p.x, p.bits); this.f.eqz(); }
+  private sf(p: Prod): void { if (p.op === ARITH) { this.bit(p, 0x80); return; } this.f.get(p.x).const(p.bits - 1).shrU().const(1).and(); }
   private of(p: Prod): void {
     const f = this.f;
+    if (p.op === ARITH) { this.bit(p, 0x800); return; }
     switch (p.op) {
       case LZ_ADD: f.get(p.a).get(p.x).xor().get(p.b).get(p.x).xor().and(); break;
       case LZ_SUB: f.get(p.a).get(p.b).xor().get(p.a).get(p.x).xor().and(); break;
@@ -405,7 +423,12 @@ class Gen {
   cond(cc: number): void {
     const f = this.f;
     const p = this.prod;
-    if (cc >> 1 === 5) throw new NoForm('a condition on PF');
+    if (cc >> 1 === 5) {
+      if (p === null || p.op !== ARITH) throw new NoForm('a condition on PF');
+      this.bit(p, 4);
+      if (cc & 1) f.eqz();
+      return;
+    }
     if (p === null) {
       f.const(cc).call(IM_COND);
       return;
@@ -719,6 +742,36 @@ function emit(g: Gen, d: Insn, page: Uint8Array, at: number, next: number, last:
     if (next + disp === 0) g.again();
     eip(() => { f.get(P_E).const((next + disp) | 0).add(); });
     return true;
+  } else if (one32 && (op === 0xc1 || op === 0xd1) && d.ea === 1 && !mem && (reg === 4 || reg === 5 || reg === 6 || reg === 7)) {
+    // SHL, SHR, SAR of a register by a constant (jit.ts shiftCode): a count of 0 mod 32 changes nothing
+    const n = (op === 0xc1 ? page[at + d.modrmEnd]! : 1) & 31;
+    if (n !== 0) {
+      g.reg(rm);
+      const a = g.keep();
+      const x = g.local(), cf = g.local(), of = g.local();
+      if (reg === 5) {
+        f.get(a).const(n).shrU().set(x);
+        f.get(a).const(n - 1).shrU().const(1).and().set(cf);
+        if (n === 1) f.get(a).const(31).shrU(); else f.const(0);
+        f.set(of);
+      } else if (reg === 7) {
+        f.get(a).const(n).shrS().set(x);
+        f.get(a).const(n - 1).shrS().const(1).and().set(cf);
+        f.const(0).set(of);
+      } else {
+        f.get(a).const(n).shl().set(x);
+        f.get(a).const(32 - n).shrU().const(1).and().set(cf);
+        f.get(x).const(31).shrU().get(cf).xor().set(of);
+      }
+      // the flags: CF, OF, and ZF, SF, PF of the result (alu.ts zsp); AF clear
+      f.get(cf).get(of).const(11).shl().or();
+      f.get(x).eqz().const(6).shl().or();
+      f.get(x).const(31).shrU().const(7).shl().or();
+      f.get(x).const(0xff).and().popcnt().const(1).and().const(1).xor().const(2).shl().or();
+      const v = g.keep();
+      g.setReg(rm, x);
+      g.prod = { op: ARITH, a: v, b: v, x: v, bits: 32, cf: -1 };
+    }
   } else if (one && op === 0xf6 && d.ea === 1 && reg <= 1) {
     // TEST Eb, Ib (group 3): the immediate is fetched after the read
     let p: number;
@@ -939,6 +992,11 @@ export class WasmRuntime {
     const S = this.S, c = this.c;
     const kind = S[SL_FLSET]!;
     S[SL_FLSET] = 0;
+    if (kind === 3) {
+      // setArith of all six arithmetic flags: the lazy fields are masked off and left as they were
+      c.setArith(S[SL_LZA]!, F_ARITH);
+      return;
+    }
     c.lazyOp = S[SL_LZOP]!;
     c.lazyA = S[SL_LZA]!;
     c.lazyB = S[SL_LZB]!;

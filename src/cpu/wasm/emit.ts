@@ -100,6 +100,7 @@ export class Code {
   shl(): this { return this.op(0x74); }
   shrS(): this { return this.op(0x75); }
   shrU(): this { return this.op(0x76); }
+  popcnt(): this { return this.op(0x69); }
   /** sign-extend the low 8 / 16 bits (spec 5.4.5, sign-extension operators) */
   ext8(): this { return this.op(0xc0); }
   ext16(): this { return this.op(0xc1); }
