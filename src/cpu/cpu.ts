@@ -90,8 +90,9 @@ const HISTORY = 64;
  * How the plain run loop executes instructions: `interp` fetches and
  * decodes every instruction each time it runs (the reference); `block` runs
  * decoded blocks from a cache (block.ts); `jit` also compiles the blocks
- * that run often to JavaScript (jit.ts). All three have exactly the same
- * results.
+ * that run often to JavaScript (jit.ts); `wasm` compiles them to
+ * WebAssembly where it can (wasm/compile.ts), to JavaScript otherwise. All
+ * four have exactly the same results.
  */
 export type Engine = 'interp' | 'block' | 'jit' | 'wasm';
 export const ENGINES: readonly Engine[] = ['interp', 'block', 'jit', 'wasm'];
