@@ -1,10 +1,16 @@
 /**
  * The wasm engine's binary writer (src/cpu/wasm/emit.ts): LEB128 against
  * the specification's examples and limits, and small modules that V8
- * validates, compiles and runs.
+ * validates, compiles and runs; and the engine's memory's limits.
  */
 import { describe, expect, it } from 'vitest';
 import { Code, instantiate, moduleBytes, sleb, uleb, WA } from '../../src/cpu/wasm/emit.js';
+import { STATE_BYTES, WasmState } from '../../src/cpu/wasm/state.js';
+import { Cpu } from '../../src/cpu/cpu.js';
+import { Mmu } from '../../src/mmu/mmu.js';
+import { IoBus } from '../../src/io/bus.js';
+import { VirtualClock } from '../../src/io/clock.js';
+import { Pic } from '../../src/devices/pic.js';
 
 describe('LEB128', () => {
   it('does uleb encode the boundaries of each byte count?', () => {
@@ -138,5 +144,24 @@ describe('modules', () => {
     table.set(1, null);
     expect(() => dispatch(1, 2, 1)).toThrow();
     expect(() => dispatch(2, 2, 1)).toThrow();
+  });
+});
+
+describe('the wasm engine\'s memory (src/cpu/wasm/state.ts)', () => {
+  it('does it refuse, with a message naming the way out, guest and host memory beyond a WebAssembly memory\'s 4 GiB, and a second Mmu?', () => {
+    expect(() => new WasmState().provide(4 * 2 ** 30)).toThrow(/more than a WebAssembly memory's 4 GiB; use --engine jit/);
+    const st = new WasmState();
+    const { buffer, base } = st.provide(1 << 20);
+    expect(base).toBe(STATE_BYTES);
+    expect(buffer.byteLength).toBeGreaterThanOrEqual(STATE_BYTES + (1 << 20));
+    expect(buffer).toBe(st.memory!.buffer);
+    expect(() => st.provide(4096)).toThrow(/already holds an Mmu/);
+  });
+
+  it('does a Cpu under the wasm engine refuse an Mmu made without the WasmState\'s arena?', () => {
+    const mmu = new Mmu({ guestMemory: 4 << 20 });
+    const io = new IoBus();
+    const clock = new VirtualClock(1);
+    expect(() => new Cpu({ mmu, io, clock, pic: new Pic(io), engine: 'wasm', wasm: new WasmState() })).toThrow(/the Mmu must be made with the arena of the WasmState/);
   });
 });
