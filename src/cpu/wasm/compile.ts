@@ -118,9 +118,8 @@ class Gen {
   readonly f = new Code(2);
   /** a slow path ran in the current instruction */
   readonly s: number;
-  /** the current instruction's index, and its offset from the block's start */
+  /** the current instruction's index */
   k = 0;
-  rel = 0;
   prod: Prod | null = null;
   private free: number[] = [];
   private temps: number[] = [];
@@ -487,7 +486,6 @@ export function generateWasm(b: Block, page: Uint8Array, off: number, mmu: Mmu, 
       const d = insns[k]!;
       const last = k === insns.length - 1;
       g.k = k;
-      g.rel = rel;
       infos.push({ rel, o32: d.o32, a32: d.a32, seg: d.seg, rep: d.rep, lock: d.lock });
       if (last) f.const(0).const(0).load32(S_REG + 16).store32(slot(SL_ESP0));
       const next = rel + d.len;
@@ -927,24 +925,20 @@ export class WasmRuntime {
       S[SL_TAGW] = mmu.tagW32.byteOffset;
       S[SL_MEASURE] = mmu.measure ? 1 : 0;
     };
+    /** Cpu's read for a slow path of instruction k, after saveFlags when `save` (jit.ts rdSave). */
+    const read = (k: number, seg: number, off: number, size: number, save: boolean): number => {
+      pre(k);
+      const c = this.c;
+      if (save) c.saveFlags();
+      const v = size === 4 ? c.rd32(seg, off) : size === 2 ? c.rd16(seg, off) : c.rd8(seg, off);
+      post(k);
+      return v;
+    };
     this.env = {
       memory,
       table: this.table,
-      rd: (k: number, seg: number, off: number, size: number): number => {
-        pre(k);
-        const c = this.c;
-        const v = size === 4 ? c.rd32(seg, off) : size === 2 ? c.rd16(seg, off) : c.rd8(seg, off);
-        post(k);
-        return v;
-      },
-      rds: (k: number, seg: number, off: number, size: number): number => {
-        pre(k);
-        const c = this.c;
-        c.saveFlags();
-        const v = size === 4 ? c.rd32(seg, off) : size === 2 ? c.rd16(seg, off) : c.rd8(seg, off);
-        post(k);
-        return v;
-      },
+      rd: (k: number, seg: number, off: number, size: number): number => read(k, seg, off, size, false),
+      rds: (k: number, seg: number, off: number, size: number): number => read(k, seg, off, size, true),
       wr: (k: number, seg: number, off: number, v: number, size: number): void => {
         pre(k);
         const c = this.c;

@@ -7,11 +7,12 @@
  */
 
 /**
- * Asked by the Mmu for `bytes` bytes (host memory plus the software TLB's
- * tag and host-address arrays, see Mmu.arenaBytes): returns a buffer and
- * the offset of a region of at least that size, 8-aligned, that the Mmu
- * may use alone. The buffer must never be detached (a WebAssembly memory
- * must not grow).
+ * Asked by the Mmu, once, for `bytes` bytes (host memory, a page of slack
+ * to align it, and the software TLB's tag and host-address arrays):
+ * returns a buffer and the offset of a region of at least that size,
+ * 8-aligned and all zeros (HostMemory hands out never-used frames without
+ * clearing them), that the Mmu may use alone. The buffer must never be
+ * detached (a WebAssembly memory must not grow).
  */
 export type ArenaProvider = (bytes: number) => { buffer: ArrayBuffer; base: number };
 

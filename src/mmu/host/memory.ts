@@ -34,9 +34,8 @@ export const FRAME_OWNER_NAMES = ['free', 'guest', 'host-table', 'shadow', 'ept'
 export class HostMemory {
   readonly bytes: number;
   readonly frames: number;
-  /** the buffer holding host memory: its own, or an arena's (then host memory starts at byteOffset) */
+  /** the buffer holding host memory: its own, or an arena's (then the views start at the region's offset) */
   readonly buffer: ArrayBuffer;
-  readonly byteOffset: number;
   readonly u8: Uint8Array;
   readonly u16: Uint16Array;
   readonly i32: Int32Array;
@@ -76,7 +75,6 @@ export class HostMemory {
     // region is fresh memory: zeros, as a new ArrayBuffer is.
     const at = arena === undefined ? 0 : arena.alloc(bytes, PAGE_SIZE);
     this.buffer = arena === undefined ? new ArrayBuffer(bytes) : arena.buffer;
-    this.byteOffset = at;
     this.u8 = new Uint8Array(this.buffer, at, bytes);
     this.u16 = new Uint16Array(this.buffer, at, bytes / 2);
     this.i32 = new Int32Array(this.buffer, at, bytes / 4);
