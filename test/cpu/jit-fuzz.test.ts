@@ -163,7 +163,7 @@ function pureForm(r: Rng, src: number, dst: number, mem: boolean): number[] {
   const use = (c: number): number[] => (r.chance(0.5)
     ? [0x0f, 0x90 + c, modrmReg(0, d8), 0x01, 0x43 | ((d8 & 3) << 3), 0x7c]
     : [0x0f, 0x40 + c, modrmReg(dst, src), 0x01, 0x43 | (dst << 3), 0x7c]);
-  switch (r.below(30)) {
+  switch (r.below(34)) {
     case 0: return mem ? [0x89, ...m(src)] : [0x89, modrmReg(src, dst)];
     case 1: return mem ? [0x8b, ...m(dst)] : [0x8b, modrmReg(dst, src)];
     case 2: { const op = r.pick(ALU) * 8 + 1; return mem ? [op, ...m(src)] : [op, modrmReg(src, dst)]; }
@@ -211,6 +211,32 @@ function pureForm(r: Rng, src: number, dst: number, mem: boolean): number[] {
       const o = r.pick([4, 5, 6, 7]);
       const shift = r.chance(0.3) ? [0xd1, modrmReg(o, dst)] : [0xc1, modrmReg(o, dst), r.pick(COUNTS)];
       return r.chance(0.75) ? [...shift, ...use(r.chance(0.5) ? r.pick([0, 1, 12, 13, 14, 15]) : r.below(16))] : shift;
+    }
+    case 29: { // imul Gv, Ev / Gv, Ev, Ib / Gv, Ev, Iz, overflowing or not, mostly with a condition on CF, OF, ZF or SF after
+      const k = r.below(3);
+      const form = k === 0 ? (mem ? [0x0f, 0xaf, ...m(dst)] : [0x0f, 0xaf, modrmReg(dst, src)])
+        : k === 1 ? [0x6b, ...(mem ? m(dst) : [modrmReg(dst, src)]), r.pick([0, 1, 2, 0x7f, 0x80, 0xff, r.below(256)])]
+          : [0x69, ...(mem ? m(dst) : [modrmReg(dst, src)]), ...le32(r.pick([1, 3, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff, r.u32()]))];
+      return r.chance(0.7) ? [...form, ...use(r.pick([0, 1, 2, 3, 4, 5, 8, 9]))] : form;
+    }
+    case 30: { // 16-bit moves: mov Ew, Gw / Gw, Ew / Ew, Iw
+      const k = r.below(3);
+      if (k === 2) return [0x66, 0xc7, ...(mem ? m(0) : [modrmReg(0, dst)]), r.below(256), r.below(256)];
+      return [0x66, k === 0 ? 0x89 : 0x8b, ...(mem ? m(k === 0 ? src : dst) : [k === 0 ? modrmReg(src, dst) : modrmReg(dst, src)])];
+    }
+    case 31: { // shl/shr/sar of a register by CL (CL set to an edge count first, or as the code left it), then often a condition
+      const o = r.pick([4, 5, 6, 7]);
+      const d = r.pick([0, 2, 7]);
+      const setCl = r.chance(0.6) ? [0xb1, r.pick(COUNTS)] : [];
+      // half the time the operand at an edge first (the sign bit set: OF of SHR by more than 1 is 0, not it)
+      const edge = r.chance(0.5) ? [0xb8 + d, ...le32(r.pick([0x80000000, 0xffffffff, 0xc0000001, 1, 0x7fffffff]))] : [];
+      const shift = [...edge, ...setCl, 0xd3, modrmReg(o, d)];
+      return r.chance(0.75) ? [...shift, ...use(r.chance(0.5) ? r.pick([0, 1, 12, 13, 14, 15]) : cc())] : shift; // not PF: after a count known only at run time, no flag record (wasm/compile.ts)
+    }
+    case 32: { // 16-bit shl/shr/sar of a register by a constant, counts at the edges of 16 bits
+      const o = r.pick([4, 5, 6, 7]);
+      const shift = r.chance(0.3) ? [0x66, 0xd1, modrmReg(o, dst)] : [0x66, 0xc1, modrmReg(o, dst), r.pick(COUNTS)];
+      return r.chance(0.6) ? [...shift, ...use(r.pick([0, 1, 4, 5, 8, 9, 12, 13]))] : shift;
     }
     default: return r.chance(0.5) ? [0x55, 0x89, 0xe5, 0x6a, r.below(256), 0xc9] : [0xa0 + r.below(4), ...le32(DATA + r.below(0x100))];
   }

@@ -178,6 +178,22 @@ class Gen {
   r8(k: number): this { this.f.const(0).load8u(S_REG + (k & 3) * 4 + (k >> 2)); return this; }
   setR8(k: number, l: number): void { this.f.const(0).get(l).store8(S_REG + (k & 3) * 4 + (k >> 2)); }
   r16(k: number): this { this.f.const(0).load16u(S_REG + 4 * k); return this; }
+  setR16(k: number, l: number): void { this.f.const(0).get(l).store16(S_REG + 4 * k); }
+
+  /**
+   * The flags of a shift or a multiply (alu.ts setArith of all six): CF and
+   * OF from locals `cf` and `of` (0 or 1), ZF, SF and PF of result `x` at
+   * `bits` bits (alu.ts zsp), AF clear; recorded as the latest flags.
+   */
+  arith(x: number, cf: number, of: number, bits: 16 | 32): void {
+    const f = this.f;
+    f.get(cf).get(of).const(11).shl().or();
+    this.masked(x, bits); f.eqz().const(6).shl().or();
+    f.get(x).const(bits - 1).shrU().const(1).and().const(7).shl().or();
+    f.get(x).const(0xff).and().popcnt().const(1).and().const(1).xor().const(2).shl().or();
+    const v = this.keep();
+    this.prod = { op: ARITH, a: v, b: v, x: v, bits: 32, cf: -1 };
+  }
 
   /** Writes the latest flags to the exchange slots (before JavaScript can look at them). */
   flush(): void {
@@ -379,7 +395,7 @@ class Gen {
     return x;
   }
 
-  private masked(l: number, bits: number): void {
+  masked(l: number, bits: number): void {
     this.f.get(l);
     if (bits !== 32) this.f.const((1 << bits) - 1).and();
   }
@@ -543,6 +559,17 @@ export function generateWasm(b: Block, page: Uint8Array, off: number, mmu: Mmu, 
  * handler call from WebAssembly costs more than the whole instruction
  * does there (docs/bench.md, "The wasm engine").
  */
+/** The low half of the product of locals p and q (IMUL), with the flags alu.ts mulFlags sets. */
+function imul(g: Gen, p: number, q: number): number {
+  const f = g.f;
+  f.get(p).get(q).mul();
+  const x = g.keep();
+  f.get(p).ext64().get(q).ext64().mul64().get(x).ext64().ne64();
+  const ov = g.keep();
+  g.arith(x, ov, ov, 32);
+  return x;
+}
+
 function handlerAnyway(d: Insn, page: Uint8Array, at: number): boolean {
   const op = d.op;
   if (d.opEnd >= 2 && page[at + d.opEnd - 2] === 0x0f) return op === 0xa2 || op === 0x31;
@@ -562,7 +589,7 @@ function emit(g: Gen, d: Insn, page: Uint8Array, at: number, next: number, last:
   const map0f = d.opEnd >= 2 && page[at + d.opEnd - 2] === 0x0f;
   const base = d.a32 && !d.lock && d.rep === 0;
   const one = base && !map0f;
-  const one32 = one && d.o32;
+  const one32 = one && d.o32, one16 = one && !d.o32;
   const two32 = base && map0f && d.o32;
   const plain = d.o32 && base && d.opEnd === 1;
   const eip = (target: () => void): void => { f.const(0); target(); f.store32(slot(SL_EIP)); };
@@ -761,15 +788,89 @@ function emit(g: Gen, d: Insn, page: Uint8Array, at: number, next: number, last:
         f.get(a).const(32 - n).shrU().const(1).and().set(cf);
         f.get(x).const(31).shrU().get(cf).xor().set(of);
       }
-      // the flags: CF, OF, and ZF, SF, PF of the result (alu.ts zsp); AF clear
-      f.get(cf).get(of).const(11).shl().or();
-      f.get(x).eqz().const(6).shl().or();
-      f.get(x).const(31).shrU().const(7).shl().or();
-      f.get(x).const(0xff).and().popcnt().const(1).and().const(1).xor().const(2).shl().or();
-      const v = g.keep();
+      g.arith(x, cf, of, 32);
       g.setReg(rm, x);
-      g.prod = { op: ARITH, a: v, b: v, x: v, bits: 32, cf: -1 };
     }
+  } else if (one16 && (op === 0xc1 || op === 0xd1) && d.ea === 1 && !mem && (reg === 4 || reg === 5 || reg === 6 || reg === 7)) {
+    // the same at 16 bits (jit.ts shiftCode): counts 16 to 31 shift everything out
+    const n = (op === 0xc1 ? page[at + d.modrmEnd]! : 1) & 31;
+    if (n !== 0) {
+      g.r16(rm);
+      const a = g.keep();
+      const x = g.local(), cf = g.local(), of = g.local();
+      if (reg === 5) {
+        f.get(a).const(n).shrU().set(x);
+        if (n <= 16) f.get(a).const(n - 1).shrU().const(1).and(); else f.const(0);
+        f.set(cf);
+        if (n === 1) f.get(a).const(15).shrU(); else f.const(0);
+        f.set(of);
+      } else if (reg === 7) {
+        f.get(a).ext16().const(Math.min(n, 15)).shrS().const(0xffff).and().set(x);
+        f.get(a).ext16().const(Math.min(n, 16) - 1).shrS().const(1).and().set(cf);
+        f.const(0).set(of);
+      } else {
+        f.get(a).const(n).shl().const(0xffff).and().set(x);
+        if (n <= 16) f.get(a).const(16 - n).shrU().const(1).and(); else f.const(0);
+        f.set(cf);
+        f.get(x).const(15).shrU().get(cf).xor().set(of);
+      }
+      g.arith(x, cf, of, 16);
+      g.setR16(rm, x);
+    }
+  } else if (one32 && op === 0xd3 && d.ea === 1 && !mem && (reg === 4 || reg === 5 || reg === 6 || reg === 7)) {
+    // SHL, SHR, SAR of a register by CL: a count of 0 mod 32 changes nothing, the flags included, so the
+    // flags before are written out and the new ones written over them only for a nonzero count (known after it: none)
+    g.flush();
+    g.r8(1); f.const(31).and();
+    const n = g.keep();
+    f.get(n).if();
+    g.reg(rm);
+    const a = g.keep();
+    const x = g.local(), cf = g.local(), of = g.local();
+    if (reg === 5) {
+      f.get(a).get(n).shrU().set(x);
+      f.get(a).get(n).const(1).sub().shrU().const(1).and().set(cf);
+      f.get(a).const(31).shrU().get(n).const(1).eq().and().set(of);
+    } else if (reg === 7) {
+      f.get(a).get(n).shrS().set(x);
+      f.get(a).get(n).const(1).sub().shrS().const(1).and().set(cf);
+      f.const(0).set(of);
+    } else {
+      f.get(a).get(n).shl().set(x);
+      f.get(a).const(32).get(n).sub().shrU().const(1).and().set(cf);
+      f.get(x).const(31).shrU().get(cf).xor().set(of);
+    }
+    g.arith(x, cf, of, 32);
+    g.flush();
+    g.setReg(rm, x);
+    f.end();
+    g.prod = null;
+  } else if (two32 && op === 0xaf && d.ea === 1) {
+    // IMUL Gv, Ev (jit.ts): the low half, and CF = OF = whether the 64-bit product differs from it sign-extended
+    g.reg(reg);
+    const p = g.keep();
+    let q: number;
+    if (mem) { const a = g.ea(d); q = g.read(4, d.eaSeg, a); } else { g.reg(rm); q = g.keep(); }
+    g.setReg(reg, imul(g, p, q));
+  } else if (one32 && (op === 0x69 || op === 0x6b) && d.ea === 1) {
+    // IMUL Gv, Ev, Iz/Ib: the immediate fetched after the read
+    let p: number;
+    if (mem) { const a = g.ea(d); p = g.read(4, d.eaSeg, a); } else { g.reg(rm); p = g.keep(); }
+    const q = lateImm(op === 0x69 ? le32(page, at + d.modrmEnd) : (page[at + d.modrmEnd]! << 24) >> 24, op === 0x69 ? 4 : 1);
+    g.setReg(reg, imul(g, p, q));
+  } else if (one16 && (op === 0x89 || op === 0x8b) && d.ea === 1) {
+    // MOV Ew, Gw / Gw, Ew
+    if (!mem) {
+      if (op === 0x89) { g.r16(reg); g.setR16(rm, g.keep()); } else { g.r16(rm); g.setR16(reg, g.keep()); }
+    } else {
+      const a = g.ea(d);
+      if (op === 0x89) { g.r16(reg); g.write(2, d.eaSeg, a, g.keep()); } else g.setR16(reg, g.read(2, d.eaSeg, a));
+    }
+  } else if (one16 && op === 0xc7 && d.ea === 1 && reg === 0) {
+    // MOV Ew, Iw
+    const imm = page[at + d.modrmEnd]! | (page[at + d.modrmEnd + 1]! << 8);
+    if (!mem) g.setR16(rm, g.constLocal(imm));
+    else { const a = g.ea(d); g.write(2, d.eaSeg, a, g.constLocal(imm)); }
   } else if (one && op === 0xf6 && d.ea === 1 && reg <= 1) {
     // TEST Eb, Ib (group 3): the immediate is fetched after the read
     let p: number;

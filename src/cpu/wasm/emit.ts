@@ -101,6 +101,11 @@ export class Code {
   shrS(): this { return this.op(0x75); }
   shrU(): this { return this.op(0x76); }
   popcnt(): this { return this.op(0x69); }
+  // i64, only as far as a 32-bit multiply's high half needs it (spec 5.4.5)
+  /** i64.extend_i32_s */
+  ext64(): this { return this.op(0xac); }
+  mul64(): this { return this.op(0x7e); }
+  ne64(): this { return this.op(0x52); }
   /** sign-extend the low 8 / 16 bits (spec 5.4.5, sign-extension operators) */
   ext8(): this { return this.op(0xc0); }
   ext16(): this { return this.op(0xc1); }

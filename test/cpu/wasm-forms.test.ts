@@ -1,0 +1,138 @@
+/**
+ * The wasm engine's forms at their edges, deterministically: each program
+ * runs one form over a table of operands and counts (the values where
+ * carries, signs and overflows turn, the counts 0, 1, the operand size and
+ * past it), and after every instance stores the result, the whole of
+ * EFLAGS (PUSHFD, a handler called from WebAssembly, so the flags of the
+ * form are written out exactly) and a condition or two read straight from
+ * the form's flags (SETcc into memory). Every program runs three times, so
+ * that its last pass is WebAssembly; it must end exactly as under the
+ * interpreter, and every block of it must have been WebAssembly, not
+ * JavaScript. jit-fuzz.test.ts samples the same forms at random; this
+ * test does not depend on its luck.
+ */
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { CODE, flatMachine, le32, runToHalt } from './flat-machine.js';
+
+/** Where the results go (paging is off: physical = linear), EBX while the program runs. */
+const RES = 0x300000;
+/** Bytes of results per instance: the result, EFLAGS, up to eight SETcc bytes. */
+const SLOT = 16;
+
+/** [ebx + disp32] with `reg` in the ModRM reg field. */
+const atEbx = (reg: number, disp: number): number[] => [0x83 | (reg << 3), ...le32(disp)];
+
+/** After instance k: the result register stored, EFLAGS, then SETcc of conditions `ccs` (from the ninth byte). */
+function record(k: number, result: number[], ccs: number[]): number[] {
+  const out = [...result.slice(0, -1), ...atEbx(result[result.length - 1]!, k * SLOT)];
+  ccs.forEach((cc, i) => out.push(0x0f, 0x90 + cc, ...atEbx(0, k * SLOT + 8 + i)));
+  // pushfd; pop edx; mov [ebx + k*SLOT + 4], edx
+  out.push(0x9c, 0x5a, 0x89, ...atEbx(2, k * SLOT + 4));
+  return out;
+}
+
+/** mov r32, imm32 */
+const movImm = (r: number, v: number): number[] => [0xb8 + r, ...le32(v)];
+
+/** The program: EBX = RES, the body three times (a loop on EBP: the blocks are compiled after their first run or two), then CLI; HLT. */
+function program(body: number[]): number[] {
+  const head = [0xbb, ...le32(RES), 0xbd, ...le32(3)];
+  // dec ebp; jnz rel32 (back to the body's start)
+  const tail = [0x4d, 0x0f, 0x85, ...le32(-(body.length + 7))];
+  return [...head, ...body, ...tail, 0xfa, 0xf4];
+}
+
+interface End { regs: number[]; flags: number; results: string; wasm: number; compiled: number }
+
+function run(engine: 'interp' | 'wasm', code: number[], bytes: number): End {
+  const m = flatMachine({ mode: 'shadow', engine, nsPerInstruction: 1 });
+  if (engine === 'wasm') {
+    m.cpu.blocks!.jitThreshold = 1;
+    m.cpu.blocks!.wasmBatch = 1;
+  }
+  m.mmu.writePhysBytes(CODE, new Uint8Array(code));
+  const end = runToHalt(m, 1_000_000);
+  expect(end.instructions).toBeGreaterThan(0);
+  return {
+    regs: Array.from(m.cpu.reg32, (v) => v >>> 0), flags: m.cpu.getFlags(),
+    // the results and every scratch word the forms write (up to RES + 0x10001)
+    results: createHash('sha256').update(m.mmu.readPhysBytes(RES, Math.max(bytes, 0x10010))).digest('hex'),
+    wasm: m.cpu.blocks?.wasmCompiled ?? 0, compiled: m.cpu.blocks?.jitCompiled ?? 0,
+  };
+}
+
+/** Runs `instances` (each: its setup and form, the record appended here) under both engines and compares. */
+function check(instances: { code: number[]; result: number[]; ccs: number[] }[]): void {
+  const body: number[] = [];
+  instances.forEach((x, k) => body.push(...x.code, ...record(k, x.result, x.ccs)));
+  const code = program(body);
+  const bytes = instances.length * SLOT;
+  const ref = run('interp', code, bytes);
+  const w = run('wasm', code, bytes);
+  expect(w.results).toBe(ref.results);
+  expect(w.regs).toEqual(ref.regs);
+  expect(w.flags).toBe(ref.flags);
+  // every block compiled was WebAssembly (none left to JavaScript for want of a form)
+  expect(w.wasm).toBeGreaterThan(0);
+  expect(w.compiled).toBe(w.wasm);
+}
+
+const VALUES = [0, 1, 2, 0x7f, 0x80, 0xff, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0x80000001, 0xc0000000, 0xfffffffe, 0xffffffff];
+const COUNTS = [0, 1, 2, 7, 8, 15, 16, 17, 30, 31, 32, 33, 255];
+/** O, NO, B, AE, E, S, L, LE: what CF, OF, ZF and SF decide */
+const CCS = [0, 1, 2, 3, 4, 8, 12, 14];
+
+describe('the wasm engine\'s forms at their edges, against the interpreter', () => {
+  it.each([[4, 'SHL'], [5, 'SHR'], [7, 'SAR'], [6, 'SAL']])('does %s r32, CL (group 2 /%i) end as under the interpreter for every edge value and count, the count 0 included?', (o) => {
+    const xs = [];
+    for (const v of VALUES) {
+      for (const n of COUNTS) {
+        // mov eax, v; mov cl, n; the flags set by a compare first, so that a count of 0 must leave them as they were
+        xs.push({ code: [...movImm(0, v), 0xb1, n, 0x39, 0xc0 | (0 << 3) | 1, 0xd3, 0xc0 | (o << 3)], result: [0x89, 0], ccs: CCS.slice(0, 4) });
+      }
+    }
+    check(xs);
+  });
+
+  it.each([[4, 'SHL'], [5, 'SHR'], [7, 'SAR']])('does %s r16 by a constant and by 1 (66 C1/D1 /%i) end as under the interpreter for every edge value and count?', (o) => {
+    const xs = [];
+    for (const v of VALUES) {
+      for (const n of COUNTS) {
+        const shift = n === 1 ? [0x66, 0xd1, 0xc0 | (o << 3) | 2] : [0x66, 0xc1, 0xc0 | (o << 3) | 2, n];
+        xs.push({ code: [...movImm(2, v), ...movImm(0, 0x12345678), 0x39, 0xc0, ...shift, 0x89, 0xd0], result: [0x89, 0], ccs: CCS.slice(0, 6) });
+      }
+    }
+    check(xs);
+  });
+
+  it('does IMUL (0F AF, 6B, 69; register and memory) end as under the interpreter for every pair of edge values?', () => {
+    const xs = [];
+    const imms = [0, 1, 2, -1, 0x7f, -0x80, 3];
+    for (const a of VALUES) {
+      for (const b of VALUES) {
+        // imul eax, edx
+        xs.push({ code: [...movImm(0, a), ...movImm(2, b), 0x0f, 0xaf, 0xc2], result: [0x89, 0], ccs: CCS });
+      }
+      // imul eax, [ebx + 0x8000] (b stored there first), imul ecx, eax, Ib / Iz
+      xs.push({ code: [...movImm(2, 0x7fffffff), 0x89, ...atEbx(2, 0x8000), ...movImm(0, a), 0x0f, 0xaf, ...atEbx(0, 0x8000)], result: [0x89, 0], ccs: CCS });
+      for (const i of imms) {
+        xs.push({ code: [...movImm(0, a), 0x6b, 0xc8, i & 0xff], result: [0x89, 1], ccs: CCS });
+        xs.push({ code: [...movImm(0, a), 0x69, 0xc8, ...le32(i * 0x10001)], result: [0x89, 1], ccs: CCS });
+      }
+      xs.push({ code: [...movImm(2, a), 0x89, ...atEbx(2, 0x8004), 0x6b, 0x8b, ...le32(0x8004), 0x81], result: [0x89, 1], ccs: CCS });
+    }
+    check(xs);
+  });
+
+  it('do the 16-bit moves (66 89, 8B, C7; register and memory, across a page end too) end as under the interpreter?', () => {
+    const xs = [];
+    for (const v of VALUES) {
+      // mov dx, ax; mov [ebx + 0x9000], dx; mov cx, [ebx + 0x9000]; mov word [ebx + 0xffff], imm16 (across RES + 0x10000)
+      xs.push({ code: [...movImm(0, v), ...movImm(2, 0xdeadbeef), 0x66, 0x89, 0xc2, 0x66, 0x89, ...atEbx(2, 0x9000), ...movImm(1, 0xcafef00d), 0x66, 0x8b, ...atEbx(1, 0x9000)], result: [0x89, 1], ccs: [] });
+      xs.push({ code: [0x66, 0xc7, ...atEbx(0, 0xffff), v & 0xff, (v >>> 8) & 0xff, 0x66, 0x8b, ...atEbx(1, 0xffff), 0x66, 0xc7, 0xc0 | 2, (v >>> 3) & 0xff, 0x5a], result: [0x89, 1], ccs: [] });
+      xs.push({ code: [...movImm(2, v), 0x66, 0x89, ...atEbx(2, 0xfff), 0x66, 0x8b, ...atEbx(0, 0xffe), 0x66, 0x8b, 0xca], result: [0x89, 0], ccs: [] });
+    }
+    check(xs);
+  });
+});
