@@ -53,7 +53,7 @@ import type { Mmu } from '../../mmu/index.js';
 import { F_ARITH, F_CF } from '../constants.js';
 import { Code, instantiate, moduleBytes, WA, type WasmMemory, type WasmTable } from './emit.js';
 import {
-  SL_BUDGET, SL_CF, SL_CSBASE, SL_CUR, SL_DIRTY, SL_E, SL_FETCHGPA, SL_N, SL_PAGE, JC_BITS, JC_SIZE, S_JC, SL_EIP, SL_ESP0, SL_EXIT, SL_FLSET, SL_LZA, SL_LZB, SL_LZBITS, SL_LZOP, SL_LZR, SL_MEASURE, SL_TAGR, SL_TAGW,
+  SL_BUDGET, SL_CF, SL_CSBASE, SL_CUR, SL_DIRTY, SL_E, SL_FETCHGPA, SL_GPAS, SL_N, SL_PAGE, SL_TAGX, JC_BITS, JC_SIZE, S_JC, SL_EIP, SL_ESP0, SL_EXIT, SL_FLSET, SL_LZA, SL_LZB, SL_LZBITS, SL_LZOP, SL_LZR, SL_MEASURE, SL_TAGR, SL_TAGW,
   SLOT_COUNT, S_FASTR, S_FASTW, S_REG, S_SEGBASE, S_SLOTS, type WasmState,
 } from './state.js';
 
@@ -1006,10 +1006,11 @@ export class WasmRuntime {
     this.jc = new Int32Array(memory.buffer, S_JC, 3 * JC_SIZE);
     for (let i = 0; i < JC_SIZE; i++) { this.jc[3 * i] = -1; this.jc[3 * i + 2] = JC_NONE_LEN; }
     this.table = new WA.Table({ element: 'anyfunc', initial: 64 });
-    this.dispatch = instantiate(moduleBytes({ memoryPages: pages, table: 0, types: [BLOCK_TYPE], imports: [], funcs: [{ name: 'dispatch', type: { params: 3, results: 1 }, code: dispatcher() }] }), { memory, table: this.table }).dispatch as (slot: number, n: number, e: number) => number;
+    this.dispatch = instantiate(moduleBytes({ memoryPages: pages, table: 0, types: [BLOCK_TYPE], imports: [], funcs: [{ name: 'dispatch', type: { params: 3, results: 1 }, code: dispatcher(mmu.tlbMask) }] }), { memory, table: this.table }).dispatch as (slot: number, n: number, e: number) => number;
     const S = this.S;
     const cur = (): WasmBlock => this.blocks[S[SL_CUR]!]!;
     const pre = (k: number): void => {
+      this.syncPage();
       const c = this.c, i = cur().infos[k]!;
       c.instrEip = (S[SL_E]! + i.rel) | 0;
       c.instrEsp = c.reg32[4]!;
@@ -1024,6 +1025,7 @@ export class WasmRuntime {
       S[SL_BUDGET] = c.budget;
       S[SL_TAGR] = mmu.tagR32.byteOffset;
       S[SL_TAGW] = mmu.tagW32.byteOffset;
+      S[SL_TAGX] = mmu.tagX32.byteOffset;
       S[SL_MEASURE] = mmu.measure ? 1 : 0;
     };
     /** Cpu's read for a slow path of instruction k, after saveFlags when `save` (jit.ts rdSave). */
@@ -1104,6 +1106,20 @@ export class WasmRuntime {
     }
   }
 
+  /**
+   * After the dispatcher followed a chain onto another page (SL_PAGE): the
+   * Cpu's fetch page becomes that page, from the same software-TLB slot
+   * the dispatcher read (nothing ran in between that could change it), so
+   * that JavaScript (a slow path, a handler, the loops after runWasm)
+   * fetches from where the code runs.
+   */
+  syncPage(): void {
+    const p = this.S[SL_PAGE]!;
+    if (p === this.PAGE) return;
+    this.PAGE = p;
+    if (!this.c.refillFetch(p)) this.c.flushFetch();
+  }
+
   /** A table index for a block about to be compiled (its code names it). */
   reserve(): number {
     let slot = this.free.pop();
@@ -1172,8 +1188,15 @@ function jcIndex(gpa: number): number {
   return (gpa ^ (gpa >>> JC_BITS)) & (JC_SIZE - 1);
 }
 
-/** The dispatcher: dispatch(slot, n, e) calls block `slot`, then its successors on the same page through the jump cache (see WasmRuntime). */
-function dispatcher(): Code {
+/**
+ * The dispatcher: dispatch(slot, n, e) calls block `slot`, then its
+ * successors through the jump cache (see WasmRuntime): on the same page,
+ * or on another one whose fetch translation the software TLB holds (as
+ * Cpu.refillFetch takes it, with CS flat and the MMU not observing; the
+ * slots SL_PAGE and SL_FETCHGPA then name the new page, and JavaScript's
+ * fetch page follows it when it next runs: WasmRuntime.syncPage).
+ */
+function dispatcher(tlbMask: number): Code {
   const f = new Code(3);
   const SLOT = 0, N = 1, E = 2;
   const x = f.local(), lin = f.local(), gpa = f.local(), at = f.local();
@@ -1185,7 +1208,19 @@ function dispatcher(): Code {
   // the next EIP, on the same linear page?
   f.const(0).load32(slot(SL_EIP)).set(E);
   f.const(0).load32(slot(SL_CSBASE)).get(E).add().tee(lin);
-  f.const(-4096).and().const(0).load32(slot(SL_PAGE)).ne().if().get(x).return().end();
+  f.const(-4096).and().const(0).load32(slot(SL_PAGE)).ne().if();
+  {
+    // another page: its fetch tag in the software TLB (else back to JavaScript, whose fetch takes the walk)
+    f.const(0).load32(slot(SL_MEASURE)).if().get(x).return().end();
+    f.const(0).load8u(S_FASTR + 1).eqz().if().get(x).return().end();
+    f.get(lin).const(12).shrU().const(tlbMask).and().set(at);
+    f.const(0).load32(slot(SL_TAGX)).get(at).const(2).shl().add().load32(0).get(lin).const(12).shrU().ne().if().get(x).return().end();
+    // its guest-physical address (below 4 GiB, as every block's)
+    f.const(0).load32(slot(SL_GPAS)).get(at).const(3).shl().add().loadF64(0).constF64(2 ** 32).ltF64().eqz().if().get(x).return().end();
+    f.const(0).const(0).load32(slot(SL_GPAS)).get(at).const(3).shl().add().loadF64(0).truncF64U().store32(slot(SL_FETCHGPA));
+    f.const(0).get(lin).const(-4096).and().store32(slot(SL_PAGE));
+  }
+  f.end();
   // its block in the jump cache, fitting in the slice?
   f.const(0).load32(slot(SL_FETCHGPA)).get(lin).const(0xfff).and().add().tee(gpa);
   f.get(gpa).const(JC_BITS).shrU().xor().const(JC_SIZE - 1).and().const(12).mul().set(at);
@@ -1222,6 +1257,8 @@ export function runWasm(cpu: Cpu, b: Block, n: number, page: number): number {
   rt.enter(w);
   S[SL_TAGR] = mmu.tagR32.byteOffset;
   S[SL_TAGW] = mmu.tagW32.byteOffset;
+  S[SL_TAGX] = mmu.tagX32.byteOffset;
+  S[SL_GPAS] = mmu.soft.gpa.byteOffset;
   S[SL_MEASURE] = mmu.measure ? 1 : 0;
   S[SL_DIRTY] = 0;
   S[SL_BUDGET] = cpu.budget;
@@ -1230,6 +1267,7 @@ export function runWasm(cpu: Cpu, b: Block, n: number, page: number): number {
   S[SL_PAGE] = page;
   S[SL_FETCHGPA] = cpu.fetchGpa;
   const x = rt.dispatch(w.slot, n, cpu.eip);
+  rt.syncPage();
   if (S[SL_FLSET] !== 0) rt.applyFlags();
   cpu.eip = S[SL_EIP]!;
   if (x >= 0) {

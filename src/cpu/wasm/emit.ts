@@ -78,6 +78,17 @@ export class Code {
   store32(offset = 0): this { return this.mem(0x36, 2, offset); }
   store8(offset = 0): this { return this.mem(0x3a, 0, offset); }
   store16(offset = 0): this { return this.mem(0x3b, 1, offset); }
+  /** f64.load: only the software TLB's guest-physical addresses are float64 */
+  loadF64(offset = 0): this { return this.mem(0x2b, 3, offset); }
+  constF64(v: number): this {
+    this.bytes.push(0x44);
+    const b = new Uint8Array(new Float64Array([v]).buffer);
+    for (const x of b) this.bytes.push(x);
+    return this;
+  }
+  ltF64(): this { return this.op(0x63); }
+  /** i32.trunc_f64_u (traps outside 0..2^32-1: callers check first) */
+  truncF64U(): this { return this.op(0xab); }
 
   // i32 arithmetic and comparisons (spec 5.4.5).
   eqz(): this { return this.op(0x45); }

@@ -63,6 +63,13 @@ export const SL_E = 17;
 export const SL_CSBASE = 18;
 export const SL_PAGE = 19;
 export const SL_FETCHGPA = 20;
+/**
+ * what the dispatcher needs to follow a block onto another page (runWasm
+ * writes them): the byte offsets of the current privilege context's fetch
+ * tags (Mmu.tagX32) and of the software TLB's guest-physical addresses
+ */
+export const SL_TAGX = 21;
+export const SL_GPAS = 22;
 export const SLOT_COUNT = 32;
 
 /**

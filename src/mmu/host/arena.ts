@@ -41,6 +41,10 @@ export class Arena {
     return new Int32Array(this.buffer, this.alloc(n * 4, 8), n);
   }
 
+  float64(n: number): Float64Array {
+    return new Float64Array(this.buffer, this.alloc(n * 8, 8), n);
+  }
+
   /** Bytes an int32 array of n elements takes, aligned as int32() aligns it. */
   static int32Bytes(n: number): number {
     return ((n * 4 + 7) & ~7);

@@ -86,7 +86,7 @@ export class SoftTlb {
 
   /**
    * @param bits log2 of the number of slots (8..20)
-   * @param arena where to place tags32 and hpa (arena.ts; default: arrays of their own)
+   * @param arena where to place tags32, hpa and gpa (arena.ts; default: arrays of their own)
    */
   constructor(bits: number, arena?: Arena) {
     if (!Number.isInteger(bits) || bits < 8 || bits > 20) throw new RangeError(`software TLB size 2^${bits} is outside 2^8..2^20 slots`);
@@ -100,7 +100,7 @@ export class SoftTlb {
     const int32 = (n: number): Int32Array => (arena === undefined ? new Int32Array(n) : arena.int32(n));
     for (let i = 0; i < 9; i++) this.tags32.push(int32(this.size).fill(-1));
     this.hpa = int32(this.size);
-    this.gpa = new Float64Array(this.size);
+    this.gpa = arena === undefined ? new Float64Array(this.size) : arena.float64(this.size);
     this.shift = new Uint8Array(this.size);
     this.flags = new Uint8Array(this.size);
     this.rights = new Uint8Array(this.size);
@@ -131,9 +131,9 @@ export class SoftTlb {
   }
 
   /** The index into the allow table for a translation's rights (all 0/1 except pkey, 0..15) and PKRU. */
-  /** Bytes an arena needs for a software TLB of 2^bits slots (the nine int32 tag arrays and hpa). */
+  /** Bytes an arena needs for a software TLB of 2^bits slots (the nine int32 tag arrays, hpa and the float64 gpa). */
   static arenaBytes(bits: number): number {
-    return 10 * Arena.int32Bytes(1 << bits);
+    return 10 * Arena.int32Bytes(1 << bits) + 8 * (1 << bits);
   }
 
   static rightsKey(us: number, rw: number, xd: number, dirty: number, pkru: number, pkey: number): number {
