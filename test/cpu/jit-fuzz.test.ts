@@ -145,8 +145,8 @@ function instruction(r: Rng, kind: Kind): number[] {
   return r.chance(0.3) ? [...form, 0x9c, 0x5a, 0x01, 0x53, 0x78, 0xc1, 0x43, 0x78, 3] : form;
 }
 
-/** ALU operations other than ADC and SBB (which the wasm engine leaves to JavaScript). */
-const ALU = [0, 1, 4, 5, 6, 7];
+/** The eight ALU operations. */
+const ALU = [0, 1, 2, 3, 4, 5, 6, 7];
 
 /** The forms the wasm engine compiles, conditions on PF excepted (see Kind.pure). */
 function pure(r: Rng, src: number, dst: number, mem: boolean): number[] {

@@ -17,6 +17,8 @@ import { CODE, flatMachine, le32, runToHalt } from './flat-machine.js';
 
 /** Where the results go (paging is off: physical = linear), EBX while the program runs. */
 const RES = 0x300000;
+/** Where the forms' memory operands are, past every test's results (RES + SLOT * instances). */
+const SCRATCH = 0x40000;
 /** Bytes of results per instance: the result, EFLAGS, up to eight SETcc bytes. */
 const SLOT = 16;
 
@@ -56,14 +58,15 @@ function run(engine: 'interp' | 'wasm', code: number[], bytes: number): End {
   expect(end.instructions).toBeGreaterThan(0);
   return {
     regs: Array.from(m.cpu.reg32, (v) => v >>> 0), flags: m.cpu.getFlags(),
-    // the results and every scratch word the forms write (up to RES + 0x10001)
-    results: createHash('sha256').update(m.mmu.readPhysBytes(RES, Math.max(bytes, 0x10010))).digest('hex'),
+    // the results and every scratch word the forms write
+    results: createHash('sha256').update(m.mmu.readPhysBytes(RES, SCRATCH + 0x100)).digest('hex'),
     wasm: m.cpu.blocks?.wasmCompiled ?? 0, compiled: m.cpu.blocks?.jitCompiled ?? 0,
   };
 }
 
 /** Runs `instances` (each: its setup and form, the record appended here) under both engines and compares. */
 function check(instances: { code: number[]; result: number[]; ccs: number[] }[]): void {
+  expect(instances.length * SLOT).toBeLessThanOrEqual(SCRATCH);
   const body: number[] = [];
   instances.forEach((x, k) => body.push(...x.code, ...record(k, x.result, x.ccs)));
   const code = program(body);
@@ -114,13 +117,40 @@ describe('the wasm engine\'s forms at their edges, against the interpreter', () 
         // imul eax, edx
         xs.push({ code: [...movImm(0, a), ...movImm(2, b), 0x0f, 0xaf, 0xc2], result: [0x89, 0], ccs: CCS });
       }
-      // imul eax, [ebx + 0x8000] (b stored there first), imul ecx, eax, Ib / Iz
-      xs.push({ code: [...movImm(2, 0x7fffffff), 0x89, ...atEbx(2, 0x8000), ...movImm(0, a), 0x0f, 0xaf, ...atEbx(0, 0x8000)], result: [0x89, 0], ccs: CCS });
+      // imul eax, [ebx + SCRATCH] (b stored there first), imul ecx, eax, Ib / Iz
+      xs.push({ code: [...movImm(2, 0x7fffffff), 0x89, ...atEbx(2, SCRATCH), ...movImm(0, a), 0x0f, 0xaf, ...atEbx(0, SCRATCH)], result: [0x89, 0], ccs: CCS });
       for (const i of imms) {
         xs.push({ code: [...movImm(0, a), 0x6b, 0xc8, i & 0xff], result: [0x89, 1], ccs: CCS });
         xs.push({ code: [...movImm(0, a), 0x69, 0xc8, ...le32(i * 0x10001)], result: [0x89, 1], ccs: CCS });
       }
-      xs.push({ code: [...movImm(2, a), 0x89, ...atEbx(2, 0x8004), 0x6b, 0x8b, ...le32(0x8004), 0x81], result: [0x89, 1], ccs: CCS });
+      xs.push({ code: [...movImm(2, a), 0x89, ...atEbx(2, SCRATCH + 4), 0x6b, 0x8b, ...le32(SCRATCH + 4), 0x81], result: [0x89, 1], ccs: CCS });
+    }
+    check(xs);
+  });
+
+  it('do ADC and SBB (register, memory, immediate and accumulator forms, 32 and 8 bits) end as under the interpreter for every pair of edge values and carry in?', () => {
+    const xs = [];
+    // the carry in: from ADD (a lazy record), from a shift (EFLAGS bits) or kept by INC
+    const carries = [
+      [...movImm(1, 0x80000000), 0x01, 0xc9], [...movImm(1, 1), 0x01, 0xc9], // add ecx, ecx: CF 1, 0
+      [...movImm(1, 3), 0xd1, 0xe9], [...movImm(1, 2), 0xd1, 0xe9], // shr ecx, 1: CF 1, 0
+      [...movImm(1, 0xffffffff), 0x83, 0xc1, 0x01, 0x41], // add ecx, 1; inc ecx: CF 1 kept
+    ];
+    for (const a of VALUES) {
+      for (const b of [0, 1, 0x7f, 0x80, 0xff, 0x7fffffff, 0x80000000, 0xffffffff]) {
+        for (const cin of carries) {
+          for (const op of [0x11, 0x19, 0x10, 0x18]) {
+            // adc/sbb eax, edx and al, dl
+            xs.push({ code: [...movImm(0, a), ...movImm(2, b), ...cin, op, 0xd0], result: [0x89, 0], ccs: CCS });
+          }
+        }
+        xs.push({ code: [...movImm(0, a), ...carries[0]!, 0x83, 0xd0, b & 0xff], result: [0x89, 0], ccs: CCS }); // adc eax, Ib
+        xs.push({ code: [...movImm(0, a), ...carries[2]!, 0x81, 0xd8, ...le32(b)], result: [0x89, 0], ccs: CCS }); // sbb eax, Iz
+        xs.push({ code: [...movImm(0, a), ...carries[0]!, 0x15, ...le32(b)], result: [0x89, 0], ccs: CCS }); // adc eax, Iz
+        xs.push({ code: [...movImm(0, a), ...carries[2]!, 0x1c, b & 0xff], result: [0x89, 0], ccs: CCS }); // sbb al, Ib
+        // adc [ebx + SCRATCH + 0x10], edx; sbb edx, [ebx + SCRATCH + 0x10]
+        xs.push({ code: [...movImm(2, b), ...movImm(0, a), 0x89, ...atEbx(0, SCRATCH + 0x10), ...carries[0]!, 0x11, ...atEbx(2, SCRATCH + 0x10), ...carries[3]!, 0x1b, ...atEbx(2, SCRATCH + 0x10)], result: [0x89, 2], ccs: CCS });
+      }
     }
     check(xs);
   });
@@ -128,8 +158,8 @@ describe('the wasm engine\'s forms at their edges, against the interpreter', () 
   it('do the 16-bit moves (66 89, 8B, C7; register and memory, across a page end too) end as under the interpreter?', () => {
     const xs = [];
     for (const v of VALUES) {
-      // mov dx, ax; mov [ebx + 0x9000], dx; mov cx, [ebx + 0x9000]; mov word [ebx + 0xffff], imm16 (across RES + 0x10000)
-      xs.push({ code: [...movImm(0, v), ...movImm(2, 0xdeadbeef), 0x66, 0x89, 0xc2, 0x66, 0x89, ...atEbx(2, 0x9000), ...movImm(1, 0xcafef00d), 0x66, 0x8b, ...atEbx(1, 0x9000)], result: [0x89, 1], ccs: [] });
+      // mov dx, ax; mov [ebx + SCRATCH + 0x20], dx; mov cx, [ebx + SCRATCH + 0x20]; mov word [ebx + 0xffff], imm16 (across RES + 0x10000)
+      xs.push({ code: [...movImm(0, v), ...movImm(2, 0xdeadbeef), 0x66, 0x89, 0xc2, 0x66, 0x89, ...atEbx(2, SCRATCH + 0x20), ...movImm(1, 0xcafef00d), 0x66, 0x8b, ...atEbx(1, SCRATCH + 0x20)], result: [0x89, 1], ccs: [] });
       xs.push({ code: [0x66, 0xc7, ...atEbx(0, 0xffff), v & 0xff, (v >>> 8) & 0xff, 0x66, 0x8b, ...atEbx(1, 0xffff), 0x66, 0xc7, 0xc0 | 2, (v >>> 3) & 0xff, 0x5a], result: [0x89, 1], ccs: [] });
       xs.push({ code: [...movImm(2, v), 0x66, 0x89, ...atEbx(2, 0xfff), 0x66, 0x8b, ...atEbx(0, 0xffe), 0x66, 0x8b, 0xca], result: [0x89, 0], ccs: [] });
     }

@@ -40,11 +40,12 @@
  *   Cpu.runBlock, the block engine's reference loop, and a handler that
  *   changes either stops the block.
  *
- * Not yet compiled here (such a block stays JavaScript): ADC, SBB, the
- * rotates, shifts of memory, by CL or of 16 bits, IMUL, MUL, DIV, the
- * 16-bit moves, CALL and JMP through a register or memory, XCHG with a
- * memory operand, conditions on PF after anything but a shift, and the
- * other forms the JavaScript jit leaves to a handler.
+ * Not yet compiled here (such a block stays JavaScript): the rotates,
+ * shifts of memory and 16-bit shifts by CL, MUL, DIV, 16-bit operations
+ * other than the moves, CALL and JMP through a register or memory, XCHG
+ * with a memory operand, conditions on PF after anything but a shift,
+ * IMUL or ADC/SBB, and the other forms the JavaScript jit leaves to a
+ * handler.
  */
 import type { Block, Insn } from '../block.js';
 import { K_ALU_EV_GV, K_ALU_EV_IB, K_ALU_GV_EV, K_CALL, K_JCC, K_LEA, K_MOV_EV_GV, K_MOV_GV_EV, K_POP_R, K_PUSH_R, K_RET, K_TEST_EV_GV } from '../block.js';
@@ -183,11 +184,13 @@ class Gen {
   /**
    * The flags of a shift or a multiply (alu.ts setArith of all six): CF and
    * OF from locals `cf` and `of` (0 or 1), ZF, SF and PF of result `x` at
-   * `bits` bits (alu.ts zsp), AF clear; recorded as the latest flags.
+   * `bits` bits (alu.ts zsp), AF from local `af` (0 or 0x10; clear
+   * without one); recorded as the latest flags.
    */
-  arith(x: number, cf: number, of: number, bits: 16 | 32): void {
+  arith(x: number, cf: number, of: number, bits: 8 | 16 | 32, af = -1): void {
     const f = this.f;
     f.get(cf).get(of).const(11).shl().or();
+    if (af >= 0) f.get(af).or();
     this.masked(x, bits); f.eqz().const(6).shl().or();
     f.get(x).const(bits - 1).shrU().const(1).and().const(7).shl().or();
     f.get(x).const(0xff).and().popcnt().const(1).and().const(1).xor().const(2).shl().or();
@@ -364,8 +367,9 @@ class Gen {
     f.end();
   }
 
-  /** An ALU operation (jit.ts aluCode; not ADC or SBB) of locals a and b at `bits` bits: returns the result's local and records the flags. */
+  /** An ALU operation (jit.ts aluCode) of locals a and b at `bits` bits: returns the result's local and records the flags. */
   alu(o: number, a: number, b: number, bits: number): number {
+    if (o === 2 || o === 3) return this.carry(o === 3, a, b, bits as 8 | 32);
     const f = this.f;
     f.get(a).get(b);
     let op: number;
@@ -379,6 +383,37 @@ class Gen {
     }
     const x = this.keep();
     this.prod = { op, a, b, x, bits, cf: -1 };
+    return x;
+  }
+
+  /**
+   * ADC (or SBB with `sub`) of locals a and b at `bits` bits: CF read in,
+   * the result, and its six flags computed at once as the Cpu's lazy
+   * evaluation of LZ_ADC and LZ_SBB gives them (getCF, getOF, getAF), kept
+   * as a setArith record (EFLAGS bits).
+   */
+  private carry(sub: boolean, a: number, b: number, bits: 8 | 16 | 32): number {
+    const f = this.f;
+    const cin = this.local();
+    if (this.prod !== null) this.cf(this.prod); else f.call(IM_CFIN);
+    f.set(cin);
+    f.get(a).get(b);
+    if (sub) f.sub(); else f.add();
+    f.get(cin);
+    if (sub) f.sub(); else f.add();
+    const x = this.keep();
+    const cf = this.local(), of = this.local(), af = this.local();
+    // CF: ADC r <= a with a carry in, else r < a; SBB a <= b with a borrow in, else a < b (unsigned, at `bits`)
+    const [p, q] = sub ? [a, b] : [x, a];
+    this.masked(p, bits); this.masked(q, bits); f.leU();
+    this.masked(p, bits); this.masked(q, bits); f.ltU();
+    f.get(cin).select().set(cf);
+    // OF: ADC as ADD ((a ^ r) & (b ^ r)), SBB as SUB ((a ^ b) & (a ^ r)), at the sign bit
+    if (sub) f.get(a).get(b).xor().get(a).get(x).xor().and();
+    else f.get(a).get(x).xor().get(b).get(x).xor().and();
+    f.const(bits - 1).shrU().const(1).and().set(of);
+    f.get(a).get(b).xor().get(x).xor().const(0x10).and().set(af);
+    this.arith(x, cf, of, bits, af);
     return x;
   }
 
@@ -549,16 +584,6 @@ export function generateWasm(b: Block, page: Uint8Array, off: number, mmu: Mmu, 
   return { w: new WasmBlock(b, index, infos, g.late, infos[infos.length - 1]!.rel, infos[infos.length - 1]!), code: f };
 }
 
-/**
- * Whether an instruction without a form here is one that the JavaScript
- * jit also leaves to its handler, so that calling the handler from
- * WebAssembly (Gen.handler) loses nothing against a JavaScript block:
- * string instructions, PUSHF/POPF, CLI/STI, HLT, port I/O, CPUID, RDTSC.
- * A block with any other such instruction (a shift, IMUL, ADC, ...,
- * which the JavaScript jit emits inline) is left to JavaScript whole: a
- * handler call from WebAssembly costs more than the whole instruction
- * does there (docs/bench.md, "The wasm engine").
- */
 /** The low half of the product of locals p and q (IMUL), with the flags alu.ts mulFlags sets. */
 function imul(g: Gen, p: number, q: number): number {
   const f = g.f;
@@ -570,6 +595,16 @@ function imul(g: Gen, p: number, q: number): number {
   return x;
 }
 
+/**
+ * Whether an instruction without a form here is one that the JavaScript
+ * jit also leaves to its handler, so that calling the handler from
+ * WebAssembly (Gen.handler) loses nothing against a JavaScript block:
+ * string instructions, PUSHF/POPF, CLI/STI, HLT, port I/O, CPUID, RDTSC.
+ * A block with any other such instruction (a rotate, MUL, BT, ...,
+ * which the JavaScript jit emits inline) is left to JavaScript whole: a
+ * handler call from WebAssembly costs more than the whole instruction
+ * does there (docs/bench.md, "The wasm engine").
+ */
 function handlerAnyway(d: Insn, page: Uint8Array, at: number): boolean {
   const op = d.op;
   if (d.opEnd >= 2 && page[at + d.opEnd - 2] === 0x0f) return op === 0xa2 || op === 0x31;
@@ -595,7 +630,6 @@ function emit(g: Gen, d: Insn, page: Uint8Array, at: number, next: number, last:
   const eip = (target: () => void): void => { f.const(0); target(); f.store32(slot(SL_EIP)); };
   /** ALU operation o of r/m (register or memory) with the value of `src` (a callback pushing it, evaluated after a memory read), at `bits`. */
   const aluRm = (o: number, bits: 8 | 32, src: () => number): void => {
-    if (o === 2 || o === 3) throw new NoForm('ADC/SBB');
     if (!mem) {
       const p = bits === 8 ? (g.r8(rm), g.keep()) : (g.reg(rm), g.keep());
       const x = g.alu(o, p, src(), bits);
@@ -612,7 +646,6 @@ function emit(g: Gen, d: Insn, page: Uint8Array, at: number, next: number, last:
   };
   /** ALU Gv/Gb, r/m: the register is the destination. */
   const aluReg = (o: number, bits: 8 | 32): void => {
-    if (o === 2 || o === 3) throw new NoForm('ADC/SBB');
     let q: number;
     if (mem) { const a = g.ea(d); q = g.read(bits / 8, d.eaSeg, a); } else { if (bits === 8) g.r8(rm); else g.reg(rm); q = g.keep(); }
     if (bits === 8) g.r8(reg); else g.reg(reg);
@@ -712,14 +745,12 @@ function emit(g: Gen, d: Insn, page: Uint8Array, at: number, next: number, last:
     g.setReg(op & 7, g.incDec(op >= 0x48, g.keep(), 32));
   } else if (one32 && op < 0x40 && (op & 7) === 5) {
     const o = op >> 3;
-    if (o === 2 || o === 3) throw new NoForm('ADC/SBB');
     g.reg(0);
     const p = g.keep();
     const x = g.alu(o, p, g.constLocal(le32(page, at + d.opEnd)), 32);
     if (o !== 7) g.setReg(0, x);
   } else if (one && op < 0x40 && (op & 7) === 4) {
     const o = op >> 3;
-    if (o === 2 || o === 3) throw new NoForm('ADC/SBB');
     g.r8(0);
     const p = g.keep();
     const x = g.alu(o, p, g.constLocal(page[at + d.opEnd]!), 8);
