@@ -776,12 +776,16 @@ function emit(g: Gen, d: Insn, page: Uint8Array, at: number, next: number, last:
     const imm = page[at + d.modrmEnd]!;
     if (!mem) g.setR8(rm, g.constLocal(imm));
     else { const a = g.ea(d); g.write(1, d.eaSeg, a, g.constLocal(imm)); }
-  } else if (one && (op === 0x88 || op === 0x8a) && d.ea === 1) {
+  } else if (one && (op === 0x88 || op === 0x8a || (one16 && (op === 0x89 || op === 0x8b))) && d.ea === 1) {
+    // MOV Eb, Gb / Gb, Eb, and Ew, Gw / Gw, Ew with a 16-bit operand (the 32-bit ones are K_MOV_*)
+    const size = op & 1 ? 2 : 1;
+    const get = (k: number): number => { if (size === 1) g.r8(k); else g.r16(k); return g.keep(); };
+    const put = (k: number, l: number): void => { if (size === 1) g.setR8(k, l); else g.setR16(k, l); };
     if (!mem) {
-      if (op === 0x88) { g.r8(reg); g.setR8(rm, g.keep()); } else { g.r8(rm); g.setR8(reg, g.keep()); }
+      if (op & 2) put(reg, get(rm)); else put(rm, get(reg));
     } else {
       const a = g.ea(d);
-      if (op === 0x88) { g.r8(reg); g.write(1, d.eaSeg, a, g.keep()); } else g.setR8(reg, g.read(1, d.eaSeg, a));
+      if (op & 2) put(reg, g.read(size, d.eaSeg, a)); else g.write(size, d.eaSeg, a, get(reg));
     }
   } else if (two32 && op >= 0xb6 && op <= 0xbf && (op & 6) === 6 && d.ea === 1) {
     // MOVZX/MOVSX Gv, Eb/Ew
@@ -798,55 +802,36 @@ function emit(g: Gen, d: Insn, page: Uint8Array, at: number, next: number, last:
     if (next + disp === 0) g.again();
     eip(() => { f.get(P_E).const((next + disp) | 0).add(); });
     return true;
-  } else if (one32 && (op === 0xc1 || op === 0xd1) && d.ea === 1 && !mem && (reg === 4 || reg === 5 || reg === 6 || reg === 7)) {
-    // SHL, SHR, SAR of a register by a constant (jit.ts shiftCode): a count of 0 mod 32 changes nothing
+  } else if (one && (op === 0xc1 || op === 0xd1) && d.ea === 1 && !mem && (reg === 4 || reg === 5 || reg === 6 || reg === 7)) {
+    // SHL, SHR, SAR of a 32- or 16-bit register by a constant (jit.ts shiftCode): a count of 0 mod 32 changes
+    // nothing; at 16 bits, counts 16 to 31 shift everything out
+    const bits = d.o32 ? 32 : 16;
     const n = (op === 0xc1 ? page[at + d.modrmEnd]! : 1) & 31;
     if (n !== 0) {
-      g.reg(rm);
+      if (bits === 32) g.reg(rm); else g.r16(rm);
       const a = g.keep();
       const x = g.local(), cf = g.local(), of = g.local();
+      /** pushes `a`, sign-extended at 16 bits */
+      const signed = (): void => { f.get(a); if (bits === 16) f.ext16(); };
+      const low = (): void => { if (bits === 16) f.const(0xffff).and(); };
       if (reg === 5) {
         f.get(a).const(n).shrU().set(x);
-        f.get(a).const(n - 1).shrU().const(1).and().set(cf);
-        if (n === 1) f.get(a).const(31).shrU(); else f.const(0);
+        if (n <= bits) f.get(a).const(n - 1).shrU().const(1).and(); else f.const(0);
+        f.set(cf);
+        if (n === 1) f.get(a).const(bits - 1).shrU(); else f.const(0);
         f.set(of);
       } else if (reg === 7) {
-        f.get(a).const(n).shrS().set(x);
-        f.get(a).const(n - 1).shrS().const(1).and().set(cf);
+        signed(); f.const(Math.min(n, bits - 1)).shrS(); low(); f.set(x);
+        signed(); f.const(Math.min(n, bits) - 1).shrS().const(1).and().set(cf);
         f.const(0).set(of);
       } else {
-        f.get(a).const(n).shl().set(x);
-        f.get(a).const(32 - n).shrU().const(1).and().set(cf);
-        f.get(x).const(31).shrU().get(cf).xor().set(of);
-      }
-      g.arith(x, cf, of, 32);
-      g.setReg(rm, x);
-    }
-  } else if (one16 && (op === 0xc1 || op === 0xd1) && d.ea === 1 && !mem && (reg === 4 || reg === 5 || reg === 6 || reg === 7)) {
-    // the same at 16 bits (jit.ts shiftCode): counts 16 to 31 shift everything out
-    const n = (op === 0xc1 ? page[at + d.modrmEnd]! : 1) & 31;
-    if (n !== 0) {
-      g.r16(rm);
-      const a = g.keep();
-      const x = g.local(), cf = g.local(), of = g.local();
-      if (reg === 5) {
-        f.get(a).const(n).shrU().set(x);
-        if (n <= 16) f.get(a).const(n - 1).shrU().const(1).and(); else f.const(0);
+        f.get(a).const(n).shl(); low(); f.set(x);
+        if (n <= bits) f.get(a).const(bits - n).shrU().const(1).and(); else f.const(0);
         f.set(cf);
-        if (n === 1) f.get(a).const(15).shrU(); else f.const(0);
-        f.set(of);
-      } else if (reg === 7) {
-        f.get(a).ext16().const(Math.min(n, 15)).shrS().const(0xffff).and().set(x);
-        f.get(a).ext16().const(Math.min(n, 16) - 1).shrS().const(1).and().set(cf);
-        f.const(0).set(of);
-      } else {
-        f.get(a).const(n).shl().const(0xffff).and().set(x);
-        if (n <= 16) f.get(a).const(16 - n).shrU().const(1).and(); else f.const(0);
-        f.set(cf);
-        f.get(x).const(15).shrU().get(cf).xor().set(of);
+        f.get(x).const(bits - 1).shrU().get(cf).xor().set(of);
       }
-      g.arith(x, cf, of, 16);
-      g.setR16(rm, x);
+      g.arith(x, cf, of, bits);
+      if (bits === 32) g.setReg(rm, x); else g.setR16(rm, x);
     }
   } else if (one32 && op === 0xd3 && d.ea === 1 && !mem && (reg === 4 || reg === 5 || reg === 6 || reg === 7)) {
     // SHL, SHR, SAR of a register by CL: a count of 0 mod 32 changes nothing, the flags included, so the
@@ -889,14 +874,6 @@ function emit(g: Gen, d: Insn, page: Uint8Array, at: number, next: number, last:
     if (mem) { const a = g.ea(d); p = g.read(4, d.eaSeg, a); } else { g.reg(rm); p = g.keep(); }
     const q = lateImm(op === 0x69 ? le32(page, at + d.modrmEnd) : (page[at + d.modrmEnd]! << 24) >> 24, op === 0x69 ? 4 : 1);
     g.setReg(reg, imul(g, p, q));
-  } else if (one16 && (op === 0x89 || op === 0x8b) && d.ea === 1) {
-    // MOV Ew, Gw / Gw, Ew
-    if (!mem) {
-      if (op === 0x89) { g.r16(reg); g.setR16(rm, g.keep()); } else { g.r16(rm); g.setR16(reg, g.keep()); }
-    } else {
-      const a = g.ea(d);
-      if (op === 0x89) { g.r16(reg); g.write(2, d.eaSeg, a, g.keep()); } else g.setR16(reg, g.read(2, d.eaSeg, a));
-    }
   } else if (one16 && op === 0xc7 && d.ea === 1 && reg === 0) {
     // MOV Ew, Iw
     const imm = page[at + d.modrmEnd]! | (page[at + d.modrmEnd + 1]! << 8);
