@@ -182,7 +182,7 @@ class Gen {
   setR16(k: number, l: number): void { this.f.const(0).get(l).store16(S_REG + 4 * k); }
 
   /**
-   * The flags of a shift or a multiply (alu.ts setArith of all six): CF and
+   * The flags of a shift, IMUL, ADC or SBB (alu.ts setArith of all six): CF and
    * OF from locals `cf` and `of` (0 or 1), ZF, SF and PF of result `x` at
    * `bits` bits (alu.ts zsp), AF from local `af` (0 or 0x10; clear
    * without one); recorded as the latest flags.

@@ -130,12 +130,12 @@ export class SoftTlb {
     }
   }
 
-  /** The index into the allow table for a translation's rights (all 0/1 except pkey, 0..15) and PKRU. */
   /** Bytes an arena needs for a software TLB of 2^bits slots (the nine int32 tag arrays, hpa and the float64 gpa). */
   static arenaBytes(bits: number): number {
     return 10 * Arena.int32Bytes(1 << bits) + 8 * (1 << bits);
   }
 
+  /** The index into the allow table for a translation's rights (all 0/1 except pkey, 0..15) and PKRU. */
   static rightsKey(us: number, rw: number, xd: number, dirty: number, pkru: number, pkey: number): number {
     return us | (rw << 1) | (xd << 2) | (dirty << 3) | (((pkru >>> (pkey * 2)) & 3) << 4);
   }
