@@ -11,6 +11,7 @@
  *
  *   npm run soak -- --only boot-matrix [--seconds N]
  *   BOOT_MATRIX_CPU=+apic BOOT_MATRIX_KERNELS=686 npm run soak -- --only boot-matrix
+ *   BOOT_MATRIX_ENGINES=wasm npm run soak -- --only boot-matrix   (the references and one engine)
  *
  * With --seconds, no boot starts after the budget is spent, and the
  * summary says how many ran.
@@ -25,11 +26,14 @@ interface Cell { kernel: string; mode: string; engine: string }
 async function run(o: SoakOptions): Promise<string> {
   const kernels = (process.env.BOOT_MATRIX_KERNELS ?? '686,686-pae').split(',').filter((k) => k !== '');
   const cpu = process.env.BOOT_MATRIX_CPU ?? '';
+  const engines = (process.env.BOOT_MATRIX_ENGINES ?? 'interp,jit,block,wasm').split(',').filter((e) => e !== '');
+  const unknown = engines.filter((e) => !['interp', 'jit', 'block', 'wasm'].includes(e));
+  if (unknown.length > 0) throw new Error(`BOOT_MATRIX_ENGINES: ${unknown.join(', ')} is not an engine (interp, jit, block, wasm)`);
   const cells: Cell[] = [];
   // The references (naive, interp) first, the kernels' side by side; then the rest, each compared as it ends.
   for (const kernel of kernels) cells.push({ kernel, mode: 'naive', engine: 'interp' });
   for (const kernel of kernels) {
-    for (const engine of ['interp', 'jit', 'block', 'wasm']) {
+    for (const engine of engines) {
       for (const mode of ['naive', 'shadow', 'slat']) if (mode !== 'naive' || engine !== 'interp') cells.push({ kernel, mode, engine });
     }
   }
