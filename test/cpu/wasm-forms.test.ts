@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { CODE, flatMachine, le32, runToHalt } from './flat-machine.js';
+import { CODE, flatMachine, le32, runToHalt, STUBS } from './flat-machine.js';
 
 /** Where the results go (paging is off: physical = linear), EBX while the program runs. */
 const RES = 0x300000;
@@ -227,5 +227,45 @@ describe.each(['naive', 'shadow', 'slat'] as const)('blocks chained across pages
     // FA for 40 passes (its 7 in the pass that remapped), FB after the INVLPG
     expect(ref.out[1]).toBe(40 + 7 + 20 * 1000);
     expect(w.wasm).toBeGreaterThan(0);
+  });
+});
+
+/**
+ * POPF (a handler called from compiled code) setting TF in a block that
+ * runs hot under every engine: the single-step trap (#DB, SDM vol. 3A,
+ * 17.3.1.4) must come after the instruction that follows it, as under the
+ * interpreter, however the block was compiled and whatever chain it ran
+ * in. TF is set in one pass of fifty, computed without a branch, so the
+ * POPF is inside the one compiled loop block.
+ */
+describe('a POPF that sets TF inside a compiled block', () => {
+  it('does every engine take the single-step trap where the interpreter does?', () => {
+    const body = [0x83, 0xc6, 0x01, // add esi, 1
+      0x9c, 0x58, // pushfd; pop eax
+      // ecx = ebp == 20 ? TF : 0: mov ecx, ebp; sub ecx, 20; neg ecx; sbb ecx, ecx; not ecx; and ecx, 0x100
+      0x89, 0xe9, 0x83, 0xe9, 20, 0xf7, 0xd9, 0x19, 0xc9, 0xf7, 0xd1, 0x81, 0xe1, ...le32(0x100),
+      0x09, 0xc8, 0x50, 0x9d, // or eax, ecx; push eax; popfd
+      0x83, 0xc7, 0x05, // add edi, 5: runs, then #DB
+      0x83, 0xc7, 0x01, // add edi, 1
+      0x4d]; // dec ebp
+    const code = [0xbd, ...le32(50), 0x31, 0xf6, 0x31, 0xff, ...body, 0x0f, 0x85, ...le32(-(body.length + 6)), 0xfa, 0xf4];
+    const go = (engine: 'interp' | 'block' | 'jit' | 'wasm'): { regs: number[]; eip: number; instructions: number; compiled: number } => {
+      const m = flatMachine({ mode: 'shadow', engine, nsPerInstruction: 1 });
+      if (engine !== 'interp') m.cpu.blocks!.jitThreshold = 1;
+      if (engine === 'wasm') m.cpu.blocks!.wasmBatch = 1;
+      m.mmu.writePhysBytes(CODE, new Uint8Array(code));
+      const end = runToHalt(m, 100_000);
+      return { regs: Array.from(m.cpu.reg32, (v) => v >>> 0), eip: m.cpu.eip >>> 0, instructions: end.instructions, compiled: engine === 'wasm' ? m.cpu.blocks!.wasmCompiled : engine === 'jit' ? m.cpu.blocks!.jitCompiled : 0 };
+    };
+    const ref = go('interp');
+    // the trap came in pass 20 (ESI 31), after ADD EDI, 5, into vector 1's stub (mov al, 1; hlt)
+    expect(ref.regs[6]).toBe(31);
+    expect(ref.regs[0]! & 0xff).toBe(1);
+    expect(ref.eip).toBe(STUBS + 4 + 3);
+    for (const e of ['block', 'jit', 'wasm'] as const) {
+      const got = go(e);
+      expect({ ...got, compiled: 0 }, e).toEqual({ ...ref, compiled: 0 });
+      if (e !== 'block') expect(got.compiled, e).toBeGreaterThan(0);
+    }
   });
 });
