@@ -54,7 +54,7 @@ import type { Mmu } from '../../mmu/index.js';
 import { F_ARITH, F_CF } from '../constants.js';
 import { Code, instantiate, moduleBytes, WA, type WasmMemory, type WasmTable } from './emit.js';
 import {
-  SL_BUDGET, SL_CF, SL_CSBASE, SL_CUR, SL_DIRTY, SL_E, SL_FETCHGPA, SL_GPAS, SL_N, SL_PAGE, SL_TAGX, JC_BITS, JC_SIZE, S_JC, SL_EIP, SL_ESP0, SL_EXIT, SL_FLSET, SL_LZA, SL_LZB, SL_LZBITS, SL_LZOP, SL_LZR, SL_MEASURE, SL_TAGR, SL_TAGW,
+  SL_BUDGET, SL_CF, SL_CSBASE, SL_CUR, SL_DIRTY, SL_E, SL_FETCHGPA, SL_N, SL_PAGE, SL_TAGX, JC_BITS, JC_SIZE, S_JC, SL_EIP, SL_ESP0, SL_EXIT, SL_FLSET, SL_LZA, SL_LZB, SL_LZBITS, SL_LZOP, SL_LZR, SL_MEASURE, SL_TAGR, SL_TAGW,
   SLOT_COUNT, S_FASTR, S_FASTW, S_REG, S_SEGBASE, S_SLOTS, type WasmState,
 } from './state.js';
 
@@ -430,7 +430,7 @@ class Gen {
     return x;
   }
 
-  masked(l: number, bits: number): void {
+  private masked(l: number, bits: number): void {
     this.f.get(l);
     if (bits !== 32) this.f.const((1 << bits) - 1).and();
   }
@@ -1014,7 +1014,7 @@ export class WasmRuntime {
     this.jc = new Int32Array(memory.buffer, S_JC, 3 * JC_SIZE);
     for (let i = 0; i < JC_SIZE; i++) { this.jc[3 * i] = -1; this.jc[3 * i + 2] = JC_NONE_LEN; }
     this.table = new WA.Table({ element: 'anyfunc', initial: 64 });
-    this.dispatch = instantiate(moduleBytes({ memoryPages: pages, table: 0, types: [BLOCK_TYPE], imports: [], funcs: [{ name: 'dispatch', type: { params: 3, results: 1 }, code: dispatcher(mmu.tlbMask) }] }), { memory, table: this.table }).dispatch as (slot: number, n: number, e: number) => number;
+    this.dispatch = instantiate(moduleBytes({ memoryPages: pages, table: 0, types: [BLOCK_TYPE], imports: [], funcs: [{ name: 'dispatch', type: { params: 3, results: 1 }, code: dispatcher(mmu.tlbMask, mmu.soft.gpa.byteOffset) }] }), { memory, table: this.table }).dispatch as (slot: number, n: number, e: number) => number;
     const S = this.S;
     const cur = (): WasmBlock => this.blocks[S[SL_CUR]!]!;
     const pre = (k: number): void => {
@@ -1202,9 +1202,11 @@ function jcIndex(gpa: number): number {
  * or on another one whose fetch translation the software TLB holds (as
  * Cpu.refillFetch takes it, with CS flat and the MMU not observing; the
  * slots SL_PAGE and SL_FETCHGPA then name the new page, and JavaScript's
- * fetch page follows it when it next runs: WasmRuntime.syncPage).
+ * fetch page follows it when it next runs: WasmRuntime.syncPage). The
+ * software TLB's mask and the offset of its guest-physical addresses
+ * (`gpas`, in the arena) are fixed for the Mmu, so they are constants here.
  */
-function dispatcher(tlbMask: number): Code {
+function dispatcher(tlbMask: number, gpas: number): Code {
   const f = new Code(3);
   const SLOT = 0, N = 1, E = 2;
   const x = f.local(), lin = f.local(), gpa = f.local(), at = f.local();
@@ -1224,8 +1226,8 @@ function dispatcher(tlbMask: number): Code {
     f.get(lin).const(12).shrU().const(tlbMask).and().set(at);
     f.const(0).load32(slot(SL_TAGX)).get(at).const(2).shl().add().load32(0).get(lin).const(12).shrU().ne().if().get(x).return().end();
     // its guest-physical address (below 4 GiB, as every block's)
-    f.const(0).load32(slot(SL_GPAS)).get(at).const(3).shl().add().loadF64(0).constF64(2 ** 32).ltF64().eqz().if().get(x).return().end();
-    f.const(0).const(0).load32(slot(SL_GPAS)).get(at).const(3).shl().add().loadF64(0).truncF64U().store32(slot(SL_FETCHGPA));
+    f.get(at).const(3).shl().loadF64(gpas).constF64(2 ** 32).ltF64().eqz().if().get(x).return().end();
+    f.const(0).get(at).const(3).shl().loadF64(gpas).truncF64U().store32(slot(SL_FETCHGPA));
     f.const(0).get(lin).const(-4096).and().store32(slot(SL_PAGE));
   }
   f.end();
@@ -1266,7 +1268,6 @@ export function runWasm(cpu: Cpu, b: Block, n: number, page: number): number {
   S[SL_TAGR] = mmu.tagR32.byteOffset;
   S[SL_TAGW] = mmu.tagW32.byteOffset;
   S[SL_TAGX] = mmu.tagX32.byteOffset;
-  S[SL_GPAS] = mmu.soft.gpa.byteOffset;
   S[SL_MEASURE] = mmu.measure ? 1 : 0;
   S[SL_DIRTY] = 0;
   S[SL_BUDGET] = cpu.budget;

@@ -65,19 +65,18 @@ export const SL_PAGE = 19;
 export const SL_FETCHGPA = 20;
 /**
  * what the dispatcher needs to follow a block onto another page (runWasm
- * writes them): the byte offsets of the current privilege context's fetch
- * tags (Mmu.tagX32) and of the software TLB's guest-physical addresses
+ * writes it): the byte offset of the current privilege context's fetch
+ * tags (Mmu.tagX32)
  */
 export const SL_TAGX = 21;
-export const SL_GPAS = 22;
 export const SLOT_COUNT = 32;
 
 /**
  * The jump cache (compile.ts, WasmRuntime): JC_SIZE entries of three int32
  * (a block's guest-physical address, its table index, its instruction
  * count), at S_JC; an empty entry has address -1 and a count no slice
- * holds. The dispatcher follows it from one compiled block to the next on
- * the same page without returning to JavaScript.
+ * holds. The dispatcher follows it from one compiled block to the next,
+ * on the same page or another, without returning to JavaScript.
  */
 export const S_JC = 1024;
 export const JC_BITS = 12;

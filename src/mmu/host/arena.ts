@@ -2,13 +2,14 @@
  * Host memory and the software TLB's arrays placed in a buffer that someone
  * else owns: the wasm CPU engine gives the Mmu a region of its
  * WebAssembly memory, so that compiled code reaches guest memory and the
- * TLB's tags and host addresses with plain loads (docs/cpu.md, "The wasm
+ * TLB's tags, host and guest-physical addresses with plain loads (docs/cpu.md, "The wasm
  * engine"). Without an arena the Mmu allocates its own ArrayBuffers.
  */
 
 /**
  * Asked by the Mmu, once, for `bytes` bytes (host memory, a page of slack
- * to align it, and the software TLB's tag and host-address arrays):
+ * to align it, and the software TLB's tag, host-address and
+ * guest-physical-address arrays):
  * returns a buffer and the offset of a region of at least that size,
  * 8-aligned and all zeros (HostMemory hands out never-used frames without
  * clearing them), that the Mmu may use alone. The buffer must never be
