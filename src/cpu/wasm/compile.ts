@@ -54,7 +54,7 @@ import type { Mmu } from '../../mmu/index.js';
 import { F_ARITH, F_CF } from '../constants.js';
 import { Code, instantiate, moduleBytes, WA, type WasmMemory, type WasmTable } from './emit.js';
 import {
-  SL_BUDGET, SL_CF, SL_CSBASE, SL_CUR, SL_DIRTY, SL_E, SL_FETCHGPA, SL_N, SL_PAGE, SL_TAGX, JC_BITS, JC_SIZE, S_JC, SL_EIP, SL_ESP0, SL_EXIT, SL_FLSET, SL_LZA, SL_LZB, SL_LZBITS, SL_LZOP, SL_LZR, SL_MEASURE, SL_TAGR, SL_TAGW,
+  SL_BUDGET, SL_CF, SL_CSBASE, SL_CUR, SL_DIRTY, SL_E, SL_FETCHGPA, SL_N, SL_PAGE, SL_TAGX, JC_BITS, JC_SIZE, S_JC, SL_EIP, SL_ESP0, SL_EXIT, SL_FLSET, SL_LZA, SL_LZB, SL_LZBITS, SL_LZOP, SL_LZR, SL_MEASURE, SL_TAGR, SL_TAGW, SL_LAST, packLast,
   SLOT_COUNT, S_FASTR, S_FASTW, S_REG, S_SEGBASE, S_SLOTS, type WasmState,
 } from './state.js';
 
@@ -538,7 +538,10 @@ export function generateWasm(b: Block, page: Uint8Array, off: number, mmu: Mmu, 
       const last = k === insns.length - 1;
       g.k = k;
       infos.push({ rel, o32: d.o32, a32: d.a32, seg: d.seg, rep: d.rep, lock: d.lock });
-      if (last) f.const(0).const(0).load32(S_REG + 16).store32(slot(SL_ESP0));
+      if (last) {
+        f.const(0).const(0).load32(S_REG + 16).store32(slot(SL_ESP0));
+        f.const(0).const(packLast(rel, d.o32, d.a32, d.lock, d.rep, d.seg)).store32(slot(SL_LAST));
+      }
       const next = rel + d.len;
       // an instruction without a form here calls its interpreter handler (the code emitted for it so far taken back)
       const mark = f.bytes.length, prod = g.prod;
@@ -581,7 +584,7 @@ export function generateWasm(b: Block, page: Uint8Array, off: number, mmu: Mmu, 
   }
   f.end();
   f.get(P_N).const(insns.length).add();
-  return { w: new WasmBlock(b, index, infos, g.late, infos[infos.length - 1]!.rel, infos[infos.length - 1]!), code: f };
+  return { w: new WasmBlock(b, index, infos, g.late), code: f };
 }
 
 /** The low half of the product of locals p and q (IMUL), with the flags alu.ts mulFlags sets. */
@@ -962,16 +965,19 @@ function emit(g: Gen, d: Insn, page: Uint8Array, at: number, next: number, last:
 export class WasmBlock {
   /** the jump-cache entry that names it (WasmRuntime.enter), or -1 */
   jcAt = -1;
+  /** the block's guest-physical address and instruction count, here so that entering it reads only this record */
+  readonly gpa: number;
+  readonly count: number;
   constructor(
     readonly block: Block,
     /** its function's index in the runtime's table */
     readonly slot: number,
     readonly infos: InsnInfo[],
     readonly late: Map<number, Late>,
-    /** the last instruction's offset from the block's start */
-    readonly lastRel: number,
-    readonly last: InsnInfo,
-  ) {}
+  ) {
+    this.gpa = block.gpa | 0;
+    this.count = infos.length;
+  }
 }
 
 /** The type of a compiled block's function: (n, e) -> count or ~count. */
@@ -1180,13 +1186,13 @@ export class WasmRuntime {
 
   /** Names a block in the jump cache (its entry: address, table index, count). */
   enter(w: WasmBlock): void {
-    const gpa = w.block.gpa | 0;
+    const gpa = w.gpa;
     const at = 3 * jcIndex(gpa);
     const jc = this.jc;
     if (jc[at] === gpa && jc[at + 1] === w.slot) return;
     jc[at] = gpa;
     jc[at + 1] = w.slot;
-    jc[at + 2] = w.infos.length;
+    jc[at + 2] = w.count;
     w.jcAt = at;
   }
 }
@@ -1252,6 +1258,15 @@ function decode(c: Cpu, i: InsnInfo): void {
   c.lockPrefix = i.lock;
 }
 
+/** decode() from SL_LAST's packed word (packLast). */
+function decodePacked(c: Cpu, v: number): void {
+  c.o32 = (v & (1 << 12)) !== 0;
+  c.a32 = (v & (1 << 13)) !== 0;
+  c.lockPrefix = (v & (1 << 14)) !== 0;
+  c.rep = (v >>> 15) & 3;
+  c.segOverride = ((v >>> 17) & 7) - 1;
+}
+
 /**
  * The JitFn of every block compiled to WebAssembly (see the file's
  * comment): one function, so that V8 optimizes it once for all blocks.
@@ -1281,11 +1296,11 @@ export function runWasm(cpu: Cpu, b: Block, n: number, page: number): number {
   cpu.eip = S[SL_EIP]!;
   if (x >= 0) {
     // the whole block ran (the last of a chain): the contract's stores of its last instruction
-    const last = rt.blocks[S[SL_CUR]!]!;
-    cpu.instrEip = (S[SL_E]! + last.lastRel) | 0;
+    const last = S[SL_LAST]!;
+    cpu.instrEip = (S[SL_E]! + (last & 0xfff)) | 0;
     cpu.instrEsp = S[SL_ESP0]!;
     cpu.executed = x;
-    decode(cpu, last.last);
+    decodePacked(cpu, last);
     return S[SL_DIRTY] !== 0 ? ~x : x;
   }
   return x;

@@ -69,7 +69,20 @@ export const SL_FETCHGPA = 20;
  * tags (Mmu.tagX32)
  */
 export const SL_TAGX = 21;
+/**
+ * the last instruction of the block that ran last, packed (written by its
+ * code as it starts that instruction, a constant; runWasm unpacks it so as
+ * not to touch the block's records): its offset from the block's start in
+ * bits 0-11, then o32, a32, LOCK, REP (2 bits) and the segment override + 1
+ * (3 bits), as packLast
+ */
+export const SL_LAST = 22;
 export const SLOT_COUNT = 32;
+
+/** SL_LAST's value for a last instruction at `rel` with these decode fields. */
+export function packLast(rel: number, o32: boolean, a32: boolean, lock: boolean, rep: number, seg: number): number {
+  return rel | (o32 ? 1 << 12 : 0) | (a32 ? 1 << 13 : 0) | (lock ? 1 << 14 : 0) | (rep << 15) | ((seg + 1) << 17);
+}
 
 /**
  * The jump cache (compile.ts, WasmRuntime): JC_SIZE entries of three int32
