@@ -50,13 +50,14 @@ boot options:
                                  UTC; default 2026-01-01T00:00:00 without a terminal,
                                  so that runs are reproducible, and now on the console
   --max-instructions N           stop after N instructions
-  --engine interp|block|jit|wasm how the CPU runs instructions: jit runs decoded blocks from a
-                                 cache and compiles the hot ones to JavaScript (default),
-                                 wasm compiles them to WebAssembly where it can (guest and
-                                 host memory then at most 4 GiB), block only decodes them
-                                 once, interp decodes each instruction every time (the
-                                 reference); the same results every way (docs/cpu.md, "The
-                                 block engine", "The JIT", "The wasm engine")
+  --engine interp|block|jit|wasm how the CPU runs instructions: wasm runs decoded blocks from
+                                 a cache and compiles the hot ones to WebAssembly where it
+                                 can, else to JavaScript (the default where guest and host
+                                 memory fit in 4 GiB), jit compiles them to JavaScript (the
+                                 default above that), block only decodes them once, interp
+                                 decodes each instruction every time (the reference); the
+                                 same results every way (docs/cpu.md, "The block engine",
+                                 "The JIT", "The wasm engine")
   --cpu +NAME,-NAME              turn CPU features on or off (CPUID tells, the CPU
                                  enforces): pse, pae, pge, nx (on by default), smep,
                                  smap, apic (off; apic adds the local APIC, an IOAPIC
@@ -175,7 +176,7 @@ async function demo(args: string[]): Promise<void> {
 async function boot(args: string[]): Promise<number> {
   // --cpu's value starts with + or - by nature ('--cpu -pge'): joined to the option so that it is not read as one.
   args = args.flatMap((a, i) => (a === '--cpu' && /^[+-]/.test(args[i + 1] ?? '') ? [] : i > 0 && args[i - 1] === '--cpu' && /^[+-]/.test(a) ? [`--cpu=${a}`] : [a]));
-  const [{ rtcStartDate }, { bootGuest, multibootModules }, { guestFiles }, { DEFAULT_ENGINE, ENGINES }, { checkOutput, withOutput }, { CpuFeatureError, CpuFeatures }] = await Promise.all([
+  const [{ rtcStartDate }, { bootGuest, multibootModules }, { guestFiles }, { ENGINES }, { checkOutput, withOutput }, { CpuFeatureError, CpuFeatures }] = await Promise.all([
     import('./rtc-option.js'), import('./boot.js'), import('../guests/paths.js'), import('../cpu/cpu.js'), import('./output.js'), import('../cpu/features.js'),
   ]);
   const { values } = parseArgs({
@@ -200,8 +201,9 @@ async function boot(args: string[]): Promise<number> {
   });
   const mode = (values.mode ?? 'shadow') as ModeName;
   if (!MODE_NAMES.includes(mode)) throw new UsageError(`--mode: '${values.mode}' is not one of ${MODE_NAMES.join(', ')}`);
-  const engine = (values.engine ?? DEFAULT_ENGINE) as Engine;
-  if (!ENGINES.includes(engine)) throw new UsageError(`--engine: '${values.engine}' is not one of ${ENGINES.join(', ')}`);
+  // none given: the Machine's default (the wasm engine where memory fits, else the jit)
+  const engine = values.engine as Engine | undefined;
+  if (engine !== undefined && !ENGINES.includes(engine)) throw new UsageError(`--engine: '${values.engine}' is not one of ${ENGINES.join(', ')}`);
   let cpu: CpuFeatureSet;
   try {
     cpu = new CpuFeatures(values.cpu ?? '');

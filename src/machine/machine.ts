@@ -71,7 +71,13 @@ export interface MachineOptions {
   serial2Out?: (byte: number) => void;
   /** the date the CMOS clock holds at power-on (default: RTC_DEFAULT_START, a fixed date, so runs are reproducible) */
   startDate?: Date;
-  /** how the CPU runs instructions: the interpreter, decoded blocks, or decoded blocks with the hot ones compiled to JavaScript (docs/cpu.md); the same results every way (default DEFAULT_ENGINE, 'jit') */
+  /**
+   * how the CPU runs instructions: the interpreter, decoded blocks, or
+   * decoded blocks with the hot ones compiled to JavaScript or WebAssembly
+   * (docs/cpu.md); the same results every way. Default: 'wasm', the
+   * fastest, when guest and host memory fit in a WebAssembly memory
+   * (4 GiB), else 'jit' (cpu.engine says which runs)
+   */
   engine?: Engine;
   /** the CPU features CPUID advertises and the CPU allows: a CpuFeatures, or its specification such as '+smep,-pge' (default: features.ts's defaults) */
   cpu?: CpuFeatures | string;
@@ -134,9 +140,12 @@ export class Machine {
     if (this.memoryBytes < 2 << 20) throw new RangeError(`guest memory of ${this.memoryBytes} bytes is below the 2 MiB minimum`);
     this.clock = new VirtualClock(o.nsPerInstruction ?? 1);
     this.io = new IoBus();
-    // The wasm engine keeps host memory and the software TLB in its WebAssembly memory (src/cpu/wasm/state.ts).
-    const wasm = o.engine === 'wasm' ? new WasmState() : undefined;
+    // The wasm engine keeps host memory and the software TLB in its WebAssembly memory (src/cpu/wasm/state.ts);
+    // by default, where they do not fit there, the jit runs instead.
+    let wasm = o.engine === 'wasm' || o.engine === undefined ? new WasmState(o.engine === undefined) : undefined;
     this.mmu = new Mmu({ ...o.mmu, mode: o.mode, guestMemory: this.memoryBytes, holes: [VGA_HOLE], rom: [BIOS_ROM], mmio: this.io.mmio, ...(wasm !== undefined ? { arena: wasm.provide } : {}) });
+    if (wasm !== undefined && wasm.memory === null) wasm = undefined;
+    const engine: Engine = o.engine ?? (wasm !== undefined ? 'wasm' : 'jit');
     const features = o.cpu instanceof CpuFeatures ? o.cpu : new CpuFeatures(o.cpu ?? '');
     const rom = new Uint8Array(BIOS_ROM.bytes).fill(0xff);
     this.pic = new Pic(this.io);
@@ -178,7 +187,7 @@ export class Machine {
     this.pci = new PciBus(this.io, { onReset: reset });
     this.post = new PostPort(this.io);
     this.fwCfg = new FwCfg(this.io, { ramBytes: this.memoryBytes });
-    this.cpu = new Cpu({ mmu: this.mmu, io: this.io, clock: this.clock, pic: this.intc, features, ...(o.engine !== undefined ? { engine: o.engine } : {}), ...(wasm !== undefined ? { wasm } : {}) });
+    this.cpu = new Cpu({ mmu: this.mmu, io: this.io, clock: this.clock, pic: this.intc, features, engine, ...(wasm !== undefined ? { wasm } : {}) });
     this.cpu.ferrSink = (active: boolean): void => irqs.setIrq(13, active);
     const lapic = this.lapic;
     if (lapic !== null) {

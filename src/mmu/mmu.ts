@@ -124,7 +124,8 @@ export interface MmuOptions {
   /**
    * Where host memory and the software TLB's tag and host-address arrays
    * go (host/arena.ts): the wasm CPU engine gives a region of its
-   * WebAssembly memory. Default: buffers of the Mmu's own.
+   * WebAssembly memory. Default (and when the provider returns null):
+   * buffers of the Mmu's own.
    */
   arena?: ArenaProvider;
 }
@@ -309,7 +310,7 @@ export class Mmu {
       // host memory is page-aligned in the region: a page of slack for that
       const bytes = o.hostMemory + PAGE_SIZE + SoftTlb.arenaBytes(o.softTlbBits);
       const r = o.arena(bytes);
-      arena = new Arena(r.buffer, r.base, bytes);
+      if (r !== null) arena = new Arena(r.buffer, r.base, bytes);
     }
     this.host = new HostMemory(o.hostMemory, arena);
     const ranges = [...o.holes, ...o.rom];

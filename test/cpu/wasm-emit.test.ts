@@ -151,11 +151,21 @@ describe('the wasm engine\'s memory (src/cpu/wasm/state.ts)', () => {
   it('does it refuse, with a message naming the way out, guest and host memory beyond a WebAssembly memory\'s 4 GiB, and a second Mmu?', () => {
     expect(() => new WasmState().provide(4 * 2 ** 30)).toThrow(/more than a WebAssembly memory's 4 GiB; use --engine jit/);
     const st = new WasmState();
-    const { buffer, base } = st.provide(1 << 20);
+    const { buffer, base } = st.provide(1 << 20)!;
     expect(base).toBe(STATE_BYTES);
     expect(buffer.byteLength).toBeGreaterThanOrEqual(STATE_BYTES + (1 << 20));
     expect(buffer).toBe(st.memory!.buffer);
     expect(() => st.provide(4096)).toThrow(/already holds an Mmu/);
+  });
+
+  it('does a WasmState made for a default engine answer a request beyond 4 GiB with null, and does an Mmu given that null allocate its own memory?', () => {
+    const st = new WasmState(true);
+    expect(st.provide(4 * 2 ** 30)).toBeNull();
+    expect(st.memory).toBeNull();
+    const mmu = new Mmu({ guestMemory: 4 << 20, arena: () => null });
+    mmu.writePhys(0x1000, 4, 0x12345678);
+    expect(mmu.readPhys(0x1000, 4)).toBe(0x12345678);
+    expect(mmu.host.buffer.byteLength).toBeGreaterThan(0);
   });
 
   it('does a Cpu under the wasm engine refuse an Mmu made without the WasmState\'s arena?', () => {

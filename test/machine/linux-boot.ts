@@ -9,9 +9,9 @@
  * boots with `--cpu +apic` (the local APIC and IOAPIC, found through the MP
  * table: docs/cpu.md, "Interrupts"), the 686-pae kernel on the default CPU
  * (interrupts through the 8259s). Naive
- * boots with the interpreter, shadow with the jit (src/cpu/jit.ts) and
- * slat with the wasm engine (src/cpu/wasm/), so the same comparison
- * checks the engines against each other too.
+ * boots with the interpreter, shadow with the wasm engine (src/cpu/wasm/,
+ * the default) and slat with the jit (src/cpu/jit.ts), so the same
+ * comparison checks the engines against each other too.
  *
  * Each boot runs in a child process on the compiled code (see
  * linux-boot-runner.mjs); one test file per kernel lets the two kernels boot
@@ -27,8 +27,8 @@ export const CPU_OF_FLAVOUR: Record<string, string> = { '686': '+apic', '686-pae
 
 /**
  * The CPU engine each kernel boots with in each mode: the interpreter (the
- * reference) under naive, the jit (the default) under shadow, the wasm
- * engine under slat. The block engine alone (blocks never compiled) is
+ * reference) under naive, the wasm engine (the default) under shadow, the
+ * jit under slat. The block engine alone (blocks never compiled) is
  * not among them: it took longer than the interpreter's boot, the
  * suite's longest part, while its block loop (Cpu.runBlock) runs every
  * block the jit and wasm engines have not compiled yet, over a hundred
@@ -37,8 +37,8 @@ export const CPU_OF_FLAVOUR: Record<string, string> = { '686': '+apic', '686-pae
  * guest in every mode in engine-diff.
  */
 export const ENGINE_OF: Record<string, Record<string, 'interp' | 'block' | 'jit' | 'wasm'>> = {
-  '686': { naive: 'interp', shadow: 'jit', slat: 'wasm' },
-  '686-pae': { naive: 'interp', shadow: 'jit', slat: 'wasm' },
+  '686': { naive: 'interp', shadow: 'wasm', slat: 'jit' },
+  '686-pae': { naive: 'interp', shadow: 'wasm', slat: 'jit' },
 };
 
 const boot = (flavour: string, mode: string): Promise<LinuxBoot> => bootLinux(flavour, mode, ENGINE_OF[flavour]![mode]!, CPU_OF_FLAVOUR[flavour]!);

@@ -109,10 +109,19 @@ export class WasmState {
   /** the compiled blocks' table and shared imports (compile.ts), made with the first block compiled */
   runtime: WasmRuntime | null = null;
 
+  /**
+   * `fallback`: a request beyond a WebAssembly memory's 4 GiB gets null
+   * (the Mmu then allocates its own buffers and memory stays null: the
+   * caller runs another engine) instead of an error. Machine's default
+   * engine does this.
+   */
+  constructor(private readonly fallback = false) {}
+
   readonly provide: ArenaProvider = (bytes: number) => {
     if (this.memory !== null) throw new Error('wasm engine: this memory already holds an Mmu (one WasmState per machine)');
     const pages = Math.ceil((STATE_BYTES + bytes) / WASM_PAGE);
     if (pages > MAX_PAGES) {
+      if (this.fallback) return null;
       throw new RangeError(`wasm engine: guest and host memory need ${((STATE_BYTES + bytes) / 2 ** 30).toFixed(2)} GiB, more than a WebAssembly memory's 4 GiB; use --engine jit`);
     }
     this.memory = new WA.Memory({ initial: pages, maximum: pages });

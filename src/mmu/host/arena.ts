@@ -13,9 +13,10 @@
  * returns a buffer and the offset of a region of at least that size,
  * 8-aligned and all zeros (HostMemory hands out never-used frames without
  * clearing them), that the Mmu may use alone. The buffer must never be
- * detached (a WebAssembly memory must not grow).
+ * detached (a WebAssembly memory must not grow). Or null: no region of
+ * that size, and the Mmu allocates its own buffers as without an arena.
  */
-export type ArenaProvider = (bytes: number) => { buffer: ArrayBuffer; base: number };
+export type ArenaProvider = (bytes: number) => { buffer: ArrayBuffer; base: number } | null;
 
 /** A bump allocator over [base, base + bytes) of a buffer. */
 export class Arena {
