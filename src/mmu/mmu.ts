@@ -28,7 +28,7 @@ import { FMT_L4, FMT_L5, FMT_PAE, FORMAT_NAMES, guestFormatOf, type FormatId, ty
 import { PagingState } from './paging/state.js';
 import { Walker } from './paging/walker.js';
 import { CTX_SUP, CTX_SUP_AC, CTX_USER, KIND_R, KIND_W, KIND_X, SLOT_GLOBAL, SoftTlb, W_TAGS } from './tlb/soft.js';
-import { FILL_FAULT, FILL_MMIO, PG_ALL, PG_CONTROLS, PG_GLOBAL, PG_PKRU, Translation, type Mode, type ModeName, MODE_NAMES } from './modes/mode.js';
+import { FILL_FAULT, FILL_MMIO, PG_ALL, PG_CONTROLS, PG_GLOBAL, PG_PKRU, REPEATS_IN_A_ROW, REPEATS_NONE, Translation, type Mode, type ModeName, MODE_NAMES } from './modes/mode.js';
 import { NaiveMode } from './modes/naive.js';
 import { ShadowMode, type ShadowOptions } from './modes/shadow.js';
 import { SlatMode, type SlatOptions } from './modes/slat.js';
@@ -576,11 +576,25 @@ export class Mmu {
    * One loop with the hit path written out, so that the cost model's calls
    * (observe, the mode's model, the modeled TLB lookup) are what V8
    * inlines, instead of a call per access through the caller and translate().
+   *
+   * With the cost model on, no observer and countRepeats set, an access
+   * that the mode's model() would play as nothing but L1 hits (Mode.repeats:
+   * the third in a row to one page, of its kind) is counted here and
+   * handed to the mode at the run's end (Mode.addRepeats) instead of being
+   * modeled: the counters come out the same (docs/mmu.md, "Replaying runs
+   * of accesses"). The pages compared are of this run only: nothing else
+   * reaches the mode between its accesses.
    */
   translateRun(ops: Uint16Array, addr: Int32Array, args: Int32Array, accOf: Int32Array, hiBit: number, accOr: number, i: number, end: number, g: number): number {
     const soft = this.soft;
     const tags = soft.tags;
     const mask = this.tlbMask;
+    const repeats = this.countRepeats && this.modelOn && this.observer === null ? this.mode.repeats : REPEATS_NONE;
+    const inARow = repeats === REPEATS_IN_A_ROW;
+    // per kind (data, fetch; in a row: both in d*): the page modeled last (high half, page number) and whether the one
+    // before was the same
+    let dHi = 0, dPage = -1, dTwice = false, dFetch = false, xHi = 0, xPage = -1, xTwice = false;
+    let reads = 0, writes = 0, fetches = 0;
     let gpa = -1;
     for (; i < end; i++) {
       const op = ops[i]!;
@@ -592,13 +606,60 @@ export class Mmu {
       const slot = (lo >>> 12) & mask;
       if (tags[ctx * 3 + kind]![slot] !== (hi >>> 0) * 1048576 + (lo >>> 12)) break;
       if (op & hiBit) g++;
-      if (this.measure) this.observe(slot, lo, hi, acc);
       gpa = soft.gpa[slot]! + (lo & 0xfff);
+      if (!this.measure) continue;
+      if (repeats !== REPEATS_NONE) {
+        const page = lo >>> 12;
+        if (inARow) {
+          const fetch = kind === KIND_X;
+          if (page === dPage && hi === dHi && fetch === dFetch) {
+            if (dTwice) {
+              if (fetch) fetches++; else if (kind === KIND_W) writes++; else reads++;
+              continue;
+            }
+            dTwice = true;
+          } else {
+            // another page or kind; one translated at another size is never counted here (page -1)
+            dPage = soft.shift[slot] === 12 ? page : -1;
+            dHi = hi;
+            dFetch = fetch;
+            dTwice = false;
+          }
+        } else if (kind === KIND_X) {
+          if (page === xPage && hi === xHi) {
+            if (xTwice) { fetches++; continue; }
+            xTwice = true;
+          } else {
+            xPage = page;
+            xHi = hi;
+            xTwice = false;
+          }
+        } else if (page === dPage && hi === dHi) {
+          if (dTwice) {
+            if (kind === KIND_W) writes++; else reads++;
+            continue;
+          }
+          dTwice = true;
+        } else {
+          dPage = page;
+          dHi = hi;
+          dTwice = false;
+        }
+      }
+      this.observe(slot, lo, hi, acc);
     }
+    if (reads + writes + fetches !== 0) this.mode.addRepeats(reads, writes, fetches);
     if (gpa >= 0) this.lastGpa = gpa;
     this.runArg = g;
     return i;
   }
+
+  /**
+   * Whether translateRun counts accesses that repeat a page itself where
+   * the mode allows it (Mode.repeats); the counters are the same either
+   * way (tests and `bench/text-loop.ts --no-repeats` turn it off to compare).
+   */
+  countRepeats = true;
 
   /** translateRun(): the operand cursor at the access it stopped before */
   runArg = 0;

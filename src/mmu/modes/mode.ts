@@ -103,6 +103,13 @@ export const PG_PKRU = 8;
 /** CR3 (with PCID) and the PAE PDPTEs: sent through onCr3, not onPagingChange */
 export const PG_ALL = PG_FORMAT | PG_CONTROLS | PG_GLOBAL | PG_PKRU;
 
+/** Mode.repeats: no access is counted without model(). */
+export const REPEATS_NONE = 0;
+/** Mode.repeats: the third access in a row of a kind to one 4 KiB page, other kinds between or not. */
+export const REPEATS_BY_KIND = 1;
+/** Mode.repeats: the third access in a row to one 4 KiB page, of one kind, translated at 4 KiB. */
+export const REPEATS_IN_A_ROW = 2;
+
 export interface Mode {
   readonly name: ModeName;
   /**
@@ -129,6 +136,26 @@ export interface Mode {
    * global flag.
    */
   model(gvaLo: number, gvaHi: number, acc: number, gpa: number, tlbShift: number, global: number): void;
+  /**
+   * Which accesses model() plays as nothing but L1 hits (the access and
+   * its hits counted, no other state changed), so that Mmu.translateRun
+   * may count them itself and hand the counts to addRepeats; fixed for the
+   * mode's life. The kinds are instruction fetches, and data (reads and
+   * writes together). REPEATS_NONE: none. REPEATS_BY_KIND: an access whose
+   * two predecessors of its kind were to its 4 KiB page, whatever came
+   * between of the other kind: model() looks every access up at 4 KiB in
+   * one TLB whose L1 arrays for 4 KiB pages exist (at least one set) and
+   * are separate for fetches and data, and depends on nothing but the page
+   * and the kind. REPEATS_IN_A_ROW: an access translated at 4 KiB whose two
+   * predecessors were of its kind and page, with nothing between. Either
+   * way the first of the three leaves the page in its L1 arrays (hit, or
+   * filled after a miss), the second hits it there and becomes each
+   * array's last hit, so the third hits those last-hit entries and changes
+   * no stamp.
+   */
+  readonly repeats: number;
+  /** Counts `reads`, `writes` and `fetches` accesses of the kind `repeats` describes, as model() would have counted them. */
+  addRepeats(reads: number, writes: number, fetches: number): void;
   /**
    * The guest's paging state changed (after the Mmu rebuilt its walk
    * context): `what` holds PG_* bits saying which registers changed. Every

@@ -15,8 +15,8 @@ import { FRAME_HOST_TABLE, PAGE_SIZE } from '../host/memory.js';
 import { ACC_FETCH, ACC_WRITE, PTE_A, PTE_D, PTE_P, PTE_RW, PTE_HI_XD } from '../paging/bits.js';
 import { FMT_NONE, FMT_PAE, hostWalkContext, type WalkContext } from '../paging/format.js';
 import { HOST_PORT, Walker, WALK_NO_CHECK, WALK_OK, type TablePort } from '../paging/walker.js';
-import { HardwareTlb, TLB_MISS, WalkCaches } from '../tlb/hardware.js';
-import { FILL_FAULT, FILL_MMIO, FILL_OK, PG_PKRU, type Mode, type ModeHost, type Translation } from './mode.js';
+import { addAccesses, HardwareTlb, TLB_MISS, WalkCaches } from '../tlb/hardware.js';
+import { FILL_FAULT, FILL_MMIO, FILL_OK, PG_PKRU, REPEATS_IN_A_ROW, REPEATS_NONE, type Mode, type ModeHost, type Translation } from './mode.js';
 import { guestWalk } from './guest-walk.js';
 import { dumpTable } from './dump.js';
 
@@ -60,6 +60,7 @@ export class NaiveMode implements Mode {
     // guest-side TLB figures to set beside shadow's and slat's tlb.*.
     this.vtlb = new HardwareTlb(mmu.tlbGeometry, mmu.counters, VTLB_IDS);
     this.hw = new HardwareTlb(mmu.tlbGeometry, mmu.counters);
+    this.repeats = this.vtlb.l1For4k && this.hw.l1For4k ? REPEATS_IN_A_ROW : REPEATS_NONE;
     this.hostPwc = new WalkCaches(mmu.tlbGeometry.pwc, mmu.counters);
   }
 
@@ -122,6 +123,24 @@ export class NaiveMode implements Mode {
   }
 
   assist(): void {}
+
+  /**
+   * In a row only (Mode.repeats): model() looks a 4 KiB translation up in
+   * the virtual TLB's L1 arrays, then the emulator's access in the host
+   * TLB, whose one data L1 array sees fetched and data pages alike (and a
+   * virtual-TLB miss's walk). Both TLBs need their 4 KiB L1 arrays.
+   */
+  readonly repeats: number;
+
+  addRepeats(reads: number, writes: number, fetches: number): void {
+    const c = this.mmu.counters;
+    const n = reads + writes + fetches;
+    addAccesses(c, reads, writes, fetches);
+    c[C_SW_TRANSLATE] += n;
+    this.vtlb.addL1Hits(reads + writes, fetches);
+    c[C_VTLB_HIT] += n;
+    this.hw.addL1Hits(n, 0);
+  }
 
   model(lo: number, hi: number, acc: number, gpa: number, shift: number, globalFlag: number): void {
     const mmu = this.mmu;

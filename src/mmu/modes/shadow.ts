@@ -46,10 +46,10 @@ import {
 } from '../paging/bits.js';
 import { FMT_32, FMT_L4, FMT_L5, FMT_NONE, FMT_PAE, hostWalkContext, type WalkContext } from '../paging/format.js';
 import { permissionFault, type TablePort } from '../paging/walker.js';
-import { HardwareTlb, TLB_MISS, WalkCaches } from '../tlb/hardware.js';
+import { addAccesses, HardwareTlb, TLB_MISS, WalkCaches } from '../tlb/hardware.js';
 import { ALL_TAGS, SLOT_HUGE, SLOT_LARGE, W_TAGS } from '../tlb/soft.js';
 import { WATCH_SHADOW } from '../watch.js';
-import { FILL_FAULT, FILL_MMIO, FILL_OK, PG_CONTROLS, PG_FORMAT, PG_GLOBAL, type Mode, type ModeHost, type Translation } from './mode.js';
+import { FILL_FAULT, FILL_MMIO, FILL_OK, PG_CONTROLS, PG_FORMAT, PG_GLOBAL, REPEATS_BY_KIND, REPEATS_NONE, type Mode, type ModeHost, type Translation } from './mode.js';
 import { guestWalk, rawLeafPkey } from './guest-walk.js';
 import { LinkPool } from './link-pool.js';
 import { dumpTable } from './dump.js';
@@ -186,6 +186,8 @@ export class ShadowMode implements Mode {
   private readonly mapPort: TablePort;
   // ---- modeled hardware ----
   private readonly hw: HardwareTlb;
+  /** model() counts the access and looks it up at 4 KiB in hw (Mode.repeats) */
+  readonly repeats: number;
   private readonly pwc: WalkCaches;
   /** scratch: cumulative guest access above each level, for the current install */
   private readonly accessAbove = new Int32Array(7);
@@ -220,6 +222,7 @@ export class ShadowMode implements Mode {
     this.sctx = hostWalkContext(4, mmu.state);
     this.mapPort = { entryHpa: (gpa: number) => mmu.map.hpaOf(gpa) };
     this.hw = new HardwareTlb(mmu.tlbGeometry, mmu.counters);
+    this.repeats = this.hw.l1For4k ? REPEATS_BY_KIND : REPEATS_NONE;
     this.pwc = new WalkCaches(mmu.tlbGeometry.pwc, mmu.counters);
   }
 
@@ -1035,6 +1038,11 @@ export class ShadowMode implements Mode {
   // =====================================================================
   // Cost model
   // =====================================================================
+
+  addRepeats(reads: number, writes: number, fetches: number): void {
+    addAccesses(this.mmu.counters, reads, writes, fetches);
+    this.hw.addL1Hits(reads + writes, fetches);
+  }
 
   model(lo: number, hi: number, acc: number): void {
     const c = this.mmu.counters;

@@ -27,8 +27,8 @@ import { ACC_FETCH, ACC_WRITE, EPT_MT_WB, EPT_RWX } from '../paging/bits.js';
 import { eptWalkContext, FMT_NONE, FMT_PAE, type WalkContext } from '../paging/format.js';
 import { HOST_PORT, Walker, WALK_NO_CHECK, WALK_OK, WALK_SET_AD, type TablePort } from '../paging/walker.js';
 import { ModelCache } from '../tlb/cache.js';
-import { HardwareTlb, TLB_MISS, WalkCaches } from '../tlb/hardware.js';
-import { FILL_FAULT, FILL_MMIO, FILL_OK, PG_PKRU, type Mode, type ModeHost, type Translation } from './mode.js';
+import { addAccesses, HardwareTlb, TLB_MISS, WalkCaches } from '../tlb/hardware.js';
+import { FILL_FAULT, FILL_MMIO, FILL_OK, PG_PKRU, REPEATS_BY_KIND, REPEATS_NONE, type Mode, type ModeHost, type Translation } from './mode.js';
 import { guestWalk } from './guest-walk.js';
 import { dumpTable } from './dump.js';
 
@@ -54,6 +54,8 @@ export class SlatMode implements Mode {
   private readonly usePwc: boolean;
   private readonly useNtlb: boolean;
   private readonly hw: HardwareTlb;
+  /** model() counts the access and looks it up at 4 KiB in hw (Mode.repeats) */
+  readonly repeats: number;
   private readonly gpwc: WalkCaches;
   private readonly eptPwc: WalkCaches;
   private readonly ntlb: ModelCache;
@@ -68,6 +70,7 @@ export class SlatMode implements Mode {
     this.usePwc = options.pwc ?? true;
     this.useNtlb = options.nestedTlb ?? true;
     this.hw = new HardwareTlb(mmu.tlbGeometry, mmu.counters);
+    this.repeats = this.hw.l1For4k ? REPEATS_BY_KIND : REPEATS_NONE;
     this.gpwc = new WalkCaches(mmu.tlbGeometry.pwc, mmu.counters);
     this.eptPwc = new WalkCaches(mmu.tlbGeometry.pwc, mmu.counters);
     this.ntlb = new ModelCache(mmu.tlbGeometry.nestedTlb.entries, mmu.tlbGeometry.nestedTlb.ways, 'nestedTlb');
@@ -154,6 +157,11 @@ export class SlatMode implements Mode {
   }
 
   assist(): void {}
+
+  addRepeats(reads: number, writes: number, fetches: number): void {
+    addAccesses(this.mmu.counters, reads, writes, fetches);
+    this.hw.addL1Hits(reads + writes, fetches);
+  }
 
   model(lo: number, hi: number, acc: number, _gpa: number, _shift: number, globalFlag: number): void {
     const mmu = this.mmu;

@@ -7,7 +7,7 @@
  * hardware would hit and count what it would do on a miss.
  */
 import {
-  C_L1D_HIT, C_L1D_MISS, C_L1I_HIT, C_L1I_MISS, C_L2_HIT, C_L2_MISS, C_PWC_HIT, C_PWC_MISS,
+  C_ACCESS_FETCH, C_ACCESS_READ, C_ACCESS_WRITE, C_L1D_HIT, C_L1D_MISS, C_L1I_HIT, C_L1I_MISS, C_L2_HIT, C_L2_MISS, C_PWC_HIT, C_PWC_MISS,
   C_TLB_FLUSH_ALL, C_TLB_FLUSH_NONGLOBAL, C_TLB_FLUSH_PAGE,
 } from '../counters.js';
 import type { TlbArrayGeometry, TlbGeometry } from '../defaults.js';
@@ -33,6 +33,13 @@ function sizeClass(shift: number): number {
 
 function cacheOf(g: TlbArrayGeometry | undefined, label: string): ModelCache | null {
   return g === undefined ? null : new ModelCache(g.entries, g.ways, label);
+}
+
+/** Counts accesses by kind, as every mode's model() does (Mode.addRepeats). */
+export function addAccesses(c: Float64Array, reads: number, writes: number, fetches: number): void {
+  c[C_ACCESS_READ] += reads;
+  c[C_ACCESS_WRITE] += writes;
+  c[C_ACCESS_FETCH] += fetches;
 }
 
 export const TLB_L1_HIT = 0;
@@ -73,6 +80,17 @@ export class HardwareTlb {
     this.l1i1g = cacheOf(geometry.l1i.g1, 'l1i.g1');
     this.l2 = new ModelCache(geometry.l2.k4m2.entries, geometry.l2.k4m2.ways, 'l2.k4m2');
     this.l2g = cacheOf(geometry.l2.g1, 'l2.g1');
+  }
+
+  /** Whether both L1 arrays for 4 KiB pages exist with at least one set (Mode.repeats). */
+  get l1For4k(): boolean {
+    return this.l1d4k !== null && this.l1d4k.sets > 0 && this.l1i4k !== null && this.l1i4k.sets > 0;
+  }
+
+  /** Counts L1 hits of 4 KiB lookups, as lookup4k counts them (Mode.addRepeats). */
+  addL1Hits(data: number, fetches: number): void {
+    this.counters[this.idL1dHit] += data;
+    this.counters[this.idL1iHit] += fetches;
   }
 
   /**
