@@ -1,6 +1,7 @@
 /** The soak parts, in the order npm run soak runs them. */
 import { bootMatrix } from './boot-matrix.js';
 import { mmuAdversary } from './mmu-adversary.js';
+import { repeats } from './repeats.js';
 import { traceFuzz } from './trace-fuzz.js';
 
 export interface SoakOptions {
@@ -19,4 +20,4 @@ export interface SoakPart {
   run: (o: SoakOptions) => Promise<string>;
 }
 
-export const soaks: SoakPart[] = [mmuAdversary, traceFuzz, bootMatrix];
+export const soaks: SoakPart[] = [mmuAdversary, repeats, traceFuzz, bootMatrix];
