@@ -11,6 +11,8 @@ import { Mmu } from '../../src/mmu/mmu.js';
 import { IoBus } from '../../src/io/bus.js';
 import { VirtualClock } from '../../src/io/clock.js';
 import { Pic } from '../../src/devices/pic.js';
+import { Block } from '../../src/cpu/block.js';
+import { WasmBlock, WasmRuntime } from '../../src/cpu/wasm/compile.js';
 
 describe('LEB128', () => {
   it('does uleb encode the boundaries of each byte count?', () => {
@@ -173,5 +175,41 @@ describe('the wasm engine\'s memory (src/cpu/wasm/state.ts)', () => {
     const io = new IoBus();
     const clock = new VirtualClock(1);
     expect(() => new Cpu({ mmu, io, clock, pic: new Pic(io), engine: 'wasm', wasm: new WasmState() })).toThrow(/the Mmu must be made with the arena of the WasmState/);
+  });
+});
+
+describe('the wasm engine\'s jump cache (WasmRuntime.enter, release)', () => {
+  it('does it keep two blocks of one set, move the first to the second way, and clear the entry of a dropped block wherever it went?', () => {
+    const st = new WasmState();
+    const mmu = new Mmu({ guestMemory: 4 << 20, arena: st.provide });
+    const rt = new WasmRuntime(mmu, st.memory!, st.pages);
+    // three addresses of one set: (gpa ^ gpa >>> 11) & 2047 is 0x10 for each
+    const make = (gpa: number): WasmBlock => {
+      const w = new WasmBlock(new Block(gpa, true, []), rt.reserve(), [], new Map());
+      rt.blocks[w.slot] = w;
+      return w;
+    };
+    const [a, b, c] = [make(0x10), make(0x811), make(0x1012)];
+    /** the blocks the cache names, by address */
+    const named = (): Record<number, number> => {
+      const out: Record<number, number> = {};
+      for (let i = 0; i < rt.jc.length; i += 3) if (rt.jc[i] !== -1) out[rt.jc[i]!] = rt.jc[i + 1]!;
+      return out;
+    };
+    rt.enter(a);
+    rt.enter(b);
+    expect(named()).toEqual({ 0x10: a.slot, 0x811: b.slot });
+    rt.enter(a); // named already (second way): nothing moves
+    expect(named()).toEqual({ 0x10: a.slot, 0x811: b.slot });
+    // a moved to the second way; dropping it must clear that entry
+    rt.release(a.slot);
+    expect(named()).toEqual({ 0x811: b.slot });
+    rt.enter(c);
+    rt.enter(a); // again (its index was freed; the record is reused here as a stand-in)
+    // a first, c second, b out of the cache
+    expect(named()).toEqual({ 0x10: a.slot, 0x1012: c.slot });
+    rt.release(b.slot); // not named: nothing to clear
+    rt.release(c.slot);
+    expect(named()).toEqual({ 0x10: a.slot });
   });
 });

@@ -1184,12 +1184,25 @@ export class WasmRuntime {
     return live.length;
   }
 
-  /** Names a block in the jump cache (its entry: address, table index, count). */
+  /**
+   * Names a block in the jump cache (its entry: address, table index,
+   * count): in the first way of its set, the block there moving to the
+   * second (and the second's leaving the cache), unless a way names it
+   * already.
+   */
   enter(w: WasmBlock): void {
     const gpa = w.gpa;
-    const at = 3 * jcIndex(gpa);
+    const at = 6 * jcSet(gpa);
     const jc = this.jc;
     if (jc[at] === gpa && jc[at + 1] === w.slot) return;
+    if (jc[at + 3] === gpa && jc[at + 4] === w.slot) return;
+    if (jc[at] !== -1) {
+      jc[at + 3] = jc[at]!;
+      jc[at + 4] = jc[at + 1]!;
+      jc[at + 5] = jc[at + 2]!;
+      const moved = this.blocks[jc[at + 1]!];
+      if (moved != null && moved.jcAt === at) moved.jcAt = at + 3;
+    }
     jc[at] = gpa;
     jc[at + 1] = w.slot;
     jc[at + 2] = w.count;
@@ -1197,9 +1210,9 @@ export class WasmRuntime {
   }
 }
 
-/** A guest-physical address's jump-cache entry. */
-function jcIndex(gpa: number): number {
-  return (gpa ^ (gpa >>> JC_BITS)) & (JC_SIZE - 1);
+/** A guest-physical address's jump-cache set (two entries). */
+function jcSet(gpa: number): number {
+  return (gpa ^ (gpa >>> (JC_BITS - 1))) & (JC_SIZE / 2 - 1);
 }
 
 /**
@@ -1239,8 +1252,10 @@ function dispatcher(tlbMask: number, gpas: number): Code {
   f.end();
   // its block in the jump cache, fitting in the slice?
   f.const(0).load32(slot(SL_FETCHGPA)).get(lin).const(0xfff).and().add().tee(gpa);
-  f.get(gpa).const(JC_BITS).shrU().xor().const(JC_SIZE - 1).and().const(12).mul().set(at);
-  f.get(at).load32(S_JC).get(gpa).ne().if().get(x).return().end();
+  f.get(gpa).const(JC_BITS - 1).shrU().xor().const(JC_SIZE / 2 - 1).and().const(24).mul().set(at);
+  f.get(at).load32(S_JC).get(gpa).ne().if();
+  f.get(at).const(12).add().tee(at).load32(S_JC).get(gpa).ne().if().get(x).return().end();
+  f.end();
   f.get(x).get(at).load32(S_JC + 8).add().const(0).load32(slot(SL_BUDGET)).gtS().if().get(x).return().end();
   f.get(at).load32(S_JC + 4).set(SLOT);
   f.get(x).set(N);

@@ -87,8 +87,8 @@ export function packLast(rel: number, o32: boolean, a32: boolean, lock: boolean,
 /**
  * The jump cache (compile.ts, WasmRuntime): JC_SIZE entries of three int32
  * (a block's guest-physical address, its table index, its instruction
- * count), at S_JC; an empty entry has address -1 and a count no slice
- * holds. The dispatcher follows it from one compiled block to the next,
+ * count), at S_JC, in sets of two (WasmRuntime.enter); an empty entry has
+ * address -1 and a count no slice holds. The dispatcher follows it from one compiled block to the next,
  * on the same page or another, without returning to JavaScript.
  */
 export const S_JC = 1024;
