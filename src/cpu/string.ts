@@ -26,9 +26,15 @@ export function stringOp(c: Cpu, kind: number, size: number): void {
   }
   // REP: CX/ECX counts; CMPS/SCAS also stop on the ZF condition of REPE/REPNE.
   const conditional = kind === 1 || kind === 4;
+  // REP STOS and REP MOVS upward with 32-bit addresses and flat segments:
+  // runs of elements on one page at a time where the MMU's fast path takes
+  // them (Mmu.fillRun, copyRun), the rest one by one. The instruction's
+  // effect is the same either way: all of it runs in this one call.
+  const runs = a32 && step > 0 && (kind === 2 ? c.segFastW[ES] !== 0 : kind === 0 && c.segFastW[ES] !== 0 && c.segFastR[src] !== 0);
   for (;;) {
     const count = a32 ? c.reg32[1]! : c.reg16[2]!;
     if (count === 0) return;
+    if (runs && runOf(c, kind, size, src, count >>> 0)) continue;
     element(c, kind, size, step, src, a32);
     if (a32) c.reg32[1] = (count - 1) | 0;
     else c.reg16[2] = count - 1;
@@ -37,6 +43,26 @@ export function stringOp(c: Cpu, kind: number, size: number): void {
       if (rep === 2 ? !zf : zf) return;
     }
   }
+}
+
+/**
+ * A run of a REP STOS or MOVS upward (see stringOp) from ECX = `count`:
+ * true when the MMU took one (EDI, ESI and ECX then moved past it).
+ */
+function runOf(c: Cpu, kind: number, size: number, src: number, count: number): boolean {
+  const di = c.reg32[7]!, dst = (c.segBase[ES]! + di) | 0;
+  let n: number;
+  if (kind === 2) {
+    n = c.mmu.fillRun(dst, size === 1 ? c.reg8[0]! : size === 2 ? c.reg16[0]! : c.reg32[0]!, size, count);
+  } else {
+    const si = c.reg32[6]!;
+    n = c.mmu.copyRun((c.segBase[src]! + si) | 0, dst, size, count);
+    if (n !== 0) c.reg32[6] = (si + n * size) | 0;
+  }
+  if (n === 0) return false;
+  c.reg32[7] = (di + n * size) | 0;
+  c.reg32[1] = (count - n) | 0;
+  return true;
 }
 
 function element(c: Cpu, kind: number, size: number, step: number, src: number, a32: boolean): void {

@@ -520,6 +520,73 @@ export class Mmu {
     this.writeSlow(lin, 0, 4, value, this.ctxAcc | ACC_WRITE);
   }
 
+  // ---- runs of elements (a CPU's REP STOS and REP MOVS) ----
+
+  /**
+   * Writes `value` (`size` 1, 2 or 4 bytes) to `count` consecutive
+   * elements from linear address `lin` upward, as far as the write fast
+   * path would take them one by one: on the page of `lin` while its write
+   * tag is in the software TLB, with no observer and no cost model.
+   * Returns the elements written (0 when the first needs the slow path: a
+   * miss, a watched or read-only frame, an element across the page end, or
+   * measuring on), so that the caller writes that one with wr* and tries
+   * again after it. wr*'s fast path changes nothing but the bytes (write
+   * tags are withheld from watched frames, ROM and MMIO), so the result is
+   * that of `n` calls of wr*.
+   */
+  fillRun(lin: number, value: number, size: number, count: number): number {
+    if (this.measure) return 0;
+    const i = (lin >>> 12) & this.tlbMask;
+    if (this.tagW32[i] !== lin >>> 12) return 0;
+    const off = lin & 0xfff;
+    const n = Math.min(count, Math.floor((0x1000 - off) / size));
+    if (n <= 0) return 0;
+    const hpa = this.tlbHpa[i]! + off;
+    if (size === 1) this.u8.fill(value, hpa, hpa + n);
+    else if (size === 2 && (hpa & 1) === 0) this.u16.fill(value, hpa >>> 1, (hpa >>> 1) + n);
+    else if (size === 4 && (hpa & 3) === 0) this.i32.fill(value, hpa >>> 2, (hpa >>> 2) + n);
+    else if (size === 2) for (let k = 0; k < n; k++) this.dv.setUint16(hpa + 2 * k, value, true);
+    else for (let k = 0; k < n; k++) this.dv.setInt32(hpa + 4 * k, value, true);
+    return n;
+  }
+
+  /**
+   * Copies `count` elements of `size` bytes from linear address `src`
+   * upward to `dst` upward, each read then written in turn, as the read
+   * and write fast paths would take them one by one (see fillRun): on the
+   * two pages while their read and write tags are in the software TLB.
+   * Returns the elements copied (0: the first needs the slow path).
+   * Overlapping ranges come out as the one-by-one copy leaves them: with
+   * the destination above the source, elements already written are read
+   * again.
+   */
+  copyRun(src: number, dst: number, size: number, count: number): number {
+    if (this.measure) return 0;
+    const i = (src >>> 12) & this.tlbMask, j = (dst >>> 12) & this.tlbMask;
+    if (this.tagR32[i] !== src >>> 12 || this.tagW32[j] !== dst >>> 12) return 0;
+    const so = src & 0xfff, dof = dst & 0xfff;
+    const n = Math.min(count, Math.floor((0x1000 - so) / size), Math.floor((0x1000 - dof) / size));
+    if (n <= 0) return 0;
+    const s = this.tlbHpa[i]! + so, d = this.tlbHpa[j]! + dof, bytes = n * size;
+    if (d <= s || d >= s + bytes) {
+      // no element reads what an earlier one wrote: the same as copying the bytes at once
+      this.u8.copyWithin(d, s, s + bytes);
+    } else if (size === 4 && ((s | d) & 3) === 0) {
+      const m = this.i32;
+      for (let k = 0, a = s >>> 2, b = d >>> 2; k < n; k++) m[b + k] = m[a + k]!;
+    } else if (size === 1) {
+      const m = this.u8;
+      for (let k = 0; k < n; k++) m[d + k] = m[s + k]!;
+    } else {
+      const v = this.dv;
+      for (let k = 0; k < bytes; k += size) {
+        if (size === 2) v.setUint16(d + k, v.getUint16(s + k, true), true);
+        else v.setInt32(d + k, v.getInt32(s + k, true), true);
+      }
+    }
+    return n;
+  }
+
   /** ACC_USER / ACC_AC bits of the current privilege context */
   ctxAcc = 0;
 
