@@ -12,7 +12,7 @@
  * byte and displacement under the address size, and the immediate.
  */
 import { OPCODES } from './execute.js';
-import type { ImmKind } from './ops/common.js';
+import type { ImmKind, LongForm } from './ops/common.js';
 
 /** The bytes ran out before the instruction did. */
 export const LENGTH_SHORT = 0;
@@ -103,6 +103,99 @@ export function instructionLength(bytes: ArrayLike<number>, start: number, big: 
     case I_G3B: if (reg < 2) i += 1; break;
     case I_G3Z: if (reg < 2) i += o32 ? 4 : 2; break;
   }
+  if (i > end) return LENGTH_SHORT;
+  return i - start;
+}
+
+// ---- 64-bit mode ----
+
+// Per opcode in 64-bit mode: the LongForm of its entry (OpcodeEntry.long), as a small code.
+const L_SAME = 0, L_INVALID = 1, L_REX = 2, L_D64 = 3, L_F64 = 4, L_IMM64 = 5;
+const LONG_CODES: Record<LongForm, number> = { invalid: L_INVALID, rex: L_REX, d64: L_D64, f64: L_F64, movsxd: L_SAME, imm64: L_IMM64 };
+const LONG_ONE = new Uint8Array(256);
+const LONG_0F = new Uint8Array(256);
+for (const e of OPCODES) {
+  if (e.long === undefined) continue;
+  for (const op of e.opcodes) (e.map === 'one' ? LONG_ONE : LONG_0F)[op] = LONG_CODES[e.long];
+}
+
+/** The longest instruction: 15 bytes; a longer one raises #GP (SDM vol. 2A, 2.3.11). */
+export const MAX_LENGTH = 15;
+
+/**
+ * The length of the instruction at bytes[start] in 64-bit mode (CS.L = 1),
+ * from the same descriptions as instructionLength and their 64-bit facts
+ * (OpcodeEntry.long): legacy prefixes, then REX prefixes (40-4F; only the
+ * last one right before the opcode counts, so a legacy prefix after a REX
+ * makes it count for nothing, SDM vol. 2A, 2.2.1), the opcode, the
+ * ModR/M byte with SIB and displacement under 32- or 64-bit addressing
+ * (the same lengths: mod 00 r/m 101 is RIP + disp32), and the immediate:
+ * Iz is 4 bytes unless the operand size is 16 bits (66 without REX.W, and
+ * never for the f64 branches), MOV r64, imm64 (B8-BF with REX.W) takes 8,
+ * a moffs is 8 bytes (4 with 67). Returns LENGTH_INVALID for an opcode
+ * 64-bit mode does not have (i64, or not described) and for more than 15
+ * bytes, LENGTH_SHORT when `bytes` ends first.
+ */
+export function instructionLength64(bytes: ArrayLike<number>, start: number): number {
+  const end = bytes.length;
+  let i = start;
+  let o16 = false, a32 = false, rexW = false;
+  for (;;) {
+    if (i >= end) return LENGTH_SHORT;
+    const b = bytes[i]!;
+    if (PREFIX[b] !== 0) {
+      if (b === 0x66) o16 = true;
+      else if (b === 0x67) a32 = true;
+      rexW = false;
+    } else if ((b & 0xf0) === 0x40) {
+      rexW = (b & 8) !== 0;
+    } else {
+      break;
+    }
+    if (++i - start >= MAX_LENGTH) return LENGTH_INVALID;
+  }
+  let op = bytes[i++]!;
+  let form = FORM_ONE[op]!;
+  let long = LONG_ONE[op]!;
+  if (op === 0x0f) {
+    if (i >= end) return LENGTH_SHORT;
+    op = bytes[i++]!;
+    form = FORM_0F[op]!;
+    long = LONG_0F[op]!;
+  }
+  if ((form & DEFINED) === 0 || long === L_INVALID) return LENGTH_INVALID;
+  let reg = 0;
+  if (form & MODRM) {
+    if (i >= end) return LENGTH_SHORT;
+    const m = bytes[i++]!;
+    reg = (m >> 3) & 7;
+    const mod = m >> 6, rm = m & 7;
+    if (mod !== 3) {
+      if (rm === 4) {
+        if (i >= end) return LENGTH_SHORT;
+        const sib = bytes[i++]!;
+        if (mod === 0 && (sib & 7) === 5) i += 4;
+      } else if (mod === 0 && rm === 5) {
+        i += 4;
+      }
+      if (mod === 1) i += 1;
+      else if (mod === 2) i += 4;
+    }
+  }
+  // the immediate's operand size: 16 bits only with 66, no REX.W, and an entry that is not f64
+  const z = o16 && !rexW && long !== L_F64 ? 2 : 4;
+  switch (form & 0x0f) {
+    case I_NONE: break;
+    case I_B: i += 1; break;
+    case I_W: i += 2; break;
+    case I_Z: i += long === L_IMM64 && rexW ? 8 : z; break;
+    case I_MOFFS: i += a32 ? 4 : 8; break;
+    case I_AP: return LENGTH_INVALID;
+    case I_WB: i += 3; break;
+    case I_G3B: if (reg < 2) i += 1; break;
+    case I_G3Z: if (reg < 2) i += z; break;
+  }
+  if (i - start > MAX_LENGTH) return LENGTH_INVALID;
   if (i > end) return LENGTH_SHORT;
   return i - start;
 }

@@ -80,7 +80,32 @@ export interface OpcodeEntry {
   readonly modrm: boolean;
   /** what follows the opcode and the ModR/M bytes */
   readonly imm: ImmKind;
+  /** what the opcodes are in 64-bit mode, where they differ from the default (see LongForm) */
+  readonly long?: LongForm;
+  /** for an opcode group: LongForm by the ModR/M reg field, where the forms differ (group 5) */
+  readonly longByReg?: readonly (LongForm | undefined)[];
 }
+
+/**
+ * What an entry's opcodes are in 64-bit mode, where that is not the
+ * default: the same instruction, its operand size 32 bits (64 with REX.W,
+ * 16 with 66, REX.W winning) and its address size 64 bits (32 with 67);
+ * a ModR/M byte with REX's extra register bits, mod 00 r/m 101 meaning
+ * RIP + disp32 (SDM vol. 2A, 2.2.1; vol. 1, 3.6.1; the superscripts of
+ * vol. 2D, appendix A, table A-1):
+ *
+ * - `invalid` (i64): #UD in 64-bit mode.
+ * - `rex`: the bytes are REX prefixes, not instructions (40-4F, INC and
+ *   DEC of a register elsewhere).
+ * - `d64`: the operand size is 64 bits by default and 16 with 66; 32
+ *   bits cannot be encoded (the stack operations, LEAVE, ENTER).
+ * - `f64`: the operand size is 64 bits whatever the prefixes (near
+ *   branches, CALL and RET: Intel's rule; AMD's processors honour 66
+ *   there, and vmmu follows the SDM).
+ * - `movsxd`: another instruction, MOVSXD Gv, Ed (ARPL elsewhere).
+ * - `imm64`: the immediate is 8 bytes with REX.W (MOV r64, imm64).
+ */
+export type LongForm = 'invalid' | 'rex' | 'd64' | 'f64' | 'movsxd' | 'imm64';
 
 /** The opcodes first..last, inclusive. */
 export function span(first: number, last: number): number[] {

@@ -238,9 +238,9 @@ function op0fa2(c: Cpu): void {
 }
 
 export const SYSTEM_OPCODES: readonly OpcodeEntry[] = [
-  { map: 'one', opcodes: [0x63], handler: op63, mnemonic: 'ARPL Ew, Gw', flow: 'next', modrm: true, imm: 'none' },
-  { map: 'one', opcodes: [0x9c], handler: op9c, mnemonic: 'PUSHF/PUSHFD', flow: 'next', modrm: false, imm: 'none' },
-  { map: 'one', opcodes: [0x9d], handler: op9d, mnemonic: 'POPF/POPFD', flow: 'end', modrm: false, imm: 'none' },
+  { map: 'one', opcodes: [0x63], handler: op63, mnemonic: 'ARPL Ew, Gw', flow: 'next', modrm: true, imm: 'none', long: 'movsxd' },
+  { map: 'one', opcodes: [0x9c], handler: op9c, mnemonic: 'PUSHF/PUSHFD', flow: 'next', modrm: false, imm: 'none', long: 'd64' },
+  { map: 'one', opcodes: [0x9d], handler: op9d, mnemonic: 'POPF/POPFD', flow: 'end', modrm: false, imm: 'none', long: 'd64' },
   { map: 'one', opcodes: [0xf4], handler: opf4, mnemonic: 'HLT', flow: 'end', modrm: false, imm: 'none' },
   { map: 'one', opcodes: [0xfa], handler: opfa, mnemonic: 'CLI', flow: 'end', modrm: false, imm: 'none' },
   { map: 'one', opcodes: [0xfb], handler: opfb, mnemonic: 'STI', flow: 'end', modrm: false, imm: 'none' },

@@ -1,0 +1,99 @@
+/*
+ * Reference lengths of 64-bit-mode instructions for
+ * test/cpu/decode-length64.test.ts, taken from GNU objdump (binutils), a
+ * decoder written apart from this project. Build the project first, then:
+ *
+ *   npx tsc -p tsconfig.json && node test/cpu/lengths64/gen.mjs > test/cpu/lengths64/reference.ts
+ *
+ * Each sample: up to two legacy prefixes, sometimes a REX prefix right
+ * before the opcode, an opcode of the CPU's descriptions (src/cpu/ops,
+ * both maps), a random ModR/M and SIB byte and eight random bytes, then
+ * NOPs up to a 64-byte slot, so that objdump, decoding straight through,
+ * is back in step at every slot. Recorded: the sample's bytes up to the
+ * NOPs and the length objdump gives its first instruction, or -1 where
+ * objdump says "(bad)" (alone or after the prefixes it names).
+ *
+ * Left out, because objdump follows another rule than the SDM there or
+ * decodes another instruction set (test/cpu/decode-length64.test.ts
+ * checks those by hand): a legacy prefix after a REX (objdump lists the
+ * REX as an instruction of its own), 66 before a near branch (objdump
+ * takes AMD's 16-bit form), C4 and C5 (VEX), F2 and F3 before the 0F map
+ * and 66 before its MMX opcodes (SSE forms), the memory forms of MOV
+ * CRn/DRn (0F 20-23 ignore mod), and samples objdump calls "(bad)" whose
+ * opcode 64-bit mode does have (register forms of memory-only
+ * instructions, unused ModR/M reg values of opcode groups: the length
+ * decoder does not tell those apart, the executing handler raises #UD),
+ * 9B (FWAIT) after a REX (objdump takes 9B for a prefix and lists the
+ * REX on its own), and the opcodes of the MMX entry that the CPU does not
+ * execute (src/cpu/fpu.ts, validMmx).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+await import('../../../dist/src/cpu/cpu.js');
+const { OPCODES } = await import('../../../dist/src/cpu/execute.js');
+
+let s = 0x2545f4914f6cdd1dn;
+const rnd = (n) => { s ^= s << 13n; s &= 0xffffffffffffffffn; s ^= s >> 7n; s ^= s << 17n; s &= 0xffffffffffffffffn; return Number(s % BigInt(n)); };
+
+const SLOT = 64;
+const LEGACY = [0x66, 0x67, 0xf2, 0xf3, 0x2e, 0x3e, 0x26, 0x36, 0x64, 0x65];
+// the MMX opcodes the CPU executes (its MMX entry serves more, and raises #UD for the rest: src/cpu/fpu.ts validMmx)
+const MMX = new Set([...Array.from({ length: 12 }, (_, k) => 0x60 + k), 0x6e, 0x6f, 0x74, 0x75, 0x76, 0x77, 0x7e, 0x7f,
+  0xd1, 0xd2, 0xd3, 0xd5, 0xd8, 0xd9, 0xdb, 0xdc, 0xdd, 0xdf, 0xe1, 0xe2, 0xe5, 0xe8, 0xe9, 0xeb, 0xec, 0xed, 0xef,
+  0xf1, 0xf2, 0xf3, 0xf5, 0xf8, 0xf9, 0xfa, 0xfc, 0xfd, 0xfe]);
+const entries = OPCODES.flatMap((e) => e.opcodes.map((op) => ({ e, op })))
+  .filter(({ e, op }) => !(e.map === 'one' && (op === 0xc4 || op === 0xc5)) && e.long !== 'rex' && (!e.mnemonic.startsWith('MMX (') || MMX.has(op)));
+const samples = [];
+for (let n = 0; n < 4000; n++) {
+  const { e, op } = entries[rnd(entries.length)];
+  const mmx = e.map === '0f' && e.mnemonic.startsWith('MMX');
+  const bytes = [];
+  for (let k = rnd(4) === 0 ? rnd(3) : 0; k > 0; k--) {
+    const p = LEGACY[rnd(LEGACY.length)];
+    if (e.map === '0f' && (p === 0xf2 || p === 0xf3)) continue;
+    if (p === 0x66 && (mmx || e.long === 'f64')) continue;
+    bytes.push(p);
+  }
+  // (objdump takes 9B, FWAIT, for a prefix, and lists a REX before it as an instruction of its own)
+  if (rnd(2) === 0 && !(e.map === 'one' && op === 0x9b)) bytes.push(0x40 | rnd(16));
+  if (e.map === '0f') bytes.push(0x0f);
+  bytes.push(op);
+  let modrm = rnd(256);
+  if (e.map === '0f' && op >= 0x20 && op <= 0x23) modrm |= 0xc0;
+  bytes.push(modrm, rnd(256));
+  for (let k = 0; k < 8; k++) bytes.push(rnd(256));
+  samples.push({ bytes, invalid: e.long === 'invalid' });
+}
+const image = new Uint8Array(samples.length * SLOT).fill(0x90);
+samples.forEach((x, i) => image.set(x.bytes, i * SLOT));
+const dir = mkdtempSync(join(tmpdir(), 'lengths64-'));
+try {
+  writeFileSync(join(dir, 'image.bin'), image);
+  const out = execFileSync('objdump', ['-D', '-b', 'binary', '-m', 'i386:x86-64', '--insn-width=16', join(dir, 'image.bin')], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const at = new Map();
+  for (const line of out.split('\n')) {
+    const m = /^\s*([0-9a-f]+):\t([0-9a-f ]+?)\s*\t(.*)$/.exec(line);
+    if (m) at.set(parseInt(m[1], 16), { n: m[2].split(' ').length, text: m[3] });
+  }
+  const rows = [];
+  let dropped = 0;
+  samples.forEach((x, i) => {
+    const d = at.get(i * SLOT);
+    if (d === undefined) throw new Error(`objdump lost step at sample ${i}`);
+    const bad = d.text.includes('(bad)');
+    if (bad && !x.invalid) { dropped++; return; }
+    const hex = x.bytes.map((b) => b.toString(16).padStart(2, '0')).join('');
+    rows.push(`  ['${hex}', ${bad ? -1 : d.n}],`);
+  });
+  const version = execFileSync('objdump', ['--version'], { encoding: 'utf8' }).split('\n')[0];
+  console.log(`// Generated by test/cpu/lengths64/gen.mjs with ${version}: ${rows.length} samples (${dropped} left out: "(bad)" for an opcode 64-bit mode has). Do not edit.`);
+  console.log('/** [the bytes in hex, objdump\'s length of the first instruction in 64-bit mode (-1: "(bad)")] */');
+  console.log('export const LENGTHS64: readonly (readonly [string, number])[] = [');
+  for (const r of rows) console.log(r);
+  console.log('];');
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
