@@ -462,6 +462,18 @@ int main(void) {
         run(CVTSD2SS, mx);
       }
   }
+  /* exact and inexact overflow, OE masked and unmasked */
+  for (int i = 0; i < 16; i++) {
+    uint32_t mx = 0x1f80 | (uint32_t)(i & 3) << 13;
+    if (i & 4) mx &= ~0x400u;
+    if (i & 8) mx &= ~0x1000u;
+    memset(&A, 0, sizeof A); memset(&B, 0, sizeof B);
+    A.d[1] = 0x5a5a5a5a; A.d[2] = 0x3c3c3c3c; A.d[3] = 0xc3c3c3c3; B.d[1] = 0x11111111; B.d[2] = 0x22222222; B.d[3] = 0x33333333;
+    A.d[0] = 0x7f000000; B.d[0] = 0x40000000; run(MULSS, mx);
+    A.d[0] = 0x7f7fffff; B.d[0] = 0x3fc00000; run(MULSS, mx);
+    A.d[0] = 0; A.d[1] = 0x7fe00000; B.d[0] = 0; B.d[1] = 0xc0000000; run(MULSD, mx);
+    A.d[0] = 0xffffffff; A.d[1] = 0x7fefffff; B.d[0] = 0; B.d[1] = 0x3ff80000; run(MULSD, mx);
+  }
   /* every pair of special operands: signed zeros, denormals, one, infinity, QNaN, SNaN; masked, with DAZ and FTZ,
      and with IE and DE unmasked (pre-computation faults) */
   static const uint32_t sp32[] = { 0x00000000, 0x80000000, 0x00000001, 0x807fffff, 0x3f800000, 0xff800000, 0x7fc12345, 0xff812345 };
