@@ -5,7 +5,7 @@
  * paging off. A test writes its code at CODE, sets up what it needs (page
  * tables, registers) and runs the machine until the code or a handler halts.
  */
-import { Machine, type RunResult } from '../../src/machine/machine.js';
+import { Machine, type MachineOptions, type RunResult } from '../../src/machine/machine.js';
 import type { ModeName } from '../../src/mmu/modes/mode.js';
 import type { Engine } from '../../src/cpu/cpu.js';
 import { AR_ACCESSED, AR_CODE, AR_DB, AR_G, AR_P, AR_RW, AR_S, CR0_ET, CR0_PE, CS, DS, ES, F_1, FS, GS, SS } from '../../src/cpu/constants.js';
@@ -29,10 +29,12 @@ export interface FlatMachineOptions {
   cpu?: string;
   /** virtual nanoseconds per instruction, as MachineOptions.nsPerInstruction */
   nsPerInstruction?: number;
+  /** further MMU options (shadow and slat policies, the software TLB's size), as MachineOptions.mmu */
+  mmu?: MachineOptions['mmu'];
 }
 
 export function flatMachine(o: FlatMachineOptions): Machine {
-  const m = new Machine({ mode: o.mode, memory: o.memory ?? 16 << 20, mmu: { measure: o.measure ?? false }, ...(o.serialOut ? { serialOut: o.serialOut } : {}), ...(o.engine ? { engine: o.engine } : {}), ...(o.cpu !== undefined ? { cpu: o.cpu } : {}), ...(o.nsPerInstruction !== undefined ? { nsPerInstruction: o.nsPerInstruction } : {}) });
+  const m = new Machine({ mode: o.mode, memory: o.memory ?? 16 << 20, mmu: { ...o.mmu, measure: o.measure ?? o.mmu?.measure ?? false }, ...(o.serialOut ? { serialOut: o.serialOut } : {}), ...(o.engine ? { engine: o.engine } : {}), ...(o.cpu !== undefined ? { cpu: o.cpu } : {}), ...(o.nsPerInstruction !== undefined ? { nsPerInstruction: o.nsPerInstruction } : {}) });
   const mmu = m.mmu;
   // GDT: null, 0x08 flat 32-bit code (execute/read), 0x10 flat data (read/write).
   mmu.writePhys(GDT + 8, 4, 0x0000ffff);
