@@ -21,7 +21,7 @@ import { HostMemory, PAGE_SIZE, FRAME_OWNER_NAMES, HOST_MEMORY_MAX } from './hos
 import { Arena, type ArenaProvider } from './host/arena.js';
 import { GUEST_MEMORY_MAX, GuestMemoryMap, OPEN_BUS, type MmioHandler, type PhysicalHole } from './host/memory-map.js';
 import {
-  ACC_AC, ACC_FETCH, ACC_SIZE_MASK, ACC_SIZE_SHIFT, ACC_USER, ACC_WRITE, CR0_PG, CR0_WP, CR4_LA57, CR4_PAE, CR4_PCIDE, CR4_PGE, CR4_PKE,
+  ACC_AC, ACC_FETCH, ACC_SIZE_MASK, ACC_SIZE_SHIFT, ACC_USER, ACC_WRITE, CR0_CD, CR0_NW, CR0_PG, CR0_WP, CR4_LA57, CR4_PAE, CR4_PCIDE, CR4_PGE, CR4_PKE,
   CR4_PSE, CR4_SMAP, CR4_SMEP, EFER_LMA, EFER_LME, EFER_NXE,
 } from './paging/bits.js';
 import { FMT_L4, FMT_L5, FMT_PAE, FORMAT_NAMES, guestFormatOf, type FormatId, type WalkContext } from './paging/format.js';
@@ -1177,13 +1177,27 @@ export class Mmu {
 
   /**
    * MOV to CR0. Changes of PG or WP reconfigure paging and flush the TLB;
-   * a change of PG reloads PAE PDPTEs (SDM 4.4.1); other bits are stored
-   * only. Returns 0 or T_FAULT (#GP: invalid PDPTEs; CR0 is then unchanged).
+   * a change of PG, CD or NW reloads PAE PDPTEs (SDM 4.4.1); other bits are
+   * stored only. Returns 0 or T_FAULT (#GP: invalid PDPTEs; CR0 is then
+   * unchanged).
    */
   writeCr0(value: number): number {
     const old = this.state.cr0;
     this.state.cr0 = value | 0;
     if (((old ^ value) & (CR0_PG | CR0_WP)) === 0) {
+      // SDM 4.4.1: a MOV to CR0 that changes CD or NW while PAE paging stays
+      // in use loads the PDPTEs from CR3 like a MOV to CR3 (#GP(0) for a
+      // present one with a reserved bit), though the paging mode is the
+      // same. The mode hears of it as of a CR3 load: shadow's root follows
+      // the PDPTEs.
+      if ((old ^ value) & (CR0_CD | CR0_NW) && this.state.format === FMT_PAE) {
+        if (this.computeRoot(true) !== 0) {
+          this.state.cr0 = old;
+          return this.raise(VEC_GP, 0, 0, 0);
+        }
+        this.soft.flushAll();
+        this.mode.onCr3(true);
+      }
       if (this.observer !== null && old !== this.state.cr0) this.observer.register('cr0', this.state.cr0, 0);
       return 0;
     }

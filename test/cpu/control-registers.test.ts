@@ -2,13 +2,13 @@
  * MOV to CR0, CR3 and CR4 that make the processor load invalid PAE PDPTEs:
  * #GP(0), and the instruction changes nothing (SDM vol. 3A, 4.4.1: the
  * PDPTEs are loaded by MOV to CR3 in PAE paging, and by MOV to CR0 or CR4
- * that enter PAE paging or change CR4.PAE/PGE/PSE while in it; a present
+ * that enter PAE paging or change CR0.CD/NW or CR4.PAE/PGE/PSE while in it; a present
  * PDPTE with a reserved bit set is a #GP(0)). Reserved CR4 bits are the
  * same #GP(0), checked before anything changes.
  */
 import { describe, expect, it } from 'vitest';
 import { MODE_NAMES } from '../../src/mmu/modes/mode.js';
-import { CR0_ET, CR0_PE, CR0_PG, CR4_PAE, CR4_PSE } from '../../src/cpu/constants.js';
+import { CR0_CD, CR0_ET, CR0_NW, CR0_PE, CR0_PG, CR4_PAE, CR4_PSE } from '../../src/cpu/constants.js';
 import { CODE, flatMachine, haltedInStub, runToHalt, stackWord } from './flat-machine.js';
 
 /** PAE tables: a valid PDPT, a page directory mapping 0-2 MiB with one 2 MiB page, and a bad PDPT. */
@@ -105,4 +105,32 @@ describe.each(MODE_NAMES)('under %s translation', (mode) => {
     expect(m.cpu.cr0 & CR0_PG).toBe(0);
     expect(m.mmu.cr0 & CR0_PG).toBe(0);
   });
+
+  it('does MOV to CR0 that sets CD in PAE paging load the PDPTEs, with #GP(0) over a PDPTE that gained a reserved bit?', () => {
+    const m = machine(mode);
+    paging(m, CR0_PE | CR0_PG, PDPT_OK, CR4_PAE);
+    // The PDPTE registers keep the old, valid entry until the next load (SDM 4.4.1).
+    m.mmu.writePhys(PDPT_OK, 4, 0x83);
+    expectGpAndNoChange(m, 0, CR0_PE | CR0_PG | CR0_ET | CR0_CD);
+    expect(m.cpu.cr0 & CR0_CD).toBe(0);
+    expect(m.mmu.pdptes()[0]).toBe(PD | 1);
+  });
+
+  it.each([['CD', CR0_CD], ['NW and CD', CR0_NW | CR0_CD]])('does MOV to CR0 that changes %s in PAE paging make the next walk use the PDPTE the PDPT holds now?', (_name, bits) => {
+    const m = machine(mode);
+    // A second directory: the same 2 MiB page at 0, and 2-4 MiB mapped to 4 MiB (not present in the first).
+    const PD2 = 0x7000;
+    m.mmu.writePhys(PD2, 4, 0x83);
+    m.mmu.writePhys(PD2 + 8, 4, 0x400083);
+    m.mmu.writePhys(0x400000, 4, 0x12345678);
+    paging(m, CR0_PE | CR0_PG, PDPT_OK, CR4_PAE);
+    // mov dword [PDPT_OK], PD2 | 1; mov eax, cr0; or eax, bits; mov cr0, eax; mov eax, [0x200000]; hlt
+    m.mmu.writePhysBytes(CODE, new Uint8Array([0xc7, 0x05, ...le(PDPT_OK), ...le(PD2 | 1), 0x0f, 0x20, 0xc0, 0x0d, ...le(bits), 0x0f, 0x22, 0xc0, 0xa1, ...le(0x200000), 0xf4]));
+    runToHalt(m);
+    expect(haltedInStub(m)).toBe(-1);
+    expect(m.mmu.pdptes()[0]).toBe(PD2 | 1);
+    expect(m.cpu.reg32[0]! >>> 0).toBe(0x12345678);
+  });
 });
+
+const le = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];

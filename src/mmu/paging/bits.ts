@@ -63,6 +63,8 @@ export const EPT_D = 1 << 9;
 // ---- control registers ----
 export const CR0_PE = 1 << 0;
 export const CR0_WP = 1 << 16;
+export const CR0_NW = 1 << 29;
+export const CR0_CD = 1 << 30;
 export const CR0_PG = 1 << 31;
 export const CR3_PWT = 1 << 3;
 export const CR3_PCD = 1 << 4;
