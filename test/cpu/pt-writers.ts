@@ -69,8 +69,14 @@ export const PD_ALT = 0x309000;
 const DATA = [0x310000, 0x311000, 0x312000, 0x313000, 0x314000, 0x315000];
 /** code frames: INC EAX everywhere, DEC EAX everywhere */
 const CODE_INC = 0x318000, CODE_DEC = 0x319000;
+/**
+ * Code that ends its page rewriting the next page's entry: at 0xfe0
+ * `mov [ebx], eax; invlpg [ecx]`, at 0xff0 `mov [ebx], eax`, then NOPs up
+ * to a MOV EAX, imm32 at 0xffd whose immediate lies in the next page.
+ */
+const CODE_ST = 0x31a000;
 /** what the window's entries may map */
-const FRAMES = [...DATA, CODE_INC, CODE_DEC, CODE_INC, CODE_DEC, PT1, PT2, PD, D1, D2];
+const FRAMES = [...DATA, CODE_INC, CODE_DEC, CODE_INC, CODE_DEC, CODE_ST, PT1, PT2, PD, D1, D2];
 /** linear base of the window (directory entry 1 in 32-bit paging, directory entry 2 of the first PAE directory) */
 export const WIN = 0x400000;
 const WIN_PAGES = 16;
@@ -147,7 +153,7 @@ export function generate(seed: number, size = 40): Program {
   const target = (stackOnly = false): number => {
     const k = r.below(20);
     const x = r.below(100);
-    if (x < 30) return entryAddr(r.pick([PT1, PT1, PT2]), k) + (r.chance(0.8) ? 0 : r.below(esz));
+    if (x < 30) return entryAddr(r.pick([PT1, PT1, PT2]), k) + (r.chance(0.65) ? 0 : r.below(esz));
     if (x < 42) return PT1 - 6 + r.below(12); // D1 -> PT1
     if (x < 52) return PT1 + 0x1000 - 6 + r.below(12); // PT1 -> D2
     if (x < 56) return PT2 - 6 + r.below(12);
@@ -164,6 +170,16 @@ export function generate(seed: number, size = 40): Program {
   while (blocks.length < size) {
     const body: number[] = [];
     blocks.push(body);
+    if (r.chance(0.2)) {
+      // touch window pages (and invalidate them first, or not): a translation the program changed since it was last
+      // cached must be walked afresh, whatever a mode kept of the old one (SDM 4.10.4.1)
+      for (let n = 1 + r.below(4); n > 0; n--) {
+        const page = WIN + r.below(WIN_PAGES) * 0x1000;
+        if (r.chance(0.7)) body.push(0x0f, 0x01, 0x3d, ...le32(page));
+        body.push(0xa1, ...le32(page + r.pick([0, 0x10, 0x800, 0xffc])), ...fold);
+      }
+      continue;
+    }
     const k = r.below(100);
     if (k < 12) {
       body.push(...movR(r.pick([EAX, EAX, ECX, EDX, EBX]), value()));
@@ -253,7 +269,16 @@ export function generate(seed: number, size = 40): Program {
         body.push(...movR(EAX, r.pick([CODE_INC, CODE_DEC, DATA[0]!, PT1]) | P | RW | A), 0xa3, ...le32(e));
         if (r.chance(0.5)) body.push(0x0f, 0x01, 0x3d, ...le32(WIN + (page + 1) * 0x1000));
       }
-      body.push(...movR(EAX, 0), ...movR(EDX, WIN + page * 0x1000 + off), 0xff, 0xd2, ...fold); // call edx
+      if (r.chance(0.5)) {
+        body.push(...movR(EAX, 0), ...movR(EDX, WIN + page * 0x1000 + off), 0xff, 0xd2, ...fold); // call edx
+      } else {
+        // code that rewrites the next page's entry itself (EBX: the entry, EAX: its new value), maybe
+        // invalidates it (ECX), and runs on into that page with an instruction that straddles the boundary
+        if (r.chance(0.6)) body.push(...movR(EAX, CODE_ST | P | RW | A), 0xa3, ...le32(entryAddr(PT1, page)), 0x0f, 0x01, 0x3d, ...le32(WIN + page * 0x1000));
+        const next = r.chance(0.9) ? r.pick([CODE_INC, CODE_DEC, DATA[1]!, PT2]) | P | RW | (r.chance(0.7) ? A : 0) | (r.chance(0.3) ? G : 0) : r.pick([CODE_INC, 0]);
+        body.push(...movR(EBX, entryAddr(PT1, page + 1)), ...movR(EAX, next), ...movR(ECX, WIN + (page + 1) * 0x1000));
+        body.push(...movR(EDX, WIN + page * 0x1000 + r.pick([0xfe0, 0xff0])), 0xff, 0xd2, ...fold);
+      }
     } else {
       // a segment load whose descriptor lies in a table: the CPU writes its accessed bit
       // written through the identity mapping (which may fault, and be repaired), used through the alias (or the window)
@@ -373,6 +398,11 @@ export function build(p: Program, o: RunOptions): Machine {
   const sled = (b: number): Uint8Array => { const a = new Uint8Array(0x1000).fill(b); a[0x40] = 0xc3; return a; };
   mmu.writePhysBytes(CODE_INC, sled(0x40));
   mmu.writePhysBytes(CODE_DEC, sled(0x48));
+  const stFrame = sled(0x90);
+  stFrame.set([0x89, 0x03, 0x0f, 0x01, 0x39], 0xfe0);
+  stFrame.set([0x89, 0x03], 0xff0);
+  stFrame[0xffd] = 0xb8;
+  mmu.writePhysBytes(CODE_ST, stFrame);
   for (const f of [...DATA, D1, D2, D3]) mmu.writePhysBytes(f, new Uint8Array(0x1000).fill(0xc3));
   // what the window's large pages map (RET, so that a call there returns)
   mmu.writePhysBytes(0x400000, new Uint8Array(WIN_PAGES * 0x1000).fill(0xc3));
