@@ -593,7 +593,10 @@ export function taskSwitchTo(c: Cpu, sel: number, how: 'jmp' | 'call' | 'int' | 
   // ---- switch: TR, CR0.TS, CR3, registers; then the checked loads ----
   c.loadSystemCache(TR, sel, newBase, newLimit, newAr | 0x200);
   c.cr0 |= CR0_TS;
-  if (newBig && c.cr0 & CR0_PG) {
+  // SDM vol. 3A, 4.4.1 and 4.10.4.1: the switch loads the PAE PDPTEs (and
+  // flushes the TLBs) only when it changes CR3; a switch to a task with the
+  // same CR3 keeps the PDPTEs loaded before, whatever the PDPT holds now.
+  if (newBig && c.cr0 & CR0_PG && (nCr3 >>> 0) !== (c.cr3 >>> 0)) {
     c.endFetchRun();
     if (c.mmu.writeCr3(nCr3, 0) !== 0) {
       c.mmu.clearFault();

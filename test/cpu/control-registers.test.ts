@@ -131,6 +131,58 @@ describe.each(MODE_NAMES)('under %s translation', (mode) => {
     expect(m.mmu.pdptes()[0]).toBe(PD2 | 1);
     expect(m.cpu.reg32[0]! >>> 0).toBe(0x12345678);
   });
+
+  describe('a task switch in PAE paging', () => {
+    /**
+     * Two 32-bit TSSs in the GDT (0x18 the current one, loaded by LTR; 0x20
+     * the target, whose CR3 is `cr3`, EIP CODE+0x100); PDPTE 0 of PDPT_OK
+     * is rewritten to a second directory (PD2, which also maps 2-4 MiB),
+     * then JMP FAR to the target task reads 0x200000 there.
+     */
+    function taskSwitch(cr3: number): ReturnType<typeof flatMachine> {
+      const m = machine(mode);
+      const PD2 = 0x7000, PDPT2 = 0x6000, TSS1 = 0x8000, TSS2 = 0x8100;
+      m.mmu.writePhys(PD2, 4, 0x83);
+      m.mmu.writePhys(PD2 + 8, 4, 0x400083);
+      m.mmu.writePhys(PDPT2, 4, PD2 | 1);
+      m.mmu.writePhys(0x400000, 4, 0x12345678);
+      const tssDesc = (base: number): [number, number] => [((base & 0xffff) << 16) | 0x67, (base & 0xff000000) | ((base >>> 16) & 0xff) | 0x8900];
+      for (const [sel, base] of [[0x18, TSS1], [0x20, TSS2]] as const) {
+        const [lo, hi] = tssDesc(base);
+        m.mmu.writePhys(0x800 + sel, 4, lo);
+        m.mmu.writePhys(0x800 + sel + 4, 4, hi);
+      }
+      m.cpu.gdtLimit = 5 * 8 - 1;
+      const w = (o: number, v: number): void => m.mmu.writePhys(TSS2 + o, 4, v);
+      w(0x1c, cr3);
+      w(0x20, CODE + 0x100);
+      w(0x24, 2);
+      w(0x38, 0x80000); // ESP
+      for (const [o, sel] of [[0x48, 0x10], [0x4c, 0x08], [0x50, 0x10], [0x54, 0x10], [0x58, 0x10], [0x5c, 0x10]] as const) w(o, sel);
+      paging(m, CR0_PE | CR0_PG, PDPT_OK, CR4_PAE);
+      // mov ax, 0x18; ltr ax; mov dword [PDPT_OK], PD2 | 1; jmp 0x20:0
+      m.mmu.writePhysBytes(CODE, new Uint8Array([0x66, 0xb8, 0x18, 0x00, 0x0f, 0x00, 0xd8, 0xc7, 0x05, ...le(PDPT_OK), ...le(PD2 | 1), 0xea, 0, 0, 0, 0, 0x20, 0x00]));
+      // the new task: mov eax, [0x200000]; hlt
+      m.mmu.writePhysBytes(CODE + 0x100, new Uint8Array([0xa1, ...le(0x200000), 0xf4]));
+      runToHalt(m);
+      return m;
+    }
+
+    it('that keeps CR3 keeps the PDPTEs loaded before (SDM 4.4.1: loaded only when the switch changes CR3)', () => {
+      const m = taskSwitch(PDPT_OK);
+      expect(m.mmu.pdptes()[0]).toBe(PD | 1);
+      // 2-4 MiB is not present in the directory PDPTE 0 still names: a page fault at 0x200000
+      expect(haltedInStub(m)).toBe(14);
+      expect(m.cpu.cr2 >>> 0).toBe(0x200000);
+    });
+
+    it('that changes CR3 loads the PDPTEs of the new PDPT', () => {
+      const m = taskSwitch(0x6000);
+      expect(haltedInStub(m)).toBe(-1);
+      expect(m.mmu.pdptes()[0]).toBe(0x7000 | 1);
+      expect(m.cpu.reg32[0]! >>> 0).toBe(0x12345678);
+    });
+  });
 });
 
 const le = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
