@@ -10,16 +10,21 @@
  * loads whose descriptor (and its accessed bit) lies in a table, code run
  * from window pages whose entries the program rewrites (a fetch that
  * crosses into a page whose entry changed, with and without INVLPG), and
- * CR3 reloads, CR4.PGE and CR0.WP toggles in between.
+ * CR3 reloads, CR4.PGE/PSE and CR0.WP toggles, directory entries switched
+ * to another table or a large page, and (PAE) PDPTE 0 rewritten with and
+ * without a CR3 load, in between; window pages are read again after
+ * them, most after an INVLPG.
  *
  * Paging is 32-bit (CR4.PSE and PGE on) or PAE. The first 4 MiB are mapped
- * one to one by PT0, which the program never writes; the window at 4 MiB
- * is mapped by PT1 (or PT2, when the program points the directory entry
- * there, or by a large page), and its entries map data frames, code
+ * one to one by PT0, which the program never writes, and again at HI,
+ * where the program, its handlers, stack, IDT and GDT run; the window at
+ * 4 MiB is mapped by PT1 (or PT2, when the program points the directory
+ * entry there, or by a large page), and its entries map data frames, code
  * frames, the tables themselves and the directory. The page-fault handler
  * folds CR2, the error code and the saved EIP into EBP, puts the window
- * back as it was (directory entry, PT1's first entries, CR3 reload) and
- * returns; after too many faults it halts.
+ * and the first directory entries back as they were (CR3 reload) and
+ * returns; any other exception, or a block's fifth page fault, abandons
+ * the block and resumes at the next one; after too many it halts.
  *
  * The same program must end in exactly the same state (registers, EIP,
  * EFLAGS, CR2, the instruction count, every byte of the first 4 MiB)
