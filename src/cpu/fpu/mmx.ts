@@ -88,6 +88,11 @@ function lanes32(kind: number, size: number, a: number, b: number): number {
   return out | 0;
 }
 
+/** PMADDWD on one dword: the sum of the two signed word products (up to 2^31, not yet wrapped) */
+function maddPair(a: number, b: number): number {
+  return ((a << 16) >> 16) * ((b << 16) >> 16) + (a >> 16) * (b >> 16);
+}
+
 function satS8(v: number): number { return v > 127 ? 127 : v < -128 ? -128 : v; }
 function satU8(v: number): number { return v > 255 ? 255 : v < 0 ? 0 : v; }
 function satS16(v: number): number { return v > 32767 ? 32767 : v < -32768 ? -32768 : v; }
@@ -119,6 +124,29 @@ function interleave(d: number, s: number, size: number, out: Mm64): void {
 }
 
 /**
+ * Shifts the 16- or 32-bit elements of one dword by `n` (kind as in
+ * mmxShift); `big` says the count was at least the element width.
+ */
+function shiftDword(kind: number, size: number, v: number, n: number, big: boolean): number {
+  if (size === 32) {
+    if (kind === 4) return big ? v >> 31 : v >> n;
+    if (big) return 0;
+    return kind === 2 ? (v >>> n) | 0 : v << n;
+  }
+  // 16-bit elements
+  let r = 0;
+  for (let s = 0; s < 32; s += 16) {
+    const e = (v >>> s) & 0xffff;
+    let x: number;
+    if (kind === 4) x = ((e << 16) >> 16) >> (big ? 15 : n);
+    else if (big) x = 0;
+    else x = kind === 2 ? e >>> n : e << n;
+    r |= (x & 0xffff) << s;
+  }
+  return r | 0;
+}
+
+/**
  * Shifts a 64-bit value by `count` (an unsigned 64-bit count cHi:cLo) in
  * elements of `size` bits: kind 2 = logical right, 4 = arithmetic right,
  * 6 = left (the /r field of 0F 71..73). Counts beyond the element width
@@ -137,26 +165,8 @@ export function mmxShift(kind: number, size: number, hi: number, lo: number, cHi
     out.lo |= 0;
     return;
   }
-  const shiftHalf = (v: number): number => {
-    if (size === 32) {
-      if (kind === 4) return big ? v >> 31 : v >> n;
-      if (big) return 0;
-      return kind === 2 ? (v >>> n) | 0 : v << n;
-    }
-    // 16-bit elements
-    let r = 0;
-    for (let s = 0; s < 32; s += 16) {
-      const e = (v >>> s) & 0xffff;
-      let x: number;
-      if (kind === 4) x = ((e << 16) >> 16) >> (big ? 15 : n);
-      else if (big) x = 0;
-      else x = kind === 2 ? e >>> n : e << n;
-      r |= (x & 0xffff) << s;
-    }
-    return r | 0;
-  };
-  out.hi = shiftHalf(hi);
-  out.lo = shiftHalf(lo);
+  out.hi = shiftDword(kind, size, hi, n, big);
+  out.lo = shiftDword(kind, size, lo, n, big);
 }
 
 /**
@@ -179,9 +189,8 @@ export function mmxBinary(op2: number, dHi: number, dLo: number, sHi: number, sL
     case 0xeb: out.hi = dHi | sHi; out.lo = dLo | sLo; return true; // POR
     case 0xef: out.hi = dHi ^ sHi; out.lo = dLo ^ sLo; return true; // PXOR
     case 0xf5: { // PMADDWD: pairs of signed word products summed into dwords
-      const p = (a: number, b: number): number => ((a << 16) >> 16) * ((b << 16) >> 16) + (a >> 16) * (b >> 16);
-      out.lo = p(dLo, sLo) | 0; // the one overflow case (all four -32768) wraps to 0x80000000 as on hardware
-      out.hi = p(dHi, sHi) | 0;
+      out.lo = maddPair(dLo, sLo) | 0; // the one overflow case (all four -32768) wraps to 0x80000000 as on hardware
+      out.hi = maddPair(dHi, sHi) | 0;
       return true;
     }
     case 0x63: out.lo = packWords(dHi, dLo, satS8); out.hi = packWords(sHi, sLo, satS8); return true; // PACKSSWB
