@@ -73,17 +73,8 @@ export function instructionLength(bytes: ArrayLike<number>, start: number, big: 
     const mod = m >> 6, rm = m & 7;
     if (mod !== 3) {
       if (a32) {
-        // 32-bit addressing (SDM vol. 2A, table 2-2 and 2-3): r/m 100 adds a
-        // SIB byte; mod 00 with r/m 101, or with a SIB base of 101, a disp32.
-        if (rm === 4) {
-          if (i >= end) return LENGTH_SHORT;
-          const sib = bytes[i++]!;
-          if (mod === 0 && (sib & 7) === 5) i += 4;
-        } else if (mod === 0 && rm === 5) {
-          i += 4;
-        }
-        if (mod === 1) i += 1;
-        else if (mod === 2) i += 4;
+        i = afterAddress32(bytes, i, mod, rm);
+        if (i < 0) return LENGTH_SHORT;
       } else {
         // 16-bit addressing (table 2-1): mod 00 r/m 110 is a disp16.
         if (mod === 0 && rm === 6) i += 2;
@@ -105,6 +96,26 @@ export function instructionLength(bytes: ArrayLike<number>, start: number, big: 
   }
   if (i > end) return LENGTH_SHORT;
   return i - start;
+}
+
+/**
+ * Past the SIB byte and displacement of a memory operand under 32-bit
+ * addressing (SDM vol. 2A, tables 2-2 and 2-3), from bytes[i], the byte
+ * after ModR/M: r/m 100 adds a SIB byte; mod 00 with r/m 101, or with a
+ * SIB base of 101, a disp32 (in 64-bit mode mod 00 r/m 101 is RIP +
+ * disp32, the same length). -1 when the SIB byte is past the end.
+ */
+function afterAddress32(bytes: ArrayLike<number>, i: number, mod: number, rm: number): number {
+  if (rm === 4) {
+    if (i >= bytes.length) return -1;
+    const sib = bytes[i++]!;
+    if (mod === 0 && (sib & 7) === 5) i += 4;
+  } else if (mod === 0 && rm === 5) {
+    i += 4;
+  }
+  if (mod === 1) i += 1;
+  else if (mod === 2) i += 4;
+  return i;
 }
 
 // ---- 64-bit mode ----
@@ -171,15 +182,8 @@ export function instructionLength64(bytes: ArrayLike<number>, start: number): nu
     reg = (m >> 3) & 7;
     const mod = m >> 6, rm = m & 7;
     if (mod !== 3) {
-      if (rm === 4) {
-        if (i >= end) return LENGTH_SHORT;
-        const sib = bytes[i++]!;
-        if (mod === 0 && (sib & 7) === 5) i += 4;
-      } else if (mod === 0 && rm === 5) {
-        i += 4;
-      }
-      if (mod === 1) i += 1;
-      else if (mod === 2) i += 4;
+      i = afterAddress32(bytes, i, mod, rm);
+      if (i < 0) return LENGTH_SHORT;
     }
   }
   // the immediate's operand size: 16 bits only with 66, no REX.W, and an entry that is not f64
