@@ -33,24 +33,19 @@
 import { createHash } from 'node:crypto';
 import type { Engine } from '../../src/cpu/cpu.js';
 import type { Machine } from '../../src/machine/machine.js';
-import type { ModeName } from '../../src/mmu/modes/mode.js';
-import type { ShadowMode, ShadowOptions } from '../../src/mmu/modes/shadow.js';
+import type { ShadowMode } from '../../src/mmu/modes/shadow.js';
 import { Rng } from '../mmu/rng.js';
+import { PARTICIPANTS as ADV_PARTICIPANTS, type Participant as AdvParticipant } from '../mmu/adversary.js';
 import { CODE, GDT, IDT, flatMachine, le32 } from './flat-machine.js';
 
-export interface Participant {
-  label: string;
-  mode: ModeName;
-  shadow?: ShadowOptions;
+/** A participant of the MMU adversary (test/mmu/adversary.ts), with the software TLB's size when not the default. */
+export interface Participant extends AdvParticipant {
   softTlbBits?: number;
 }
 
 export const PARTICIPANTS: readonly Participant[] = [
-  { label: 'naive', mode: 'naive' },
-  { label: 'slat', mode: 'slat' },
-  { label: 'shadow', mode: 'shadow' },
-  { label: 'shadow unsync=off', mode: 'shadow', shadow: { unsync: false } },
-  { label: 'shadow flood=1 rootCache=0', mode: 'shadow', shadow: { floodThreshold: 1, rootCache: 0 } },
+  // the adversary's first five: naive, slat, shadow, shadow without unsync, with flooding at 1 and no root cache
+  ...ADV_PARTICIPANTS.slice(0, 5),
   { label: 'shadow maxPages=16', mode: 'shadow', shadow: { maxPages: 16, rootCache: 2 } },
   { label: 'shadow maxPages=24 unsync=off tlb=256', mode: 'shadow', shadow: { maxPages: 24, unsync: false, floodThreshold: 1 }, softTlbBits: 8 },
   { label: 'naive tlb=256', mode: 'naive', softTlbBits: 8 },
