@@ -898,8 +898,8 @@ export class Cpu implements FpuHost {
         } else {
           const off = this.effective(d);
           this.saveFlags(); // the flags are set before the write (see svAt)
-          const x = alu(this, o, this.rd32(d.eaSeg, off), r[(m >> 3) & 7]!, 32);
-          if (o !== 7) this.wr32(d.eaSeg, off, x);
+          const x = alu(this, o, o === 7 ? this.rd32(d.eaSeg, off) : this.rdw32(d.eaSeg, off), r[(m >> 3) & 7]!, 32);
+          if (o !== 7) this.wrw32(d.eaSeg, off, x);
         }
         return true;
       }
@@ -923,12 +923,12 @@ export class Cpu implements FpuHost {
         } else {
           const off = this.effective(d);
           this.saveFlags();
-          const a = this.rd32(d.eaSeg, off);
+          const a = o === 7 ? this.rd32(d.eaSeg, off) : this.rdw32(d.eaSeg, off);
           // The handler fetches the immediate after this read, whose page
           // walk may have set an accessed bit in it (SDM vol. 3A 4.8): when
           // the block was dropped, fetch it as the handler does.
           const x = alu(this, o, a, b.valid ? d.imm : this.fetchImm(this.instrEip, d.modrmEnd, 1), 32);
-          if (o !== 7) this.wr32(d.eaSeg, off, x);
+          if (o !== 7) this.wrw32(d.eaSeg, off, x);
         }
         return true;
       }
@@ -985,6 +985,29 @@ export class Cpu implements FpuHost {
   }
   readRm32(): number {
     return this.modrm >= 0xc0 ? this.reg32[this.modrm & 7]! : this.rd32(this.eaSeg, this.eaOff);
+  }
+  /** readRm8/16/32 for a read-modify-write: a memory operand is read with write intent (rdw8). */
+  readRmW8(): number {
+    return this.modrm >= 0xc0 ? this.reg8[R8[this.modrm & 7]!]! : this.rdw8(this.eaSeg, this.eaOff);
+  }
+  readRmW16(): number {
+    return this.modrm >= 0xc0 ? this.reg16[(this.modrm & 7) << 1]! : this.rdw16(this.eaSeg, this.eaOff);
+  }
+  readRmW32(): number {
+    return this.modrm >= 0xc0 ? this.reg32[this.modrm & 7]! : this.rdw32(this.eaSeg, this.eaOff);
+  }
+  /** writeRm8/16/32 for a read-modify-write (after readRmW8/16/32): a memory operand is written by wrw8. */
+  writeRmW8(v: number): void {
+    if (this.modrm >= 0xc0) this.reg8[R8[this.modrm & 7]!] = v;
+    else this.wrw8(this.eaSeg, this.eaOff, v);
+  }
+  writeRmW16(v: number): void {
+    if (this.modrm >= 0xc0) this.reg16[(this.modrm & 7) << 1] = v;
+    else this.wrw16(this.eaSeg, this.eaOff, v);
+  }
+  writeRmW32(v: number): void {
+    if (this.modrm >= 0xc0) this.reg32[this.modrm & 7] = v;
+    else this.wrw32(this.eaSeg, this.eaOff, v);
   }
   writeRm8(v: number): void {
     if (this.modrm >= 0xc0) this.reg8[R8[this.modrm & 7]!] = v;
@@ -1064,6 +1087,57 @@ export class Cpu implements FpuHost {
   wr32(seg: number, off: number, v: number): void {
     if (this.segFastW[seg] === 0) this.checkSeg(seg, off, 4, true);
     this.mmu.wr32((this.segBase[seg]! + off) | 0, v);
+    if (this.mmu.faultVector !== 0) throw this.memFault();
+  }
+
+  /**
+   * The read of a read-modify-write (ALU, INC, DEC, NOT, NEG, shifts,
+   * SHLD, SHRD, XADD, CMPXCHG, XCHG, BTS, BTR, BTC with a memory
+   * destination): the segment checked for a write and the page translated
+   * for a write before the read (Mmu.rdw8; SDM vol. 3A, 4.7), so that a
+   * fault has W/R = 1 and comes before any accessed bit is set.
+   */
+  rdw8(seg: number, off: number): number {
+    if (this.segFastW[seg] === 0) this.checkSeg(seg, off, 1, true);
+    const v = this.mmu.rdw8((this.segBase[seg]! + off) | 0);
+    if (this.mmu.faultVector !== 0) throw this.memFault();
+    return v;
+  }
+
+  rdw16(seg: number, off: number): number {
+    if (this.segFastW[seg] === 0) this.checkSeg(seg, off, 2, true);
+    const v = this.mmu.rdw16((this.segBase[seg]! + off) | 0);
+    if (this.mmu.faultVector !== 0) throw this.memFault();
+    return v;
+  }
+
+  rdw32(seg: number, off: number): number {
+    if (this.segFastW[seg] === 0) this.checkSeg(seg, off, 4, true);
+    const v = this.mmu.rdw32((this.segBase[seg]! + off) | 0);
+    if (this.mmu.faultVector !== 0) throw this.memFault();
+    return v;
+  }
+
+  /**
+   * The write of a read-modify-write, after rdw8/16/32: wr8/16/32 through
+   * Mmu.wrw8, which tells the MMU that the instruction's read was checked
+   * as a write already (one shadow-paging exit per instruction, not two).
+   */
+  wrw8(seg: number, off: number, v: number): void {
+    if (this.segFastW[seg] === 0) this.checkSeg(seg, off, 1, true);
+    this.mmu.wrw8((this.segBase[seg]! + off) | 0, v);
+    if (this.mmu.faultVector !== 0) throw this.memFault();
+  }
+
+  wrw16(seg: number, off: number, v: number): void {
+    if (this.segFastW[seg] === 0) this.checkSeg(seg, off, 2, true);
+    this.mmu.wrw16((this.segBase[seg]! + off) | 0, v);
+    if (this.mmu.faultVector !== 0) throw this.memFault();
+  }
+
+  wrw32(seg: number, off: number, v: number): void {
+    if (this.segFastW[seg] === 0) this.checkSeg(seg, off, 4, true);
+    this.mmu.wrw32((this.segBase[seg]! + off) | 0, v);
     if (this.mmu.faultVector !== 0) throw this.memFault();
   }
 

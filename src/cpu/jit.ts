@@ -335,8 +335,11 @@ export function compileBlock(b: Block, page: Uint8Array, off: number, mmu: Mmu):
      * returns the code that makes local `x${k}` from the value read (local
      * `p${k}`). When both the read and the write hit, neither can fault, so
      * the handler's saveFlags (kept only for a fault's restore, see Cpu
-     * svAt) is not needed; otherwise saveFlags (when `save`), Cpu's read,
-     * the computation and Cpu's write, as the handler does them.
+     * svAt) is not needed; otherwise saveFlags (when `save`), Cpu's read
+     * with write intent (rdw8/16/32: translated as a write before the
+     * read), the computation and Cpu's write of a read-modify-write
+     * (wrw8/16/32), as the handler does them.
+     * Without `write` (CMP) the read is a plain read.
      */
     const rmw = (size: number, seg: number, o: string, save: boolean, compute: string, write: boolean): string => {
       if (!write) {
@@ -344,12 +347,19 @@ export function compileBlock(b: Block, page: Uint8Array, off: number, mmu: Mmu):
       }
       return `const tl${k} = (sb[${seg}] + ${o}) | 0, ti${k} = (tl${k} >>> 12) & ${TM}; let th${k} = -1, p${k}; ` +
         `if (sfr[${seg}] !== 0 && sfw[${seg}] !== 0 && mm.tagR32[ti${k}] === tl${k} >>> 12 && mm.tagW32[ti${k}] === tl${k} >>> 12 && ${inPage(size, `tl${k}`)} && !mm.measure) { th${k} = MHP[ti${k}] + (tl${k} & 0xfff); p${k} = ${hostLoad(size, `th${k}`)}; } ` +
-        `else { ${slow} ${save ? 'c.saveFlags(); ' : ''}p${k} = c.rd${size * 8}(${seg}, ${o}); } ` +
-        `${compute} if (th${k} >= 0) { ${hostStore(size, `th${k}`, `x${k}`)} } else c.wr${size * 8}(${seg}, ${o}, x${k});`;
+        `else { ${slow} ${save ? 'c.saveFlags(); ' : ''}p${k} = c.rdw${size * 8}(${seg}, ${o}); } ` +
+        `${compute} if (th${k} >= 0) { ${hostStore(size, `th${k}`, `x${k}`)} } else c.wrw${size * 8}(${seg}, ${o}, x${k});`;
     };
-    /** A read whose handler calls saveFlags first (a flag-setting form that may write, here without a write: CMP, TEST). */
-    const rdSave = (size: number, seg: number, o: string, v: string, save: boolean): string =>
-      save
+    /**
+     * A read whose handler calls saveFlags first (a flag-setting form that may write, here without a write: CMP, TEST);
+     * with `intent`, a read-modify-write's read that writes nothing (a shift by 0): Cpu.rdw8/16/32, the hit on the write tag.
+     */
+    const rdSave = (size: number, seg: number, o: string, v: string, save: boolean, intent = false): string =>
+      intent
+        ? `let ${v}; { const l = (sb[${seg}] + ${o}) | 0, i = (l >>> 12) & ${TM}; ` +
+          `if (sfw[${seg}] !== 0 && mm.tagW32[i] === l >>> 12 && ${inPage(size, 'l')} && !mm.measure) { const h = MHP[i] + (l & 0xfff); ${v} = ${hostLoad(size, 'h')}; } ` +
+          `else { ${slow} ${save ? 'c.saveFlags(); ' : ''}${v} = c.rdw${size * 8}(${seg}, ${o}); } }`
+        : save
         ? `let ${v}; { const l = (sb[${seg}] + ${o}) | 0, i = (l >>> 12) & ${TM}; ` +
           `if (sfr[${seg}] !== 0 && mm.tagR32[i] === l >>> 12 && ${inPage(size, 'l')} && !mm.measure) { const h = MHP[i] + (l & 0xfff); ${v} = ${hostLoad(size, 'h')}; } ` +
           `else { ${slow} c.saveFlags(); ${v} = c.rd${size * 8}(${seg}, ${o}); } }`
@@ -532,8 +542,8 @@ export function compileBlock(b: Block, page: Uint8Array, off: number, mmu: Mmu):
             body.push(`const p${k} = ${x};`, compute, `if (${nz}) ${x} = x${k};`);
             effect = REG_ONLY;
           } else if (konst && (cnt & 31) === 0) {
-            // a count of 0 mod 32: read, no flags, no write (saveFlags as the handler)
-            body.push(ea(), rdSave(bits / 8, d.eaSeg, `a${k}`, `p${k}`, true));
+            // a count of 0 mod 32: read (with write intent, as the handler), no flags, no write (saveFlags as the handler)
+            body.push(ea(), rdSave(bits / 8, d.eaSeg, `a${k}`, `p${k}`, true, true));
             effect = FAST;
           } else {
             // a variable count (CL, or an immediate after the read) of 0 writes nothing: then the write below is the handler's no-write only if n is nonzero;

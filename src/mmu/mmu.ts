@@ -21,7 +21,7 @@ import { HostMemory, PAGE_SIZE, FRAME_OWNER_NAMES, HOST_MEMORY_MAX } from './hos
 import { Arena, type ArenaProvider } from './host/arena.js';
 import { GUEST_MEMORY_MAX, GuestMemoryMap, OPEN_BUS, type MmioHandler, type PhysicalHole } from './host/memory-map.js';
 import {
-  ACC_AC, ACC_FETCH, ACC_SIZE_MASK, ACC_SIZE_SHIFT, ACC_USER, ACC_WRITE, CR0_CD, CR0_NW, CR0_PG, CR0_WP, CR4_LA57, CR4_PAE, CR4_PCIDE, CR4_PGE, CR4_PKE,
+  ACC_AC, ACC_FETCH, ACC_RMW_R, ACC_RMW_W, ACC_SIZE_MASK, ACC_SIZE_SHIFT, ACC_USER, ACC_WRITE, CR0_CD, CR0_NW, CR0_PG, CR0_WP, CR4_LA57, CR4_PAE, CR4_PCIDE, CR4_PGE, CR4_PKE,
   CR4_PSE, CR4_SMAP, CR4_SMEP, EFER_LMA, EFER_LME, EFER_NXE,
 } from './paging/bits.js';
 import { FMT_L4, FMT_L5, FMT_PAE, FORMAT_NAMES, guestFormatOf, type FormatId, type WalkContext } from './paging/format.js';
@@ -520,6 +520,85 @@ export class Mmu {
     this.writeSlow(lin, 0, 4, value, this.ctxAcc | ACC_WRITE);
   }
 
+  /**
+   * The read of a read-modify-write (rdw8/rdw16/rdw32): `size` bytes at
+   * linear `lin`, translated for a write (ACC_WRITE | ACC_RMW_R). A
+   * processor checks such an instruction's destination as a write before
+   * it reads (SDM vol. 3A, 4.7: the #PF error code's W/R bit is that of the
+   * access that faulted), so the page walk sets the accessed and dirty
+   * bits, a page that is not present faults with W/R = 1, a read-only page
+   * faults before anything is read, and an access across a page end checks
+   * both pages as writes. The instruction's write is wrw8/16/32. Returns 0
+   * on a fault.
+   */
+  rdw8(lin: number): number {
+    const i = (lin >>> 12) & this.tlbMask;
+    if (this.tagW32[i] === lin >>> 12) {
+      if (this.measure) this.observe(i, lin, 0, this.ctxAcc | ACC_WRITE | ACC_RMW_R | SIZE_1);
+      return this.u8[this.tlbHpa[i]! + (lin & 0xfff)]!;
+    }
+    return this.readSlow(lin, 0, 1, this.ctxAcc | ACC_WRITE | ACC_RMW_R);
+  }
+
+  rdw16(lin: number): number {
+    const i = (lin >>> 12) & this.tlbMask;
+    if (this.tagW32[i] === lin >>> 12 && (lin & 0xfff) <= 0xffe) {
+      if (this.measure) this.observe(i, lin, 0, this.ctxAcc | ACC_WRITE | ACC_RMW_R | SIZE_2);
+      const hpa = this.tlbHpa[i]! + (lin & 0xfff);
+      return hpa & 1 ? this.dv.getUint16(hpa, true) : this.u16[hpa >>> 1]!;
+    }
+    return this.readSlow(lin, 0, 2, this.ctxAcc | ACC_WRITE | ACC_RMW_R);
+  }
+
+  rdw32(lin: number): number {
+    const i = (lin >>> 12) & this.tlbMask;
+    if (this.tagW32[i] === lin >>> 12 && (lin & 0xfff) <= 0xffc) {
+      if (this.measure) this.observe(i, lin, 0, this.ctxAcc | ACC_WRITE | ACC_RMW_R | SIZE_4);
+      const hpa = this.tlbHpa[i]! + (lin & 0xfff);
+      return hpa & 3 ? this.dv.getInt32(hpa, true) : this.i32[hpa >>> 2]!;
+    }
+    return this.readSlow(lin, 0, 4, this.ctxAcc | ACC_WRITE | ACC_RMW_R) | 0;
+  }
+
+  /**
+   * The write of a read-modify-write (after rdw8/16/32): wr8/16/32 with
+   * ACC_RMW_W, so that a mode that took an exit for the instruction at its
+   * read takes none here (shadow paging emulates the whole instruction).
+   */
+  wrw8(lin: number, value: number): void {
+    const i = (lin >>> 12) & this.tlbMask;
+    if (this.tagW32[i] === lin >>> 12) {
+      if (this.measure) this.observe(i, lin, 0, this.ctxAcc | ACC_WRITE | ACC_RMW_W | SIZE_1);
+      this.u8[this.tlbHpa[i]! + (lin & 0xfff)] = value;
+      return;
+    }
+    this.writeSlow(lin, 0, 1, value, this.ctxAcc | ACC_WRITE | ACC_RMW_W);
+  }
+
+  wrw16(lin: number, value: number): void {
+    const i = (lin >>> 12) & this.tlbMask;
+    if (this.tagW32[i] === lin >>> 12 && (lin & 0xfff) <= 0xffe) {
+      if (this.measure) this.observe(i, lin, 0, this.ctxAcc | ACC_WRITE | ACC_RMW_W | SIZE_2);
+      const hpa = this.tlbHpa[i]! + (lin & 0xfff);
+      if (hpa & 1) this.dv.setUint16(hpa, value, true);
+      else this.u16[hpa >>> 1] = value;
+      return;
+    }
+    this.writeSlow(lin, 0, 2, value, this.ctxAcc | ACC_WRITE | ACC_RMW_W);
+  }
+
+  wrw32(lin: number, value: number): void {
+    const i = (lin >>> 12) & this.tlbMask;
+    if (this.tagW32[i] === lin >>> 12 && (lin & 0xfff) <= 0xffc) {
+      if (this.measure) this.observe(i, lin, 0, this.ctxAcc | ACC_WRITE | ACC_RMW_W | SIZE_4);
+      const hpa = this.tlbHpa[i]! + (lin & 0xfff);
+      if (hpa & 3) this.dv.setInt32(hpa, value, true);
+      else this.i32[hpa >>> 2] = value;
+      return;
+    }
+    this.writeSlow(lin, 0, 4, value, this.ctxAcc | ACC_WRITE | ACC_RMW_W);
+  }
+
   // ---- runs of elements (a CPU's REP STOS and REP MOVS) ----
 
   /**
@@ -595,9 +674,14 @@ export class Mmu {
   // tools, traces). `acc` is ACC_* bits.
   // =====================================================================
 
-  /** Reads `size` (1, 2 or 4) bytes with access kind `acc`; 4-byte reads are signed int32. Returns 0 on a fault. */
+  /**
+   * Reads `size` (1, 2 or 4) bytes with access kind `acc`; 4-byte reads are
+   * signed int32. Returns 0 on a fault. ACC_WRITE is ignored unless
+   * ACC_RMW_R says this is a read-modify-write's read, checked as a write.
+   */
   readAcc(lo: number, hi: number, size: 1 | 2 | 4, acc: number): number {
-    const v = this.readSlow(lo, hi, size, acc & ~ACC_WRITE);
+    // a read-modify-write's read (ACC_RMW_R) is translated as a write (rdw32); any other read is a read
+    const v = this.readSlow(lo, hi, size, acc & ACC_RMW_R ? acc | ACC_WRITE : acc & ~ACC_WRITE);
     return size === 4 ? v | 0 : v;
   }
 
@@ -681,7 +765,7 @@ export class Mmu {
           const fetch = kind === KIND_X;
           if (page === dPage && hi === dHi && fetch === dFetch) {
             if (dTwice) {
-              if (fetch) fetches++; else if (kind === KIND_W) writes++; else reads++;
+              if (fetch) fetches++; else if ((acc & (ACC_WRITE | ACC_RMW_R)) === ACC_WRITE) writes++; else reads++;
               continue;
             }
             dTwice = true;
@@ -703,7 +787,7 @@ export class Mmu {
           }
         } else if (page === dPage && hi === dHi) {
           if (dTwice) {
-            if (kind === KIND_W) writes++; else reads++;
+            if ((acc & (ACC_WRITE | ACC_RMW_R)) === ACC_WRITE) writes++; else reads++;
             continue;
           }
           dTwice = true;

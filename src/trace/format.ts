@@ -1,5 +1,5 @@
 /**
- * The vmmu trace format (version 1), byte by byte in docs/trace-format.md.
+ * The vmmu trace format (version 2), byte by byte in docs/trace-format.md.
  *
  * A file is a header, then chunks, then an end record:
  *
@@ -25,10 +25,12 @@ import { crc32 } from 'node:zlib';
 // The access bits from where they are defined, not through mmu/index.js:
 // the parse thread loads this module (via the importers) and needs no Mmu,
 // whose code would add a good part of its start-up.
-import { ACC_AC, ACC_FETCH, ACC_SIZE_SHIFT, ACC_USER, ACC_WRITE } from '../mmu/paging/bits.js';
+import { ACC_AC, ACC_FETCH, ACC_RMW_R, ACC_RMW_W, ACC_SIZE_SHIFT, ACC_USER, ACC_WRITE } from '../mmu/paging/bits.js';
 import type { PagingRegisters } from '../mmu/index.js';
 
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
+/** The oldest version this vmmu reads: version 1 is version 2 without OP_RMW. */
+export const FORMAT_VERSION_MIN = 1;
 /**
  * The header note listing the guest's read-only memory ranges
  * ([{ gpa, bytes }], MmuOptions.rom): a replay builds its Mmu with them, so
@@ -92,6 +94,12 @@ export const KIND_FETCH = 2;
 export const OP_USER = 0x0800;
 /** supervisor access with EFLAGS.AC=1 (ACC_AC) */
 export const OP_AC = 0x0400;
+/**
+ * (version 2) a half of a read-modify-write: with KIND_READ its read
+ * (ACC_WRITE | ACC_RMW_R, translated as a write), with KIND_WRITE its write
+ * (ACC_WRITE | ACC_RMW_W); not with KIND_FETCH
+ */
+export const OP_RMW = 0x0100;
 /** access size in bytes, bits 7:0 (0 = not known) */
 export const OP_SIZE_MASK = 0xff;
 
@@ -121,10 +129,25 @@ export const ARITY: Int8Array = (() => {
   return a;
 })();
 
+/** The access op's bits 14:0 for ACC_* bits: kind, U, AC and RMW (no size, no HI). */
+export function accessBits(acc: number): number {
+  const kind = acc & ACC_FETCH ? KIND_FETCH : acc & ACC_RMW_R ? KIND_READ : acc & ACC_WRITE ? KIND_WRITE : KIND_READ;
+  return (kind << OP_KIND_SHIFT) | (acc & ACC_USER ? OP_USER : 0) | (acc & ACC_AC ? OP_AC : 0) | (acc & (ACC_RMW_R | ACC_RMW_W) ? OP_RMW : 0);
+}
+
 /** The access op for ACC_* bits (the size taken from the ACC_SIZE bits, or given). */
 export function accessOp(acc: number, hi: number, size: number): number {
-  const kind = acc & ACC_FETCH ? KIND_FETCH : acc & ACC_WRITE ? KIND_WRITE : KIND_READ;
-  return OP_ACCESS | (hi !== 0 ? OP_HI : 0) | (kind << OP_KIND_SHIFT) | (acc & ACC_USER ? OP_USER : 0) | (acc & ACC_AC ? OP_AC : 0) | (size & OP_SIZE_MASK);
+  return OP_ACCESS | (hi !== 0 ? OP_HI : 0) | accessBits(acc) | (size & OP_SIZE_MASK);
+}
+
+/**
+ * Whether an access op's bits are ones format `version` defines: kind 3 and
+ * bit 9 are not, nor OP_RMW in version 1 or with a fetch.
+ */
+export function validAccessOp(op: number, version: number): boolean {
+  const kind = (op >> OP_KIND_SHIFT) & 3;
+  if (kind === 3 || (op & 0x0200) !== 0) return false;
+  return (op & OP_RMW) === 0 || (version >= 2 && kind !== KIND_FETCH);
 }
 
 /**
@@ -136,7 +159,9 @@ export const ACC_OF_OP: Int32Array = (() => {
   for (let op = 0; op < 0x4000; op++) {
     const kind = (op >> OP_KIND_SHIFT) & 3;
     const size = op & OP_SIZE_MASK;
-    t[op] = (kind === KIND_FETCH ? ACC_FETCH : kind === KIND_WRITE ? ACC_WRITE : 0)
+    const rmw = (op & OP_RMW) !== 0 && kind !== KIND_FETCH;
+    t[op] = (kind === KIND_FETCH ? ACC_FETCH : kind === KIND_WRITE || rmw ? ACC_WRITE : 0)
+      | (rmw ? (kind === KIND_WRITE ? ACC_RMW_W : ACC_RMW_R) : 0)
       | (op & OP_USER ? ACC_USER : 0) | (op & OP_AC ? ACC_AC : 0) | ((size <= 15 ? size : 0) << ACC_SIZE_SHIFT);
   }
   return t;
@@ -228,7 +253,9 @@ export function decodeHeader(b: Buffer, file: string): TraceHeader {
   if (b.length < 4 || b.readUInt32LE(0) !== MAGIC_HEADER) throw new TraceError(`${file}: not a vmmu trace (no "VMTR" magic at offset 0)`);
   if (b.length < 8) throw new TraceError(`${file}: truncated header: the file ends at offset ${b.length}, inside the first 8 bytes`);
   const version = b.readUInt16LE(4);
-  if (version !== FORMAT_VERSION) throw new TraceError(`${file}: trace format version ${version} at offset 4 is not supported (this vmmu reads version ${FORMAT_VERSION})`);
+  if (version < FORMAT_VERSION_MIN || version > FORMAT_VERSION) {
+    throw new TraceError(`${file}: trace format version ${version} at offset 4 is not supported (this vmmu reads versions ${FORMAT_VERSION_MIN} to ${FORMAT_VERSION})`);
+  }
   const size = b.readUInt16LE(6);
   if (size < MIN_HEADER_BYTES) throw new TraceError(`${file}: header length ${size} at offset 6 is too small (at least ${MIN_HEADER_BYTES})`);
   if (b.length < size) throw new TraceError(`${file}: truncated header: ${size} bytes expected, the file ends at offset ${b.length}`);

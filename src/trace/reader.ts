@@ -17,7 +17,7 @@ import { workerScript } from './threads.js';
 import { createLog } from '../mmu/log.js';
 import {
   ARITY, BODY_HEAD_BYTES, CHUNK_HEAD_BYTES, decodeHeader, END_BYTES, KIND_FETCH, MAGIC_CHUNK, MAGIC_END, MAX_ARITY, MAX_CHUNK_BLOB,
-  MAX_CHUNK_RECORDS, maxBodyBytes, maxCompressedBytes, minBodyBytes, OP_ACCESS, OP_HI, OP_KIND_SHIFT, opBytes, PAGE_BYTES, R_PAGE,
+  MAX_CHUNK_RECORDS, maxBodyBytes, maxCompressedBytes, minBodyBytes, OP_ACCESS, OP_HI, OP_KIND_SHIFT, opBytes, PAGE_BYTES, R_PAGE, validAccessOp,
   TraceError, type TraceHeader,
 } from './format.js';
 
@@ -239,10 +239,13 @@ export class TraceReader {
     // One pass over the ops: gather the addresses from their planes, undo the
     // per-class zigzag deltas, and count what the ops need, to check it
     // against the columns.
-    const pass = deltaPass(ops, u8, a0, addr, nOps, nAddr);
+    const pass = deltaPass(ops, u8, a0, addr, nOps, nAddr, this.header.version >= 2 ? VALID_V2 : VALID_V1);
     if (pass < 0) {
       const i = -1 - pass;
       const op = ops[i]!;
+      if (op & OP_ACCESS && !validAccessOp(op, this.header.version)) {
+        throw new TraceError(`${where}: record ${firstRecord + i} is an access with bits 0x${op.toString(16)} that version ${this.header.version} of the format does not define (corrupt, or written by a newer vmmu)`);
+      }
       if (op & OP_ACCESS) throw new TraceError(`${where}: record ${firstRecord + i} is an access beyond the ${nAddr} addresses the chunk holds (corrupt)`);
       throw new TraceError(`${where}: record ${firstRecord + i} has unknown type 0x${op.toString(16)} (corrupt, or written by a newer vmmu)`);
     }
@@ -267,24 +270,33 @@ async function ioOf<T>(path: string, offset: number, op: Promise<T>): Promise<T>
 
 const TWO21 = 2 ** 21, TWO23 = 2 ** 23, TWO44 = 2 ** 44;
 
+/** validAccessOp of each access op's low 14 bits, for versions 1 and 2. */
+const validTable = (version: number): Uint8Array => {
+  const t = new Uint8Array(0x4000);
+  for (let op = 0; op < 0x4000; op++) t[op] = validAccessOp(OP_ACCESS | op, version) ? 1 : 0;
+  return t;
+};
+const VALID_V1 = validTable(1), VALID_V2 = validTable(2);
+
 /**
  * Reads the access addresses from their byte planes at `a0` into `addr`,
  * undoing the zigzag deltas (two predictors: data and fetch), and counts
  * addresses, operands and page images the ops need.
  * Returns them packed as k + g * 2^21 + pages * 2^44 (a chunk holds at most
  * 2^20 records), or -1 - i when record i is an access beyond the address
- * column or an unknown op. A standalone function with nothing after its loop
+ * column, an access whose bits `valid` (indexed by op & 0x3fff) refuses, or
+ * an unknown op. A standalone function with nothing after its loop
  * but `return`: V8's on-stack-replaced code for the loop then never meets a
  * property access it has no feedback for (which would deoptimize it for
  * every chunk).
  */
-function deltaPass(ops: Uint16Array, u8: Uint8Array, a0: number, addr: Int32Array, nOps: number, nAddr: number): number {
+function deltaPass(ops: Uint16Array, u8: Uint8Array, a0: number, addr: Int32Array, nOps: number, nAddr: number, valid: Uint8Array): number {
   let k = 0, g = 0, pages = 0, prevData = 0, prevFetch = 0;
   const p1 = a0 + nAddr, p2 = a0 + 2 * nAddr, p3 = a0 + 3 * nAddr;
   for (let i = 0; i < nOps; i++) {
     const op = ops[i]!;
     if (op & OP_ACCESS) {
-      if (k >= nAddr) return -1 - i;
+      if (k >= nAddr || valid[op & 0x3fff] === 0) return -1 - i;
       const z = u8[a0 + k]! | (u8[p1 + k]! << 8) | (u8[p2 + k]! << 16) | (u8[p3 + k]! << 24);
       const d = (z >>> 1) ^ -(z & 1);
       if (((op >> OP_KIND_SHIFT) & 3) === KIND_FETCH) addr[k++] = prevFetch = (prevFetch + d) | 0;

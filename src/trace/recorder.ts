@@ -23,10 +23,10 @@
 import { createLog } from '../mmu/log.js';
 import type { Mmu, MmuObserver } from '../mmu/index.js';
 import { ACC_SIZE_MASK, ACC_SIZE_SHIFT, WATCH_RECORD } from '../mmu/index.js';
-import { ACC_AC, ACC_FETCH, ACC_USER, ACC_WRITE, PTE_PS } from '../mmu/index.js';
+import { PTE_PS } from '../mmu/index.js';
 import { FMT_32, FMT_NONE, FMT_PAE } from '../mmu/index.js';
 import {
-  FORMAT_VERSION, KIND_FETCH, KIND_READ, KIND_WRITE, OP_AC, OP_KIND_SHIFT, OP_USER, PAGE_BYTES, R_CHECK,
+  accessBits, FORMAT_VERSION, PAGE_BYTES, R_CHECK,
   R_CR0, R_CR3, R_CR4, R_EFER, R_FLUSH, R_INVLPG, R_INVPCID, R_PAGING, R_PKRU, R_PRIV, R_PTWRITE, R_SWITCH, ROM_NOTE,
   SOURCE_RECORDED, type TraceHeader,
 } from './format.js';
@@ -167,8 +167,7 @@ export class TraceRecorder implements MmuObserver {
       if (gpa >= TWO32) high = Math.floor(gpa / TWO32);
     }
     // ---- the record ----
-    const kind = acc & ACC_FETCH ? KIND_FETCH : acc & ACC_WRITE ? KIND_WRITE : KIND_READ;
-    this.w.access((kind << OP_KIND_SHIFT) | (acc & ACC_USER ? OP_USER : 0) | (acc & ACC_AC ? OP_AC : 0) | ((acc & ACC_SIZE_MASK) >>> ACC_SIZE_SHIFT), gvaLo, gvaHi);
+    this.w.access(accessBits(acc) | ((acc & ACC_SIZE_MASK) >>> ACC_SIZE_SHIFT), gvaLo, gvaHi);
     // ---- the running check ----
     let h = Math.imul(this.hash ^ v, CHECK_PRIME);
     if (high !== 0) h = Math.imul(h ^ high, CHECK_PRIME);

@@ -83,12 +83,13 @@ function body(nOps: number, nAddr: number, nArgs: number, nBlob: number, rest: B
   return Buffer.concat([h, rest]);
 }
 
-/** One access record (op 0x8004, a 4-byte read; its address delta 0). */
-function oneAccess(): Buffer {
+/** One access record (by default op 0x8004, a 4-byte read; its address delta 0). */
+function oneAccess(op = 0x8004): Buffer {
   const b = Buffer.alloc(4 + 4);
-  b.writeUInt16LE(0x8004, 0);
+  b.writeUInt16LE(op, 0);
   return b;
 }
+
 
 const file = (...parts: Buffer[]): Buffer => Buffer.concat([base.subarray(0, H), ...parts]);
 /** The good trace with `f` applied (and the header CRC made right again, with `crc`). */
@@ -139,6 +140,27 @@ const CASES: Case[] = [
     bytes: () => file(chunk(body(2, 1, 0, 0, oneAccess()), 1, { u: 24 }), end(1, 1, 1)),
     error: new RegExp(`chunk at offset ${H}: the body holds 2 records, the chunk header 1`),
   },
+  // ---- access ops with bits the format does not define (valid CRCs) ----
+  {
+    name: 'an access of kind 3',
+    bytes: () => file(chunk(body(1, 1, 0, 0, oneAccess(0xb004)), 1), end(1, 1, 1)),
+    error: new RegExp(`chunk at offset ${H}: record 0 is an access with bits 0xb004 that version 2 of the format does not define`),
+  },
+  {
+    name: 'an access with bit 9 set',
+    bytes: () => file(chunk(body(1, 1, 0, 0, oneAccess(0x8204)), 1), end(1, 1, 1)),
+    error: new RegExp(`record 0 is an access with bits 0x8204 that version 2`),
+  },
+  {
+    name: 'a fetch marked as half of a read-modify-write',
+    bytes: () => file(chunk(body(1, 1, 0, 0, oneAccess(0xa104)), 1), end(1, 1, 1)),
+    error: new RegExp(`record 0 is an access with bits 0xa104 that version 2`),
+  },
+  {
+    name: 'a version-1 file with a read-modify-write half',
+    bytes: () => { const h = Buffer.from(base.subarray(0, H)); h.writeUInt16LE(1, 4); return Buffer.concat([headerCrc(h), chunk(body(1, 1, 0, 0, oneAccess(0x8104)), 1), end(1, 1, 1)]); },
+    error: new RegExp(`chunk at offset ${H}: record 0 is an access with bits 0x8104 that version 1 of the format does not define`),
+  },
   // ---- the end record (valid CRC) ----
   { name: "an end record whose access count is wrong", bytes: () => Buffer.concat([base.subarray(0, base.length - END_BYTES), end(2, 102, 99)]), error: new RegExp(`end record at offset ${base.length - END_BYTES} counts 2 chunks, 102 records and 99 accesses, but the file holds 2, 102 and 100`) },
   { name: 'an end record whose chunk count is wrong', bytes: () => Buffer.concat([base.subarray(0, base.length - END_BYTES), end(3, 102, 100)]), error: /end record at offset \d+ counts 3 chunks/ },
@@ -158,7 +180,8 @@ const CASES: Case[] = [
   { name: 'no guest RAM', bytes: () => headerWith({ guestMemory: 0 }), error: /offset 24: guest RAM of 0 bytes/ },
   { name: 'notes whose length runs into the CRC', bytes: () => patch((b) => { b.writeUInt16LE(b.readUInt16LE(NOTES_AT) + 1, NOTES_AT); }, true), error: new RegExp(`header field at offset ${NOTES_AT}: notes of \\d+ bytes from offset ${NOTES_AT + 2} do not end where the CRC starts, at offset ${H - 4}`) },
   { name: 'a header length too small', bytes: () => patch((b) => { b.writeUInt16LE(20, 6); }), error: /header length 20 at offset 6 is too small/ },
-  { name: 'a newer format version', bytes: () => patch((b) => { b.writeUInt16LE(2, 4); }), error: /version 2 at offset 4 is not supported/ },
+  { name: 'a newer format version', bytes: () => patch((b) => { b.writeUInt16LE(3, 4); }), error: /version 3 at offset 4 is not supported \(this vmmu reads versions 1 to 2\)/ },
+  { name: 'format version 0', bytes: () => patch((b) => { b.writeUInt16LE(0, 4); }), error: /version 0 at offset 4 is not supported/ },
   { name: 'a file of 6 bytes', bytes: () => base.subarray(0, 6), error: /truncated header: the file ends at offset 6/ },
 ];
 

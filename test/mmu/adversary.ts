@@ -39,7 +39,7 @@
 import {
   Mmu, type MmuOptions, type ModeName, type ShadowOptions, CR0_PE, CR0_PG, CR0_WP, CR4_LA57, CR4_PAE, CR4_PCIDE,
   CR4_PGE, CR4_PKE, CR4_PSE, CR4_SMAP, CR4_SMEP, EFER_LMA, EFER_LME, EFER_NXE, PTE_A, PTE_D, PTE_G, PTE_P, PTE_PS,
-  PTE_RW, PTE_US,
+  PTE_RW, PTE_US, ACC_WRITE, ACC_RMW_R, ACC_RMW_W,
 } from '../../src/mmu/index.js';
 import type { ShadowMode } from '../../src/mmu/modes/shadow.js';
 import { Rng } from './rng.js';
@@ -514,6 +514,14 @@ export class Adversary {
         else m.write32(lo, hi, v);
         out.push(this.outcome(m, 0));
       }
+    } else if (kind === 9) {
+      // a read-modify-write (an ADD or XCHG to memory): read checked as a write, then the write
+      what = `rmw${size * 8} ${this.hex(lo, hi)} += 1`;
+      for (const m of this.mmus) {
+        const v = m.readAcc(lo, hi, size as 1 | 2 | 4, m.ctxAcc | ACC_WRITE | ACC_RMW_R);
+        if (m.faultVector === 0) m.writeAcc(lo, hi, size as 1 | 2 | 4, (v + 1) & (size === 4 ? -1 : (1 << (size * 8)) - 1), m.ctxAcc | ACC_RMW_W);
+        out.push(this.outcome(m, v));
+      }
     } else {
       what = `fetch${size === 4 ? 32 : 8} ${this.hex(lo, hi)}`;
       for (const m of this.mmus) out.push(this.outcome(m, size === 4 ? m.fetch32(lo, hi) : m.fetch8(lo, hi)));
@@ -570,9 +578,14 @@ export class Adversary {
     const at = target ?? page;
     const lo = (at.lo + idx * this.shape.esz) >>> 0;
     const out: string[] = [];
-    this.note(() => `linear entry ${this.hex(lo, at.hi)} = ${this.hex(e[0], e[1])}${target ? ' (maps a table)' : ''}`);
+    // sometimes as an exchange (XCHG, a read-modify-write: the read checked as a write)
+    const xchg = r.chance(0.3);
+    this.note(() => `linear entry ${this.hex(lo, at.hi)} = ${this.hex(e[0], e[1])}${target ? ' (maps a table)' : ''}${xchg ? ' by xchg' : ''}`);
     for (const m of this.mmus) {
-      m.write32(lo, at.hi, e[0]);
+      if (xchg) {
+        m.readAcc(lo, at.hi, 4, m.ctxAcc | ACC_WRITE | ACC_RMW_R);
+        if (m.faultVector === 0) m.writeAcc(lo, at.hi, 4, e[0], m.ctxAcc | ACC_RMW_W);
+      } else m.write32(lo, at.hi, e[0]);
       if (m.faultVector === 0 && this.shape.esz === 8) m.write32((lo + 4) >>> 0, at.hi, e[1]);
       out.push(this.outcome(m, 0));
     }

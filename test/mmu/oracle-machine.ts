@@ -149,6 +149,21 @@ export class OracleMachine {
     for (let k = 0; k < size; k++) this.mem.write8(gpas[k]!, (value >>> (k * 8)) & 0xff);
   }
 
+  /**
+   * A read-modify-write (an ADD of 1 to memory): one translation as a write
+   * for the whole instruction (SDM vol. 3A, 4.7: a fault reports W/R = 1),
+   * then the read and the write through it. Returns the value read.
+   */
+  rmw(lo: number, hi: number, size: 1 | 2 | 4): number {
+    const gpas = this.access(lo, hi, size, this.acc | ACC_WRITE);
+    if (gpas === null) return 0;
+    let v = 0;
+    for (let k = size - 1; k >= 0; k--) v = v * 256 + this.mem.read8(gpas[k]!);
+    const w = v + 1;
+    for (let k = 0; k < size; k++) this.mem.write8(gpas[k]!, Math.floor(w / 256 ** k) & 0xff);
+    return size === 4 ? v | 0 : v;
+  }
+
   read8(lo: number, hi: number): number { return this.readN(lo, hi, 1, this.acc); }
   read16(lo: number, hi: number): number { return this.readN(lo, hi, 2, this.acc); }
   read32(lo: number, hi: number): number { return this.readN(lo, hi, 4, this.acc) | 0; }

@@ -14,7 +14,7 @@
  * which is why modes with different TLB contents must agree exactly.
  */
 import { OracleMachine } from './oracle-machine.js';
-import { Mmu, type ModeName, type MmuOptions, CR0_PE, CR0_PG, CR0_WP, CR4_PAE, CR4_PSE, CR4_PGE, CR4_LA57, CR4_PCIDE, CR4_SMEP, CR4_SMAP, EFER_LME, EFER_LMA, EFER_NXE, PTE_P, PTE_RW, PTE_US, PTE_A, PTE_D, PTE_PS, PTE_G } from '../../src/mmu/index.js';
+import { Mmu, type ModeName, type MmuOptions, CR0_PE, CR0_PG, CR0_WP, CR4_PAE, CR4_PSE, CR4_PGE, CR4_LA57, CR4_PCIDE, CR4_SMEP, CR4_SMAP, EFER_LME, EFER_LMA, EFER_NXE, PTE_P, PTE_RW, PTE_US, PTE_A, PTE_D, PTE_PS, PTE_G, ACC_WRITE, ACC_RMW_R, ACC_RMW_W } from '../../src/mmu/index.js';
 
 export { Rng } from './rng.js';
 import { Rng } from './rng.js';
@@ -365,13 +365,13 @@ export class World {
   }
 
   randomAccess(): string {
-    const kind = this.rng.below(10);
-    const g = this.randomGva(kind >= 6 && kind < 9);
+    const kind = this.rng.below(11); // 0-5 read, 6-8 write, 9 fetch, 10 read-modify-write
+    const g = this.randomGva((kind >= 6 && kind < 9) || kind === 10);
     const user = this.rng.chance(0.4);
     const size = this.rng.pick([1, 2, 4] as const);
     const ac = !user && this.rng.chance(0.3);
     const value = this.rng.u32() | 0;
-    const label = `access ${kind < 6 ? 'read' : kind < 9 ? 'write' : 'fetch'}${size} ${user ? 'user' : ac ? 'sup+AC' : 'sup'} ${g.hi.toString(16)}:${g.lo.toString(16)}`;
+    const label = `access ${kind < 6 ? 'read' : kind < 9 ? 'write' : kind === 9 ? 'fetch' : 'rmw'}${size} ${user ? 'user' : ac ? 'sup+AC' : 'sup'} ${g.hi.toString(16)}:${g.lo.toString(16)}`;
     const outs: AccessOutcome[] = [];
     for (const m of this.machines) {
       m.setPrivilege(user ? 3 : 0, ac);
@@ -381,6 +381,14 @@ export class World {
         if (size === 1) m.write8(g.lo, g.hi, value & 0xff);
         else if (size === 2) m.write16(g.lo, g.hi, value & 0xffff);
         else m.write32(g.lo, g.hi, value);
+      } else if (kind === 10) {
+        // the read checked as a write, then the write of the value read plus one
+        if (m instanceof OracleMachine) v = m.rmw(g.lo, g.hi, size);
+        else {
+          const u = m as Mmu;
+          v = u.readAcc(g.lo, g.hi, size, u.ctxAcc | ACC_WRITE | ACC_RMW_R);
+          if (u.faultVector === 0) u.writeAcc(g.lo, g.hi, size, (v + 1) & (size === 4 ? -1 : (1 << (size * 8)) - 1), u.ctxAcc | ACC_RMW_W);
+        }
       } else {
         v = size === 4 ? m.fetch32(g.lo, g.hi) : m.fetch8(g.lo, g.hi);
       }

@@ -11,13 +11,13 @@ import { describe, expect, it } from 'vitest';
 import { Mmu } from '../../src/mmu/mmu.js';
 import { MODE_NAMES, type ModeName } from '../../src/mmu/modes/mode.js';
 import {
-  ACC_FETCH, ACC_WRITE, CR0_PE, CR0_PG, CR0_WP, CR4_PAE, CR4_PCIDE, CR4_PGE, CR4_SMAP, EFER_LMA, EFER_LME, EFER_NXE, PTE_G, PTE_P, PTE_RW, PTE_US,
+  ACC_FETCH, ACC_RMW_R, ACC_RMW_W, ACC_WRITE, CR0_PE, CR0_PG, CR0_WP, CR4_PAE, CR4_PCIDE, CR4_PGE, CR4_SMAP, EFER_LMA, EFER_LME, EFER_NXE, PTE_G, PTE_P, PTE_RW, PTE_US,
 } from '../../src/mmu/paging/bits.js';
 import { KERNEL_APART, SyntheticOs, type OsFormat } from '../../src/workload/synthetic-os.js';
 import { TraceRecorder } from '../../src/trace/recorder.js';
 import { replayBinary } from '../../src/trace/replayer.js';
 import { TraceReader } from '../../src/trace/reader.js';
-import { R_PAGING } from '../../src/trace/format.js';
+import { KIND_READ, KIND_WRITE, OP_ACCESS, OP_KIND_SHIFT, OP_RMW, R_PAGING } from '../../src/trace/format.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'vmmu-record-'));
 let seq = 0;
@@ -201,5 +201,83 @@ describe('recording a hand-driven guest', () => {
     expect(b.readPhysBytes(0, 0x40000)).toEqual(a.readPhysBytes(0, 0x40000));
     expect(b.observer).toBe(null);
     expect(Array.from(b.watch).some((w) => (w & 4) !== 0)).toBe(false);
+  });
+});
+
+/**
+ * Read-modify-writes of guest page tables (a LOCK OR of an accessed bit, an
+ * XCHG of a PTE): 32-bit paging, the page directory at 0x1000 and the page
+ * table at 0x2000 identity-mapped by the page table itself. Each RMW is a
+ * read checked as a write (ACC_RMW_R) and then the write (ACC_RMW_W).
+ */
+const RMW_COUNT = 40;
+/** What one read-modify-write cost: exits, write-protection exits, and whether it was of the page directory. */
+type RmwProbe = (exits: number, ptWrites: number, directory: boolean) => void;
+function rmwGuest(m: Mmu, probe?: RmwProbe): void {
+  m.writePhys(0x1000, 4, 0x2000 | PTE_P | PTE_RW);
+  for (let i = 0; i < 1024; i++) m.writePhys(0x2000 + i * 4, 4, (i << 12) | PTE_P | PTE_RW);
+  m.setPaging({ cr0: CR0_PE | CR0_PG | CR0_WP, cr3Lo: 0x1000 });
+  const rmw = (lin: number, f: (v: number) => number): void => {
+    const c0 = probe ? m.countersByName() : null;
+    const v = m.readAcc(lin, 0, 4, ACC_WRITE | ACC_RMW_R);
+    m.writeAcc(lin, 0, 4, f(v), ACC_RMW_W);
+    if (probe && c0) {
+      const c1 = m.countersByName();
+      probe(c1['exit.total']! - c0['exit.total']!, c1['exit.pt_write']! - c0['exit.pt_write']!, lin < 0x2000);
+    }
+  };
+  for (let i = 0; i < RMW_COUNT; i++) {
+    // the page directory (a root: shadow mode never lets it out of sync) through the identity map: entries 8..15 map nothing
+    rmw(0x1000 + (8 + (i % 8)) * 4, (v) => v ^ 0x20);
+    // the PTE of page 0x300 + i (a page table, which shadow mode may unsync), then a read through it
+    rmw(0x2000 + (0x300 + (i % 16)) * 4, (v) => (v & 0xfff) | ((0x340 + i) << 12));
+    m.invlpg((0x300 + (i % 16)) << 12, 0);
+    m.read32((0x300 + (i % 16)) << 12, 0);
+    m.write32(0x100000 + i * 4, 0, i);
+  }
+}
+
+describe('recording read-modify-writes', () => {
+  it('does each RMW half become one record marked R, and replay with the live counters in every mode?', async () => {
+    const path = join(tmp, `rmw${seq++}.vmt`);
+    run('shadow', (m) => { rmwGuest(m); }, path);
+    const reader = await TraceReader.open(path);
+    let reads = 0, writes = 0;
+    for await (const ch of reader.chunks()) {
+      for (const op of ch.ops) {
+        if (!(op & OP_ACCESS) || !(op & OP_RMW)) continue;
+        if (((op >> OP_KIND_SHIFT) & 3) === KIND_READ) reads++;
+        else if (((op >> OP_KIND_SHIFT) & 3) === KIND_WRITE) writes++;
+      }
+    }
+    await reader.close();
+    expect([reads, writes]).toEqual([2 * RMW_COUNT, 2 * RMW_COUNT]);
+    for (const mode of MODE_NAMES) await roundTrip(mode, (m) => { rmwGuest(m); });
+  });
+
+  it('under shadow, does each RMW take at most one exit, one write-protection exit for the page directory, and count as one read and one write?', () => {
+    const seen: [number, number, boolean][] = [];
+    const rmw = run('shadow', (m) => { rmwGuest(m, (e, p, d) => { seen.push([e, p, d]); }); }).mmu.report().counters;
+    expect(seen.length).toBe(2 * RMW_COUNT);
+    expect(seen.filter(([e]) => e > 1)).toEqual([]);
+    // the first RMW of the directory builds its shadow (one hidden page fault); every later one is emulated
+    const dir = seen.filter(([, , d]) => d);
+    expect(dir.slice(1).filter(([, p]) => p !== 1)).toEqual([]);
+    // the same guest with each RMW's halves as a plain read and a plain write: the same accesses
+    const plain = run('shadow', (m) => {
+      const read = m.readAcc.bind(m), write = m.writeAcc.bind(m);
+      m.readAcc = (lo, hi, size, acc) => read(lo, hi, size, acc & ~(ACC_WRITE | ACC_RMW_R));
+      m.writeAcc = (lo, hi, size, v, acc) => write(lo, hi, size, v, acc & ~ACC_RMW_W);
+      rmwGuest(m);
+    }).mmu.report().counters;
+    expect(rmw['access.read']).toBe(plain['access.read']);
+    expect(rmw['access.write']).toBe(plain['access.write']);
+    // with the write not marked, a read checked as a write and then a plain write: a second exit for each emulated RMW
+    const unmarked = run('shadow', (m) => {
+      const write = m.writeAcc.bind(m);
+      m.writeAcc = (lo, hi, size, v, acc) => write(lo, hi, size, v, acc & ~ACC_RMW_W);
+      rmwGuest(m);
+    }).mmu.report().counters;
+    expect(unmarked['exit.pt_write']).toBeGreaterThanOrEqual(rmw['exit.pt_write']! + dir.length - 1);
   });
 });

@@ -25,16 +25,16 @@ function group3(c: Cpu, bits: number): void {
       return;
     }
     case 2: { // NOT (no flags)
-      if (bits === 8) c.writeRm8(~c.readRm8());
-      else if (bits === 16) c.writeRm16(~c.readRm16());
-      else c.writeRm32(~c.readRm32());
+      if (bits === 8) c.writeRmW8(~c.readRmW8());
+      else if (bits === 16) c.writeRmW16(~c.readRmW16());
+      else c.writeRmW32(~c.readRmW32());
       return;
     }
     case 3: {
       if (c.modrm < 0xc0) c.saveFlags(); // NEG sets flags before its write
-      if (bits === 8) c.writeRm8(neg(c, c.readRm8(), 8));
-      else if (bits === 16) c.writeRm16(neg(c, c.readRm16(), 16));
-      else c.writeRm32(neg(c, c.readRm32(), 32));
+      if (bits === 8) c.writeRmW8(neg(c, c.readRmW8(), 8));
+      else if (bits === 16) c.writeRmW16(neg(c, c.readRmW16(), 16));
+      else c.writeRmW32(neg(c, c.readRmW32(), 32));
       return;
     }
     case 4: { // MUL
@@ -160,7 +160,9 @@ function bitOp(c: Cpu, kind: number, idx: number, fromRegister: boolean): void {
     } else {
       idx &= bits - 1;
     }
-    v = bits === 32 ? c.rd32(seg, off) : c.rd16(seg, off);
+    // BT only reads; BTS, BTR and BTC read with write intent (Cpu.rdw8)
+    if (kind === 0) v = bits === 32 ? c.rd32(seg, off) : c.rd16(seg, off);
+    else v = bits === 32 ? c.rdw32(seg, off) : c.rdw16(seg, off);
   }
   const cf = (v >>> idx) & 1;
   let r = v;
@@ -171,8 +173,8 @@ function bitOp(c: Cpu, kind: number, idx: number, fromRegister: boolean): void {
     if (c.modrm >= 0xc0) {
       if (bits === 32) c.reg32[c.modrm & 7] = r;
       else c.reg16[(c.modrm & 7) << 1] = r;
-    } else if (bits === 32) c.wr32(seg, off, r);
-    else c.wr16(seg, off, r);
+    } else if (bits === 32) c.wrw32(seg, off, r);
+    else c.wrw16(seg, off, r);
   }
   c.setArith(cf ? F_CF : 0, F_CF);
 }
@@ -183,8 +185,9 @@ function op00(c: Cpu, op: number): void {
   const o = op >> 3;
   lockCheck(c, o !== 7);
   if (c.modrm < 0xc0) c.saveFlags(); // the flags are set before the write
-  const r = alu(c, o, c.readRm8(), c.reg8[R8[c.regField]!]!, 8);
-  if (o !== 7) c.writeRm8(r);
+  // CMP only reads; the others read with write intent (Cpu.rdw8)
+  const r = alu(c, o, o === 7 ? c.readRm8() : c.readRmW8(), c.reg8[R8[c.regField]!]!, 8);
+  if (o !== 7) c.writeRmW8(r);
 }
 
 function op01(c: Cpu, op: number): void {
@@ -194,11 +197,11 @@ function op01(c: Cpu, op: number): void {
   lockCheck(c, o !== 7);
   if (c.modrm < 0xc0) c.saveFlags();
   if (c.o32) {
-    const r = alu(c, o, c.readRm32(), c.reg32[c.regField]!, 32);
-    if (o !== 7) c.writeRm32(r);
+    const r = alu(c, o, o === 7 ? c.readRm32() : c.readRmW32(), c.reg32[c.regField]!, 32);
+    if (o !== 7) c.writeRmW32(r);
   } else {
-    const r = alu(c, o, c.readRm16(), c.reg16[c.regField << 1]!, 16);
-    if (o !== 7) c.writeRm16(r);
+    const r = alu(c, o, o === 7 ? c.readRm16() : c.readRmW16(), c.reg16[c.regField << 1]!, 16);
+    if (o !== 7) c.writeRmW16(r);
   }
 }
 
@@ -299,9 +302,9 @@ function op80(c: Cpu): void {
   const o = c.regField;
   lockCheck(c, o !== 7);
   if (c.modrm < 0xc0) c.saveFlags();
-  const a = c.readRm8();
+  const a = o === 7 ? c.readRm8() : c.readRmW8();
   const r = alu(c, o, a, c.fetch8(), 8);
-  if (o !== 7) c.writeRm8(r);
+  if (o !== 7) c.writeRmW8(r);
 }
 
 function op81(c: Cpu, op: number): void {
@@ -310,13 +313,13 @@ function op81(c: Cpu, op: number): void {
   lockCheck(c, o !== 7);
   if (c.modrm < 0xc0) c.saveFlags();
   if (c.o32) {
-    const a = c.readRm32();
+    const a = o === 7 ? c.readRm32() : c.readRmW32();
     const r = alu(c, o, a, op === 0x81 ? c.fetch32() : imm8s(c), 32);
-    if (o !== 7) c.writeRm32(r);
+    if (o !== 7) c.writeRmW32(r);
   } else {
-    const a = c.readRm16();
+    const a = o === 7 ? c.readRm16() : c.readRmW16();
     const r = alu(c, o, a, op === 0x81 ? c.fetch16() : imm8s(c) & 0xffff, 16);
-    if (o !== 7) c.writeRm16(r);
+    if (o !== 7) c.writeRmW16(r);
   }
 }
 
@@ -352,10 +355,10 @@ function opc0(c: Cpu, op: number): void {
   c.decodeModrm();
   lockCheck(c, false);
   if (c.modrm < 0xc0) c.saveFlags();
-  const a = c.readRm8();
+  const a = c.readRmW8();
   const n = op === 0xc0 ? c.fetch8() : op === 0xd0 ? 1 : c.reg8[4]!;
   const r = shift(c, c.regField, a, n, 8);
-  if (n & 31) c.writeRm8(r);
+  if (n & 31) c.writeRmW8(r);
 }
 
 function opc1(c: Cpu, op: number): void {
@@ -363,15 +366,15 @@ function opc1(c: Cpu, op: number): void {
   lockCheck(c, false);
   if (c.modrm < 0xc0) c.saveFlags();
   if (c.o32) {
-    const a = c.readRm32();
+    const a = c.readRmW32();
     const n = op === 0xc1 ? c.fetch8() : op === 0xd1 ? 1 : c.reg8[4]!;
     const r = shift(c, c.regField, a, n, 32);
-    if (n & 31) c.writeRm32(r);
+    if (n & 31) c.writeRmW32(r);
   } else {
-    const a = c.readRm16();
+    const a = c.readRmW16();
     const n = op === 0xc1 ? c.fetch8() : op === 0xd1 ? 1 : c.reg8[4]!;
     const r = shift(c, c.regField, a, n, 16);
-    if (n & 31) c.writeRm16(r);
+    if (n & 31) c.writeRmW16(r);
   }
 }
 
@@ -414,8 +417,8 @@ function opfe(c: Cpu): void {
   if (o > 1) c.ud();
   lockCheck(c, true);
   if (c.modrm < 0xc0) c.saveFlags();
-  const a = c.readRm8();
-  c.writeRm8(o === 0 ? inc(c, a, 8) : dec(c, a, 8));
+  const a = c.readRmW8();
+  c.writeRmW8(o === 0 ? inc(c, a, 8) : dec(c, a, 8));
 }
 
 function op0fa3(c: Cpu): void {
@@ -449,15 +452,15 @@ function op0fa4(c: Cpu, op: number): void {
   if (c.modrm < 0xc0) c.saveFlags();
   const left = op < 0xa8;
   if (c.o32) {
-    const a = c.readRm32();
+    const a = c.readRmW32();
     const n = op & 1 ? c.reg8[4]! : c.fetch8();
     const r = shiftDouble(c, left, a, c.reg32[c.regField]!, n, 32);
-    if (n & 31) c.writeRm32(r);
+    if (n & 31) c.writeRmW32(r);
   } else {
-    const a = c.readRm16();
+    const a = c.readRmW16();
     const n = op & 1 ? c.reg8[4]! : c.fetch8();
     const r = shiftDouble(c, left, a, c.reg16[c.regField << 1]!, n, 16);
-    if (n & 31) c.writeRm16(r);
+    if (n & 31) c.writeRmW16(r);
   }
 }
 
@@ -481,11 +484,11 @@ function op0fb0(c: Cpu): void {
   c.decodeModrm();
   lockCheck(c, true);
   if (c.modrm < 0xc0) c.saveFlags();
-  const d = c.readRm8();
+  const d = c.readRmW8();
   alu(c, 7, c.reg8[0]!, d, 8);
-  if (c.getZF()) c.writeRm8(c.reg8[R8[c.regField]!]!);
+  if (c.getZF()) c.writeRmW8(c.reg8[R8[c.regField]!]!);
   else {
-    c.writeRm8(d); // the destination is always written (SDM: locked bus cycle)
+    c.writeRmW8(d); // the destination is always written (SDM: locked bus cycle)
     c.reg8[0] = d;
   }
 }
@@ -495,15 +498,15 @@ function op0fb1(c: Cpu): void {
   lockCheck(c, true);
   if (c.modrm < 0xc0) c.saveFlags();
   if (c.o32) {
-    const d = c.readRm32();
+    const d = c.readRmW32();
     alu(c, 7, c.reg32[0]!, d, 32);
-    if (c.getZF()) c.writeRm32(c.reg32[c.regField]!);
-    else { c.writeRm32(d); c.reg32[0] = d; }
+    if (c.getZF()) c.writeRmW32(c.reg32[c.regField]!);
+    else { c.writeRmW32(d); c.reg32[0] = d; }
   } else {
-    const d = c.readRm16();
+    const d = c.readRmW16();
     alu(c, 7, c.reg16[0]!, d, 16);
-    if (c.getZF()) c.writeRm16(c.reg16[c.regField << 1]!);
-    else { c.writeRm16(d); c.reg16[0] = d; }
+    if (c.getZF()) c.writeRmW16(c.reg16[c.regField << 1]!);
+    else { c.writeRmW16(d); c.reg16[0] = d; }
   }
 }
 
@@ -529,9 +532,9 @@ function op0fc0(c: Cpu): void {
   lockCheck(c, true);
   if (c.modrm < 0xc0) c.saveFlags();
   const g = R8[c.regField]!;
-  const d = c.readRm8();
+  const d = c.readRmW8();
   const r = alu(c, 0, d, c.reg8[g]!, 8);
-  c.writeRm8(r);
+  c.writeRmW8(r);
   c.reg8[g] = d;
 }
 
@@ -540,14 +543,14 @@ function op0fc1(c: Cpu): void {
   lockCheck(c, true);
   if (c.modrm < 0xc0) c.saveFlags();
   if (c.o32) {
-    const d = c.readRm32();
+    const d = c.readRmW32();
     const r = alu(c, 0, d, c.reg32[c.regField]!, 32);
-    c.writeRm32(r);
+    c.writeRmW32(r);
     c.reg32[c.regField] = d;
   } else {
-    const d = c.readRm16();
+    const d = c.readRmW16();
     const r = alu(c, 0, d, c.reg16[c.regField << 1]!, 16);
-    c.writeRm16(r);
+    c.writeRmW16(r);
     c.reg16[c.regField << 1] = d;
   }
 }
@@ -559,15 +562,24 @@ function op0fc7(c: Cpu): void {
   if (c.regField !== 1 || c.modrm >= 0xc0) c.ud();
   const seg = c.eaSeg, off = c.eaOff;
   const off4 = (off + 4) & (c.a32 ? -1 : 0xffff);
-  const lo = c.rd32(seg, off), hi = c.rd32(seg, off4);
-  c.probeWrite(seg, off, 8);
+  // The segment checked for all 8 bytes first; then read as the other
+  // read-modify-writes, checked as a write before the read (SDM vol. 3A,
+  // 4.7; Cpu.rdw32), and always written (SDM vol. 2A, CMPXCHG8B). The
+  // high dword is checked again only where it reaches a page the low
+  // dword's check did not cover, so that the instruction checks each page
+  // once (one shadow-paging exit for a PAE kernel's atomic PTE update).
+  if (c.segFastW[seg] === 0) c.checkSeg(seg, off, 8, true);
+  const l0 = (c.segBase[seg]! + off) | 0, l4 = (c.segBase[seg]! + off4) | 0;
+  const p0 = l0 >>> 12, p3 = ((l0 + 3) | 0) >>> 12, q0 = l4 >>> 12, q3 = ((l4 + 3) | 0) >>> 12;
+  const covered = (q0 === p0 || q0 === p3) && (q3 === p0 || q3 === p3);
+  const lo = c.rdw32(seg, off), hi = covered ? c.rd32(seg, off4) : c.rdw32(seg, off4);
   if (lo === c.reg32[0] && hi === c.reg32[2]) {
-    c.wr32(seg, off, c.reg32[3]!);
-    c.wr32(seg, off4, c.reg32[1]!);
+    c.wrw32(seg, off, c.reg32[3]!);
+    c.wrw32(seg, off4, c.reg32[1]!);
     c.setArith(F_ZF, F_ZF);
   } else {
-    c.wr32(seg, off, lo);
-    c.wr32(seg, off4, hi);
+    c.wrw32(seg, off, lo);
+    c.wrw32(seg, off4, hi);
     c.reg32[0] = lo;
     c.reg32[2] = hi;
     c.setArith(0, F_ZF);

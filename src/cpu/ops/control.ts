@@ -44,12 +44,12 @@ function group5(c: Cpu): void {
   if (o <= 1 && c.modrm < 0xc0) c.saveFlags(); // INC/DEC set flags before their write
   switch (o) {
     case 0:
-      if (c.o32) c.writeRm32(inc(c, c.readRm32(), 32));
-      else c.writeRm16(inc(c, c.readRm16(), 16));
+      if (c.o32) c.writeRmW32(inc(c, c.readRmW32(), 32));
+      else c.writeRmW16(inc(c, c.readRmW16(), 16));
       return;
     case 1:
-      if (c.o32) c.writeRm32(dec(c, c.readRm32(), 32));
-      else c.writeRm16(dec(c, c.readRm16(), 16));
+      if (c.o32) c.writeRmW32(dec(c, c.readRmW32(), 32));
+      else c.writeRmW16(dec(c, c.readRmW16(), 16));
       return;
     case 2: { // CALL near indirect
       const target = c.o32 ? c.readRm32() : c.readRm16();

@@ -100,8 +100,8 @@ function op86(c: Cpu): void {
   c.decodeModrm();
   lockCheck(c, true);
   const g = R8[c.regField]!;
-  const a = c.readRm8();
-  c.writeRm8(c.reg8[g]!);
+  const a = c.readRmW8(); // read with write intent (Cpu.rdw8)
+  c.writeRmW8(c.reg8[g]!);
   c.reg8[g] = a;
 }
 
@@ -109,12 +109,12 @@ function op87(c: Cpu): void {
   c.decodeModrm();
   lockCheck(c, true);
   if (c.o32) {
-    const a = c.readRm32();
-    c.writeRm32(c.reg32[c.regField]!);
+    const a = c.readRmW32();
+    c.writeRmW32(c.reg32[c.regField]!);
     c.reg32[c.regField] = a;
   } else {
-    const a = c.readRm16();
-    c.writeRm16(c.reg16[c.regField << 1]!);
+    const a = c.readRmW16();
+    c.writeRmW16(c.reg16[c.regField << 1]!);
     c.reg16[c.regField << 1] = a;
   }
 }

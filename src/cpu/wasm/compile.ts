@@ -75,6 +75,8 @@ const SS = 2;
 
 // Imported functions, by index.
 const IM_RD = 0, IM_RDS = 1, IM_WR = 2, IM_CFIN = 3, IM_COND = 4, IM_IMM = 5, IM_HD = 6;
+/** Added to the size passed to rd, rds and wr: a half of a read-modify-write (Cpu.rdw8/16/32, Cpu.wrw8/16/32). */
+const RD_INTENT = 8;
 const IMPORTS = [
   { name: 'rd', type: { params: 4, results: 1 as const } },
   { name: 'rds', type: { params: 4, results: 1 as const } },
@@ -339,7 +341,9 @@ class Gen {
   /**
    * A read-modify-write (jit.ts rmw): when both the read and the write
    * hit, the host address is kept and written after `compute`; otherwise
-   * Cpu's read (after saveFlags when `save`), `compute`, Cpu's write.
+   * Cpu's read with write intent (after saveFlags when `save`; Cpu.rdw8),
+   * `compute`, Cpu's write of a read-modify-write (Cpu.wrw8; RD_INTENT
+   * added to the size tells the `wr` import so).
    * `compute(p)` returns the local to write.
    */
   rmw(size: number, seg: number, off: number, save: boolean, compute: (p: number) => number): void {
@@ -354,7 +358,7 @@ class Gen {
     f.else();
     f.const(-1).set(th);
     this.slowStart();
-    f.const(this.k).const(seg).get(off).const(size).call(save ? IM_RDS : IM_RD);
+    f.const(this.k).const(seg).get(off).const(size + RD_INTENT).call(save ? IM_RDS : IM_RD);
     f.end();
     const p = this.keep();
     const x = compute(p);
@@ -363,7 +367,7 @@ class Gen {
     f.get(th).get(x); this.store(size);
     f.else();
     this.slowStart();
-    f.const(this.k).const(seg).get(off).get(x).const(size).call(IM_WR);
+    f.const(this.k).const(seg).get(off).get(x).const(size + RD_INTENT).call(IM_WR);
     f.end();
   }
 
@@ -1042,12 +1046,14 @@ export class WasmRuntime {
       S[SL_TAGX] = mmu.tagX32.byteOffset;
       S[SL_MEASURE] = mmu.measure ? 1 : 0;
     };
-    /** Cpu's read for a slow path of instruction k, after saveFlags when `save` (jit.ts rdSave). */
+    /** Cpu's read for a slow path of instruction k, after saveFlags when `save` (jit.ts rdSave); with write intent when `size` carries RD_INTENT. */
     const read = (k: number, seg: number, off: number, size: number, save: boolean): number => {
       pre(k);
       const c = this.c;
       if (save) c.saveFlags();
-      const v = size === 4 ? c.rd32(seg, off) : size === 2 ? c.rd16(seg, off) : c.rd8(seg, off);
+      const v = size >= RD_INTENT
+        ? (size === 4 + RD_INTENT ? c.rdw32(seg, off) : size === 2 + RD_INTENT ? c.rdw16(seg, off) : c.rdw8(seg, off))
+        : size === 4 ? c.rd32(seg, off) : size === 2 ? c.rd16(seg, off) : c.rd8(seg, off);
       post(k);
       return v;
     };
@@ -1059,7 +1065,9 @@ export class WasmRuntime {
       wr: (k: number, seg: number, off: number, v: number, size: number): void => {
         pre(k);
         const c = this.c;
-        if (size === 4) c.wr32(seg, off, v); else if (size === 2) c.wr16(seg, off, v); else c.wr8(seg, off, v);
+        if (size === 4) c.wr32(seg, off, v); else if (size === 2) c.wr16(seg, off, v); else if (size === 1) c.wr8(seg, off, v);
+        // a read-modify-write's write (RD_INTENT added to the size): Cpu.wrw8/16/32
+        else if (size === 4 + RD_INTENT) c.wrw32(seg, off, v); else if (size === 2 + RD_INTENT) c.wrw16(seg, off, v); else c.wrw8(seg, off, v);
         post(k);
       },
       // a block that looped left its flags written out, not yet in the Cpu

@@ -12,7 +12,7 @@
  */
 import { C_ACCESS_FETCH, C_ACCESS_READ, C_ACCESS_WRITE, C_SW_TRANSLATE, C_SW_WALK_REFS, C_VTLB_HIT, C_VTLB_MISS, C_WALK, C_WALK_REFS, C_WALK_REFS_HOST, VTLB_IDS } from '../counters.js';
 import { FRAME_HOST_TABLE, PAGE_SIZE } from '../host/memory.js';
-import { ACC_FETCH, ACC_WRITE, PTE_A, PTE_D, PTE_P, PTE_RW, PTE_HI_XD } from '../paging/bits.js';
+import { ACC_FETCH, ACC_RMW_R, ACC_WRITE, PTE_A, PTE_D, PTE_P, PTE_RW, PTE_HI_XD } from '../paging/bits.js';
 import { FMT_NONE, FMT_PAE, hostWalkContext, type WalkContext } from '../paging/format.js';
 import { HOST_PORT, Walker, WALK_NO_CHECK, WALK_OK, type TablePort } from '../paging/walker.js';
 import { addAccesses, HardwareTlb, TLB_MISS, WalkCaches } from '../tlb/hardware.js';
@@ -145,7 +145,7 @@ export class NaiveMode implements Mode {
   model(lo: number, hi: number, acc: number, gpa: number, shift: number, globalFlag: number): void {
     const mmu = this.mmu;
     const c = mmu.counters;
-    c[acc & ACC_FETCH ? C_ACCESS_FETCH : acc & ACC_WRITE ? C_ACCESS_WRITE : C_ACCESS_READ]++;
+    c[acc & ACC_FETCH ? C_ACCESS_FETCH : (acc & (ACC_WRITE | ACC_RMW_R)) === ACC_WRITE ? C_ACCESS_WRITE : C_ACCESS_READ]++;
     c[C_SW_TRANSLATE]++;
     const fetch = (acc & ACC_FETCH) !== 0;
     const pcid = mmu.state.pcid;

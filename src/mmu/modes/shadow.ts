@@ -41,7 +41,7 @@ import {
 } from '../counters.js';
 import { FRAME_SHADOW, PAGE_SIZE } from '../host/memory.js';
 import {
-  ACC_FETCH, ACC_USER, ACC_WRITE, CR0_WP, CR4_PKE, CR4_PSE, CR4_SMAP, CR4_SMEP, EFER_NXE, PTE_A, PTE_D, PTE_G, PTE_HI_XD,
+  ACC_FETCH, ACC_RMW_R, ACC_RMW_W, ACC_USER, ACC_WRITE, CR0_WP, CR4_PKE, CR4_PSE, CR4_SMAP, CR4_SMEP, EFER_NXE, PTE_A, PTE_D, PTE_G, PTE_HI_XD,
   PTE_P, PTE_PS, PTE_RW, PTE_US,
 } from '../paging/bits.js';
 import { FMT_32, FMT_L4, FMT_L5, FMT_NONE, FMT_PAE, hostWalkContext, type WalkContext } from '../paging/format.js';
@@ -285,7 +285,9 @@ export class ShadowMode implements Mode {
     // A write to ROM: the shadow leaf of a ROM frame is read-only and the
     // write is emulated as a device access (the Mmu drops it).
     const rom = write && mmu.map.rom !== null && mmu.map.rom[gfn] === 1;
-    this.exit(emulate ? C_EXIT_PT_WRITE : rom ? C_EXIT_MMIO : C_EXIT_HIDDEN_PF);
+    // The write of a read-modify-write whose read took this exit already
+    // (the instruction was emulated there): no second exit.
+    if (!((emulate || rom) && acc & ACC_RMW_W)) this.exit(emulate ? C_EXIT_PT_WRITE : rom ? C_EXIT_MMIO : C_EXIT_HIDDEN_PF);
     t.hpa = hfn * PAGE_SIZE + (lo & 0xfff);
     const e = this.install(lo, hi, acc, gfn, hfn);
     // The installed leaf's own rights decide which accesses skip the exit
@@ -298,11 +300,15 @@ export class ShadowMode implements Mode {
    * An access the guest's TLB allows but whose fast-path tag this mode
    * withheld: a write to a write-protected guest table is an exit and an
    * emulated write; a user access to a page the CR0.WP=0 trick made
-   * supervisor-only is a hidden page fault.
+   * supervisor-only is a hidden page fault. A read-modify-write takes its
+   * one exit at its read (ACC_RMW_R, checked as a write), where the
+   * hypervisor emulates the whole instruction, as a shadow MMU does; its
+   * write (ACC_RMW_W) takes none.
    */
   assist(_lo: number, _hi: number, acc: number, gpa: number): void {
     const gfn = Math.floor(gpa / PAGE_SIZE);
     if (acc & ACC_WRITE) {
+      if (acc & ACC_RMW_W) return;
       if (gfn < this.gfnCount.length && this.gfnCount[gfn]! > 0 && !this.gfnUnsync[gfn]) this.exit(C_EXIT_PT_WRITE);
       else if (this.mmu.map.rom !== null && this.mmu.map.rom[gfn] === 1) this.exit(C_EXIT_MMIO);
     } else {
@@ -1046,7 +1052,7 @@ export class ShadowMode implements Mode {
 
   model(lo: number, hi: number, acc: number): void {
     const c = this.mmu.counters;
-    c[acc & ACC_FETCH ? C_ACCESS_FETCH : acc & ACC_WRITE ? C_ACCESS_WRITE : C_ACCESS_READ]++;
+    c[acc & ACC_FETCH ? C_ACCESS_FETCH : (acc & (ACC_WRITE | ACC_RMW_R)) === ACC_WRITE ? C_ACCESS_WRITE : C_ACCESS_READ]++;
     const fetch = (acc & ACC_FETCH) !== 0;
     const asid = this.asid();
     if (this.hw.lookup4k(lo, hi, fetch, asid) !== TLB_MISS) return;

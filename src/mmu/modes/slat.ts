@@ -23,7 +23,7 @@ import {
   C_WALK, C_WALK_REFS, C_WALK_REFS_GUEST, C_WALK_REFS_NESTED,
 } from '../counters.js';
 import { FRAME_EPT, PAGE_SIZE } from '../host/memory.js';
-import { ACC_FETCH, ACC_WRITE, EPT_MT_WB, EPT_RWX } from '../paging/bits.js';
+import { ACC_FETCH, ACC_RMW_R, ACC_WRITE, EPT_MT_WB, EPT_RWX } from '../paging/bits.js';
 import { eptWalkContext, FMT_NONE, FMT_PAE, type WalkContext } from '../paging/format.js';
 import { HOST_PORT, Walker, WALK_NO_CHECK, WALK_OK, WALK_SET_AD, type TablePort } from '../paging/walker.js';
 import { ModelCache } from '../tlb/cache.js';
@@ -166,7 +166,7 @@ export class SlatMode implements Mode {
   model(lo: number, hi: number, acc: number, _gpa: number, _shift: number, globalFlag: number): void {
     const mmu = this.mmu;
     const c = mmu.counters;
-    c[acc & ACC_FETCH ? C_ACCESS_FETCH : acc & ACC_WRITE ? C_ACCESS_WRITE : C_ACCESS_READ]++;
+    c[acc & ACC_FETCH ? C_ACCESS_FETCH : (acc & (ACC_WRITE | ACC_RMW_R)) === ACC_WRITE ? C_ACCESS_WRITE : C_ACCESS_READ]++;
     const fetch = (acc & ACC_FETCH) !== 0;
     const asid = this.asid();
     if (this.hw.lookup4k(lo, hi, fetch, asid) !== TLB_MISS) return;

@@ -104,6 +104,19 @@ export const ACC_WRITE = PFERR_W;
 export const ACC_USER = PFERR_U;
 export const ACC_FETCH = PFERR_ID;
 export const ACC_AC = 1 << 8;
+/**
+ * The two halves of a read-modify-write (an ADD, XCHG, BTS... with a memory
+ * destination), each with ACC_WRITE. ACC_RMW_R marks the read: a processor
+ * translates the destination for a write before it reads (its #PF has
+ * W/R = 1, a read-only page faults before A is set), so the read is checked
+ * and walked as a write but stores nothing. ACC_RMW_W marks the write that
+ * follows. A mode may treat the pair as one event: shadow paging takes one
+ * exit for an RMW of a write-protected guest table, at its read, and
+ * emulates the whole instruction, so the write takes none. The access
+ * counters count the read as a read.
+ */
+export const ACC_RMW_R = 1 << 9;
+export const ACC_RMW_W = 1 << 10;
 /** Accesses carry their size (1..15 bytes of one page) in these bits of `acc` when the observer and cost model see them. */
 export const ACC_SIZE_SHIFT = 12;
 export const ACC_SIZE_MASK = 0xf << ACC_SIZE_SHIFT;

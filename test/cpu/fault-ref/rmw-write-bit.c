@@ -2,7 +2,7 @@
  * What a real processor reports for a read-modify-write instruction that
  * meets a page that is not present: the W/R bit of its page-fault error
  * code. Not a test the suite runs; a check of the hardware this CPU is
- * meant to match, whose finding docs/cpu.md ("Not implemented") records.
+ * meant to match, whose finding docs/cpu.md ("Faults") records.
  *
  *   gcc -O1 -pthread -o /tmp/rmw-write-bit test/cpu/fault-ref/rmw-write-bit.c && /tmp/rmw-write-bit
  *
