@@ -37,7 +37,7 @@ import { JIT_THRESHOLD, type JitFn } from './jit.js';
 import { CPU_STATE_BYTES, S_FASTR, S_FASTW, S_REG, S_SEGBASE, S_SEGLIMIT, type WasmState } from './wasm/state.js';
 import { WASM_THRESHOLD } from './wasm/compile.js';
 import { deliverInterrupt, type InterruptKind } from './transfer.js';
-import { Fpu } from './fpu.js';
+import { Fpu, MXCSR_MASK_DAZ } from './fpu.js';
 import { CpuFeatures } from './features.js';
 import type { FpuHost } from './fpu-host.js';
 
@@ -304,6 +304,7 @@ export class Cpu implements FpuHost {
     this.mem8 = o.mmu.u8;
     this.fpu = new Fpu(this);
     this.features = o.features ?? new CpuFeatures();
+    if (this.features.sse) this.fpu.mxcsrMask = MXCSR_MASK_DAZ;
     if (this.engine !== 'interp') {
       this.blocks = new BlockCache(o.mmu);
       this.blocks.clock = (): number => this.totalInstructions + this.executed;

@@ -24,6 +24,7 @@ import { FPU_OPCODES } from './ops/fpu.js';
 import { MOVE_OPCODES } from './ops/move.js';
 import { STRING_IO_OPCODES } from './ops/string-io.js';
 import { SYSTEM_OPCODES } from './ops/system.js';
+import { SSE_OPCODES } from './ops/sse.js';
 
 /** Every instruction this CPU implements: the groups' descriptions, in one list. */
 export const OPCODES: readonly OpcodeEntry[] = [
@@ -33,6 +34,7 @@ export const OPCODES: readonly OpcodeEntry[] = [
   ...STRING_IO_OPCODES,
   ...SYSTEM_OPCODES,
   ...FPU_OPCODES,
+  ...SSE_OPCODES,
 ];
 
 /** 1 for the legacy prefix bytes (handled by execute, never dispatched) */

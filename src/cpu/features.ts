@@ -10,7 +10,7 @@
  * vol. 2A "MOV to CR4", "WRMSR", "STAC"); a feature turned on works (the MMU
  * implements it in every mode).
  */
-import { CR4_PAE, CR4_PGE, CR4_PSE } from './constants.js';
+import { CR4_OSXMMEXCPT, CR4_PAE, CR4_PGE, CR4_PSE } from './constants.js';
 import { CR4_SMAP, CR4_SMEP, EFER_NXE } from '../mmu/index.js';
 
 export interface CpuFeature {
@@ -26,6 +26,8 @@ export interface CpuFeature {
   readonly cr4?: number;
   /** the EFER bit that only this feature allows */
   readonly efer?: number;
+  /** a feature that must be on too (no processor has SSE2 without SSE) */
+  readonly needs?: string;
 }
 
 /** The features `--cpu` can turn on or off, in CPUID order. */
@@ -34,6 +36,8 @@ export const CPU_FEATURES: readonly CpuFeature[] = [
   { name: 'pae', what: 'PAE paging (CR4.PAE)', leaf: 1, reg: 'edx', bit: 6, byDefault: true, cr4: CR4_PAE },
   { name: 'apic', what: 'a local APIC (IA32_APIC_BASE, registers at 0xFEE00000), with an IOAPIC and an MP table in the machine', leaf: 1, reg: 'edx', bit: 9, byDefault: false },
   { name: 'pge', what: 'global pages (CR4.PGE)', leaf: 1, reg: 'edx', bit: 13, byDefault: true, cr4: CR4_PGE },
+  { name: 'sse', what: 'SSE: XMM registers, MXCSR, the single-precision and 64-bit integer SIMD additions (CR4.OSXMMEXCPT)', leaf: 1, reg: 'edx', bit: 25, byDefault: false, cr4: CR4_OSXMMEXCPT },
+  { name: 'sse2', what: 'SSE2: double precision and 128-bit integers on XMM registers, LFENCE, MFENCE, CLFLUSH (CPUID CLFSH with it)', leaf: 1, reg: 'edx', bit: 26, byDefault: false, needs: 'sse' },
   { name: 'smep', what: 'supervisor-mode execution prevention (CR4.SMEP)', leaf: 7, reg: 'ebx', bit: 7, byDefault: false, cr4: CR4_SMEP },
   { name: 'smap', what: 'supervisor-mode access prevention (CR4.SMAP, STAC, CLAC)', leaf: 7, reg: 'ebx', bit: 20, byDefault: false, cr4: CR4_SMAP },
   { name: 'nx', what: 'execute-disable pages (EFER.NXE)', leaf: 0x80000001, reg: 'edx', bit: 20, byDefault: true, efer: EFER_NXE },
@@ -41,13 +45,18 @@ export const CPU_FEATURES: readonly CpuFeature[] = [
 
 /** CPUID leaf 1 EDX bits that are always there: FPU, TSC, MSR, CX8, SEP, CMOV, PSE-36, MMX, FXSR. */
 const LEAF1_EDX_FIXED = (1 << 0) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 11) | (1 << 15) | (1 << 17) | (1 << 23) | (1 << 24);
+/** CPUID.1:EDX.CLFSH: CLFLUSH, which came with SSE2 and is advertised with it */
+const LEAF1_EDX_CLFSH = 1 << 19;
+/** CPUID.1:EBX bits 15:8 with CLFSH: the line CLFLUSH flushes, in 8-byte units (64 bytes) */
+const LEAF1_EBX_CLFLUSH_64 = 8 << 8;
 
 /** What a Cpu advertises and allows: made from a `--cpu` specification. */
 export class CpuFeatures {
   /** names of the features on */
   readonly on: ReadonlySet<string>;
-  /** CPUID.1:EDX, CPUID.(7,0):EBX, CPUID.80000001h:EDX */
+  /** CPUID.1:EDX, CPUID.1:EBX (the CLFLUSH line size with sse2, else 0), CPUID.(7,0):EBX, CPUID.80000001h:EDX */
   readonly leaf1Edx: number;
+  readonly leaf1Ebx: number;
   readonly leaf7Ebx: number;
   readonly ext1Edx: number;
   /** the highest basic leaf: 7 when a leaf-7 feature is on, else 2 (the P6 default, so the default guest sees what it always saw) */
@@ -56,6 +65,9 @@ export class CpuFeatures {
   readonly cr4Refused: number;
   /** EFER bits that the features off make reserved */
   readonly eferRefused: number;
+  /** `sse` and `sse2` are on (read by the decoder of ops/sse.ts) */
+  readonly sse: boolean;
+  readonly sse2: boolean;
 
   /**
    * @param spec a comma-separated list of `+name` (turn on) and `-name`
@@ -74,6 +86,9 @@ export class CpuFeatures {
       if (sign === '+') on.add(name);
       else on.delete(name);
     }
+    for (const f of CPU_FEATURES) {
+      if (f.needs !== undefined && on.has(f.name) && !on.has(f.needs)) throw new CpuFeatureError(`'${f.name}' needs '${f.needs}' (+${f.needs},+${f.name})`);
+    }
     this.on = on;
     let l1 = LEAF1_EDX_FIXED, l7 = 0, e1 = 0, cr4 = 0, efer = 0;
     for (const f of CPU_FEATURES) {
@@ -87,7 +102,11 @@ export class CpuFeatures {
         efer |= f.efer ?? 0;
       }
     }
+    this.sse = on.has('sse');
+    this.sse2 = on.has('sse2');
+    if (this.sse2) l1 |= LEAF1_EDX_CLFSH;
     this.leaf1Edx = l1 | 0;
+    this.leaf1Ebx = this.sse2 ? LEAF1_EBX_CLFLUSH_64 : 0;
     this.leaf7Ebx = l7 | 0;
     this.ext1Edx = e1 | 0;
     this.maxLeaf = l7 !== 0 ? 7 : 2;

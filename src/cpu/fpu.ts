@@ -93,9 +93,15 @@ export const TAG_EMPTY = 3;
 export const CW_INIT = 0x037f;
 /** control word after power-up/RESET (SDM vol. 3A, 9.1.1, table 9-1) */
 export const CW_RESET = 0x0040;
-/** MXCSR after RESET, and the mask of writable bits reported in FXSAVE (no DAZ) */
+/** MXCSR after RESET (SDM vol. 3A, table 9-1) */
 const MXCSR_RESET = 0x1f80;
-const MXCSR_MASK = 0x0000ffbf;
+/**
+ * The writable MXCSR bits, as FXSAVE reports them in MXCSR_MASK (SDM vol.
+ * 1, 11.6.6): without SSE, those of a processor without DAZ; with SSE the
+ * lanes (sse/float.ts) implement DAZ, so bit 6 is writable too.
+ */
+export const MXCSR_MASK_NO_DAZ = 0x0000ffbf;
+export const MXCSR_MASK_DAZ = 0x0000ffff;
 
 /** the real-indefinite QNaN (SDM vol. 1, 4.8.3.7) */
 const IND_SE = 0xffff, IND_HI = 0xc0000000 | 0, IND_LO = 0;
@@ -153,9 +159,13 @@ export class Fpu {
   fdp = 0;
   fds = 0;
   fop = 0;
-  /** SSE state, stored and restored by FXSAVE/FXRSTOR only */
+  /** SSE state: MXCSR, and the XMM registers as four int32 dwords each (register i at 4i..4i+3; room for 16, 8 used outside 64-bit mode) */
   mxcsr = MXCSR_RESET;
-  readonly xmm = new Int32Array(32);
+  readonly xmm = new Int32Array(64);
+  /** register i of `xmm` as its own view (what the lane operations of sse/ take) */
+  readonly xmmReg: readonly Int32Array[] = Array.from({ length: 16 }, (_, i) => this.xmm.subarray(4 * i, 4 * i + 4));
+  /** the writable MXCSR bits (MXCSR_MASK_NO_DAZ, or MXCSR_MASK_DAZ when the CPU has SSE: set by the core) */
+  mxcsrMask = MXCSR_MASK_NO_DAZ;
   /** FERR# as last driven */
   private ferr = false;
 
@@ -320,6 +330,25 @@ export class Fpu {
   }
 
   /**
+   * The SSE and SSE2 instructions on MMX registers (PAVGB mm, PSHUFW,
+   * CVTPI2PS xmm, mm, ...; their decoding is ops/sse.ts): the checks of an
+   * MMX instruction (#UD if CR0.EM, #NM if CR0.TS, a pending x87 error
+   * reported), made before any memory access.
+   */
+  mmxCheck(): void {
+    const cr0 = this.host.cr0;
+    if (cr0 & CR0_EM) this.host.raiseUD();
+    if (cr0 & CR0_TS) this.host.raiseNM();
+    if (this.sw & SW_ES) this.pendingError(cr0);
+  }
+
+  /** After such an instruction's memory accesses: the x87-to-MMX transition (TOP 0, all tags valid), and MMX register `r` written with hi:lo unless r < 0. */
+  mmxSet(r: number, hi: number, lo: number): void {
+    this.mmxEnter();
+    if (r >= 0) this.mmWrite(r, hi, lo);
+  }
+
+  /**
    * FXSAVE m512 (0F AE /0), the 32-bit (non-64-bit-mode) layout of SDM
    * vol. 2A FXSAVE, table 3-43. #UD if CR0.EM, #NM if CR0.TS, #GP(0) if
    * `off` is not 16-byte aligned (the segment base is the host's and is
@@ -341,7 +370,7 @@ export class Fpu {
     host.write32(seg, at(16), this.fdp);
     host.write32(seg, at(20), this.fds & 0xffff);
     host.write32(seg, at(24), this.mxcsr);
-    host.write32(seg, at(28), MXCSR_MASK);
+    host.write32(seg, at(28), this.mxcsrMask);
     for (let i = 0; i < 8; i++) {
       const p = (this.top + i) & 7, b = 32 + 16 * i;
       host.write32(seg, at(b), this.lo[p]!);
@@ -350,7 +379,7 @@ export class Fpu {
       host.write16(seg, at(b + 10), 0);
       host.write32(seg, at(b + 12), 0);
     }
-    for (let i = 0; i < 32; i++) host.write32(seg, at(160 + 4 * i), this.xmm[i]!);
+    for (let i = 0; i < 32; i++) host.write32(seg, at(160 + 4 * i), this.xmm[i]!); // XMM0-7
   }
 
   /**
@@ -366,7 +395,7 @@ export class Fpu {
     const at = (n: number): number => (off + n) >>> 0;
     host.probe(seg, off, 512, false);
     const mxcsr = host.read32(seg, at(24));
-    if (mxcsr & ~MXCSR_MASK) host.raiseGP0();
+    if (mxcsr & ~this.mxcsrMask) host.raiseGP0();
     const cw = host.read16(seg, at(0));
     const sw = host.read16(seg, at(2));
     const ftw = host.read8(seg, at(4));
@@ -400,7 +429,7 @@ export class Fpu {
       this.se[p] = regs[3 * i + 2]!;
     }
     this.mxcsr = mxcsr >>> 0;
-    this.xmm.set(xmm);
+    this.xmm.set(xmm); // XMM0-7; 8-15 (64-bit mode only) untouched
     this.syncFerr(host.cr0);
   }
 

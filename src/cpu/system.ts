@@ -221,6 +221,7 @@ export function cpuid(c: Cpu): void {
       break;
     case 1:
       a = 0x683;
+      b = f.leaf1Ebx;
       d = f.leaf1Edx;
       // The APIC flag follows IA32_APIC_BASE.EN (SDM vol. 3A, "Local APIC Status and Location").
       if (c.apicBaseMsr !== null && !(c.apicBaseMsr.read() & (1 << 11))) d &= ~(1 << 9);

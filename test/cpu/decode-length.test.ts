@@ -239,9 +239,21 @@ describe('the length decoder on hand-written instructions', () => {
     expect(instructionLength([0xcc, ...bytes, 0xcc], 1, big)).toBe(length);
   });
 
+  it('does it know the SSE forms: ModR/M, and an imm8 after CMPPS, PSHUFD, PINSRW, PEXTRW, SHUFPS?', () => {
+    expect(instructionLength([0x0f, 0x10, 0xc0], 0, true)).toBe(3); // MOVUPS xmm0, xmm0
+    expect(instructionLength([0xf3, 0x0f, 0x58, 0x43, 0x10], 0, true)).toBe(5); // ADDSS xmm0, [ebx+16]
+    expect(instructionLength([0x0f, 0xc2, 0xc1, 0x01], 0, true)).toBe(4); // CMPLTPS xmm0, xmm1
+    expect(instructionLength([0x66, 0x0f, 0x70, 0xc1, 0x1b], 0, true)).toBe(5); // PSHUFD xmm0, xmm1, 1Bh
+    expect(instructionLength([0x0f, 0x70, 0x04, 0x24, 0x1b], 0, true)).toBe(5); // PSHUFW mm0, [esp], 1Bh
+    expect(instructionLength([0x66, 0x0f, 0xc4, 0xc0, 0x07], 0, true)).toBe(5); // PINSRW xmm0, eax, 7
+    expect(instructionLength([0x0f, 0xc5, 0xc1, 0x03], 0, true)).toBe(4); // PEXTRW eax, mm1, 3
+    expect(instructionLength([0x0f, 0xc6, 0xc1, 0x44], 0, true)).toBe(4); // SHUFPS xmm0, xmm1, 44h
+    expect(instructionLength([0x0f, 0xae, 0x55, 0x00], 0, true)).toBe(4); // LDMXCSR [ebp+0]
+  });
+
   it('does it refuse undefined opcodes and 15 prefixes, as the interpreter does?', () => {
     expect(instructionLength([0x0f, 0x0f, 0xc0], 0, true)).toBe(LENGTH_INVALID);
-    expect(instructionLength([0x0f, 0x10, 0xc0], 0, true)).toBe(LENGTH_INVALID); // SSE MOVUPS: not here
+    expect(instructionLength([0x0f, 0x38, 0x00, 0xc0], 0, true)).toBe(LENGTH_INVALID); // SSSE3's three-byte map: not here
     expect(instructionLength([0x0f, 0xff], 0, true)).toBe(LENGTH_INVALID);
     expect(instructionLength([...Array<number>(15).fill(0x3e), 0x90], 0, true)).toBe(LENGTH_INVALID);
   });

@@ -21,7 +21,8 @@ describe('a --cpu specification', () => {
     expect(f.toString()).toBe('');
     expect(f.leaf1Edx >>> 0).toBe(0x0182a979); // FPU PSE TSC MSR PAE CX8 SEP PGE CMOV PSE-36 MMX FXSR
     expect(f.maxLeaf).toBe(2);
-    expect(f.cr4Refused >>> 0).toBe((1 << 20) | (1 << 21));
+    expect(f.cr4Refused >>> 0).toBe((1 << 10) | (1 << 20) | (1 << 21)); // OSXMMEXCPT (sse), SMEP, SMAP
+    expect(f.leaf1Ebx).toBe(0);
   });
 
   it('is it applied in order, case-insensitively, and written back relative to the defaults?', () => {
@@ -36,7 +37,9 @@ describe('a --cpu specification', () => {
   it.each([
     ['smep', "'smep' must be +NAME (turn on) or -NAME (turn off)"],
     ['+la57', `no feature 'la57' (the features: ${CPU_FEATURES.map((f) => f.name).join(', ')})`],
-    ['+', "no feature '' (the features: pse, pae, apic, pge, smep, smap, nx)"],
+    ['+', "no feature '' (the features: pse, pae, apic, pge, sse, sse2, smep, smap, nx)"],
+    ['+sse2', "'sse2' needs 'sse' (+sse,+sse2)"],
+    ['+sse,+sse2,-sse', "'sse2' needs 'sse' (+sse,+sse2)"],
   ])('is %j refused with a message naming it?', (spec, message) => {
     expect(() => new CpuFeatures(spec)).toThrow(new CpuFeatureError(message));
   });

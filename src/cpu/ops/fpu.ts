@@ -8,6 +8,7 @@
 import { CR0_TS, CR0_EM } from '../constants.js';
 import type { Cpu } from '../cpu.js';
 import { lockCheck, span, type OpcodeEntry } from './common.js';
+import { SSE_MMX_FORMS, clflush, ldStMxcsr, sseExec } from './sse.js';
 
 function op9b(c: Cpu): void {
   // WAIT/FWAIT
@@ -23,10 +24,14 @@ function opd8(c: Cpu, op: number): void {
 }
 
 function op0fae(c: Cpu): void {
-  // group 15: FXSAVE, FXRSTOR (LDMXCSR/STMXCSR/fences are SSE: #UD)
+  // group 15: FXSAVE, FXRSTOR; with SSE also LDMXCSR, STMXCSR, SFENCE and with SSE2 LFENCE, MFENCE, CLFLUSH (otherwise #UD)
   c.decodeModrm();
   lockCheck(c, false);
   const o = c.regField;
+  if (c.features.sse && (c.modrm >= 0xc0 || o > 1)) {
+    group15Sse(c, o);
+    return;
+  }
   if (c.modrm >= 0xc0 || o > 1) c.ud();
   if (c.cr0 & (CR0_TS | CR0_EM)) {
     if (c.cr0 & CR0_EM) c.ud();
@@ -36,8 +41,28 @@ function op0fae(c: Cpu): void {
   else c.fpu.fxrstor(c.eaSeg, c.eaOff);
 }
 
+/**
+ * Group 15's SSE forms. The fences order nothing here: every access is
+ * done, in program order, by the time the next instruction starts (SDM
+ * vol. 2, LFENCE, MFENCE, SFENCE; their r/m field is ignored).
+ */
+function group15Sse(c: Cpu, o: number): void {
+  if (c.modrm >= 0xc0) {
+    if (o === 7) return; // SFENCE
+    if ((o === 5 || o === 6) && c.features.sse2) return; // LFENCE, MFENCE
+    c.ud();
+  }
+  if (o === 2 || o === 3) ldStMxcsr(c, o === 3);
+  else if (o === 7 && c.features.sse2) clflush(c);
+  else c.ud();
+}
+
 function op0fmmx(c: Cpu, op: number): void {
-  // MMX: 0F 60-7F and D1-FE without a 66, F2 or F3 prefix (those forms are SSE)
+  // MMX: 0F 60-7F and D1-FE without a 66, F2 or F3 prefix; with SSE, the prefixed forms and SSE's additions to the MMX columns are ops/sse.ts's
+  if (c.features.sse && (c.rep !== 0 || c.o32 !== c.codeBig || SSE_MMX_FORMS[op] !== 0)) {
+    sseExec(c, op);
+    return;
+  }
   if (c.rep !== 0 || (c.o32 !== c.codeBig)) c.ud();
   lockCheck(c, false);
   if (op === 0x77) { // EMMS: no ModR/M byte
@@ -59,7 +84,8 @@ export const FPU_OPCODES: readonly OpcodeEntry[] = [
   { map: 'one', opcodes: [0x9b], handler: op9b, mnemonic: 'WAIT/FWAIT', flow: 'next', modrm: false, imm: 'none' },
   { map: 'one', opcodes: span(0xd8, 0xdf), handler: opd8, mnemonic: 'x87 escape', flow: 'next', modrm: true, imm: 'none' },
   { map: '0f', opcodes: [0xae], handler: op0fae, mnemonic: 'group 15 (FXSAVE FXRSTOR)', flow: 'next', modrm: true, imm: 'none' },
-  { map: '0f', opcodes: [...span(0x60, 0x70), ...span(0x74, 0x76), ...span(0x78, 0x7f), ...span(0xd1, 0xfe)], handler: op0fmmx, mnemonic: 'MMX (0F 60-70, 74-76, 78-7F, D1-FE)', flow: 'next', modrm: true, imm: 'none' },
+  { map: '0f', opcodes: [...span(0x60, 0x6f), ...span(0x74, 0x76), ...span(0x78, 0x7f), ...span(0xd1, 0xfe)], handler: op0fmmx, mnemonic: 'MMX (0F 60-6F, 74-76, 78-7F, D1-FE; with SSE also their 66/F2/F3 forms)', flow: 'next', modrm: true, imm: 'none' },
+  { map: '0f', opcodes: [0x70], handler: op0fmmx, mnemonic: 'PSHUFW/PSHUFD/PSHUFHW/PSHUFLW (SSE, SSE2)', flow: 'next', modrm: true, imm: 'Ib' },
   { map: '0f', opcodes: span(0x71, 0x73), handler: op0fmmx, mnemonic: 'MMX shift groups 12-14 (PSRLW/PSRAW/PSLLW ... Nq, Ib)', flow: 'next', modrm: true, imm: 'Ib' },
   { map: '0f', opcodes: [0x77], handler: op0fmmx, mnemonic: 'EMMS', flow: 'next', modrm: false, imm: 'none' },
 ];
