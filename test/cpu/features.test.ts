@@ -90,7 +90,7 @@ describe('CPUID, CR4 and EFER with features on and off (every mode, both engines
   });
 
   it.each([
-    ['-pge', 0x80, 'CR4.PGE'], ['-pse', 0x10, 'CR4.PSE'], ['-pae', 0x20, 'CR4.PAE'], ['', 1 << 20, 'CR4.SMEP'], ['', 1 << 21, 'CR4.SMAP'],
+    ['-pge', 0x80, 'CR4.PGE'], ['-pse', 0x10, 'CR4.PSE'], ['-pae', 0x20, 'CR4.PAE'], ['', 1 << 20, 'CR4.SMEP'], ['', 1 << 21, 'CR4.SMAP'], ['', 1 << 10, 'CR4.OSXMMEXCPT'],
   ])('with %j, does setting CR4 bit value %i (%s) raise #GP(0), and without it succeed?', (spec, bit) => {
     const code = [0xb8, ...le32(bit as number), 0x0f, 0x22, 0xe0, 0x0f, 0x20, 0xe3, HLT]; // mov eax, bit; mov cr4, eax; mov ebx, cr4
     const refused = everywhere(spec as string, code);

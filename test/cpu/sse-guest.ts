@@ -78,7 +78,7 @@ export function sseMachine(code: number[], data: [number, number[] | Uint8Array]
     mmu.writePhys(IDT + v * 8, 4, (0x08 << 16) | (at & 0xffff));
     mmu.writePhys(IDT + v * 8 + 4, 4, (at & 0xffff0000) | 0x8e00);
   }
-  m.cpu.cr4 = o.cr4 ?? (CR4_OSFXSR | CR4_OSXMMEXCPT);
+  m.cpu.cr4 = o.cr4 ?? (m.cpu.features.sse ? CR4_OSFXSR | CR4_OSXMMEXCPT : CR4_OSFXSR);
   m.cpu.cr0 |= o.cr0 ?? 0;
   mmu.setPaging({ cr0: m.cpu.cr0, cr3Lo: 0, cr4: m.cpu.cr4, efer: 0 });
   mmu.writePhysBytes(CODE, new Uint8Array(code));

@@ -135,9 +135,21 @@ function read128To(c: Cpu, align: boolean, out: Int32Array): Int32Array {
   return out;
 }
 
+/**
+ * Checks a store of `len` bytes at seg:off before any byte is written: the
+ * segment for all of it, then paging at its first byte and, when it
+ * crosses into the next page, at that page's first byte (the address a
+ * page fault reports in CR2).
+ */
+function probeStore(c: Cpu, s: number, o: number, len: number): void {
+  if (c.segFastW[s] === 0) c.checkSeg(s, o, len, true);
+  const inPage = 4096 - ((c.segBase[s]! + o) & 0xfff);
+  c.probeWrite(s, o, len > inPage ? inPage + 1 : len);
+}
+
 function write64(c: Cpu, lo: number, hi: number): void {
   const s = c.eaSeg, o = c.eaOff >>> 0;
-  c.probeWrite(s, o, 8);
+  probeStore(c, s, o, 8);
   c.wr32(s, o, lo);
   c.wr32(s, (o + 4) >>> 0, hi);
 }
@@ -145,7 +157,7 @@ function write64(c: Cpu, lo: number, hi: number): void {
 function write128(c: Cpu, align: boolean, v: Int32Array): void {
   if (align) aligned16(c);
   const s = c.eaSeg, o = c.eaOff >>> 0;
-  c.probeWrite(s, o, 16);
+  probeStore(c, s, o, 16);
   const d0 = v[0]!, d1 = v[1]!, d2 = v[2]!, d3 = v[3]!;
   c.wr32(s, o, d0);
   c.wr32(s, (o + 4) >>> 0, d1);
@@ -374,7 +386,7 @@ export function sseExec(c: Cpu, op: number): void {
       }
       const seg = c.segOverride >= 0 ? c.segOverride : 3; // DS
       const base = c.a32 ? c.reg32[7]! >>> 0 : c.reg32[7]! & 0xffff;
-      c.probeWrite(seg, base, n);
+      probeStore(c, seg, base, n);
       for (let i = 0; i < n; i++) {
         const sh = 8 * (i & 3);
         if (((mask[i >>> 2]! >>> sh) & 0x80) !== 0) c.wr8(seg, c.a32 ? (base + i) >>> 0 : (base + i) & 0xffff, (data[i >>> 2]! >>> sh) & 0xff);
