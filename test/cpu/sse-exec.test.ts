@@ -337,3 +337,42 @@ describe('moves, shuffles and conversions (values from the SDM pages, by hand)',
     expect(Math.abs(f * 3 - 1)).toBeLessThanOrEqual(1.5 * 2 ** -12); // the SDM's bound
   });
 });
+
+describe('instruction lengths and the hint instructions', () => {
+  /** one instruction of each SSE/SSE2 opcode and prefix, register and memory forms ([EBX+16], aligned), none faulting with SSE on */
+  const INSNS: number[][] = [];
+  for (const p of [null, 0x66, 0xf3, 0xf2]) {
+    for (const op of [0x10, 0x11, 0x51, 0x58, 0x59, 0x5a, 0x5c, 0x5d, 0x5e, 0x5f, 0xc2]) {
+      for (const rm of [{ r: 1 }, { m: 16 }]) INSNS.push(sse(p, op, 0, rm, op === 0xc2 ? 3 : undefined));
+    }
+  }
+  for (const rm of [{ r: 1 }, { m: 16 }]) {
+    for (const op of [0x14, 0x15, 0x28, 0x2e, 0x2f, 0x54, 0x55, 0x56, 0x57]) INSNS.push(sse(null, op, 0, rm), sse(0x66, op, 0, rm));
+    for (const op of [0x60, 0x6c, 0x6f, 0x74, 0xd1, 0xd4, 0xe6, 0xf4, 0xfe]) INSNS.push(sse(0x66, op, 0, rm));
+    for (const op of [0xe0, 0xd4, 0xf6, 0xfb]) INSNS.push(sse(null, op, 0, rm)); // MMX-register forms
+    INSNS.push(sse(0x66, 0x70, 0, rm, 0x1b), sse(0xf3, 0x70, 0, rm, 1), sse(0xf2, 0x70, 0, rm, 2), sse(null, 0x70, 0, rm, 3), sse(null, 0xc6, 0, rm, 5), sse(0x66, 0xc6, 0, rm, 1));
+    INSNS.push(sse(0x66, 0xc4, 0, 'r' in rm ? { r: EAX } : rm, 5), sse(null, 0xc4, 0, 'r' in rm ? { r: EAX } : rm, 1), sse(0x66, 0x6e, 0, 'r' in rm ? { r: EAX } : rm), sse(0x66, 0x7e, 0, 'r' in rm ? { r: EAX } : rm));
+    INSNS.push(sse(0xf3, 0x2a, 0, 'r' in rm ? { r: EAX } : rm), sse(0xf2, 0x2c, EAX, rm), sse(null, 0x2d, 2, rm), sse(0xf3, 0x7e, 0, rm), sse(0x66, 0xd6, 0, rm));
+  }
+  INSNS.push(sse(0x66, 0x73, 7, { r: 1 }, 3), sse(0x66, 0x71, 2, { r: 1 }, 4), sse(0x66, 0xc5, EAX, { r: 1 }, 6), sse(null, 0xc5, EAX, { r: 1 }, 2),
+    sse(0x66, 0xd7, EAX, { r: 1 }), sse(null, 0x50, EAX, { r: 1 }), sse(0xf3, 0xd6, 0, { r: 1 }), sse(0xf2, 0xd6, 0, { r: 1 }),
+    sse(null, 0x12, 0, { r: 1 }), sse(null, 0x16, 0, { m: 16 }), sse(0x66, 0x17, 0, { m: 16 }), sse(null, 0x2b, 0, { m: 16 }), sse(0x66, 0xe7, 0, { m: 16 }),
+    sse(null, 0xe7, 0, { m: 16 }), sse(null, 0xc3, 0, { m: 16 }), ldmxcsr(0), stmxcsr(16), SFENCE, LFENCE, MFENCE, CLFLUSH, sse(null, 0x18, 0, { m: 16 }));
+
+  it(`do the ${INSNS.length} forms run without a fault and advance EIP by what the length decoder says?`, async () => {
+    const { instructionLength } = await import('../../src/cpu/decode-length.js');
+    const bad: string[] = [];
+    for (const insn of INSNS) {
+      const { m, vector } = run(insn, [[DATA, le32(0x1f80)]]);
+      const len = instructionLength(insn, 0, true);
+      if (vector !== 0 || len !== insn.length || (m.cpu.eip >>> 0) !== CODE + 10 + insn.length + 1) bad.push(`${insn.map((b) => b.toString(16)).join(' ')}: vector ${vector}, length ${len}`);
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it('does PREFETCHNTA (0F 18 /0, a hint NOP here) with a disp32 run without a fault and decode its whole length?', () => {
+    const { m, vector } = run([0x0f, 0x18, 0x05, ...le32(0xfffffff0)]); // prefetchnta [0FFFFFFF0h]
+    expect(vector).toBe(0);
+    expect(m.cpu.eip >>> 0).toBe(CODE + 10 + 7 + 1);
+  });
+});
