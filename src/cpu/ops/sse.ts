@@ -179,7 +179,7 @@ function mmSrc(c: Cpu): Int32Array {
   return MS;
 }
 
-/** MMX register r in MA (lanes 2, 3 zero) */
+/** MMX register r into `out` (lanes 2, 3 zero) */
 function mmTo(c: Cpu, r: number, out: Int32Array): Int32Array {
   out[0] = c.fpu.lo[r]!; out[1] = c.fpu.hi[r]!; out[2] = 0; out[3] = 0;
   return out;
@@ -200,9 +200,12 @@ const F32I = new Int32Array(F32.buffer);
 /**
  * The approximations RCP and RSQRT of one binary32 lane. The SDM only
  * bounds them (relative error at most 1.5 * 2^-12; vol. 2, RCPPS, RSQRTPS)
- * and processors differ in the low bits: this gives the correctly rounded
- * value, computed with a host double (exact enough: its error is far
- * below half a binary32 ulp, whatever bits a real unit returns). Denormal
+ * and processors differ in the low bits. This gives the reciprocal
+ * correctly rounded (one division of doubles rounded again to binary32,
+ * which double rounding cannot spoil since 53 >= 2 * 24 + 2) and the
+ * reciprocal square root to within a binary32 ulp (a square root and a
+ * division of doubles): far inside the bound, whatever bits a real unit
+ * returns. Denormal
  * sources read as zero, tiny results flush to zero, no MXCSR flag is ever
  * set (SIMD floating-point exceptions: none); a NaN is returned quieted,
  * a negative operand of RSQRT gives the QNaN indefinite.
