@@ -225,6 +225,16 @@ describe('MXCSR, FXSAVE and FXRSTOR', () => {
     expect(Array.from(m.mmu.readPhysBytes(FX + 288, 224)).every((b) => b === 0xee)).toBe(true);
   });
 
+  it('does FXSAVE then FXRSTOR bring back XMM0-7 and MXCSR after they were all changed (a round trip)?', () => {
+    const clobber = [...Array(8).keys()].flatMap((i) => sse(0x66, 0xef, i, { r: i })); // pxor xmmi, xmmi
+    const body = [...loadAll, ...movEbx(DATA), ...ldmxcsr(0), ...movEsi(FX), 0x0f, 0xae, 0x06, // fxsave [esi]
+      ...clobber, ...ldmxcsr(4), 0x0f, 0xae, 0x0e]; // ldmxcsr 1F80h; fxrstor [esi]
+    const { m, vector } = run(body, [...allData, [DATA, [...le32(0x7fc0 | 0x3f), ...le32(0x1f80)]]]);
+    expect(vector).toBe(0);
+    expect(m.cpu.fpu.mxcsr).toBe(0x7fff);
+    for (let i = 0; i < 8; i++) expect(xmmOf(m, i)).toEqual(xmmValues(i));
+  });
+
   it('without SSE, is MXCSR_MASK still FFBFh (no DAZ)?', () => {
     const { m } = run([...movEsi(FX), 0x0f, 0xae, 0x06], [], { cpu: '', cr4: CR4_OSFXSR });
     expect(dwordsAt(m, FX + 24, 2)).toEqual([0x1f80, 0xffbf]);
