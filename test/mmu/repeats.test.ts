@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { Mmu } from '../../src/mmu/index.js';
 import { REPEATS_BY_KIND, REPEATS_IN_A_ROW, REPEATS_NONE } from '../../src/mmu/modes/mode.js';
 import { SKYLAKE_TLB, type TlbGeometry } from '../../src/mmu/defaults.js';
-import { chunksOf, lackey, NO_PWC, randomGeometry, replayChunks as replay, rng } from './repeats.js';
+import { chunksOf, lackey, markModifies, NO_PWC, randomGeometry, replayChunks as replay, rng } from './repeats.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const a = (entries: number, ways: number): { entries: number; ways: number } => ({ entries, ways });
@@ -46,6 +46,21 @@ describe('counting repeated pages in a replay run (Mmu.countRepeats)', () => {
         expect(on.essence, `seed ${seed}, ${format}, ${size}`).toEqual((await replay(chunks, mode, GEOMETRIES['two sets of two']!, false, format, size)).essence);
       }
     }
+  });
+
+  it.each(['naive', 'shadow', 'slat'] as const)('with read-modify-write pairs among the accesses (a modify line as one instruction), does %s count the same, each pair as one read and one write?', async (mode) => {
+    const chunks = chunksOf(Buffer.from(lackey(11, 20_000)));
+    const plain = await replay(chunks, mode, GEOMETRIES['two sets of two']!, false);
+    expect(markModifies(chunks)).toBeGreaterThan(2000);
+    for (const tlb of [GEOMETRIES['two sets of two']!, GEOMETRIES['one way, one set']!, SKYLAKE_TLB]) {
+      const on = await replay(chunks, mode, tlb, true);
+      expect(on.essence).toEqual((await replay(chunks, mode, tlb, false)).essence);
+    }
+    // the marks change no access count: a read-modify-write's read counts as a read
+    const marked = await replay(chunks, mode, GEOMETRIES['two sets of two']!, false);
+    const counts = (r: typeof plain): unknown => (r.essence as { counters: Record<string, number> }).counters;
+    const pick = (c: Record<string, number>): number[] => [c['access.read']!, c['access.write']!, c['access.fetch']!];
+    expect(pick(counts(marked) as Record<string, number>)).toEqual(pick(counts(plain) as Record<string, number>));
   });
 
   it('does every mode count the same on 12 random small geometries (the soak\'s `repeats` part runs more)?', async () => {

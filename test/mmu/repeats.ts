@@ -9,7 +9,8 @@
 import { Mmu, type ModeName } from '../../src/mmu/index.js';
 import type { TlbArrayGeometry, TlbGeometry } from '../../src/mmu/defaults.js';
 import { LineParser, newImportStats, type RecordChunk } from '../../src/trace/importers.js';
-import { packChunk, type StreamChunk } from '../../src/trace/packed.js';
+import { chunkViews, packChunk, type StreamChunk } from '../../src/trace/packed.js';
+import { KIND_READ, KIND_WRITE, OP_ACCESS, OP_HI, OP_KIND_SHIFT, OP_RMW } from '../../src/trace/format.js';
 import { driveStream, OS_DEFAULTS } from '../../src/trace/replayer.js';
 import type { StreamReader } from '../../src/trace/stream.js';
 import { SyntheticOs, type OsFormat, type OsPageSize } from '../../src/workload/synthetic-os.js';
@@ -53,6 +54,29 @@ export function chunksOf(text: Buffer): StreamChunk[] {
   take(p.feed(text, false));
   take(p.feed(Buffer.alloc(0), true));
   return keep;
+}
+
+/**
+ * Marks each data read followed by a data write of the same address (a
+ * lackey M line, and the L-then-S runs of lackey()) as the two halves of a
+ * read-modify-write (OP_RMW), in place; returns how many pairs it marked.
+ */
+export function markModifies(chunks: StreamChunk[]): number {
+  let pairs = 0;
+  for (const c of chunks) {
+    const { ops, addr } = chunkViews(c); // addr is indexed by record
+    for (let i = 0; i + 1 < ops.length; i++) {
+      const op = ops[i]!, next = ops[i + 1]!;
+      if (!(op & OP_ACCESS)) continue;
+      const isRead = ((op >> OP_KIND_SHIFT) & 3) === KIND_READ, nextWrite = (next & OP_ACCESS) !== 0 && ((next >> OP_KIND_SHIFT) & 3) === KIND_WRITE;
+      if (isRead && nextWrite && (op & OP_HI) === 0 && (next & OP_HI) === 0 && addr[i] === addr[i + 1] && (op & OP_RMW) === 0) {
+        ops[i] = op | OP_RMW;
+        ops[i + 1] = next | OP_RMW;
+        pairs++;
+      }
+    }
+  }
+  return pairs;
 }
 
 const a = (entries: number, ways: number): TlbArrayGeometry => ({ entries, ways });
