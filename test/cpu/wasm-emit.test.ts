@@ -4,7 +4,7 @@
  * validates, compiles and runs; and the engine's memory's limits.
  */
 import { describe, expect, it } from 'vitest';
-import { Code, instantiate, moduleBytes, sleb, uleb, WA } from '../../src/cpu/wasm/emit.js';
+import { Code, codeEntry, instantiate, moduleBytes, sleb, uleb, WA } from '../../src/cpu/wasm/emit.js';
 import { STATE_BYTES, WasmState } from '../../src/cpu/wasm/state.js';
 import { Cpu } from '../../src/cpu/cpu.js';
 import { Mmu } from '../../src/mmu/mmu.js';
@@ -111,6 +111,24 @@ describe('modules', () => {
     });
     expect((ex.sum as (n: number) => number)(10)).toBe(286);
     expect(seen).toEqual([285]);
+  });
+
+  it('does br_table reach each label and the default beyond them, and do code entries made of parts (codeEntry) run as one?', () => {
+    // pick(i): block block block (br_table 0 1 2, default 2 on i) end return 10 end return 20 end return 30
+    const f = new Code(1);
+    f.block().block().block();
+    f.get(0).brTable([0, 1, 2], 2);
+    f.end().const(10).return();
+    f.end().const(20).return();
+    f.end().const(30);
+    const ex = instantiate(moduleBytes({ memoryPages: 1, imports: [], funcs: [{ name: 'pick', type: { params: 1, results: 1 }, code: f }] }), { memory });
+    const pick = ex.pick as (i: number) => number;
+    expect([0, 1, 2, 3, 100, -1].map(pick)).toEqual([10, 20, 30, 30, 30, 30]);
+    // the same body split in two parts, as a code entry of one local (unused)
+    const cut = 5;
+    const entry = codeEntry(1, [f.bytes.slice(0, cut), new Uint8Array(f.bytes.slice(cut))]);
+    const ex2 = instantiate(moduleBytes({ memoryPages: 1, imports: [], funcs: [{ name: 'pick', type: { params: 1, results: 1 }, code: entry }] }), { memory });
+    expect([0, 1, 2, 3].map(ex2.pick as (i: number) => number)).toEqual([10, 20, 30, 30]);
   });
 
   it('does a JavaScript exception thrown by an import unwind through the WebAssembly frames unchanged?', () => {

@@ -46,6 +46,8 @@ export function sleb(n: number, out: number[] = []): number[] {
 export class Code {
   readonly bytes: number[] = [];
   private locals = 0;
+  /** The number of locals added so far. */
+  get localCount(): number { return this.locals; }
   constructor(readonly params: number) {}
 
   /** A new i32 local; returns its index. */
@@ -134,17 +136,37 @@ export class Code {
   /** call_indirect through table 0 with the function type of index `type` (the table index on top of the stack) */
   callIndirect(type: number): this { this.bytes.push(0x11); uleb(type, this.bytes); this.bytes.push(0x00); return this; }
   drop(): this { return this.op(0x1a); }
+  /** br_table (spec 5.4.2): a branch to labels[i] for the value i on the stack, to `other` beyond them. */
+  brTable(labels: number[], other: number): this {
+    this.bytes.push(0x0e);
+    uleb(labels.length, this.bytes);
+    for (const l of labels) uleb(l, this.bytes);
+    uleb(other, this.bytes);
+    return this;
+  }
   select(): this { return this.op(0x1b); }
 
   /** The code entry (spec 5.5.13): size, locals (all i32), expression, end. */
-  entry(): number[] {
-    const body: number[] = [];
-    if (this.locals === 0) body.push(0);
-    else { body.push(1); uleb(this.locals, body); body.push(I32); }
-    for (const b of this.bytes) body.push(b);
-    body.push(0x0b);
-    return [...uleb(body.length), ...body];
+  entry(): Uint8Array {
+    return codeEntry(this.locals, [this.bytes]);
   }
+}
+
+/** A code entry (spec 5.5.13) of `locals` i32 locals and the expression made of `parts`, in order, then end. */
+export function codeEntry(locals: number, parts: ArrayLike<number>[]): Uint8Array {
+  const head: number[] = [];
+  if (locals === 0) head.push(0);
+  else { head.push(1); uleb(locals, head); head.push(I32); }
+  let size = head.length + 1;
+  for (const p of parts) size += p.length;
+  const sz = uleb(size);
+  const out = new Uint8Array(sz.length + size);
+  out.set(sz, 0);
+  out.set(head, sz.length);
+  let at = sz.length + head.length;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  out[at] = 0x0b;
+  return out;
 }
 
 /** A function type: i32 parameters and 0 or 1 i32 result. */
@@ -175,7 +197,7 @@ export function moduleBytes(o: {
   table?: number;
   types?: FnType[];
   imports: { name: string; type: FnType }[];
-  funcs: { name: string; type: FnType; code: Code }[];
+  funcs: { name: string; type: FnType; code: Code | Uint8Array }[];
 }): Uint8Array {
   const types: FnType[] = [...(o.types ?? [])];
   const typeIndex = (t: FnType): number => {
@@ -210,11 +232,19 @@ export function moduleBytes(o: {
   uleb(o.funcs.length, ex);
   o.funcs.forEach((f, i) => { name(f.name, ex); ex.push(0x00); uleb(o.imports.length + i, ex); });
   section(7, ex, out);
-  const co: number[] = [];
-  uleb(o.funcs.length, co);
-  for (const f of o.funcs) for (const b of f.code.entry()) co.push(b);
-  section(10, co, out);
-  return new Uint8Array(out);
+  // the code section: its entries copied once, into the result
+  const entries = o.funcs.map((f) => (f.code instanceof Uint8Array ? f.code : f.code.entry()));
+  const count = uleb(o.funcs.length);
+  let size = count.length;
+  for (const e of entries) size += e.length;
+  out.push(10);
+  uleb(size, out);
+  for (const x of count) out.push(x);
+  const res = new Uint8Array(out.length + size - count.length);
+  res.set(out, 0);
+  let at = out.length;
+  for (const e of entries) { res.set(e, at); at += e.length; }
+  return res;
 }
 
 /** The part of the WebAssembly JavaScript API used here (the project's TypeScript setup has no DOM library, where its types live). */
