@@ -424,7 +424,7 @@ export class BlockCache {
     if (b.fn !== null) {
       b.fn = null;
       if (b.wasm !== null) {
-        this.wasm!.runtime!.release(b.wasm.slot);
+        this.wasm!.runtime!.release(b.wasm.slot, b.wasm);
         b.wasm = null;
       }
       this.jitLive--;

@@ -34,6 +34,9 @@
  *   compiled code through one dispatcher (runWasm, then
  *   WasmRuntime.dispatch), which follows the jump cache from a block to
  *   its successor on the same page without returning to JavaScript.
+ *   Blocks of one guest page compiled in one batch share a page function
+ *   (pageFunction), in which a block's direct branch to another of them
+ *   is a branch inside the function, with the dispatcher's checks.
  * - A block is entered only with CS's limit at 4 GiB and a 32-bit stack
  *   (SS.B), so that a near branch cannot fault on the limit and the stack
  *   forms need no 16-bit path; otherwise runWasm runs the block with
@@ -52,10 +55,10 @@ import { K_ALU_EV_GV, K_ALU_EV_IB, K_ALU_GV_EV, K_CALL, K_JCC, K_LEA, K_MOV_EV_G
 import type { Cpu } from '../cpu.js';
 import type { Mmu } from '../../mmu/index.js';
 import { F_ARITH, F_CF } from '../constants.js';
-import { Code, instantiate, moduleBytes, WA, type WasmMemory, type WasmTable } from './emit.js';
+import { Code, codeEntry, instantiate, moduleBytes, WA, type WasmMemory, type WasmTable } from './emit.js';
 import {
   SL_BUDGET, SL_CF, SL_CSBASE, SL_CUR, SL_DIRTY, SL_E, SL_FETCHGPA, SL_N, SL_PAGE, SL_TAGX, JC_BITS, JC_SIZE, S_JC, SL_EIP, SL_ESP0, SL_EXIT, SL_FLSET, SL_LZA, SL_LZB, SL_LZBITS, SL_LZOP, SL_LZR, SL_MEASURE, SL_TAGR, SL_TAGW, SL_LAST, packLast,
-  SLOT_COUNT, S_FASTR, S_FASTW, S_REG, S_SEGBASE, S_SLOTS, type WasmState,
+  SLOT_COUNT, SL_LINKS, SL_STEPS, S_FASTR, S_FASTW, S_REG, S_SEGBASE, S_SLOTS, type WasmState,
 } from './state.js';
 
 /**
@@ -88,6 +91,8 @@ const IMPORTS = [
 ];
 // Parameters of a compiled block: the count so far and EIP at the block's start.
 const P_N = 0, P_E = 1;
+// A page function's third parameter: the entry (its block) to start at.
+const P_ENTRY = 2;
 
 const slot = (i: number): number => S_SLOTS + 4 * i;
 const le32 = (b: Uint8Array, i: number): number => b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24);
@@ -108,6 +113,10 @@ class NoForm extends Error {}
 
 /** VMMU_WASM_STATS=1: counts the blocks left to JavaScript by the first instruction without a form here, printed at exit (to find the forms worth adding). */
 const STATS = !!process.env.VMMU_WASM_STATS;
+/** With VMMU_WASM_STATS, compiled code also counts the dispatcher's steps (slot SL_STEPS). */
+const LINK_STATS = STATS;
+/** Whether page functions count their branches from one block to another (slot SL_LINKS): on with VMMU_WASM_STATS; tests turn it on to require them. */
+export const PAGE_LINKS = { count: STATS };
 const STATS_OBJ: Record<string, number> = {};
 if (STATS) {
   process.on('exit', () => {
@@ -118,7 +127,7 @@ if (STATS) {
 }
 
 class Gen {
-  readonly f = new Code(2);
+  readonly f: Code;
   /** a slow path ran in the current instruction */
   readonly s: number;
   /** the current instruction's index */
@@ -131,12 +140,13 @@ class Gen {
   /** the block's instruction count; the `if`s around the current code (for again's branch) */
   len = 0;
   depth = 0;
-  readonly late = new Map<number, Late>();
+  late = new Map<number, Late>();
   readonly tlbHpa: number;
   readonly hostBase: number;
   readonly tlbMask: number;
 
-  constructor(mmu: Mmu) {
+  constructor(mmu: Mmu, params: number) {
+    this.f = new Code(params);
     this.s = this.f.local();
     this.tlbHpa = mmu.tlbHpa.byteOffset;
     this.hostBase = mmu.u8.byteOffset;
@@ -511,7 +521,7 @@ class Gen {
 export interface InsnInfo { rel: number; o32: boolean; a32: boolean; seg: number; rep: number; lock: boolean }
 
 /** A block's function generated, not yet compiled (WasmRuntime.flush compiles a batch of them in one module). */
-export interface PendingWasm { w: WasmBlock; code: Code }
+export interface PendingWasm { w: WasmBlock }
 
 /**
  * Generates block `b`'s WebAssembly function (its bytes at page[off..]),
@@ -522,73 +532,179 @@ export interface PendingWasm { w: WasmBlock; code: Code }
 export function generateWasm(b: Block, page: Uint8Array, off: number, mmu: Mmu, st: WasmState): PendingWasm | null {
   const mem = st.memory;
   if (mem === null) return null;
-  const g = new Gen(mmu);
-  const f = g.f;
-  const insns = b.insns;
-  const infos: InsnInfo[] = [];
-  let rel = 0;
-  g.len = insns.length;
+  const g = new Gen(mmu, 3);
   const rt = st.runtime ??= new WasmRuntime(mmu, mem, st.pages);
-  // its table index, known to its code: written on entry for the imports (with EIP at its start), and the count
   const index = rt.reserve();
-  f.const(0).const(index).store32(slot(SL_CUR));
-  f.const(0).get(P_E).store32(slot(SL_E));
-  f.const(0).get(P_N).store32(slot(SL_N));
-  // the whole block is a loop that `again` branches to
-  f.loop();
+  let r: { infos: InsnInfo[]; targets: number[] };
   try {
-    for (let k = 0; k < insns.length; k++) {
-      const d = insns[k]!;
-      const last = k === insns.length - 1;
-      g.k = k;
-      infos.push({ rel, o32: d.o32, a32: d.a32, seg: d.seg, rep: d.rep, lock: d.lock });
-      if (last) {
-        f.const(0).const(0).load32(S_REG + 16).store32(slot(SL_ESP0));
-        f.const(0).const(packLast(rel, d.o32, d.a32, d.lock, d.rep, d.seg)).store32(slot(SL_LAST));
-      }
-      const next = rel + d.len;
-      // an instruction without a form here calls its interpreter handler (the code emitted for it so far taken back)
-      const mark = f.bytes.length, prod = g.prod;
-      let branch: boolean;
-      try {
-        branch = emit(g, d, page, off + rel, next, last);
-      } catch (e) {
-        if (!(e instanceof NoForm)) throw e;
-        if (STATS) STATS_OBJ[e.message] = (STATS_OBJ[e.message] ?? 0) + 1;
-        // a form the JavaScript jit emits inline (a shift, IMUL, ...): the block is better JavaScript for now
-        if (!handlerAnyway(d, page, off + rel)) throw e;
-        f.bytes.length = mark;
-        g.prod = prod;
-        g.depth = 0;
-        g.late.delete(k);
-        g.handler();
-        branch = false;
-      }
-      if (last) {
-        g.flush();
-        if (!branch) f.const(0).get(P_E).const(next).add().store32(slot(SL_EIP));
-      } else {
-        // the exit check after a slow path (jit.ts)
-        f.get(g.s).if();
-        f.const(0).set(g.s);
-        f.const(0).load32(slot(SL_EXIT)).if();
-        g.flush();
-        f.const(0).get(P_E).const(next).add().store32(slot(SL_EIP));
-        f.get(P_N).const(k + 1).add().const(-1).xor().return();
-        f.end();
-        f.end();
-      }
-      g.endInsn();
-      rel = next;
-    }
+    r = member(g, b, page, off, index);
   } catch (e) {
     rt.release(index);
     if (e instanceof NoForm) return null;
     throw e;
   }
+  const w = new WasmBlock(b, index, r.infos, g.late);
+  w.body = Uint8Array.from(g.f.bytes);
+  w.locals = g.f.localCount;
+  w.targets = r.targets;
+  return { w };
+}
+
+/**
+ * Emits block `b`'s code (at page[off..], table index `index`) into g's
+ * function: the entry stores and the block as a loop (for `again`); what
+ * follows (the count as the function's result, or a page function's
+ * branches: pageFunction) is the caller's. Returns the per-instruction
+ * records and the offsets from the block's start at which its EIP can
+ * continue when it ends cleanly (a direct branch's targets, or the next
+ * instruction; none after RET). Throws NoForm when an instruction has no
+ * form here. The code depends on nothing outside it but the parameters
+ * and its own locals, so a page function can take it as it is.
+ */
+function member(g: Gen, b: Block, page: Uint8Array, off: number, index: number): { infos: InsnInfo[]; targets: number[] } {
+  const f = g.f;
+  const insns = b.insns;
+  const infos: InsnInfo[] = [];
+  let rel = 0;
+  g.len = insns.length;
+  // its table index, known to its code: written on entry for the imports (with EIP at its start), and the count
+  f.const(0).const(index).store32(slot(SL_CUR));
+  f.const(0).get(P_E).store32(slot(SL_E));
+  f.const(0).get(P_N).store32(slot(SL_N));
+  // the whole block is a loop that `again` branches to
+  f.loop();
+  let targets: number[] = [];
+  for (let k = 0; k < insns.length; k++) {
+    const d = insns[k]!;
+    const last = k === insns.length - 1;
+    g.k = k;
+    infos.push({ rel, o32: d.o32, a32: d.a32, seg: d.seg, rep: d.rep, lock: d.lock });
+    if (last) {
+      f.const(0).const(0).load32(S_REG + 16).store32(slot(SL_ESP0));
+      f.const(0).const(packLast(rel, d.o32, d.a32, d.lock, d.rep, d.seg)).store32(slot(SL_LAST));
+    }
+    const next = rel + d.len;
+    // an instruction without a form here calls its interpreter handler (the code emitted for it so far taken back)
+    const mark = f.bytes.length, prod: Prod | null = g.prod;
+    let branch: boolean;
+    try {
+      branch = emit(g, d, page, off + rel, next, last);
+    } catch (e) {
+      if (!(e instanceof NoForm)) throw e;
+      if (STATS) STATS_OBJ[e.message] = (STATS_OBJ[e.message] ?? 0) + 1;
+      // a form the JavaScript jit emits inline (a shift, IMUL, ...): the block is better JavaScript for now
+      if (!handlerAnyway(d, page, off + rel)) throw e;
+      f.bytes.length = mark;
+      g.prod = prod;
+      g.depth = 0;
+      g.late.delete(k);
+      g.handler();
+      branch = false;
+    }
+    if (last) {
+      g.flush();
+      if (!branch) f.const(0).get(P_E).const(next).add().store32(slot(SL_EIP));
+      targets = branch ? branchTargets(d, page, off + rel, next) : [next];
+    } else {
+      // the exit check after a slow path (jit.ts)
+      f.get(g.s).if();
+      f.const(0).set(g.s);
+      f.const(0).load32(slot(SL_EXIT)).if();
+      g.flush();
+      f.const(0).get(P_E).const(next).add().store32(slot(SL_EIP));
+      f.get(P_N).const(k + 1).add().const(-1).xor().return();
+      f.end();
+      f.end();
+    }
+    g.endInsn();
+    rel = next;
+  }
   f.end();
-  f.get(P_N).const(insns.length).add();
-  return { w: new WasmBlock(b, index, infos, g.late), code: f };
+  return { infos, targets };
+}
+
+/** The offsets from the block's start at which a direct branch `d` (the block's last instruction, ending at `next`) can leave EIP; none for RET. */
+function branchTargets(d: Insn, page: Uint8Array, at: number, next: number): number[] {
+  if (d.kind === K_JCC) return [next + (d.imm | 0), next];
+  if (d.kind === K_CALL) return [next + (d.imm | 0)];
+  const op = d.op;
+  if (d.kind !== K_RET && d.opEnd === 1 && (op === 0xe9 || op === 0xeb)) return [next + (op === 0xe9 ? le32(page, at + 1) : (page[at + 1]! << 24) >> 24)];
+  return [];
+}
+
+/** A block's function of its own (a code entry): its code, then its count as the result. */
+function alone(w: WasmBlock): Uint8Array {
+  return codeEntry(w.locals, [w.body, new Code(3).get(P_N).const(w.count).add().bytes]);
+}
+
+/**
+ * A page function (WasmRuntime.flush), as a code entry: compiled blocks
+ * `ws` of one guest page (one frame, so that a write to it drops them
+ * all), in one WebAssembly function of (n, e, entry): a loop around a
+ * br_table on `entry` over the blocks' code (member's, as generated). A
+ * block that ends cleanly (no slow path or handler ran: SL_DIRTY clear)
+ * with EIP at the start of another block of the function (on the same
+ * linear page: the offset is within the page), which fits in the slice,
+ * continues there inside the function, as the dispatcher would have
+ * chained to it (the same checks; the next block's code stores SL_CUR,
+ * SL_E and SL_N); otherwise it returns its count. Each block's table
+ * entry is a small function calling this one with its entry (pageEntry).
+ */
+function pageFunction(ws: WasmBlock[]): Uint8Array {
+  const K = ws.length;
+  const at = new Map<number, number>();
+  ws.forEach((w, j) => at.set(w.gpa & 0xfff, j));
+  let most = 0;
+  for (const w of ws) most = Math.max(most, w.locals);
+  // the link's locals after every block's own
+  const cnt = 3 + most, ne = cnt + 1;
+  const parts: ArrayLike<number>[] = [];
+  const head = new Code(3);
+  head.loop();
+  for (let j = 0; j < K; j++) head.block();
+  head.get(P_ENTRY).brTable(ws.map((_, j) => j), K - 1);
+  head.end();
+  parts.push(head.bytes);
+  ws.forEach((w, k) => {
+    parts.push(w.body);
+    const f = new Code(3);
+    f.get(P_N).const(w.count).add().set(cnt);
+    const js: [number, number][] = [];
+    for (const t of w.targets) {
+      const o = (w.gpa & 0xfff) + t;
+      const j = o >= 0 && o < 4096 ? at.get(o) : undefined;
+      if (j !== undefined && !js.some((x) => x[1] === j)) js.push([t, j]);
+    }
+    if (js.length !== 0) {
+      f.const(0).load32(slot(SL_DIRTY)).eqz().if();
+      f.const(0).load32(slot(SL_EIP)).set(ne);
+      for (const [t, j] of js) {
+        f.get(ne).get(P_E).const(t).add().eq();
+        f.get(cnt).const(ws[j]!.count).add().const(0).load32(slot(SL_BUDGET)).leS().and();
+        f.if();
+        f.get(cnt).set(P_N);
+        f.get(ne).set(P_E);
+        if (PAGE_LINKS.count) f.const(0).const(0).load32(slot(SL_LINKS)).const(1).add().store32(slot(SL_LINKS));
+        // a later block: straight to the end of its `block` (its code follows); else through the loop's br_table
+        if (j > k) f.br(j - k - 1 + 2);
+        else f.const(j).set(P_ENTRY).br(K - 1 - k + 2);
+        f.end();
+      }
+      f.end();
+    }
+    f.get(cnt).return();
+    f.end();
+    parts.push(f.bytes);
+  });
+  parts.push([0x00]);
+  return codeEntry(most + 2, parts);
+}
+
+/** A block's table entry in a page function: (n, e, _) -> that function's (n, e, entry). */
+function pageEntry(entry: number, fn: number): Code {
+  const f = new Code(3);
+  f.get(P_N).get(P_E).const(entry).call(fn);
+  return f;
 }
 
 /** The low half of the product of locals p and q (IMUL), with the flags alu.ts mulFlags sets. */
@@ -965,10 +1081,27 @@ function emit(g: Gen, d: Insn, page: Uint8Array, at: number, next: number, last:
   return false;
 }
 
+/**
+ * The blocks of one page function: their table indices are freed only
+ * once all of them are dropped (WasmRuntime.release). A write to their
+ * frame drops them all at once; but a block can also be dropped alone (one
+ * decoded at its address for another CS.D replaces it), and the function
+ * can still branch to it: its code is still right for 32-bit code (its
+ * bytes are unchanged) and names its index for the imports, so the index
+ * must still name it.
+ */
+export interface PageGroup { members: WasmBlock[]; live: number }
+
 /** What the shared entry (runWasm) and the imports need of a compiled block. */
 export class WasmBlock {
   /** the jump-cache entry that names it (WasmRuntime.enter), or -1 */
   jcAt = -1;
+  /** the page function it is compiled in (set when it is installed), or null */
+  group: PageGroup | null = null;
+  /** its code as member() generated it (until it is compiled), the locals it uses beyond the parameters, and where its EIP can continue (WasmRuntime.flush puts these in a function) */
+  body: Uint8Array = new Uint8Array(0);
+  locals = 0;
+  targets: number[] = [];
   /** the block's guest-physical address and instruction count, here so that entering it reads only this record */
   readonly gpa: number;
   readonly count: number;
@@ -985,7 +1118,10 @@ export class WasmBlock {
 }
 
 /** The type of a compiled block's function: (n, e) -> count or ~count. */
-const BLOCK_TYPE = { params: 2, results: 1 as const };
+const BLOCK_TYPE = { params: 3, results: 1 as const };
+/** A page function's: (n, e, entry) -> count or ~count (a block's own ignores entry, so that both are of one type). */
+const NO_BODY = new Uint8Array(0);
+const PAGE_TYPE = BLOCK_TYPE;
 /** A jump-cache entry no block fits: address -1, a count above any slice. */
 const JC_NONE_LEN = 0x7fffffff;
 
@@ -1018,6 +1154,8 @@ export class WasmRuntime {
   /** the running CPU and the linear page it runs on (set by runWasm) */
   c: Cpu = null as unknown as Cpu;
   PAGE = 0;
+  /** whether the blocks of one page compiled in one batch share a page function (pageFunction); tests turn it off to compare */
+  pageFunctions = true;
 
   constructor(readonly mmu: Mmu, readonly memory: WasmMemory, readonly pages: number) {
     this.S = new Int32Array(memory.buffer, S_SLOTS, SLOT_COUNT);
@@ -1026,6 +1164,7 @@ export class WasmRuntime {
     this.table = new WA.Table({ element: 'anyfunc', initial: 64 });
     this.dispatch = instantiate(moduleBytes({ memoryPages: pages, table: 0, types: [BLOCK_TYPE], imports: [], funcs: [{ name: 'dispatch', type: { params: 3, results: 1 }, code: dispatcher(mmu.tlbMask, mmu.soft.gpa.byteOffset) }] }), { memory, table: this.table }).dispatch as (slot: number, n: number, e: number) => number;
     const S = this.S;
+    if (LINK_STATS) process.on('exit', () => console.error(`dispatcher steps: ${S[SL_STEPS]! >>> 0}, branches inside page functions: ${S[SL_LINKS]! >>> 0}`));
     const cur = (): WasmBlock => this.blocks[S[SL_CUR]!]!;
     const pre = (k: number): void => {
       this.syncPage();
@@ -1158,8 +1297,13 @@ export class WasmRuntime {
     this.blocks[w.slot] = w;
   }
 
-  /** Frees a table index: a block dropped (its jump-cache entry cleared, its module then collectable), or a compile given up. */
-  release(slot: number): void {
+  /**
+   * Frees a table index: a block dropped (`dropped`, installed there: its
+   * jump-cache entry cleared, its module then collectable), or a compile
+   * given up. A block of a page function keeps its index until all the
+   * function's blocks are dropped (PageGroup).
+   */
+  release(slot: number, dropped: WasmBlock | null = null): void {
     const w = this.blocks[slot];
     if (w != null && w.jcAt >= 0 && this.jc[w.jcAt + 1] === slot) {
       this.jc[w.jcAt] = -1;
@@ -1168,6 +1312,11 @@ export class WasmRuntime {
     // blocks[slot] stays until the index is used again: a block dropped by its own write is still running, and the
     // imports after that write look it up (finding it invalid); nothing is compiled before it returns
     this.table.set(slot, null);
+    const grp = dropped !== null && w === dropped ? dropped.group : null;
+    if (grp !== null) {
+      if (--grp.live === 0) for (const m of grp.members) this.free.push(m.slot);
+      return;
+    }
     this.free.push(slot);
   }
 
@@ -1182,12 +1331,39 @@ export class WasmRuntime {
     const live = pending.filter((p) => p.w.block.valid && p.w.block.fn === null);
     for (const p of pending) if (!live.includes(p)) this.release(p.w.slot);
     if (live.length === 0) return 0;
-    const bytes = moduleBytes({ memoryPages: this.pages, imports: IMPORTS, funcs: live.map((p, i) => ({ name: `b${i}`, type: BLOCK_TYPE, code: p.code })) });
-    const ex = instantiate(bytes, this.env);
-    live.forEach((p, i) => {
-      this.install(p.w, ex[`b${i}`]);
-      p.w.block.wasm = p.w;
-      p.w.block.fn = runWasm;
+    // by guest page: two or more blocks of one page in one page function (pageFunction), each entered through a
+    // function of its own (pageEntry); the others alone
+    const pages = new Map<number, WasmBlock[]>();
+    for (const p of live) {
+      const gfn = this.pageFunctions ? Math.floor(p.w.block.gpa / 4096) : -1 - pages.size;
+      const a = pages.get(gfn);
+      if (a === undefined) pages.set(gfn, [p.w]); else a.push(p.w);
+    }
+    const funcs: { name: string; type: typeof BLOCK_TYPE; code: Code | Uint8Array }[] = [];
+    const entered: WasmBlock[] = [];
+    for (const ws of pages.values()) {
+      if (ws.length === 1) {
+        funcs.push({ name: `b${entered.length}`, type: BLOCK_TYPE, code: alone(ws[0]!) });
+        entered.push(ws[0]!);
+        continue;
+      }
+      // in address order, so that fall-throughs and forward branches are branches forward in the function
+      ws.sort((a, b) => a.gpa - b.gpa);
+      const grp: PageGroup = { members: ws, live: ws.length };
+      const fi = IMPORTS.length + funcs.length;
+      funcs.push({ name: `p${fi}`, type: PAGE_TYPE, code: pageFunction(ws) });
+      ws.forEach((w, j) => {
+        w.group = grp;
+        funcs.push({ name: `b${entered.length}`, type: BLOCK_TYPE, code: pageEntry(j, fi) });
+        entered.push(w);
+      });
+    }
+    const ex = instantiate(moduleBytes({ memoryPages: this.pages, imports: IMPORTS, funcs }), this.env);
+    entered.forEach((w, i) => {
+      this.install(w, ex[`b${i}`]);
+      w.block.wasm = w;
+      w.block.fn = runWasm;
+      w.body = NO_BODY;
     });
     return live.length;
   }
@@ -1238,7 +1414,7 @@ function dispatcher(tlbMask: number, gpas: number): Code {
   const SLOT = 0, N = 1, E = 2;
   const x = f.local(), lin = f.local(), gpa = f.local(), at = f.local();
   f.loop();
-  f.get(N).get(E).get(SLOT).callIndirect(0).tee(x);
+  f.get(N).get(E).const(0).get(SLOT).callIndirect(0).tee(x);
   f.const(0).ltS().if().get(x).return().end();
   // a slow path or a handler ran: back to JavaScript (runWasm returns ~count)
   f.const(0).load32(slot(SL_DIRTY)).if().get(x).return().end();
@@ -1267,6 +1443,7 @@ function dispatcher(tlbMask: number, gpas: number): Code {
   f.get(x).get(at).load32(S_JC + 8).add().const(0).load32(slot(SL_BUDGET)).gtS().if().get(x).return().end();
   f.get(at).load32(S_JC + 4).set(SLOT);
   f.get(x).set(N);
+  if (LINK_STATS) f.const(0).const(0).load32(slot(SL_STEPS)).const(1).add().store32(slot(SL_STEPS));
   f.br(0);
   f.end();
   f.get(x);

@@ -77,6 +77,9 @@ export const SL_TAGX = 21;
  * (3 bits), as packLast
  */
 export const SL_LAST = 22;
+/** counters for VMMU_WASM_STATS (compile.ts): the dispatcher's steps from one block to the next, and the branches inside page functions */
+export const SL_STEPS = 30;
+export const SL_LINKS = 31;
 export const SLOT_COUNT = 32;
 
 /** SL_LAST's value for a last instruction at `rel` with these decode fields. */
