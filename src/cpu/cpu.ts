@@ -28,6 +28,8 @@ import {
   CR0_ET, CR0_CD, CR0_NW, AR_ACCESSED,
 } from './constants.js';
 import { execute } from './execute.js';
+import { AR_L, execute64 } from './long.js';
+import { EFER_LMA } from '../mmu/index.js';
 import {
   BlockCache, K_ALU_EV_GV, K_ALU_EV_IB, K_ALU_GV_EV, K_CALL, K_JCC, K_LEA, K_MOV_EV_GV, K_MOV_GV_EV, K_POP_R,
   K_PUSH_R, K_RET, K_TEST_EV_GV, type Block, type Insn,
@@ -117,8 +119,21 @@ export class Cpu implements FpuHost {
   readonly reg32: Int32Array;
   readonly reg16: Uint16Array;
   readonly reg8: Uint8Array;
-  /** offset of the next instruction byte in CS */
+  /** offset of the next instruction byte in CS (in 64-bit mode the low half of RIP) */
   eip = 0;
+  /**
+   * x86-64 (long.ts): the high halves of RAX..R15, the low halves of
+   * R8..R15 (RAX..RDI keep theirs in reg32, which the wasm state layout
+   * fixes at eight registers), the high half of RIP. Outside 64-bit mode
+   * nothing reads or writes them.
+   */
+  readonly regHi = new Int32Array(16);
+  readonly regX = new Int32Array(8);
+  ripHi = 0;
+  instrRipHi = 0;
+  instrRspHi = 0;
+  /** IA-32e mode is active and CS.L = 1: run() runs the 64-bit interpreter (long.ts) */
+  long64 = false;
   /** EIP of the instruction being executed (restored on a fault) */
   instrEip = 0;
   instrEsp = 0;
@@ -206,6 +221,24 @@ export class Cpu implements FpuHost {
   sysenterEsp = 0;
   sysenterEip = 0;
   pat = 0x00070406;
+  // ---- x86-64 system state: high halves and the MSRs of the lm feature ----
+  cr2Hi = 0;
+  cr3Hi = 0;
+  gdtBaseHi = 0;
+  idtBaseHi = 0;
+  trBaseHi = 0;
+  /** FS.base and GS.base: low halves in segBase[FS], segBase[GS] */
+  fsBaseHi = 0;
+  gsBaseHi = 0;
+  kernelGsLo = 0;
+  kernelGsHi = 0;
+  starLo = 0;
+  starHi = 0;
+  lstarLo = 0;
+  lstarHi = 0;
+  cstarLo = 0;
+  cstarHi = 0;
+  sfmask = 0;
   patHi = 0x00070406;
   tscOffset = 0;
 
@@ -322,6 +355,11 @@ export class Cpu implements FpuHost {
   /** The power-on/RESET state (SDM vol. 3A, 9.1.1): real mode at F000:FFF0. */
   reset(): void {
     this.reg32.fill(0);
+    this.regHi.fill(0);
+    this.regX.fill(0);
+    this.ripHi = 0;
+    this.cr2Hi = this.cr3Hi = this.gdtBaseHi = this.idtBaseHi = this.trBaseHi = this.fsBaseHi = this.gsBaseHi = 0;
+    this.kernelGsLo = this.kernelGsHi = this.starLo = this.starHi = this.lstarLo = this.lstarHi = this.cstarLo = this.cstarHi = this.sfmask = 0;
     this.reg32[2] = 0x00000633; // EDX: family 6, model 3, stepping 3 (a P6 signature)
     this.flags = F_1;
     this.lazyMask = 0;
@@ -393,6 +431,7 @@ export class Cpu implements FpuHost {
     FAULT.hasError = true;
     if (v === V_PF) {
       this.cr2 = m.fault.addrLo;
+      this.cr2Hi = m.fault.addrHi;
       FAULT.vector = V_PF;
       FAULT.errorCode = m.fault.errorCode;
     } else {
@@ -1336,7 +1375,16 @@ export class Cpu implements FpuHost {
     this.segFastR[seg] = flat && readable ? 1 : 0;
     this.segFastW[seg] = flat && writable ? 1 : 0;
     if (seg === CS) {
-      this.codeBig = this.protectedMode && (ar & AR_DB) !== 0;
+      // IA-32e mode and CS.L: 64-bit mode (SDM vol. 3A, 5.2.1). A change of
+      // it ends the run() slice after this instruction, so that the next
+      // slice runs in the loop of the new mode (runLong or the 32-bit ones).
+      const l = (this.efer & EFER_LMA) !== 0 && (ar & AR_L) !== 0;
+      if (l !== this.long64) {
+        this.long64 = l;
+        this.ripHi = 0;
+        this.budget = this.executed;
+      }
+      this.codeBig = this.protectedMode && (ar & AR_DB) !== 0 && !l;
       this.csBase = this.segBase[CS]!;
       this.flushFetch();
     } else if (seg === SS) {
@@ -1390,6 +1438,7 @@ export class Cpu implements FpuHost {
     // The MMU observes accesses (cost model or recorder, switched at any
     // time): a loop of its own reports every instruction's fetch, so this
     // one stays as fast as it was.
+    if (this.long64) return this.runLong();
     this.observing = this.mmu.measure;
     if (this.observing) return this.runObserved();
     if (this.blocks !== null) return this.runBlocks(this.blocks);
@@ -1569,6 +1618,51 @@ export class Cpu implements FpuHost {
       b = nb;
       f = nf;
     }
+  }
+
+  /**
+   * run() in 64-bit mode, under every engine: the interpreter of long.ts,
+   * one instruction at a time, until the slice ends or the CPU leaves
+   * 64-bit mode. Each instruction saves the flags first, so a fault leaves
+   * RIP, RSP and RFLAGS as they were (SDM vol. 3A, 6.5). While the MMU
+   * observes accesses, each instruction byte is reported as a fetch of its
+   * own (no runs per instruction as in runObserved).
+   */
+  private runLong(): number {
+    let n = 0;
+    while (n < this.budget && this.long64) {
+      try {
+        while (n < this.budget && this.long64) {
+          if (this.pollIntr) {
+            this.executed = n;
+            if (this.checkInterrupts()) continue;
+          }
+          this.instrEip = this.eip;
+          this.instrRipHi = this.ripHi;
+          this.instrEsp = this.reg32[ESP]!;
+          this.instrRspHi = this.regHi[ESP]!;
+          this.executed = ++n;
+          this.saveFlags();
+          const tf = this.flags & F_TF;
+          execute64(this);
+          if (tf !== 0) this.singleStep();
+          if (this.halted) {
+            this.totalInstructions += n;
+            return n;
+          }
+        }
+      } catch (e) {
+        if (e !== FAULT) throw e;
+        this.eip = this.instrEip;
+        this.ripHi = this.instrRipHi;
+        this.reg32[ESP] = this.instrEsp;
+        this.regHi[ESP] = this.instrRspHi;
+        this.restoreSavedFlags();
+        this.exception(FAULT.vector, FAULT.hasError, FAULT.errorCode);
+      }
+    }
+    this.totalInstructions += n;
+    return n;
   }
 
   /**

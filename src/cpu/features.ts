@@ -11,7 +11,10 @@
  * implements it in every mode).
  */
 import { CR4_OSXMMEXCPT, CR4_PAE, CR4_PGE, CR4_PSE } from './constants.js';
-import { CR4_SMAP, CR4_SMEP, EFER_NXE } from '../mmu/index.js';
+import { CR4_SMAP, CR4_SMEP, EFER_LMA, EFER_LME, EFER_NXE } from '../mmu/index.js';
+
+/** EFER.SCE: SYSCALL and SYSRET (SDM vol. 3A, 2.2.1) */
+export const EFER_SCE = 1;
 
 export interface CpuFeature {
   readonly name: string;
@@ -41,6 +44,7 @@ export const CPU_FEATURES: readonly CpuFeature[] = [
   { name: 'smep', what: 'supervisor-mode execution prevention (CR4.SMEP)', leaf: 7, reg: 'ebx', bit: 7, byDefault: false, cr4: CR4_SMEP },
   { name: 'smap', what: 'supervisor-mode access prevention (CR4.SMAP, STAC, CLAC)', leaf: 7, reg: 'ebx', bit: 20, byDefault: false, cr4: CR4_SMAP },
   { name: 'nx', what: 'execute-disable pages (EFER.NXE)', leaf: 0x80000001, reg: 'edx', bit: 20, byDefault: true, efer: EFER_NXE },
+  { name: 'lm', what: 'long mode (EFER.LME, EFER.SCE): IA-32e paging and 64-bit code (the integer core; see docs/cpu.md)', leaf: 0x80000001, reg: 'edx', bit: 29, byDefault: false, efer: EFER_LME | EFER_LMA | EFER_SCE, needs: 'pae' },
 ];
 
 /** CPUID leaf 1 EDX bits that are always there: FPU, TSC, MSR, CX8, SEP, CMOV, PSE-36, MMX, FXSR. */
@@ -68,6 +72,8 @@ export class CpuFeatures {
   /** `sse` and `sse2` are on (read by the decoder of ops/sse.ts) */
   readonly sse: boolean;
   readonly sse2: boolean;
+  /** `lm` is on: EFER.LME, IA-32e mode, 64-bit code (long.ts) */
+  readonly lm: boolean;
 
   /**
    * @param spec a comma-separated list of `+name` (turn on) and `-name`
@@ -104,6 +110,7 @@ export class CpuFeatures {
     }
     this.sse = on.has('sse');
     this.sse2 = on.has('sse2');
+    this.lm = on.has('lm');
     if (this.sse2) l1 |= LEAF1_EDX_CLFSH;
     this.leaf1Edx = l1 | 0;
     this.leaf1Ebx = this.sse2 ? LEAF1_EBX_CLFLUSH_64 : 0;

@@ -5,12 +5,22 @@
  */
 import {
   AR_CODE, AR_DC, AR_P, AR_RW, AR_S, CR0_CD, CR0_ET, CR0_NW, CR0_PE, CR0_PG, CR0_TS, CR4_DE, CR4_OSFXSR, CR4_OSXMMEXCPT,
-  CR4_PAE, CR4_PCE, CR4_PGE, CR4_PSE, CR4_TSD, F_IOPL, F_VM, F_ZF, LDTR, MSR_APIC_BASE, MSR_EFER, MSR_MISC_ENABLE, MSR_PAT,
+  CS, FS, GS, CR4_PAE, CR4_PCE, CR4_PGE, CR4_PSE, CR4_TSD, F_IOPL, F_VM, F_ZF, LDTR, MSR_APIC_BASE, MSR_EFER, MSR_MISC_ENABLE, MSR_PAT,
   MSR_SYSENTER_CS, MSR_SYSENTER_EIP, MSR_SYSENTER_ESP, MSR_TSC, SYS_LDT, SYS_TSS16_AVAIL, SYS_TSS32_AVAIL, TR, V_NP,
 } from './constants.js';
 import type { Cpu } from './cpu.js';
 import { DESC, dplOf, readDescriptor } from './segments.js';
-import { CR4_SMAP, CR4_SMEP } from '../mmu/index.js';
+import { CR4_SMAP, CR4_SMEP, EFER_LMA, EFER_LME, EFER_NXE } from '../mmu/index.js';
+import { EFER_SCE } from './features.js';
+
+/** The MSRs of the lm feature (SDM vol. 4, table 2-2): SYSCALL's targets and flag mask, FS.base, GS.base and SWAPGS's */
+const MSR_STAR = 0xc0000081;
+const MSR_LSTAR = 0xc0000082;
+const MSR_CSTAR = 0xc0000083;
+const MSR_FMASK = 0xc0000084;
+const MSR_FS_BASE = 0xc0000100;
+const MSR_GS_BASE = 0xc0000101;
+const MSR_KERNEL_GS_BASE = 0xc0000102;
 
 /**
  * CR4 bits this CPU implements (others are reserved: #GP on MOV to CR4);
@@ -60,7 +70,20 @@ export function writeCr(c: Cpu, n: number, v: number): void {
       if (v & ~CR0_SUPPORTED) c.gp(0);
       if ((v & CR0_PG) && !(v & CR0_PE)) c.gp(0);
       if ((v & CR0_NW) && !(v & CR0_CD)) c.gp(0);
+      // IA-32e mode (SDM vol. 3A, 9.8.5 and 2.5): paging on with EFER.LME
+      // needs PAE and activates IA-32e mode (EFER.LMA); paging goes off only
+      // outside 64-bit mode, and that deactivates it.
+      const lme = (c.efer & EFER_LME) !== 0;
+      if (lme && (v & CR0_PG) && !(c.cr0 & CR0_PG) && !(c.cr4 & CR4_PAE)) c.gp(0);
+      if (!(v & CR0_PG) && c.long64) c.gp(0);
       c.applyCr0(v | CR0_ET);
+      const lma = lme && (c.cr0 & CR0_PG) ? EFER_LMA : 0;
+      if ((c.efer & EFER_LMA) !== lma) {
+        c.efer = (c.efer & ~EFER_LMA) | lma;
+        if (c.mmu.writeEfer(c.efer) !== 0) c.mmu.clearFault();
+        c.refreshSeg(CS);
+        c.flushFetch();
+      }
       return;
     }
     case 2:
@@ -76,10 +99,12 @@ export function writeCr(c: Cpu, n: number, v: number): void {
         c.gp(0);
       }
       c.cr3 = v;
+      c.cr3Hi = 0;
       c.flushFetch();
       return;
     case 4: {
       if (v & ~CR4_SUPPORTED || v & c.features.cr4Refused) c.gp(0);
+      if (c.efer & EFER_LMA && !(v & CR4_PAE)) c.gp(0); // PAE stays on in IA-32e mode
       c.endFetchRun();
       if (c.mmu.writeCr4(v) !== 0) {
         c.mmu.clearFault();
@@ -130,6 +155,18 @@ export function rdmsr(c: Cpu): void {
     case MSR_SYSENTER_EIP: lo = c.sysenterEip; break;
     case MSR_PAT: lo = c.pat; hi = c.patHi; break;
     case MSR_EFER: lo = c.efer; break;
+    case MSR_STAR: case MSR_LSTAR: case MSR_CSTAR: case MSR_FMASK: case MSR_FS_BASE: case MSR_GS_BASE: case MSR_KERNEL_GS_BASE:
+      if (!c.features.lm) c.gp(0);
+      switch (msr) {
+        case MSR_STAR: lo = c.starLo; hi = c.starHi; break;
+        case MSR_LSTAR: lo = c.lstarLo; hi = c.lstarHi; break;
+        case MSR_CSTAR: lo = c.cstarLo; hi = c.cstarHi; break;
+        case MSR_FMASK: lo = c.sfmask; break;
+        case MSR_FS_BASE: lo = c.segBase[FS]!; hi = c.fsBaseHi; break;
+        case MSR_GS_BASE: lo = c.segBase[GS]!; hi = c.gsBaseHi; break;
+        default: lo = c.kernelGsLo; hi = c.kernelGsHi;
+      }
+      break;
     case MSR_APIC_BASE:
       if (c.apicBaseMsr === null) c.gp(0);
       lo = c.apicBaseMsr.read();
@@ -161,14 +198,18 @@ export function wrmsr(c: Cpu): void {
       c.patHi = hi;
       return;
     case MSR_EFER: {
-      // Only NXE exists on this 32-bit CPU (no long mode, no SYSCALL), and only with the nx feature.
-      if (lo & ~0x800 || hi !== 0 || lo & c.features.eferRefused) c.gp(0);
+      // NXE with the nx feature; SCE, LME (and LMA, read-only: the value
+      // written is ignored) with lm. LME cannot change while paging is on
+      // (SDM vol. 3A, 9.8.5).
+      if (lo & ~(EFER_NXE | EFER_LME | EFER_LMA | EFER_SCE) || hi !== 0 || lo & c.features.eferRefused) c.gp(0);
+      if ((lo ^ c.efer) & EFER_LME && c.cr0 & CR0_PG) c.gp(0);
+      const v = (lo & ~EFER_LMA) | (c.efer & EFER_LMA);
       c.endFetchRun();
-      if (c.mmu.writeEfer(lo) !== 0) {
+      if (c.mmu.writeEfer(v) !== 0) {
         c.mmu.clearFault();
         c.gp(0);
       }
-      c.efer = lo;
+      c.efer = v;
       c.flushFetch();
       return;
     }
@@ -177,6 +218,20 @@ export function wrmsr(c: Cpu): void {
       return;
     case MSR_MISC_ENABLE: return;
     case 0x8b: return;
+    case MSR_STAR: case MSR_LSTAR: case MSR_CSTAR: case MSR_FMASK: case MSR_FS_BASE: case MSR_GS_BASE: case MSR_KERNEL_GS_BASE:
+      if (!c.features.lm) c.gp(0);
+      // the address MSRs take canonical addresses only (SDM vol. 4, table 2-2)
+      if (msr !== MSR_STAR && msr !== MSR_FMASK && (hi << 16) >> 16 !== hi) c.gp(0);
+      switch (msr) {
+        case MSR_STAR: c.starLo = lo; c.starHi = hi; break;
+        case MSR_LSTAR: c.lstarLo = lo; c.lstarHi = hi; break;
+        case MSR_CSTAR: c.cstarLo = lo; c.cstarHi = hi; break;
+        case MSR_FMASK: c.sfmask = lo; break;
+        case MSR_FS_BASE: c.segBase[FS] = lo; c.fsBaseHi = hi; c.refreshSeg(FS); break;
+        case MSR_GS_BASE: c.segBase[GS] = lo; c.gsBaseHi = hi; c.refreshSeg(GS); break;
+        default: c.kernelGsLo = lo; c.kernelGsHi = hi;
+      }
+      return;
     default: c.gp(0);
   }
 }
@@ -237,7 +292,8 @@ export function cpuid(c: Cpu): void {
       a = 0x80000001 | 0;
       break;
     case 0x80000001:
-      d = f.ext1Edx; // NX: EFER.NXE works
+      d = f.ext1Edx; // NX: EFER.NXE works; LM: long mode with lm (with it, SYSCALL in 64-bit mode: bit 11)
+      if (f.lm) d |= 1 << 11;
       break;
     default:
       // Basic leaves 3 to 6 below the highest: nothing to report; extended leaves above 0x80000001 likewise.

@@ -14,6 +14,8 @@ import {
   SYS_TSS16_BUSY, SYS_TSS32_AVAIL, SYS_TSS32_BUSY, TR, V_GP, V_NP, V_SS, V_TS, ESP, CR0_PE, F_ID,
 } from './constants.js';
 import type { Cpu } from './cpu.js';
+import { deliverLong } from './long.js';
+import { EFER_LMA } from '../mmu/index.js';
 import { checkDirectCode, DESC, dplOf, loadCs, loadSegment, loadStackSegment, markAccessed, nullInaccessibleSegments, readDescriptor } from './segments.js';
 
 export type InterruptKind = 'external' | 'exception' | 'software';
@@ -415,6 +417,11 @@ export function iret(c: Cpu): void {
  * whether the gate's DPL is checked (software INT n, INT3, INTO).
  */
 export function deliverInterrupt(c: Cpu, vector: number, kind: InterruptKind, hasError: boolean, errorCode: number): void {
+  // IA-32e mode (64-bit and compatibility mode): 16-byte gates, 64-bit frames
+  if (c.efer & EFER_LMA) {
+    deliverLong(c, vector, kind === 'software', hasError, errorCode);
+    return;
+  }
   const ext = kind === 'software' ? 0 : 1;
   const retEip = c.eip;
   c.halted = false;

@@ -118,7 +118,7 @@ const cases: Case[] = [
   { name: '--mem below the minimum', args: ['boot', '--multiboot', guestExit0, '--mem', '1M'], status: 2, stderr: /--mem 1M is below the minimum of 2 MiB/ },
   { name: '--memory 65G', args: ['replay', lackey, '--memory', '65G'], status: 2, stderr: /--memory 65G is more than the maximum of 64 GiB \(the largest guest-physical map vmmu builds/ },
   { name: '--format 32-bit --memory 2G', args: ['replay', lackey, '--format', '32-bit', '--memory', '2G'], status: 1, stderr: /a 32-bit kernel direct-maps at most 1 GiB of guest memory, not 2048 MiB/ },
-  { name: '--cpu with an unknown feature', args: ['boot', '--multiboot', guestExit0, '--cpu', '+la57'], status: 2, stderr: /^vmmu boot: --cpu: no feature 'la57' \(the features: pse, pae, apic, pge, sse, sse2, smep, smap, nx\); see 'vmmu boot --help'\n$/ },
+  { name: '--cpu with an unknown feature', args: ['boot', '--multiboot', guestExit0, '--cpu', '+la57'], status: 2, stderr: /^vmmu boot: --cpu: no feature 'la57' \(the features: pse, pae, apic, pge, sse, sse2, smep, smap, nx, lm\); see 'vmmu boot --help'\n$/ },
   { name: '--cpu with sse2 but not sse', args: ['boot', '--multiboot', guestExit0, '--cpu', '+sse2'], status: 2, stderr: /^vmmu boot: --cpu: 'sse2' needs 'sse' \(\+sse,\+sse2\); see 'vmmu boot --help'\n$/ },
   { name: '--cpu without + or -', args: ['boot', '--multiboot', guestExit0, '--cpu', 'smep'], status: 2, stderr: /^vmmu boot: --cpu: 'smep' must be \+NAME \(turn on\) or -NAME \(turn off\); see 'vmmu boot --help'\n$/ },
   { name: 'a value starting with a dash', args: ['boot', '--multiboot', guestExit0, '--mem', '-3'], status: 2, stderr: /^vmmu boot: --mem's value starts with a dash: write it as --mem=VALUE; see 'vmmu boot --help'\n$/ },

@@ -37,7 +37,7 @@ describe('a --cpu specification', () => {
   it.each([
     ['smep', "'smep' must be +NAME (turn on) or -NAME (turn off)"],
     ['+la57', `no feature 'la57' (the features: ${CPU_FEATURES.map((f) => f.name).join(', ')})`],
-    ['+', "no feature '' (the features: pse, pae, apic, pge, sse, sse2, smep, smap, nx)"],
+    ['+', "no feature '' (the features: pse, pae, apic, pge, sse, sse2, smep, smap, nx, lm)"],
     ['+sse2', "'sse2' needs 'sse' (+sse,+sse2)"],
     ['+sse,+sse2,-sse', "'sse2' needs 'sse' (+sse,+sse2)"],
   ])('is %j refused with a message naming it?', (spec, message) => {

@@ -17,7 +17,7 @@ function iopl(c: Cpu): number {
   return (c.getFlags() & F_IOPL) >>> 12;
 }
 
-function popfMask(c: Cpu): number {
+export function popfMask(c: Cpu): number {
   // POPF (SDM vol. 2B): IOPL changes only at CPL 0, IF only when CPL <= IOPL; VM, RF, VIP, VIF never.
   let m = F_ARITH | F_TF | F_DF | F_NT | F_AC | F_ID;
   if (c.getFlags() & F_VM) {

@@ -1,0 +1,1193 @@
+/**
+ * 64-bit mode (IA-32e mode with CS.L = 1): the interpreter of the integer
+ * core, entered only from Cpu.runLong while `Cpu.long64` holds, so the
+ * 32-bit paths (interpreter, blocks, jit, wasm) stay as they are.
+ *
+ * Representation (docs/cpu.md, "x86-64"): every 64-bit value is a pair of
+ * int32 halves. RAX..RDI keep their low halves in `reg32` (indices 0..7),
+ * R8..R15 theirs in `regX`; the sixteen high halves are in `regHi`. RIP is
+ * (`eip`, `ripHi`). Functions that produce a 64-bit value return the low
+ * half and leave the high half in the module variable `V`.
+ *
+ * Decoding (SDM vol. 2A, 2.2.1): the legacy prefixes, then at most one REX
+ * (40-4F; a REX not right before the opcode is ignored), operand size 32
+ * (64 with REX.W, 16 with 66), address size 64 (32 with 67), ModR/M and SIB
+ * with REX.R/X/B, RIP-relative addressing (mod 00, r/m 101), byte registers
+ * SPL/BPL/SIL/DIL with any REX. Segment bases are 0 except FS and GS
+ * (SDM vol. 3A, 3.2.4); no limit or type checks. Anything not implemented
+ * here, and every opcode 64-bit mode removes, raises #UD.
+ *
+ * Exceptions and interrupts while IA-32e mode is active (64-bit or
+ * compatibility mode) are delivered by `deliverLong` through 16-byte IDT
+ * gates (SDM vol. 3A, 6.14), and IRETQ returns from them.
+ */
+import { ACC_FETCH, ACC_SIZE_SHIFT, ACC_WRITE, T_FAULT, T_MMIO } from '../mmu/index.js';
+import {
+  AR_CODE, AR_DB, AR_P, AR_S, CS, DS, ES, F_DF, F_IF, F_IOPL, F_NT, F_RF, F_TF, F_VM, FS, GS, SS, TR, V_DE, V_NP, V_SS, V_TS,
+} from './constants.js';
+import type { Cpu } from './cpu.js';
+import { alu, divu64, DIVREM, mulFlags, MULHI, muls32, mulu32, neg, shift, inc, dec } from './alu.js';
+import {
+  Alu64, alu64, div64, idiv64, imul64, inc64, dec64, mul64, neg64, shift64, ea64,
+} from './alu64.js';
+import { OPCODES } from './execute.js';
+import { cpuid, rdmsr, writeCr, wrmsr } from './system.js';
+import { popfMask } from './ops/system.js';
+import { DESC, dplOf, readDescriptor } from './segments.js';
+
+/** The high half of the last 64-bit value a function here returned. */
+let V = 0;
+const A = new Alu64();
+
+/** CS.L in the cached access rights (descriptor bit 53, SDM vol. 3A, 3.4.5). */
+export const AR_L = 1 << 21;
+
+// ---- per-instruction decode state ----
+let rex = 0;
+/** operand size in bytes: 1, 2, 4 or 8 (set per opcode) */
+let osz = 4;
+let o16 = false;
+let a64 = true;
+/** FS or GS override, else -1 (the other overrides are no-ops) */
+let seg = -1;
+let rep = 0;
+let isMem = false;
+/** ModR/M reg field with REX.R; r/m register with REX.B */
+let mReg = 0;
+let mRm = 0;
+/** the memory operand's linear address */
+let eaLo = 0;
+let eaHi = 0;
+/** the memory operand's base is RSP or RBP (a non-canonical address is #SS: SDM vol. 3A, 6.15 "#SS") */
+let eaStack = false;
+
+/** The opcodes 64-bit mode removes (OpcodeEntry.long 'invalid'): #UD. */
+let INVALID: Uint8Array | null = null;
+function invalidOpcodes(): Uint8Array {
+  // built on first use: execute.ts and this module import each other through cpu.ts
+  const t = new Uint8Array(256);
+  for (const e of OPCODES) if (e.map === 'one' && e.long === 'invalid') for (const op of e.opcodes) t[op] = 1;
+  return (INVALID = t);
+}
+
+const canonical = (hi: number): boolean => (hi << 16) >> 16 === hi;
+
+// =====================================================================
+// Registers
+// =====================================================================
+
+export function regLo(c: Cpu, r: number): number {
+  return r < 8 ? c.reg32[r]! : c.regX[r - 8]!;
+}
+
+function setLo(c: Cpu, r: number, v: number): void {
+  if (r < 8) c.reg32[r] = v;
+  else c.regX[r - 8] = v;
+}
+
+/** Register r at `size` bytes (1 and 2: zero-extended; 8: high half in V). */
+function getReg(c: Cpu, r: number, size: number): number {
+  switch (size) {
+    case 1: return rex === 0 && r >= 4 && r < 8 ? (c.reg32[r - 4]! >>> 8) & 0xff : regLo(c, r) & 0xff;
+    case 2: return regLo(c, r) & 0xffff;
+    case 4: return regLo(c, r);
+    default: V = c.regHi[r]!; return regLo(c, r);
+  }
+}
+
+/** Writes register r at `size` bytes; a 32-bit write zeroes the high half (SDM vol. 1, 3.4.1.1), 8- and 16-bit writes keep the rest. */
+function setReg(c: Cpu, r: number, size: number, lo: number, hi: number): void {
+  switch (size) {
+    case 1:
+      if (rex === 0 && r >= 4 && r < 8) c.reg32[r - 4] = (c.reg32[r - 4]! & ~0xff00) | ((lo & 0xff) << 8);
+      else setLo(c, r, (regLo(c, r) & ~0xff) | (lo & 0xff));
+      return;
+    case 2: setLo(c, r, (regLo(c, r) & ~0xffff) | (lo & 0xffff)); return;
+    case 4: setLo(c, r, lo); c.regHi[r] = 0; return;
+    default: setLo(c, r, lo); c.regHi[r] = hi;
+  }
+}
+
+// =====================================================================
+// Memory (linear addresses as pairs)
+// =====================================================================
+
+function rd(c: Cpu, lo: number, hi: number, size: number): number {
+  const m = c.mmu;
+  let v: number;
+  switch (size) {
+    case 1: v = m.read8(lo, hi); break;
+    case 2: v = m.read16(lo, hi); break;
+    case 4: v = m.read32(lo, hi); break;
+    default: {
+      v = m.read32(lo, hi);
+      if (m.faultVector !== 0) throw c.memFault();
+      const l2 = (lo + 4) | 0;
+      V = m.read32(l2, (lo >>> 0) > 0xfffffffb ? (hi + 1) | 0 : hi);
+    }
+  }
+  if (m.faultVector !== 0) throw c.memFault();
+  return v;
+}
+
+function wr(c: Cpu, lo: number, hi: number, size: number, v: number, vh: number): void {
+  const m = c.mmu;
+  switch (size) {
+    case 1: m.write8(lo, hi, v); break;
+    case 2: m.write16(lo, hi, v); break;
+    case 4: m.write32(lo, hi, v); break;
+    default: {
+      const l2 = (lo + 4) | 0;
+      const h2 = (lo >>> 0) > 0xfffffffb ? (hi + 1) | 0 : hi;
+      // Across a page: translate the second half first, so that a fault there writes nothing.
+      if ((lo & 0xfff) > 0xff8) {
+        if (m.translate(l2, h2, m.ctxAcc | ACC_WRITE) === T_FAULT) throw c.memFault();
+      }
+      m.write32(lo, hi, v);
+      if (m.faultVector !== 0) throw c.memFault();
+      m.write32(l2, h2, vh);
+    }
+  }
+  if (m.faultVector !== 0) throw c.memFault();
+}
+
+/** A memory operand's address check: #SS(0) for a non-canonical stack reference (the MMU gives #GP(0) for the others). */
+function eaCheck(c: Cpu): void {
+  if (eaStack && !canonical(eaHi)) c.fault(V_SS, 0);
+}
+
+// =====================================================================
+// Instruction fetch: the Cpu's fetch cache (fetchPage, fetchHpa), tagged with the high half too
+// =====================================================================
+
+let fetchHi = 0;
+
+function fetch8(c: Cpu): number {
+  const lo = c.eip;
+  if ((lo & 0xfffff000) === c.fetchPage && c.ripHi === fetchHi) {
+    c.eip = (lo + 1) | 0;
+    if (c.eip === 0) c.ripHi = (c.ripHi + 1) | 0;
+    return c.mem8[c.fetchHpa + (lo & 0xfff)]!;
+  }
+  const hi = c.ripHi;
+  const m = c.mmu;
+  const h = m.translate(lo, hi, m.ctxAcc | ACC_FETCH | (1 << ACC_SIZE_SHIFT));
+  let b: number;
+  if (h === T_FAULT) throw c.memFault();
+  if (h === T_MMIO) b = m.readPhys(m.lastGpa, 1);
+  else {
+    b = m.u8[h]!;
+    if (!m.measure) {
+      c.fetchPage = lo & 0xfffff000;
+      c.fetchHpa = h - (lo & 0xfff);
+      fetchHi = hi;
+    }
+  }
+  c.eip = (lo + 1) | 0;
+  if (c.eip === 0) c.ripHi = (c.ripHi + 1) | 0;
+  return b;
+}
+
+function fetch16(c: Cpu): number {
+  return fetch8(c) | (fetch8(c) << 8);
+}
+
+function fetch32(c: Cpu): number {
+  return fetch16(c) | (fetch16(c) << 16);
+}
+
+/** An immediate of `size` bytes (8: a sign-extended imm32, as every form but MOV r64, imm64). */
+function fetchImm(c: Cpu, size: number): number {
+  switch (size) {
+    case 1: return fetch8(c);
+    case 2: return fetch16(c);
+    case 4: return fetch32(c);
+    default: { const v = fetch32(c); V = v >> 31; return v; }
+  }
+}
+
+/** A sign-extended imm8 at operand size `size` (masked for 1 and 2; V set for 8). */
+function fetchSimm8(c: Cpu, size: number): number {
+  const v = (fetch8(c) << 24) >> 24;
+  V = v >> 31;
+  return size === 2 ? v & 0xffff : size === 1 ? v & 0xff : v;
+}
+
+// =====================================================================
+// ModR/M
+// =====================================================================
+
+/**
+ * Reads ModR/M, SIB and displacement; for a memory operand computes its
+ * linear address. `immLen`: the bytes of immediate after them, so that a
+ * RIP-relative address is relative to the next instruction (SDM vol. 2A,
+ * 2.2.1.6).
+ */
+function modrm(c: Cpu, immLen: number): void {
+  const m = fetch8(c);
+  const mod = m >>> 6;
+  mReg = ((m >>> 3) & 7) | ((rex & 4) << 1);
+  const rm = m & 7;
+  if (mod === 3) {
+    isMem = false;
+    mRm = rm | ((rex & 1) << 3);
+    return;
+  }
+  isMem = true;
+  eaStack = false;
+  let bLo = 0, bHi = 0, iLo = 0, iHi = 0, scale = 0, disp = 0;
+  let ripRel = false;
+  if (rm === 4) {
+    const sib = fetch8(c);
+    scale = sib >>> 6;
+    const index = ((sib >>> 3) & 7) | ((rex & 2) << 2);
+    if (index !== 4) { iLo = regLo(c, index); iHi = c.regHi[index]!; }
+    const base = (sib & 7) | ((rex & 1) << 3);
+    if ((sib & 7) === 5 && mod === 0) disp = fetch32(c);
+    else { bLo = regLo(c, base); bHi = c.regHi[base]!; eaStack = (base & 7) === 4 || (base & 7) === 5; }
+  } else if (rm === 5 && mod === 0) {
+    disp = fetch32(c);
+    ripRel = true;
+  } else {
+    const base = rm | ((rex & 1) << 3);
+    bLo = regLo(c, base);
+    bHi = c.regHi[base]!;
+    eaStack = (base & 7) === 5;
+  }
+  if (mod === 1) disp = (fetch8(c) << 24) >> 24;
+  else if (mod === 2) disp = fetch32(c);
+  if (ripRel) {
+    // RIP of the next instruction: here plus the immediate still to come
+    const s = (c.eip >>> 0) + immLen;
+    bLo = s | 0;
+    bHi = (c.ripHi + (s > 0xffffffff ? 1 : 0)) | 0;
+  }
+  ea64(A, bLo, bHi, iLo, iHi, scale, disp);
+  eaLo = A.lo;
+  eaHi = a64 ? A.hi : 0;
+  if (seg >= 0) {
+    // FS and GS keep a base in 64-bit mode (the MSRs FS.base, GS.base)
+    const s = (eaLo >>> 0) + (c.segBase[seg]! >>> 0);
+    eaLo = s | 0;
+    eaHi = (eaHi + (seg === FS ? c.fsBaseHi : c.gsBaseHi) + (s > 0xffffffff ? 1 : 0)) | 0;
+  }
+  eaCheck(c);
+}
+
+function readE(c: Cpu, size: number): number {
+  return isMem ? rd(c, eaLo, eaHi, size) : getReg(c, mRm, size);
+}
+
+function writeE(c: Cpu, size: number, lo: number, hi: number): void {
+  if (isMem) wr(c, eaLo, eaHi, size, lo, hi);
+  else setReg(c, mRm, size, lo, hi);
+}
+
+// =====================================================================
+// Stack (RSP, 64-bit; 16-bit with 66)
+// =====================================================================
+
+function push(c: Cpu, size: number, lo: number, hi: number): void {
+  const s = (c.reg32[4]! >>> 0) - size;
+  const nLo = s | 0;
+  const nHi = (c.regHi[4]! + (s < 0 ? -1 : 0)) | 0;
+  if (!canonical(nHi)) c.fault(V_SS, 0);
+  wr(c, nLo, nHi, size, lo, hi);
+  c.reg32[4] = nLo;
+  c.regHi[4] = nHi;
+}
+
+function pop(c: Cpu, size: number): number {
+  const lo = c.reg32[4]!, hi = c.regHi[4]!;
+  if (!canonical(hi)) c.fault(V_SS, 0);
+  const v = rd(c, lo, hi, size);
+  const vh = V;
+  const s = (lo >>> 0) + size;
+  c.reg32[4] = s | 0;
+  c.regHi[4] = (hi + (s > 0xffffffff ? 1 : 0)) | 0;
+  V = size === 8 ? vh : 0;
+  return v;
+}
+
+// =====================================================================
+// Branches
+// =====================================================================
+
+function jumpTo(c: Cpu, lo: number, hi: number): void {
+  if (!canonical(hi)) c.gp(0);
+  c.noteBranch(lo);
+  c.eip = lo;
+  c.ripHi = hi;
+}
+
+function jumpRel(c: Cpu, disp: number): void {
+  const s = (c.eip >>> 0) + disp;
+  jumpTo(c, s | 0, (c.ripHi + Math.floor(s / 4294967296)) | 0);
+}
+
+// =====================================================================
+// Arithmetic at an operand size
+// =====================================================================
+
+function aluOp(c: Cpu, op: number, size: number, a: number, ah: number, b: number, bh: number): number {
+  if (size === 8) {
+    alu64(A, op, a, ah, b, bh, c.getCF());
+    c.setArith(A.flags, A.mask);
+    V = A.hi;
+    return A.lo;
+  }
+  V = 0;
+  return alu(c, op, a, b, size * 8);
+}
+
+function shiftOp(c: Cpu, op: number, size: number, a: number, ah: number, count: number): number {
+  if (size === 8) {
+    shift64(A, op, a, ah, count, c.getCF());
+    c.setArith(A.flags, A.mask);
+    V = A.hi;
+    return A.lo;
+  }
+  V = 0;
+  return shift(c, op, a, count, size * 8);
+}
+
+/** Operand size of the usual forms: 1 for the byte opcodes, else 2, 4 or 8. */
+function vsize(op: number): number {
+  return (op & 1) === 0 ? 1 : osz;
+}
+
+function group3(c: Cpu, size: number): void {
+  const r = mReg & 7;
+  switch (r) {
+    case 0: case 1: { // TEST Ev, Iz
+      const a = readE(c, size), ah = V;
+      const b = size === 1 ? fetch8(c) : fetchImm(c, size), bh = V;
+      aluOp(c, 4, size, a, ah, b, bh);
+      return;
+    }
+    case 2: { // NOT
+      const a = readE(c, size), ah = V;
+      writeE(c, size, ~a, ~ah);
+      return;
+    }
+    case 3: { // NEG
+      const a = readE(c, size), ah = V;
+      if (size === 8) { neg64(A, a, ah); c.setArith(A.flags, A.mask); writeE(c, 8, A.lo, A.hi); }
+      else writeE(c, size, neg(c, a, size * 8), 0);
+      return;
+    }
+  }
+  const s = readE(c, size), sh = V;
+  if (size === 8) {
+    const aLo = c.reg32[0]!, aHi = c.regHi[0]!;
+    if (r === 4 || r === 5) {
+      if (r === 4) mul64(A, aLo, aHi, s, sh);
+      else imul64(A, aLo, aHi, s, sh);
+      c.setArith(A.flags, A.mask);
+    } else {
+      const ok = r === 6 ? div64(A, aLo, aHi, c.reg32[2]!, c.regHi[2]!, s, sh) : idiv64(A, aLo, aHi, c.reg32[2]!, c.regHi[2]!, s, sh);
+      if (!ok) c.trap(V_DE);
+    }
+    c.reg32[0] = A.lo; c.regHi[0] = A.hi;
+    c.reg32[2] = A.lo2; c.regHi[2] = A.hi2;
+    return;
+  }
+  const R16 = c.reg16, R8 = c.reg8;
+  switch (r) {
+    case 4:
+      if (size === 1) { const p = R8[0]! * s; R16[0] = p; mulFlags(c, p, 8, p > 0xff); }
+      else if (size === 2) { const p = R16[0]! * s; R16[0] = p; R16[4] = p >>> 16; mulFlags(c, p, 16, p > 0xffff); }
+      else { const lo = mulu32(c.reg32[0]!, s); setReg(c, 0, 4, lo, 0); setReg(c, 2, 4, MULHI, 0); mulFlags(c, lo, 32, MULHI !== 0); }
+      return;
+    case 5:
+      if (size === 1) { const p = ((R8[0]! << 24) >> 24) * ((s << 24) >> 24); R16[0] = p; mulFlags(c, p, 8, p !== (p << 24) >> 24); }
+      else if (size === 2) { const p = ((R16[0]! << 16) >> 16) * ((s << 16) >> 16); R16[0] = p; R16[4] = p >> 16; mulFlags(c, p, 16, p !== (p << 16) >> 16); }
+      else { const lo = muls32(c.reg32[0]!, s); const hi = MULHI; setReg(c, 0, 4, lo, 0); setReg(c, 2, 4, hi, 0); mulFlags(c, lo, 32, hi !== lo >> 31); }
+      return;
+    case 6:
+      if (s === 0) c.trap(V_DE);
+      if (size === 1) { const n = R16[0]!; const q = Math.floor(n / s); if (q > 0xff) c.trap(V_DE); R8[0] = q; R8[1] = n % s; }
+      else if (size === 2) { const n = ((R16[4]! << 16) | R16[0]!) >>> 0; const q = Math.floor(n / s); if (q > 0xffff) c.trap(V_DE); R16[0] = q; R16[4] = n % s; }
+      else {
+        const hi = c.reg32[2]!;
+        if ((hi >>> 0) >= (s >>> 0)) c.trap(V_DE);
+        const q = divu64(hi, c.reg32[0]!, s);
+        setReg(c, 0, 4, q, 0); setReg(c, 2, 4, DIVREM, 0);
+      }
+      return;
+    default: {
+      // IDIV at 8, 16, 32 bits: through the 64-bit divide of the sign-extended dividend, whose range check is the narrower one here
+      if (s === 0) c.trap(V_DE);
+      if (size === 1) {
+        const d = (s << 24) >> 24, n = (R16[0]! << 16) >> 16, q = Math.trunc(n / d);
+        if (q > 127 || q < -128) c.trap(V_DE);
+        R8[0] = q; R8[1] = n % d;
+      } else if (size === 2) {
+        const d = (s << 16) >> 16, n = (R16[4]! << 16) | R16[0]!, q = Math.trunc(n / d);
+        if (q > 32767 || q < -32768) c.trap(V_DE);
+        R16[0] = q; R16[4] = n % d;
+      } else {
+        const nLo = c.reg32[0]!, nHi = c.reg32[2]!;
+        // the 64-bit dividend EDX:EAX as RDX:RAX = sign:EDX:EAX
+        if (!idiv64(A, nLo, nHi, nHi >> 31, nHi >> 31, s, s >> 31) || A.hi !== A.lo >> 31) c.trap(V_DE);
+        setReg(c, 0, 4, A.lo, 0); setReg(c, 2, 4, A.lo2, 0);
+      }
+    }
+  }
+}
+
+/** IMUL r, r/m (, imm): the signed product truncated to the operand size; CF = OF = it did not fit. */
+function imul2(c: Cpu, size: number, a: number, ah: number, b: number, bh: number): void {
+  if (size === 8) {
+    imul64(A, a, ah, b, bh);
+    c.setArith(A.flags, A.mask);
+    setReg(c, mReg, 8, A.lo, A.hi);
+  } else if (size === 4) {
+    const lo = muls32(a, b);
+    mulFlags(c, lo, 32, MULHI !== lo >> 31);
+    setReg(c, mReg, 4, lo, 0);
+  } else {
+    const p = ((a << 16) >> 16) * ((b << 16) >> 16);
+    mulFlags(c, p, 16, p !== (p << 16) >> 16);
+    setReg(c, mReg, 2, p, 0);
+  }
+}
+
+// =====================================================================
+// The instruction
+// =====================================================================
+
+/** Executes one instruction at RIP in 64-bit mode. */
+export function execute64(c: Cpu): void {
+  rex = 0;
+  o16 = false;
+  a64 = true;
+  seg = -1;
+  rep = 0;
+  let op = fetch8(c);
+  for (let n = 0; ; n++) {
+    if (n > 14) c.gp(0);
+    if ((op & 0xf0) === 0x40) {
+      rex = op;
+    } else {
+      switch (op) {
+        case 0x66: o16 = true; break;
+        case 0x67: a64 = false; break;
+        case 0x26: case 0x2e: case 0x36: case 0x3e: seg = -1; break; // no-ops in 64-bit mode (SDM vol. 3A, 3.4.4)
+        case 0x64: seg = FS; break;
+        case 0x65: seg = GS; break;
+        case 0xf0: break;
+        case 0xf2: rep = 1; break;
+        case 0xf3: rep = 2; break;
+        default: {
+          osz = rex & 8 ? 8 : o16 ? 2 : 4;
+          one(c, op);
+          return;
+        }
+      }
+      rex = 0; // a REX followed by a legacy prefix is ignored (SDM vol. 2A, 2.2.1)
+    }
+    op = fetch8(c);
+  }
+}
+
+function one(c: Cpu, op: number): void {
+  if ((INVALID ?? invalidOpcodes())[op]) c.ud();
+  if (op < 0x40) {
+    if (op === 0x0f) { two(c, fetch8(c)); return; }
+    const kind = op & 7;
+    const aop = op >>> 3;
+    if (kind > 5) c.ud();
+    const size = vsize(op);
+    if (kind >= 4) {
+      const a = getReg(c, 0, size), ah = V;
+      const b = size === 1 ? fetch8(c) : fetchImm(c, size), bh = V;
+      const r = aluOp(c, aop, size, a, ah, b, bh);
+      if (aop !== 7) setReg(c, 0, size, r, V);
+      return;
+    }
+    modrm(c, 0);
+    if (kind < 2) {
+      const a = readE(c, size), ah = V;
+      const b = getReg(c, mReg, size), bh = V;
+      const r = aluOp(c, aop, size, a, ah, b, bh);
+      if (aop !== 7) writeE(c, size, r, V);
+    } else {
+      const a = getReg(c, mReg, size), ah = V;
+      const b = readE(c, size), bh = V;
+      const r = aluOp(c, aop, size, a, ah, b, bh);
+      if (aop !== 7) setReg(c, mReg, size, r, V);
+    }
+    return;
+  }
+  if (op >= 0x50 && op < 0x58) { // PUSH r64 (d64)
+    const r = (op & 7) | ((rex & 1) << 3);
+    const size = o16 ? 2 : 8;
+    const v = getReg(c, r, size);
+    push(c, size, v, V);
+    return;
+  }
+  if (op >= 0x58 && op < 0x60) { // POP r64 (d64)
+    const r = (op & 7) | ((rex & 1) << 3);
+    const size = o16 ? 2 : 8;
+    const v = pop(c, size);
+    setReg(c, r, size, v, V);
+    return;
+  }
+  if (op >= 0x70 && op < 0x80) { // Jcc rel8 (f64)
+    const d = (fetch8(c) << 24) >> 24;
+    if (c.cond(op & 15)) jumpRel(c, d);
+    return;
+  }
+  if (op >= 0x91 && op < 0x98) { // XCHG r, rAX
+    const r = (op & 7) | ((rex & 1) << 3);
+    const a = getReg(c, 0, osz), ah = V;
+    const b = getReg(c, r, osz), bh = V;
+    setReg(c, 0, osz, b, bh);
+    setReg(c, r, osz, a, ah);
+    return;
+  }
+  if (op >= 0xb0 && op < 0xb8) { // MOV r8, imm8
+    setReg(c, (op & 7) | ((rex & 1) << 3), 1, fetch8(c), 0);
+    return;
+  }
+  if (op >= 0xb8 && op < 0xc0) { // MOV r, imm (imm64 with REX.W)
+    const r = (op & 7) | ((rex & 1) << 3);
+    if (osz === 8) { const lo = fetch32(c); const hi = fetch32(c); setReg(c, r, 8, lo, hi); }
+    else setReg(c, r, osz, fetchImm(c, osz), 0);
+    return;
+  }
+  switch (op) {
+    case 0x63: { // MOVSXD (REX.W), else a 32- or 16-bit move
+      modrm(c, 0);
+      const v = readE(c, osz === 2 ? 2 : 4);
+      if (osz === 8) setReg(c, mReg, 8, v, v >> 31);
+      else setReg(c, mReg, osz, v, 0);
+      return;
+    }
+    case 0x68: { // PUSH imm32 (d64: sign-extended to 64)
+      const size = o16 ? 2 : 8;
+      const v = fetchImm(c, size);
+      push(c, size, v, V);
+      return;
+    }
+    case 0x6a: {
+      const size = o16 ? 2 : 8;
+      const v = fetchSimm8(c, size);
+      push(c, size, v, V);
+      return;
+    }
+    case 0x69: case 0x6b: { // IMUL r, r/m, imm
+      const size = osz;
+      const immLen = op === 0x6b ? 1 : size === 2 ? 2 : 4;
+      modrm(c, immLen);
+      const a = readE(c, size), ah = V;
+      const b = op === 0x6b ? fetchSimm8(c, size) : fetchImm(c, size), bh = V;
+      imul2(c, size, a, ah, b, bh);
+      return;
+    }
+    case 0x80: case 0x81: case 0x83: {
+      const size = op === 0x80 ? 1 : osz;
+      const immLen = op === 0x81 ? (size === 2 ? 2 : 4) : 1;
+      modrm(c, immLen);
+      const a = readE(c, size), ah = V;
+      const b = op === 0x81 ? fetchImm(c, size) : op === 0x80 ? fetch8(c) : fetchSimm8(c, size), bh = V;
+      const aop = mReg & 7;
+      const r = aluOp(c, aop, size, a, ah, b, bh);
+      if (aop !== 7) writeE(c, size, r, V);
+      return;
+    }
+    case 0x84: case 0x85: {
+      const size = vsize(op);
+      modrm(c, 0);
+      const a = readE(c, size), ah = V;
+      const b = getReg(c, mReg, size), bh = V;
+      aluOp(c, 4, size, a, ah, b, bh);
+      return;
+    }
+    case 0x86: case 0x87: {
+      const size = vsize(op);
+      modrm(c, 0);
+      const a = readE(c, size), ah = V;
+      const b = getReg(c, mReg, size), bh = V;
+      writeE(c, size, b, bh);
+      setReg(c, mReg, size, a, ah);
+      return;
+    }
+    case 0x88: case 0x89: {
+      const size = vsize(op);
+      modrm(c, 0);
+      const v = getReg(c, mReg, size);
+      writeE(c, size, v, V);
+      return;
+    }
+    case 0x8a: case 0x8b: {
+      const size = vsize(op);
+      modrm(c, 0);
+      const v = readE(c, size);
+      setReg(c, mReg, size, v, V);
+      return;
+    }
+    case 0x8d: { // LEA: the effective address without a segment base, truncated to the operand size
+      const s = seg;
+      seg = -1;
+      modrm(c, 0);
+      seg = s;
+      if (!isMem) c.ud();
+      setReg(c, mReg, osz, eaLo, eaHi);
+      return;
+    }
+    case 0x8f: { // POP Ev (d64)
+      const size = o16 ? 2 : 8;
+      // the address is computed with RSP already incremented (SDM vol. 2B, POP)
+      const v = pop(c, size), vh = V;
+      modrm(c, 0);
+      writeE(c, size, v, vh);
+      return;
+    }
+    case 0x90:
+      if (rex & 1) { // XCHG R8, rAX
+        const a = getReg(c, 0, osz), ah = V;
+        const b = getReg(c, 8, osz), bh = V;
+        setReg(c, 0, osz, b, bh);
+        setReg(c, 8, osz, a, ah);
+      }
+      return; // NOP, PAUSE
+    case 0x98: // CBW, CWDE, CDQE
+      if (osz === 8) setReg(c, 0, 8, c.reg32[0]!, c.reg32[0]! >> 31);
+      else if (osz === 4) setReg(c, 0, 4, c.reg16[0]! << 16 >> 16, 0);
+      else setReg(c, 0, 2, (c.reg8[0]! << 24) >> 24, 0);
+      return;
+    case 0x99: // CWD, CDQ, CQO
+      if (osz === 8) { const s = c.regHi[0]! >> 31; setReg(c, 2, 8, s, s); }
+      else if (osz === 4) setReg(c, 2, 4, c.reg32[0]! >> 31, 0);
+      else setReg(c, 2, 2, (c.reg16[0]! << 16) >> 31, 0);
+      return;
+    case 0x9c: { // PUSHF (d64): RFLAGS without VM and RF
+      const size = o16 ? 2 : 8;
+      push(c, size, c.getFlags() & 0x3c7fd7 & (size === 2 ? 0xffff : -1), 0);
+      return;
+    }
+    case 0x9d: { // POPF (d64)
+      const size = o16 ? 2 : 8;
+      const v = pop(c, size);
+      c.o32 = size !== 2;
+      c.setFlags(v, popfMask(c));
+      return;
+    }
+    case 0xa0: case 0xa1: case 0xa2: case 0xa3: { // MOV with an 8-byte moffs (4 with 67)
+      const size = vsize(op);
+      let lo = fetch32(c), hi = a64 ? fetch32(c) : 0;
+      if (seg >= 0) {
+        const s = (lo >>> 0) + (c.segBase[seg]! >>> 0);
+        lo = s | 0;
+        hi = (hi + (seg === FS ? c.fsBaseHi : c.gsBaseHi) + (s > 0xffffffff ? 1 : 0)) | 0;
+      }
+      if (op < 0xa2) { const v = rd(c, lo, hi, size); setReg(c, 0, size, v, V); }
+      else { const v = getReg(c, 0, size); wr(c, lo, hi, size, v, V); }
+      return;
+    }
+    case 0xa4: case 0xa5: case 0xaa: case 0xab: case 0xac: case 0xad:
+      stringOp(c, op);
+      return;
+    case 0xa8: case 0xa9: {
+      const size = vsize(op);
+      const a = getReg(c, 0, size), ah = V;
+      const b = size === 1 ? fetch8(c) : fetchImm(c, size), bh = V;
+      aluOp(c, 4, size, a, ah, b, bh);
+      return;
+    }
+    case 0xc0: case 0xc1: case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
+      const size = vsize(op);
+      modrm(c, op < 0xc2 ? 1 : 0);
+      if ((mReg & 7) === 6) c.ud();
+      const a = readE(c, size), ah = V;
+      const count = op < 0xc2 ? fetch8(c) : op < 0xd2 ? 1 : c.reg8[4]!;
+      const r = shiftOp(c, mReg & 7, size, a, ah, count);
+      writeE(c, size, r, V);
+      return;
+    }
+    case 0xc2: case 0xc3: { // RET (f64)
+      const imm = op === 0xc2 ? fetch16(c) : 0;
+      const lo = pop(c, 8), hi = V;
+      jumpTo(c, lo, hi);
+      if (imm !== 0) {
+        const s = (c.reg32[4]! >>> 0) + imm;
+        c.reg32[4] = s | 0;
+        c.regHi[4] = (c.regHi[4]! + (s > 0xffffffff ? 1 : 0)) | 0;
+      }
+      return;
+    }
+    case 0xc6: case 0xc7: {
+      const size = vsize(op);
+      modrm(c, size === 1 ? 1 : size === 2 ? 2 : 4);
+      if ((mReg & 7) !== 0) c.ud();
+      const v = size === 1 ? fetch8(c) : fetchImm(c, size);
+      writeE(c, size, v, V);
+      return;
+    }
+    case 0xc9: { // LEAVE (d64)
+      const size = o16 ? 2 : 8;
+      const sLo = c.reg32[4]!, sHi = c.regHi[4]!;
+      c.reg32[4] = c.reg32[5]!;
+      c.regHi[4] = c.regHi[5]!;
+      try {
+        const v = pop(c, size);
+        setReg(c, 5, size, v, V);
+      } catch (e) {
+        c.reg32[4] = sLo;
+        c.regHi[4] = sHi;
+        throw e;
+      }
+      return;
+    }
+    case 0xcc: softInt(c, 3); return;
+    case 0xcd: softInt(c, fetch8(c)); return;
+    case 0xcf: iretq(c); return;
+    case 0xe8: { // CALL rel32 (f64)
+      const d = fetch32(c);
+      const rLo = c.eip, rHi = c.ripHi;
+      const s = (rLo >>> 0) + d;
+      const tLo = s | 0, tHi = (rHi + Math.floor(s / 4294967296)) | 0;
+      if (!canonical(tHi)) c.gp(0);
+      push(c, 8, rLo, rHi);
+      jumpTo(c, tLo, tHi);
+      return;
+    }
+    case 0xe9: jumpRel(c, fetch32(c)); return;
+    case 0xeb: jumpRel(c, (fetch8(c) << 24) >> 24); return;
+    case 0xf4:
+      if (c.cpl !== 0) c.gp(0);
+      c.halted = true;
+      c.pollIntr = true;
+      return;
+    case 0xf5: c.setArith(c.getFlags() ^ 1, 1); return; // CMC
+    case 0xf6: case 0xf7: {
+      const size = vsize(op);
+      // the immediate of TEST (reg 0, 1) follows the ModR/M bytes: peeked from the reg field before the address is computed
+      const save = c.eip, saveHi = c.ripHi;
+      const mb = fetch8(c);
+      c.eip = save; c.ripHi = saveHi;
+      const immLen = ((mb >>> 3) & 7) < 2 ? (size === 1 ? 1 : size === 2 ? 2 : 4) : 0;
+      modrm(c, immLen);
+      group3(c, size);
+      return;
+    }
+    case 0xf8: c.setArith(0, 1); return; // CLC
+    case 0xf9: c.setArith(1, 1); return; // STC
+    case 0xfa:
+      if (c.cpl > ((c.getFlags() & F_IOPL) >>> 12)) c.gp(0);
+      c.setFlags(0, F_IF);
+      return;
+    case 0xfb:
+      if (c.cpl > ((c.getFlags() & F_IOPL) >>> 12)) c.gp(0);
+      if (!(c.getFlags() & F_IF)) c.intShadow = true;
+      c.setFlags(F_IF, F_IF);
+      return;
+    case 0xfc: c.setFlags(0, F_DF); return;
+    case 0xfd: c.setFlags(F_DF, F_DF); return;
+    case 0xfe: case 0xff: {
+      const size = vsize(op);
+      modrm(c, 0);
+      const r = mReg & 7;
+      if (r < 2) { // INC, DEC
+        const a = readE(c, size), ah = V;
+        if (size === 8) {
+          if (r === 0) inc64(A, a, ah); else dec64(A, a, ah);
+          c.setArith(A.flags, A.mask);
+          writeE(c, 8, A.lo, A.hi);
+        } else writeE(c, size, r === 0 ? inc(c, a, size * 8) : dec(c, a, size * 8), 0);
+        return;
+      }
+      if (op === 0xfe) c.ud();
+      switch (r) {
+        case 2: { // CALL Ev (f64)
+          const lo = readE(c, 8), hi = V;
+          if (!canonical(hi)) c.gp(0);
+          push(c, 8, c.eip, c.ripHi);
+          jumpTo(c, lo, hi);
+          return;
+        }
+        case 4: { // JMP Ev (f64)
+          const lo = readE(c, 8), hi = V;
+          jumpTo(c, lo, hi);
+          return;
+        }
+        case 6: { // PUSH Ev (d64)
+          const size2 = o16 ? 2 : 8;
+          const v = readE(c, size2);
+          push(c, size2, v, V);
+          return;
+        }
+        default: c.ud(); // far CALL/JMP through m16:64 are not implemented in 64-bit mode
+      }
+      return;
+    }
+    default: c.ud();
+  }
+}
+
+/** MOVS, STOS, LODS with 64-bit (or 32-bit, with 67) RSI/RDI/RCX; REP repeats while RCX is nonzero. */
+function stringOp(c: Cpu, op: number): void {
+  const size = vsize(op);
+  const step = c.getFlags() & F_DF ? -size : size;
+  const addr = (r: number): void => {
+    eaLo = regLo(c, r);
+    eaHi = a64 ? c.regHi[r]! : 0;
+    if (!a64) {
+      // a 32-bit address is zero-extended
+    }
+  };
+  const advance = (r: number): void => {
+    if (a64) {
+      const s = (regLo(c, r) >>> 0) + step;
+      setLo(c, r, s | 0);
+      c.regHi[r] = (c.regHi[r]! + Math.floor(s / 4294967296)) | 0;
+    } else setReg(c, r, 4, (regLo(c, r) + step) | 0, 0);
+  };
+  const countZero = (): boolean => a64 ? (c.reg32[1]! | c.regHi[1]!) === 0 : c.reg32[1] === 0;
+  const decCount = (): void => {
+    if (a64) {
+      const lo = c.reg32[1]!;
+      c.reg32[1] = (lo - 1) | 0;
+      if (lo === 0) c.regHi[1] = (c.regHi[1]! - 1) | 0;
+    } else setReg(c, 1, 4, (c.reg32[1]! - 1) | 0, 0);
+  };
+  const withSeg = (): void => {
+    if (seg >= 0) {
+      const s = (eaLo >>> 0) + (c.segBase[seg]! >>> 0);
+      eaLo = s | 0;
+      eaHi = (eaHi + (seg === FS ? c.fsBaseHi : c.gsBaseHi) + (s > 0xffffffff ? 1 : 0)) | 0;
+    }
+  };
+  // One iteration per instruction: a REP instruction that has not finished
+  // goes back to itself (RIP unchanged), so interrupts and faults come
+  // between iterations with the registers of the iterations done.
+  if (rep !== 0 && countZero()) return;
+  if (op === 0xa4 || op === 0xa5) {
+    addr(6); withSeg();
+    const v = rd(c, eaLo, eaHi, size), vh = V;
+    addr(7);
+    wr(c, eaLo, eaHi, size, v, vh);
+    advance(6); advance(7);
+  } else if (op === 0xaa || op === 0xab) {
+    addr(7);
+    const v = getReg(c, 0, size);
+    wr(c, eaLo, eaHi, size, v, V);
+    advance(7);
+  } else {
+    addr(6); withSeg();
+    const v = rd(c, eaLo, eaHi, size);
+    setReg(c, 0, size, v, V);
+    advance(6);
+  }
+  if (rep !== 0) {
+    decCount();
+    if (!countZero()) { c.eip = c.instrEip; c.ripHi = c.instrRipHi; }
+  }
+}
+
+function two(c: Cpu, op: number): void {
+  if (op >= 0x80 && op < 0x90) { // Jcc rel32 (f64)
+    const d = fetch32(c);
+    if (c.cond(op & 15)) jumpRel(c, d);
+    return;
+  }
+  if (op >= 0x40 && op < 0x50) { // CMOVcc: the 32-bit form writes the destination (zeroing its high half) whether or not it moves
+    modrm(c, 0);
+    const v = readE(c, osz), vh = V;
+    if (c.cond(op & 15)) setReg(c, mReg, osz, v, vh);
+    else if (osz === 4) c.regHi[mReg] = 0;
+    return;
+  }
+  if (op >= 0x90 && op < 0xa0) { // SETcc
+    modrm(c, 0);
+    writeE(c, 1, c.cond(op & 15) ? 1 : 0, 0);
+    return;
+  }
+  switch (op) {
+    case 0x01: {
+      const m = fetch8Peek(c);
+      if (m === 0xf8) { // SWAPGS (SDM vol. 2B): GS.base <-> IA32_KERNEL_GS_BASE
+        fetch8(c);
+        if (c.cpl !== 0) c.gp(0);
+        const lo = c.segBase[GS]!, hi = c.gsBaseHi;
+        c.segBase[GS] = c.kernelGsLo;
+        c.gsBaseHi = c.kernelGsHi;
+        c.kernelGsLo = lo;
+        c.kernelGsHi = hi;
+        return;
+      }
+      modrm(c, 0);
+      const r = mReg & 7;
+      if (!isMem || (r !== 2 && r !== 3)) c.ud();
+      // LGDT, LIDT: a 16-bit limit and a 64-bit base
+      if (c.cpl !== 0) c.gp(0);
+      const limit = rd(c, eaLo, eaHi, 2);
+      const s = (eaLo >>> 0) + 2;
+      const lo = rd(c, s | 0, (eaHi + (s > 0xffffffff ? 1 : 0)) | 0, 8), hi = V;
+      if (r === 2) { c.gdtLimit = limit; c.gdtBase = lo; c.gdtBaseHi = hi; }
+      else { c.idtLimit = limit; c.idtBase = lo; c.idtBaseHi = hi; }
+      return;
+    }
+    case 0x05: syscall(c); return;
+    case 0x07: sysret(c); return;
+    case 0x1f: modrm(c, 0); return; // NOP Ev
+    case 0x20: case 0x22: { // MOV from/to CR0, CR2, CR3, CR4 (64-bit operands; the mod field is ignored)
+      const m = fetch8(c);
+      const cr = ((m >>> 3) & 7) | ((rex & 4) << 1);
+      const r = (m & 7) | ((rex & 1) << 3);
+      if (c.cpl !== 0) c.gp(0);
+      if (op === 0x20) {
+        let lo: number, hi = 0;
+        switch (cr) {
+          case 0: lo = c.cr0; break;
+          case 2: lo = c.cr2; hi = c.cr2Hi; break;
+          case 3: lo = c.cr3; hi = c.cr3Hi; break;
+          case 4: lo = c.cr4; break;
+          default: return c.ud();
+        }
+        setReg(c, r, 8, lo, hi);
+      } else {
+        const lo = regLo(c, r), hi = c.regHi[r]!;
+        writeCr64(c, cr, lo, hi);
+      }
+      return;
+    }
+    case 0x30: wrmsr(c); return;
+    case 0x32: rdmsr(c); c.regHi[0] = 0; c.regHi[2] = 0; return;
+    case 0xa2: cpuid(c); c.regHi[0] = 0; c.regHi[1] = 0; c.regHi[2] = 0; c.regHi[3] = 0; return;
+    case 0xaf: {
+      modrm(c, 0);
+      const a = getReg(c, mReg, osz), ah = V;
+      const b = readE(c, osz), bh = V;
+      imul2(c, osz, a, ah, b, bh);
+      return;
+    }
+    case 0xb6: case 0xb7: case 0xbe: case 0xbf: { // MOVZX, MOVSX
+      modrm(c, 0);
+      const src = op & 1 ? 2 : 1;
+      let v = readE(c, src);
+      if (op >= 0xbe) v = src === 1 ? (v << 24) >> 24 : (v << 16) >> 16;
+      setReg(c, mReg, osz, v, osz === 8 ? v >> 31 : 0);
+      return;
+    }
+    default: c.ud();
+  }
+}
+
+function fetch8Peek(c: Cpu): number {
+  const e = c.eip, h = c.ripHi;
+  const b = fetch8(c);
+  c.eip = e;
+  c.ripHi = h;
+  return b;
+}
+
+/** MOV to a control register in 64-bit mode (SDM vol. 2A, "MOV to/from Control Registers"). */
+function writeCr64(c: Cpu, cr: number, lo: number, hi: number): void {
+  switch (cr) {
+    case 0: case 4:
+      if (hi !== 0) c.gp(0);
+      writeCr(c, cr, lo);
+      return;
+    case 2:
+      c.cr2 = lo;
+      c.cr2Hi = hi;
+      return;
+    case 3: {
+      // bits above the physical-address width are reserved (52 bits here, bit 63 with PCIDE only: not implemented)
+      if (hi & 0xfff00000) c.gp(0);
+      c.endFetchRun();
+      if (c.mmu.writeCr3(lo, hi) !== 0) { c.mmu.clearFault(); c.gp(0); }
+      c.cr3 = lo;
+      c.cr3Hi = hi;
+      c.flushFetch();
+      return;
+    }
+    default: c.ud();
+  }
+}
+
+// =====================================================================
+// Interrupts and exceptions in IA-32e mode (SDM vol. 3A, 6.14)
+// =====================================================================
+
+/**
+ * Delivers `vector` through the 64-bit IDT: a 16-byte interrupt or trap
+ * gate whose target is a 64-bit code segment; the frame SS, RSP, RFLAGS,
+ * CS, RIP (and the error code) in 8-byte slots, RSP aligned down to 16
+ * first; a new RSP from the 64-bit TSS on a privilege change (RSPn) or
+ * for a gate with an IST index (ISTn), SS then null with RPL = the new CPL.
+ */
+export function deliverLong(c: Cpu, vector: number, software: boolean, hasError: boolean, errorCode: number): void {
+  const ext = software ? 0 : 1;
+  c.halted = false;
+  if (vector * 16 + 15 > (c.idtLimit >>> 0)) c.gp(vector * 8 + 2 + ext);
+  const s = (c.idtBase >>> 0) + vector * 16;
+  const gLo = s | 0, gHi = (c.idtBaseHi + (s > 0xffffffff ? 1 : 0)) | 0;
+  const w0 = supRead32(c, gLo, gHi, 0);
+  const w1 = supRead32(c, gLo, gHi, 4);
+  const w2 = supRead32(c, gLo, gHi, 8);
+  const type = (w1 >>> 8) & 0x1f;
+  const gdpl = (w1 >>> 13) & 3;
+  if (type !== 0x0e && type !== 0x0f) c.gp(vector * 8 + 2 + ext);
+  if (software && gdpl < c.cpl) c.gp(vector * 8 + 2);
+  if (!(w1 & AR_P)) c.fault(V_NP, vector * 8 + 2 + ext);
+  const target = w0 >>> 16;
+  const ripLo = (w0 & 0xffff) | (w1 & 0xffff0000);
+  const ripHi = w2;
+  if ((target & 0xfffc) === 0) c.gp(ext);
+  if (!readDescriptor(c, target)) c.gp((target & 0xfffc) + ext);
+  const ar = DESC.ar;
+  const dpl = dplOf(ar);
+  if (!(ar & AR_S) || !(ar & AR_CODE) || !(ar & AR_L) || ar & AR_DB || dpl > c.cpl) c.gp((target & 0xfffc) + ext);
+  if (!(ar & AR_P)) c.fault(V_NP, (target & 0xfffc) + ext);
+  if (!canonical(ripHi)) c.gp(ext);
+  const codeBase = DESC.base, codeLimit = DESC.limit;
+  const ist = w1 & 7;
+  const newCpl = ar & (1 << 10) ? c.cpl : dpl; // a conforming segment keeps the CPL
+  let spLo = c.reg32[4]!, spHi = c.regHi[4]!;
+  if (newCpl < c.cpl || ist !== 0) {
+    // RSPn at TSS+4+8n, ISTn at TSS+0x24+8(n-1) (SDM vol. 3A, 8.7)
+    const off = ist !== 0 ? 0x24 + 8 * (ist - 1) : 4 + 8 * newCpl;
+    if (off + 7 > (c.segLimit[TR]! >>> 0)) c.fault(V_TS, (c.segSel[TR]! & 0xfffc) + ext);
+    spLo = supRead32(c, c.segBase[TR]!, c.trBaseHi, off);
+    spHi = supRead32(c, c.segBase[TR]!, c.trBaseHi, off + 4);
+    if (!canonical(spHi)) c.fault(V_SS, ext);
+  }
+  spLo &= ~15;
+  const flags = c.getFlags();
+  const frame = [c.segSel[SS]!, 0, c.reg32[4]!, c.regHi[4]!, flags, 0, c.segSel[CS]!, 0, c.eip, c.long64 ? c.ripHi : 0];
+  if (hasError) frame.push(errorCode, 0);
+  // write the frame top down; a fault leaves the CPU as it was
+  let p = spLo, ph = spHi;
+  for (let k = 0; k < frame.length; k += 2) {
+    const t = (p >>> 0) - 8;
+    p = t | 0;
+    ph = (ph + (t < 0 ? -1 : 0)) | 0;
+    if (!canonical(ph)) c.fault(V_SS, ext);
+    supWrite32(c, p, ph, 0, frame[k]!);
+    supWrite32(c, p, ph, 4, frame[k + 1]!);
+  }
+  c.noteBranch(ripLo);
+  if (newCpl !== c.cpl) c.loadCache(SS, newCpl, 0, 0, 0); // a null SS with RPL = the new CPL
+  c.reg32[4] = p;
+  c.regHi[4] = ph;
+  c.loadCache(CS, (target & 0xfffc) | newCpl, codeBase, codeLimit, ar);
+  c.setCpl(newCpl);
+  c.eip = ripLo;
+  c.ripHi = ripHi;
+  c.setFlags(0, F_TF | F_NT | F_RF | F_VM | (type === 0x0e ? F_IF : 0));
+}
+
+/** INT n, INT3 in 64-bit mode: the return RIP is the next instruction. */
+function softInt(c: Cpu, vector: number): void {
+  deliverLong(c, vector, true, false, 0);
+}
+
+/** IRETQ, IRET, IRETD in 64-bit mode: pops RIP, CS, RFLAGS, RSP, SS (SDM vol. 2A, IRET, IA-32e mode). */
+function iretq(c: Cpu): void {
+  if (c.getFlags() & F_NT) c.gp(0); // task return: not in IA-32e mode
+  const size = osz === 8 ? 8 : osz;
+  const ripLo = pop(c, size), ripHi = size === 8 ? V : 0;
+  const cs = pop(c, size) & 0xffff;
+  const fl = pop(c, size);
+  const spLo = pop(c, size), spHi = size === 8 ? V : 0;
+  const ss = pop(c, size) & 0xffff;
+  const rpl = cs & 3;
+  if (rpl < c.cpl) c.gp(cs & 0xfffc);
+  if ((cs & 0xfffc) === 0) c.gp(0);
+  if (!readDescriptor(c, cs)) c.gp(cs & 0xfffc);
+  const ar = DESC.ar;
+  if (!(ar & AR_S) || !(ar & AR_CODE)) c.gp(cs & 0xfffc);
+  if (ar & (1 << 10) ? dplOf(ar) > rpl : dplOf(ar) !== rpl) c.gp(cs & 0xfffc);
+  if (!(ar & AR_P)) c.fault(V_NP, cs & 0xfffc);
+  const code = { base: DESC.base, limit: DESC.limit, ar };
+  const toLong = (ar & AR_L) !== 0;
+  if (toLong && !canonical(ripHi)) c.gp(0);
+  let ssBase = 0, ssLimit = 0, ssAr = 0;
+  if ((ss & 0xfffc) === 0) {
+    // a null SS is allowed for a return to 64-bit mode below CPL 3
+    if (!toLong || rpl === 3) c.gp(0);
+  } else {
+    if (!readDescriptor(c, ss) || (ss & 3) !== rpl || dplOf(DESC.ar) !== rpl || !(DESC.ar & AR_S) || DESC.ar & AR_CODE || !(DESC.ar & 0x200)) c.gp(ss & 0xfffc);
+    if (!(DESC.ar & AR_P)) c.fault(V_SS, ss & 0xfffc);
+    ssBase = DESC.base; ssLimit = DESC.limit; ssAr = DESC.ar;
+  }
+  const cpl = c.cpl;
+  // CF PF AF ZF SF TF IF DF OF IOPL NT RF AC ID (VM, VIF, VIP are not restored: SDM vol. 2A, IRET, IA-32e mode)
+  let mask = 0x257fd5;
+  if (cpl > 0) mask &= ~F_IOPL;
+  if (cpl > ((c.getFlags() & F_IOPL) >>> 12)) mask &= ~F_IF;
+  c.noteBranch(ripLo);
+  c.loadCache(SS, ss, ssBase, ssLimit, ssAr);
+  c.reg32[4] = spLo;
+  c.regHi[4] = toLong ? spHi : 0;
+  c.loadCache(CS, cs, code.base, code.limit, code.ar);
+  c.setCpl(rpl);
+  c.eip = ripLo;
+  c.ripHi = toLong ? ripHi : 0;
+  c.setFlags(fl, mask);
+  if (rpl > cpl) {
+    // data segments the new CPL may not use become null (SDM vol. 2A, IRET)
+    for (const s of [ES, DS, FS, GS]) {
+      const a = c.segAr[s]!;
+      if ((a & AR_CODE) === 0 || (a & (1 << 10)) === 0) {
+        if (dplOf(a) < rpl && (c.segSel[s]! & 0xfffc) !== 0) c.loadCache(s, 0, 0, 0, 0);
+      }
+    }
+  }
+}
+
+// ---- SYSCALL and SYSRET (SDM vol. 2B), with EFER.SCE ----
+
+function syscall(c: Cpu): void {
+  if (!(c.efer & 1)) c.ud();
+  const sel = (c.starHi & 0xffff);
+  const retLo = c.eip, retHi = c.ripHi;
+  if (!canonical(c.lstarHi)) c.gp(0);
+  setReg(c, 1, 8, retLo, retHi); // RCX = RIP
+  const fl = c.getFlags();
+  setReg(c, 11, 8, fl, 0); // R11 = RFLAGS
+  c.noteBranch(c.lstarLo);
+  c.loadCache(CS, sel & 0xfffc, 0, -1, AR_P | AR_S | AR_CODE | (1 << 9) | (1 << 8) | AR_L | (1 << 23));
+  c.loadCache(SS, (sel + 8) & 0xfffc, 0, -1, AR_P | AR_S | (1 << 9) | (1 << 8) | AR_DB | (1 << 23));
+  c.setCpl(0);
+  c.eip = c.lstarLo;
+  c.ripHi = c.lstarHi;
+  c.setFlags(fl & ~c.sfmask & ~F_RF, 0x3f7fd5);
+}
+
+function sysret(c: Cpu): void {
+  if (!(c.efer & 1)) c.ud();
+  if (c.cpl !== 0) c.gp(0);
+  const base = c.starHi >>> 16;
+  const toLong = osz === 8;
+  const rLo = regLo(c, 1), rHi = c.regHi[1]!;
+  if (toLong && !canonical(rHi)) c.gp(0);
+  const fl = regLo(c, 11);
+  c.noteBranch(rLo);
+  const csSel = ((toLong ? base + 16 : base) & 0xfffc) | 3;
+  c.loadCache(CS, csSel, 0, -1, AR_P | AR_S | AR_CODE | (1 << 9) | (1 << 8) | (3 << 13) | (1 << 23) | (toLong ? AR_L : AR_DB));
+  c.loadCache(SS, ((base + 8) & 0xfffc) | 3, 0, -1, AR_P | AR_S | (1 << 9) | (1 << 8) | AR_DB | (3 << 13) | (1 << 23));
+  c.setCpl(3);
+  c.eip = rLo;
+  c.ripHi = toLong ? rHi : 0;
+  c.setFlags((fl & 0x3c7fd7) | 2, 0x3f7fd7);
+}
+
+// ---- supervisor accesses by 64-bit linear address ----
+
+function supRead32(c: Cpu, lo: number, hi: number, off: number): number {
+  const s = (lo >>> 0) + off;
+  const v = c.mmu.readAcc(s | 0, (hi + (s > 0xffffffff ? 1 : 0)) | 0, 4, 0);
+  if (c.mmu.faultVector !== 0) throw c.memFault();
+  return v;
+}
+
+function supWrite32(c: Cpu, lo: number, hi: number, off: number, v: number): void {
+  const s = (lo >>> 0) + off;
+  c.mmu.writeAcc(s | 0, (hi + (s > 0xffffffff ? 1 : 0)) | 0, 4, v, 0);
+  if (c.mmu.faultVector !== 0) throw c.memFault();
+}

@@ -1,0 +1,108 @@
+/**
+ * A PC that a few 32-bit instructions take into 64-bit mode, the way a
+ * kernel does it (SDM vol. 3A, 9.8.5): from flatMachine's 32-bit protected
+ * mode, CR3 = a 4-level table, CR4.PAE, EFER.LME, CR0.PG (IA-32e mode,
+ * compatibility mode), then a far jump to a 64-bit code segment (CS.L = 1),
+ * where the test's 64-bit code runs to a HLT.
+ *
+ * Memory map (linear = physical below 16 MiB, 2 MiB pages):
+ * - the 64-bit IDT at IDT64: vector v leads to the stub at STUBS64 + 16 v,
+ *   `mov al, v; hlt` unless the test writes another handler there;
+ * - linear 4 GiB (HIGH: PML4[0], PDPT[4]) is one 4 KiB page at physical
+ *   HIGH_PHYS; the page after it is not present.
+ */
+import type { Machine } from '../../src/machine/machine.js';
+import type { ModeName } from '../../src/mmu/modes/mode.js';
+import type { Engine } from '../../src/cpu/cpu.js';
+import { CODE, flatMachine, GDT, le32 } from './flat-machine.js';
+
+export const IDT64 = 0x3000;
+export const STUBS64 = 0x4000;
+/** the pseudo-descriptor LIDT loads (limit, 32-bit base) */
+export const IDTR64 = 0x5000;
+export const PML4 = 0x10000;
+export const CODE64 = CODE + 0x100;
+/** 64-bit code selector (L = 1, D = 0, DPL 0) and the flat data selector */
+export const SEL_CODE64 = 0x18;
+export const SEL_DATA = 0x10;
+export const HIGH = 0x1_0000_0000n;
+export const HIGH_PHYS = 0x300000;
+/** where 64-bit programs may keep data (identity mapped) */
+export const DATA = 0x200000;
+export const STACK64 = 0x90000;
+
+export const le64 = (v: bigint): number[] => {
+  const u = BigInt.asUintN(64, v);
+  return [...le32(Number(u & 0xffffffffn)), ...le32(Number(u >> 32n))];
+};
+
+/** The 32-bit code that enters 64-bit mode at CODE64 (to be placed at CODE). */
+export function enterLongMode(): number[] {
+  return [
+    // first a hot 32-bit loop, which the block, jit and wasm engines compile, so that the entry below comes from compiled code
+    0xb9, ...le32(5000), 0x49, 0x75, 0xfd, // mov ecx, 5000; dec ecx; jnz $-1
+    0xb8, ...le32(PML4), 0x0f, 0x22, 0xd8, // mov eax, PML4; mov cr3, eax
+    0x0f, 0x20, 0xe0, 0x0d, ...le32(0x20), 0x0f, 0x22, 0xe0, // mov eax, cr4; or eax, PAE; mov cr4, eax
+    0xb9, ...le32(0xc0000080), 0x0f, 0x32, 0x0d, ...le32(0x100), 0x0f, 0x30, // mov ecx, EFER; rdmsr; or eax, LME; wrmsr
+    0x0f, 0x20, 0xc0, 0x0d, ...le32(0x80000000), 0x0f, 0x22, 0xc0, // mov eax, cr0; or eax, PG; mov cr0, eax
+    0x0f, 0x01, 0x1d, ...le32(IDTR64), // lidt [IDTR64]: the 64-bit IDT (IA-32e mode delivers through 16-byte gates)
+    0xea, ...le32(CODE64), SEL_CODE64, 0x00, // jmp far 0x18:CODE64
+  ];
+}
+
+export interface LongMachineOptions {
+  mode: ModeName;
+  engine: Engine;
+  cpu?: string;
+}
+
+export function longMachine(o: LongMachineOptions): Machine {
+  const m = flatMachine({ mode: o.mode, engine: o.engine, cpu: o.cpu ?? '+lm' });
+  const mmu = m.mmu;
+  // GDT: 0x18 64-bit code (P, S, code, readable, L=1, D=0, G)
+  mmu.writePhys(GDT + 0x18, 4, 0x0000ffff);
+  mmu.writePhys(GDT + 0x1c, 4, 0x00af9a00);
+  m.cpu.gdtLimit = 4 * 8 - 1;
+  // 4-level tables: PML4[0] -> PDPT; PDPT[0] -> PD (8 x 2 MiB identity); PDPT[4] -> PD2 -> PT: one 4 KiB page
+  const PDPT = PML4 + 0x1000, PD = PML4 + 0x2000, PD2 = PML4 + 0x3000, PT = PML4 + 0x4000;
+  mmu.writePhys(PML4, 4, PDPT | 3);
+  mmu.writePhys(PDPT, 4, PD | 3);
+  for (let i = 0; i < 8; i++) mmu.writePhys(PD + 8 * i, 4, (i << 21) | 0x83);
+  mmu.writePhys(PDPT + 8 * 4, 4, PD2 | 3);
+  mmu.writePhys(PD2, 4, PT | 3);
+  mmu.writePhys(PT, 4, HIGH_PHYS | 3);
+  // 64-bit interrupt gates (type 14, DPL 0, P) to the stubs, selector 0x18
+  for (let v = 0; v < 32; v++) {
+    const stub = STUBS64 + 16 * v;
+    mmu.writePhysBytes(stub, new Uint8Array([0xb0, v, 0xf4]));
+    mmu.writePhys(IDT64 + 16 * v, 4, (SEL_CODE64 << 16) | (stub & 0xffff));
+    mmu.writePhys(IDT64 + 16 * v + 4, 4, (stub & 0xffff0000) | 0x8e00);
+    mmu.writePhys(IDT64 + 16 * v + 8, 4, 0);
+    mmu.writePhys(IDT64 + 16 * v + 12, 4, 0);
+  }
+  mmu.writePhys(IDTR64, 2, 32 * 16 - 1);
+  mmu.writePhys(IDTR64 + 2, 4, IDT64);
+  mmu.writePhysBytes(CODE, new Uint8Array(enterLongMode()));
+  m.cpu.reg32[4] = STACK64;
+  return m;
+}
+
+/** RAX..R15 as unsigned 64-bit values. */
+export function regs64(m: Machine): bigint[] {
+  const c = m.cpu;
+  const out: bigint[] = [];
+  for (let r = 0; r < 16; r++) {
+    const lo = r < 8 ? c.reg32[r]! : c.regX[r - 8]!;
+    out.push((BigInt(c.regHi[r]! >>> 0) << 32n) | BigInt(lo >>> 0));
+  }
+  return out;
+}
+
+export function rip(m: Machine): bigint {
+  return (BigInt(m.cpu.ripHi >>> 0) << 32n) | BigInt(m.cpu.eip >>> 0);
+}
+
+/** The 64-bit word at physical address `at`. */
+export function phys64(m: Machine, at: number): bigint {
+  return (BigInt(m.mmu.readPhys(at + 4, 4) >>> 0) << 32n) | BigInt(m.mmu.readPhys(at, 4) >>> 0);
+}

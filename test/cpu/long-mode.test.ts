@@ -1,0 +1,420 @@
+/**
+ * 64-bit mode (`--cpu +lm`): a guest enters IA-32e mode from 32-bit
+ * protected mode (long-machine.ts) and runs 64-bit programs. Every program
+ * runs under naive, shadow and slat paging and the four engines, which
+ * must agree on everything (registers, RIP, flags, memory, the instruction
+ * count); the expected values are written by hand from the SDM or computed
+ * by a BigInt reference here, never by the implementation.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Machine } from '../../src/machine/machine.js';
+import { MODE_NAMES, type ModeName } from '../../src/mmu/modes/mode.js';
+import { ENGINES, type Engine } from '../../src/cpu/cpu.js';
+import { CODE64, DATA, HIGH, HIGH_PHYS, le64, longMachine, phys64, regs64, rip, SEL_CODE64, SEL_DATA, STACK64, STUBS64 } from './long-machine.js';
+import { le32 } from './flat-machine.js';
+
+const HLT = 0xf4;
+const M64 = (1n << 64n) - 1n;
+
+interface End {
+  regs: bigint[];
+  rip: bigint;
+  /** the vector whose stub halted the CPU, or -1 */
+  vector: number;
+  flags: number;
+  instructions: number;
+  cr2: bigint;
+  /** the 64-bit words at DATA .. DATA + 8 * words */
+  data: bigint[];
+  /** the six 64-bit words from RSP up (an exception frame) */
+  stack: bigint[];
+  reason: string;
+}
+
+function run(mode: ModeName, engine: Engine, code: number[], setup?: (m: Machine) => void, words = 0, cpu?: string): End {
+  const m = longMachine({ mode, engine, ...(cpu !== undefined ? { cpu } : {}) });
+  m.mmu.writePhysBytes(CODE64, new Uint8Array(code));
+  setup?.(m);
+  const r = m.run({ maxInstructions: 200_000 });
+  const c = m.cpu;
+  const rsp = c.reg32[4]! >>> 0;
+  const at = (BigInt(c.regHi[4]! >>> 0) << 32n) | BigInt(rsp);
+  const stack = at < 16n << 20n ? [0, 1, 2, 3, 4, 5].map((k) => phys64(m, rsp + 8 * k)) : [];
+  const pc = Number(rip(m));
+  return {
+    regs: regs64(m),
+    rip: rip(m),
+    vector: pc > STUBS64 && pc <= STUBS64 + 16 * 32 ? c.reg8[0]! : -1,
+    flags: c.getFlags(),
+    instructions: r.instructions,
+    cr2: (BigInt(c.cr2Hi >>> 0) << 32n) | BigInt(c.cr2 >>> 0),
+    data: Array.from({ length: words }, (_, k) => phys64(m, DATA + 8 * k)),
+    stack,
+    reason: r.reason,
+  };
+}
+
+/** The program under every translation mode and engine: all must agree; returns one of them. */
+function everywhere(code: number[], setup?: (m: Machine) => void, words = 0): End {
+  const ends: End[] = [];
+  for (const mode of MODE_NAMES) for (const engine of ENGINES) ends.push(run(mode, engine, code, setup, words));
+  for (const e of ends) expect(e).toEqual(ends[0]);
+  expect(ends[0]!.reason).toBe('halted');
+  return ends[0]!;
+}
+
+// ---- a few encodings (REX.W = 0x48) ----
+const movImm64 = (r: number, v: bigint): number[] => [0x48 | (r >> 3), 0xb8 + (r & 7), ...le64(v)];
+const u64 = (v: bigint): bigint => BigInt.asUintN(64, v);
+const s64 = (v: bigint): bigint => BigInt.asIntN(64, v);
+
+describe('entering 64-bit mode', () => {
+  it('does the guest reach 64-bit code with EFER.LMA set, and run a loop there with the same count in every engine?', () => {
+    // xor eax, eax; mov ecx, 1000; L: add rax, rcx (48 01 c8); dec ecx (ff c9); jnz L (75 f9); hlt
+    const e = everywhere([0x31, 0xc0, 0xb9, ...le32(1000), 0x48, 0x01, 0xc8, 0xff, 0xc9, 0x75, 0xf9, HLT]);
+    expect(e.regs[0]).toBe(500500n);
+    expect(e.rip).toBe(BigInt(CODE64 + 15));
+    // 1 + 10,000 (the hot 32-bit loop), 14 entry instructions, 2 + 3,000 + 1 in 64-bit mode
+    expect(e.instructions).toBe(1 + 2 * 5000 + 14 + 2 + 3 * 1000 + 1);
+  });
+});
+
+describe('64-bit arithmetic and flags against a BigInt reference', () => {
+  const CF = 1, PF = 4, AF = 0x10, ZF = 0x40, SF = 0x80, OF = 0x800;
+  const zsp = (r: bigint): number => (r === 0n ? ZF : 0) | (r >> 63n ? SF : 0) | (((Number(r & 0xffn).toString(2).split('1').length - 1) & 1) === 0 ? PF : 0);
+  const sign = (v: bigint): bigint => (v >> 63n) & 1n;
+  type Ref = { rax: bigint; flags: number; mask: number; rdx?: bigint };
+  interface Op { name: string; bytes: number[]; cin?: number; ref: (a: bigint, b: bigint) => Ref | null }
+  const addLike = (a: bigint, b: bigint, cin: bigint): Ref => {
+    const full = a + b + cin, r = full & M64;
+    return { rax: r, flags: (full > M64 ? CF : 0) | (Number((a ^ b ^ r) & 0x10n) ? AF : 0) | zsp(r) | (sign(a) === sign(b) && sign(r) !== sign(a) ? OF : 0), mask: CF | PF | AF | ZF | SF | OF };
+  };
+  const subLike = (a: bigint, b: bigint, cin: bigint): Ref => {
+    const r = (a - b - cin) & M64;
+    return { rax: r, flags: (a < b + cin ? CF : 0) | (Number((a ^ b ^ r) & 0x10n) ? AF : 0) | zsp(r) | (sign(a) !== sign(b) && sign(r) !== sign(a) ? OF : 0), mask: CF | PF | AF | ZF | SF | OF };
+  };
+  const logic = (r: bigint): Ref => ({ rax: r, flags: zsp(r), mask: CF | PF | ZF | SF | OF }); // AF undefined
+  const ops: Op[] = [
+    { name: 'add', bytes: [0x48, 0x01, 0xd8], ref: (a, b) => addLike(a, b, 0n) },
+    { name: 'adc', bytes: [0xf9, 0x48, 0x11, 0xd8], ref: (a, b) => addLike(a, b, 1n) },
+    { name: 'sub', bytes: [0x48, 0x29, 0xd8], ref: (a, b) => subLike(a, b, 0n) },
+    { name: 'sbb', bytes: [0xf9, 0x48, 0x19, 0xd8], ref: (a, b) => subLike(a, b, 1n) },
+    { name: 'cmp', bytes: [0x48, 0x39, 0xd8], ref: (a, b) => ({ ...subLike(a, b, 0n), rax: a }) },
+    { name: 'and', bytes: [0x48, 0x21, 0xd8], ref: (a, b) => logic(a & b) },
+    { name: 'or', bytes: [0x48, 0x09, 0xd8], ref: (a, b) => logic(a | b) },
+    { name: 'xor', bytes: [0x48, 0x31, 0xd8], ref: (a, b) => logic(a ^ b) },
+    { name: 'neg', bytes: [0x48, 0xf7, 0xd8], ref: (a) => { const r = (0n - a) & M64; return { rax: r, flags: (a !== 0n ? CF : 0) | (Number((a ^ r) & 0x10n) ? AF : 0) | zsp(r) | (a === 1n << 63n ? OF : 0), mask: CF | PF | AF | ZF | SF | OF }; } },
+    { name: 'inc', bytes: [0xf8, 0x48, 0xff, 0xc0], ref: (a) => { const r = (a + 1n) & M64; return { rax: r, flags: (Number((a ^ 1n ^ r) & 0x10n) ? AF : 0) | zsp(r) | (r === 1n << 63n ? OF : 0), mask: CF | PF | AF | ZF | SF | OF }; } },
+    { name: 'dec', bytes: [0xf9, 0x48, 0xff, 0xc8], ref: (a) => { const r = (a - 1n) & M64; return { rax: r, flags: CF | (Number((a ^ 1n ^ r) & 0x10n) ? AF : 0) | zsp(r) | (a === 1n << 63n ? OF : 0), mask: CF | PF | AF | ZF | SF | OF }; } },
+    { name: 'imul r, r/m', bytes: [0x48, 0x0f, 0xaf, 0xc3], ref: (a, b) => { const p = s64(a) * s64(b); return { rax: u64(p), flags: p !== s64(u64(p)) ? CF | OF : 0, mask: CF | OF }; } },
+    { name: 'imul r, r/m, imm8', bytes: [0x48, 0x6b, 0xc3, 0xfd], ref: (_a, b) => { const p = s64(b) * -3n; return { rax: u64(p), flags: p !== s64(u64(p)) ? CF | OF : 0, mask: CF | OF }; } },
+    { name: 'mul', bytes: [0x48, 0xf7, 0xe3], ref: (a, b) => { const p = a * b; return { rax: p & M64, rdx: p >> 64n, flags: p >> 64n ? CF | OF : 0, mask: CF | OF }; } },
+    { name: 'imul (one operand)', bytes: [0x48, 0xf7, 0xeb], ref: (a, b) => { const p = s64(a) * s64(b); return { rax: u64(p), rdx: u64(p >> 64n), flags: p !== s64(u64(p)) ? CF | OF : 0, mask: CF | OF }; } },
+    { name: 'div', bytes: [0x31, 0xd2, 0x48, 0xf7, 0xf3], ref: (a, b) => (b === 0n ? null : { rax: a / b, rdx: a % b, flags: 0, mask: 0 }) },
+    { name: 'idiv', bytes: [0x48, 0x99, 0x48, 0xf7, 0xfb], ref: (a, b) => { const x = s64(a), y = s64(b); if (y === 0n || (x === -(1n << 63n) && y === -1n)) return null; return { rax: u64(x / y), rdx: u64(x % y), flags: 0, mask: 0 }; } },
+    { name: 'shl cl', bytes: [0x48, 0x89, 0xd9, 0x48, 0xd3, 0xe0], ref: (a, b) => { const n = b & 63n; if (n === 0n) return null; const r = (a << n) & M64; const cf = (a >> (64n - n)) & 1n; return { rax: r, flags: (cf ? CF : 0) | zsp(r) | (n === 1n && (sign(r) ^ cf) ? OF : 0), mask: CF | PF | ZF | SF | (n === 1n ? OF : 0) }; } },
+    { name: 'shr cl', bytes: [0x48, 0x89, 0xd9, 0x48, 0xd3, 0xe8], ref: (a, b) => { const n = b & 63n; if (n === 0n) return null; const r = a >> n; const cf = (a >> (n - 1n)) & 1n; return { rax: r, flags: (cf ? CF : 0) | zsp(r) | (n === 1n && sign(a) ? OF : 0), mask: CF | PF | ZF | SF | (n === 1n ? OF : 0) }; } },
+    { name: 'sar cl', bytes: [0x48, 0x89, 0xd9, 0x48, 0xd3, 0xf8], ref: (a, b) => { const n = b & 63n; if (n === 0n) return null; const r = u64(s64(a) >> n); const cf = (s64(a) >> (n - 1n)) & 1n; return { rax: r, flags: (cf ? CF : 0) | zsp(r), mask: CF | PF | ZF | SF | (n === 1n ? OF : 0) }; } },
+    { name: 'rol cl', bytes: [0x48, 0x89, 0xd9, 0x48, 0xd3, 0xc0], ref: (a, b) => { const n = b & 63n; if (n === 0n) return null; const r = ((a << n) | (a >> (64n - n))) & M64; return { rax: r, flags: (r & 1n ? CF : 0) | (n === 1n && (sign(r) ^ (r & 1n)) ? OF : 0), mask: CF | (n === 1n ? OF : 0) }; } },
+    { name: 'ror cl', bytes: [0x48, 0x89, 0xd9, 0x48, 0xd3, 0xc8], ref: (a, b) => { const n = b & 63n; if (n === 0n) return null; const r = ((a >> n) | (a << (64n - n))) & M64; return { rax: r, flags: (sign(r) ? CF : 0) | (n === 1n && (sign(r) ^ ((r >> 62n) & 1n)) ? OF : 0), mask: CF | (n === 1n ? OF : 0) }; } },
+  ];
+  const edges = [0n, 1n, 2n, 0x7fffffffffffffffn, 0x8000000000000000n, M64, 0xffffffffn, 0x100000000n, 0x80000000n, 0x0fn, 0x3fn, 0x41n];
+  let seed = 12345;
+  const rnd = (): bigint => {
+    let v = 0n;
+    for (let k = 0; k < 4; k++) { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; v = (v << 16n) | BigInt(seed >>> 16); }
+    return v;
+  };
+  const pairs: [bigint, bigint][] = [];
+  for (let i = 0; i < edges.length; i++) pairs.push([edges[i]!, edges[(i * 5 + 3) % edges.length]!]);
+  for (let i = 0; i < 6; i++) pairs.push([rnd(), rnd()]);
+  pairs.push([rnd(), 1n], [0x8000000000000001n, 1n], [rnd(), 63n], [0x123456789n, 32n]);
+
+  it.each(ops.map((o) => [o.name, o]))('%s', (_name, op) => {
+    const cases = pairs.map(([a, b]) => ({ a, b, ref: op.ref(a, b) })).filter((x) => x.ref !== null);
+    const code: number[] = [...movImm64(7, BigInt(DATA))];
+    cases.forEach((x, i) => {
+      code.push(...movImm64(0, x.a), ...movImm64(3, x.b), 0x31, 0xd2, ...op.bytes);
+      code.push(0x9c, 0x59); // pushfq; pop rcx
+      code.push(0x48, 0x89, 0x87, ...le32(24 * i), 0x48, 0x89, 0x8f, ...le32(24 * i + 8), 0x48, 0x89, 0x97, ...le32(24 * i + 16));
+    });
+    code.push(HLT);
+    const e = everywhere(code, undefined, 3 * cases.length);
+    cases.forEach((x, i) => {
+      const ref = x.ref!;
+      const got = { rax: e.data[3 * i]!, flags: Number(e.data[3 * i + 1]!) & ref.mask, rdx: e.data[3 * i + 2]! };
+      expect({ a: x.a, b: x.b, ...got }).toEqual({ a: x.a, b: x.b, rax: ref.rax, flags: ref.flags & ref.mask, rdx: ref.rdx ?? 0n });
+    });
+  });
+});
+
+describe('registers', () => {
+  it('do REX.R and REX.B reach R8-R15, and do the byte registers SPL, BPL, SIL, DIL need a REX while AH-BH need none?', () => {
+    const code = [
+      ...movImm64(8, 0x1111111111111111n), // mov r8, imm64
+      ...movImm64(15, 0xf0f0f0f0f0f0f0f0n), // mov r15, imm64
+      0x4d, 0x89, 0xc1, // mov r9, r8 (REX.W REX.R REX.B)
+      0x4d, 0x01, 0xf9, // add r9, r15
+      ...movImm64(6, 0x0123456789abcdefn), // mov rsi, imm64
+      ...movImm64(2, 0x1122334455667788n), // mov rdx, imm64
+      0x31, 0xc0, // xor eax, eax
+      0x40, 0x88, 0xf0, // mov al, sil (REX: r/m 6 is SIL)
+      0x88, 0xf4, // mov ah, dh (no REX: reg 6 is DH)
+      0x31, 0xdb, // xor ebx, ebx
+      0x41, 0x88, 0xc3, // mov r11b, al
+      0x44, 0x88, 0xe7, // mov dil, r12b (REX.R: r12b -> rdi's low byte; r12 is 0)
+      0x41, 0xb4, 0x7f, // mov r12b, 0x7f (B0+4 with REX.B)
+      0x49, 0x87, 0xc6, // xchg r14, rax
+      HLT,
+    ];
+    const e = everywhere(code, (m) => { m.cpu.reg32[7] = 0x55aa55aa; m.cpu.regHi[7] = 0x12345678; });
+    expect(e.regs[8]).toBe(0x1111111111111111n);
+    expect(e.regs[9]).toBe(0x0202020202020201n);
+    expect(e.regs[14]).toBe(0x77efn); // AL = SIL (0xef), AH = DH (0x77)
+    expect(e.regs[0]).toBe(0n);
+    expect(e.regs[11]).toBe(0xefn);
+    expect(e.regs[7]).toBe(0x1234567855aa5500n); // only DIL written
+    expect(e.regs[12]).toBe(0x7fn);
+  });
+
+  it('does a 32-bit write zero the high half while 8- and 16-bit writes keep it (SDM vol. 1, 3.4.1.1)?', () => {
+    const code = [
+      ...movImm64(0, -1n), ...movImm64(1, -1n), ...movImm64(2, -1n), ...movImm64(3, -1n), ...movImm64(9, -1n), ...movImm64(10, -1n),
+      0xb8, ...le32(5), // mov eax, 5
+      0x66, 0xb9, 0x34, 0x12, // mov cx, 0x1234
+      0xb2, 0x07, // mov dl, 7
+      0x83, 0xc3, 0x00, // add ebx, 0
+      0x45, 0x89, 0xc9, // mov r9d, r9d
+      0x41, 0x0f, 0x44, 0xd2, // cmovz edx?  no: cmove edx, r10d (ZF from add ebx, 0 is 0: not moved, high half still zeroed)
+      HLT,
+    ];
+    const e = everywhere(code);
+    expect(e.regs[0]).toBe(5n);
+    expect(e.regs[1]).toBe(0xffffffffffff1234n);
+    expect(e.regs[3]).toBe(0xffffffffn);
+    expect(e.regs[9]).toBe(0xffffffffn);
+    expect(e.regs[2]).toBe(0xffffff07n); // CMOVcc with a 32-bit operand writes the destination even when the condition is false
+  });
+
+  it('MOVSXD, CDQE, CQO, MOVZX and MOVSX to 64 bits', () => {
+    const code = [
+      0xbb, ...le32(0x80000001), // mov ebx, 0x80000001
+      0x48, 0x63, 0xcb, // movsxd rcx, ebx
+      0x63, 0xd3, // movsxd edx, ebx (no REX.W: a 32-bit move)
+      0x89, 0xd8, // mov eax, ebx
+      0x48, 0x98, // cdqe
+      0x49, 0x89, 0xc0, // mov r8, rax
+      0x48, 0x99, // cqo
+      0x48, 0x0f, 0xbe, 0xf3, // movsx rsi, bl
+      0x48, 0x0f, 0xb7, 0xfb, // movzx rdi, bx
+      HLT,
+    ];
+    const e = everywhere(code);
+    expect(e.regs[1]).toBe(0xffffffff80000001n);
+    expect(e.regs[2]).toBe(0xffffffffffffffffn); // CQO
+    expect(e.regs[8]).toBe(0xffffffff80000001n);
+    expect(e.regs[6]).toBe(1n);
+    expect(e.regs[7]).toBe(1n);
+  });
+});
+
+describe('addressing', () => {
+  it('is a RIP-relative operand relative to the next instruction, immediate included?', () => {
+    // data at CODE64 + 0x80
+    const code = [
+      0x48, 0x8b, 0x05, ...le32(0x80 - 7), // mov rax, [rip + 0x79]   (7 bytes: next RIP = CODE64 + 7)
+      0x48, 0x81, 0x05, ...le32(0x80 - 18), ...le32(0x10), // add qword [rip + d], 0x10 (11 bytes, ends at 18)
+      0x48, 0x8b, 0x1d, ...le32(0x80 - 25), // mov rbx, [rip + d] (ends at 25)
+      0x48, 0x8d, 0x0d, ...le32(-25 >>> 0), // lea rcx, [rip - 25] (ends at 32): RIP after = CODE64 + 32 -> CODE64 + 7
+      0x67, 0x8b, 0x14, 0x25, ...le32(DATA), // mov edx, [DATA] with 67: 32-bit address, SIB no base
+      HLT,
+    ];
+    while (code.length < 0x80) code.push(0x90);
+    code.push(...le64(0x1122334455667788n));
+    const e = everywhere(code, (m) => { m.mmu.writePhys(DATA, 4, 0xabcdef01); });
+    expect(e.regs[0]).toBe(0x1122334455667788n);
+    expect(e.regs[3]).toBe(0x1122334455667798n);
+    expect(e.regs[1]).toBe(BigInt(CODE64 + 7));
+    expect(e.regs[2]).toBe(0xabcdef01n);
+  });
+
+  it('do SIB forms with REX.X and REX.B index and base with R8-R15, and an 8-byte moffs, address 64-bit sums?', () => {
+    const code = [
+      ...movImm64(13, BigInt(DATA) - 0x100n), // r13 = DATA - 0x100
+      ...movImm64(10, 0x20n), // r10 = 0x20
+      0x4b, 0x8b, 0x44, 0xd5, 0x00, // mov rax, [r13 + r10 * 8 + 0] (REX.W X B; modrm 01 000 100; SIB 11 010 101; disp8 0)
+      0x48, 0xa1, ...le64(BigInt(DATA + 8)), // mov rax? no: mov rax, [moffs64]
+      HLT,
+    ];
+    // a second load into rbx: first one to rax is overwritten; use rbx for the first
+    code[20] = 0x4b; code[21] = 0x8b; code[22] = 0x5c; // mov rbx, [...]
+    const e = everywhere(code, (m) => { m.mmu.writePhys(DATA, 4, 0x12345678); m.mmu.writePhys(DATA + 4, 4, 0x9abcdef0); m.mmu.writePhys(DATA + 8, 4, 7); m.mmu.writePhys(DATA + 12, 4, 8); });
+    expect(e.regs[3]).toBe(0x9abcdef012345678n);
+    expect(e.regs[0]).toBe(0x0000000800000007n);
+  });
+
+  it('does a page mapped above 4 GiB linear read and write through 4-level paging?', () => {
+    const code = [
+      ...movImm64(3, HIGH + 0x10n), // rbx = 4 GiB + 0x10
+      ...movImm64(0, 0x0102030405060708n),
+      0x48, 0x89, 0x03, // mov [rbx], rax
+      0x48, 0x8b, 0x4b, 0xf8, // mov rcx, [rbx - 8]
+      HLT,
+    ];
+    const e = everywhere(code, (m) => { m.mmu.writePhys(HIGH_PHYS + 8, 4, 0x55); });
+    expect(e.regs[1]).toBe(0x55n);
+    // the physical page behind it (checked in one machine)
+    const m = longMachine({ mode: 'shadow', engine: 'interp' });
+    m.mmu.writePhysBytes(CODE64, new Uint8Array(code));
+    m.run({ maxInstructions: 100_000 });
+    expect(phys64(m, HIGH_PHYS + 0x10)).toBe(0x0102030405060708n);
+  });
+});
+
+describe('the stack and branches', () => {
+  it('do PUSH, POP, CALL, RET, LEAVE and PUSH imm use 8-byte slots of RSP?', () => {
+    const code = [
+      ...movImm64(15, 0x8877665544332211n),
+      0x41, 0x57, // push r15
+      0x6a, 0xfe, // push -2 (sign-extended to 64 bits)
+      0x68, ...le32(0x80000000), // push 0x80000000 -> 0xffffffff80000000
+      0x58, // pop rax
+      0x5b, // pop rbx
+      0x41, 0x5c, // pop r12
+      0xe8, ...le32(6), // call +6 (to F)
+      0x48, 0x89, 0xe5, // mov rbp, rsp (after return)
+      HLT,
+      0x90, 0x90, 0x90, 0x90, 0x90, // pad: F is at 0x2e
+    ];
+    // F: push rbp; mov rbp, rsp; push 5; mov rsi, [rsp + 16] (the return address); leave; ret
+    const f = [0x55, 0x48, 0x89, 0xe5, 0x6a, 0x05, 0x48, 0x8b, 0x74, 0x24, 0x10, 0xc9, 0xc3];
+    const at = code.indexOf(0xe8) + 5 + 6;
+    while (code.length < at) code.push(0x90);
+    code.splice(at, code.length - at, ...f);
+    const e = everywhere(code, (m) => { m.cpu.reg32[5] = 0x1234; });
+    expect(e.regs[0]).toBe(0xffffffff80000000n);
+    expect(e.regs[3]).toBe(0xfffffffffffffffen);
+    expect(e.regs[12]).toBe(0x8877665544332211n);
+    expect(e.regs[6]).toBe(BigInt(CODE64 + code.indexOf(0xe8) + 5)); // the pushed return RIP
+    expect(e.regs[4]).toBe(BigInt(STACK64)); // RSP back where it was
+    expect(e.regs[5]).toBe(BigInt(STACK64)); // mov rbp, rsp after the return
+  });
+
+  it('do Jcc rel32 and JMP through a register reach their 64-bit targets?', () => {
+    const code = [
+      0x31, 0xc0, // xor eax, eax
+      0x48, 0x8d, 0x1d, ...le32(6), // lea rbx, [rip + 6] -> T (at 15)
+      0xff, 0xe3, // jmp rbx (at 9, ends at 11)
+      0xb0, 0x01, HLT, HLT, // not reached (11..14)
+      0xb0, 0x02, // T (15): mov al, 2
+      0x48, 0x83, 0xf8, 0x02, // cmp rax, 2
+      0x0f, 0x84, ...le32(1), // je +1
+      HLT, // skipped
+      0x04, 0x10, // add al, 0x10
+      HLT,
+    ];
+    const e = everywhere(code);
+    expect(e.regs[0]).toBe(0x12n);
+    expect(e.rip).toBe(BigInt(CODE64 + code.length));
+  });
+
+  it('do REP STOSQ and REP MOVSB run over 64-bit RDI/RSI/RCX?', () => {
+    const code = [
+      ...movImm64(7, BigInt(DATA)), ...movImm64(0, 0x0123456789abcdefn), ...movImm64(1, 3n),
+      0xf3, 0x48, 0xab, // rep stosq
+      ...movImm64(6, BigInt(DATA)), ...movImm64(7, BigInt(DATA + 24)), ...movImm64(1, 8n),
+      0xf3, 0xa4, // rep movsb
+      HLT,
+    ];
+    const e = everywhere(code, undefined, 5);
+    expect(e.data).toEqual([0x0123456789abcdefn, 0x0123456789abcdefn, 0x0123456789abcdefn, 0x0123456789abcdefn, 0n]);
+    expect(e.regs[1]).toBe(0n);
+    expect(e.regs[7]).toBe(BigInt(DATA + 32));
+  });
+});
+
+describe('exceptions in 64-bit mode', () => {
+  it('is a #PF above 4 GiB delivered through the 64-bit gate with the 64-bit frame, the error code and a 64-bit CR2?', () => {
+    const code = [
+      ...movImm64(3, HIGH + 0x1008n), // the page after the mapped one: not present
+      0x48, 0x89, 0x0b, // mov [rbx], rcx (at 10)
+      HLT,
+    ];
+    const e = everywhere(code, (m) => { m.cpu.reg32[4] = STACK64 - 8; }); // RSP not 16-aligned: the frame goes to an aligned RSP
+    expect(e.vector).toBe(14);
+    expect(e.cr2).toBe(HIGH + 0x1008n);
+    // error code (write, not present, supervisor), RIP, CS, RFLAGS, RSP, SS
+    expect(e.stack[0]).toBe(2n);
+    expect(e.stack[1]).toBe(BigInt(CODE64 + 10));
+    expect(e.stack[2]).toBe(BigInt(SEL_CODE64));
+    expect(e.stack[3]! & 0x2n).toBe(2n);
+    expect(e.stack[4]).toBe(BigInt(STACK64 - 8));
+    expect(e.stack[5]).toBe(BigInt(SEL_DATA));
+    expect(e.regs[4]).toBe(BigInt(STACK64 - 16 - 48));
+  });
+
+  it('is a non-canonical address #GP(0), and #SS(0) through RSP or RBP?', () => {
+    const gp = everywhere([...movImm64(3, 0x0000800000000000n), 0x48, 0x8b, 0x03, HLT]);
+    expect(gp.vector).toBe(13);
+    expect(gp.stack[0]).toBe(0n);
+    expect(gp.stack[1]).toBe(BigInt(CODE64 + 10));
+    const ss = everywhere([...movImm64(5, 0xffff7fff00000000n), 0x48, 0x8b, 0x45, 0x00, HLT]); // mov rax, [rbp]
+    expect(ss.vector).toBe(12);
+    expect(ss.stack[0]).toBe(0n);
+  });
+
+  it('do the opcodes 64-bit mode removes raise #UD, and does IRETQ return past them from the handler?', () => {
+    // the #UD handler: add qword [rsp], 1 (skip the one-byte opcode); iretq
+    const handler = [0x48, 0x83, 0x04, 0x24, 0x01, 0x48, 0xcf];
+    const removed = [0x06, 0x07, 0x0e, 0x16, 0x17, 0x1e, 0x1f, 0x27, 0x2f, 0x37, 0x3f, 0x60, 0x61, 0x82, 0x9a, 0xce, 0xd4, 0xd5, 0xd6, 0xea];
+    const code: number[] = [0x31, 0xc9]; // xor ecx, ecx
+    for (const op of removed) code.push(op, 0xff, 0xc1); // the opcode; inc ecx
+    code.push(HLT);
+    const e = everywhere(code, (m) => { m.mmu.writePhysBytes(STUBS64 + 16 * 6, new Uint8Array(handler)); });
+    expect(e.vector).toBe(-1);
+    expect(e.regs[1]).toBe(BigInt(removed.length));
+    expect(e.rip).toBe(BigInt(CODE64 + code.length));
+    expect(e.regs[4]).toBe(BigInt(STACK64));
+  });
+
+  it('does INT n through a DPL-0 gate push the 64-bit frame and IRETQ restore RFLAGS and RSP?', () => {
+    // handler for vector 0x20 is outside the 32 stubs: use vector 3 (INT3) with the stub replaced by IRETQ
+    const code = [0xf9, 0xcc, 0x9c, 0x58, HLT]; // stc; int3; pushfq; pop rax
+    const e = everywhere(code, (m) => { m.mmu.writePhysBytes(STUBS64 + 16 * 3, new Uint8Array([0xf8, 0x48, 0xcf])); }); // clc; iretq
+    expect(Number(e.regs[0]) & 1).toBe(1); // IRETQ restored CF = 1
+    expect(e.regs[4]).toBe(BigInt(STACK64));
+    expect(e.rip).toBe(BigInt(CODE64 + code.length));
+  });
+});
+
+describe('the lm feature', () => {
+  it('without lm: is EFER.LME #GP(0) and CPUID 80000001h:EDX.LM clear; with it, set?', () => {
+    for (const [cpu, lm] of [['', false], ['+lm', true]] as const) {
+      const m = longMachine({ mode: 'shadow', engine: 'interp', cpu });
+      const r = m.run({ maxInstructions: 100_000 });
+      expect(r.reason).toBe('halted');
+      if (lm) expect(m.cpu.long64).toBe(true);
+      else {
+        // the WRMSR faulted: the 32-bit #GP stub halted with AL = 13
+        expect(m.cpu.long64).toBe(false);
+        expect(m.cpu.reg8[0]).toBe(13);
+      }
+      const m2 = longMachine({ mode: 'shadow', engine: 'interp', cpu });
+      m2.mmu.writePhysBytes(0x100000, new Uint8Array([0xb8, ...le32(0x80000001), 0x0f, 0xa2, HLT]));
+      m2.run({ maxInstructions: 1000 });
+      expect((m2.cpu.reg32[2]! >>> 29) & 1).toBe(lm ? 1 : 0);
+    }
+  });
+
+  it('is CR0.PG with EFER.LME but without CR4.PAE #GP(0), leaving IA-32e mode inactive?', () => {
+    const m = longMachine({ mode: 'shadow', engine: 'interp' });
+    m.mmu.writePhysBytes(0x100000, new Uint8Array([
+      0xb9, ...le32(0xc0000080), 0x0f, 0x32, 0x0d, ...le32(0x100), 0x0f, 0x30, // EFER.LME
+      0x0f, 0x20, 0xc0, 0x0d, ...le32(0x80000000), 0x0f, 0x22, 0xc0, // CR0.PG: #GP (no PAE)
+      HLT,
+    ]));
+    m.run({ maxInstructions: 1000 });
+    expect(m.cpu.reg8[0]).toBe(13);
+    expect(m.cpu.efer & 0x400).toBe(0);
+  });
+});
