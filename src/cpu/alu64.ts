@@ -1,6 +1,7 @@
 /**
- * 64-bit integer operations for the x86-64 interpreter to come (docs/cpu.md,
- * "Next: x86-64 (a plan)"). Nothing calls them yet.
+ * 64-bit integer operations for the x86-64 interpreter (docs/cpu.md,
+ * "x86-64: what runs, and the plan for the rest"); the 64-bit interpreter
+ * (long.ts) calls them for its 64-bit operand size.
  *
  * Every 64-bit value is a pair of int32 halves (lo, hi); no function here
  * makes a JavaScript number above 2^53 that it relies on, a BigInt, an
