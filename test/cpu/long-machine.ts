@@ -59,18 +59,26 @@ export interface LongMachineOptions {
 export function longMachine(o: LongMachineOptions): Machine {
   const m = flatMachine({ mode: o.mode, engine: o.engine, cpu: o.cpu ?? '+lm' });
   const mmu = m.mmu;
-  // GDT: 0x18 64-bit code (P, S, code, readable, L=1, D=0, G)
+  // GDT: 0x18 64-bit code (P, S, code, readable, L=1, D=0, G), 0x20 data, and for CPL 3 (SYSRET's
+  // layout, STAR[63:48] = 0x20): 0x28 data, 0x30 64-bit code, both DPL 3
   mmu.writePhys(GDT + 0x18, 4, 0x0000ffff);
   mmu.writePhys(GDT + 0x1c, 4, 0x00af9a00);
-  m.cpu.gdtLimit = 4 * 8 - 1;
-  // 4-level tables: PML4[0] -> PDPT; PDPT[0] -> PD (8 x 2 MiB identity); PDPT[4] -> PD2 -> PT: one 4 KiB page
+  mmu.writePhys(GDT + 0x20, 4, 0x0000ffff);
+  mmu.writePhys(GDT + 0x24, 4, 0x00cf9200);
+  mmu.writePhys(GDT + 0x28, 4, 0x0000ffff);
+  mmu.writePhys(GDT + 0x2c, 4, 0x00cff200);
+  mmu.writePhys(GDT + 0x30, 4, 0x0000ffff);
+  mmu.writePhys(GDT + 0x34, 4, 0x00affa00);
+  m.cpu.gdtLimit = 7 * 8 - 1;
+  // 4-level tables, user-accessible (U) so that CPL 3 code can run: PML4[0] -> PDPT; PDPT[0] -> PD
+  // (8 x 2 MiB identity); PDPT[4] -> PD2 -> PT: one 4 KiB page
   const PDPT = PML4 + 0x1000, PD = PML4 + 0x2000, PD2 = PML4 + 0x3000, PT = PML4 + 0x4000;
-  mmu.writePhys(PML4, 4, PDPT | 3);
-  mmu.writePhys(PDPT, 4, PD | 3);
-  for (let i = 0; i < 8; i++) mmu.writePhys(PD + 8 * i, 4, (i << 21) | 0x83);
-  mmu.writePhys(PDPT + 8 * 4, 4, PD2 | 3);
-  mmu.writePhys(PD2, 4, PT | 3);
-  mmu.writePhys(PT, 4, HIGH_PHYS | 3);
+  mmu.writePhys(PML4, 4, PDPT | 7);
+  mmu.writePhys(PDPT, 4, PD | 7);
+  for (let i = 0; i < 8; i++) mmu.writePhys(PD + 8 * i, 4, (i << 21) | 0x87);
+  mmu.writePhys(PDPT + 8 * 4, 4, PD2 | 7);
+  mmu.writePhys(PD2, 4, PT | 7);
+  mmu.writePhys(PT, 4, HIGH_PHYS | 7);
   // 64-bit interrupt gates (type 14, DPL 0, P) to the stubs, selector 0x18
   for (let v = 0; v < 32; v++) {
     const stub = STUBS64 + 16 * v;

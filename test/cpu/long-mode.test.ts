@@ -10,8 +10,8 @@ import { describe, expect, it } from 'vitest';
 import type { Machine } from '../../src/machine/machine.js';
 import { MODE_NAMES, type ModeName } from '../../src/mmu/modes/mode.js';
 import { ENGINES, type Engine } from '../../src/cpu/cpu.js';
-import { CODE64, DATA, HIGH, HIGH_PHYS, le64, longMachine, phys64, regs64, rip, SEL_CODE64, SEL_DATA, STACK64, STUBS64 } from './long-machine.js';
-import { le32 } from './flat-machine.js';
+import { CODE64, DATA, enterLongMode, HIGH, HIGH_PHYS, IDT64, le64, longMachine, phys64, regs64, rip, SEL_CODE64, SEL_DATA, STACK64, STUBS64 } from './long-machine.js';
+import { CODE, le32 } from './flat-machine.js';
 
 const HLT = 0xf4;
 const M64 = (1n << 64n) - 1n;
@@ -387,6 +387,114 @@ describe('exceptions in 64-bit mode', () => {
   });
 });
 
+const wrmsr = (msr: number, lo: number, hi: number): number[] => [0xb9, ...le32(msr), 0xb8, ...le32(lo), 0xba, ...le32(hi), 0x0f, 0x30];
+const TSS = 0x6000;
+/** TR as a 64-bit TSS at TSS (type 11, busy), RSP0 = 0x70000, IST1 = 0x78008 */
+function withTss(m: Machine): void {
+  m.mmu.writePhys(TSS + 4, 4, 0x70000);
+  m.mmu.writePhys(TSS + 0x24, 4, 0x78008);
+  m.cpu.loadSystemCache(7, 0x38, TSS, 0x67, 0x8000 | (11 << 8));
+}
+/** SCE, STAR (SYSCALL CS 0x18, SYSRET base 0x20), LSTAR = `k`, FMASK = DF; then SYSRETQ to `u` with RFLAGS 0x402 */
+function toUser(u: number, k: number): number[] {
+  return [
+    0xb9, ...le32(0xc0000080), 0x0f, 0x32, 0x83, 0xc8, 0x01, 0x0f, 0x30, // EFER.SCE
+    ...wrmsr(0xc0000081, 0, 0x00200018), ...wrmsr(0xc0000082, k, 0), ...wrmsr(0xc0000084, 0x400, 0),
+    ...movImm64(1, BigInt(u)), 0x49, 0xc7, 0xc3, ...le32(0x402), // rcx = u; r11 = 0x402
+    0x48, 0x0f, 0x07, // sysretq
+  ];
+}
+const U = CODE64 + 0x100, K = CODE64 + 0x180;
+function program(main: number[], user: number[], kernel: number[]): number[] {
+  const code = [...main];
+  while (code.length < 0x100) code.push(HLT);
+  code.push(...user);
+  while (code.length < 0x180) code.push(HLT);
+  code.push(...kernel);
+  return code;
+}
+
+describe('system: SYSCALL/SYSRET, CPL 3, IST, FS and GS', () => {
+  it('does SYSRETQ enter CPL 3 at RCX with RFLAGS from R11, and SYSCALL come back at LSTAR with RCX, R11 and RFLAGS masked by FMASK?', () => {
+    const code = program(toUser(U, K), [0xb8, ...le32(42), 0x0f, 0x05], [0x9c, 0x41, 0x5a, HLT]); // user: mov eax, 42; syscall. kernel: pushfq; pop r10
+    const ends = MODE_NAMES.flatMap((mode) => ENGINES.map((engine) => {
+      const m = longMachine({ mode, engine });
+      m.mmu.writePhysBytes(CODE64, new Uint8Array(code));
+      const r = m.run({ maxInstructions: 100_000 });
+      return { r: r.reason, n: r.instructions, regs: regs64(m), cpl: m.cpu.cpl, cs: m.cpu.segSel[1], ss: m.cpu.segSel[2], rip: rip(m) };
+    }));
+    for (const e of ends) expect(e).toEqual(ends[0]);
+    const e = ends[0]!;
+    expect(e.r).toBe('halted');
+    expect(e.cpl).toBe(0);
+    expect([e.cs, e.ss]).toEqual([0x18, 0x20]);
+    expect(e.regs[0]).toBe(42n);
+    expect(e.regs[1]).toBe(BigInt(U + 7)); // RCX: the instruction after SYSCALL
+    expect(e.regs[11]).toBe(0x402n); // R11: the user RFLAGS (DF set)
+    expect(Number(e.regs[10]) & 0x400).toBe(0); // FMASK cleared DF in the kernel
+    expect(e.rip).toBe(BigInt(K + 4));
+  });
+
+  it('is a #GP at CPL 3 delivered on RSP0 of the 64-bit TSS with the user SS:RSP and CS in the frame, and SS null after?', () => {
+    const code = program(toUser(U, K), [0xfa], []); // user: cli (IOPL 0: #GP(0))
+    const e = everywhere(code, withTss);
+    expect(e.vector).toBe(13);
+    expect(e.regs[4]).toBe(BigInt(0x70000 - 48));
+    expect(e.stack).toEqual([0n, BigInt(U), 0x33n, 0x402n, BigInt(STACK64), 0x2bn]);
+  });
+
+  it('does a gate with an IST index switch to ISTn, aligned to 16, without a privilege change?', () => {
+    const e = everywhere([0x06], (m) => {
+      withTss(m);
+      m.mmu.writePhys(IDT64 + 16 * 6 + 4, 4, (STUBS64 & 0xffff0000) | 0x8e01); // IST 1
+    });
+    expect(e.vector).toBe(6);
+    expect(e.regs[4]).toBe(BigInt(0x78000 - 40));
+    expect(e.stack.slice(0, 5)).toEqual([BigInt(CODE64), BigInt(SEL_CODE64), e.stack[2], BigInt(STACK64), BigInt(SEL_DATA)]);
+  });
+
+  it('do FS.base and GS.base (the MSRs, one above 4 GiB) reach memory, and does SWAPGS exchange GS.base with KERNEL_GS_BASE?', () => {
+    const code = [
+      ...wrmsr(0xc0000100, DATA + 0x100, 0), ...wrmsr(0xc0000101, 0, 1), ...wrmsr(0xc0000102, DATA, 0),
+      0x64, 0x48, 0x8b, 0x0c, 0x25, ...le32(8), // mov rcx, fs:[8]
+      0x49, 0x89, 0xc8, // mov r8, rcx
+      0x65, 0x48, 0x8b, 0x04, 0x25, ...le32(0x10), // mov rax, gs:[0x10]
+      0x49, 0x89, 0xc1, // mov r9, rax
+      0x0f, 0x01, 0xf8, // swapgs
+      0x65, 0x48, 0x8b, 0x1c, 0x25, ...le32(0x10), // mov rbx, gs:[0x10]
+      0xb9, ...le32(0xc0000102), 0x0f, 0x32, // rdmsr KERNEL_GS_BASE
+      HLT,
+    ];
+    const e = everywhere(code, (m) => { m.mmu.writePhys(DATA + 0x108, 4, 0x11); m.mmu.writePhys(HIGH_PHYS + 0x10, 4, 0x22); m.mmu.writePhys(DATA + 0x10, 4, 0x33); });
+    expect([e.regs[8], e.regs[9], e.regs[3]]).toEqual([0x11n, 0x22n, 0x33n]);
+    expect([e.regs[0], e.regs[2]]).toEqual([0n, 1n]); // KERNEL_GS_BASE now holds the old GS.base, 4 GiB
+    const bad = everywhere(wrmsr(0xc0000100, 0, 0x8000));
+    expect(bad.vector).toBe(13);
+  });
+});
+
+describe('compatibility mode (IA-32e mode, CS.L = 0)', () => {
+  const ENTRY = enterLongMode().slice(0, -7); // up to CR0.PG and LIDT, without the far jump
+  it('is an exception there delivered through the 64-bit IDT into 64-bit mode, with the 64-bit frame?', () => {
+    const e = everywhere([HLT], (m) => { m.mmu.writePhysBytes(CODE, new Uint8Array([...ENTRY, 0x0f, 0x0b])); }); // ud2 in compatibility mode
+    expect(e.vector).toBe(6);
+    expect(e.stack.slice(0, 2)).toEqual([BigInt(CODE + ENTRY.length), 8n]);
+    expect(e.stack.slice(3, 5)).toEqual([BigInt(STACK64), BigInt(SEL_DATA)]);
+    expect(e.regs[4]).toBe(BigInt(STACK64 - 40));
+  });
+
+  it('does clearing CR0.PG there leave IA-32e mode (EFER.LMA clear, RDMSR shows it)?', () => {
+    const code = [...ENTRY, 0x0f, 0x20, 0xc0, 0x25, ...le32(0x7fffffff), 0x0f, 0x22, 0xc0, 0xb9, ...le32(0xc0000080), 0x0f, 0x32, HLT];
+    for (const mode of MODE_NAMES) {
+      const m = longMachine({ mode, engine: 'interp' });
+      m.mmu.writePhysBytes(CODE, new Uint8Array(code));
+      expect(m.run({ maxInstructions: 100_000 }).reason).toBe('halted');
+      expect(m.cpu.reg32[0]! & 0x500).toBe(0x100); // LME kept, LMA clear
+      expect(m.mmu.paging().cr0 >>> 31).toBe(0);
+    }
+  });
+});
+
 describe('the lm feature', () => {
   it('without lm: is EFER.LME #GP(0) and CPUID 80000001h:EDX.LM clear; with it, set?', () => {
     for (const [cpu, lm] of [['', false], ['+lm', true]] as const) {
@@ -403,6 +511,11 @@ describe('the lm feature', () => {
       m2.mmu.writePhysBytes(0x100000, new Uint8Array([0xb8, ...le32(0x80000001), 0x0f, 0xa2, HLT]));
       m2.run({ maxInstructions: 1000 });
       expect((m2.cpu.reg32[2]! >>> 29) & 1).toBe(lm ? 1 : 0);
+      // FS.base is an MSR of lm only
+      const m3 = longMachine({ mode: 'shadow', engine: 'interp', cpu });
+      m3.mmu.writePhysBytes(0x100000, new Uint8Array([0xb9, ...le32(0xc0000100), 0x0f, 0x32, 0xb0, 0x00, HLT]));
+      m3.run({ maxInstructions: 1000 });
+      expect(m3.cpu.reg8[0]).toBe(lm ? 0 : 13);
     }
   });
 
