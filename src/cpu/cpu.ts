@@ -269,6 +269,8 @@ export class Cpu implements FpuHost {
   // ---- instruction fetch cache: the linear page of EIP and its host address ----
   /** never a page while the MMU observes accesses (mmu.measure): every fetch then takes fetchObserved */
   fetchPage = 1;
+  /** in 64-bit mode (long.ts): the high half of the fetch page's linear address */
+  fetchHi = 0;
   fetchHpa = 0;
   /** guest-physical address of the fetch page (the block engine's key) */
   fetchGpa = 0;

@@ -26,13 +26,16 @@ import {
   AR_CODE, AR_DB, AR_P, AR_S, CS, DS, ES, F_DF, F_IF, F_IOPL, F_NT, F_RF, F_TF, F_VM, FS, GS, SS, TR, V_DE, V_NP, V_SS, V_TS,
 } from './constants.js';
 import type { Cpu } from './cpu.js';
-import { alu, divu64, DIVREM, mulFlags, MULHI, muls32, mulu32, neg, shift, inc, dec } from './alu.js';
+import { alu, divu64, DIVREM, mulFlags, MULHI, muls32, mulu32, neg, shift, shiftDouble, inc, dec } from './alu.js';
 import {
-  Alu64, alu64, div64, idiv64, imul64, inc64, dec64, mul64, neg64, shift64, ea64,
+  Alu64, alu64, bsf64, bswap64, bt64, btDisp64, div64, idiv64, imul64, inc64, dec64, mul64, neg64, shift64, shld64, shrd64, ea64,
 } from './alu64.js';
 import { OPCODES } from './execute.js';
 import { cpuid, rdmsr, writeCr, wrmsr } from './system.js';
 import { popfMask } from './ops/system.js';
+import { ioRead, ioWrite } from './ops/string-io.js';
+import { rdtsc } from './system.js';
+import { checkDirectCode, loadCs, loadSegment } from './segments.js';
 import { DESC, dplOf, readDescriptor } from './segments.js';
 
 /** The high half of the last 64-bit value a function here returned. */
@@ -157,14 +160,12 @@ function eaCheck(c: Cpu): void {
 }
 
 // =====================================================================
-// Instruction fetch: the Cpu's fetch cache (fetchPage, fetchHpa), tagged with the high half too
+// Instruction fetch: the Cpu's fetch cache (fetchPage, fetchHpa), tagged with the high half (fetchHi) too
 // =====================================================================
-
-let fetchHi = 0;
 
 function fetch8(c: Cpu): number {
   const lo = c.eip;
-  if ((lo & 0xfffff000) === c.fetchPage && c.ripHi === fetchHi) {
+  if ((lo & 0xfffff000) === c.fetchPage && c.ripHi === c.fetchHi) {
     c.eip = (lo + 1) | 0;
     if (c.eip === 0) c.ripHi = (c.ripHi + 1) | 0;
     return c.mem8[c.fetchHpa + (lo & 0xfff)]!;
@@ -180,7 +181,7 @@ function fetch8(c: Cpu): number {
     if (!m.measure) {
       c.fetchPage = lo & 0xfffff000;
       c.fetchHpa = h - (lo & 0xfff);
-      fetchHi = hi;
+      c.fetchHi = hi;
     }
   }
   c.eip = (lo + 1) | 0;
@@ -687,9 +688,72 @@ function one(c: Cpu, op: number): void {
       else { const v = getReg(c, 0, size); wr(c, lo, hi, size, v, V); }
       return;
     }
-    case 0xa4: case 0xa5: case 0xaa: case 0xab: case 0xac: case 0xad:
+    case 0xa4: case 0xa5: case 0xa6: case 0xa7: case 0xaa: case 0xab: case 0xac: case 0xad: case 0xae: case 0xaf:
       stringOp(c, op);
       return;
+    case 0x8c: { // MOV r/m, Sreg (a register destination gets the selector zero-extended)
+      modrm(c, 0);
+      const s = mReg & 7;
+      if (s > 5) c.ud();
+      const sel = c.segSel[s]! & 0xffff;
+      if (isMem) wr(c, eaLo, eaHi, 2, sel, 0);
+      else setReg(c, mRm, osz, sel, 0);
+      return;
+    }
+    case 0x8e: { // MOV Sreg, r/m
+      modrm(c, 0);
+      const s = mReg & 7;
+      if (s === CS || s > 5) c.ud();
+      loadSreg(c, s, readE(c, 2));
+      return;
+    }
+    case 0xc8: enter(c); return;
+    case 0xca: case 0xcb: farReturn(c, op === 0xca ? fetch16(c) : 0); return;
+    case 0xd7: { // XLAT: AL = [RBX + AL]
+      let lo = (regLo(c, 3) >>> 0) + c.reg8[0]!, hi = a64 ? c.regHi[3]! : 0;
+      if (lo > 0xffffffff) { hi = (hi + 1) | 0; }
+      if (!a64) { hi = 0; }
+      lo |= 0;
+      if (seg >= 0) {
+        const t = (lo >>> 0) + (c.segBase[seg]! >>> 0);
+        lo = t | 0;
+        hi = (hi + (seg === FS ? c.fsBaseHi : c.gsBaseHi) + (t > 0xffffffff ? 1 : 0)) | 0;
+      }
+      c.reg8[0] = rd(c, lo, hi, 1);
+      return;
+    }
+    case 0xe0: case 0xe1: case 0xe2: { // LOOPNE, LOOPE, LOOP: RCX (ECX with 67) minus 1, jump while not 0
+      const d = (fetch8(c) << 24) >> 24;
+      let zero: boolean;
+      if (a64) {
+        const lo = c.reg32[1]!;
+        c.reg32[1] = (lo - 1) | 0;
+        if (lo === 0) c.regHi[1] = (c.regHi[1]! - 1) | 0;
+        zero = (c.reg32[1]! | c.regHi[1]!) === 0;
+      } else {
+        c.reg32[1] = (c.reg32[1]! - 1) | 0;
+        zero = c.reg32[1] === 0;
+      }
+      if (!zero && (op === 0xe2 || (op === 0xe1) === (c.getZF() !== 0))) jumpRel(c, d);
+      return;
+    }
+    case 0xe3: { // JRCXZ (JECXZ with 67)
+      const d = (fetch8(c) << 24) >> 24;
+      if (a64 ? (c.reg32[1]! | c.regHi[1]!) === 0 : c.reg32[1] === 0) jumpRel(c, d);
+      return;
+    }
+    case 0xe4: case 0xe5: case 0xec: case 0xed: { // IN: a 32-bit IN zeroes RAX's high half
+      const port = op < 0xe8 ? fetch8(c) : c.reg16[4]!;
+      const size = op & 1 ? (osz === 2 ? 2 : 4) : 1;
+      setReg(c, 0, size, ioRead(c, port, size), 0);
+      return;
+    }
+    case 0xe6: case 0xe7: case 0xee: case 0xef: { // OUT
+      const port = op < 0xe8 ? fetch8(c) : c.reg16[4]!;
+      const size = op & 1 ? (osz === 2 ? 2 : 4) : 1;
+      ioWrite(c, port, size, getReg(c, 0, size));
+      return;
+    }
     case 0xa8: case 0xa9: {
       const size = vsize(op);
       const a = getReg(c, 0, size), ah = V;
@@ -819,7 +883,16 @@ function one(c: Cpu, op: number): void {
           push(c, size2, v, V);
           return;
         }
-        default: c.ud(); // far CALL/JMP through m16:64 are not implemented in 64-bit mode
+        case 3: case 5: { // far CALL, JMP through m16:16/32/64 (REX.W: 64-bit offset)
+          if (!isMem) c.ud();
+          const size = osz;
+          const off = rd(c, eaLo, eaHi, size), offHi = size === 8 ? V : 0;
+          const t = (eaLo >>> 0) + size;
+          const sel = rd(c, t | 0, (eaHi + (t > 0xffffffff ? 1 : 0)) | 0, 2);
+          farTransfer(c, sel, size === 2 ? off & 0xffff : off, offHi, r === 3 ? size : 0);
+          return;
+        }
+        default: c.ud();
       }
       return;
     }
@@ -864,7 +937,23 @@ function stringOp(c: Cpu, op: number): void {
   // goes back to itself (RIP unchanged), so interrupts and faults come
   // between iterations with the registers of the iterations done.
   if (rep !== 0 && countZero()) return;
-  if (op === 0xa4 || op === 0xa5) {
+  let compare = false;
+  if (op === 0xa6 || op === 0xa7) { // CMPS: [RSI] - ES:[RDI]
+    compare = true;
+    addr(6); withSeg();
+    const a = rd(c, eaLo, eaHi, size), ah = V;
+    addr(7);
+    const b = rd(c, eaLo, eaHi, size), bh = V;
+    aluOp(c, 7, size, a, ah, b, bh);
+    advance(6); advance(7);
+  } else if (op === 0xae || op === 0xaf) { // SCAS: rAX - ES:[RDI]
+    compare = true;
+    addr(7);
+    const b = rd(c, eaLo, eaHi, size), bh = V;
+    const a = getReg(c, 0, size), ah = V;
+    aluOp(c, 7, size, a, ah, b, bh);
+    advance(7);
+  } else if (op === 0xa4 || op === 0xa5) {
     addr(6); withSeg();
     const v = rd(c, eaLo, eaHi, size), vh = V;
     addr(7);
@@ -883,7 +972,9 @@ function stringOp(c: Cpu, op: number): void {
   }
   if (rep !== 0) {
     decCount();
-    if (!countZero()) { c.eip = c.instrEip; c.ripHi = c.instrRipHi; }
+    // REPE/REPNE CMPS and SCAS also stop on ZF = 0 / ZF = 1
+    const more = !countZero() && (!compare || (rep === 2) === (c.getZF() !== 0));
+    if (more) { c.eip = c.instrEip; c.ripHi = c.instrRipHi; }
   }
 }
 
@@ -898,6 +989,13 @@ function two(c: Cpu, op: number): void {
     const v = readE(c, osz), vh = V;
     if (c.cond(op & 15)) setReg(c, mReg, osz, v, vh);
     else if (osz === 4) c.regHi[mReg] = 0;
+    return;
+  }
+  if (op >= 0xc8) { // BSWAP r32/r64 (with 66 the result is undefined: 0 here)
+    const r = (op & 7) | ((rex & 1) << 3);
+    if (osz === 8) { bswap64(A, regLo(c, r), c.regHi[r]!); setReg(c, r, 8, A.lo, A.hi); }
+    else if (osz === 4) { const v = regLo(c, r); setReg(c, r, 4, (v >>> 24) | ((v >> 8) & 0xff00) | ((v << 8) & 0xff0000) | (v << 24), 0); }
+    else setReg(c, r, 2, 0, 0);
     return;
   }
   if (op >= 0x90 && op < 0xa0) { // SETcc
@@ -920,9 +1018,32 @@ function two(c: Cpu, op: number): void {
       }
       modrm(c, 0);
       const r = mReg & 7;
-      if (!isMem || (r !== 2 && r !== 3)) c.ud();
-      // LGDT, LIDT: a 16-bit limit and a 64-bit base
+      if (r === 4) { // SMSW
+        if (isMem) wr(c, eaLo, eaHi, 2, c.cr0 & 0xffff, 0);
+        else setReg(c, mRm, osz, c.cr0, 0);
+        return;
+      }
+      if (!isMem && r !== 6) c.ud();
+      if (r < 2) { // SGDT, SIDT: the limit and the 64-bit base
+        const t = (eaLo >>> 0) + 2, h = (eaHi + (t > 0xffffffff ? 1 : 0)) | 0;
+        wr(c, eaLo, eaHi, 2, r === 0 ? c.gdtLimit : c.idtLimit, 0);
+        wr(c, t | 0, h, 8, r === 0 ? c.gdtBase : c.idtBase, r === 0 ? c.gdtBaseHi : c.idtBaseHi);
+        return;
+      }
       if (c.cpl !== 0) c.gp(0);
+      if (r === 6) { // LMSW: PE, MP, EM, TS; PE cannot be cleared
+        const v = readE(c, 2);
+        writeCr(c, 0, (c.cr0 & ~0xe) | (v & 0xf) | (c.cr0 & 1));
+        return;
+      }
+      if (r === 7) { // INVLPG
+        c.endFetchRun();
+        c.mmu.invlpg(eaLo, eaHi);
+        c.flushFetch();
+        return;
+      }
+      if (r !== 2 && r !== 3) c.ud();
+      // LGDT, LIDT: a 16-bit limit and a 64-bit base
       const limit = rd(c, eaLo, eaHi, 2);
       const s = (eaLo >>> 0) + 2;
       const lo = rd(c, s | 0, (eaHi + (s > 0xffffffff ? 1 : 0)) | 0, 8), hi = V;
@@ -932,7 +1053,98 @@ function two(c: Cpu, op: number): void {
     }
     case 0x05: syscall(c); return;
     case 0x07: sysret(c); return;
-    case 0x1f: modrm(c, 0); return; // NOP Ev
+    case 0x1f: case 0x18: modrm(c, 0); return; // NOP Ev, the PREFETCH hints
+    case 0x00: group6(c); return;
+    case 0x06: // CLTS
+      if (c.cpl !== 0) c.gp(0);
+      c.applyCr0(c.cr0 & ~8);
+      return;
+    case 0x08: case 0x09: // INVD, WBINVD: no caches to write back
+      if (c.cpl !== 0) c.gp(0);
+      return;
+    case 0x31: rdtsc(c); c.regHi[0] = 0; c.regHi[2] = 0; return;
+    case 0xa0: case 0xa8: push(c, o16 ? 2 : 8, c.segSel[op === 0xa0 ? FS : GS]! & 0xffff, 0); return; // PUSH FS, GS (d64)
+    case 0xa1: case 0xa9: { // POP FS, GS (d64)
+      const v = pop(c, o16 ? 2 : 8);
+      loadSreg(c, op === 0xa1 ? FS : GS, v & 0xffff);
+      return;
+    }
+    case 0xa3: case 0xab: case 0xb3: case 0xbb: { // BT, BTS, BTR, BTC Ev, Gv
+      modrm(c, 0);
+      const o = getReg(c, mReg, osz), oh = osz === 8 ? V : o >> 31;
+      bitOp(c, (op >>> 3) & 3, osz, true, o, oh);
+      return;
+    }
+    case 0xba: { // BT, BTS, BTR, BTC Ev, imm8
+      modrm(c, 1);
+      const r = mReg & 7;
+      if (r < 4) c.ud();
+      bitOp(c, r - 4, osz, false, fetch8(c), 0);
+      return;
+    }
+    case 0xa4: case 0xa5: case 0xac: case 0xad: { // SHLD, SHRD
+      modrm(c, op & 1 ? 0 : 1);
+      const a = readE(c, osz), ah = V;
+      const b = getReg(c, mReg, osz), bh = V;
+      const count = op & 1 ? c.reg8[4]! : fetch8(c);
+      const left = op < 0xa8;
+      if (osz === 8) {
+        if (left) shld64(A, a, ah, b, bh, count); else shrd64(A, a, ah, b, bh, count);
+        if (A.mask !== 0) c.setArith(A.flags, A.mask);
+        writeE(c, 8, A.lo, A.hi);
+      } else {
+        writeE(c, osz, shiftDouble(c, left, a, b, count, osz * 8), 0);
+      }
+      return;
+    }
+    case 0xb0: case 0xb1: { // CMPXCHG: the destination is written either way (SDM vol. 2A)
+      const size = op & 1 ? osz : 1;
+      modrm(c, 0);
+      const d = readE(c, size), dh = V;
+      const acc = getReg(c, 0, size), acch = V;
+      aluOp(c, 7, size, acc, acch, d, dh);
+      if (c.getZF()) {
+        const v = getReg(c, mReg, size);
+        writeE(c, size, v, V);
+      } else {
+        writeE(c, size, d, dh);
+        setReg(c, 0, size, d, dh);
+      }
+      return;
+    }
+    case 0xc0: case 0xc1: { // XADD
+      const size = op & 1 ? osz : 1;
+      modrm(c, 0);
+      const a = readE(c, size), ah = V;
+      const b = getReg(c, mReg, size), bh = V;
+      const r = aluOp(c, 0, size, a, ah, b, bh), rh = V;
+      writeE(c, size, r, rh);
+      setReg(c, mReg, size, a, ah);
+      return;
+    }
+    case 0xc7: { // CMPXCHG8B (CMPXCHG16B, with REX.W, is not advertised: #UD)
+      modrm(c, 0);
+      if ((mReg & 7) !== 1 || !isMem || osz === 8) c.ud();
+      const lo = rd(c, eaLo, eaHi, 8), hi = V;
+      if (lo === c.reg32[0] && hi === c.reg32[2]) {
+        wr(c, eaLo, eaHi, 8, c.reg32[3]!, c.reg32[1]!);
+        c.setArith(0x40, 0x40);
+      } else {
+        wr(c, eaLo, eaHi, 8, lo, hi);
+        setReg(c, 0, 4, lo, 0);
+        setReg(c, 2, 4, hi, 0);
+        c.setArith(0, 0x40);
+      }
+      return;
+    }
+    case 0xbc: case 0xbd: { // BSF, BSR: a zero source leaves the destination (docs/cpu.md, alu64.ts)
+      modrm(c, 0);
+      const v = readE(c, osz), sLo = osz === 2 ? v & 0xffff : v, sHi = osz === 8 ? V : 0;
+      bsf64(A, sLo, sHi, 0, 0, op === 0xbd);
+      if ((sLo | sHi) !== 0) setReg(c, mReg, osz, A.lo, 0);
+      c.setArith(A.flags, A.mask);
+      return;
+    }
     case 0x20: case 0x22: { // MOV from/to CR0, CR2, CR3, CR4 (64-bit operands; the mod field is ignored)
       const m = fetch8(c);
       const cr = ((m >>> 3) & 7) | ((rex & 4) << 1);
@@ -1006,6 +1218,159 @@ function writeCr64(c: Cpu, cr: number, lo: number, hi: number): void {
       return;
     }
     default: c.ud();
+  }
+}
+
+/** BT/BTS/BTR/BTC (kind 0..3); `fromReg`: the offset is a register's, selecting a word relative to the address (SDM vol. 2A, BT). */
+function bitOp(c: Cpu, kind: number, size: number, fromReg: boolean, offLo: number, offHi: number): void {
+  if (isMem && fromReg) {
+    let dLo: number, dHi: number;
+    if (size === 8) {
+      btDisp64(A, offLo, offHi);
+      dLo = A.lo;
+      dHi = A.hi;
+    } else {
+      const s = size === 4 ? offLo : (offLo << 16) >> 16;
+      dLo = (s >> (size === 4 ? 5 : 4)) * size;
+      dHi = dLo >> 31;
+    }
+    const t = (eaLo >>> 0) + (dLo >>> 0);
+    eaLo = t | 0;
+    eaHi = a64 ? (eaHi + dHi + (t > 0xffffffff ? 1 : 0)) | 0 : 0;
+  }
+  const v = readE(c, size), vh = size === 8 ? V : 0;
+  bt64(A, kind, v, vh, offLo & (size * 8 - 1));
+  if (kind !== 0) writeE(c, size, A.lo, A.hi);
+  c.setArith(A.flags, A.mask);
+}
+
+/** MOV, POP to DS, ES, SS, FS, GS in 64-bit mode: as outside it, but a null SS is allowed below CPL 3 and FS/GS's base high halves become 0. */
+function loadSreg(c: Cpu, s: number, sel: number): void {
+  sel &= 0xffff;
+  if (s === SS && (sel & 0xfffc) === 0 && c.cpl < 3 && (sel & 3) === c.cpl) c.loadCache(SS, sel, 0, 0, 0);
+  else loadSegment(c, s, sel);
+  if (s === FS) c.fsBaseHi = 0;
+  else if (s === GS) c.gsBaseHi = 0;
+  else if (s === SS) { c.intShadow = true; c.pollIntr = true; }
+}
+
+/** ENTER imm16, imm8 (d64): the frame pointers of `level` enclosing frames copied (SDM vol. 2A, ENTER). */
+function enter(c: Cpu): void {
+  const alloc = fetch16(c), level = fetch8(c) & 31;
+  const size = o16 ? 2 : 8;
+  push(c, size, regLo(c, 5), c.regHi[5]!);
+  const ftLo = c.reg32[4]!, ftHi = c.regHi[4]!;
+  if (level > 0) {
+    let bLo = regLo(c, 5), bHi = c.regHi[5]!;
+    for (let i = 1; i < level; i++) {
+      const t = (bLo >>> 0) - size;
+      bLo = t | 0;
+      bHi = (bHi + (t < 0 ? -1 : 0)) | 0;
+      const v = rd(c, bLo, bHi, size);
+      push(c, size, v, size === 8 ? V : 0);
+    }
+    push(c, size, ftLo, ftHi);
+  }
+  const t = (c.reg32[4]! >>> 0) - alloc;
+  const nLo = t | 0, nHi = (c.regHi[4]! + (t < 0 ? -1 : 0)) | 0;
+  if (!canonical(nHi)) c.fault(V_SS, 0);
+  setReg(c, 5, size, ftLo, ftHi);
+  c.reg32[4] = nLo;
+  c.regHi[4] = nHi;
+}
+
+/**
+ * Far JMP (callSize 0) or CALL (callSize: the slot size) to a code segment
+ * in IA-32e mode: to 64-bit code (RIP = the 64-bit offset) or to
+ * compatibility mode (the offset's low 32 bits). Call gates are not
+ * implemented here (#GP with the selector).
+ */
+function farTransfer(c: Cpu, sel: number, offLo: number, offHi: number, callSize: number): void {
+  sel &= 0xffff;
+  if ((sel & 0xfffc) === 0) c.gp(0);
+  if (!readDescriptor(c, sel)) c.gp(sel & 0xfffc);
+  if (!(DESC.ar & AR_S)) c.gp(sel & 0xfffc);
+  checkDirectCode(c, sel);
+  const toLong = (DESC.ar & AR_L) !== 0;
+  if (toLong && !canonical(offHi)) c.gp(0);
+  if (callSize !== 0) {
+    push(c, callSize, c.segSel[CS]!, 0);
+    push(c, callSize, c.eip, c.ripHi);
+  }
+  c.noteBranch(offLo);
+  loadCs(c, sel, c.cpl);
+  c.eip = offLo;
+  c.ripHi = toLong ? offHi : 0;
+}
+
+/** Far RET (imm16) in 64-bit mode: to the same privilege, or to an outer one popping SS:RSP too (SDM vol. 2A, RET). */
+function farReturn(c: Cpu, imm: number): void {
+  const size = osz;
+  const ripLo = pop(c, size), ripHi = size === 8 ? V : 0;
+  const cs = pop(c, size) & 0xffff;
+  const rpl = cs & 3;
+  if ((cs & 0xfffc) === 0) c.gp(0);
+  if (!readDescriptor(c, cs)) c.gp(cs & 0xfffc);
+  const ar = DESC.ar;
+  if (!(ar & AR_S) || !(ar & AR_CODE) || rpl < c.cpl) c.gp(cs & 0xfffc);
+  if (ar & (1 << 10) ? dplOf(ar) > rpl : dplOf(ar) !== rpl) c.gp(cs & 0xfffc);
+  if (!(ar & AR_P)) c.fault(V_NP, cs & 0xfffc);
+  const code = { base: DESC.base, limit: DESC.limit, ar };
+  const toLong = (ar & AR_L) !== 0;
+  if (toLong && !canonical(ripHi)) c.gp(0);
+  const skip = (): void => {
+    const t = (c.reg32[4]! >>> 0) + imm;
+    c.reg32[4] = t | 0;
+    c.regHi[4] = (c.regHi[4]! + (t > 0xffffffff ? 1 : 0)) | 0;
+  };
+  skip();
+  if (rpl > c.cpl) {
+    const spLo = pop(c, size), spHi = size === 8 ? V : 0;
+    const ss = pop(c, size) & 0xffff;
+    if ((ss & 0xfffc) === 0 || !readDescriptor(c, ss) || (ss & 3) !== rpl || dplOf(DESC.ar) !== rpl || !(DESC.ar & AR_S) || DESC.ar & AR_CODE || !(DESC.ar & 0x200)) c.gp(ss & 0xfffc);
+    if (!(DESC.ar & AR_P)) c.fault(V_SS, ss & 0xfffc);
+    c.loadCache(SS, ss, DESC.base, DESC.limit, DESC.ar);
+    c.reg32[4] = spLo;
+    c.regHi[4] = toLong ? spHi : 0;
+    skip();
+  }
+  c.noteBranch(ripLo);
+  c.loadCache(CS, cs, code.base, code.limit, code.ar);
+  c.setCpl(rpl);
+  c.eip = ripLo;
+  c.ripHi = toLong ? ripHi : 0;
+}
+
+/** Group 6 (0F 00): SLDT, STR, LLDT, LTR; in 64-bit mode the LDT and TSS descriptors are 16 bytes (SDM vol. 3A, 8.2.3). */
+function group6(c: Cpu): void {
+  modrm(c, 0);
+  const r = mReg & 7;
+  if (r < 2) { // SLDT, STR
+    const sel = c.segSel[r === 0 ? 6 : TR]! & 0xffff;
+    if (isMem) wr(c, eaLo, eaHi, 2, sel, 0);
+    else setReg(c, mRm, osz, sel, 0);
+    return;
+  }
+  if (r > 3) c.ud();
+  if (c.cpl !== 0) c.gp(0);
+  const sel = readE(c, 2);
+  if (r === 2 && (sel & 0xfffc) === 0) { c.loadSystemCache(6, sel, 0, 0, 0); return; }
+  if ((sel & 0xfffc) === 0) c.gp(0);
+  if (sel & 4) c.gp(sel & 0xfffc);
+  if (!readDescriptor(c, sel)) c.gp(sel & 0xfffc);
+  const type = (DESC.ar >>> 8) & 0x1f;
+  if (type !== (r === 2 ? 2 : 9)) c.gp(sel & 0xfffc);
+  if (!(DESC.ar & AR_P)) c.fault(V_NP, sel & 0xfffc);
+  const baseHi = c.readLin32Sup((DESC.addr + 8) | 0);
+  if (!canonical(baseHi)) c.gp(sel & 0xfffc);
+  if (r === 3) {
+    // the descriptor becomes busy (type 11)
+    DESC.hi |= 0x200;
+    c.writeLin8Sup((DESC.addr + 5) | 0, (DESC.hi >>> 8) & 0xff);
+    c.loadSystemCache(TR, sel, DESC.base, DESC.limit, DESC.ar | 0x200);
+    c.trBaseHi = baseHi;
+  } else {
+    c.loadSystemCache(6, sel, DESC.base, DESC.limit, DESC.ar);
   }
 }
 

@@ -473,6 +473,173 @@ describe('system: SYSCALL/SYSRET, CPL 3, IST, FS and GS', () => {
   });
 });
 
+describe('more of the integer core', () => {
+  it('BT, BTS, BTR, BTC on registers (offset mod 64) and memory (a signed register offset selects the quadword)', () => {
+    const code = [
+      ...movImm64(0, 0x8000000000000001n), ...movImm64(3, 63n),
+      0x48, 0x0f, 0xb3, 0xd8, 0x9c, 0x41, 0x58, // btr rax, rbx; pushfq; pop r8 (CF = 1)
+      ...movImm64(3, 64n + 4n),
+      0x48, 0x0f, 0xab, 0xd8, 0x9c, 0x41, 0x59, // bts rax, rbx (bit 4); r9 = flags (CF = 0)
+      0x48, 0x0f, 0xba, 0xf8, 0x00, // btc rax, 0
+      ...movImm64(7, BigInt(DATA + 0x100)), ...movImm64(3, -1n),
+      0x48, 0x0f, 0xab, 0x1f, // bts [rdi], rbx: bit 63 of the quadword at rdi - 8
+      ...movImm64(3, 130n),
+      0x48, 0x0f, 0xbb, 0x1f, // btc [rdi], rbx: bit 2 of the quadword at rdi + 16
+      0x0f, 0xa3, 0x1f, 0x9c, 0x41, 0x5a, // bt dword [rdi], ebx (130: bit 2 of the dword at rdi + 16); r10 = flags
+      HLT,
+    ];
+    const e = everywhere(code, undefined, 0);
+    expect(e.regs[0]).toBe(0x10n);
+    expect(Number(e.regs[8]) & 1).toBe(1);
+    expect(Number(e.regs[9]) & 1).toBe(0);
+    expect(Number(e.regs[10]) & 1).toBe(1);
+    const m = longMachine({ mode: 'naive', engine: 'interp' });
+    m.mmu.writePhysBytes(CODE64, new Uint8Array(code));
+    m.run({ maxInstructions: 100_000 });
+    expect(phys64(m, DATA + 0xf8)).toBe(1n << 63n);
+    expect(phys64(m, DATA + 0x110)).toBe(4n);
+  });
+
+  it('BSF, BSR (a zero source keeps the destination, ZF = 1), BSWAP, XADD, CMPXCHG', () => {
+    const code = [
+      ...movImm64(3, 0x0010000000000100n),
+      0x48, 0x0f, 0xbc, 0xc3, // bsf rax, rbx -> 8
+      0x48, 0x0f, 0xbd, 0xcb, // bsr rcx, rbx -> 52
+      ...movImm64(2, 77n), 0x31, 0xf6, // rdx = 77; xor esi, esi
+      0x48, 0x0f, 0xbc, 0xd6, 0x9c, 0x41, 0x58, // bsf rdx, rsi (zero: rdx kept); r8 = flags
+      ...movImm64(9, 0x0102030405060708n), 0x49, 0x0f, 0xc9, // bswap r9
+      ...movImm64(10, -1n), 0x41, 0x0f, 0xca, // bswap r10d (a 32-bit write)
+      ...movImm64(11, 5n), ...movImm64(12, 7n), 0x4d, 0x0f, 0xc1, 0xe3, // xadd r11, r12: r11 = 12, r12 = 5
+      ...movImm64(7, BigInt(DATA)), ...movImm64(0, 0x1111n), ...movImm64(6, 0x2222n),
+      0x48, 0x0f, 0xb1, 0x37, // cmpxchg [rdi], rsi: equal (0x1111) -> [rdi] = 0x2222
+      0x48, 0x0f, 0xb1, 0x37, // again: not equal -> rax = 0x2222
+      0x9c, 0x41, 0x5d, // r13 = flags (ZF = 1: the second compare found 0x2222 = ... see below)
+      HLT,
+    ];
+    const e = everywhere(code, (m) => { m.mmu.writePhys(DATA, 4, 0x1111); }, 1);
+    expect([e.regs[0], e.regs[1], e.regs[2]]).toEqual([0x2222n, 52n, 77n]);
+    expect(Number(e.regs[8]) & 0x40).toBe(0x40);
+    expect(e.regs[9]).toBe(0x0807060504030201n);
+    expect(e.regs[10]).toBe(0xffffffffn);
+    expect([e.regs[11], e.regs[12]]).toEqual([12n, 5n]);
+    expect(e.data[0]).toBe(0x2222n);
+    // the second CMPXCHG compared RAX = 0x1111 with 0x2222: ZF = 0, RAX loaded
+    expect(Number(e.regs[13]) & 0x40).toBe(0);
+  });
+
+  it('SHLD and SHRD by CL against a BigInt reference', () => {
+    const a = 0x0123456789abcdefn, b = 0xfedcba9876543210n;
+    const cases = [1n, 4n, 31n, 32n, 33n, 63n];
+    const code: number[] = [...movImm64(7, BigInt(DATA))];
+    cases.forEach((n, i) => {
+      code.push(...movImm64(0, a), ...movImm64(3, b), ...movImm64(1, n), 0x48, 0x0f, 0xa5, 0xd8, 0x48, 0x89, 0x87, ...le32(16 * i)); // shld rax, rbx, cl
+      code.push(...movImm64(0, a), 0x48, 0x0f, 0xad, 0xd8, 0x48, 0x89, 0x87, ...le32(16 * i + 8)); // shrd rax, rbx, cl
+    });
+    code.push(HLT);
+    const e = everywhere(code, undefined, 2 * cases.length);
+    cases.forEach((n, i) => {
+      expect(e.data[2 * i]).toBe(((a << n) | (b >> (64n - n))) & M64);
+      expect(e.data[2 * i + 1]).toBe(((a >> n) | (b << (64n - n))) & M64);
+    });
+  });
+
+  it('LOOP and JRCXZ count RCX; REPE CMPSB and REPNE SCASB stop on the flag', () => {
+    const code = [
+      0x31, 0xc0, 0xb9, ...le32(5), 0x48, 0xff, 0xc0, 0xe2, 0xfb, // xor eax, eax; mov ecx, 5; L: inc rax; loop L
+      0xe3, 0x02, 0xb0, 0x63, // jrcxz +2 (RCX = 0: taken, skipping mov al, 0x63)
+      ...movImm64(6, BigInt(DATA)), ...movImm64(7, BigInt(DATA + 0x10)), ...movImm64(1, 8n),
+      0xf3, 0xa6, // repe cmpsb: stops after the first difference (index 3)
+      0x49, 0x89, 0xc8, // mov r8, rcx
+      ...movImm64(7, BigInt(DATA)), ...movImm64(1, 8n), 0xb0, 0x44, // al = 'D'
+      0xf2, 0xae, // repne scasb: finds 'D' at index 3
+      HLT,
+    ];
+    const e = everywhere(code, (m) => {
+      m.mmu.writePhysBytes(DATA, new TextEncoder().encode('ABCDEFGH'));
+      m.mmu.writePhysBytes(DATA + 0x10, new TextEncoder().encode('ABCxEFGH'));
+    });
+    expect(e.regs[0] & 0xffn).toBe(0x44n);
+    expect(e.regs[0] >> 8n).toBe(0n); // 5 from the loop, then AL = 'D' (mov al keeps bits 8-63: 0)
+    expect(e.regs[8]).toBe(4n); // 4 compares done
+    expect(e.regs[6]).toBe(BigInt(DATA + 4));
+    expect(e.regs[7]).toBe(BigInt(DATA + 4)); // past the 'D'
+    expect(e.regs[1]).toBe(4n);
+  });
+
+  it('does OUT to COM1 reach the serial port, the same in every mode and engine?', () => {
+    const code = [0xba, ...le32(0x3f8), 0xb0, 0x36, 0xee, 0xb0, 0x34, 0xee, HLT]; // mov edx, 0x3f8; mov al, '6'; out dx, al; mov al, '4'; out dx, al
+    for (const mode of MODE_NAMES) for (const engine of ENGINES) {
+      const out: number[] = [];
+      const m = longMachine({ mode, engine, serialOut: (b) => out.push(b) });
+      m.mmu.writePhysBytes(CODE64, new Uint8Array(code));
+      expect(m.run({ maxInstructions: 100_000 }).reason).toBe('halted');
+      expect(String.fromCharCode(...out)).toBe('64');
+    }
+  });
+
+  it('far JMP through m16:32 to compatibility mode and back with a far JMP; far CALL m16:64 and RETFQ; ENTER', () => {
+    const PTR = DATA + 0x40;
+    const COMPAT = CODE64 + 0x100, FUNC = CODE64 + 0x140, BACK = CODE64 + 0x30;
+    const main = [
+      0xff, 0x2c, 0x25, ...le32(PTR), // jmp far [PTR] (m16:32): 0x08:COMPAT
+    ];
+    while (main.length < 0x30) main.push(HLT);
+    main.push(
+      0x48, 0xff, 0x1c, 0x25, ...le32(PTR + 8), // BACK: call far [PTR + 8] (m16:64): 0x18:FUNC
+      0xc8, 0x10, 0x00, 0x00, // enter 16, 0
+      0x48, 0x89, 0xe6, // mov rsi, rsp
+      HLT,
+    );
+    while (main.length < 0x100) main.push(HLT);
+    main.push(0xb8, ...le32(0x1234), 0xea, ...le32(BACK), SEL_CODE64, 0x00); // compatibility mode: mov eax, 0x1234; jmp far 0x18:BACK
+    while (main.length < 0x140) main.push(HLT);
+    main.push(0xbb, ...le32(0x5678), 0x48, 0xcb); // FUNC: mov ebx, 0x5678; retfq
+    const e = everywhere(main, (m) => {
+      m.mmu.writePhys(PTR, 4, COMPAT); m.mmu.writePhys(PTR + 4, 2, 0x08);
+      m.mmu.writePhys(PTR + 8, 4, FUNC); m.mmu.writePhys(PTR + 12, 4, 0); m.mmu.writePhys(PTR + 16, 2, SEL_CODE64);
+      m.cpu.reg32[5] = 0x4444;
+    });
+    expect(e.regs[0]).toBe(0x1234n);
+    expect(e.regs[3]).toBe(0x5678n);
+    expect(e.regs[5]).toBe(BigInt(STACK64 - 8)); // ENTER: RBP = the frame
+    expect(e.regs[6]).toBe(BigInt(STACK64 - 8 - 16));
+    expect(e.rip).toBe(BigInt(BACK + 8 + 4 + 3 + 1));
+  });
+
+  it('MOV from and to segment registers, SMSW, SGDT, and LTR of a 16-byte TSS descriptor', () => {
+    const code = [
+      0x8c, 0xd8, // mov eax, ds
+      0x8e, 0xe0, // mov fs, eax
+      0x0f, 0x01, 0xe1, // smsw ecx
+      0x0f, 0x01, 0x04, 0x25, ...le32(DATA), // sgdt [DATA]
+      0xb8, ...le32(0x38), 0x0f, 0x00, 0xd8, // mov eax, 0x38; ltr ax
+      0x0f, 0x00, 0xca, // str edx
+      HLT,
+    ];
+    const e = everywhere(code, (m) => {
+      // a 64-bit TSS descriptor at GDT + 0x38: base 0x1_0000_6000 (bits 63:32 in the third dword), limit 0x67, type 9
+      m.mmu.writePhys(0x800 + 0x38, 4, (0x6000 << 16) | 0x67);
+      m.mmu.writePhys(0x800 + 0x3c, 4, 0x00008900);
+      m.mmu.writePhys(0x800 + 0x40, 4, 1);
+      m.mmu.writePhys(0x800 + 0x44, 4, 0);
+      m.cpu.gdtLimit = 0x47;
+      m.cpu.segBase[4] = 0x1234; m.cpu.fsBaseHi = 5;
+    }, 2);
+    expect(e.regs[0]).toBe(0x38n);
+    expect(e.regs[1] & 0x80000001n).toBe(0x80000001n); // PG and PE
+    expect(e.regs[2]).toBe(0x38n);
+    expect(e.data[0] & 0xffffn).toBe(0x47n);
+    expect((e.data[0] >> 16n) | ((e.data[1] & 0xffffn) << 48n)).toBe(0x800n);
+    const m = longMachine({ mode: 'shadow', engine: 'interp' });
+    m.mmu.writePhysBytes(CODE64, new Uint8Array(code));
+    m.mmu.writePhys(0x800 + 0x38, 4, (0x6000 << 16) | 0x67); m.mmu.writePhys(0x800 + 0x3c, 4, 0x00008900); m.mmu.writePhys(0x800 + 0x40, 4, 1);
+    m.cpu.gdtLimit = 0x47; m.cpu.fsBaseHi = 5;
+    m.run({ maxInstructions: 100_000 });
+    expect([m.cpu.segBase[7]! >>> 0, m.cpu.trBaseHi, (m.mmu.readPhys(0x800 + 0x3d, 1) & 0xf)]).toEqual([0x6000, 1, 11]); // busy now
+    expect([m.cpu.segSel[4], m.cpu.segBase[4], m.cpu.fsBaseHi]).toEqual([0x10, 0, 0]);
+  });
+});
+
 describe('compatibility mode (IA-32e mode, CS.L = 0)', () => {
   const ENTRY = enterLongMode().slice(0, -7); // up to CR0.PG and LIDT, without the far jump
   it('is an exception there delivered through the 64-bit IDT into 64-bit mode, with the 64-bit frame?', () => {

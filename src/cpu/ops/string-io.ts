@@ -11,14 +11,14 @@ import { stringOp } from '../string.js';
 import { checkIoPermission } from '../system.js';
 import { lockCheck, type OpcodeEntry } from './common.js';
 
-function ioRead(c: Cpu, port: number, size: number): number {
+export function ioRead(c: Cpu, port: number, size: number): number {
   checkIoPermission(c, port, size);
   c.syncClockForIo();
   c.pollIntr = true;
   return size === 1 ? c.io.in8(port) : size === 2 ? c.io.in16(port) : c.io.in32(port);
 }
 
-function ioWrite(c: Cpu, port: number, size: number, v: number): void {
+export function ioWrite(c: Cpu, port: number, size: number, v: number): void {
   checkIoPermission(c, port, size);
   c.syncClockForIo();
   c.pollIntr = true;
