@@ -333,6 +333,24 @@ describe('the stack and branches', () => {
   });
 });
 
+describe('code above 4 GiB', () => {
+  it('does code run from a page at linear 4 GiB (RIP with a high half), with RIP-relative LEA and CALL there?', () => {
+    const high = [0x48, 0x8d, 0x1d, 0, 0, 0, 0, 0xe8, 0, 0, 0, 0, 0x58, HLT]; // lea rbx, [rip]; call $+5; pop rax; hlt
+    const e = everywhere([...movImm64(0, HIGH + 0x20n), 0xff, 0xe0], (m) => { m.mmu.writePhysBytes(HIGH_PHYS + 0x20, new Uint8Array(high)); });
+    expect(e.regs[3]).toBe(HIGH + 0x27n);
+    expect(e.regs[0]).toBe(HIGH + 0x2cn);
+    expect(e.rip).toBe(HIGH + 0x2en);
+  });
+
+  it('is running off the end of that page into a not-present one a #PF on the fetch, with CR2 and the frame RIP at 4 GiB + 4 KiB?', () => {
+    const e = everywhere([...movImm64(0, HIGH + 0xffen), 0xff, 0xe0], (m) => { m.mmu.writePhysBytes(HIGH_PHYS + 0xffe, new Uint8Array([0x90, 0x90])); });
+    expect(e.vector).toBe(14);
+    expect(e.cr2).toBe(HIGH + 0x1000n);
+    expect(e.stack[1]).toBe(HIGH + 0x1000n);
+    expect(e.stack[0]! & 1n).toBe(0n); // not present
+  });
+});
+
 describe('exceptions in 64-bit mode', () => {
   it('is a #PF above 4 GiB delivered through the 64-bit gate with the 64-bit frame, the error code and a 64-bit CR2?', () => {
     const code = [
