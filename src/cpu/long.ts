@@ -1315,6 +1315,7 @@ function farReturn(c: Cpu, imm: number): void {
   if (!(ar & AR_S) || !(ar & AR_CODE) || rpl < c.cpl) c.gp(cs & 0xfffc);
   if (ar & (1 << 10) ? dplOf(ar) > rpl : dplOf(ar) !== rpl) c.gp(cs & 0xfffc);
   if (!(ar & AR_P)) c.fault(V_NP, cs & 0xfffc);
+  if (ar & AR_L && ar & AR_DB) c.gp(cs & 0xfffc); // L and D together are reserved in IA-32e mode
   const code = { base: DESC.base, limit: DESC.limit, ar };
   const toLong = (ar & AR_L) !== 0;
   if (toLong && !canonical(ripHi)) c.gp(0);
@@ -1468,6 +1469,7 @@ function iretq(c: Cpu): void {
   if (!(ar & AR_S) || !(ar & AR_CODE)) c.gp(cs & 0xfffc);
   if (ar & (1 << 10) ? dplOf(ar) > rpl : dplOf(ar) !== rpl) c.gp(cs & 0xfffc);
   if (!(ar & AR_P)) c.fault(V_NP, cs & 0xfffc);
+  if (ar & AR_L && ar & AR_DB) c.gp(cs & 0xfffc); // L and D together are reserved in IA-32e mode
   const code = { base: DESC.base, limit: DESC.limit, ar };
   const toLong = (ar & AR_L) !== 0;
   if (toLong && !canonical(ripHi)) c.gp(0);

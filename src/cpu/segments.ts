@@ -4,7 +4,8 @@
  * and the MOV/POP/LDS pseudo-code of vol. 2. Descriptor-table accesses are
  * implicit supervisor accesses.
  */
-import { AR_ACCESSED, AR_CODE, AR_DC, AR_DPL_SHIFT, AR_G, AR_P, AR_RW, AR_S, CS, LDTR, SS, V_GP, V_NP, V_SS, V_TS } from './constants.js';
+import { AR_ACCESSED, AR_CODE, AR_DB, AR_DC, AR_DPL_SHIFT, AR_G, AR_P, AR_RW, AR_S, CS, LDTR, SS, V_GP, V_NP, V_SS, V_TS } from './constants.js';
+import { EFER_LMA } from '../mmu/index.js';
 import type { Cpu } from './cpu.js';
 
 /** Scratch result of readDescriptor (no allocation per load). */
@@ -107,6 +108,8 @@ export function checkDirectCode(c: Cpu, sel: number): void {
     c.gp(sel & 0xfffc);
   }
   if (!(ar & AR_P)) c.fault(V_NP, sel & 0xfffc);
+  // IA-32e mode: L and D together are reserved (SDM vol. 2A, JMP and CALL, "64-Bit Mode Exceptions")
+  if (ar & (1 << 21) && ar & AR_DB && c.efer & EFER_LMA) c.gp(sel & 0xfffc);
 }
 
 /** Loads CS from DESC with RPL = cpl (after the checks) and sets the CPL. */

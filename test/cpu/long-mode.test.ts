@@ -726,6 +726,19 @@ describe('compatibility mode (IA-32e mode, CS.L = 0)', () => {
     expect(e.regs[4]).toBe(BigInt(STACK64 - 40));
   });
 
+  it('is a far JMP to a code segment with both L and D set #GP(selector)?', () => {
+    const e = everywhere([HLT], (m) => {
+      m.mmu.writePhys(0x800 + 0x18 + 4, 4, 0x00ef9a00); // the 64-bit code descriptor with D set too
+      m.mmu.writePhysBytes(CODE, new Uint8Array(enterLongMode()));
+      // the gates need a valid 64-bit code segment: 0x30, made DPL 0
+      m.mmu.writePhys(0x800 + 0x34, 4, 0x00af9a00);
+      for (let v = 0; v < 32; v++) m.mmu.writePhys(IDT64 + 16 * v + 2, 2, 0x30);
+    });
+    expect(e.vector).toBe(13);
+    expect(e.stack[0]).toBe(0x18n);
+    expect(e.stack[2]).toBe(8n); // from compatibility mode
+  });
+
   it('does clearing CR0.PG there leave IA-32e mode (EFER.LMA clear, RDMSR shows it)?', () => {
     const code = [...ENTRY, 0x0f, 0x20, 0xc0, 0x25, ...le32(0x7fffffff), 0x0f, 0x22, 0xc0, 0xb9, ...le32(0xc0000080), 0x0f, 0x32, HLT];
     for (const mode of MODE_NAMES) {
