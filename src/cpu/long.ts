@@ -1208,8 +1208,8 @@ function writeCr64(c: Cpu, cr: number, lo: number, hi: number): void {
       c.cr2Hi = hi;
       return;
     case 3: {
-      // bits above the physical-address width are reserved (52 bits here, bit 63 with PCIDE only: not implemented)
-      if (hi & 0xfff00000) c.gp(0);
+      // bits from MAXPHYADDR up are reserved (SDM vol. 3A, 4.5; bit 63 is PCIDE's, not implemented)
+      if (hi & ~((1 << (c.mmu.maxPhysAddr - 32)) - 1)) c.gp(0);
       c.endFetchRun();
       if (c.mmu.writeCr3(lo, hi) !== 0) { c.mmu.clearFault(); c.gp(0); }
       c.cr3 = lo;

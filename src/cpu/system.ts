@@ -289,14 +289,18 @@ export function cpuid(c: Cpu): void {
       if (c.reg32[1] === 0) b = f.leaf7Ebx;
       break;
     case 0x80000000:
-      a = 0x80000001 | 0;
+      a = (f.lm ? 0x80000008 : 0x80000001) | 0;
       break;
     case 0x80000001:
       d = f.ext1Edx; // NX: EFER.NXE works; LM: long mode with lm (with it, SYSCALL in 64-bit mode: bit 11)
       if (f.lm) d |= 1 << 11;
       break;
+    case 0x80000008:
+      // with lm: the physical and linear address widths (MAXPHYADDR, 48)
+      if (f.lm) a = c.mmu.maxPhysAddr | (48 << 8);
+      break;
     default:
-      // Basic leaves 3 to 6 below the highest: nothing to report; extended leaves above 0x80000001 likewise.
+      // Basic leaves 3 to 6 below the highest: nothing to report; other extended leaves likewise.
   }
   c.reg32[0] = a;
   c.reg32[3] = b;

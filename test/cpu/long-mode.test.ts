@@ -751,6 +751,26 @@ describe('compatibility mode (IA-32e mode, CS.L = 0)', () => {
   });
 });
 
+describe('control registers in 64-bit mode', () => {
+  it('do MOV to and from CR3, CR4, CR0 take 64-bit registers, with CR3 bits from MAXPHYADDR (36) up #GP(0), and clearing CR0.PG in 64-bit mode #GP(0)?', () => {
+    const e = everywhere([
+      0x0f, 0x20, 0xd8, 0x48, 0x89, 0xc3, // mov rax, cr3; mov rbx, rax
+      0x0f, 0x22, 0xd8, // mov cr3, rax (the same tables)
+      0x0f, 0x20, 0xe1, // mov rcx, cr4
+      0x48, 0x0f, 0xba, 0xe8, 0x24, // bts rax, 36
+      0x0f, 0x22, 0xd8, // mov cr3, rax: #GP(0)
+      HLT,
+    ]);
+    expect(e.vector).toBe(13);
+    expect(e.stack[1]).toBe(BigInt(CODE64 + 17));
+    expect(e.regs[3]).toBe(BigInt(0x10000));
+    expect(e.regs[1]).toBe(0x20n);
+    const pg = everywhere([0x0f, 0x20, 0xc0, 0x25, ...le32(0x7fffffff), 0x0f, 0x22, 0xc0, HLT]); // mov rax, cr0; and eax, ~PG; mov cr0, rax
+    expect(pg.vector).toBe(13);
+    expect(pg.stack[1]).toBe(BigInt(CODE64 + 8));
+  });
+});
+
 describe('the lm feature', () => {
   it('without lm: is EFER.LME #GP(0) and CPUID 80000001h:EDX.LM clear; with it, set?', () => {
     for (const [cpu, lm] of [['', false], ['+lm', true]] as const) {
@@ -767,6 +787,11 @@ describe('the lm feature', () => {
       m2.mmu.writePhysBytes(0x100000, new Uint8Array([0xb8, ...le32(0x80000001), 0x0f, 0xa2, HLT]));
       m2.run({ maxInstructions: 1000 });
       expect((m2.cpu.reg32[2]! >>> 29) & 1).toBe(lm ? 1 : 0);
+      // the highest extended leaf, and leaf 80000008h's address widths (MAXPHYADDR 36, 48-bit linear) with lm
+      const m4 = longMachine({ mode: 'shadow', engine: 'interp', cpu });
+      m4.mmu.writePhysBytes(0x100000, new Uint8Array([0xb8, ...le32(0x80000000), 0x0f, 0xa2, 0x89, 0xc6, 0xb8, ...le32(0x80000008), 0x0f, 0xa2, HLT])); // cpuid; mov esi, eax; cpuid
+      m4.run({ maxInstructions: 1000 });
+      expect([m4.cpu.reg32[6]! >>> 0, m4.cpu.reg32[0]]).toEqual(lm ? [0x80000008, 0x3024] : [0x80000001, 0]);
       // FS.base is an MSR of lm only
       const m3 = longMachine({ mode: 'shadow', engine: 'interp', cpu });
       m3.mmu.writePhysBytes(0x100000, new Uint8Array([0xb9, ...le32(0xc0000100), 0x0f, 0x32, 0xb0, 0x00, HLT]));
