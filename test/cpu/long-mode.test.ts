@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { Machine } from '../../src/machine/machine.js';
 import { MODE_NAMES, type ModeName } from '../../src/mmu/modes/mode.js';
 import { ENGINES, type Engine } from '../../src/cpu/cpu.js';
-import { CODE64, DATA, enterLongMode, HIGH, HIGH_PHYS, IDT64, le64, longMachine, phys64, regs64, rip, SEL_CODE64, SEL_DATA, STACK64, STUBS64 } from './long-machine.js';
+import { CODE64, DATA, enterLongMode, HIGH, HIGH_PHYS, IDT64, IDTR64, le64, longMachine, phys64, regs64, rip, SEL_CODE64, SEL_DATA, STACK64, STUBS64 } from './long-machine.js';
 import { CODE, le32 } from './flat-machine.js';
 import { instructionLength64 } from '../../src/cpu/decode-length.js';
 import { OPCODES } from '../../src/cpu/execute.js';
@@ -406,6 +406,31 @@ describe('code above 4 GiB', () => {
     expect(e.cr2).toBe(HIGH + 0x1000n);
     expect(e.stack[1]).toBe(HIGH + 0x1000n);
     expect(e.stack[0]! & 1n).toBe(0n); // not present
+  });
+});
+
+describe('external interrupts in 64-bit mode', () => {
+  it('do timer interrupts (8259 IRQ 0 at vector 0x20) wake HLT and return with IRETQ, identically in every engine?', () => {
+    const out = (port: number, v: number): number[] => [0xb0, v, 0xe6, port]; // mov al, v; out port, al
+    const code = [
+      ...out(0x20, 0x11), ...out(0x21, 0x20), ...out(0x21, 0x04), ...out(0x21, 0x01), ...out(0x21, 0xfe), // the master 8259: vectors 0x20.., only IRQ 0
+      ...out(0x43, 0x34), ...out(0x40, 100), ...out(0x40, 0), // PIT channel 0, rate generator, count 100
+      0x45, 0x31, 0xe4, // xor r12d, r12d
+      0xfb, // sti
+      0xf4, 0x49, 0x83, 0xfc, 0x03, 0x72, 0xf8, // L: hlt; cmp r12, 3; jb L
+      0xfa, HLT, // cli; hlt
+    ];
+    const handler = [0x49, 0xff, 0xc4, 0xb0, 0x20, 0xe6, 0x20, 0x48, 0xcf]; // inc r12; mov al, 0x20; out 0x20, al (EOI); iretq
+    const e = everywhere(code, (m) => {
+      const at = STUBS64 + 16 * 32;
+      m.mmu.writePhysBytes(at, new Uint8Array(handler));
+      m.mmu.writePhys(IDT64 + 16 * 0x20, 4, (SEL_CODE64 << 16) | (at & 0xffff));
+      m.mmu.writePhys(IDT64 + 16 * 0x20 + 4, 4, (at & 0xffff0000) | 0x8e00);
+      m.mmu.writePhys(IDTR64, 2, 0x21 * 16 - 1);
+    });
+    expect(e.regs[12]).toBe(3n);
+    expect(e.rip).toBe(BigInt(CODE64 + code.length));
+    expect(e.regs[4]).toBe(BigInt(STACK64));
   });
 });
 
