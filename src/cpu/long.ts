@@ -689,6 +689,7 @@ function one(c: Cpu, op: number): void {
       return;
     }
     case 0xa4: case 0xa5: case 0xa6: case 0xa7: case 0xaa: case 0xab: case 0xac: case 0xad: case 0xae: case 0xaf:
+    case 0x6c: case 0x6d: case 0x6e: case 0x6f:
       stringOp(c, op);
       return;
     case 0x8c: { // MOV r/m, Sreg (a register destination gets the selector zero-extended)
@@ -902,7 +903,8 @@ function one(c: Cpu, op: number): void {
 
 /** MOVS, STOS, LODS with 64-bit (or 32-bit, with 67) RSI/RDI/RCX; REP repeats while RCX is nonzero. */
 function stringOp(c: Cpu, op: number): void {
-  const size = vsize(op);
+  // INSW/INSD and OUTSW/OUTSD have no 64-bit form: REX.W gives 32 bits
+  const size = op < 0x70 && (op & 1) !== 0 && osz === 8 ? 4 : vsize(op);
   const step = c.getFlags() & F_DF ? -size : size;
   const addr = (r: number): void => {
     eaLo = regLo(c, r);
@@ -938,7 +940,18 @@ function stringOp(c: Cpu, op: number): void {
   // between iterations with the registers of the iterations done.
   if (rep !== 0 && countZero()) return;
   let compare = false;
-  if (op === 0xa6 || op === 0xa7) { // CMPS: [RSI] - ES:[RDI]
+  if (op === 0x6c || op === 0x6d) { // INS: ES:[RDI] = port DX (the port is read after the destination is checked)
+    addr(7);
+    if (c.mmu.translate(eaLo, eaHi, c.mmu.ctxAcc | ACC_WRITE) === T_FAULT) throw c.memFault();
+    const v = ioRead(c, c.reg16[4]!, size);
+    wr(c, eaLo, eaHi, size, v, 0);
+    advance(7);
+  } else if (op === 0x6e || op === 0x6f) { // OUTS: port DX = [RSI]
+    addr(6); withSeg();
+    const v = rd(c, eaLo, eaHi, size);
+    ioWrite(c, c.reg16[4]!, size, v);
+    advance(6);
+  } else if (op === 0xa6 || op === 0xa7) { // CMPS: [RSI] - ES:[RDI]
     compare = true;
     addr(6); withSeg();
     const a = rd(c, eaLo, eaHi, size), ah = V;
@@ -1095,6 +1108,16 @@ function two(c: Cpu, op: number): void {
       } else {
         writeE(c, osz, shiftDouble(c, left, a, b, count, osz * 8), 0);
       }
+      return;
+    }
+    case 0xb2: case 0xb4: case 0xb5: { // LSS, LFS, LGS: m16:16/32/64 (REX.W: a 64-bit offset)
+      modrm(c, 0);
+      if (!isMem) c.ud();
+      const off = rd(c, eaLo, eaHi, osz), offHi = osz === 8 ? V : 0;
+      const t = (eaLo >>> 0) + osz;
+      const sel = rd(c, t | 0, (eaHi + (t > 0xffffffff ? 1 : 0)) | 0, 2);
+      loadSreg(c, op === 0xb2 ? SS : op === 0xb4 ? FS : GS, sel);
+      setReg(c, mReg, osz, off, offHi);
       return;
     }
     case 0xb0: case 0xb1: { // CMPXCHG: the destination is written either way (SDM vol. 2A)

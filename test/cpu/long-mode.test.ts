@@ -678,6 +678,33 @@ describe('more of the integer core', () => {
     }
   });
 
+  it('REP OUTSB to COM1, INSB from the 8259 mask register, LFS with an m16:64 pointer', () => {
+    const code = [
+      ...movImm64(6, BigInt(DATA)), ...movImm64(1, 3n), 0xba, ...le32(0x3f8), // rsi, rcx = 3, edx = COM1
+      0xf3, 0x6e, // rep outsb
+      0xb0, 0xa5, 0xe6, 0x21, // mov al, 0xa5; out 0x21, al (the mask register)
+      ...movImm64(7, BigInt(DATA + 0x20)), 0xba, ...le32(0x21), 0x6c, // rdi; edx = 0x21; insb
+      ...movImm64(7, BigInt(DATA + 0x30)), 0x48, 0x0f, 0xb4, 0x07, // lfs rax, [rdi]
+      HLT,
+    ];
+    const setup = (m: Machine): void => {
+      m.mmu.writePhysBytes(DATA, new TextEncoder().encode('hey'));
+      m.mmu.writePhys(DATA + 0x30, 4, 0x55667788); m.mmu.writePhys(DATA + 0x34, 4, 0x11223344); m.mmu.writePhys(DATA + 0x38, 2, SEL_DATA);
+    };
+    const e = everywhere(code, setup, 5);
+    expect(e.data[4]! & 0xffn).toBe(0xa5n);
+    expect(e.regs[0]).toBe(0x1122334455667788n);
+    expect(e.regs[6]).toBe(BigInt(DATA + 3));
+    expect(e.regs[7]).toBe(BigInt(DATA + 0x30));
+    const out: number[] = [];
+    const m = longMachine({ mode: 'slat', engine: 'wasm', serialOut: (b) => out.push(b) });
+    m.mmu.writePhysBytes(CODE64, new Uint8Array(code));
+    setup(m);
+    m.run({ maxInstructions: 100_000 });
+    expect(String.fromCharCode(...out)).toBe('hey');
+    expect(m.cpu.segSel[4]).toBe(SEL_DATA);
+  });
+
   it('far JMP through m16:32 to compatibility mode and back with a far JMP; far CALL m16:64 and RETFQ; ENTER', () => {
     const PTR = DATA + 0x40;
     const COMPAT = CODE64 + 0x100, FUNC = CODE64 + 0x140, BACK = CODE64 + 0x30;
