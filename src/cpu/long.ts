@@ -21,7 +21,7 @@
  * compatibility mode) are delivered by `deliverLong` through 16-byte IDT
  * gates (SDM vol. 3A, 6.14), and IRETQ returns from them.
  */
-import { ACC_FETCH, ACC_SIZE_SHIFT, ACC_WRITE, T_FAULT, T_MMIO } from '../mmu/index.js';
+import { ACC_FETCH, ACC_RMW_R, ACC_SIZE_SHIFT, ACC_WRITE, T_FAULT, T_MMIO } from '../mmu/index.js';
 import {
   AR_CODE, AR_DB, AR_P, AR_S, CS, DS, ES, F_DF, F_IF, F_IOPL, F_NT, F_RF, F_TF, F_VM, FS, GS, SS, TR, V_DE, V_NP, V_SS, V_TS,
 } from './constants.js';
@@ -128,6 +128,26 @@ function rd(c: Cpu, lo: number, hi: number, size: number): number {
       const l2 = (lo + 4) | 0;
       V = m.read32(l2, (lo >>> 0) > 0xfffffffb ? (hi + 1) | 0 : hi);
     }
+  }
+  if (m.faultVector !== 0) throw c.memFault();
+  return v;
+}
+
+/**
+ * The read of a read-modify-write: translated for a write (SDM vol. 3A,
+ * 4.7: the fault of a not-present page has W/R = 1), as the 32-bit CPU's
+ * rdw8/16/32 do.
+ */
+function rdw(c: Cpu, lo: number, hi: number, size: number): number {
+  const m = c.mmu;
+  const acc = m.ctxAcc | ACC_WRITE | ACC_RMW_R;
+  let v: number;
+  if (size === 8) {
+    v = m.readAcc(lo, hi, 4, acc);
+    if (m.faultVector !== 0) throw c.memFault();
+    V = m.readAcc((lo + 4) | 0, (lo >>> 0) > 0xfffffffb ? (hi + 1) | 0 : hi, 4, acc);
+  } else {
+    v = m.readAcc(lo, hi, size as 1 | 2 | 4, acc);
   }
   if (m.faultVector !== 0) throw c.memFault();
   return v;
@@ -279,6 +299,11 @@ function readE(c: Cpu, size: number): number {
   return isMem ? rd(c, eaLo, eaHi, size) : getReg(c, mRm, size);
 }
 
+/** readE for a read-modify-write (rdw). */
+function readEW(c: Cpu, size: number): number {
+  return isMem ? rdw(c, eaLo, eaHi, size) : getReg(c, mRm, size);
+}
+
 function writeE(c: Cpu, size: number, lo: number, hi: number): void {
   if (isMem) wr(c, eaLo, eaHi, size, lo, hi);
   else setReg(c, mRm, size, lo, hi);
@@ -367,12 +392,12 @@ function group3(c: Cpu, size: number): void {
       return;
     }
     case 2: { // NOT
-      const a = readE(c, size), ah = V;
+      const a = readEW(c, size), ah = V;
       writeE(c, size, ~a, ~ah);
       return;
     }
     case 3: { // NEG
-      const a = readE(c, size), ah = V;
+      const a = readEW(c, size), ah = V;
       if (size === 8) { neg64(A, a, ah); c.setArith(A.flags, A.mask); writeE(c, 8, A.lo, A.hi); }
       else writeE(c, size, neg(c, a, size * 8), 0);
       return;
@@ -509,7 +534,7 @@ function one(c: Cpu, op: number): void {
     }
     modrm(c, 0);
     if (kind < 2) {
-      const a = readE(c, size), ah = V;
+      const a = aop === 7 ? readE(c, size) : readEW(c, size), ah = V;
       const b = getReg(c, mReg, size), bh = V;
       const r = aluOp(c, aop, size, a, ah, b, bh);
       if (aop !== 7) writeE(c, size, r, V);
@@ -591,9 +616,9 @@ function one(c: Cpu, op: number): void {
       const size = op === 0x80 ? 1 : osz;
       const immLen = op === 0x81 ? (size === 2 ? 2 : 4) : 1;
       modrm(c, immLen);
-      const a = readE(c, size), ah = V;
-      const b = op === 0x81 ? fetchImm(c, size) : op === 0x80 ? fetch8(c) : fetchSimm8(c, size), bh = V;
       const aop = mReg & 7;
+      const a = aop === 7 ? readE(c, size) : readEW(c, size), ah = V;
+      const b = op === 0x81 ? fetchImm(c, size) : op === 0x80 ? fetch8(c) : fetchSimm8(c, size), bh = V;
       const r = aluOp(c, aop, size, a, ah, b, bh);
       if (aop !== 7) writeE(c, size, r, V);
       return;
@@ -609,7 +634,7 @@ function one(c: Cpu, op: number): void {
     case 0x86: case 0x87: {
       const size = vsize(op);
       modrm(c, 0);
-      const a = readE(c, size), ah = V;
+      const a = readEW(c, size), ah = V;
       const b = getReg(c, mReg, size), bh = V;
       writeE(c, size, b, bh);
       setReg(c, mReg, size, a, ah);
@@ -766,7 +791,7 @@ function one(c: Cpu, op: number): void {
       const size = vsize(op);
       modrm(c, op < 0xc2 ? 1 : 0);
       if ((mReg & 7) === 6) c.ud();
-      const a = readE(c, size), ah = V;
+      const a = readEW(c, size), ah = V;
       const count = op < 0xc2 ? fetch8(c) : op < 0xd2 ? 1 : c.reg8[4]!;
       const r = shiftOp(c, mReg & 7, size, a, ah, count);
       writeE(c, size, r, V);
@@ -856,7 +881,7 @@ function one(c: Cpu, op: number): void {
       modrm(c, 0);
       const r = mReg & 7;
       if (r < 2) { // INC, DEC
-        const a = readE(c, size), ah = V;
+        const a = readEW(c, size), ah = V;
         if (size === 8) {
           if (r === 0) inc64(A, a, ah); else dec64(A, a, ah);
           c.setArith(A.flags, A.mask);
@@ -1097,7 +1122,7 @@ function two(c: Cpu, op: number): void {
     }
     case 0xa4: case 0xa5: case 0xac: case 0xad: { // SHLD, SHRD
       modrm(c, op & 1 ? 0 : 1);
-      const a = readE(c, osz), ah = V;
+      const a = readEW(c, osz), ah = V;
       const b = getReg(c, mReg, osz), bh = V;
       const count = op & 1 ? c.reg8[4]! : fetch8(c);
       const left = op < 0xa8;
@@ -1123,7 +1148,7 @@ function two(c: Cpu, op: number): void {
     case 0xb0: case 0xb1: { // CMPXCHG: the destination is written either way (SDM vol. 2A)
       const size = op & 1 ? osz : 1;
       modrm(c, 0);
-      const d = readE(c, size), dh = V;
+      const d = readEW(c, size), dh = V;
       const acc = getReg(c, 0, size), acch = V;
       aluOp(c, 7, size, acc, acch, d, dh);
       if (c.getZF()) {
@@ -1138,7 +1163,7 @@ function two(c: Cpu, op: number): void {
     case 0xc0: case 0xc1: { // XADD
       const size = op & 1 ? osz : 1;
       modrm(c, 0);
-      const a = readE(c, size), ah = V;
+      const a = readEW(c, size), ah = V;
       const b = getReg(c, mReg, size), bh = V;
       const r = aluOp(c, 0, size, a, ah, b, bh), rh = V;
       writeE(c, size, r, rh);
@@ -1148,7 +1173,7 @@ function two(c: Cpu, op: number): void {
     case 0xc7: { // CMPXCHG8B (CMPXCHG16B, with REX.W, is not advertised: #UD)
       modrm(c, 0);
       if ((mReg & 7) !== 1 || !isMem || osz === 8) c.ud();
-      const lo = rd(c, eaLo, eaHi, 8), hi = V;
+      const lo = rdw(c, eaLo, eaHi, 8), hi = V;
       if (lo === c.reg32[0] && hi === c.reg32[2]) {
         wr(c, eaLo, eaHi, 8, c.reg32[3]!, c.reg32[1]!);
         c.setArith(0x40, 0x40);
@@ -1261,7 +1286,7 @@ function bitOp(c: Cpu, kind: number, size: number, fromReg: boolean, offLo: numb
     eaLo = t | 0;
     eaHi = a64 ? (eaHi + dHi + (t > 0xffffffff ? 1 : 0)) | 0 : 0;
   }
-  const v = readE(c, size), vh = size === 8 ? V : 0;
+  const v = kind === 0 ? readE(c, size) : readEW(c, size), vh = size === 8 ? V : 0;
   bt64(A, kind, v, vh, offLo & (size * 8 - 1));
   if (kind !== 0) writeE(c, size, A.lo, A.hi);
   c.setArith(A.flags, A.mask);

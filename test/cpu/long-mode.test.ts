@@ -454,6 +454,13 @@ describe('exceptions in 64-bit mode', () => {
     expect(e.regs[4]).toBe(BigInt(STACK64 - 16 - 48));
   });
 
+  it('does a read-modify-write of a not-present page fault as a write (error code W/R = 1), and a plain read as a read?', () => {
+    for (const [insn, code] of [[[0x48, 0x01, 0x03], 2n], [[0x48, 0xff, 0x03], 2n], [[0x48, 0x87, 0x03], 2n], [[0x48, 0x0f, 0xc1, 0x03], 2n], [[0x48, 0x3b, 0x03], 0n]] as const) {
+      const e = everywhere([...movImm64(3, HIGH + 0x1010n), ...insn, HLT]); // add/inc/xchg/xadd [rbx], rax; cmp rax, [rbx]
+      expect([e.vector, e.stack[0]]).toEqual([14, code]);
+    }
+  });
+
   it('is a non-canonical address #GP(0), and #SS(0) through RSP or RBP?', () => {
     const gp = everywhere([...movImm64(3, 0x0000800000000000n), 0x48, 0x8b, 0x03, HLT]);
     expect(gp.vector).toBe(13);
