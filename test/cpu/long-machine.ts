@@ -56,10 +56,12 @@ export interface LongMachineOptions {
   cpu?: string;
   /** what the guest writes to COM1 */
   serialOut?: (byte: number) => void;
+  /** the MMU observes every access (the cost model) */
+  measure?: boolean;
 }
 
 export function longMachine(o: LongMachineOptions): Machine {
-  const m = flatMachine({ mode: o.mode, engine: o.engine, cpu: o.cpu ?? '+lm', ...(o.serialOut ? { serialOut: o.serialOut } : {}) });
+  const m = flatMachine({ mode: o.mode, engine: o.engine, cpu: o.cpu ?? '+lm', measure: o.measure ?? false, ...(o.serialOut ? { serialOut: o.serialOut } : {}) });
   const mmu = m.mmu;
   // GDT: 0x18 64-bit code (P, S, code, readable, L=1, D=0, G), 0x20 data, and for CPL 3 (SYSRET's
   // layout, STAR[63:48] = 0x20): 0x28 data, 0x30 64-bit code, both DPL 3

@@ -35,8 +35,8 @@ interface End {
   reason: string;
 }
 
-function run(mode: ModeName, engine: Engine, code: number[], setup?: (m: Machine) => void, words = 0, cpu?: string): End {
-  const m = longMachine({ mode, engine, ...(cpu !== undefined ? { cpu } : {}) });
+function run(mode: ModeName, engine: Engine, code: number[], setup?: (m: Machine) => void, words = 0, measure = false): End {
+  const m = longMachine({ mode, engine, measure });
   m.mmu.writePhysBytes(CODE64, new Uint8Array(code));
   setup?.(m);
   const r = m.run({ maxInstructions: 200_000 });
@@ -58,10 +58,11 @@ function run(mode: ModeName, engine: Engine, code: number[], setup?: (m: Machine
   };
 }
 
-/** The program under every translation mode and engine: all must agree; returns one of them. Checks the length decoder on the way (lengthsAgree). */
+/** The program under every translation mode and engine (and once with the cost model on): all must agree; returns one of them. Checks the length decoder on the way (lengthsAgree). */
 function everywhere(code: number[], setup?: (m: Machine) => void, words = 0): End {
   const ends: End[] = [];
   for (const mode of MODE_NAMES) for (const engine of ENGINES) ends.push(run(mode, engine, code, setup, words));
+  ends.push(run('shadow', 'jit', code, setup, words, true)); // and with the MMU observing every access (runObserved, then runLong)
   for (const e of ends) expect(e).toEqual(ends[0]);
   expect(ends[0]!.reason).toBe('halted');
   expect(lengthsAgree(code, setup)).toEqual([]);
