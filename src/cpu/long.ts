@@ -499,7 +499,7 @@ export function execute64(c: Cpu): void {
       switch (op) {
         case 0x66: o16 = true; break;
         case 0x67: a64 = false; break;
-        case 0x26: case 0x2e: case 0x36: case 0x3e: seg = -1; break; // no-ops in 64-bit mode (SDM vol. 3A, 3.4.4)
+        case 0x26: case 0x2e: case 0x36: case 0x3e: break; // ignored in 64-bit mode: an FS or GS override before them stays (SDM vol. 3A, 3.4.4)
         case 0x64: seg = FS; break;
         case 0x65: seg = GS; break;
         case 0xf0: break;

@@ -565,7 +565,7 @@ describe('system: SYSCALL/SYSRET, CPL 3, IST, FS and GS', () => {
   it('do FS.base and GS.base (the MSRs, one above 4 GiB) reach memory, and does SWAPGS exchange GS.base with KERNEL_GS_BASE?', () => {
     const code = [
       ...wrmsr(0xc0000100, DATA + 0x100, 0), ...wrmsr(0xc0000101, 0, 1), ...wrmsr(0xc0000102, DATA, 0),
-      0x64, 0x48, 0x8b, 0x0c, 0x25, ...le32(8), // mov rcx, fs:[8]
+      0x64, 0x3e, 0x48, 0x8b, 0x0c, 0x25, ...le32(8), // mov rcx, fs:[8] (a DS override after FS's is ignored)
       0x49, 0x89, 0xc8, // mov r8, rcx
       0x65, 0x48, 0x8b, 0x04, 0x25, ...le32(0x10), // mov rax, gs:[0x10]
       0x49, 0x89, 0xc1, // mov r9, rax
