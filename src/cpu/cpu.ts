@@ -221,6 +221,8 @@ export class Cpu implements FpuHost {
   sysenterEsp = 0;
   sysenterEip = 0;
   pat = 0x00070406;
+  patHi = 0x00070406;
+  tscOffset = 0;
   // ---- x86-64 system state: high halves and the MSRs of the lm feature ----
   cr2Hi = 0;
   cr3Hi = 0;
@@ -239,8 +241,6 @@ export class Cpu implements FpuHost {
   cstarLo = 0;
   cstarHi = 0;
   sfmask = 0;
-  patHi = 0x00070406;
-  tscOffset = 0;
 
   // ---- execution control ----
   halted = false;
@@ -1437,10 +1437,11 @@ export class Cpu implements FpuHost {
       this.pollIntr = true;
       if (!(this.flags & F_IF) || !this.pic.hasInterrupt()) return 0;
     }
+    // 64-bit mode: its own loop, under every engine (long.ts).
+    if (this.long64) return this.runLong();
     // The MMU observes accesses (cost model or recorder, switched at any
     // time): a loop of its own reports every instruction's fetch, so this
     // one stays as fast as it was.
-    if (this.long64) return this.runLong();
     this.observing = this.mmu.measure;
     if (this.observing) return this.runObserved();
     if (this.blocks !== null) return this.runBlocks(this.blocks);
