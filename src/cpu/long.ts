@@ -21,7 +21,7 @@
  * compatibility mode) are delivered by `deliverLong` through 16-byte IDT
  * gates (SDM vol. 3A, 6.14), and IRETQ returns from them.
  */
-import { ACC_FETCH, ACC_RMW_R, ACC_SIZE_SHIFT, ACC_WRITE, T_FAULT, T_MMIO } from '../mmu/index.js';
+import { ACC_FETCH, ACC_RMW_R, ACC_RMW_W, ACC_SIZE_SHIFT, ACC_WRITE, T_FAULT, T_MMIO } from '../mmu/index.js';
 import {
   AR_CODE, AR_DB, AR_P, AR_S, CS, DS, ES, F_DF, F_IF, F_IOPL, F_NT, F_RF, F_TF, F_VM, FS, GS, SS, TR, V_DE, V_NP, V_SS, V_TS,
 } from './constants.js';
@@ -134,18 +134,31 @@ function rd(c: Cpu, lo: number, hi: number, size: number): number {
 }
 
 /**
+ * The instruction being executed read its destination with rdw: its write
+ * (wr) is that read-modify-write's write (ACC_RMW_W). Cleared by that
+ * write, by execute64 and by deliverLong.
+ */
+let rmwRead = false;
+
+/**
  * The read of a read-modify-write: translated for a write (SDM vol. 3A,
  * 4.7: the fault of a not-present page has W/R = 1), as the 32-bit CPU's
- * rdw8/16/32 do.
+ * rdw8/16/32 do, and marked ACC_RMW_R so that the MMU counts the
+ * instruction once (docs/cpu.md, "Faults"). Of 8 bytes, the high dword is
+ * checked as a write again only where it reaches a page the low dword's
+ * check did not cover (low dword at page offset 0xff9 to 0xffc), as
+ * CMPXCHG8B does in the 32-bit CPU.
  */
 function rdw(c: Cpu, lo: number, hi: number, size: number): number {
   const m = c.mmu;
   const acc = m.ctxAcc | ACC_WRITE | ACC_RMW_R;
+  rmwRead = true;
   let v: number;
   if (size === 8) {
     v = m.readAcc(lo, hi, 4, acc);
     if (m.faultVector !== 0) throw c.memFault();
-    V = m.readAcc((lo + 4) | 0, (lo >>> 0) > 0xfffffffb ? (hi + 1) | 0 : hi, 4, acc);
+    const o = lo & 0xfff;
+    V = m.readAcc((lo + 4) | 0, (lo >>> 0) > 0xfffffffb ? (hi + 1) | 0 : hi, 4, o >= 0xff9 && o <= 0xffc ? acc : m.ctxAcc);
   } else {
     v = m.readAcc(lo, hi, size as 1 | 2 | 4, acc);
   }
@@ -155,6 +168,20 @@ function rdw(c: Cpu, lo: number, hi: number, size: number): number {
 
 function wr(c: Cpu, lo: number, hi: number, size: number, v: number, vh: number): void {
   const m = c.mmu;
+  if (rmwRead) {
+    // a read-modify-write's write (its one write): rdw checked every page it touches as a write already
+    rmwRead = false;
+    const acc = m.ctxAcc | ACC_RMW_W;
+    if (size === 8) {
+      m.writeAcc(lo, hi, 4, v, acc);
+      if (m.faultVector !== 0) throw c.memFault();
+      m.writeAcc((lo + 4) | 0, (lo >>> 0) > 0xfffffffb ? (hi + 1) | 0 : hi, 4, vh, acc);
+    } else {
+      m.writeAcc(lo, hi, size as 1 | 2 | 4, v, acc);
+    }
+    if (m.faultVector !== 0) throw c.memFault();
+    return;
+  }
   switch (size) {
     case 1: m.write8(lo, hi, v); break;
     case 2: m.write16(lo, hi, v); break;
@@ -485,6 +512,7 @@ function imul2(c: Cpu, size: number, a: number, ah: number, b: number, bh: numbe
 
 /** Executes one instruction at RIP in 64-bit mode. */
 export function execute64(c: Cpu): void {
+  rmwRead = false;
   rex = 0;
   o16 = false;
   a64 = true;
@@ -1435,6 +1463,7 @@ function group6(c: Cpu): void {
  * for a gate with an IST index (ISTn), SS then null with RPL = the new CPL.
  */
 export function deliverLong(c: Cpu, vector: number, software: boolean, hasError: boolean, errorCode: number): void {
+  rmwRead = false; // an RMW that faulted before its write: the frame's stores are plain writes
   const ext = software ? 0 : 1;
   c.halted = false;
   if (vector * 16 + 15 > (c.idtLimit >>> 0)) c.gp(vector * 8 + 2 + ext);

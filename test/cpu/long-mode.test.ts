@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { Machine } from '../../src/machine/machine.js';
 import { MODE_NAMES, type ModeName } from '../../src/mmu/modes/mode.js';
 import { ENGINES, type Engine } from '../../src/cpu/cpu.js';
-import { CODE64, DATA, enterLongMode, HIGH, HIGH_PHYS, IDT64, IDTR64, le64, longMachine, phys64, regs64, rip, SEL_CODE64, SEL_DATA, STACK64, STUBS64 } from './long-machine.js';
+import { CODE64, DATA, enterLongMode, HIGH, HIGH_PHYS, IDT64, IDTR64, le64, longMachine, phys64, PML4, regs64, rip, SEL_CODE64, SEL_DATA, STACK64, STUBS64 } from './long-machine.js';
 import { CODE, le32 } from './flat-machine.js';
 import { instructionLength64 } from '../../src/cpu/decode-length.js';
 import { OPCODES } from '../../src/cpu/execute.js';
@@ -460,6 +460,34 @@ describe('exceptions in 64-bit mode', () => {
       const e = everywhere([...movImm64(3, HIGH + 0x1010n), ...insn, HLT]); // add/inc/xchg/xadd [rbx], rax; cmp rax, [rbx]
       expect([e.vector, e.stack[0]]).toEqual([14, code]);
     }
+  });
+
+  it('under shadow, does a read-modify-write of a page-table entry take the exits a MOV to it takes (one per instruction), in every engine?', () => {
+    // the unused entry 100 of the page directory (shadowed from the start, never out of sync), through the identity map
+    const pde = BigInt(PML4 + 0x2000 + 8 * 100);
+    const exits = (insn: number[]): Record<string, number> => {
+      const got: Record<string, number>[] = [];
+      for (const engine of ENGINES) {
+        const m = longMachine({ mode: 'shadow', engine });
+        m.mmu.writePhysBytes(CODE64, new Uint8Array([...movImm64(3, pde), ...insn, HLT]));
+        expect(m.run({ maxInstructions: 200_000 }).reason).toBe('halted');
+        const c = m.mmu.countersByName();
+        got.push({ pt_write: c['exit.pt_write']!, emulated: c['shadow.emulated_write']!, exits: c['exit.total']! });
+      }
+      for (const g of got) expect(g).toEqual(got[0]);
+      return got[0]!;
+    };
+    const mov = exits([0x89, 0x03]); // mov [rbx], eax
+    expect(mov.pt_write).toBeGreaterThan(0);
+    // one exit per instruction: add, inc, xchg, xadd, lock or of a dword as the MOV; of a qword too, whose
+    // two dword writes are two emulated writes (the MMU's accesses are at most 4 bytes)
+    for (const [insn, extra] of [[[0x01, 0x03], 0], [[0xff, 0x03], 0], [[0x87, 0x03], 0], [[0x0f, 0xc1, 0x03], 0], [[0xf0, 0x09, 0x03], 0],
+      [[0x48, 0x01, 0x03], 1], [[0x48, 0xff, 0x03], 1], [[0x48, 0x87, 0x03], 1], [[0x48, 0x0f, 0xc1, 0x03], 1], [[0xf0, 0x48, 0x09, 0x03], 1],
+      [[0x0f, 0xc7, 0x0b], 1]] as [number[], number][]) {
+      expect(exits(insn), insn.map((x) => x.toString(16)).join(' ')).toEqual({ ...mov, emulated: mov.emulated + extra });
+    }
+    // a plain qword store is two 4-byte writes, each an exit (left as is: see docs/cpu.md, x86-64)
+    expect(exits([0x48, 0x89, 0x03]).pt_write).toBe(mov.pt_write + 1);
   });
 
   it('is a non-canonical address #GP(0), and #SS(0) through RSP or RBP?', () => {
