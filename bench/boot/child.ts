@@ -10,7 +10,6 @@
  */
 import { guestFiles } from '../../src/guests/paths.js';
 import { bootVmmu } from './vmmu.js';
-import { DEFAULT_ENGINE } from '../../src/cpu/cpu.js';
 import { bootV86 } from './v86.js';
 import type { EngineName, EngineResult } from './engines.js';
 
@@ -20,7 +19,10 @@ async function runOne(name: EngineName, timeoutMs: number): Promise<EngineResult
     case 'naive':
     case 'shadow':
     case 'slat':
-      return bootVmmu(name, files, timeoutMs, DEFAULT_ENGINE);
+      // vmmu boot's default: the Machine picks wasm for the benchmark's 256 MiB
+      return bootVmmu(name, files, timeoutMs, 'wasm');
+    case 'shadow-jit':
+      return bootVmmu('shadow', files, timeoutMs, 'jit', name);
     case 'shadow-block':
       return bootVmmu('shadow', files, timeoutMs, 'block', name);
     case 'shadow-interp':

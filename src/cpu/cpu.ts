@@ -98,7 +98,7 @@ const HISTORY = 64;
  */
 export type Engine = 'interp' | 'block' | 'jit' | 'wasm';
 export const ENGINES: readonly Engine[] = ['interp', 'block', 'jit', 'wasm'];
-/** The engine a Cpu (and vmmu boot) uses when none is given. */
+/** The engine a Cpu uses when none is given. A Machine (and so vmmu boot) picks wasm where it can (machine.ts). */
 export const DEFAULT_ENGINE: Engine = 'jit';
 
 export interface CpuOptions {
