@@ -311,6 +311,13 @@ export class Cpu implements FpuHost {
   onShutdown: ((reason: string) => void) | null = null;
   /** IA32_APIC_BASE, set by a machine with a local APIC (the apic feature); without one the MSR raises #GP(0) */
   apicBaseMsr: ApicBaseMsr | null = null;
+  /** CR8's register of its own (bits 7:4 of `tpr` are CR8[3:0]), used while no local APIC is attached */
+  private readonly ownTpr = { tpr: 0 };
+  /**
+   * Where CR8 lives (64-bit mode, SDM vol. 3A, 11.8.6): the local APIC's TPR, whose bits 7:4
+   * are CR8[3:0], when the machine attaches one (the apic feature); else a register of the CPU's own.
+   */
+  taskPriority: { tpr: number } = this.ownTpr;
 
   constructor(o: CpuOptions) {
     this.engine = o.engine ?? DEFAULT_ENGINE;
@@ -361,6 +368,7 @@ export class Cpu implements FpuHost {
     this.regX.fill(0);
     this.ripHi = 0;
     this.cr2Hi = this.cr3Hi = this.gdtBaseHi = this.idtBaseHi = this.trBaseHi = this.fsBaseHi = this.gsBaseHi = 0;
+    this.ownTpr.tpr = 0;
     this.kernelGsLo = this.kernelGsHi = this.starLo = this.starHi = this.lstarLo = this.lstarHi = this.cstarLo = this.cstarHi = this.sfmask = 0;
     this.reg32[2] = 0x00000633; // EDX: family 6, model 3, stepping 3 (a P6 signature)
     this.flags = F_1;

@@ -11,7 +11,7 @@
  * implements it in every mode).
  */
 import { CR4_OSXMMEXCPT, CR4_PAE, CR4_PGE, CR4_PSE } from './constants.js';
-import { CR4_SMAP, CR4_SMEP, EFER_LMA, EFER_LME, EFER_NXE } from '../mmu/index.js';
+import { CR4_LA57, CR4_PCIDE, CR4_SMAP, CR4_SMEP, EFER_LMA, EFER_LME, EFER_NXE } from '../mmu/index.js';
 
 /** EFER.SCE: SYSCALL and SYSRET (SDM vol. 3A, 2.2.1) */
 export const EFER_SCE = 1;
@@ -21,7 +21,7 @@ export interface CpuFeature {
   readonly what: string;
   /** the CPUID leaf and register that advertise it, and the bit */
   readonly leaf: 1 | 7 | 0x80000001;
-  readonly reg: 'ebx' | 'edx';
+  readonly reg: 'ebx' | 'ecx' | 'edx';
   readonly bit: number;
   /** advertised unless turned off */
   readonly byDefault: boolean;
@@ -41,9 +41,13 @@ export const CPU_FEATURES: readonly CpuFeature[] = [
   { name: 'pge', what: 'global pages (CR4.PGE)', leaf: 1, reg: 'edx', bit: 13, byDefault: true, cr4: CR4_PGE },
   { name: 'sse', what: 'SSE: XMM registers, MXCSR, the single-precision and 64-bit integer SIMD additions (CR4.OSXMMEXCPT)', leaf: 1, reg: 'edx', bit: 25, byDefault: false, cr4: CR4_OSXMMEXCPT },
   { name: 'sse2', what: 'SSE2: double precision and 128-bit integers on XMM registers, LFENCE, MFENCE, CLFLUSH (CPUID CLFSH with it)', leaf: 1, reg: 'edx', bit: 26, byDefault: false, needs: 'sse' },
+  { name: 'pcid', what: 'process-context identifiers (CR4.PCIDE, the PCID in CR3 bits 11:0, bit 63 of MOV to CR3); IA-32e mode only', leaf: 1, reg: 'ecx', bit: 17, byDefault: false, cr4: CR4_PCIDE, needs: 'lm' },
   { name: 'smep', what: 'supervisor-mode execution prevention (CR4.SMEP)', leaf: 7, reg: 'ebx', bit: 7, byDefault: false, cr4: CR4_SMEP },
+  { name: 'invpcid', what: 'INVPCID (in 64-bit mode: #UD elsewhere, see docs/cpu.md)', leaf: 7, reg: 'ebx', bit: 10, byDefault: false, needs: 'lm' },
   { name: 'smap', what: 'supervisor-mode access prevention (CR4.SMAP, STAC, CLAC)', leaf: 7, reg: 'ebx', bit: 20, byDefault: false, cr4: CR4_SMAP },
+  { name: 'la57', what: '5-level paging (CR4.LA57) and 57-bit linear addresses', leaf: 7, reg: 'ecx', bit: 16, byDefault: false, cr4: CR4_LA57, needs: 'lm' },
   { name: 'nx', what: 'execute-disable pages (EFER.NXE)', leaf: 0x80000001, reg: 'edx', bit: 20, byDefault: true, efer: EFER_NXE },
+  { name: 'pdpe1gb', what: '1 GiB pages in IA-32e paging (PS in a PDPTE; reserved without it)', leaf: 0x80000001, reg: 'edx', bit: 26, byDefault: false, needs: 'lm' },
   { name: 'lm', what: 'long mode (EFER.LME, EFER.SCE): IA-32e paging and 64-bit code (the integer core; see docs/cpu.md)', leaf: 0x80000001, reg: 'edx', bit: 29, byDefault: false, efer: EFER_LME | EFER_LMA | EFER_SCE, needs: 'pae' },
 ];
 
@@ -58,10 +62,12 @@ const LEAF1_EBX_CLFLUSH_64 = 8 << 8;
 export class CpuFeatures {
   /** names of the features on */
   readonly on: ReadonlySet<string>;
-  /** CPUID.1:EDX, CPUID.1:EBX (the CLFLUSH line size with sse2, else 0), CPUID.(7,0):EBX, CPUID.80000001h:EDX */
+  /** CPUID.1:EDX, CPUID.1:EBX (the CLFLUSH line size with sse2, else 0), CPUID.1:ECX, CPUID.(7,0):EBX and ECX, CPUID.80000001h:EDX */
   readonly leaf1Edx: number;
   readonly leaf1Ebx: number;
+  readonly leaf1Ecx: number;
   readonly leaf7Ebx: number;
+  readonly leaf7Ecx: number;
   readonly ext1Edx: number;
   /** the highest basic leaf: 7 when a leaf-7 feature is on, else 2 (the P6 default, so the default guest sees what it always saw) */
   readonly maxLeaf: number;
@@ -74,6 +80,10 @@ export class CpuFeatures {
   readonly sse2: boolean;
   /** `lm` is on: EFER.LME, IA-32e mode, 64-bit code (long.ts) */
   readonly lm: boolean;
+  /** `invpcid` is on (long.ts), `la57` is on (57-bit linear addresses: CPUID 80000008h, canonical checks), `pdpe1gb` is on (the Mmu's gbPages) */
+  readonly invpcid: boolean;
+  readonly la57: boolean;
+  readonly pdpe1gb: boolean;
 
   /**
    * @param spec a comma-separated list of `+name` (turn on) and `-name`
@@ -96,13 +106,17 @@ export class CpuFeatures {
       if (f.needs !== undefined && on.has(f.name) && !on.has(f.needs)) throw new CpuFeatureError(`'${f.name}' needs '${f.needs}' (+${f.needs},+${f.name})`);
     }
     this.on = on;
-    let l1 = LEAF1_EDX_FIXED, l7 = 0, e1 = 0, cr4 = 0, efer = 0;
+    let l1 = LEAF1_EDX_FIXED, l1c = 0, l7 = 0, l7c = 0, e1 = 0, cr4 = 0, efer = 0;
     for (const f of CPU_FEATURES) {
       const has = on.has(f.name);
       if (has) {
-        if (f.leaf === 1) l1 |= 1 << f.bit;
-        else if (f.leaf === 7) l7 |= 1 << f.bit;
-        else e1 |= 1 << f.bit;
+        if (f.leaf === 1) {
+          if (f.reg === 'ecx') l1c |= 1 << f.bit;
+          else l1 |= 1 << f.bit;
+        } else if (f.leaf === 7) {
+          if (f.reg === 'ecx') l7c |= 1 << f.bit;
+          else l7 |= 1 << f.bit;
+        } else e1 |= 1 << f.bit;
       } else {
         cr4 |= f.cr4 ?? 0;
         efer |= f.efer ?? 0;
@@ -111,12 +125,17 @@ export class CpuFeatures {
     this.sse = on.has('sse');
     this.sse2 = on.has('sse2');
     this.lm = on.has('lm');
+    this.invpcid = on.has('invpcid');
+    this.la57 = on.has('la57');
+    this.pdpe1gb = on.has('pdpe1gb');
     if (this.sse2) l1 |= LEAF1_EDX_CLFSH;
     this.leaf1Edx = l1 | 0;
     this.leaf1Ebx = this.sse2 ? LEAF1_EBX_CLFLUSH_64 : 0;
+    this.leaf1Ecx = l1c | 0;
     this.leaf7Ebx = l7 | 0;
+    this.leaf7Ecx = l7c | 0;
     this.ext1Edx = e1 | 0;
-    this.maxLeaf = l7 !== 0 ? 7 : 2;
+    this.maxLeaf = l7 !== 0 || l7c !== 0 ? 7 : 2;
     this.cr4Refused = cr4;
     this.eferRefused = efer;
   }

@@ -37,6 +37,7 @@ import { ioRead, ioWrite } from './ops/string-io.js';
 import { rdtsc } from './system.js';
 import { checkDirectCode, loadCs, loadSegment } from './segments.js';
 import { DESC, dplOf, readDescriptor } from './segments.js';
+import { CR4_LA57, CR4_PCIDE } from '../mmu/index.js';
 
 /** The high half of the last 64-bit value a function here returned. */
 let V = 0;
@@ -73,7 +74,14 @@ function invalidOpcodes(): Uint8Array {
   return (INVALID = t);
 }
 
-const canonical = (hi: number): boolean => (hi << 16) >> 16 === hi;
+/**
+ * The shift that keeps the sign-extended linear-address bits of a high half: 16 for 48-bit
+ * addresses (bits 63:47 equal), 7 with 5-level paging (CR4.LA57: bits 63:56 equal; SDM vol. 3A,
+ * 3.3.7.1, 4.5). LA57 cannot change while IA-32e mode is active, so it is read once per
+ * instruction (execute64) and per delivery (deliverLong), the two ways into this module.
+ */
+let vaShift = 16;
+const canonical = (hi: number): boolean => (hi << vaShift) >> vaShift === hi;
 
 // =====================================================================
 // Registers
@@ -512,6 +520,7 @@ function imul2(c: Cpu, size: number, a: number, ah: number, b: number, bh: numbe
 
 /** Executes one instruction at RIP in 64-bit mode. */
 export function execute64(c: Cpu): void {
+  vaShift = c.cr4 & CR4_LA57 ? 7 : 16;
   rmwRead = false;
   rex = 0;
   o16 = false;
@@ -1221,7 +1230,7 @@ function two(c: Cpu, op: number): void {
       c.setArith(A.flags, A.mask);
       return;
     }
-    case 0x20: case 0x22: { // MOV from/to CR0, CR2, CR3, CR4 (64-bit operands; the mod field is ignored)
+    case 0x20: case 0x22: { // MOV from/to CR0, CR2, CR3, CR4, CR8 (64-bit operands; the mod field is ignored)
       const m = fetch8(c);
       const cr = ((m >>> 3) & 7) | ((rex & 4) << 1);
       const r = (m & 7) | ((rex & 1) << 3);
@@ -1233,6 +1242,7 @@ function two(c: Cpu, op: number): void {
           case 2: lo = c.cr2; hi = c.cr2Hi; break;
           case 3: lo = c.cr3; hi = c.cr3Hi; break;
           case 4: lo = c.cr4; break;
+          case 8: lo = (c.taskPriority.tpr >>> 4) & 0xf; break; // TPR[7:4] (SDM vol. 3A, 11.8.6)
           default: return c.ud();
         }
         setReg(c, r, 8, lo, hi);
@@ -1242,6 +1252,7 @@ function two(c: Cpu, op: number): void {
       }
       return;
     }
+    case 0x38: invpcid(c); return; // the 0F 38 map: INVPCID only
     case 0x30: wrmsr(c); return;
     case 0x32: rdmsr(c); c.regHi[0] = 0; c.regHi[2] = 0; return;
     case 0xa2: cpuid(c); c.regHi[0] = 0; c.regHi[1] = 0; c.regHi[2] = 0; c.regHi[3] = 0; return;
@@ -1284,17 +1295,52 @@ function writeCr64(c: Cpu, cr: number, lo: number, hi: number): void {
       c.cr2Hi = hi;
       return;
     case 3: {
-      // bits from MAXPHYADDR up are reserved (SDM vol. 3A, 4.5; bit 63 is PCIDE's, not implemented)
-      if (hi & ~((1 << (c.mmu.maxPhysAddr - 32)) - 1)) c.gp(0);
+      // Bits from MAXPHYADDR up are reserved (SDM vol. 3A, 4.5), bit 63 included unless
+      // CR4.PCIDE = 1: then it asks not to invalidate the new PCID's entries, and CR3 does not
+      // keep it (SDM vol. 3A, 4.10.4.1; vol. 2B "MOV to/from Control Registers"). The MMU
+      // takes the PCID (CR3[11:0]) and the no-flush bit from (lo, hi).
+      const noFlush = c.cr4 & CR4_PCIDE ? hi & 0x80000000 : 0;
+      if ((hi & ~noFlush) & ~((1 << (c.mmu.maxPhysAddr - 32)) - 1)) c.gp(0);
       c.endFetchRun();
       if (c.mmu.writeCr3(lo, hi) !== 0) { c.mmu.clearFault(); c.gp(0); }
       c.cr3 = lo;
-      c.cr3Hi = hi;
+      c.cr3Hi = hi & 0x7fffffff;
       c.flushFetch();
       return;
     }
+    case 8:
+      // CR8[3:0] is TPR[7:4]; a write clears TPR[3:0]; bits 63:4 are reserved (SDM vol. 3A, 11.8.6;
+      // vol. 2B "MOV to/from Control Registers"). A lower priority may let an interrupt in at once.
+      if (hi !== 0 || lo & ~0xf) c.gp(0);
+      c.taskPriority.tpr = lo << 4;
+      c.pollIntr = true;
+      return;
     default: c.ud();
   }
+}
+
+/**
+ * INVPCID (66 0F 38 82 /r, SDM vol. 2A "INVPCID"): the register operand, 64 bits whatever REX.W
+ * says, is the type; the memory operand a 16-byte descriptor, PCID in bits 11:0 (bits 63:12
+ * reserved) and a linear address in bytes 8-15. #UD without the feature, without the 66 prefix,
+ * with F2 or F3, or with a register as the descriptor; #GP(0) at CPL > 0, for a type above
+ * 3, for a reserved bit of the descriptor; then the MMU's rules (#GP(0): a nonzero PCID for type 0
+ * or 1 while CR4.PCIDE = 0, a non-canonical address for type 0). The rest of the 0F 38 map is #UD.
+ */
+function invpcid(c: Cpu): void {
+  if (fetch8(c) !== 0x82 || !c.features.invpcid || !o16 || rep !== 0) c.ud();
+  modrm(c, 0);
+  if (!isMem) c.ud();
+  if (c.cpl !== 0) c.gp(0);
+  const desc = rd(c, eaLo, eaHi, 8), descHi = V;
+  const s = (eaLo >>> 0) + 8;
+  const addr = rd(c, s | 0, (eaHi + (s > 0xffffffff ? 1 : 0)) | 0, 8), addrHi = V;
+  const typeLo = regLo(c, mReg), typeHi = c.regHi[mReg]!;
+  if (typeHi !== 0 || (typeLo >>> 0) > 3) c.gp(0);
+  if (desc & ~0xfff || descHi !== 0) c.gp(0);
+  c.endFetchRun();
+  if (c.mmu.invpcid(typeLo, desc & 0xfff, addr, addrHi) !== 0) { c.mmu.clearFault(); c.gp(0); }
+  c.flushFetch();
 }
 
 /** BT/BTS/BTR/BTC (kind 0..3); `fromReg`: the offset is a register's, selecting a word relative to the address (SDM vol. 2A, BT). */
@@ -1463,6 +1509,7 @@ function group6(c: Cpu): void {
  * for a gate with an IST index (ISTn), SS then null with RPL = the new CPL.
  */
 export function deliverLong(c: Cpu, vector: number, software: boolean, hasError: boolean, errorCode: number): void {
+  vaShift = c.cr4 & CR4_LA57 ? 7 : 16;
   rmwRead = false; // an RMW that faulted before its write: the frame's stores are plain writes
   const ext = software ? 0 : 1;
   c.halted = false;

@@ -10,7 +10,7 @@ import {
 } from './constants.js';
 import type { Cpu } from './cpu.js';
 import { DESC, dplOf, readDescriptor } from './segments.js';
-import { CR4_SMAP, CR4_SMEP, EFER_LMA, EFER_LME, EFER_NXE } from '../mmu/index.js';
+import { CR4_LA57, CR4_PCIDE, CR4_SMAP, CR4_SMEP, EFER_LMA, EFER_LME, EFER_NXE } from '../mmu/index.js';
 import { EFER_SCE } from './features.js';
 
 /** The MSRs of the lm feature (SDM vol. 4, table 2-2): SYSCALL's targets and flag mask, FS.base, GS.base and SWAPGS's */
@@ -26,7 +26,7 @@ const MSR_KERNEL_GS_BASE = 0xc0000102;
  * CR4 bits this CPU implements (others are reserved: #GP on MOV to CR4);
  * those of features turned off (Cpu.features.cr4Refused) are reserved too.
  */
-const CR4_SUPPORTED = CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_SMEP | CR4_SMAP;
+const CR4_SUPPORTED = CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_LA57 | CR4_PCIDE | CR4_SMEP | CR4_SMAP;
 /** CR0 bits that can be set (ET reads as 1) */
 const CR0_SUPPORTED = 0xe005003f | 0;
 
@@ -76,6 +76,8 @@ export function writeCr(c: Cpu, n: number, v: number): void {
       const lme = (c.efer & EFER_LME) !== 0;
       if (lme && (v & CR0_PG) && !(c.cr0 & CR0_PG) && !(c.cr4 & CR4_PAE)) c.gp(0);
       if (!(v & CR0_PG) && c.long64) c.gp(0);
+      // SDM vol. 3A, 4.10.1: paging cannot be turned off while PCIDs are on (CR4.PCIDE = 1): #GP(0).
+      if (!(v & CR0_PG) && c.cr4 & CR4_PCIDE) c.gp(0);
       c.applyCr0(v | CR0_ET);
       const lma = lme && (c.cr0 & CR0_PG) ? EFER_LMA : 0;
       if ((c.efer & EFER_LMA) !== lma) {
@@ -105,6 +107,12 @@ export function writeCr(c: Cpu, n: number, v: number): void {
     case 4: {
       if (v & ~CR4_SUPPORTED || v & c.features.cr4Refused) c.gp(0);
       if (c.efer & EFER_LMA && !(v & CR4_PAE)) c.gp(0); // PAE stays on in IA-32e mode
+      // LA57 cannot change while IA-32e mode is active (SDM vol. 3A, 2.5 and 4.1.1): 5-level
+      // paging is chosen before EFER.LME and CR0.PG turn IA-32e mode on.
+      if (c.efer & EFER_LMA && (v ^ c.cr4) & CR4_LA57) c.gp(0);
+      // PCIDE can be set only in IA-32e mode and only while CR3[11:0] = 0 (SDM vol. 3A, 4.10.1,
+      // 2.5; vol. 2B "MOV to/from Control Registers"): the current PCID becomes CR3[11:0].
+      if (v & CR4_PCIDE && !(c.cr4 & CR4_PCIDE) && (!(c.efer & EFER_LMA) || c.cr3 & 0xfff)) c.gp(0);
       c.endFetchRun();
       if (c.mmu.writeCr4(v) !== 0) {
         c.mmu.clearFault();
@@ -220,8 +228,9 @@ export function wrmsr(c: Cpu): void {
     case 0x8b: return;
     case MSR_STAR: case MSR_LSTAR: case MSR_CSTAR: case MSR_FMASK: case MSR_FS_BASE: case MSR_GS_BASE: case MSR_KERNEL_GS_BASE:
       if (!c.features.lm) c.gp(0);
-      // the address MSRs take canonical addresses only (SDM vol. 4, table 2-2)
-      if (msr !== MSR_STAR && msr !== MSR_FMASK && (hi << 16) >> 16 !== hi) c.gp(0);
+      // the address MSRs take canonical addresses only (SDM vol. 4, table 2-2); a processor with
+      // 5-level paging checks 57 bits whatever CR4.LA57 says (SDM vol. 3A, 4.1.4 with the la57 feature)
+      if (msr !== MSR_STAR && msr !== MSR_FMASK && !canonicalMsr(c, hi)) c.gp(0);
       switch (msr) {
         case MSR_STAR: c.starLo = lo; c.starHi = hi; break;
         case MSR_LSTAR: c.lstarLo = lo; c.lstarHi = hi; break;
@@ -234,6 +243,12 @@ export function wrmsr(c: Cpu): void {
       return;
     default: c.gp(0);
   }
+}
+
+/** Whether the high half of an address written to an MSR is canonical: 48 bits, or 57 with the la57 feature. */
+function canonicalMsr(c: Cpu, hi: number): boolean {
+  const s = c.features.la57 ? 7 : 16;
+  return (hi << s) >> s === hi;
 }
 
 /** The time-stamp counter: virtual nanoseconds (a 1 GHz TSC) plus the offset WRMSR set. */
@@ -277,6 +292,7 @@ export function cpuid(c: Cpu): void {
     case 1:
       a = 0x683;
       b = f.leaf1Ebx;
+      cx = f.leaf1Ecx; // PCID with pcid (0 by default)
       d = f.leaf1Edx;
       // The APIC flag follows IA32_APIC_BASE.EN (SDM vol. 3A, "Local APIC Status and Location").
       if (c.apicBaseMsr !== null && !(c.apicBaseMsr.read() & (1 << 11))) d &= ~(1 << 9);
@@ -286,7 +302,7 @@ export function cpuid(c: Cpu): void {
       break;
     case 7:
       // Structured extended features, subleaf 0 (the only one: EAX = 0).
-      if (c.reg32[1] === 0) b = f.leaf7Ebx;
+      if (c.reg32[1] === 0) { b = f.leaf7Ebx; cx = f.leaf7Ecx; }
       break;
     case 0x80000000:
       a = (f.lm ? 0x80000008 : 0x80000001) | 0;
@@ -296,8 +312,8 @@ export function cpuid(c: Cpu): void {
       if (f.lm) d |= 1 << 11;
       break;
     case 0x80000008:
-      // with lm: the physical and linear address widths (MAXPHYADDR, 48)
-      if (f.lm) a = c.mmu.maxPhysAddr | (48 << 8);
+      // with lm: the physical and linear address widths (MAXPHYADDR, 48; 57 with la57)
+      if (f.lm) a = c.mmu.maxPhysAddr | ((f.la57 ? 57 : 48) << 8);
       break;
     default:
       // Basic leaves 3 to 6 below the highest: nothing to report; other extended leaves likewise.

@@ -143,10 +143,11 @@ export class Machine {
     // The wasm engine keeps host memory and the software TLB in its WebAssembly memory (src/cpu/wasm/state.ts);
     // by default, where they do not fit there, the jit runs instead.
     let wasm = o.engine === 'wasm' || o.engine === undefined ? new WasmState(o.engine === undefined) : undefined;
-    this.mmu = new Mmu({ ...o.mmu, mode: o.mode, guestMemory: this.memoryBytes, holes: [VGA_HOLE], rom: [BIOS_ROM], mmio: this.io.mmio, ...(wasm !== undefined ? { arena: wasm.provide } : {}) });
+    const features = o.cpu instanceof CpuFeatures ? o.cpu : new CpuFeatures(o.cpu ?? '');
+    // 1 GiB pages exist for the guest exactly when CPUID says so (pdpe1gb): without it PS in a PDPTE is reserved.
+    this.mmu = new Mmu({ ...o.mmu, mode: o.mode, guestMemory: this.memoryBytes, holes: [VGA_HOLE], rom: [BIOS_ROM], mmio: this.io.mmio, gbPages: features.pdpe1gb, ...(wasm !== undefined ? { arena: wasm.provide } : {}) });
     if (wasm !== undefined && wasm.memory === null) wasm = undefined;
     const engine: Engine = o.engine ?? (wasm !== undefined ? 'wasm' : 'jit');
-    const features = o.cpu instanceof CpuFeatures ? o.cpu : new CpuFeatures(o.cpu ?? '');
     const rom = new Uint8Array(BIOS_ROM.bytes).fill(0xff);
     this.pic = new Pic(this.io);
     let irqs: IrqSink = this.pic;
@@ -191,6 +192,7 @@ export class Machine {
     this.cpu.ferrSink = (active: boolean): void => irqs.setIrq(13, active);
     const lapic = this.lapic;
     if (lapic !== null) {
+      this.cpu.taskPriority = lapic; // CR8 is the TPR's priority class
       this.cpu.apicBaseMsr = {
         read: (): number => lapic.apicBase,
         write: (lo: number, hi: number): boolean => {
