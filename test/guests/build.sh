@@ -52,6 +52,16 @@ $NASM -o "$tmp/apic-entry.o" apic/entry.asm
 gcc $CFLAGS -c apic/kernel.c -o "$tmp/apic.o"
 $LD -T lib/kernel.ld -o apic/apic.elf "$tmp/apic-entry.o" "$tmp/apic.o"
 
+# paging64: 64-bit code (ELF64 objects linked for x86-64), made an ELF32 image for
+# Multiboot loaders by objcopy (its entry runs in 32-bit protected mode; every address is below 4 GiB)
+CFLAGS64="-m64 -I lib -mno-red-zone -mgeneral-regs-only -mno-sse -mno-mmx -mcmodel=small -ffreestanding -fno-pic -fno-pie \
+ -nostdlib -fno-stack-protector -fno-asynchronous-unwind-tables -fno-tree-loop-distribute-patterns -fno-builtin -O2 \
+ -Wall -Wextra -Werror"
+nasm -f elf64 -I lib/ -o "$tmp/paging64-entry.o" paging64/entry.asm
+gcc $CFLAGS64 -c paging64/kernel.c -o "$tmp/paging64.o"
+ld -m elf_x86_64 --build-id=none --no-warn-rwx-segments -T paging64/paging64.ld -o "$tmp/paging64.elf64" "$tmp/paging64-entry.o" "$tmp/paging64.o"
+objcopy -I elf64-x86-64 -O elf32-i386 "$tmp/paging64.elf64" paging64/paging64.elf
+
 # semantics: expected.inc comes from gen.c running cases.asm natively
 if [ "${1:-}" = "--regen" ]; then
     $NASM -I semantics/ -o "$tmp/cases.o" semantics/cases.asm
