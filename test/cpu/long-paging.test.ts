@@ -13,7 +13,7 @@ import type { Machine } from '../../src/machine/machine.js';
 import { MODE_NAMES, type ModeName } from '../../src/mmu/modes/mode.js';
 import { ENGINES, type Engine } from '../../src/cpu/cpu.js';
 import { CpuFeatureError, CpuFeatures } from '../../src/cpu/features.js';
-import { CODE64, HIGH, HIGH_PHYS, IDTR64, le64, longMachine, PML4, regs64, rip, SEL_CODE64, STACK64, STUBS64 } from './long-machine.js';
+import { CODE64, HIGH, HIGH_PHYS, IDT64, IDTR64, le64, longMachine, PML4, regs64, rip, SEL_CODE64, STACK64, STUBS64 } from './long-machine.js';
 import { CODE, le32 } from './flat-machine.js';
 
 const HLT = 0xf4;
@@ -317,5 +317,25 @@ describe('CR8', () => {
   it('with the APIC: is CR8 the TPR\'s priority class, a write clearing TPR[3:0]?', () => {
     const e = everywhere({ cpu: `${ALL},+apic`, code: [...MOV_RAX_CR8, 0x48, 0x89, 0xc3, 0xb8, ...le32(2), ...MOV_CR8_RAX, HLT], setup: (m) => { m.lapic!.tpr = 0x73; } });
     expect([e.regs[3], e.tpr, e.vector]).toEqual([7n, 0x20, -1]);
+  });
+
+  it('with the APIC: does CR8 hold back an interrupt of its class and below, and does lowering it let the interrupt in right after the MOV?', () => {
+    const code = [
+      0xb0, 0xff, 0xe6, 0x21, 0xe6, 0xa1, // mask the 8259s (their timer would come through LINT0)
+      0xb8, ...le32(5), ...MOV_CR8_RAX, // CR8 = 5: vector 0x50 (class 5) held back
+      0xfb, 0x90, 0x41, 0xbc, ...le32(1), 0x90, // sti; nop; mov r12d, 1; nop
+      0xb8, ...le32(4), ...MOV_CR8_RAX, // CR8 = 4: the interrupt comes after this instruction
+      0x41, 0xbc, ...le32(2), 0xfa, HLT, // mov r12d, 2; cli; hlt
+    ];
+    const handler = [0x4d, 0x89, 0xe5, 0x48, 0xcf]; // mov r13, r12; iretq
+    const e = everywhere({ cpu: `${ALL},+apic`, code, setup: (m) => {
+      const at = STUBS64 + 16 * 32;
+      m.mmu.writePhysBytes(at, new Uint8Array(handler));
+      m.mmu.writePhys(IDT64 + 16 * 0x50, 4, (SEL_CODE64 << 16) | (at & 0xffff));
+      m.mmu.writePhys(IDT64 + 16 * 0x50 + 4, 4, (at & 0xffff0000) | 0x8e00);
+      m.mmu.writePhys(IDTR64, 2, 0x51 * 16 - 1);
+      m.lapic!.irr[0x50 >> 5] |= 1 << (0x50 & 31); // a fixed interrupt at vector 0x50 pending
+    } });
+    expect([e.regs[13], e.regs[12], e.tpr, e.rip]).toEqual([1n, 2n, 0x40, BigInt(CODE64 + code.length)]);
   });
 });
