@@ -274,7 +274,7 @@ function str4(s: string, i: number): number {
  * CPUID (SDM vol. 2A): a family 6, model 8, stepping 3 processor with the
  * features of Cpu.features (by default leaf 1 EDX: FPU, PSE, TSC, MSR, PAE,
  * CX8, SEP, PGE, CMOV, PSE-36, MMX, FXSR; NX; the highest basic leaf 2, or
- * 7 when SMEP or SMAP is on).
+ * 7 when a leaf-7 feature is on: smep, smap, invpcid, la57).
  */
 export function cpuid(c: Cpu): void {
   const f = c.features;
