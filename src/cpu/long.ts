@@ -1323,9 +1323,10 @@ function writeCr64(c: Cpu, cr: number, lo: number, hi: number): void {
  * INVPCID (66 0F 38 82 /r, SDM vol. 2A "INVPCID"): the register operand, 64 bits whatever REX.W
  * says, is the type; the memory operand a 16-byte descriptor, PCID in bits 11:0 (bits 63:12
  * reserved) and a linear address in bytes 8-15. #UD without the feature, without the 66 prefix,
- * with F2 or F3, or with a register as the descriptor; #GP(0) at CPL > 0, for a type above
- * 3, for a reserved bit of the descriptor; then the MMU's rules (#GP(0): a nonzero PCID for type 0
- * or 1 while CR4.PCIDE = 0, a non-canonical address for type 0). The rest of the 0F 38 map is #UD.
+ * with F2 or F3, or with a register as the descriptor; #GP(0) at CPL > 0, for a type above 3, for
+ * a reserved bit of the descriptor, for a nonzero PCID with type 0 or 1 while CR4.PCIDE = 0, for
+ * a non-canonical address with type 0 (below); the MMU then invalidates (Mmu.invpcid, whose own
+ * checks are the same but for the address width). The rest of the 0F 38 map is #UD.
  */
 function invpcid(c: Cpu): void {
   if (fetch8(c) !== 0x82 || !c.features.invpcid || !o16 || rep !== 0) c.ud();
@@ -1338,6 +1339,17 @@ function invpcid(c: Cpu): void {
   const typeLo = regLo(c, mReg), typeHi = c.regHi[mReg]!;
   if (typeHi !== 0 || (typeLo >>> 0) > 3) c.gp(0);
   if (desc & ~0xfff || descHi !== 0) c.gp(0);
+  if (typeLo <= 1 && desc !== 0 && !(c.cr4 & CR4_PCIDE)) c.gp(0);
+  if (typeLo === 0) {
+    // The address check of an invalidation is static: canonical with the widest linear address
+    // the processor has (57 bits with la57), whatever CR4.LA57 says, as for the address MSRs (so
+    // Intel processors with 5-level paging behave, as Linux's KVM records and models it:
+    // is_noncanonical_invlpg_address). An address canonical with 57 bits but not under 4-level
+    // paging has no translation to invalidate.
+    const s = c.features.la57 ? 7 : 16;
+    if ((addrHi << s) >> s !== addrHi) c.gp(0);
+    if (!canonical(addrHi)) return;
+  }
   c.endFetchRun();
   if (c.mmu.invpcid(typeLo, desc & 0xfff, addr, addrHi) !== 0) { c.mmu.clearFault(); c.gp(0); }
   c.flushFetch();

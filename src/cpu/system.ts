@@ -229,7 +229,8 @@ export function wrmsr(c: Cpu): void {
     case MSR_STAR: case MSR_LSTAR: case MSR_CSTAR: case MSR_FMASK: case MSR_FS_BASE: case MSR_GS_BASE: case MSR_KERNEL_GS_BASE:
       if (!c.features.lm) c.gp(0);
       // the address MSRs take canonical addresses only (SDM vol. 4, table 2-2); a processor with
-      // 5-level paging checks 57 bits whatever CR4.LA57 says (SDM vol. 3A, 4.1.4 with the la57 feature)
+      // 5-level paging checks 57 bits whatever CR4.LA57 says (so Intel's processors behave, as
+      // Linux's KVM records and models it: is_noncanonical_msr_address)
       if (msr !== MSR_STAR && msr !== MSR_FMASK && !canonicalMsr(c, hi)) c.gp(0);
       switch (msr) {
         case MSR_STAR: c.starLo = lo; c.starHi = hi; break;

@@ -213,14 +213,18 @@ describe('INVPCID', () => {
     }
   });
 
-  it('is it #GP(0) for a type above 3 (the whole 64-bit register), a descriptor bit 63:12 set, PCID 0 < n with type 0 or 1 while PCIDE = 0, and type 0 with a non-canonical address?', () => {
-    for (const [type, pcid, addr] of [[4, 0n, 0n], [1 << 31, 0n, 0n], [2, 1n << 12n, 0n], [2, 1n << 63n, 0n], [1, 1n, 0n], [0, 1n, HIGH], [0, 0n, 0x0000800000000000n]] as const) {
+  it('is it #GP(0) for a type above 3 (the whole 64-bit register), a descriptor bit 63:12 set, PCID 0 < n with type 0 or 1 while PCIDE = 0, and type 0 with an address not canonical with the widest width (57 bits with la57)?', () => {
+    for (const [type, pcid, addr] of [[4, 0n, 0n], [1 << 31, 0n, 0n], [2, 1n << 12n, 0n], [2, 1n << 63n, 0n], [1, 1n, 0n], [0, 1n, HIGH], [0, 0n, 0x0100000000000000n]] as const) {
       const e = at(type, pcid, addr);
       expect([e.vector, e.frame[0], e.frame[1]], `type ${type} pcid ${pcid} address ${addr}`).toEqual([13, 0n, BigInt(INSN)]);
     }
     // a type with its high half set: RCX = 2 + 2^32
     const hi = everywhere({ code: [...movImm64(3, BigInt(DESC)), ...movImm64(1, (1n << 32n) | 2n), ...INVPCID_RCX_RBX, HLT], setup: descriptor(0n, 0n) });
     expect(hi.vector).toBe(13);
+    // the address check is 57 bits wide on a processor with 5-level paging, whatever CR4.LA57 says:
+    // 2^47 under 4-level paging is no #GP(0) with la57 (there is nothing to invalidate), #GP(0) without
+    expect(at(0, 0n, 0x0000800000000000n).vector).toBe(-1);
+    expect(at(0, 0n, 0x0000800000000000n, '+lm,+pcid,+invpcid').vector).toBe(13);
     // allowed: types 2 and 3 with any PCID field 0, type 0 and 1 with PCID 0, type 1 with a non-canonical address (ignored)
     for (const [type, pcid, addr] of [[2, 0n, 0n], [3, 0n, 0x0000800000000000n], [0, 0n, HIGH], [1, 0n, 0x0000800000000000n]] as const) {
       expect(at(type, pcid, addr).vector, `type ${type}`).toBe(-1);

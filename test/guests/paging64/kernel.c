@@ -192,7 +192,7 @@ static void check_pf(const char *what, const char *cr2what, u64 addr, u64 err)
 static u64 desc[2];
 static void invpcid(u64 type, u64 pcid, u64 addr) { desc[0] = pcid; desc[1] = addr; probe_invpcid(type, desc); }
 
-static int have_pcid;
+static int have_pcid, have_la57;
 
 static void checks(int five, u64 root)
 {
@@ -330,8 +330,13 @@ static void checks(int five, u64 root)
     check64("INVPCID type 4: #GP(0)", trap(), GP0);
     invpcid(1, 0x1000, 0);
     check64("INVPCID with descriptor bit 12 set (bits 63:12 reserved): #GP(0)", trap(), GP0);
-    invpcid(0, 2, five ? VA_NC57 : VA_NC48);
-    check64("INVPCID type 0 with a non-canonical address: #GP(0)", trap(), GP0);
+    invpcid(0, 2, VA_NC57);
+    check64("INVPCID type 0 with 0x0100000000000000 (not canonical with 57 bits): #GP(0)", trap(), GP0);
+    /* the address check is as wide as the processor's widest linear address whatever CR4.LA57
+     * says (as on Intel processors with 5-level paging): 2^47 is no fault with LA57 */
+    invpcid(0, 2, VA_NC48);
+    check64("INVPCID type 0 with 0x0000800000000000: no fault with LA57 (57-bit check whatever CR4.LA57), #GP(0) without",
+            trap(), have_la57 ? NO_TRAP : GP0);
     /* clearing CR4.PCIDE flushes everything; PCID 0 after it */
     write_cr3(root | CR3_NOFLUSH);
     pt_t[4] = FRAME_1 | PTE_P | PTE_RW;
@@ -377,6 +382,7 @@ void __attribute__((noreturn)) kmain(u32 magic, u32 info)
     check("CPUID: LA57 (7:ECX[16]), 57 linear-address bits (80000008h:EAX[15:8])", la57 | (((a >> 8) & 0xff) == 57) << 1, 3);
     check("CPUID: PCID (1:ECX[17]), INVPCID (7:EBX[10])", pcid | invpcid_ << 1, 3);
     have_pcid = pcid && invpcid_;
+    have_la57 = la57;
 
     build_tables();
     write_cr4(read_cr4() | CR4_PGE);
