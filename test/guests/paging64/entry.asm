@@ -281,8 +281,9 @@ probe_invpcid:
 .f:     ret
         FIXUP .i, .f
 
-; u64 probe_user(u64 addr, u64 value, u64 write): one read (write = 0) or write of
-; [addr] at CPL 3, through an IRETQ to user code that ends in INT USER_VECTOR.
+; u64 probe_user(u64 addr, u64 value, u64 what): at CPL 3, through an IRETQ to user code
+; that ends in INT USER_VECTOR, one read of [addr] (what = 0), a write of value there (1),
+; INVPCID addr, [value] (2) or MOV CR8, addr (3).
 global probe_user
 probe_user:
         push rbx
@@ -300,14 +301,23 @@ probe_user:
         push user_code                      ; RIP
         iretq
 user_code:
+        cmp rdx, 2
+        je .inv
+        ja .cr8
         test rdx, rdx
         jnz .w
 .r:     mov rax, [rdi]
         jmp .done
 .w:     mov [rdi], rsi
+        jmp .done
+.inv:   invpcid rdi, [rsi]
+        jmp .done
+.cr8:   mov cr8, rdi
 .done:  int USER_VECTOR
         FIXUP .r, .done
         FIXUP .w, .done
+        FIXUP .inv, .done
+        FIXUP .cr8, .done
 user_return_stub:                           ; INT USER_VECTOR: back on the kernel's stack
         mov rsp, [kernel_rsp]
         mov cx, KDATA                       ; SS is null after the gate, DS and ES after the IRETQ to CPL 3

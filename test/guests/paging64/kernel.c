@@ -35,7 +35,7 @@ void probe_cr4(u64 value);
 void probe_cr3(u64 value);
 void probe_cr8(u64 value);
 void probe_invpcid(u64 type, const u64 *descriptor);
-u64 probe_user(u64 addr, u64 value, u64 write);
+u64 probe_user(u64 addr, u64 value, u64 what);
 void switch_paging(u64 cr3, u64 la57);
 
 #define PTE_P   0x001ull
@@ -326,6 +326,9 @@ static void checks(int five, u64 root)
     write_cr3(root | 2 | CR3_NOFLUSH);
     check64("INVPCID type 1 for PCID 2 from PCID 1, then CR3 to PCID 2 with bit 63: frame 2", probe_read(VA_X), 0x2222222222222222ull);
     /* INVPCID's #GP(0) rules */
+    desc[0] = 1; desc[1] = VA_X;
+    probe_user(0, (u64)(u64l)desc, 2);
+    check64("INVPCID at CPL 3: #GP(0)", trap(), GP0);
     invpcid(4, 0, 0);
     check64("INVPCID type 4: #GP(0)", trap(), GP0);
     invpcid(1, 0x1000, 0);
@@ -356,6 +359,9 @@ cr8:
     check64("MOV to CR8 9, MOV from CR8", (trap() << 8) | read_cr8(), (NO_TRAP << 8) | 9);
     probe_cr8(0x10);
     check64("MOV to CR8 with bit 4 set (reserved): #GP(0), CR8 unchanged", (trap() << 8) | read_cr8(), (GP0 << 8) | 9);
+    probe_cr8(9);
+    probe_user(3, 0, 3);
+    check64("MOV to CR8 at CPL 3: #GP(0), CR8 unchanged", (trap() << 8) | read_cr8(), (GP0 << 8) | 9);
     probe_cr8(0);
 }
 
