@@ -140,7 +140,7 @@ describe('the features', () => {
     expect([on.regs[10]! & (1n << 17n), on.regs[13]! & (1n << 10n), on.regs[14]! & (1n << 16n), on.regs[6]! & (1n << 26n), on.regs[7]]).toEqual([1n << 17n, 1n << 10n, 1n << 16n, 1n << 26n, 0x3924n]);
     const off = everywhere({ code, cpu: '+lm' });
     // the highest basic leaf is 2 without a leaf-7 feature: leaf 7 gives leaf 2's values (EAX = 1, no PCID, LA57)
-    expect([off.regs[10], off.regs[12], off.regs[14], off.regs[6]! & (1n << 26n), off.regs[7]]).toEqual([0n, 1n, 0n, 0n, 0x3024n]);
+    expect([off.regs[10]! & (1n << 17n), off.regs[12], off.regs[14], off.regs[6]! & (1n << 26n), off.regs[7]]).toEqual([0n, 1n, 0n, 0n, 0x3024n]);
   });
 });
 
