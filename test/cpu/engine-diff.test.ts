@@ -105,6 +105,10 @@ describe.each(GUESTS)('test kernel %s', (name) => {
     expect(a.status).toBe(1);
     const b = bootGuest(name, mode, v);
     expect(b.end).toEqual(a);
+    // A 64-bit kernel (its cpu has lm: paging64) runs its 64-bit code in the same loop under every
+    // engine (Cpu.runLong, docs/cpu.md "x86-64"): only its short 32-bit entry runs as blocks, so
+    // its ends are compared but not the engine's block counts.
+    if (guestCpu(name).includes('+lm')) return;
     // The engine did run blocks, and the jit compiled some (the comparison is not vacuous).
     expect(b.m.cpu.blocks!.built).toBeGreaterThan(50);
     if (v !== 'block') expect(b.m.cpu.blocks!.jitCompiled).toBeGreaterThan(v === 'jit1' || v === 'wasm1' ? 50 : 0);
