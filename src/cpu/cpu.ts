@@ -129,6 +129,8 @@ export class Cpu implements FpuHost {
    */
   readonly regHi = new Int32Array(16);
   readonly regX = new Int32Array(8);
+  /** DR0-DR3's bits 63:32 (breakpoint addresses, written in 64-bit mode) */
+  readonly drHi = new Int32Array(4);
   ripHi = 0;
   instrRipHi = 0;
   instrRspHi = 0;
@@ -229,6 +231,8 @@ export class Cpu implements FpuHost {
   gdtBaseHi = 0;
   idtBaseHi = 0;
   trBaseHi = 0;
+  /** LDTR's base bits 63:32 (LLDT of a 16-byte descriptor in 64-bit mode) */
+  ldtBaseHi = 0;
   /** FS.base and GS.base: low halves in segBase[FS], segBase[GS] */
   fsBaseHi = 0;
   gsBaseHi = 0;
@@ -366,9 +370,10 @@ export class Cpu implements FpuHost {
     this.reg32.fill(0);
     this.regHi.fill(0);
     this.regX.fill(0);
+    this.drHi.fill(0);
     this.ripHi = 0;
-    this.cr2Hi = this.cr3Hi = this.gdtBaseHi = this.idtBaseHi = this.trBaseHi = this.fsBaseHi = this.gsBaseHi = 0;
     this.ownTpr.tpr = 0;
+    this.cr2Hi = this.cr3Hi = this.gdtBaseHi = this.idtBaseHi = this.trBaseHi = this.ldtBaseHi = this.fsBaseHi = this.gsBaseHi = 0;
     this.kernelGsLo = this.kernelGsHi = this.starLo = this.starHi = this.lstarLo = this.lstarHi = this.cstarLo = this.cstarHi = this.sfmask = 0;
     this.reg32[2] = 0x00000633; // EDX: family 6, model 3, stepping 3 (a P6 signature)
     this.flags = F_1;

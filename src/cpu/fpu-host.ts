@@ -33,6 +33,10 @@ export interface FpuHost {
   readonly instrEip: number;
   /** the selector of segment register `seg` (recorded as the FPU data-pointer selector) */
   selector(seg: number): number;
+  /** 64-bit mode only (long.ts's host): RIP's bits 63:32, recorded as FIP's */
+  readonly ripHi64?: number;
+  /** 64-bit mode only: bits 63:32 of the linear address whose low half is `off`, recorded as FDP's */
+  dataHi64?(off: number): number;
 
   /** EFLAGS as the core holds it (FCMOVcc reads CF, PF, ZF). */
   getFlags(): number;

@@ -137,10 +137,13 @@ export interface FpuState {
   se: number[]; hi: number[]; lo: number[];
   fip: number; fcs: number; fdp: number; fds: number; fop: number;
   mxcsr: number; xmm: number[]; ferr: boolean;
+  /** FIP's and FDP's bits 63:32 (64-bit mode), present only when not 0 */
+  fipHi?: number; fdpHi?: number;
 }
 
 export class Fpu {
-  private readonly host: FpuHost;
+  /** the core, or in 64-bit mode long.ts's host of 64-bit linear addresses (swapped in for one instruction: `withHost`) */
+  private host: FpuHost;
   /** control word */
   cw = CW_RESET;
   /** status word without TOP (bits 11..13 kept zero here) */
@@ -157,6 +160,9 @@ export class Fpu {
   fip = 0;
   fcs = 0;
   fdp = 0;
+  /** bits 63:32 of FIP and FDP, recorded in 64-bit mode (FXSAVE64 stores them; 0 elsewhere) */
+  fipHi = 0;
+  fdpHi = 0;
   fds = 0;
   fop = 0;
   /** SSE state: MXCSR, and the XMM registers as four int32 dwords each (register i at 4i..4i+3; room for 16, 8 used outside 64-bit mode) */
@@ -230,6 +236,7 @@ export class Fpu {
       if (!isControl(op, modrm)) {
         this.notePointers(op, modrm);
         this.fdp = off >>> 0;
+        this.fdpHi = this.host.dataHi64?.(off) ?? 0;
         this.fds = this.host.selector(seg) & 0xffff;
       }
     } else {
@@ -349,13 +356,16 @@ export class Fpu {
   }
 
   /**
-   * FXSAVE m512 (0F AE /0), the 32-bit (non-64-bit-mode) layout of SDM
-   * vol. 2A FXSAVE, table 3-43. #UD if CR0.EM, #NM if CR0.TS, #GP(0) if
-   * `off` is not 16-byte aligned (the segment base is the host's and is
-   * assumed aligned). Does not check pending x87 errors; writes bytes
-   * 0..287 (reserved fields as 0); 288..511 are left untouched.
+   * FXSAVE m512 (0F AE /0), SDM vol. 2A FXSAVE, tables 3-43 to 3-45.
+   * `mode` 0: outside 64-bit mode (the 32-bit layout, XMM0-7); 1: 64-bit
+   * mode without REX.W (the same layout, and XMM8-15 at 288..415); 2:
+   * FXSAVE64 (REX.W: FIP and FDP as 64-bit offsets at 8 and 16, no FCS or
+   * FDS). #UD if CR0.EM, #NM if CR0.TS, #GP(0) if `off` is not 16-byte
+   * aligned (the segment base is the host's and is assumed aligned). Does
+   * not check pending x87 errors; reserved fields are written as 0 and
+   * bytes 416..511 (288..511 in mode 0) are left untouched.
    */
-  fxsave(seg: number, off: number): void {
+  fxsave(seg: number, off: number, mode = 0): void {
     const host = this.host;
     this.fxChecks(off);
     off >>>= 0;
@@ -366,9 +376,9 @@ export class Fpu {
     host.write16(seg, at(4), (~this.empty) & 0xff); // abridged tag: 1 = not empty, reserved byte 0
     host.write16(seg, at(6), this.fop);
     host.write32(seg, at(8), this.fip);
-    host.write32(seg, at(12), this.fcs & 0xffff);
+    host.write32(seg, at(12), mode === 2 ? this.fipHi : this.fcs & 0xffff);
     host.write32(seg, at(16), this.fdp);
-    host.write32(seg, at(20), this.fds & 0xffff);
+    host.write32(seg, at(20), mode === 2 ? this.fdpHi : this.fds & 0xffff);
     host.write32(seg, at(24), this.mxcsr);
     host.write32(seg, at(28), this.mxcsrMask);
     for (let i = 0; i < 8; i++) {
@@ -379,16 +389,18 @@ export class Fpu {
       host.write16(seg, at(b + 10), 0);
       host.write32(seg, at(b + 12), 0);
     }
-    for (let i = 0; i < 32; i++) host.write32(seg, at(160 + 4 * i), this.xmm[i]!); // XMM0-7
+    const n = mode === 0 ? 32 : 64; // XMM0-7, or XMM0-15 in 64-bit mode
+    for (let i = 0; i < n; i++) host.write32(seg, at(160 + 4 * i), this.xmm[i]!);
   }
 
   /**
-   * FXRSTOR m512 (0F AE /1): the inverse of fxsave. #GP(0) for a
-   * misaligned operand or reserved MXCSR bits (SDM vol. 1, 11.6.6), in
-   * which case nothing changes. Pending x87 errors are not reported here
-   * (the next waiting instruction does).
+   * FXRSTOR m512 (0F AE /1): the inverse of fxsave, in the same `mode`
+   * (FXRSTOR64 loads FIP and FDP as 64-bit offsets, FCS and FDS as 0).
+   * #GP(0) for a misaligned operand or reserved MXCSR bits (SDM vol. 1,
+   * 11.6.6), in which case nothing changes. Pending x87 errors are not
+   * reported here (the next waiting instruction does).
    */
-  fxrstor(seg: number, off: number): void {
+  fxrstor(seg: number, off: number, mode = 0): void {
     const host = this.host;
     this.fxChecks(off);
     off >>>= 0;
@@ -401,9 +413,9 @@ export class Fpu {
     const ftw = host.read8(seg, at(4));
     const fop = host.read16(seg, at(6));
     const fip = host.read32(seg, at(8));
-    const fcs = host.read16(seg, at(12));
+    const fcs = mode === 2 ? host.read32(seg, at(12)) : host.read16(seg, at(12));
     const fdp = host.read32(seg, at(16));
-    const fds = host.read16(seg, at(20));
+    const fds = mode === 2 ? host.read32(seg, at(20)) : host.read16(seg, at(20));
     const regs = new Int32Array(24);
     for (let i = 0; i < 8; i++) {
       const b = 32 + 16 * i;
@@ -411,17 +423,23 @@ export class Fpu {
       regs[3 * i + 1] = host.read32(seg, at(b + 4));
       regs[3 * i + 2] = host.read16(seg, at(b + 8));
     }
-    const xmm = new Int32Array(32);
-    for (let i = 0; i < 32; i++) xmm[i] = host.read32(seg, at(160 + 4 * i));
+    const n = mode === 0 ? 32 : 64;
+    const xmm = new Int32Array(n);
+    for (let i = 0; i < n; i++) xmm[i] = host.read32(seg, at(160 + 4 * i));
     // all reads done: commit
     this.setControlWord(cw);
     this.loadStatusWord(sw);
     this.empty = (~ftw) & 0xff;
     this.fop = fop & 0x7ff;
     this.fip = fip >>> 0;
-    this.fcs = fcs;
     this.fdp = fdp >>> 0;
-    this.fds = fds;
+    if (mode === 2) {
+      this.fipHi = fcs; this.fdpHi = fds;
+      this.fcs = 0; this.fds = 0;
+    } else {
+      this.fcs = fcs; this.fds = fds;
+      this.fipHi = 0; this.fdpHi = 0;
+    }
     for (let i = 0; i < 8; i++) {
       const p = (this.top + i) & 7;
       this.lo[p] = regs[3 * i]!;
@@ -429,7 +447,7 @@ export class Fpu {
       this.se[p] = regs[3 * i + 2]!;
     }
     this.mxcsr = mxcsr >>> 0;
-    this.xmm.set(xmm); // XMM0-7; 8-15 (64-bit mode only) untouched
+    this.xmm.set(xmm); // XMM0-7, and 8-15 in 64-bit mode (outside it they are untouched)
     this.syncFerr(host.cr0);
   }
 
@@ -440,6 +458,7 @@ export class Fpu {
       se: Array.from(this.se), hi: Array.from(this.hi), lo: Array.from(this.lo),
       fip: this.fip, fcs: this.fcs, fdp: this.fdp, fds: this.fds, fop: this.fop,
       mxcsr: this.mxcsr, xmm: Array.from(this.xmm), ferr: this.ferr,
+      ...(this.fipHi !== 0 ? { fipHi: this.fipHi } : {}), ...(this.fdpHi !== 0 ? { fdpHi: this.fdpHi } : {}),
     };
   }
 
@@ -450,6 +469,22 @@ export class Fpu {
     this.se.set(s.se); this.hi.set(s.hi); this.lo.set(s.lo);
     this.fip = s.fip; this.fcs = s.fcs; this.fdp = s.fdp; this.fds = s.fds; this.fop = s.fop;
     this.mxcsr = s.mxcsr; this.xmm.set(s.xmm); this.ferr = s.ferr;
+    this.fipHi = s.fipHi ?? 0; this.fdpHi = s.fdpHi ?? 0;
+  }
+
+  /**
+   * Runs `f` with `host` in place of the core (long.ts: the same unit seen
+   * through 64-bit linear addresses), the core's host back afterwards
+   * whether `f` returns or throws.
+   */
+  withHost<T>(host: FpuHost, f: () => T): T {
+    const saved = this.host;
+    this.host = host;
+    try {
+      return f();
+    } finally {
+      this.host = saved;
+    }
   }
 
   /** The status word with TOP, as FSTSW stores it. */
@@ -485,6 +520,7 @@ export class Fpu {
   /** records the instruction pointer and opcode of a non-control instruction */
   private notePointers(op: number, modrm: number): void {
     this.fip = this.host.instrEip >>> 0;
+    this.fipHi = this.host.ripHi64 ?? 0;
     this.fcs = this.host.instrCs & 0xffff;
     this.fop = (op << 8) | modrm;
   }
@@ -554,6 +590,8 @@ export class Fpu {
     this.fdp = 0;
     this.fds = 0;
     this.fop = 0;
+    this.fipHi = 0;
+    this.fdpHi = 0;
   }
 
   private fxChecks(off: number): void {

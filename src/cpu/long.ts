@@ -31,13 +31,15 @@ import {
   Alu64, alu64, bsf64, bswap64, bt64, btDisp64, div64, idiv64, imul64, inc64, dec64, mul64, neg64, shift64, shld64, shrd64, ea64,
 } from './alu64.js';
 import { OPCODES } from './execute.js';
-import { cpuid, rdmsr, writeCr, wrmsr } from './system.js';
+import { cpuid, rdmsr, readDr, verify, writeCr, writeDr, wrmsr } from './system.js';
 import { popfMask } from './ops/system.js';
 import { ioRead, ioWrite } from './ops/string-io.js';
 import { rdtsc } from './system.js';
 import { checkDirectCode, loadCs, loadSegment } from './segments.js';
-import { DESC, dplOf, readDescriptor } from './segments.js';
 import { CR4_LA57, CR4_PCIDE } from '../mmu/index.js';
+import type { FpuHost } from './fpu-host.js';
+import { CR0_EM, CR0_TS, CR4_OSFXSR } from './constants.js';
+import { DESC, dplOf, readDescriptor, readSup64, writeSup64 } from './segments.js';
 
 /** The high half of the last 64-bit value a function here returned. */
 let V = 0;
@@ -56,6 +58,10 @@ let a64 = true;
 let seg = -1;
 let rep = 0;
 let isMem = false;
+/** the ModR/M byte as fetched */
+let mByte = 0;
+/** LOCK (F0) came before the opcode */
+let lock = false;
 /** ModR/M reg field with REX.R; r/m register with REX.B */
 let mReg = 0;
 let mRm = 0;
@@ -281,6 +287,7 @@ function fetchSimm8(c: Cpu, size: number): number {
  */
 function modrm(c: Cpu, immLen: number): void {
   const m = fetch8(c);
+  mByte = m;
   const mod = m >>> 6;
   mReg = ((m >>> 3) & 7) | ((rex & 4) << 1);
   const rm = m & 7;
@@ -327,8 +334,19 @@ function modrm(c: Cpu, immLen: number): void {
     eaLo = s | 0;
     eaHi = (eaHi + (seg === FS ? c.fsBaseHi : c.gsBaseHi) + (s > 0xffffffff ? 1 : 0)) | 0;
   }
-  eaCheck(c);
+  if (!noAccess) eaCheck(c);
 }
+
+/** modrm for an operand that is never accessed (LEA, the NOP and hint forms): no #SS for a non-canonical stack address */
+function modrmNoAccess(c: Cpu): void {
+  noAccess = true;
+  try {
+    modrm(c, 0);
+  } finally {
+    noAccess = false;
+  }
+}
+let noAccess = false;
 
 function readE(c: Cpu, size: number): number {
   return isMem ? rd(c, eaLo, eaHi, size) : getReg(c, mRm, size);
@@ -527,6 +545,7 @@ export function execute64(c: Cpu): void {
   a64 = true;
   seg = -1;
   rep = 0;
+  lock = false;
   let op = fetch8(c);
   for (let n = 0; ; n++) {
     if (n > 14) c.gp(0);
@@ -539,7 +558,7 @@ export function execute64(c: Cpu): void {
         case 0x26: case 0x2e: case 0x36: case 0x3e: break; // ignored in 64-bit mode: an FS or GS override before them stays (SDM vol. 3A, 3.4.4)
         case 0x64: seg = FS; break;
         case 0x65: seg = GS; break;
-        case 0xf0: break;
+        case 0xf0: lock = true; break;
         case 0xf2: rep = 1; break;
         case 0xf3: rep = 2; break;
         default: {
@@ -694,7 +713,7 @@ function one(c: Cpu, op: number): void {
     case 0x8d: { // LEA: the effective address without a segment base, truncated to the operand size
       const s = seg;
       seg = -1;
-      modrm(c, 0);
+      modrmNoAccess(c);
       seg = s;
       if (!isMem) c.ud();
       setReg(c, mReg, osz, eaLo, eaHi);
@@ -868,6 +887,8 @@ function one(c: Cpu, op: number): void {
       }
       return;
     }
+    case 0x9b: c.fpu.wait(); return; // WAIT/FWAIT
+    case 0xd8: case 0xd9: case 0xda: case 0xdb: case 0xdc: case 0xdd: case 0xde: case 0xdf: x87(c, op); return;
     case 0xcc: softInt(c, 3); return;
     case 0xcd: softInt(c, fetch8(c)); return;
     case 0xcf: iretq(c); return;
@@ -1126,9 +1147,10 @@ function two(c: Cpu, op: number): void {
       else { c.idtLimit = limit; c.idtBase = lo; c.idtBaseHi = hi; }
       return;
     }
+    case 0xae: group15(c); return;
     case 0x05: syscall(c); return;
     case 0x07: sysret(c); return;
-    case 0x1f: case 0x18: modrm(c, 0); return; // NOP Ev, the PREFETCH hints
+    case 0x1f: case 0x18: modrmNoAccess(c); return; // NOP Ev, the PREFETCH hints (never access the operand)
     case 0x00: group6(c); return;
     case 0x06: // CLTS
       if (c.cpl !== 0) c.gp(0);
@@ -1253,6 +1275,7 @@ function two(c: Cpu, op: number): void {
       return;
     }
     case 0x38: invpcid(c); return; // the 0F 38 map: INVPCID only
+    case 0x21: case 0x23: movDr(c, op === 0x23); return;
     case 0x30: wrmsr(c); return;
     case 0x32: rdmsr(c); c.regHi[0] = 0; c.regHi[2] = 0; return;
     case 0xa2: cpuid(c); c.regHi[0] = 0; c.regHi[1] = 0; c.regHi[2] = 0; c.regHi[3] = 0; return;
@@ -1353,6 +1376,33 @@ function invpcid(c: Cpu): void {
   c.endFetchRun();
   if (c.mmu.invpcid(typeLo, desc & 0xfff, addr, addrHi) !== 0) { c.mmu.clearFault(); c.gp(0); }
   c.flushFetch();
+}
+
+/**
+ * MOV from/to DR0-DR7 in 64-bit mode (SDM vol. 2B, "MOV - Move to/from
+ * Debug Registers"): 64-bit operands, the mod field ignored; #GP(0) above
+ * CPL 0, #UD for DR8-DR15 (REX.R) and for DR4/DR5 with CR4.DE, #GP(0) for
+ * a 1 in bits 63:32 of DR6 or DR7. DR0-DR3 keep 64-bit addresses; DR6 and
+ * DR7 read with a zero high half. Breakpoints are not raised (as outside
+ * 64-bit mode).
+ */
+function movDr(c: Cpu, write: boolean): void {
+  const m = fetch8(c);
+  const n = (m >>> 3) & 7;
+  const r = (m & 7) | ((rex & 1) << 3);
+  if (c.cpl !== 0) c.gp(0);
+  if (rex & 4) c.ud();
+  if (write) {
+    const lo = regLo(c, r), hi = c.regHi[r]!;
+    const d = n === 4 ? 6 : n === 5 ? 7 : n;
+    if (d >= 6 && hi !== 0 && !((n === 4 || n === 5) && c.cr4 & 8)) c.gp(0);
+    writeDr(c, n, lo);
+    if (d < 4) c.drHi[d] = hi;
+  } else {
+    const v = readDr(c, n);
+    const d = n === 4 ? 6 : n === 5 ? 7 : n;
+    setReg(c, r, 8, v, d < 4 ? c.drHi[d]! : 0);
+  }
 }
 
 /** BT/BTS/BTR/BTC (kind 0..3); `fromReg`: the offset is a register's, selecting a word relative to the address (SDM vol. 2A, BT). */
@@ -1476,7 +1526,7 @@ function farReturn(c: Cpu, imm: number): void {
   c.ripHi = toLong ? ripHi : 0;
 }
 
-/** Group 6 (0F 00): SLDT, STR, LLDT, LTR; in 64-bit mode the LDT and TSS descriptors are 16 bytes (SDM vol. 3A, 8.2.3). */
+/** Group 6 (0F 00): SLDT, STR, LLDT, LTR, VERR, VERW; in 64-bit mode the LDT and TSS descriptors are 16 bytes (SDM vol. 3A, 8.2.3). */
 function group6(c: Cpu): void {
   modrm(c, 0);
   const r = mReg & 7;
@@ -1486,26 +1536,28 @@ function group6(c: Cpu): void {
     else setReg(c, mRm, osz, sel, 0);
     return;
   }
+  if (r === 4 || r === 5) { verify(c, readE(c, 2), r === 5); return; } // VERR, VERW: code and data segments only, as outside 64-bit mode
   if (r > 3) c.ud();
   if (c.cpl !== 0) c.gp(0);
   const sel = readE(c, 2);
-  if (r === 2 && (sel & 0xfffc) === 0) { c.loadSystemCache(6, sel, 0, 0, 0); return; }
+  if (r === 2 && (sel & 0xfffc) === 0) { c.loadSystemCache(6, sel, 0, 0, 0); c.ldtBaseHi = 0; return; }
   if ((sel & 0xfffc) === 0) c.gp(0);
   if (sel & 4) c.gp(sel & 0xfffc);
   if (!readDescriptor(c, sel)) c.gp(sel & 0xfffc);
   const type = (DESC.ar >>> 8) & 0x1f;
   if (type !== (r === 2 ? 2 : 9)) c.gp(sel & 0xfffc);
   if (!(DESC.ar & AR_P)) c.fault(V_NP, sel & 0xfffc);
-  const baseHi = c.readLin32Sup((DESC.addr + 8) | 0);
+  const baseHi = readSup64(c, DESC.addr, DESC.addrHi, 8);
   if (!canonical(baseHi)) c.gp(sel & 0xfffc);
   if (r === 3) {
     // the descriptor becomes busy (type 11)
     DESC.hi |= 0x200;
-    c.writeLin8Sup((DESC.addr + 5) | 0, (DESC.hi >>> 8) & 0xff);
+    writeSup64(c, DESC.addr, DESC.addrHi, 5, (DESC.hi >>> 8) & 0xff, 1);
     c.loadSystemCache(TR, sel, DESC.base, DESC.limit, DESC.ar | 0x200);
     c.trBaseHi = baseHi;
   } else {
     c.loadSystemCache(6, sel, DESC.base, DESC.limit, DESC.ar);
+    c.ldtBaseHi = baseHi;
   }
 }
 
@@ -1693,4 +1745,131 @@ function supWrite32(c: Cpu, lo: number, hi: number, off: number, v: number): voi
   const s = (lo >>> 0) + off;
   c.mmu.writeAcc(s | 0, (hi + (s > 0xffffffff ? 1 : 0)) | 0, 4, v, 0);
   if (c.mmu.faultVector !== 0) throw c.memFault();
+}
+
+// =====================================================================
+// x87, FXSAVE/FXRSTOR, MXCSR in 64-bit mode
+// =====================================================================
+
+/**
+ * The FPU's view of the core in 64-bit mode (FpuHost): memory by 64-bit
+ * linear address, the operand's low half as `off`. The FPU adds at most
+ * 511 to the operand's offset modulo 2^32; an offset below the operand's
+ * own low half has carried into the high half (with a 64-bit address
+ * size; a 32-bit one wraps at 4 GiB). The segment is only a selector to
+ * record (FDS): 64-bit mode has no segment checks (SDM vol. 3A, 3.2.4).
+ */
+class LongFpuHost implements FpuHost {
+  c: Cpu | null = null;
+  private baseLo = 0;
+  private baseHi = 0;
+
+  at(c: Cpu, lo: number, hi: number): this {
+    this.c = c;
+    this.baseLo = lo;
+    this.baseHi = hi;
+    return this;
+  }
+
+  private hi(off: number): number {
+    return a64 && (off >>> 0) < (this.baseLo >>> 0) ? (this.baseHi + 1) | 0 : this.baseHi;
+  }
+
+  read8(_s: number, off: number): number { return rd(this.c!, off | 0, this.hi(off), 1); }
+  read16(_s: number, off: number): number { return rd(this.c!, off | 0, this.hi(off), 2); }
+  read32(_s: number, off: number): number { return rd(this.c!, off | 0, this.hi(off), 4); }
+  write8(_s: number, off: number, v: number): void { wr(this.c!, off | 0, this.hi(off), 1, v, 0); }
+  write16(_s: number, off: number, v: number): void { wr(this.c!, off | 0, this.hi(off), 2, v, 0); }
+  write32(_s: number, off: number, v: number): void { wr(this.c!, off | 0, this.hi(off), 4, v, 0); }
+  probe(_s: number, off: number, len: number, write: boolean): void {
+    probeLin(this.c!, off | 0, this.hi(off), len, write);
+  }
+  getReg32(r: number): number { return regLo(this.c!, r); }
+  setReg32(r: number, v: number): void { setReg(this.c!, r, 4, v, 0); }
+  get cr0(): number { return this.c!.cr0; }
+  get realMode(): boolean { return false; }
+  /** FSTENV/FSAVE/FRSTOR/FLDENV: the 32-bit layouts in 64-bit mode, the 16-bit ones with 66 */
+  get opsize32(): boolean { return !o16; }
+  get instrCs(): number { return this.c!.segSel[CS]!; }
+  get instrEip(): number { return this.c!.instrEip; }
+  get ripHi64(): number { return this.c!.instrRipHi; }
+  dataHi64(off: number): number { return this.hi(off); }
+  selector(s: number): number { return this.c!.segSel[s]!; }
+  getFlags(): number { return this.c!.getFlags(); }
+  setFlagsZPC(zf: number, pf: number, cf: number): void { this.c!.setFlagsZPC(zf, pf, cf); }
+  raiseNM(): never { return this.c!.trap(7); }
+  raiseMF(): never { return this.c!.trap(16); }
+  raiseUD(): never { return this.c!.ud(); }
+  raiseGP0(): never { return this.c!.gp(0); }
+  setFerr(active: boolean): void { this.c!.setFerr(active); }
+}
+
+const FPU_HOST = new LongFpuHost();
+
+/** Checks that `len` bytes at lo:hi can be read or written (the fault an access would raise), first and last page. */
+function probeLin(c: Cpu, lo: number, hi: number, len: number, write: boolean): void {
+  const m = c.mmu;
+  const acc = m.ctxAcc | (write ? ACC_WRITE : 0);
+  if (m.translate(lo, hi, acc) === T_FAULT) throw c.memFault();
+  if ((lo & 0xfff) + len > 4096) {
+    const t = (lo >>> 0) + len - 1;
+    if (m.translate(t | 0, a64 ? (hi + (t > 0xffffffff ? 1 : 0)) | 0 : 0, acc) === T_FAULT) throw c.memFault();
+  }
+}
+
+/** The data segment a memory operand names (FDS): the override, else SS for an RSP or RBP base, else DS. */
+function dataSeg(): number {
+  return seg >= 0 ? seg : eaStack ? SS : DS;
+}
+
+/** D8-DF: the x87 instruction, its memory operand by 64-bit linear address (REX.B does not apply to ST(i)). */
+function x87(c: Cpu, op: number): void {
+  modrm(c, 0);
+  if (lock) c.ud();
+  const off = isMem ? eaLo : 0;
+  c.fpu.withHost(FPU_HOST.at(c, eaLo, eaHi), () => c.fpu.exec(op, mByte, dataSeg(), off));
+}
+
+/** #UD for CR0.EM or CR4.OSFXSR clear, #NM for CR0.TS (the checks of an instruction on XMM state or MXCSR: SDM vol. 3A, 13.1) */
+function xmmCheck(c: Cpu): void {
+  if (lock) c.ud();
+  if ((c.cr0 & CR0_EM) !== 0 || (c.cr4 & CR4_OSFXSR) === 0) c.ud();
+  if (c.cr0 & CR0_TS) c.trap(7);
+}
+
+/**
+ * Group 15 (0F AE) in 64-bit mode: FXSAVE, FXRSTOR (FXSAVE64, FXRSTOR64
+ * with REX.W: SDM vol. 2A, FXSAVE, table 3-44), and with SSE LDMXCSR,
+ * STMXCSR, SFENCE, with SSE2 LFENCE, MFENCE, CLFLUSH. XSAVE and the
+ * F3-prefixed FS/GS-base forms are #UD (not advertised; CR4.FSGSBASE
+ * cannot be set).
+ */
+function group15(c: Cpu): void {
+  modrm(c, 0);
+  if (lock) c.ud();
+  const o = mReg & 7;
+  if (rep !== 0 || (o16 && o >= 6 && isMem)) c.ud(); // the F3 forms; 66: CLWB, CLFLUSHOPT (not advertised)
+  if (!isMem) {
+    if (o === 7 && c.features.sse) return; // SFENCE
+    if ((o === 5 || o === 6) && c.features.sse2) return; // LFENCE, MFENCE
+    c.ud();
+  }
+  if (o < 2) {
+    const mode = osz === 8 ? 2 : 1;
+    c.fpu.withHost(FPU_HOST.at(c, eaLo, eaHi), () => {
+      if (o === 0) c.fpu.fxsave(dataSeg(), eaLo, mode);
+      else c.fpu.fxrstor(dataSeg(), eaLo, mode);
+    });
+    return;
+  }
+  if ((o === 2 || o === 3) && c.features.sse) { // LDMXCSR, STMXCSR (SDM vol. 2, LDMXCSR: #GP(0) for a reserved bit)
+    xmmCheck(c);
+    if (o === 3) { wr(c, eaLo, eaHi, 4, c.fpu.mxcsr, 0); return; }
+    const v = rd(c, eaLo, eaHi, 4);
+    if (v & ~c.fpu.mxcsrMask) c.gp(0);
+    c.fpu.mxcsr = v >>> 0;
+    return;
+  }
+  if (o === 7 && c.features.sse2) { probeLin(c, eaLo, eaHi, 1, false); return; } // CLFLUSH: checked as a byte read
+  c.ud();
 }

@@ -9,7 +9,7 @@ import { EFER_LMA } from '../mmu/index.js';
 import type { Cpu } from './cpu.js';
 
 /** Scratch result of readDescriptor (no allocation per load). */
-export const DESC = { lo: 0, hi: 0, base: 0, limit: 0, ar: 0, addr: 0 };
+export const DESC = { lo: 0, hi: 0, base: 0, limit: 0, ar: 0, addr: 0, addrHi: 0 };
 
 /**
  * Reads the descriptor of `sel` into DESC. Returns false when the selector
@@ -20,21 +20,34 @@ export function readDescriptor(c: Cpu, sel: number): boolean {
   const index = sel & 0xfff8;
   let base: number;
   let limit: number;
+  // While IA-32e mode is active the GDTR and LDTR bases are 64-bit (SDM vol. 3A, 2.4.1, 2.4.2): their high halves count
+  const lma = (c.efer & EFER_LMA) !== 0;
+  let baseHi = 0;
   if (sel & 4) {
     if ((c.segSel[LDTR]! & 0xfffc) === 0) return false;
     base = c.segBase[LDTR]!;
     limit = c.segLimit[LDTR]!;
+    if (lma) baseHi = c.ldtBaseHi;
   } else {
     base = c.gdtBase;
     limit = c.gdtLimit;
+    if (lma) baseHi = c.gdtBaseHi;
   }
   if (index + 7 > (limit >>> 0)) return false;
   const addr = (base + index) | 0;
-  const lo = c.readLin32Sup(addr);
-  const hi = c.readLin32Sup((addr + 4) | 0);
+  let lo: number, hi: number, addrHi = 0;
+  if (baseHi === 0 && (addr >>> 0) >= (base >>> 0)) {
+    lo = c.readLin32Sup(addr);
+    hi = c.readLin32Sup((addr + 4) | 0);
+  } else {
+    addrHi = lma ? (baseHi + ((addr >>> 0) < (base >>> 0) ? 1 : 0)) | 0 : 0;
+    lo = readSup64(c, addr, addrHi, 0);
+    hi = readSup64(c, addr, addrHi, 4);
+  }
   DESC.lo = lo;
   DESC.hi = hi;
   DESC.addr = addr;
+  DESC.addrHi = addrHi;
   DESC.base = ((lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000)) | 0;
   let lim = (lo & 0xffff) | (hi & 0xf0000);
   if (hi & AR_G) lim = ((lim << 12) | 0xfff) | 0;
@@ -48,8 +61,24 @@ export function markAccessed(c: Cpu): void {
   if (!(DESC.hi & AR_ACCESSED)) {
     DESC.hi |= AR_ACCESSED;
     DESC.ar |= AR_ACCESSED;
-    c.writeLin8Sup((DESC.addr + 5) | 0, (DESC.hi >>> 8) & 0xff);
+    if (DESC.addrHi === 0) c.writeLin8Sup((DESC.addr + 5) | 0, (DESC.hi >>> 8) & 0xff);
+    else writeSup64(c, DESC.addr, DESC.addrHi, 5, (DESC.hi >>> 8) & 0xff, 1);
   }
+}
+
+/** An implicit supervisor read of 4 bytes at (lo, hi) + off, a 64-bit linear address (descriptor tables above 4 GiB). */
+export function readSup64(c: Cpu, lo: number, hi: number, off: number): number {
+  const s = (lo >>> 0) + off;
+  const v = c.mmu.readAcc(s | 0, (hi + (s > 0xffffffff ? 1 : 0)) | 0, 4, 0);
+  if (c.mmu.faultVector !== 0) throw c.memFault();
+  return v;
+}
+
+/** An implicit supervisor write of `size` bytes at (lo, hi) + off. */
+export function writeSup64(c: Cpu, lo: number, hi: number, off: number, v: number, size: 1 | 2 | 4): void {
+  const s = (lo >>> 0) + off;
+  c.mmu.writeAcc(s | 0, (hi + (s > 0xffffffff ? 1 : 0)) | 0, size, v, 0);
+  if (c.mmu.faultVector !== 0) throw c.memFault();
 }
 
 export function dplOf(ar: number): number {
