@@ -38,6 +38,7 @@ import { rdtsc } from './system.js';
 import { checkDirectCode, loadCs, loadSegment } from './segments.js';
 import { CR4_LA57, CR4_PCIDE } from '../mmu/index.js';
 import type { FpuHost } from './fpu-host.js';
+import { SSE_MMX_FORMS, sseExec64, type SseLong } from './ops/sse.js';
 import { CR0_EM, CR0_TS, CR4_OSFXSR } from './constants.js';
 import { DESC, dplOf, readDescriptor, readSup64, writeSup64 } from './segments.js';
 
@@ -1075,6 +1076,7 @@ function stringOp(c: Cpu, op: number): void {
 }
 
 function two(c: Cpu, op: number): void {
+  if (SSE_MAP[op] !== 0) { simd(c, op); return; }
   if (op >= 0x80 && op < 0x90) { // Jcc rel32 (f64)
     const d = fetch32(c);
     if (c.cond(op & 15)) jumpRel(c, d);
@@ -1872,4 +1874,98 @@ function group15(c: Cpu): void {
   }
   if (o === 7 && c.features.sse2) { probeLin(c, eaLo, eaHi, 1, false); return; } // CLFLUSH: checked as a byte read
   c.ud();
+}
+
+// =====================================================================
+// SSE, SSE2 and MMX in 64-bit mode
+// =====================================================================
+
+/** 0F opcodes of SSE/SSE2 (1) and of the MMX columns (2), as ops/sse.ts and ops/fpu.ts decode them outside 64-bit mode */
+const SSE_MAP = new Uint8Array(256);
+for (const op of [0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6]) SSE_MAP[op] = 1;
+for (let op = 0x50; op < 0x60; op++) SSE_MAP[op] = 1;
+for (let op = 0x60; op < 0x80; op++) SSE_MAP[op] = 2;
+for (let op = 0xd1; op < 0xff; op++) SSE_MAP[op] = 2;
+
+/** The operands of an SSE instruction in 64-bit mode, for ops/sse.ts (SseLong). */
+const SSE_LONG: SseLong = {
+  prefix: 0, reg: 0, rm: 0, w: false, lock: false, eaLo: 0,
+  imm8: () => fetch8(CPU!),
+  rd16: (k) => rd(CPU!, ...at(k), 2),
+  rd32: (k) => rd(CPU!, ...at(k), 4),
+  wr32: (k, v) => { const [lo, hi] = at(k); wr(CPU!, lo, hi, 4, v, 0); },
+  probe: (len, write) => probeLin(CPU!, eaLo, eaHi, len, write),
+  gpr: (r) => regLo(CPU!, r),
+  gprHi: (r) => CPU!.regHi[r]!,
+  setGpr: (r, size, lo, hi) => setReg(CPU!, r, size, lo, hi),
+  probeRdi: (len) => { rdiAddr(CPU!); probeLin(CPU!, eaLo, eaHi, len, true); },
+  wrRdi8: (i, v) => { const [lo, hi] = at(i); wr(CPU!, lo, hi, 1, v, 0); },
+};
+let CPU: Cpu | null = null;
+const AT: [number, number] = [0, 0];
+
+/** the memory operand's address + k (k < 16) */
+function at(k: number): [number, number] {
+  const t = (eaLo >>> 0) + k;
+  AT[0] = t | 0;
+  AT[1] = a64 ? (eaHi + (t > 0xffffffff ? 1 : 0)) | 0 : 0;
+  return AT;
+}
+
+/** DS:RDI (EDI with 67), FS or GS overriding: the destination of MASKMOVQ/MASKMOVDQU, as the memory operand */
+function rdiAddr(c: Cpu): void {
+  eaLo = regLo(c, 7);
+  eaHi = a64 ? c.regHi[7]! : 0;
+  if (seg >= 0) {
+    const t = (eaLo >>> 0) + (c.segBase[seg]! >>> 0);
+    eaLo = t | 0;
+    eaHi = (eaHi + (seg === FS ? c.fsBaseHi : c.gsBaseHi) + (t > 0xffffffff ? 1 : 0)) | 0;
+  }
+}
+
+/**
+ * 0F `op` of SSE, SSE2 or MMX in 64-bit mode: decoded here (REX, the
+ * RIP-relative address relative to the end of the instruction, an imm8
+ * after the ModR/M bytes for 70-73 and C2-C6) and executed by ops/sse.ts,
+ * or for the unprefixed MMX forms by the FPU through the 64-bit memory
+ * host. The MMX forms that move a general register (MOVD/MOVQ 0F 6E, 7E)
+ * are #UD here with REX.W or REX.B (not implemented).
+ */
+function simd(c: Cpu, op: number): void {
+  const f = c.features;
+  const prefix = rep === 2 ? 2 : rep === 1 ? 3 : o16 ? 1 : 0;
+  const kind = SSE_MAP[op]!;
+  if (kind === 1 && !f.sse) c.ud();
+  const toSse = kind === 1 || (f.sse && (prefix !== 0 || SSE_MMX_FORMS[op] !== 0));
+  if (!toSse) { mmx(c, op); return; }
+  const immLen = (op >= 0x70 && op <= 0x73) || (op >= 0xc2 && op <= 0xc6 && op !== 0xc3) ? 1 : 0;
+  modrm(c, immLen);
+  c.modrm = mByte;
+  const l = SSE_LONG;
+  l.prefix = prefix;
+  l.reg = mReg;
+  l.rm = mRm;
+  l.w = (rex & 8) !== 0;
+  l.lock = lock;
+  l.eaLo = eaLo;
+  CPU = c;
+  sseExec64(c, op, l);
+}
+
+/** The MMX instructions (no prefix) in 64-bit mode, by the FPU; the registers MM0-7 ignore REX. */
+function mmx(c: Cpu, op: number): void {
+  if (rep !== 0 || o16) c.ud();
+  if (lock) c.ud();
+  if (op === 0x77) { if (!c.fpu.mmx(op, 0, 0, 0)) c.ud(); return; } // EMMS
+  const shiftImm = op >= 0x71 && op <= 0x73;
+  modrm(c, shiftImm ? 1 : 0);
+  if ((op === 0x6e || op === 0x7e) && (rex & 8 || (!isMem && rex & 1))) c.ud();
+  if (shiftImm) {
+    if (isMem) c.ud();
+    const count = fetch8(c);
+    if (!c.fpu.mmx(op, mByte, 0, count)) c.ud();
+    return;
+  }
+  const ok = c.fpu.withHost(FPU_HOST.at(c, eaLo, eaHi), () => c.fpu.mmx(op, mByte, dataSeg(), isMem ? eaLo : 0));
+  if (!ok) c.ud();
 }

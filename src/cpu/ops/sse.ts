@@ -46,10 +46,84 @@ import {
   pextrw, pinsrw, movdToXmm, movqToXmm,
 } from '../sse/int.js';
 
+/**
+ * 64-bit mode (long.ts, sseExec64): what the instruction's operands are
+ * there. The ModR/M byte is decoded before sseExec runs (Cpu.modrm holds
+ * it, for the mod field); registers take REX.R and REX.B (XMM8-15, R8-R15;
+ * the MMX registers ignore them: SDM vol. 2A, 2.2.1.7), memory is a 64-bit
+ * linear address, a 32-bit general-register write zeroes bits 63:32 and
+ * REX.W selects the 64-bit forms of MOVD/MOVQ, CVTSI2SS/SD, CVT(T)SS2SI,
+ * CVT(T)SD2SI and MOVNTI. null outside 64-bit mode.
+ */
+export interface SseLong {
+  /** P_NONE, P_66, P_F3, P_F2 */
+  prefix: number;
+  /** ModR/M reg with REX.R, r/m with REX.B */
+  reg: number;
+  rm: number;
+  /** REX.W */
+  w: boolean;
+  lock: boolean;
+  /** the memory operand's linear address, low half (its alignment) */
+  eaLo: number;
+  imm8(): number;
+  /** memory at the operand's address + k */
+  rd16(k: number): number;
+  rd32(k: number): number;
+  wr32(k: number, v: number): void;
+  /** checks that `len` bytes at the operand can be accessed (first and last page) */
+  probe(len: number, write: boolean): void;
+  /** general register r: low half, high half; setGpr writes 4 bytes (zeroing the high half) or 8 */
+  gpr(r: number): number;
+  gprHi(r: number): number;
+  setGpr(r: number, size: number, lo: number, hi: number): void;
+  /** MASKMOVQ/MASKMOVDQU: checks `len` bytes at DS:RDI, then writes byte i */
+  probeRdi(len: number): void;
+  wrRdi8(i: number, v: number): void;
+}
+
+let L: SseLong | null = null;
+
+/** Runs the SSE/SSE2 instruction 0F `op` in 64-bit mode with `l` describing its operands (the ModR/M byte already decoded). */
+export function sseExec64(c: Cpu, op: number, l: SseLong): void {
+  L = l;
+  try {
+    sseExec(c, op);
+  } finally {
+    L = null;
+  }
+}
+
+/** ModR/M decoding: done by long.ts before sseExec64 */
+function decode(c: Cpu): void {
+  if (L === null) c.decodeModrm();
+}
+/** the reg field (XMM or general register; `& 7` for an MMX register) */
+const regOf = (c: Cpu): number => (L !== null ? L.reg : c.regField);
+/** the r/m register when it is an XMM or general register */
+const rmX = (c: Cpu): number => (L !== null ? L.rm : c.modrm & 7);
+const imm8 = (c: Cpu): number => (L !== null ? L.imm8() : c.fetch8());
+const lockP = (c: Cpu): boolean => (L !== null ? L.lock : c.lockPrefix);
+/** general register r read at 32 bits */
+const gpr32 = (c: Cpu, r: number): number => (L !== null ? L.gpr(r) : c.reg32[r]!);
+/** a 32-bit general-register write (zero-extended to 64 bits in 64-bit mode) */
+function setGpr32(c: Cpu, r: number, v: number): void {
+  if (L !== null) L.setGpr(r, 4, v, 0);
+  else c.reg32[r] = v;
+}
+/** the memory operand at +k */
+const mrd32 = (c: Cpu, k: number): number => (L !== null ? L.rd32(k) : c.rd32(c.eaSeg, (c.eaOff + k) >>> 0));
+const mrd16 = (c: Cpu): number => (L !== null ? L.rd16(0) : c.rd16(c.eaSeg, c.eaOff));
+function mwr32(c: Cpu, k: number, v: number): void {
+  if (L !== null) L.wr32(k, v);
+  else c.wr32(c.eaSeg, (c.eaOff + k) >>> 0, v);
+}
+
 /** the mandatory prefix: none, 66, F3, F2 (F2 and F3 win over 66, the last of F2/F3 wins: execute.ts keeps it in `rep`) */
 const P_NONE = 0, P_66 = 1, P_F3 = 2, P_F2 = 3;
 
 function prefix(c: Cpu): number {
+  if (L !== null) return L.prefix;
   return c.rep === 2 ? P_F3 : c.rep === 1 ? P_F2 : c.o32 !== c.codeBig ? P_66 : P_NONE;
 }
 
@@ -84,14 +158,14 @@ function need(c: Cpu, level: number): void {
 
 /** #UD for LOCK, for CR0.EM=1 or CR4.OSFXSR=0; #NM for CR0.TS=1 (SDM vol. 3A, 13.1, table 13-1 ... 2.5) */
 function xmmCheck(c: Cpu): void {
-  if (c.lockPrefix) c.ud();
+  if (lockP(c)) c.ud();
   if ((c.cr0 & CR0_EM) !== 0 || (c.cr4 & CR4_OSFXSR) === 0) c.ud();
   if (c.cr0 & CR0_TS) c.trap(7);
 }
 
 /** the MMX-register rules, with LOCK #UD */
 function mmxCheck(c: Cpu): void {
-  if (c.lockPrefix) c.ud();
+  if (lockP(c)) c.ud();
   c.fpu.mmxCheck();
 }
 
@@ -111,26 +185,24 @@ const xreg = (c: Cpu, r: number): Int32Array => c.fpu.xmmReg[r]!;
 
 /** #GP(0) unless the memory operand's linear address is 16-byte aligned */
 function aligned16(c: Cpu): void {
-  if (((c.segBase[c.eaSeg]! + c.eaOff) & 15) !== 0) c.gp(0);
+  if ((((L !== null ? L.eaLo : c.segBase[c.eaSeg]! + c.eaOff)) & 15) !== 0) c.gp(0);
 }
 
 function read32To(c: Cpu, out: Int32Array): Int32Array {
-  out[0] = c.rd32(c.eaSeg, c.eaOff);
+  out[0] = mrd32(c, 0);
   out[1] = 0; out[2] = 0; out[3] = 0;
   return out;
 }
 
 function read64To(c: Cpu, out: Int32Array): Int32Array {
-  const s = c.eaSeg, o = c.eaOff >>> 0;
-  const lo = c.rd32(s, o), hi = c.rd32(s, (o + 4) >>> 0);
+  const lo = mrd32(c, 0), hi = mrd32(c, 4);
   out[0] = lo; out[1] = hi; out[2] = 0; out[3] = 0;
   return out;
 }
 
 function read128To(c: Cpu, align: boolean, out: Int32Array): Int32Array {
   if (align) aligned16(c);
-  const s = c.eaSeg, o = c.eaOff >>> 0;
-  const d0 = c.rd32(s, o), d1 = c.rd32(s, (o + 4) >>> 0), d2 = c.rd32(s, (o + 8) >>> 0), d3 = c.rd32(s, (o + 12) >>> 0);
+  const d0 = mrd32(c, 0), d1 = mrd32(c, 4), d2 = mrd32(c, 8), d3 = mrd32(c, 12);
   out[0] = d0; out[1] = d1; out[2] = d2; out[3] = d3;
   return out;
 }
@@ -148,26 +220,26 @@ function probeStore(c: Cpu, s: number, o: number, len: number): void {
 }
 
 function write64(c: Cpu, lo: number, hi: number): void {
-  const s = c.eaSeg, o = c.eaOff >>> 0;
-  probeStore(c, s, o, 8);
-  c.wr32(s, o, lo);
-  c.wr32(s, (o + 4) >>> 0, hi);
+  if (L !== null) L.probe(8, true);
+  else probeStore(c, c.eaSeg, c.eaOff >>> 0, 8);
+  mwr32(c, 0, lo);
+  mwr32(c, 4, hi);
 }
 
 function write128(c: Cpu, align: boolean, v: Int32Array): void {
   if (align) aligned16(c);
-  const s = c.eaSeg, o = c.eaOff >>> 0;
-  probeStore(c, s, o, 16);
+  if (L !== null) L.probe(16, true);
+  else probeStore(c, c.eaSeg, c.eaOff >>> 0, 16);
   const d0 = v[0]!, d1 = v[1]!, d2 = v[2]!, d3 = v[3]!;
-  c.wr32(s, o, d0);
-  c.wr32(s, (o + 4) >>> 0, d1);
-  c.wr32(s, (o + 8) >>> 0, d2);
-  c.wr32(s, (o + 12) >>> 0, d3);
+  mwr32(c, 0, d0);
+  mwr32(c, 4, d1);
+  mwr32(c, 8, d2);
+  mwr32(c, 12, d3);
 }
 
 /** The xmm/m128 (aligned), xmm/m64 or xmm/m32 source: the register, or the memory operand read into MS (zero-extended). */
 function xmmSrc(c: Cpu, bytes: number): Int32Array {
-  if (!mem(c)) return xreg(c, c.modrm & 7);
+  if (!mem(c)) return xreg(c, rmX(c));
   return bytes === 16 ? read128To(c, true, MS) : bytes === 8 ? read64To(c, MS) : read32To(c, MS);
 }
 
@@ -238,25 +310,25 @@ export function sseExec(c: Cpu, op: number): void {
     // ---- moves ----
     case 0x10: case 0x11: { // MOVUPS MOVUPD MOVSS MOVSD (10: load, 11: store)
       need(c, p === P_66 || p === P_F2 ? 2 : 1);
-      c.decodeModrm(); xmmCheck(c);
-      const r = c.regField;
+      decode(c); xmmCheck(c);
+      const r = regOf(c);
       if (op === 0x10) {
         if (mem(c)) {
           const v = p === P_F3 ? read32To(c, MS) : p === P_F2 ? read64To(c, MS) : read128To(c, false, MS);
           xreg(c, r).set(v); // scalar loads zero the rest
         } else {
-          const d = xreg(c, r), s = xreg(c, c.modrm & 7);
+          const d = xreg(c, r), s = xreg(c, rmX(c));
           if (p === P_F3) d[0] = s[0]!;
           else if (p === P_F2) { d[0] = s[0]!; d[1] = s[1]!; } else d.set(s);
         }
       } else {
         const s = xreg(c, r);
         if (mem(c)) {
-          if (p === P_F3) c.wr32(c.eaSeg, c.eaOff, s[0]!);
+          if (p === P_F3) mwr32(c, 0, s[0]!);
           else if (p === P_F2) write64(c, s[0]!, s[1]!);
           else write128(c, false, s);
         } else {
-          const d = xreg(c, c.modrm & 7);
+          const d = xreg(c, rmX(c));
           if (p === P_F3) d[0] = s[0]!;
           else if (p === P_F2) { d[0] = s[0]!; d[1] = s[1]!; } else d.set(s);
         }
@@ -266,15 +338,15 @@ export function sseExec(c: Cpu, op: number): void {
     case 0x12: case 0x16: { // MOVLPS/MOVHPS xmm, m64, MOVHLPS/MOVLHPS xmm, xmm; 66: MOVLPD/MOVHPD xmm, m64
       if (p === P_F3 || p === P_F2) c.ud(); // MOVSLDUP, MOVSHDUP, MOVDDUP: SSE3
       need(c, p === P_66 ? 2 : 1);
-      c.decodeModrm();
+      decode(c);
       if (p === P_66 && !mem(c)) c.ud();
       xmmCheck(c);
-      const d = xreg(c, c.regField), at = op === 0x12 ? 0 : 2;
+      const d = xreg(c, regOf(c)), at = op === 0x12 ? 0 : 2;
       if (mem(c)) {
         read64To(c, MS);
         d[at] = MS[0]!; d[at + 1] = MS[1]!;
       } else {
-        const s = xreg(c, c.modrm & 7), from = op === 0x12 ? 2 : 0; // MOVHLPS: high qword to low; MOVLHPS: low to high
+        const s = xreg(c, rmX(c)), from = op === 0x12 ? 2 : 0; // MOVHLPS: high qword to low; MOVLHPS: low to high
         const lo = s[from]!, hi = s[from + 1]!;
         d[at] = lo; d[at + 1] = hi;
       }
@@ -283,63 +355,71 @@ export function sseExec(c: Cpu, op: number): void {
     case 0x13: case 0x17: { // MOVLPS/MOVHPS m64, xmm; 66: MOVLPD/MOVHPD
       if (p === P_F3 || p === P_F2) c.ud();
       need(c, p === P_66 ? 2 : 1);
-      c.decodeModrm();
+      decode(c);
       if (!mem(c)) c.ud();
       xmmCheck(c);
-      const s = xreg(c, c.regField), at = op === 0x13 ? 0 : 2;
+      const s = xreg(c, regOf(c)), at = op === 0x13 ? 0 : 2;
       write64(c, s[at]!, s[at + 1]!);
       return;
     }
     case 0x28: case 0x29: { // MOVAPS/MOVAPD (aligned)
       if (p === P_F3 || p === P_F2) c.ud();
       need(c, p === P_66 ? 2 : 1);
-      c.decodeModrm(); xmmCheck(c);
-      const r = c.regField;
+      decode(c); xmmCheck(c);
+      const r = regOf(c);
       if (op === 0x28) {
-        const v = mem(c) ? read128To(c, true, MS) : xreg(c, c.modrm & 7);
+        const v = mem(c) ? read128To(c, true, MS) : xreg(c, rmX(c));
         xreg(c, r).set(v);
       } else if (mem(c)) write128(c, true, xreg(c, r));
-      else xreg(c, c.modrm & 7).set(xreg(c, r));
+      else xreg(c, rmX(c)).set(xreg(c, r));
       return;
     }
     case 0x2b: case 0xe7: { // MOVNTPS/MOVNTPD m128, xmm; MOVNTQ m64, mm; 66: MOVNTDQ m128, xmm (aligned; the hint changes nothing here)
       if (p === P_F3 || p === P_F2) c.ud();
       need(c, p === P_66 ? 2 : 1);
-      c.decodeModrm();
+      decode(c);
       if (!mem(c)) c.ud();
       if (op === 0xe7 && p === P_NONE) { // MOVNTQ
         mmxCheck(c);
-        const r = c.regField;
+        const r = regOf(c) & 7;
         write64(c, c.fpu.lo[r]!, c.fpu.hi[r]!);
         c.fpu.mmxSet(-1, 0, 0);
         return;
       }
       xmmCheck(c);
-      write128(c, true, xreg(c, c.regField));
+      write128(c, true, xreg(c, regOf(c)));
       return;
     }
     case 0x50: { // MOVMSKPS/MOVMSKPD r32, xmm
       if (p === P_F3 || p === P_F2) c.ud();
       need(c, p === P_66 ? 2 : 1);
-      c.decodeModrm();
+      decode(c);
       if (mem(c)) c.ud();
       xmmCheck(c);
-      const s = xreg(c, c.modrm & 7);
-      c.reg32[c.regField] = p === P_66 ? movmskpd(s) : movmskps(s);
+      const s = xreg(c, rmX(c));
+      setGpr32(c, regOf(c), p === P_66 ? movmskpd(s) : movmskps(s));
       return;
     }
     case 0x6e: case 0x7e: case 0x6f: case 0x7f: case 0xd6: { // MOVD, MOVQ, MOVDQA, MOVDQU, MOVQ2DQ, MOVDQ2Q (with a prefix; the unprefixed forms are MMX)
       need(c, 2);
-      c.decodeModrm();
-      const r = c.regField, rm = c.modrm & 7;
-      if (op === 0x6e && p === P_66) { // MOVD xmm, r/m32
+      decode(c);
+      const r = regOf(c), rm = rmX(c);
+      if (op === 0x6e && p === P_66 && L !== null && L.w) { // MOVQ xmm, r/m64 (REX.W, 64-bit mode)
         xmmCheck(c);
-        const v = mem(c) ? c.rd32(c.eaSeg, c.eaOff) : c.reg32[rm]!;
+        const lo = mem(c) ? mrd32(c, 0) : L.gpr(rm), hi = mem(c) ? mrd32(c, 4) : L.gprHi(rm);
+        movqToXmm(xreg(c, r), lo, hi);
+      } else if (op === 0x7e && p === P_66 && L !== null && L.w) { // MOVQ r/m64, xmm (REX.W, 64-bit mode)
+        xmmCheck(c);
+        const x = xreg(c, r);
+        if (mem(c)) write64(c, x[0]!, x[1]!); else L.setGpr(rm, 8, x[0]!, x[1]!);
+      } else if (op === 0x6e && p === P_66) { // MOVD xmm, r/m32
+        xmmCheck(c);
+        const v = mem(c) ? mrd32(c, 0) : gpr32(c, rm);
         movdToXmm(xreg(c, r), v);
       } else if (op === 0x7e && p === P_66) { // MOVD r/m32, xmm
         xmmCheck(c);
         const v = xreg(c, r)[0]!;
-        if (mem(c)) c.wr32(c.eaSeg, c.eaOff, v); else c.reg32[rm] = v;
+        if (mem(c)) mwr32(c, 0, v); else setGpr32(c, rm, v);
       } else if (op === 0x7e && p === P_F3) { // MOVQ xmm, xmm/m64
         xmmCheck(c);
         const s = mem(c) ? read64To(c, MS) : xreg(c, rm);
@@ -356,36 +436,46 @@ export function sseExec(c: Cpu, op: number): void {
         if (mem(c)) write64(c, s[0]!, s[1]!); else movqToXmm(xreg(c, rm), s[0]!, s[1]!);
       } else if (op === 0xd6 && p === P_F3 && !mem(c)) { // MOVQ2DQ xmm, mm
         xmmCheck(c); mmxCheck(c);
-        movqToXmm(xreg(c, r), c.fpu.lo[rm]!, c.fpu.hi[rm]!);
+        movqToXmm(xreg(c, r), c.fpu.lo[rm & 7]!, c.fpu.hi[rm & 7]!);
         c.fpu.mmxSet(-1, 0, 0);
       } else if (op === 0xd6 && p === P_F2 && !mem(c)) { // MOVDQ2Q mm, xmm
         xmmCheck(c); mmxCheck(c);
         const s = xreg(c, rm);
-        c.fpu.mmxSet(r, s[1]!, s[0]!);
+        c.fpu.mmxSet(r & 7, s[1]!, s[0]!);
       } else c.ud();
       return;
     }
     case 0xc3: { // MOVNTI m32, r32: a general-register store (no CR0/CR4 checks: SDM vol. 2, MOVNTI, exceptions)
       if (p !== P_NONE) c.ud();
       need(c, 2);
-      c.decodeModrm();
-      if (!mem(c) || c.lockPrefix) c.ud();
-      c.wr32(c.eaSeg, c.eaOff, c.reg32[c.regField]!);
+      decode(c);
+      if (!mem(c) || lockP(c)) c.ud();
+      if (L !== null && L.w) write64(c, L.gpr(L.reg), L.gprHi(L.reg)); // MOVNTI m64, r64
+      else mwr32(c, 0, gpr32(c, regOf(c)));
       return;
     }
     case 0xf7: { // MASKMOVQ mm, mm; 66: MASKMOVDQU xmm, xmm: the bytes whose mask byte has bit 7 set, to DS:EDI (DS overridable)
       if (p === P_F3 || p === P_F2) c.ud();
       need(c, p === P_66 ? 2 : 1);
-      c.decodeModrm();
+      decode(c);
       if (mem(c)) c.ud();
-      const r = c.regField, rm = c.modrm & 7;
+      const r = regOf(c), rm = rmX(c);
       let n: number, data: Int32Array, mask: Int32Array;
       if (p === P_66) {
         xmmCheck(c);
         n = 16; data = xreg(c, r); mask = xreg(c, rm);
       } else {
         mmxCheck(c);
-        n = 8; data = mmTo(c, r, MA); mask = mmTo(c, rm, MT);
+        n = 8; data = mmTo(c, r & 7, MA); mask = mmTo(c, rm & 7, MT);
+      }
+      if (L !== null) {
+        L.probeRdi(n);
+        for (let i = 0; i < n; i++) {
+          const sh = 8 * (i & 3);
+          if (((mask[i >>> 2]! >>> sh) & 0x80) !== 0) L.wrRdi8(i, (data[i >>> 2]! >>> sh) & 0xff);
+        }
+        if (p !== P_66) c.fpu.mmxSet(-1, 0, 0);
+        return;
       }
       const seg = c.segOverride >= 0 ? c.segOverride : 3; // DS
       const base = c.a32 ? c.reg32[7]! >>> 0 : c.reg32[7]! & 0xffff;
@@ -402,17 +492,17 @@ export function sseExec(c: Cpu, op: number): void {
     case 0x51: case 0x58: case 0x59: case 0x5c: case 0x5d: case 0x5e: case 0x5f: { // SQRT ADD MUL SUB MIN DIV MAX: PS PD SS SD
       const fmt = FMT_BY_PREFIX[p]!;
       need(c, fmt === FMT_PD || fmt === FMT_SD ? 2 : 1);
-      c.decodeModrm(); xmmCheck(c);
+      decode(c); xmmCheck(c);
       const src = xmmSrc(c, FMT_BYTES[fmt]!);
-      SF.arith(ARITH[op]!, fmt, c.fpu.mxcsr, xreg(c, c.regField), src);
+      SF.arith(ARITH[op]!, fmt, c.fpu.mxcsr, xreg(c, regOf(c)), src);
       fpEnd(c);
       return;
     }
     case 0x52: case 0x53: { // RSQRTPS/RSQRTSS, RCPPS/RCPSS
       if (p === P_66 || p === P_F2) c.ud();
       need(c, 1);
-      c.decodeModrm(); xmmCheck(c);
-      const src = xmmSrc(c, p === P_F3 ? 4 : 16), d = xreg(c, c.regField);
+      decode(c); xmmCheck(c);
+      const src = xmmSrc(c, p === P_F3 ? 4 : 16), d = xreg(c, regOf(c));
       const n = p === P_F3 ? 1 : 4;
       for (let i = 0; i < n; i++) MT[i] = approx(src[i]!, op === 0x52);
       for (let i = 0; i < n; i++) d[i] = MT[i]!;
@@ -421,11 +511,11 @@ export function sseExec(c: Cpu, op: number): void {
     case 0xc2: { // CMPPS CMPPD CMPSS CMPSD xmm, xmm/m, imm8 (predicate: imm8 bits 2:0)
       const fmt = FMT_BY_PREFIX[p]!;
       need(c, fmt === FMT_PD || fmt === FMT_SD ? 2 : 1);
-      c.decodeModrm();
-      const pred = c.fetch8();
+      decode(c);
+      const pred = imm8(c);
       xmmCheck(c);
       const src = xmmSrc(c, FMT_BYTES[fmt]!);
-      SF.cmp(pred & 7, fmt, c.fpu.mxcsr, xreg(c, c.regField), src);
+      SF.cmp(pred & 7, fmt, c.fpu.mxcsr, xreg(c, regOf(c)), src);
       fpEnd(c);
       return;
     }
@@ -433,9 +523,9 @@ export function sseExec(c: Cpu, op: number): void {
       if (p === P_F3 || p === P_F2) c.ud();
       const dbl = p === P_66;
       need(c, dbl ? 2 : 1);
-      c.decodeModrm(); xmmCheck(c);
+      decode(c); xmmCheck(c);
       const src = xmmSrc(c, dbl ? 8 : 4);
-      SF.comi(dbl, op === 0x2f, c.fpu.mxcsr, xreg(c, c.regField), src);
+      SF.comi(dbl, op === 0x2f, c.fpu.mxcsr, xreg(c, regOf(c)), src);
       fpEnd(c);
       const e = SF.eflags;
       c.setFlagsZPC(e & EFL_ZF ? 1 : 0, e & EFL_PF ? 1 : 0, e & EFL_CF ? 1 : 0);
@@ -445,31 +535,37 @@ export function sseExec(c: Cpu, op: number): void {
     // ---- conversions ----
     case 0x5a: { // CVTPS2PD xmm/m64, CVTPD2PS xmm/m128, CVTSS2SD xmm/m32, CVTSD2SS xmm/m64
       need(c, 2);
-      c.decodeModrm(); xmmCheck(c);
+      decode(c); xmmCheck(c);
       const kind = p === P_NONE ? CVT_PS2PD : p === P_66 ? CVT_PD2PS : p === P_F3 ? CVT_SS2SD : CVT_SD2SS;
       const src = xmmSrc(c, p === P_66 ? 16 : p === P_F3 ? 4 : 8);
-      SF.cvt(kind, c.fpu.mxcsr, xreg(c, c.regField), src);
+      SF.cvt(kind, c.fpu.mxcsr, xreg(c, regOf(c)), src);
       fpEnd(c);
       return;
     }
     case 0x5b: case 0xe6: { // 5B: CVTDQ2PS, 66 CVTPS2DQ, F3 CVTTPS2DQ; E6: 66 CVTTPD2DQ, F3 CVTDQ2PD (m64), F2 CVTPD2DQ
       if (op === 0x5b ? p === P_F2 : p === P_NONE) c.ud();
       need(c, 2);
-      c.decodeModrm(); xmmCheck(c);
+      decode(c); xmmCheck(c);
       const kind = op === 0x5b
         ? (p === P_NONE ? CVT_DQ2PS : p === P_66 ? CVT_PS2DQ : CVT_TPS2DQ)
         : (p === P_66 ? CVT_TPD2DQ : p === P_F3 ? CVT_DQ2PD : CVT_PD2DQ);
       const src = xmmSrc(c, kind === CVT_DQ2PD ? 8 : 16);
-      SF.cvt(kind, c.fpu.mxcsr, xreg(c, c.regField), src);
+      SF.cvt(kind, c.fpu.mxcsr, xreg(c, regOf(c)), src);
       fpEnd(c);
       return;
     }
     case 0x2a: { // CVTPI2PS xmm, mm/m64; 66 CVTPI2PD xmm, mm/m64; F3 CVTSI2SS xmm, r/m32; F2 CVTSI2SD xmm, r/m32
       need(c, p === P_66 || p === P_F2 ? 2 : 1);
-      c.decodeModrm(); xmmCheck(c);
-      const d = xreg(c, c.regField), rm = c.modrm & 7;
+      decode(c); xmmCheck(c);
+      const d = xreg(c, regOf(c)), rm = rmX(c);
+      if ((p === P_F3 || p === P_F2) && L !== null && L.w) { // CVTSI2SS/SD xmm, r/m64
+        const lo = mem(c) ? mrd32(c, 0) : L.gpr(rm), hi = mem(c) ? mrd32(c, 4) : L.gprHi(rm);
+        SF.cvtFromInt64(p === P_F2, c.fpu.mxcsr, d, lo, hi);
+        fpEnd(c);
+        return;
+      }
       if (p === P_F3 || p === P_F2) {
-        const v = mem(c) ? c.rd32(c.eaSeg, c.eaOff) : c.reg32[rm]!;
+        const v = mem(c) ? mrd32(c, 0) : gpr32(c, rm);
         SF.cvtFromInt(p === P_F2, c.fpu.mxcsr, d, v);
         fpEnd(c);
         return;
@@ -491,23 +587,29 @@ export function sseExec(c: Cpu, op: number): void {
     case 0x2c: case 0x2d: { // CVTTPS2PI/CVTPS2PI mm, xmm/m64; 66 CVT(T)PD2PI mm, xmm/m128; F3 CVT(T)SS2SI r32, xmm/m32; F2 CVT(T)SD2SI r32, xmm/m64
       const truncate = op === 0x2c;
       need(c, p === P_66 || p === P_F2 ? 2 : 1);
-      c.decodeModrm(); xmmCheck(c);
-      const r = c.regField;
+      decode(c); xmmCheck(c);
+      const r = regOf(c);
       if (p === P_F3 || p === P_F2) {
         const src = xmmSrc(c, p === P_F3 ? 4 : 8);
+        if (L !== null && L.w) { // CVT(T)SS2SI, CVT(T)SD2SI r64
+          SF.cvtToInt64(p === P_F2, truncate, c.fpu.mxcsr, src);
+          fpEnd(c);
+          L.setGpr(r, 8, SF.int, SF.intHi);
+          return;
+        }
         SF.cvtToInt(p === P_F2, truncate, c.fpu.mxcsr, src);
         fpEnd(c);
-        c.reg32[r] = SF.int;
+        setGpr32(c, r, SF.int);
         return;
       }
       mmxCheck(c);
       let src: Int32Array;
       if (p === P_66) src = xmmSrc(c, 16);
       else if (mem(c)) src = read64To(c, MS);
-      else { const x = xreg(c, c.modrm & 7); MS[0] = x[0]!; MS[1] = x[1]!; MS[2] = 0; MS[3] = 0; src = MS; } // lanes 2, 3 zero: converted exactly, no flag
+      else { const x = xreg(c, rmX(c)); MS[0] = x[0]!; MS[1] = x[1]!; MS[2] = 0; MS[3] = 0; src = MS; } // lanes 2, 3 zero: converted exactly, no flag
       SF.cvt(p === P_66 ? (truncate ? CVT_TPD2DQ : CVT_PD2DQ) : (truncate ? CVT_TPS2DQ : CVT_PS2DQ), c.fpu.mxcsr, MT, src);
       fpEnd(c);
-      c.fpu.mmxSet(r, MT[1]!, MT[0]!);
+      c.fpu.mmxSet(r & 7, MT[1]!, MT[0]!);
       return;
     }
 
@@ -515,18 +617,18 @@ export function sseExec(c: Cpu, op: number): void {
     case 0x14: case 0x15: case 0x54: case 0x55: case 0x56: case 0x57: { // UNPCKLPS/PD UNPCKHPS/PD ANDPS/PD ANDNPS/PD ORPS/PD XORPS/PD
       if (p === P_F3 || p === P_F2) c.ud();
       need(c, p === P_66 ? 2 : 1);
-      c.decodeModrm(); xmmCheck(c);
-      const src = xmmSrc(c, 16), d = xreg(c, c.regField);
+      decode(c); xmmCheck(c);
+      const src = xmmSrc(c, 16), d = xreg(c, regOf(c));
       if (p === P_66) sse2Binary(op, d, src); else sseBitsBinary(op, d, src);
       return;
     }
     case 0xc6: { // SHUFPS, 66 SHUFPD xmm, xmm/m128, imm8
       if (p === P_F3 || p === P_F2) c.ud();
       need(c, p === P_66 ? 2 : 1);
-      c.decodeModrm();
-      const imm = c.fetch8();
+      decode(c);
+      const imm = imm8(c);
       xmmCheck(c);
-      const src = xmmSrc(c, 16), d = xreg(c, c.regField);
+      const src = xmmSrc(c, 16), d = xreg(c, regOf(c));
       if (p === P_66) shufpd(d, src, imm); else shufps(d, src, imm);
       return;
     }
@@ -534,29 +636,29 @@ export function sseExec(c: Cpu, op: number): void {
     // ---- integer: shuffles, word insert/extract, byte masks ----
     case 0x70: { // PSHUFW mm, mm/m64, imm8; 66 PSHUFD; F3 PSHUFHW; F2 PSHUFLW
       need(c, p === P_NONE ? 1 : 2);
-      c.decodeModrm();
-      const imm = c.fetch8();
+      decode(c);
+      const imm = imm8(c);
       if (p === P_NONE) {
         mmxCheck(c);
         const s = mmSrc(c);
         const lo = s[0]!, hi = s[1]!;
         const w = (k: number): number => ((k < 2 ? lo : hi) >>> (16 * (k & 1))) & 0xffff;
-        c.fpu.mmxSet(c.regField, w((imm >>> 4) & 3) | (w(imm >>> 6) << 16), w(imm & 3) | (w((imm >>> 2) & 3) << 16));
+        c.fpu.mmxSet(regOf(c) & 7, w((imm >>> 4) & 3) | (w(imm >>> 6) << 16), w(imm & 3) | (w((imm >>> 2) & 3) << 16));
         return;
       }
       xmmCheck(c);
-      const src = xmmSrc(c, 16), d = xreg(c, c.regField);
+      const src = xmmSrc(c, 16), d = xreg(c, regOf(c));
       if (p === P_66) pshufd(d, src, imm); else if (p === P_F3) pshufhw(d, src, imm); else pshuflw(d, src, imm);
       return;
     }
     case 0xc4: { // PINSRW mm, r32/m16, imm8; 66 PINSRW xmm, r32/m16, imm8
       if (p === P_F3 || p === P_F2) c.ud();
       need(c, p === P_66 ? 2 : 1);
-      c.decodeModrm();
-      const imm = c.fetch8();
+      decode(c);
+      const imm = imm8(c);
       if (p === P_66) xmmCheck(c); else mmxCheck(c);
-      const v = mem(c) ? c.rd16(c.eaSeg, c.eaOff) : c.reg32[c.modrm & 7]!;
-      const r = c.regField;
+      const v = mem(c) ? mrd16(c) : gpr32(c, rmX(c));
+      const r = p === P_66 ? regOf(c) : regOf(c) & 7;
       if (p === P_66) { pinsrw(xreg(c, r), v, imm & 7); return; }
       const m = mmTo(c, r, MA);
       pinsrw(m, v, imm & 3); // SDM vol. 2, PINSRW: the MMX form selects with imm8[1:0]
@@ -566,48 +668,48 @@ export function sseExec(c: Cpu, op: number): void {
     case 0xc5: { // PEXTRW r32, mm, imm8; 66 PEXTRW r32, xmm, imm8
       if (p === P_F3 || p === P_F2) c.ud();
       need(c, p === P_66 ? 2 : 1);
-      c.decodeModrm();
-      const imm = c.fetch8();
+      decode(c);
+      const imm = imm8(c);
       if (mem(c)) c.ud();
-      const rm = c.modrm & 7;
+      const rm = p === P_66 ? rmX(c) : c.modrm & 7;
       if (p === P_66) {
         xmmCheck(c);
-        c.reg32[c.regField] = pextrw(xreg(c, rm), imm & 7);
+        setGpr32(c, regOf(c), pextrw(xreg(c, rm), imm & 7));
         return;
       }
       mmxCheck(c);
       const v = pextrw(mmTo(c, rm, MA), imm & 3);
       c.fpu.mmxSet(-1, 0, 0);
-      c.reg32[c.regField] = v;
+      setGpr32(c, regOf(c), v);
       return;
     }
     case 0xd7: { // PMOVMSKB r32, mm; 66 PMOVMSKB r32, xmm
       if (p === P_F3 || p === P_F2) c.ud();
       need(c, p === P_66 ? 2 : 1);
-      c.decodeModrm();
+      decode(c);
       if (mem(c)) c.ud();
-      const rm = c.modrm & 7;
+      const rm = p === P_66 ? rmX(c) : c.modrm & 7;
       if (p === P_66) {
         xmmCheck(c);
-        c.reg32[c.regField] = pmovmskb(xreg(c, rm));
+        setGpr32(c, regOf(c), pmovmskb(xreg(c, rm)));
         return;
       }
       mmxCheck(c);
       const v = pmovmskb(mmTo(c, rm, MA)) & 0xff;
       c.fpu.mmxSet(-1, 0, 0);
-      c.reg32[c.regField] = v;
+      setGpr32(c, regOf(c), v);
       return;
     }
     case 0x71: case 0x72: case 0x73: { // 66: PSRLW/PSRAW/PSLLW ... PSRLDQ/PSLLDQ xmm, imm8 (register forms only)
       if (p !== P_66) c.ud();
       need(c, 2);
-      c.decodeModrm();
+      decode(c);
       if (mem(c)) c.ud();
-      const imm = c.fetch8();
+      const imm = imm8(c);
       xmmCheck(c);
-      const d = xreg(c, c.modrm & 7);
+      const d = xreg(c, rmX(c));
       MT.set(d);
-      if (!sse2ShiftImm(op, c.regField, MT, imm)) c.ud();
+      if (!sse2ShiftImm(op, regOf(c) & 7, MT, imm)) c.ud();
       d.set(MT);
       return;
     }
@@ -616,15 +718,15 @@ export function sseExec(c: Cpu, op: number): void {
   // ---- the two-operand integer forms: 66 on XMM registers, unprefixed on MMX registers (the SSE/SSE2 additions) ----
   if (p === P_66 && SSE2_BINARY[op] !== 0) {
     need(c, 2);
-    c.decodeModrm(); xmmCheck(c);
+    decode(c); xmmCheck(c);
     const src = xmmSrc(c, 16);
-    sse2Binary(op, xreg(c, c.regField), src);
+    sse2Binary(op, xreg(c, regOf(c)), src);
     return;
   }
   if (p === P_NONE && MMX_ADDED[op] !== 0) {
     need(c, MMX_ADDED[op]!);
-    c.decodeModrm(); mmxCheck(c);
-    const s = mmSrc(c), r = c.regField;
+    decode(c); mmxCheck(c);
+    const s = mmSrc(c), r = regOf(c) & 7;
     const d = mmTo(c, r, MA);
     sse2Binary(op, d, s);
     c.fpu.mmxSet(r, d[1]!, d[0]!);

@@ -35,7 +35,7 @@
  */
 import {
   CLS_FINITE, CLS_INF, CLS_QNAN, CLS_SNAN, CLS_ZERO, DBL_EMAX, DBL_EMIN, FE_DE, FE_IE, FE_OE, FE_PE, FE_UE, FE_ZE,
-  RC_CHOP, RC_DOWN, SGL_EMAX, SGL_EMIN, SoftFloat, Unpacked, compareOrdered, unpackInt32, unpackM32, unpackM64,
+  RC_CHOP, RC_DOWN, SGL_EMAX, SGL_EMIN, SoftFloat, Unpacked, compareOrdered, unpackInt32, unpackInt64, unpackM32, unpackM64,
 } from '../fpu/softfloat.js';
 
 // ---- MXCSR (SDM vol. 1, 10.2.3, figure 10-3) ----
@@ -105,8 +105,9 @@ export class SseFloat {
   fault = false;
   /** (U)COMISS/SD: ZF, PF and CF as EFLAGS bits (OF, SF and AF are cleared) */
   eflags = 0;
-  /** CVT(T)SS2SI/CVT(T)SD2SI: the integer result */
+  /** CVT(T)SS2SI/CVT(T)SD2SI: the integer result (with REX.W, its low half; intHi the high one) */
   int = 0;
+  intHi = 0;
 
   private masks = 0x3f;
   private rc = 0;
@@ -603,5 +604,66 @@ export class SseFloat {
     }
     const r = this.i2s(v);
     if (this.end()) dst[0] = r;
+  }
+
+  /**
+   * CVT(T)SS2SI / CVT(T)SD2SI r64 (REX.W, 64-bit mode): src's low lane to
+   * an int64 in intHi:int unless `fault`. NaN, infinity and values out of
+   * range give the 64-bit integer indefinite 8000000000000000H with IE
+   * (SDM vol. 2, CVTSD2SI, "Operation"; vol. 1, 4.8.3.7), an inexact
+   * result PE.
+   */
+  cvtToInt64(dbl: boolean, truncate: boolean, mxcsr: number, src: Int32Array): void {
+    this.begin(mxcsr);
+    const u = this.ua;
+    if (dbl) this.load64(src[0]!, src[1]!, u); else this.load32(src[0]!, u);
+    let lo = 0, hi = INT_INDEFINITE;
+    if (u.cls !== CLS_FINITE && u.cls !== CLS_ZERO) {
+      this.pre |= FE_IE;
+    } else {
+      const sf = this.sf;
+      sf.rc = truncate ? RC_CHOP : this.rc;
+      sf.flags = 0;
+      sf.roundToInt(u);
+      const mHi = sf.iHi >>> 0, mLo = sf.iLo >>> 0;
+      // the magnitude fits when below 2^63, or equal to it for a negative value
+      const fits = !sf.iOver && (mHi < 0x80000000 || (u.sign && mHi === 0x80000000 && mLo === 0));
+      if (!fits) {
+        this.pre |= FE_IE;
+      } else {
+        this.post |= sf.flags & FE_PE;
+        if (u.sign) { // two's complement of the magnitude
+          lo = -mLo | 0;
+          hi = (~mHi + (mLo === 0 ? 1 : 0)) | 0;
+        } else {
+          lo = mLo | 0;
+          hi = mHi | 0;
+        }
+      }
+    }
+    if (this.end()) { this.int = lo; this.intHi = hi; }
+  }
+
+  /**
+   * CVTSI2SS / CVTSI2SD xmm, r/m64 (REX.W): dst's low lane = the int64
+   * hi:lo rounded by MXCSR.RC (PE when inexact; an unmasked PE leaves dst
+   * unchanged), the rest of dst kept.
+   */
+  cvtFromInt64(dbl: boolean, mxcsr: number, dst: Int32Array, lo: number, hi: number): void {
+    this.begin(mxcsr);
+    const u = this.ua;
+    unpackInt64(hi, lo, u);
+    const sf = this.sf;
+    sf.rc = this.rc;
+    sf.flags = 0;
+    sf.masks = 0x3f;
+    if (dbl) sf.roundUnpacked(u, 53, DBL_EMIN, DBL_EMAX, true);
+    else sf.roundUnpacked(u, 24, SGL_EMIN, SGL_EMAX, true);
+    this.post |= sf.flags & FE_PE;
+    const r0 = dbl ? sf.packM64Lo() : sf.packM32();
+    const r1 = dbl ? sf.packM64Hi() : 0;
+    if (!this.end()) return;
+    dst[0] = r0;
+    if (dbl) dst[1] = r1;
   }
 }
