@@ -11,7 +11,7 @@ import type { Machine } from '../../src/machine/machine.js';
 import { MODE_NAMES, type ModeName } from '../../src/mmu/modes/mode.js';
 import { ENGINES, type Engine } from '../../src/cpu/cpu.js';
 import { CODE64, DATA, enterLongMode, HIGH, HIGH_PHYS, IDT64, IDTR64, le64, longMachine, phys64, PML4, regs64, rip, SEL_CODE64, SEL_DATA, STACK64, STUBS64 } from './long-machine.js';
-import { CODE, le32 } from './flat-machine.js';
+import { CODE, GDT, le32 } from './flat-machine.js';
 import { instructionLength64 } from '../../src/cpu/decode-length.js';
 import { OPCODES } from '../../src/cpu/execute.js';
 import type { OpcodeEntry } from '../../src/cpu/ops/common.js';
@@ -35,8 +35,8 @@ interface End {
   reason: string;
 }
 
-function run(mode: ModeName, engine: Engine, code: number[], setup?: (m: Machine) => void, words = 0, measure = false): End {
-  const m = longMachine({ mode, engine, measure });
+function run(mode: ModeName, engine: Engine, code: number[], setup?: (m: Machine) => void, words = 0, measure = false, cpu = '+lm'): End {
+  const m = longMachine({ mode, engine, measure, cpu });
   m.mmu.writePhysBytes(CODE64, new Uint8Array(code));
   setup?.(m);
   const r = m.run({ maxInstructions: 200_000 });
@@ -59,13 +59,13 @@ function run(mode: ModeName, engine: Engine, code: number[], setup?: (m: Machine
 }
 
 /** The program under every translation mode and engine (and once with the cost model on): all must agree; returns one of them. Checks the length decoder on the way (lengthsAgree). */
-function everywhere(code: number[], setup?: (m: Machine) => void, words = 0): End {
+function everywhere(code: number[], setup?: (m: Machine) => void, words = 0, cpu = '+lm'): End {
   const ends: End[] = [];
-  for (const mode of MODE_NAMES) for (const engine of ENGINES) ends.push(run(mode, engine, code, setup, words));
-  ends.push(run('shadow', 'jit', code, setup, words, true)); // and with the MMU observing every access (runObserved, then runLong)
+  for (const mode of MODE_NAMES) for (const engine of ENGINES) ends.push(run(mode, engine, code, setup, words, false, cpu));
+  ends.push(run('shadow', 'jit', code, setup, words, true, cpu)); // and with the MMU observing every access (runObserved, then runLong)
   for (const e of ends) expect(e).toEqual(ends[0]);
   expect(ends[0]!.reason).toBe('halted');
-  expect(lengthsAgree(code, setup)).toEqual([]);
+  expect(lengthsAgree(code, setup, cpu)).toEqual([]);
   return ends[0]!;
 }
 
@@ -88,8 +88,8 @@ function entryOf64(bytes: number[]): { entry: OpcodeEntry | undefined; key: stri
  * instructionLength64 of its bytes with the RIP it advanced by. Returns
  * the mismatches.
  */
-function lengthsAgree(code: number[], setup?: (m: Machine) => void): string[] {
-  const m = longMachine({ mode: 'shadow', engine: 'interp' });
+function lengthsAgree(code: number[], setup?: (m: Machine) => void, cpu = '+lm'): string[] {
+  const m = longMachine({ mode: 'shadow', engine: 'interp', cpu });
   m.mmu.writePhysBytes(CODE64, new Uint8Array(code));
   setup?.(m);
   const c = m.cpu, mmu = m.mmu;
@@ -898,6 +898,180 @@ describe('the lm feature', () => {
     m.run({ maxInstructions: 1000 });
     expect(m.cpu.reg8[0]).toBe(13);
     expect(m.cpu.efer & 0x400).toBe(0);
+  });
+});
+
+const SIMD = '+lm,+sse,+sse2';
+/** mov rax, cr4; or eax, OSFXSR | OSXMMEXCPT; mov cr4, rax */
+const OSFXSR = [0x0f, 0x20, 0xe0, 0x0d, ...le32(0x600), 0x0f, 0x22, 0xe0];
+const abs32 = (modrm: number, at: number): number[] => [modrm, 0x25, ...le32(at)]; // [disp32] through a SIB with no base and no index
+
+describe('x87, FXSAVE and SSE in 64-bit mode', () => {
+  it('x87 with a memory operand above 4 GiB through R8: FNINIT, FLD1, FADD m64, FSTP m64, FNSTSW m16, FNSTCW m16, FWAIT', () => {
+    const code = [
+      ...movImm64(8, HIGH),
+      0xdb, 0xe3, // fninit
+      0xd9, 0xe8, // fld1
+      0x41, 0xdc, 0x40, 0x10, // fadd qword [r8 + 0x10]
+      0xdd, ...abs32(0x1c, DATA), // fstp qword [DATA]
+      0xdd, ...abs32(0x3c, DATA + 8), // fnstsw [DATA + 8]
+      0xd9, ...abs32(0x3c, DATA + 16), // fnstcw [DATA + 16]
+      0x9b, HLT,
+    ];
+    const e = everywhere(code, (m) => { m.mmu.writePhys(HIGH_PHYS + 0x14, 4, 0x40040000); }, 3); // 2.5 at HIGH + 0x10
+    expect(e.data[0]).toBe(0x400c000000000000n); // 1 + 2.5 = 3.5
+    expect(e.data[1]! & 0xffffn).toBe(0n); // TOP 0 again, no exception
+    expect(e.data[2]! & 0xffffn).toBe(0x037fn); // FNINIT's control word
+  });
+
+  it('FXSAVE64 stores FIP and FDP as 64-bit offsets and XMM8-15, FXSAVE in 64-bit mode the 32-bit pointer layout with XMM8-15, FXRSTOR64 restores', () => {
+    const fld = 11 + 10 + 5 + 10 + 2; // offset of the FLD below
+    const code = [
+      ...OSFXSR,
+      ...movImm64(0, 0x1122334455667788n),
+      0x66, 0x4c, 0x0f, 0x6e, 0xc0, // movq xmm8, rax
+      ...movImm64(8, HIGH),
+      0xdb, 0xe3, // fninit
+      0x41, 0xdd, 0x40, 0x10, // fld qword [r8 + 0x10]: FIP = its RIP, FDP = HIGH + 0x10
+      0x48, 0x0f, 0xae, ...abs32(0x04, DATA), // fxsave64 [DATA]
+      0x0f, 0xae, ...abs32(0x04, DATA + 0x200), // fxsave [DATA + 0x200]
+      0x66, 0x45, 0x0f, 0xef, 0xc0, // pxor xmm8, xmm8
+      0xdb, 0xe3, // fninit
+      0x48, 0x0f, 0xae, ...abs32(0x0c, DATA), // fxrstor64 [DATA]
+      0x66, 0x4c, 0x0f, 0x7e, 0xc1, // movq rcx, xmm8
+      0xdd, ...abs32(0x1c, DATA + 0x400), // fstp qword [DATA + 0x400]: the restored ST0
+      HLT,
+    ];
+    const e = everywhere(code, (m) => { m.mmu.writePhys(HIGH_PHYS + 0x14, 4, 0x40040000); }, 129, SIMD);
+    expect(e.regs[1]).toBe(0x1122334455667788n);
+    expect(e.data[128]).toBe(0x4004000000000000n); // 2.5
+    // FCW 037F, FSW TOP = 7, abridged tag: physical register 7 in use, FOP = DD 40 (101 0100 0000)
+    expect(e.data[0]).toBe(0x0540_0080_3800_037fn);
+    expect(e.data[1]).toBe(BigInt(CODE64 + fld)); // FIP, 64 bits
+    expect(e.data[2]).toBe(HIGH + 0x10n); // FDP, 64 bits
+    expect(e.data[3]! & 0xffffffffn).toBe(0x1f80n); // MXCSR
+    expect([e.data[4], e.data[5]! & 0xffffn]).toEqual([0xa000000000000000n, 0x4000n]); // ST0 = 2.5
+    expect([e.data[36], e.data[37]]).toEqual([0x1122334455667788n, 0n]); // XMM8 at byte 288
+    // without REX.W: FIP's low half and FCS, FDP's low half (FDS beside it)
+    expect(e.data[64 + 1]).toBe(BigInt(CODE64 + fld) | (BigInt(SEL_CODE64) << 32n));
+    expect(e.data[64 + 2]! & 0xffffffffn).toBe(0x10n);
+    expect(e.data[64 + 36]).toBe(0x1122334455667788n);
+  });
+
+  it('CVTSI2SD from r64, CVT(T)SD2SI to r64 and r32 (zero-extended), MOVQ r64 <-> XMM8-15; MXCSR gets PE and IE', () => {
+    const code = [
+      ...OSFXSR,
+      ...movImm64(0, -3n),
+      0xf2, 0x4c, 0x0f, 0x2a, 0xc8, // cvtsi2sd xmm9, rax
+      0x66, 0x4d, 0x0f, 0x7e, 0xca, // movq r10, xmm9
+      ...movImm64(3, 0x7fffffffffffffffn),
+      0xf2, 0x4c, 0x0f, 0x2a, 0xd3, // cvtsi2sd xmm10, rbx: rounds to 2^63 (PE)
+      0x66, 0x4d, 0x0f, 0x7e, 0xd3, // movq r11, xmm10
+      0xf2, 0x4d, 0x0f, 0x2c, 0xe2, // cvttsd2si r12, xmm10: 2^63 does not fit (IE): the indefinite
+      ...movImm64(0, 0xc004000000000000n), // -2.5
+      0x66, 0x4c, 0x0f, 0x6e, 0xf8, // movq xmm15, rax
+      0xf2, 0x4d, 0x0f, 0x2c, 0xef, // cvttsd2si r13, xmm15: -2
+      0xf2, 0x41, 0x0f, 0x2d, 0xc7, // cvtsd2si eax, xmm15: -2 (to nearest even), RAX's high half zeroed
+      0x0f, 0xae, ...abs32(0x1c, DATA), // stmxcsr [DATA]
+      HLT,
+    ];
+    const e = everywhere(code, undefined, 1, SIMD);
+    expect(e.regs[10]).toBe(0xc008000000000000n); // -3.0
+    expect(e.regs[11]).toBe(0x43e0000000000000n); // 2^63
+    expect(e.regs[12]).toBe(0x8000000000000000n);
+    expect(e.regs[13]).toBe(0xfffffffffffffffen);
+    expect(e.regs[0]).toBe(0xfffffffen);
+    expect(e.data[0]! & 0xffffffffn).toBe(0x1f80n | 0x20n | 0x01n);
+  });
+
+  it('MOVDQA and PADDD above 4 GiB, PSHUFD m128 RIP-relative with an imm8, PCMPEQB and PMOVMSKB r32 (zero-extended), and #GP(0) for a misaligned MOVDQA', () => {
+    const head = [
+      ...OSFXSR,
+      ...movImm64(9, HIGH), ...movImm64(10, BigInt(DATA)), ...movImm64(11, -1n),
+      0x66, 0x45, 0x0f, 0x6f, 0x41, 0x20, // movdqa xmm8, [r9 + 0x20]
+      0x66, 0x45, 0x0f, 0xfe, 0x41, 0x30, // paddd xmm8, [r9 + 0x30]
+    ];
+    const pshufdEnd = CODE64 + head.length + 10; // 66 44 0F 70 0D disp32 1B
+    const code = [
+      ...head,
+      0x66, 0x44, 0x0f, 0x70, 0x0d, ...le32(DATA - pshufdEnd), 0x1b, // pshufd xmm9, [rip + DATA - next], 0x1b (the imm8 after the displacement)
+      0x66, 0x45, 0x0f, 0x7f, 0x4a, 0x40, // movdqa [r10 + 0x40], xmm9
+      0x66, 0x45, 0x0f, 0x7f, 0x42, 0x50, // movdqa [r10 + 0x50], xmm8
+      0x66, 0x45, 0x0f, 0x74, 0xd2, // pcmpeqb xmm10, xmm10
+      0x66, 0x45, 0x0f, 0xd7, 0xda, // pmovmskb r11d, xmm10
+      0x66, 0x45, 0x0f, 0x6f, 0x41, 0x28, // movdqa xmm8, [r9 + 0x28]: not 16-byte aligned
+      HLT,
+    ];
+    const setup = (m: Machine): void => {
+      [1, 2, 3, 4].forEach((v, i) => m.mmu.writePhys(HIGH_PHYS + 0x20 + 4 * i, 4, v));
+      [10, 20, 30, 40].forEach((v, i) => m.mmu.writePhys(HIGH_PHYS + 0x30 + 4 * i, 4, v));
+      [5, 6, 7, 8].forEach((v, i) => m.mmu.writePhys(DATA + 4 * i, 4, v));
+    };
+    const e = everywhere(code, setup, 12, SIMD);
+    const dw = (lo: number, hi: number): bigint => (BigInt(hi) << 32n) | BigInt(lo);
+    expect(e.data.slice(8, 12)).toEqual([dw(8, 7), dw(6, 5), dw(11, 22), dw(33, 44)]);
+    expect(e.regs[11]).toBe(0xffffn);
+    expect(e.vector).toBe(13);
+  });
+
+  it('LDMXCSR of a reserved bit is #GP(0); without CR4.OSFXSR an SSE instruction is #UD and FXSAVE still works', () => {
+    const gp = everywhere([...OSFXSR, 0x0f, 0xae, ...abs32(0x14, DATA), HLT], (m) => { m.mmu.writePhys(DATA, 4, 0x10000); }, 0, SIMD);
+    expect(gp.vector).toBe(13);
+    const ud = everywhere([0x0f, 0xae, ...abs32(0x04, DATA), 0x66, 0x45, 0x0f, 0xef, 0xc0, HLT], undefined, 1, SIMD);
+    expect(ud.vector).toBe(6);
+    expect(ud.data[0]! & 0xffffn).toBe(0x40n); // the power-up control word, stored by FXSAVE before the #UD
+  });
+});
+
+describe('debug registers, VERW, non-accessing operands, a GDT above 4 GiB', () => {
+  it('MOV to/from DR0 keeps 64 bits, DR7 reads 400h, a 1 in DR7 bits 63:32 is #GP(0); LEA and NOP Ev through a non-canonical RBP do not fault; VERW', () => {
+    const code = [
+      ...movImm64(0, 0xffff800012345678n),
+      0x0f, 0x23, 0xc0, // mov dr0, rax
+      0x0f, 0x21, 0xc3, // mov rbx, dr0
+      0x0f, 0x21, 0xf9, // mov rcx, dr7
+      ...movImm64(5, 0x8000000000000000n), // rbp: not canonical
+      0x48, 0x8d, 0x54, 0x1d, 0x00, // lea rdx, [rbp + rbx]
+      0x0f, 0x1f, 0x45, 0x00, // nop [rbp]
+      0xbe, ...le32(SEL_DATA), 0x0f, 0x00, 0xee, 0x40, 0x0f, 0x94, 0xc7, // mov esi, data; verw si; sete dil
+      0xbe, ...le32(SEL_CODE64), 0x0f, 0x00, 0xee, 0x41, 0x0f, 0x94, 0xc0, // mov esi, code; verw si; sete r8b
+      ...movImm64(0, 1n << 32n),
+      0x0f, 0x23, 0xf8, // mov dr7, rax: #GP(0)
+      HLT,
+    ];
+    const e = everywhere(code);
+    expect(e.regs[3]).toBe(0xffff800012345678n);
+    expect(e.regs[1]).toBe(0x400n);
+    expect(e.regs[2]).toBe(0x7fff800012345678n);
+    expect([e.regs[7]! & 0xffn, e.regs[8]! & 0xffn]).toEqual([1n, 0n]);
+    expect(e.vector).toBe(13);
+  });
+
+  it('LGDT of a base above 4 GiB: MOV DS and a far JMP read their descriptors there, and the accessed bit is written there', () => {
+    const head = [
+      0x0f, 0x01, ...abs32(0x14, DATA), // lgdt [DATA]: limit, base HIGH + 0x800
+      0xb8, ...le32(0x20), 0x8e, 0xd8, // mov eax, 0x20; mov ds, eax
+      0x48, 0xff, ...abs32(0x2c, DATA + 0x10), // jmp far [DATA + 0x10] (m16:64)
+    ];
+    const target = CODE64 + head.length;
+    const code = [...head, HLT];
+    const setup = (m: Machine): void => {
+      for (let k = 0; k < 0x38; k += 4) m.mmu.writePhys(HIGH_PHYS + 0x800 + k, 4, m.mmu.readPhys(GDT + k, 4));
+      m.mmu.writePhys(DATA, 2, 0x37);
+      m.mmu.writePhys(DATA + 2, 4, 0x800);
+      m.mmu.writePhys(DATA + 6, 4, 1); // base 1_0000_0800h
+      m.mmu.writePhys(DATA + 0x10, 4, target);
+      m.mmu.writePhys(DATA + 0x18, 2, SEL_CODE64);
+    };
+    const e = everywhere(code, setup);
+    expect(e.rip).toBe(BigInt(target + 1));
+    const m = longMachine({ mode: 'slat', engine: 'interp' });
+    m.mmu.writePhysBytes(CODE64, new Uint8Array(code));
+    setup(m);
+    m.run({ maxInstructions: 100_000 });
+    expect(m.mmu.readPhys(HIGH_PHYS + 0x800 + 0x24, 4) >>> 0).toBe(0x00cf9300); // accessed, in the table above 4 GiB
+    expect(m.mmu.readPhys(GDT + 0x24, 4) >>> 0).toBe(0x00cf9200); // the old table untouched
+    expect(m.cpu.gdtBaseHi).toBe(1);
   });
 });
 
