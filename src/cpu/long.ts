@@ -1152,7 +1152,9 @@ function two(c: Cpu, op: number): void {
     case 0xae: group15(c); return;
     case 0x05: syscall(c); return;
     case 0x07: sysret(c); return;
-    case 0x1f: case 0x18: modrmNoAccess(c); return; // NOP Ev, the PREFETCH hints (never access the operand)
+    // 0F 18-1F: the PREFETCH hints and the reserved NOPs, NOP Ev (SDM vol. 2B, NOP; appendix A), as outside 64-bit mode;
+    // F3 0F 1E FA (ENDBR64) is one of them on a processor without CET. They never access the operand.
+    case 0x18: case 0x19: case 0x1a: case 0x1b: case 0x1c: case 0x1d: case 0x1e: case 0x1f: modrmNoAccess(c); return;
     case 0x00: group6(c); return;
     case 0x06: // CLTS
       if (c.cpl !== 0) c.gp(0);

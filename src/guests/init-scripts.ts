@@ -49,13 +49,22 @@ export const KERNEL_CMDLINE = 'console=ttyS0 quiet panic=-1 cryptomgr.notests no
  * "Booting from ROM.." on the same line. A boot test passes when all match
  * in order (see missingBatchLines).
  */
-export const BATCH_EXPECTED_LINES: readonly RegExp[] = [
-  new RegExp(`${MARKER_BOOTED}$`),
-  /VMMU-UNAME Linux \S+ \S+ .* i[3-6]86 GNU\/Linux$/,
-  new RegExp(`VMMU-FORK-LOOP ${FORK_LOOP_ITERATIONS} ${FORK_LOOP_TOTAL}$`),
-  new RegExp(`VMMU-MD5 ${SEQ_MD5}$`),
-  new RegExp(`${MARKER_DONE}$`),
-];
+export function batchExpectedLines(arch: GuestArch): readonly RegExp[] {
+  return [
+    new RegExp(`${MARKER_BOOTED}$`),
+    // uname -m: i686 (i386 to i686) for the 32-bit kernels, x86_64 for the 64-bit one
+    arch === 'x86_64' ? /VMMU-UNAME Linux \S+ \S+ .* x86_64 GNU\/Linux$/ : /VMMU-UNAME Linux \S+ \S+ .* i[3-6]86 GNU\/Linux$/,
+    new RegExp(`VMMU-FORK-LOOP ${FORK_LOOP_ITERATIONS} ${FORK_LOOP_TOTAL}$`),
+    new RegExp(`VMMU-MD5 ${SEQ_MD5}$`),
+    new RegExp(`${MARKER_DONE}$`),
+  ];
+}
+
+/** The guests' architectures: Debian's i386 kernels (the default) and its amd64 one (`npm run guests -- --arch x86_64`). */
+export type GuestArch = 'i386' | 'x86_64';
+
+/** The lines of the i386 batch guest (batchExpectedLines('i386')). */
+export const BATCH_EXPECTED_LINES: readonly RegExp[] = batchExpectedLines('i386');
 
 /** The batch /init: see the top of this file. */
 export const BATCH_INIT = `#!/bin/sh
@@ -117,11 +126,11 @@ export const APPLETS: readonly string[] = [
  * resets the serial terminal when its console starts) are ignored. Changes
  * nothing.
  */
-export function missingBatchLines(output: string): string[] {
+export function missingBatchLines(output: string, arch: GuestArch = 'i386'): string[] {
   const lines = stripTerminalControls(output).split('\n');
   const missing: string[] = [];
   let at = 0;
-  for (const re of BATCH_EXPECTED_LINES) {
+  for (const re of arch === 'i386' ? BATCH_EXPECTED_LINES : batchExpectedLines(arch)) {
     const found = lines.findIndex((l, i) => i >= at && re.test(l));
     if (found < 0) missing.push(re.source);
     else at = found + 1;

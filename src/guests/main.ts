@@ -6,6 +6,7 @@
  *   npm run guests                 obtain what is missing, else verify
  *   npm run guests -- --refresh    ask apt for current versions, redo everything
  *   npm run guests -- --qemu       then boot each kernel under qemu-system-i386 as a check
+ *   npm run guests -- --arch x86_64   the 64-bit kernel, busybox and batch image instead (opt-in: x86_64.ts)
  *
  * Exit status 0 when the cache is complete (and the QEMU boots, if asked,
  * printed every expected line); 1 with one sentence on stderr otherwise.
@@ -18,10 +19,11 @@ import { MARKER_DONE, MARKER_SHELL, missingBatchLines, stripTerminalControls } f
 import { INITRAMFS_VARIANTS, KERNEL_FLAVOURS, type FileRecord } from './manifest.js';
 import { CACHE_ENV, guestCacheDir, guestFiles } from './paths.js';
 import { bootInQemu, type QemuRun } from './qemu-check.js';
+import { ensureGuests64 } from './x86_64.js';
 
 const log = createDebug('vmmu:guests');
 
-const USAGE = `usage: npm run guests [-- --refresh] [-- --qemu]
+const USAGE = `usage: npm run guests [-- --refresh] [-- --qemu] [-- --arch i386|x86_64]
 
 Downloads Debian bookworm's i386 kernels (linux-image-686, linux-image-686-pae),
 busybox-static and seabios with apt (download only, nothing is installed),
@@ -30,11 +32,18 @@ builds the initramfs images and writes manifest.json, into $${CACHE_ENV}
 
   --refresh   ask apt for the current versions and redo everything
   --qemu      afterwards boot each kernel under qemu-system-i386 and check the output
+  --arch x86_64
+              instead: Debian's 64-bit kernel (linux-image-<abi>-cloud-amd64, the 686
+              kernels' version), busybox-static:amd64 and a batch initramfs around it,
+              into $${CACHE_ENV}/x86_64 (not part of the default run: no test boots it)
 `;
 
 async function main(argv: readonly string[]): Promise<number> {
-  const known = new Set(['--refresh', '--qemu', '--help', '-h']);
+  const known = new Set(['--refresh', '--qemu', '--help', '-h', '--arch', 'i386', 'x86_64']);
   const unknown = argv.filter((a) => !known.has(a));
+  const archAt = argv.indexOf('--arch');
+  const arch = archAt >= 0 ? argv[archAt + 1] : 'i386';
+  if (arch !== 'i386' && arch !== 'x86_64') throw new GuestsError(`--arch takes i386 or x86_64\n${USAGE}`);
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(USAGE);
     return 0;
@@ -42,6 +51,17 @@ async function main(argv: readonly string[]): Promise<number> {
   if (unknown.length > 0) throw new GuestsError(`unknown option ${unknown.join(' ')}\n${USAGE}`);
   const cacheDir = guestCacheDir();
   const say = (line: string): void => console.log(`  ${line}`);
+  if (arch === 'x86_64') {
+    if (argv.includes('--qemu')) throw new GuestsError('--qemu checks the i386 kernels only');
+    const r = ensureGuests64({ cacheDir, source: new AptSource(), refresh: argv.includes('--refresh'), say });
+    const m = r.manifest;
+    console.log(`vmmu x86_64 guest in ${r.dir} (${r.rebuilt.length === 0 ? 'all present, sha256 verified' : `obtained or rebuilt: ${r.rebuilt.join(', ')}`}; ${(r.elapsedMs / 1000).toFixed(2)} s)`);
+    console.log(`  kernel ${m.kernel.package.name} ${m.kernel.package.version}  ${file(m.kernel.vmlinuz)}  boot protocol ${m.kernel.bootProtocol}`);
+    console.log(`  busybox ${m.busybox.package.name}:${m.busybox.package.arch} ${m.busybox.package.version}  ${file(m.busybox.binary)}`);
+    console.log(`  initramfs batch  ${file(m.initramfs.batch.file)}`);
+    console.log(`  boot: node dist/src/cli/main.js boot --batch --cpu +lm,+sse,+sse2 --kernel ${r.dir}/${m.kernel.vmlinuz.path} --initrd ${r.dir}/${m.initramfs.batch.file.path} --append "${m.guest.cmdline}"`);
+    return 0;
+  }
   const result = ensureGuests({ cacheDir, source: new AptSource(), refresh: argv.includes('--refresh'), say });
   printSummary(cacheDir, result);
   if (argv.includes('--qemu')) return (await qemuCheck()) ? 0 : 1;
