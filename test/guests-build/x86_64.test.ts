@@ -1,0 +1,98 @@
+/**
+ * The opt-in 64-bit guest (`npm run guests -- --arch x86_64`, src/guests/x86_64.ts)
+ * against a fake Debian archive: which kernel it takes, where the files
+ * go, what a second run does, and the per-architecture batch expectations.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ensureGuests } from '../../src/guests/build.js';
+import { APPLETS, missingBatchLines } from '../../src/guests/init-scripts.js';
+import { ensureGuests64, findGuestFiles64 } from '../../src/guests/x86_64.js';
+import { bookworm, fakeBusybox, fakeBzImage, FakeSource } from './fake-source.js';
+import { readNewc } from './newc-reader.js';
+
+let cacheDir: string;
+beforeEach(() => {
+  cacheDir = mkdtempSync(join(tmpdir(), 'vmmu-guests64-'));
+});
+afterEach(() => {
+  rmSync(cacheDir, { recursive: true, force: true });
+});
+
+const text = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+/** A 64-bit x86-64 ELF header where fakeBusybox has an i386 one. */
+function fakeBusybox64(): Uint8Array {
+  const b = fakeBusybox('busybox64');
+  b[4] = 2; // ELFCLASS64
+  b[18] = 62; // EM_X86_64
+  return b;
+}
+
+/** The amd64 side of the archive: the cloud-amd64 kernels of ABI 50 and 51 (the metapackage on 51), busybox-static:amd64. */
+function amd64Archive(busybox = fakeBusybox64()): FakeSource {
+  const kernel = (abi: string, version: string): [string, { version: string; arch: string; depends: string; files: Record<string, Uint8Array> }] => [`linux-image-6.1.0-${abi}-cloud-amd64`, {
+    version, arch: 'amd64', depends: 'kmod',
+    files: {
+      [`boot/vmlinuz-6.1.0-${abi}-cloud-amd64`]: fakeBzImage(`6.1.0-${abi}-cloud-amd64`),
+      [`boot/config-6.1.0-${abi}-cloud-amd64`]: text('CONFIG_X86_64=y\n'),
+    },
+  }];
+  return new FakeSource(new Map([
+    kernel('50', '6.1.176-1'), kernel('51', '6.1.180-1'),
+    ['linux-image-cloud-amd64', { version: '6.1.180-1', arch: 'amd64', depends: 'linux-image-6.1.0-51-cloud-amd64 (= 6.1.180-1)', files: {} }],
+    ['busybox-static', { version: '1:1.35.0-4+deb12u1+b1', arch: 'amd64', depends: '', files: { 'bin/busybox': busybox } }],
+  ]));
+}
+
+const options = (source: FakeSource) => ({ cacheDir, source, listApplets: () => [...APPLETS] });
+
+describe('npm run guests -- --arch x86_64', () => {
+  it('without the i386 files, does it take the metapackage\'s kernel and build the batch image around the amd64 busybox, under x86_64/?', () => {
+    const source = amd64Archive();
+    const r = ensureGuests64(options(source));
+    expect(r.dir).toBe(join(cacheDir, 'x86_64'));
+    expect(r.manifest.kernel).toMatchObject({ release: '6.1.0-51-cloud-amd64', bootProtocol: '2.15' });
+    expect(r.manifest.kernel.package).toMatchObject({ name: 'linux-image-6.1.0-51-cloud-amd64', version: '6.1.180-1', arch: 'amd64' });
+    expect(r.manifest.busybox.package.arch).toBe('amd64');
+    const image = readNewc(gunzipSync(readFileSync(join(r.dir, r.manifest.initramfs.batch.file.path))));
+    expect(Buffer.from(image.find((e) => e.name === 'bin/busybox')!.data).equals(Buffer.from(fakeBusybox64()))).toBe(true);
+    expect(existsSync(join(cacheDir, 'manifest.json'))).toBe(false); // the i386 manifest is not written
+    expect(existsSync(join(r.dir, 'tmp'))).toBe(false);
+    const f = findGuestFiles64(cacheDir);
+    expect(f.ok && f.kernel).toBe(join(cacheDir, 'x86_64/kernels/vmlinuz-6.1.0-51-cloud-amd64'));
+    expect(r.manifest.guest.batchLines.some((l) => l.includes('x86_64'))).toBe(true);
+  });
+
+  it('with the i386 files there, does it take the 686 kernel\'s ABI and version, and a second run only verify?', () => {
+    ensureGuests({ cacheDir, source: new FakeSource(bookworm()), listApplets: () => [...APPLETS] }); // 6.1.0-50, 6.1.176-1
+    const r = ensureGuests64(options(amd64Archive()));
+    expect(r.manifest.kernel.package).toMatchObject({ name: 'linux-image-6.1.0-50-cloud-amd64', version: '6.1.176-1' });
+    const again = amd64Archive();
+    const r2 = ensureGuests64(options(again));
+    expect(r2.rebuilt).toEqual([]);
+    expect(again.calls).toEqual([]);
+  });
+
+  it('is an i386 busybox refused?', () => {
+    expect(() => ensureGuests64(options(amd64Archive(fakeBusybox())))).toThrow(/not a 64-bit x86-64 ELF/);
+    expect(findGuestFiles64(cacheDir).ok).toBe(false);
+  });
+});
+
+describe('the batch expectations per architecture', () => {
+  const out = (machine: string): string => [
+    'VMMU-GUEST-BOOTED',
+    `VMMU-UNAME Linux (none) 6.1.0-57-x #1 SMP PREEMPT_DYNAMIC Debian 6.1.192-3 (2026-11-26) ${machine} GNU/Linux`,
+    'VMMU-FORK-LOOP 200 690', 'VMMU-MD5 e071f707df7bbeee2a6a1eb48011ddd0', 'VMMU-GUEST-DONE', '',
+  ].join('\n');
+  it('does x86_64 accept uname -m x86_64 and not i686, and i386 the reverse?', () => {
+    expect(missingBatchLines(out('x86_64'), 'x86_64')).toEqual([]);
+    expect(missingBatchLines(out('i686'), 'x86_64')).toHaveLength(1);
+    expect(missingBatchLines(out('i686'))).toEqual([]);
+    expect(missingBatchLines(out('x86_64'))).toHaveLength(1);
+  });
+});
