@@ -889,6 +889,9 @@ function one(c: Cpu, op: number): void {
       return;
     }
     case 0x9b: c.fpu.wait(); return; // WAIT/FWAIT
+    // SAHF, LAHF: in 64-bit mode only with CPUID.80000001H:ECX.LAHF-SAHF (reported with lm: system.ts), AH as outside it
+    case 0x9e: c.setArith(c.reg8[1]!, 0xd5); return; // SF ZF AF PF CF from AH
+    case 0x9f: c.reg8[1] = (c.getFlags() & 0xd5) | 2; return;
     case 0xd8: case 0xd9: case 0xda: case 0xdb: case 0xdc: case 0xdd: case 0xde: case 0xdf: x87(c, op); return;
     case 0xcc: softInt(c, 3); return;
     case 0xcd: softInt(c, fetch8(c)); return;
@@ -1233,9 +1236,10 @@ function two(c: Cpu, op: number): void {
       setReg(c, mReg, size, a, ah);
       return;
     }
-    case 0xc7: { // CMPXCHG8B (CMPXCHG16B, with REX.W, is not advertised: #UD)
+    case 0xc7: { // CMPXCHG8B; CMPXCHG16B with REX.W
       modrm(c, 0);
-      if ((mReg & 7) !== 1 || !isMem || osz === 8) c.ud();
+      if ((mReg & 7) !== 1 || !isMem) c.ud();
+      if (osz === 8) { cmpxchg16b(c); return; }
       const lo = rdw(c, eaLo, eaHi, 8), hi = V;
       if (lo === c.reg32[0] && hi === c.reg32[2]) {
         wr(c, eaLo, eaHi, 8, c.reg32[3]!, c.reg32[1]!);
@@ -1299,6 +1303,33 @@ function two(c: Cpu, op: number): void {
       return;
     }
     default: c.ud();
+  }
+}
+
+/**
+ * CMPXCHG16B m128 (SDM vol. 2A, CMPXCHG8B/CMPXCHG16B): #GP(0) unless the
+ * operand is 16-byte aligned; RDX:RAX compared with it; equal: ZF = 1 and
+ * RCX:RBX stored; else ZF = 0, the operand loaded into RDX:RAX and written
+ * back unchanged (the destination is written either way). Both pages are
+ * checked for a write before anything is read (a fault has W/R = 1, as for
+ * any read-modify-write), so a fault changes nothing.
+ */
+function cmpxchg16b(c: Cpu): void {
+  if (eaLo & 15) c.gp(0);
+  probeLin(c, eaLo, eaHi, 16, true);
+  const t = (eaLo >>> 0) + 8, hLo = t | 0, hHi = (eaHi + (t > 0xffffffff ? 1 : 0)) | 0;
+  const m0 = rd(c, eaLo, eaHi, 8), m1 = V;
+  const m2 = rd(c, hLo, hHi, 8), m3 = V;
+  if (m0 === c.reg32[0] && m1 === c.regHi[0] && m2 === c.reg32[2] && m3 === c.regHi[2]) {
+    wr(c, eaLo, eaHi, 8, c.reg32[3]!, c.regHi[3]!);
+    wr(c, hLo, hHi, 8, c.reg32[1]!, c.regHi[1]!);
+    c.setArith(0x40, 0x40);
+  } else {
+    wr(c, eaLo, eaHi, 8, m0, m1);
+    wr(c, hLo, hHi, 8, m2, m3);
+    setReg(c, 0, 8, m0, m1);
+    setReg(c, 2, 8, m2, m3);
+    c.setArith(0, 0x40);
   }
 }
 

@@ -1075,6 +1075,53 @@ describe('debug registers, VERW, non-accessing operands, a GDT above 4 GiB', () 
   });
 });
 
+describe('CMPXCHG16B, LAHF/SAHF, ENDBR64, and what CPUID reports for them', () => {
+  it('CMPXCHG16B: equal stores RCX:RBX (ZF = 1), different loads RDX:RAX (ZF = 0), misaligned is #GP(0)', () => {
+    const code = [
+      ...movImm64(0, 0x1111n), ...movImm64(2, 0x2222n), ...movImm64(3, 0xaaaa000000000001n), ...movImm64(1, 0xbbbb000000000002n),
+      0x48, 0x0f, 0xc7, ...abs32(0x0c, DATA + 0x10), // cmpxchg16b [DATA + 0x10]
+      0x41, 0x0f, 0x94, 0xc0, // setz r8b
+      0x48, 0x0f, 0xc7, ...abs32(0x0c, DATA + 0x10), // again: RDX:RAX no longer matches
+      0x41, 0x0f, 0x94, 0xc1, // setz r9b
+      0x48, 0x0f, 0xc7, ...abs32(0x0c, DATA + 0x18), // not 16-byte aligned
+      HLT,
+    ];
+    const e = everywhere(code, (m) => { m.mmu.writePhys(DATA + 0x10, 4, 0x1111); m.mmu.writePhys(DATA + 0x18, 4, 0x2222); }, 4);
+    expect([e.regs[8]! & 0xffn, e.regs[9]! & 0xffn]).toEqual([1n, 0n]);
+    expect([e.data[2], e.data[3]]).toEqual([0xaaaa000000000001n, 0xbbbb000000000002n]);
+    expect([e.regs[0]! >> 8n, e.regs[2]]).toEqual([0xaaaa000000000001n >> 8n, 0xbbbb000000000002n]); // AL: the #GP stub's vector
+    expect(e.vector).toBe(13);
+  });
+
+  it('SAHF loads SF ZF AF PF CF from AH, LAHF stores them with bit 1 set; ENDBR64 and 0F 19-1E are NOPs; CPUID reports CX16 and LAHF-SAHF', () => {
+    const code = [
+      0xb8, ...le32(0xd500), 0x9e, // mov eax, 0xd500; sahf
+      0x9c, 0x41, 0x5a, // pushfq; pop r10
+      0xf8, 0x9f, // clc; lahf
+      0x49, 0x89, 0xc3, // mov r11, rax
+      0xf3, 0x0f, 0x1e, 0xfa, // endbr64
+      0x0f, 0x19, 0x04, 0x24, 0x0f, 0x1a, 0xc0, 0x0f, 0x1b, 0xc0, 0x0f, 0x1c, 0x00, 0x0f, 0x1d, 0xc0, // hint NOPs
+      0xb8, ...le32(1), 0x0f, 0xa2, 0x49, 0x89, 0xcc, // cpuid 1; mov r12, rcx
+      0xb8, ...le32(0x80000001), 0x0f, 0xa2, 0x49, 0x89, 0xcd, // cpuid 80000001h; mov r13, rcx
+      HLT,
+    ];
+    const e = everywhere(code);
+    expect(e.regs[10]! & 0xd5n).toBe(0xd5n);
+    expect(e.regs[11]).toBe(0xd600n); // AH = SF ZF AF PF, bit 1; CF cleared by CLC
+    expect(e.regs[12]! & (1n << 13n)).toBe(1n << 13n);
+    expect(e.regs[13]! & 1n).toBe(1n);
+    expect(e.vector).toBe(-1);
+  });
+
+  it('without lm, does CPUID report neither (the default CPU is unchanged)?', () => {
+    const m = longMachine({ mode: 'naive', engine: 'interp', cpu: '' });
+    // 32-bit code at CODE: cpuid 1; mov esi, ecx; cpuid 80000001h; hlt
+    m.mmu.writePhysBytes(CODE, new Uint8Array([0xb8, ...le32(1), 0x0f, 0xa2, 0x89, 0xce, 0xb8, ...le32(0x80000001), 0x0f, 0xa2, HLT]));
+    m.run({ maxInstructions: 100 });
+    expect([m.cpu.reg32[6], m.cpu.reg32[1]]).toEqual([0, 0]);
+  });
+});
+
 describe('the length decoder in 64-bit mode', () => {
   it('did the programs above check instructionLength64 against the executed length of many opcodes?', () => {
     // every program run through everywhere() was compared (lengthsAgree); this counts what was covered
