@@ -6,13 +6,13 @@
  *   npm run guests                 obtain what is missing, else verify
  *   npm run guests -- --refresh    ask apt for current versions, redo everything
  *   npm run guests -- --qemu       then boot each kernel under qemu-system-i386 as a check
- *   npm run guests -- --arch x86_64   the 64-bit kernel, busybox and batch image instead (opt-in: x86_64.ts)
+ *   npm run guests -- --arch i386     only the i386 files; --arch x86_64: only the 64-bit ones (x86_64.ts)
  *
  * Exit status 0 when the cache is complete (and the QEMU boots, if asked,
  * printed every expected line); 1 with one sentence on stderr otherwise.
  */
 import createDebug from 'debug';
-import { AptSource } from './apt.js';
+import { AptSource, type PackageSource } from './apt.js';
 import { ensureGuests, type EnsureResult } from './build.js';
 import { GuestsError } from './errors.js';
 import { MARKER_DONE, MARKER_SHELL, missingBatchLines, stripTerminalControls } from './init-scripts.js';
@@ -31,19 +31,20 @@ builds the initramfs images and writes manifest.json, into $${CACHE_ENV}
 (default ~/.cache/vmmu/guests). With everything present it only verifies.
 
   --refresh   ask apt for the current versions and redo everything
-  --qemu      afterwards boot each kernel under qemu-system-i386 and check the output
-  --arch x86_64
-              instead: Debian's 64-bit kernel (linux-image-<abi>-cloud-amd64, the 686
-              kernels' version), busybox-static:amd64 and a batch initramfs around it,
-              into $${CACHE_ENV}/x86_64 (not part of the default run: no test boots it)
+  --qemu      afterwards boot each i386 kernel under qemu-system-i386 and check the output
+  --arch i386 | x86_64
+              only one architecture; without it, both: the i386 files above, then
+              Debian's 64-bit kernel (linux-image-<abi>-cloud-amd64 at the 686 kernels'
+              version), busybox-static:amd64 and a batch initramfs around it, into
+              $${CACHE_ENV}/x86_64 (test/machine/linux-boot-amd64.test.ts boots them)
 `;
 
 async function main(argv: readonly string[]): Promise<number> {
   const known = new Set(['--refresh', '--qemu', '--help', '-h', '--arch', 'i386', 'x86_64']);
   const unknown = argv.filter((a) => !known.has(a));
   const archAt = argv.indexOf('--arch');
-  const arch = archAt >= 0 ? argv[archAt + 1] : 'i386';
-  if (arch !== 'i386' && arch !== 'x86_64') throw new GuestsError(`--arch takes i386 or x86_64\n${USAGE}`);
+  const arch = archAt >= 0 ? argv[archAt + 1] : 'both';
+  if (arch !== 'i386' && arch !== 'x86_64' && arch !== 'both') throw new GuestsError(`--arch takes i386 or x86_64\n${USAGE}`);
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(USAGE);
     return 0;
@@ -51,21 +52,31 @@ async function main(argv: readonly string[]): Promise<number> {
   if (unknown.length > 0) throw new GuestsError(`unknown option ${unknown.join(' ')}\n${USAGE}`);
   const cacheDir = guestCacheDir();
   const say = (line: string): void => console.log(`  ${line}`);
-  if (arch === 'x86_64') {
-    if (argv.includes('--qemu')) throw new GuestsError('--qemu checks the i386 kernels only');
-    const r = ensureGuests64({ cacheDir, source: new AptSource(), refresh: argv.includes('--refresh'), say });
+  const source = new AptSource();
+  let prepared = false;
+  // one apt-get update for both architectures
+  const once: PackageSource = Object.assign(Object.create(source) as PackageSource, {
+    prepare: (s: (line: string) => void): void => {
+      if (!prepared) source.prepare(s);
+      prepared = true;
+    },
+  });
+  let status = 0;
+  if (arch !== 'x86_64') {
+    const result = ensureGuests({ cacheDir, source: once, refresh: argv.includes('--refresh'), say });
+    printSummary(cacheDir, result);
+    if (argv.includes('--qemu')) status = (await qemuCheck()) ? 0 : 1;
+  }
+  if (arch !== 'i386') {
+    const r = ensureGuests64({ cacheDir, source: once, refresh: argv.includes('--refresh'), say });
     const m = r.manifest;
     console.log(`vmmu x86_64 guest in ${r.dir} (${r.rebuilt.length === 0 ? 'all present, sha256 verified' : `obtained or rebuilt: ${r.rebuilt.join(', ')}`}; ${(r.elapsedMs / 1000).toFixed(2)} s)`);
     console.log(`  kernel ${m.kernel.package.name} ${m.kernel.package.version}  ${file(m.kernel.vmlinuz)}  boot protocol ${m.kernel.bootProtocol}`);
     console.log(`  busybox ${m.busybox.package.name}:${m.busybox.package.arch} ${m.busybox.package.version}  ${file(m.busybox.binary)}`);
     console.log(`  initramfs batch  ${file(m.initramfs.batch.file)}`);
     console.log(`  boot: node dist/src/cli/main.js boot --batch --cpu +lm,+sse,+sse2 --kernel ${r.dir}/${m.kernel.vmlinuz.path} --initrd ${r.dir}/${m.initramfs.batch.file.path} --append "${m.guest.cmdline}"`);
-    return 0;
   }
-  const result = ensureGuests({ cacheDir, source: new AptSource(), refresh: argv.includes('--refresh'), say });
-  printSummary(cacheDir, result);
-  if (argv.includes('--qemu')) return (await qemuCheck()) ? 0 : 1;
-  return 0;
+  return status;
 }
 
 function printSummary(cacheDir: string, r: EnsureResult): void {
