@@ -63,9 +63,10 @@ boot options:
                                  sse2, smep, smap, apic, lm, pcid, invpcid, la57, pdpe1gb
                                  (off; apic adds the local APIC, an IOAPIC and their MP
                                  table; sse2 needs sse; lm, long mode: IA-32e paging and
-                                 64-bit code, the integer core; pcid, invpcid, la57
-                                 (5-level paging) and pdpe1gb (1 GiB pages) need lm);
-                                 e.g. --cpu +smep,+smap,-pge or --cpu +sse,+sse2
+                                 64-bit code, enough for Debian's 64-bit kernel with
+                                 +lm,+sse,+sse2; pcid, invpcid, la57 (5-level paging) and
+                                 pdpe1gb (1 GiB pages) need lm); e.g. --cpu
+                                 +smep,+smap,-pge or --cpu +sse,+sse2
   --measure                      play every access through the cost model (TLB, walk
                                  and cycle figures in the summary)
   --record FILE                  record a trace of the run (vmmu replay FILE replays it);

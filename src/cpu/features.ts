@@ -48,7 +48,7 @@ export const CPU_FEATURES: readonly CpuFeature[] = [
   { name: 'la57', what: '5-level paging (CR4.LA57) and 57-bit linear addresses', leaf: 7, reg: 'ecx', bit: 16, byDefault: false, cr4: CR4_LA57, needs: 'lm' },
   { name: 'nx', what: 'execute-disable pages (EFER.NXE)', leaf: 0x80000001, reg: 'edx', bit: 20, byDefault: true, efer: EFER_NXE },
   { name: 'pdpe1gb', what: '1 GiB pages in IA-32e paging (PS in a PDPTE; reserved without it)', leaf: 0x80000001, reg: 'edx', bit: 26, byDefault: false, needs: 'lm' },
-  { name: 'lm', what: 'long mode (EFER.LME, EFER.SCE): IA-32e paging and 64-bit code (the integer core; see docs/cpu.md)', leaf: 0x80000001, reg: 'edx', bit: 29, byDefault: false, efer: EFER_LME | EFER_LMA | EFER_SCE, needs: 'pae' },
+  { name: 'lm', what: 'long mode (EFER.LME, EFER.SCE): IA-32e paging and 64-bit code (with x87, SSE/SSE2, CMPXCHG16B, LAHF/SAHF; see docs/cpu.md)', leaf: 0x80000001, reg: 'edx', bit: 29, byDefault: false, efer: EFER_LME | EFER_LMA | EFER_SCE, needs: 'pae' },
 ];
 
 /** CPUID leaf 1 EDX bits that are always there: FPU, TSC, MSR, CX8, SEP, CMOV, PSE-36, MMX, FXSR. */

@@ -23,7 +23,7 @@
  */
 import { ACC_FETCH, ACC_RMW_R, ACC_RMW_W, ACC_SIZE_SHIFT, ACC_WRITE, T_FAULT, T_MMIO } from '../mmu/index.js';
 import {
-  AR_CODE, AR_DB, AR_P, AR_S, CS, DS, ES, F_DF, F_IF, F_IOPL, F_NT, F_RF, F_TF, F_VM, FS, GS, SS, TR, V_DE, V_NP, V_SS, V_TS,
+  AR_CODE, AR_DB, AR_P, AR_S, CS, DS, ES, F_AC, F_DF, F_IF, F_IOPL, F_NT, F_RF, F_TF, F_VM, FS, GS, SS, TR, V_DE, V_NP, V_SS, V_TS,
 } from './constants.js';
 import type { Cpu } from './cpu.js';
 import { alu, divu64, DIVREM, mulFlags, MULHI, muls32, mulu32, neg, shift, shiftDouble, inc, dec } from './alu.js';
@@ -1115,6 +1115,12 @@ function two(c: Cpu, op: number): void {
         c.gsBaseHi = c.kernelGsHi;
         c.kernelGsLo = lo;
         c.kernelGsHi = hi;
+        return;
+      }
+      if (m === 0xca || m === 0xcb) { // CLAC, STAC (SDM vol. 2A): #UD without SMAP or above CPL 0
+        fetch8(c);
+        if (!c.features.has('smap') || c.cpl !== 0) c.ud();
+        c.setFlags(m === 0xcb ? F_AC : 0, F_AC);
         return;
       }
       modrm(c, 0);

@@ -1113,6 +1113,13 @@ describe('CMPXCHG16B, LAHF/SAHF, ENDBR64, and what CPUID reports for them', () =
     expect(e.vector).toBe(-1);
   });
 
+  it('STAC and CLAC set and clear RFLAGS.AC with smap, and are #UD without it', () => {
+    const code = [0x0f, 0x01, 0xcb, 0x9c, 0x41, 0x58, 0x0f, 0x01, 0xca, 0x9c, 0x41, 0x59, HLT]; // stac; pushfq; pop r8; clac; pushfq; pop r9
+    const e = everywhere(code, undefined, 0, '+lm,+smap');
+    expect([e.regs[8]! & (1n << 18n), e.regs[9]! & (1n << 18n)]).toEqual([1n << 18n, 0n]);
+    expect(everywhere(code).vector).toBe(6);
+  });
+
   it('without lm, does CPUID report neither (the default CPU is unchanged)?', () => {
     const m = longMachine({ mode: 'naive', engine: 'interp', cpu: '' });
     // 32-bit code at CODE: cpuid 1; mov esi, ecx; cpuid 80000001h; hlt
