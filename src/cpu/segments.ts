@@ -36,11 +36,12 @@ export function readDescriptor(c: Cpu, sel: number): boolean {
   if (index + 7 > (limit >>> 0)) return false;
   const addr = (base + index) | 0;
   let lo: number, hi: number, addrHi = 0;
-  if (baseHi === 0 && (addr >>> 0) >= (base >>> 0)) {
+  if (!lma || (baseHi === 0 && (addr >>> 0) >= (base >>> 0) && (addr >>> 0) <= 0xfffffff8)) {
+    // outside IA-32e mode linear addresses are 32 bits and wrap at 4 GiB
     lo = c.readLin32Sup(addr);
     hi = c.readLin32Sup((addr + 4) | 0);
   } else {
-    addrHi = lma ? (baseHi + ((addr >>> 0) < (base >>> 0) ? 1 : 0)) | 0 : 0;
+    addrHi = (baseHi + ((addr >>> 0) < (base >>> 0) ? 1 : 0)) | 0;
     lo = readSup64(c, addr, addrHi, 0);
     hi = readSup64(c, addr, addrHi, 4);
   }
@@ -61,7 +62,7 @@ export function markAccessed(c: Cpu): void {
   if (!(DESC.hi & AR_ACCESSED)) {
     DESC.hi |= AR_ACCESSED;
     DESC.ar |= AR_ACCESSED;
-    if (DESC.addrHi === 0) c.writeLin8Sup((DESC.addr + 5) | 0, (DESC.hi >>> 8) & 0xff);
+    if ((c.efer & EFER_LMA) === 0) c.writeLin8Sup((DESC.addr + 5) | 0, (DESC.hi >>> 8) & 0xff);
     else writeSup64(c, DESC.addr, DESC.addrHi, 5, (DESC.hi >>> 8) & 0xff, 1);
   }
 }
