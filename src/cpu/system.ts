@@ -295,7 +295,7 @@ export function cpuid(c: Cpu): void {
       b = f.leaf1Ebx;
       cx = f.leaf1Ecx; // PCID with pcid (0 by default)
       d = f.leaf1Edx;
-      if (f.lm) cx = 1 << 13; // CX16: CMPXCHG16B, which exists in 64-bit mode only (long.ts)
+      if (f.lm) cx |= 1 << 13; // CX16: CMPXCHG16B, which exists in 64-bit mode only (long.ts)
       // The APIC flag follows IA32_APIC_BASE.EN (SDM vol. 3A, "Local APIC Status and Location").
       if (c.apicBaseMsr !== null && !(c.apicBaseMsr.read() & (1 << 11))) d &= ~(1 << 9);
       break;
