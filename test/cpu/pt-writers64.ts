@@ -126,7 +126,9 @@ const CODE_CMC = 0x318000, CODE_STC = 0x319000, CODE_CLC = 0x31b000;
  */
 const CODE_ST = 0x31a000;
 /** what the window's 4 KiB entries map */
-const FRAMES = [...DATA, CODE_CMC, CODE_STC, CODE_CLC, CODE_CMC, CODE_ST, PT_W, PT_W2, PD_W, PDPT_W, D1, D2, PML4];
+// (not PML4: a window page offset 0 would be PML4[0], whose loss no handler survives; the program reaches PML4 as
+// data through the recursive entry and the 1 GiB page instead, at entries 2 and up)
+const FRAMES = [...DATA, CODE_CMC, CODE_STC, CODE_CLC, CODE_CMC, CODE_ST, PT_W, PT_W2, PD_W, PDPT_W, D1, D2];
 /** the tables the program writes (identity addresses) */
 const TABLES = [PT_W, PT_W, PT_W, PT_W2, PD_W, PD_W, PDPT_W, PDPT_W, PML4, PD_ID, PDPT_ID];
 
@@ -137,7 +139,7 @@ const hi = (x: number): number => HI + x;
 export const WIN = 1n << 39n;
 const REC = 2n << 39n;
 const WIN_PAGES = 16;
-const PF_PER_BLOCK = 4, MAX_EXCEPTIONS = 60;
+const PF_PER_BLOCK = 4, MAX_EXCEPTIONS = 150;
 const INT_VECTOR = 0x40, USER_BACK_VECTOR = 0x41;
 
 const P = 1, RW = 2, US = 4, A = 0x20, D = 0x40, PS = 0x80, G = 0x100;
@@ -285,7 +287,7 @@ export function generate64(seed: number, size = 36): Program64 {
       return winPage(r.below(WIN_PAGES)) + BigInt(off);
     }
     if (x < 85) return WIN + 0x200000n + BigInt(r.below(WIN_PAGES) * 0x1000 + r.pick([0, 8, 0xff8, 0xffc, r.below(0x1000)])); // PD_W[1]
-    if (x < 89) return WIN + (1n << 30n) + BigInt(r.pick([PT_W, PD_W, PDPT_W, PT_W2, DATA[0]!]) + 8 * r.below(8) + (r.chance(0.2) ? 4 : 0)); // PDPT_W[1]: a 1 GiB page over the tables
+    if (x < 89) return WIN + (1n << 30n) + BigInt(r.pick([PT_W, PD_W, PDPT_W, PT_W2, DATA[0]!, PML4 + 0x10]) + 8 * r.below(6) + (r.chance(0.2) ? 4 : 0)); // PDPT_W[1]: a 1 GiB page over the tables
     if (x < 91) return WIN + (2n << 30n) + BigInt(r.below(4) << 21) + BigInt(r.below(4) * 0x1000 + r.pick([0, 8, 0x18])); // PDPT_W[2]: PT_W as a directory
     if (x < 97) {
       // the recursive entry: PML4[2] walked as PDPT, PD or PT, the tables as data (never offset 0 or 8 of the final page)
@@ -300,10 +302,63 @@ export function generate64(seed: number, size = 36): Program64 {
   while (blocks.length < size) {
     const body: Op[] = [];
     blocks.push(body);
-    const ops = 1 + r.below(3);
-    for (let n = 0; n < ops; n++) body.push(operation(r, target, tableTarget, value, upper));
+    const ops = 1 + r.below(4);
+    for (let n = 0; n < ops; n++) {
+      const op = r.chance(0.12) ? halfOp(r) : operation(r, target, tableTarget, value, upper);
+      // and often a read (or a call) through the window right after: a stale translation shows before the next repair
+      if (r.chance(0.4)) {
+        const t = touchAddress(r);
+        op.what += ` +touch ${t.toString(16)}`;
+        op.bytes = [...op.bytes, ...movabsB(RDX, t), 0x48, 0x8b, 0x02, ...fold]; // mov rax, [rdx] (a copy: some ops' bytes are shared constants)
+      }
+      body.push(op);
+    }
   }
   return { seed, blocks, loops: 1 + r.below(3), pristine, pge: r.chance(0.7), wp: r.chance(0.8), nxe: r.chance(0.8) };
+}
+
+/** An address whose translation goes through the entries the program rewrites. */
+function touchAddress(r: Rng): bigint {
+  const x = r.below(10);
+  if (x < 6) return winPage(r.below(WIN_PAGES)) + BigInt(r.pick([0, 8, 0x800, 0xff8]));
+  if (x < 7) return WIN + 0x200000n + BigInt(r.below(WIN_PAGES) * 0x1000);
+  if (x < 8) return WIN + (1n << 30n) + BigInt(r.pick([PT_W, PD_W, 0x200000, DATA[1]!]));
+  if (x < 9) return REC + (2n << 30n) + (BigInt(r.pick([1, 2])) << 21n) + (BigInt(r.pick([0, 1, 2])) << 12n) + 0x10n;
+  return (BigInt(r.pick([3, 4])) << 39n) + BigInt(r.below(4) << 21);
+}
+
+/**
+ * One half of an entry rewritten on its own (4 bytes at +4: XD, reserved bits, physical bits beyond RAM, the ignored
+ * bits 62:52; or a locked BTS/BTR/BTC of one of them), at any level of the window's path, then an access through it.
+ */
+function halfOp(r: Rng): Op {
+  const [at, through] = r.pick<[number, bigint]>([
+    [PT_W + 8 * r.below(WIN_PAGES), -1n], [PD_W, WIN], [PD_W + 8, WIN + 0x200000n], [PDPT_W, WIN], [PDPT_W + 8, WIN + (1n << 30n)],
+    [PML4 + 8, WIN], [PML4 + 16, REC], [PML4 + 24, 3n << 39n], [PML4 + 32, 4n << 39n], [PDPT_W + 16, WIN + (2n << 30n)],
+  ]);
+  const t = through < 0n ? winPage((at - PT_W) / 8) : through + BigInt(r.below(4) * 0x1000);
+  const b: number[] = [];
+  let what: string;
+  if (r.chance(0.6)) {
+    const v = r.pick([XD, 0, 0, 0x80000, 0x10, 1, 0x7ff00000, XD | 0x7ff00000, 0x8]);
+    b.push(0xc7, ...abs(0, at + 4), ...le32(v)); // mov dword [at + 4], v
+    what = `half ${hex(at)}.hi = ${hex(v)}`;
+  } else {
+    const bit = r.pick([31, 31, 19, 0, 4, 20]);
+    const which = r.below(3);
+    b.push(0xf0, 0x0f, 0xba, (0x2c + 8 * which), 0x25, ...le32(at + 4), bit); // lock bts/btr/btc dword [at + 4], bit
+    what = `half ${hex(at)}.hi ${['bts', 'btr', 'btc'][which]} ${bit}`;
+  }
+  if (r.chance(0.3)) { b.push(...movabsB(RDI, t), 0x0f, 0x01, 0x3f); what += ' invlpg'; }
+  // a fetch through it, where the window maps code frames or RET (elsewhere it would run low memory or tables as code)
+  if ((through === -1n || through === WIN || through === WIN + 0x200000n) && r.chance(0.3)) {
+    b.push(...movabsB(RDX, t + 0xff0n), 0xff, 0xd2, ...PUSHF_FOLD);
+    what += ` call ${(t + 0xff0n).toString(16)}`;
+  } else {
+    b.push(...movabsB(RDX, t + BigInt(r.pick([0, 8, 0x10]))), 0x48, 0x8b, 0x02, ...fold);
+    what += ` read ${t.toString(16)}`;
+  }
+  return { what, bytes: b };
 }
 
 /** One random operation. */
@@ -336,9 +391,13 @@ function operation(r: Rng, target: () => bigint, tableTarget: () => number, valu
   }
   if (k < 45) {
     // a string instruction, forwards or backwards (never backwards from the start of PML4: PML4[0] is the alias's)
-    const dst = target(), src = target();
-    // (forwards from PML4's end or PDPT_ID's start would reach PDPT_ID[1], the alias's: backwards there)
-    const dir = (r.chance(0.35) && !(dst >= BigInt(PML4) && dst < BigInt(PML4 + 0x40))) || (dst >= BigInt(PML4 + 0xe00) && dst < BigInt(PDPT_ID + 0x10));
+    // never into PDPT_ID (either way a run reaches PDPT_ID[1], the alias's entry)
+    let dst = target();
+    while (dst >= BigInt(PML4 + 0xe00) && dst < BigInt(PDPT_ID + 0x1000)) dst = target();
+    const src = target();
+    // backwards only where a run of 24 quadwords cannot reach entries 0 and 1 of PML4 or PDPT_ID, whatever the window
+    // or the recursive entry maps
+    const dir = r.chance(0.35) && !(dst >= BigInt(PML4) && dst < BigInt(PML4 + 0x40)) && (dst < 1n << 32n || (dst & 0xfffn) >= 0xd0n);
     const count = r.chance(0.1) ? 0 : 1 + r.below(r.chance(0.7) ? 6 : 24);
     const op = r.pick([[0x48, 0xab], [0x48, 0xab], [0xab], [0xaa], [0x66, 0xab], [0x48, 0xa5], [0x48, 0xa5], [0xa5], [0xa4]]);
     const rep = r.chance(0.85);
