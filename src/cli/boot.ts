@@ -8,7 +8,7 @@ import { Machine, type RunResult, type StopReason } from '../machine/machine.js'
 import type { Engine } from '../cpu/cpu.js';
 import type { CpuFeatures } from '../cpu/features.js';
 import { CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE } from '../cpu/constants.js';
-import { CR4_SMAP, CR4_SMEP, EFER_NXE } from '../mmu/index.js';
+import { CR4_LA57, CR4_PCIDE, CR4_PKE, CR4_SMAP, CR4_SMEP, EFER_LMA, EFER_LME, EFER_NXE } from '../mmu/index.js';
 import type { ModeName } from '../mmu/index.js';
 import { MultibootError, type MultibootModule } from '../machine/multiboot.js';
 import { MAX_BLOCKS } from '../cpu/block.js';
@@ -229,14 +229,20 @@ async function bootGuestHeld(o: BootOptions, sigintBefore: () => boolean): Promi
   return { result, machine: m };
 }
 
-const CR4_NAMES: [number, string][] = [[CR4_PSE, 'PSE'], [CR4_PAE, 'PAE'], [CR4_PGE, 'PGE'], [CR4_SMEP, 'SMEP'], [CR4_SMAP, 'SMAP']];
+const CR4_NAMES: [number, string][] = [[CR4_PSE, 'PSE'], [CR4_PAE, 'PAE'], [CR4_PGE, 'PGE'], [CR4_LA57, 'LA57'], [CR4_PCIDE, 'PCIDE'], [CR4_SMEP, 'SMEP'], [CR4_SMAP, 'SMAP'], [CR4_PKE, 'PKE']];
+const EFER_NAMES: [number, string][] = [[EFER_LME, 'LME'], [EFER_LMA, 'LMA'], [EFER_NXE, 'NXE']];
 
 /** The paging controls the guest left set: what its kernel turned on of the CPU's features. */
 function controlRegisters(m: Machine): string {
   const c = m.cpu;
   const hex = (v: number): string => `0x${(v >>> 0).toString(16)}`;
-  const cr4 = CR4_NAMES.filter(([bit]) => c.cr4 & bit).map(([, name]) => name);
-  return `paging at the end: CR0 ${hex(c.cr0)}${c.cr0 & CR0_PG ? ' (PG' + (c.cr0 & CR0_WP ? ', WP)' : ')') : ''}, CR3 ${hex(c.cr3)}, CR4 ${hex(c.cr4)}${cr4.length > 0 ? ` (${cr4.join(', ')})` : ''}, EFER ${hex(c.efer)}${c.efer & EFER_NXE ? ' (NXE)' : ''}${m.cpu.features.toString() !== '' ? `; CPU ${m.cpu.features.toString()}` : ''}`;
+  const names = (v: number, table: [number, string][]): string => {
+    const on = table.filter(([bit]) => v & bit).map(([, name]) => name);
+    return on.length > 0 ? ` (${on.join(', ')})` : '';
+  };
+  // CR3 in IA-32e mode is 64 bits: its high half when it has one
+  const cr3 = c.cr3Hi !== 0 ? `0x${(c.cr3Hi >>> 0).toString(16)}${(c.cr3 >>> 0).toString(16).padStart(8, '0')}` : hex(c.cr3);
+  return `paging at the end: CR0 ${hex(c.cr0)}${c.cr0 & CR0_PG ? ' (PG' + (c.cr0 & CR0_WP ? ', WP)' : ')') : ''}, CR3 ${cr3}, CR4 ${hex(c.cr4)}${names(c.cr4, CR4_NAMES)}, EFER ${hex(c.efer)}${names(c.efer, EFER_NAMES)}${m.cpu.features.toString() !== '' ? `; CPU ${m.cpu.features.toString()}` : ''}`;
 }
 
 /** The end-of-run report: stop reason, exit status, instructions, MIPS, MMU counters. */

@@ -224,6 +224,13 @@ describe('vmmu boot --cpu', () => {
     expect(plain.stderr).not.toMatch(/\napic: /);
   });
 
+  it('does the summary name the IA-32e controls a 64-bit guest left on (LA57 in CR4, LME and LMA in EFER)?', () => {
+    const paging64 = join(root, 'test/guests/paging64/paging64.elf');
+    const r = spawnSync(process.execPath, [main, 'boot', '--batch', '--multiboot', paging64, '--cpu', '+lm,+pcid,+invpcid,+la57,+pdpe1gb'], { env, cwd: root, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/\npaging at the end: CR0 0x80010011 \(PG, WP\), CR3 0x[0-9a-f]+, CR4 0x10a0 \(PAE, PGE, LA57\), EFER 0x500 \(LME, LMA\); CPU \+pcid,\+invpcid,\+la57,\+pdpe1gb,\+lm\n/);
+  });
+
   it('does --cpu +apic give the guest the APIC, and the summary its interrupt counts?', () => {
     const apicGuest = join(root, 'test/guests/apic/apic.elf');
     const r = spawnSync(process.execPath, [main, 'boot', '--multiboot', apicGuest, '--cpu', '+apic', '--mode', 'slat'], { env, cwd: root, encoding: 'utf8' });
