@@ -1967,8 +1967,7 @@ function rdiAddr(c: Cpu): void {
  * RIP-relative address relative to the end of the instruction, an imm8
  * after the ModR/M bytes for 70-73 and C2-C6) and executed by ops/sse.ts,
  * or for the unprefixed MMX forms by the FPU through the 64-bit memory
- * host. The MMX forms that move a general register (MOVD/MOVQ 0F 6E, 7E)
- * are #UD here with REX.W or REX.B (not implemented).
+ * host (MOVD/MOVQ with a general register: movdMmx).
  */
 function simd(c: Cpu, op: number): void {
   const f = c.features;
@@ -1991,6 +1990,29 @@ function simd(c: Cpu, op: number): void {
   sseExec64(c, op, l);
 }
 
+/**
+ * MOVD/MOVQ between an MMX register and r/m32 or, with REX.W, r/m64 (SDM
+ * vol. 2B, MOVD/MOVQ): REX.B reaches R8-R15 (the MMX register ignores
+ * REX.R); the MMX checks, the access, then the x87-to-MMX transition; a
+ * 32-bit source is zero-extended into the MMX register, a 32-bit
+ * general-register destination zeroes bits 63:32.
+ */
+function movdMmx(c: Cpu, toMmx: boolean): void {
+  c.fpu.mmxCheck();
+  const size = osz === 8 ? 8 : 4;
+  const r = mReg & 7;
+  if (toMmx) {
+    const lo = isMem ? rd(c, eaLo, eaHi, size) : regLo(c, mRm);
+    const hi = size === 8 ? (isMem ? V : c.regHi[mRm]!) : 0;
+    c.fpu.mmxSet(r, hi, lo);
+  } else {
+    const lo = c.fpu.lo[r]!, hi = size === 8 ? c.fpu.hi[r]! : 0;
+    if (isMem) wr(c, eaLo, eaHi, size, lo, hi);
+    else setReg(c, mRm, size, lo, hi);
+    c.fpu.mmxSet(-1, 0, 0);
+  }
+}
+
 /** The MMX instructions (no prefix) in 64-bit mode, by the FPU; the registers MM0-7 ignore REX. */
 function mmx(c: Cpu, op: number): void {
   if (rep !== 0 || o16) c.ud();
@@ -1998,7 +2020,7 @@ function mmx(c: Cpu, op: number): void {
   if (op === 0x77) { if (!c.fpu.mmx(op, 0, 0, 0)) c.ud(); return; } // EMMS
   const shiftImm = op >= 0x71 && op <= 0x73;
   modrm(c, shiftImm ? 1 : 0);
-  if ((op === 0x6e || op === 0x7e) && (rex & 8 || (!isMem && rex & 1))) c.ud();
+  if (op === 0x6e || op === 0x7e) { movdMmx(c, op === 0x6e); return; }
   if (shiftImm) {
     if (isMem) c.ud();
     const count = fetch8(c);

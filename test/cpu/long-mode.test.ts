@@ -1014,6 +1014,25 @@ describe('x87, FXSAVE and SSE in 64-bit mode', () => {
     expect(e.vector).toBe(13);
   });
 
+  it('MMX in 64-bit mode: MOVQ mm, r64 and back (REX.W), MOVD mm, r9d (REX.B), MOVQ m64, mm, PADDD, EMMS', () => {
+    const code = [
+      ...movImm64(0, 0x0000000500000007n), ...movImm64(9, 0xffffffff00000003n),
+      0x48, 0x0f, 0x6e, 0xc0, // movq mm0, rax
+      0x41, 0x0f, 0x6e, 0xc9, // movd mm1, r9d: zero-extended
+      0x49, 0x0f, 0x7e, 0xc2, // movq r10, mm0
+      0x48, 0x0f, 0x7e, ...abs32(0x0c, DATA), // movq [DATA], mm1
+      0x0f, 0xfe, 0xc1, // paddd mm0, mm1
+      0x49, 0x0f, 0x7e, 0xc3, // movq r11, mm0
+      0x0f, 0x7e, 0xc6, // movd esi, mm0: RSI's high half zeroed
+      0x0f, 0x77, HLT, // emms
+    ];
+    const e = everywhere(code, (m) => { m.cpu.regHi[6] = -1; }, 1);
+    expect(e.regs[10]).toBe(0x0000000500000007n);
+    expect(e.data[0]).toBe(3n);
+    expect(e.regs[11]).toBe(0x000000050000000an);
+    expect(e.regs[6]).toBe(0xan);
+  });
+
   it('LDMXCSR of a reserved bit is #GP(0); without CR4.OSFXSR an SSE instruction is #UD and FXSAVE still works', () => {
     const gp = everywhere([...OSFXSR, 0x0f, 0xae, ...abs32(0x14, DATA), HLT], (m) => { m.mmu.writePhys(DATA, 4, 0x10000); }, 0, SIMD);
     expect(gp.vector).toBe(13);
