@@ -1165,6 +1165,7 @@ function two(c: Cpu, op: number): void {
     // F3 0F 1E FA (ENDBR64) is one of them on a processor without CET. They never access the operand.
     case 0x18: case 0x19: case 0x1a: case 0x1b: case 0x1c: case 0x1d: case 0x1e: case 0x1f: modrmNoAccess(c); return;
     case 0x00: group6(c); return;
+    case 0x02: case 0x03: larLsl64(c, op === 0x03); return;
     case 0x06: // CLTS
       if (c.cpl !== 0) c.gp(0);
       c.applyCr0(c.cr0 & ~8);
@@ -1565,6 +1566,34 @@ function farReturn(c: Cpu, imm: number): void {
   c.setCpl(rpl);
   c.eip = ripLo;
   c.ripHi = toLong ? ripHi : 0;
+}
+
+/**
+ * LAR and LSL in 64-bit mode (SDM vol. 2A, LAR, table 3-52; LSL): ZF = 1
+ * and the access rights (the descriptor's bytes 4-7 masked with 00F0FF00H,
+ * FF00H at 16 bits) or the limit (scaled by G) in the destination,
+ * zero-extended; ZF = 0 and the destination unchanged for a null selector,
+ * one beyond the table, a descriptor not visible at CPL and RPL (but a
+ * conforming code segment), or a system type IA-32e mode does not allow:
+ * LAR takes only the 64-bit TSSs (9, B) and call gate (C), LSL the LDT (2)
+ * and the 64-bit TSSs.
+ */
+function larLsl64(c: Cpu, lsl: boolean): void {
+  modrm(c, 0);
+  const sel = readE(c, 2) & 0xffff;
+  let ok = false;
+  if ((sel & 0xfffc) !== 0 && readDescriptor(c, sel)) {
+    const ar = DESC.ar, dpl = dplOf(ar);
+    const visible = dpl >= c.cpl && dpl >= (sel & 3);
+    if (ar & AR_S) {
+      ok = (ar & (AR_CODE | (1 << 10))) === (AR_CODE | (1 << 10)) || visible;
+    } else {
+      const type = (ar >>> 8) & 0xf;
+      ok = visible && (lsl ? type === 2 || type === 9 || type === 11 : type === 9 || type === 11 || type === 12);
+    }
+  }
+  c.setArith(ok ? 0x40 : 0, 0x40);
+  if (ok) setReg(c, mReg, osz, lsl ? DESC.limit : DESC.hi & 0x00f0ff00, 0);
 }
 
 /** Group 6 (0F 00): SLDT, STR, LLDT, LTR, VERR, VERW; in 64-bit mode the LDT and TSS descriptors are 16 bytes (SDM vol. 3A, 8.2.3). */

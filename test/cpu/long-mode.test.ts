@@ -1066,6 +1066,27 @@ describe('debug registers, VERW, non-accessing operands, a GDT above 4 GiB', () 
     expect(e.vector).toBe(13);
   });
 
+  it('LAR and LSL: rights and limit zero-extended with ZF = 1; a null selector and an interrupt-gate type give ZF = 0 and leave the destination', () => {
+    const code = [
+      ...movImm64(0, -1n), ...movImm64(1, -1n), ...movImm64(2, -1n), ...movImm64(3, -1n),
+      0xbe, ...le32(SEL_CODE64), 0x48, 0x0f, 0x02, 0xc6, 0x9c, 0x41, 0x58, // lar rax, si; pushfq; pop r8
+      0xbe, ...le32(SEL_DATA), 0x0f, 0x03, 0xce, // lsl ecx, si
+      0xbe, ...le32(0), 0x0f, 0x02, 0xd6, 0x9c, 0x41, 0x59, // lar edx, 0: ZF = 0
+      0xbe, ...le32(0x38), 0x0f, 0x03, 0xde, 0x9c, 0x41, 0x5a, // lsl ebx, 0x38: an interrupt gate (type E), not valid
+      HLT,
+    ];
+    const setup = (m: Machine): void => {
+      m.mmu.writePhys(GDT + 0x38, 4, 0x00080000);
+      m.mmu.writePhys(GDT + 0x3c, 4, 0x00008e00);
+      m.cpu.gdtLimit = 8 * 8 - 1;
+    };
+    const e = everywhere(code, setup);
+    expect(e.regs[0]).toBe(0x00a09b00n); // 00AF9A00 masked with 00F0FF00, accessed (type B) since the far JMP into 64-bit mode loaded it
+    expect(e.regs[1]).toBe(0xffffffffn);
+    expect([e.regs[2], e.regs[3]]).toEqual([M64, M64]);
+    expect([Number(e.regs[8]) & 0x40, Number(e.regs[9]) & 0x40, Number(e.regs[10]) & 0x40]).toEqual([0x40, 0, 0]);
+  });
+
   it('LGDT of a base above 4 GiB: MOV DS and a far JMP read their descriptors there, and the accessed bit is written there', () => {
     const head = [
       0x0f, 0x01, ...abs32(0x14, DATA), // lgdt [DATA]: limit, base HIGH + 0x800
