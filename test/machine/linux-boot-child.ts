@@ -20,6 +20,8 @@ export interface LinuxBoot {
   memoryHash: string;
   /** the general registers, EFLAGS and EIP at the end */
   cpuState: string;
+  /** CR4 at the end */
+  cr4?: number;
   /** the local APIC's counts and the IOAPIC's messages, with --cpu +apic; else null */
   apic: { timer: number; accepted: number; eoi: number; ipi: number; spurious: number; extint: number; ioapicMessages: number } | null;
 }

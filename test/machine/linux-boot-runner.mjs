@@ -12,8 +12,8 @@ const { Machine } = await import(new URL('machine/machine.js', dist));
 const { guestFiles } = await import(new URL('guests/paths.js', dist));
 
 const [flavour, mode, engine, cpu] = process.argv.slice(2);
-// the 64-bit kernel (cloud-amd64) and its batch image are in the cache's x86_64/ (src/guests/x86_64.ts)
-const x64 = flavour === 'cloud-amd64';
+// the 64-bit kernel (cloud-amd64, and cloud-amd64-la57: the same kernel on another CPU) and its batch image are in the cache's x86_64/ (src/guests/x86_64.ts)
+const x64 = flavour.startsWith('cloud-amd64');
 let kernel, batch, cmdline, release;
 if (x64) {
   const { findGuestFiles64 } = await import(new URL('guests/x86_64.js', dist));
@@ -47,5 +47,6 @@ process.stdout.write(JSON.stringify({
   counters: m.mmu.countersByName(),
   memoryHash,
   cpuState,
+  cr4: c.cr4 >>> 0,
   apic: m.lapic ? { ...m.lapic.counts, ioapicMessages: m.ioapic.messages } : null,
 }) + '\n');

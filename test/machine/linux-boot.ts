@@ -23,7 +23,11 @@ import { missingBatchLines } from '../../src/guests/init-scripts.js';
 import { bootLinux, type LinuxBoot } from './linux-boot-child.js';
 
 /** The CPU each kernel boots with (`--cpu`). */
-export const CPU_OF_FLAVOUR: Record<string, string> = { '686': '+apic', '686-pae': '', 'cloud-amd64': '+lm,+sse,+sse2' };
+export const CPU_OF_FLAVOUR: Record<string, string> = {
+  '686': '+apic', '686-pae': '', 'cloud-amd64': '+lm,+sse,+sse2',
+  // the same 64-bit kernel on a CPU with 5-level paging, PCIDs, INVPCID and 1 GiB pages: it turns on CR4.LA57 and CR4.PCIDE
+  'cloud-amd64-la57': '+lm,+sse,+sse2,+la57,+pcid,+invpcid,+pdpe1gb',
+};
 
 /**
  * The CPU engine each kernel boots with in each mode: the interpreter (the
@@ -41,6 +45,7 @@ export const ENGINE_OF: Record<string, Record<string, 'interp' | 'block' | 'jit'
   '686-pae': { naive: 'interp', shadow: 'wasm', slat: 'jit' },
   // 64-bit code runs in the interpreter's 64-bit loop under every engine (Cpu.runLong); the engines differ in the boot stub's 32-bit code
   'cloud-amd64': { naive: 'interp', shadow: 'wasm', slat: 'jit' },
+  'cloud-amd64-la57': { naive: 'interp', shadow: 'wasm', slat: 'jit' },
 };
 
 const boot = (flavour: string, mode: string): Promise<LinuxBoot> => bootLinux(flavour, mode, ENGINE_OF[flavour]![mode]!, CPU_OF_FLAVOUR[flavour]!);
@@ -51,9 +56,9 @@ function countersLine(c: Record<string, number>): string {
   return names.map((k) => `${k}=${c[k]}`).join(' ');
 }
 
-export function linuxBootSuite(flavour: '686' | '686-pae' | 'cloud-amd64'): void {
+export function linuxBootSuite(flavour: '686' | '686-pae' | 'cloud-amd64' | 'cloud-amd64-la57'): void {
   const cpu = CPU_OF_FLAVOUR[flavour]!;
-  const arch = flavour === 'cloud-amd64' ? 'x86_64' : 'i386';
+  const arch = flavour.startsWith('cloud-amd64') ? 'x86_64' : 'i386';
   describe(`Debian ${flavour} kernel${cpu ? ` (--cpu ${cpu})` : ''}`, () => {
     const runs = new Map<string, LinuxBoot>();
 
@@ -80,6 +85,12 @@ export function linuxBootSuite(flavour: '686' | '686-pae' | 'cloud-amd64'): void
         expect(b.counters['exit.cr3']).toBe(0);
       }
       if (mode === 'slat') expect(b.counters['exit.ept_violation']).toBeGreaterThan(1000);
+      if (flavour === 'cloud-amd64-la57') {
+        // the kernel ran on 5-level tables with PCIDs (CR4.LA57, CR4.PCIDE at the end), and shadow saw its INVPCIDs
+        expect(b.cr4! & (1 << 12), `CR4 ${b.cr4?.toString(16)}`).not.toBe(0);
+        expect(b.cr4! & (1 << 17), `CR4 ${b.cr4?.toString(16)}`).not.toBe(0);
+        if (mode === 'shadow') expect(b.counters['exit.invpcid']).toBeGreaterThan(1000);
+      }
       if (mode === 'naive') expect(b.counters['exit.total']).toBe(0);
       if (cpu.includes('+apic')) {
         // The kernel ran on the APIC: its timer ticks and the IOAPIC's messages (the PIT through pin 2, the UART).
