@@ -63,8 +63,8 @@ export interface MachineOptions {
   serialOut?: (byte: number) => void;
   /** everything the guest writes to the 0xe9 debug console */
   debugOut?: (byte: number) => void;
-  /** further MMU options (cost model, TLB geometry, shadow and slat options) */
-  mmu?: Omit<MmuOptions, 'mode' | 'guestMemory' | 'holes' | 'rom' | 'mmio'>;
+  /** further MMU options (cost model, TLB geometry, shadow and slat options); 1 GiB pages follow the CPU's pdpe1gb feature (`cpu`), not an option here */
+  mmu?: Omit<MmuOptions, 'mode' | 'guestMemory' | 'holes' | 'rom' | 'mmio' | 'gbPages'>;
   /** virtual nanoseconds per instruction (default 1) */
   nsPerInstruction?: number;
   /** everything the guest writes to the second serial port (default: dropped) */
