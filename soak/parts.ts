@@ -1,6 +1,7 @@
 /** The soak parts, in the order npm run soak runs them. */
 import { bootMatrix } from './boot-matrix.js';
 import { mmuAdversary } from './mmu-adversary.js';
+import { ptWriters } from './pt-writers.js';
 import { repeats } from './repeats.js';
 import { traceFuzz } from './trace-fuzz.js';
 
@@ -20,4 +21,4 @@ export interface SoakPart {
   run: (o: SoakOptions) => Promise<string>;
 }
 
-export const soaks: SoakPart[] = [mmuAdversary, repeats, traceFuzz, bootMatrix];
+export const soaks: SoakPart[] = [mmuAdversary, ptWriters, repeats, traceFuzz, bootMatrix];
