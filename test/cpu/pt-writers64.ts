@@ -114,6 +114,12 @@ const PRISTINE = 0x30c000;
 const STATE = 0x30d000;
 const FAULTS = STATE, SAVE_RSP = STATE + 8, RESUME = STATE + 0x10, PF_BLOCK = STATE + 0x18, LOOPS = STATE + 0x20, RESUME_U = STATE + 0x28;
 const FARPTR = STATE + 0x30, FARPTR2 = STATE + 0x40, SEL10 = STATE + 0x50;
+/**
+ * A second PML4, the root the program switches CR3 to and back (its entry 0
+ * the same PDPT_ID, its entries 1..4 other choices among the same tables):
+ * entries written while it is not CR3 must be seen when it is again.
+ */
+export const PML4_B = 0x30e000;
 /** data frames the window maps */
 const DATA = [0x310000, 0x311000, 0x312000, 0x313000];
 /** code frames: sleds of CMC, STC, CLC (one-byte instructions in 64-bit mode too), RET at 0x40 */
@@ -130,7 +136,7 @@ const CODE_ST = 0x31a000;
 // data through the recursive entry and the 1 GiB page instead, at entries 2 and up)
 const FRAMES = [...DATA, CODE_CMC, CODE_STC, CODE_CLC, CODE_CMC, CODE_ST, PT_W, PT_W2, PD_W, PDPT_W, D1, D2];
 /** the tables the program writes (identity addresses) */
-const TABLES = [PT_W, PT_W, PT_W, PT_W2, PD_W, PD_W, PDPT_W, PDPT_W, PML4, PD_ID, PDPT_ID];
+const TABLES = [PT_W, PT_W, PT_W, PT_W2, PD_W, PD_W, PDPT_W, PDPT_W, PML4, PML4_B, PD_ID, PDPT_ID];
 
 /** the alias where everything the handlers need lives (PDPT_ID[1]) */
 export const HI = 0x40000000;
@@ -259,6 +265,7 @@ export function generate64(seed: number, size = 36): Program64 {
   pristine.set(PD_W, [[PT_W | P | RW | A | u(), 0], [r.chance(0.5) ? PT_W2 | P | RW | u() : 0x400000 | PS | P | RW | u(), 0], [PD_W | P | RW | u(), 0], [0, 0]]);
   pristine.set(PDPT_W, [[PD_W | P | RW | A | u(), 0], [r.chance(0.5) ? PS | P | RW | u() : PD_W | P | RW | u(), 0], [PT_W | P | RW | u(), 0], [0, 0]]);
   pristine.set(PML4, [[PDPT_ID | P | RW | US | A, 0], [PDPT_W | P | RW | A | US, 0], [PML4 | P | RW | u(), 0], [r.chance(0.5) ? PDPT_W | P | RW | u() : 0, 0], [r.chance(0.5) ? PD_W | P | u() : 0, 0], [0, 0], [0, 0], [0, 0]]);
+  pristine.set(PML4_B, [[PDPT_ID | P | RW | US | A, 0], [r.pick([PDPT_W, PDPT_W, PD_W, PML4_B]) | P | RW | u(), 0], [r.pick([PML4_B, PML4]) | P | RW | u(), 0], [r.chance(0.5) ? PD_W | P | RW | u() : 0, 0], [PDPT_W | P | u(), 0], [0, 0], [0, 0], [0, 0]]);
   pristine.set(PDPT_ID, [[PD_ID | P | RW | US | A, 0], [PD_HI | P | RW | US | A, 0], [0, 0], [0, 0]]);
   pristine.set(PD_ID, [[0 | P | RW | PS | G, 0], [PT_ID | P | RW, 0], [0x400000 | P | RW | PS, 0], [0x600000 | P | RW | PS | US, 0]]);
 
@@ -266,7 +273,7 @@ export function generate64(seed: number, size = 36): Program64 {
   const tableTarget = (): number => {
     const t = r.pick(TABLES);
     let k: number;
-    if (t === PML4) k = 1 + r.below(7); // never PML4[0] (the identity and the alias)
+    if (t === PML4 || t === PML4_B) k = 1 + r.below(7); // never PML4[0] (the identity and the alias)
     else if (t === PDPT_ID) k = r.pick([0, 2, 3]); // never PDPT_ID[1] (the alias)
     else if (t === PD_ID) k = r.pick([2, 3, 3, 1]);
     else k = r.below(t === PT_W || t === PT_W2 ? 20 : 6);
@@ -304,7 +311,8 @@ export function generate64(seed: number, size = 36): Program64 {
     blocks.push(body);
     const ops = 1 + r.below(4);
     for (let n = 0; n < ops; n++) {
-      const op = r.chance(0.12) ? halfOp(r) : operation(r, target, tableTarget, value, upper);
+      const x = r.below(100);
+      const op = x < 10 ? halfOp(r) : x < 16 ? straddleOp(r, value) : x < 21 ? globalOp(r) : operation(r, target, tableTarget, value, upper);
       // and often a read (or a call) through the window right after: a stale translation shows before the next repair
       if (r.chance(0.4)) {
         const t = touchAddress(r);
@@ -358,6 +366,49 @@ function halfOp(r: Rng): Op {
     b.push(...movabsB(RDX, t + BigInt(r.pick([0, 8, 0x10]))), 0x48, 0x8b, 0x02, ...fold);
     what += ` read ${t.toString(16)}`;
   }
+  return { what, bytes: b };
+}
+
+/**
+ * A store that straddles two entries of a table on the window's path (2, 4
+ * or 8 bytes; an 8-byte one is two 4-byte MMU writes, the second or both
+ * straddling), then an access through the second entry: both must be seen.
+ */
+function straddleOp(r: Rng, value: () => Entry): Op {
+  const [base, through] = r.pick<[number, (k: number) => bigint]>([
+    [PT_W, (k) => winPage(k)], [PT_W, (k) => winPage(k)], [PD_W, (k) => WIN + (BigInt(k) << 21n)], [PDPT_W, (k) => WIN + (BigInt(k) << 30n)],
+    [PML4, (k) => BigInt(k) << 39n], [PML4_B, (k) => BigInt(k) << 39n],
+  ]);
+  const k = base === PT_W ? r.below(WIN_PAGES - 1) : base === PML4 || base === PML4_B ? 1 + r.below(3) : r.below(2);
+  const size = r.pick([2, 4, 8, 8]);
+  const at = base + 8 * k + 8 - 1 - r.below(size - 1); // the last byte of entry k and the first of k + 1 at least
+  const [lo, h] = value();
+  const b = [...movabs(RAX, lo, h), ...movR32(RDI, at), ...(size === 2 ? [0x66, 0x89, 0x07] : size === 4 ? [0x89, 0x07] : [0x48, 0x89, 0x07])];
+  const t = through(k + 1) + BigInt(r.pick([0, 8, 0x800]));
+  b.push(...movabsB(RDX, t), 0x48, 0x8b, 0x02, ...fold);
+  return { what: `straddle${size * 8} ${hex(at)} = ${entryText([lo, h])} read ${t.toString(16)}`, bytes: b };
+}
+
+/**
+ * A global page (CR4.PGE set, G in the entry) cached, its entry then
+ * rewritten without INVLPG, CR3 reloaded: the old translation may stay
+ * (SDM 4.10.4.1: a CR3 load does not invalidate global entries) and must
+ * stay alike in every mode; then INVLPG (or a CR4.PGE toggle) and the new one.
+ */
+function globalOp(r: Rng): Op {
+  const k = r.below(WIN_PAGES);
+  const entry = PT_W + 8 * k, page = winPage(k);
+  const b = [0x0f, 0x20, 0xe0, 0x0d, ...le32(0x80), 0x0f, 0x22, 0xe0]; // cr4 |= PGE
+  b.push(0xf0, 0x48, 0x81, 0x0c, 0x25, ...le32(entry), ...le32(G | P | A)); // lock or qword [entry], G | P | A
+  b.push(...movabsB(RDX, page), 0x0f, 0x01, 0x3a, 0x48, 0x8b, 0x02, ...fold); // invlpg [rdx]; mov rax, [rdx]
+  const v = r.pick([DATA[0]!, DATA[1]!, DATA[2]!, PT_W2, CODE_STC, D1]) | P | RW | A | (r.chance(0.7) ? G : 0);
+  b.push(0xc7, ...abs(0, entry), ...le32(v)); // the low half: another frame
+  b.push(...RELOAD_CR3, 0x48, 0x8b, 0x42, 0x10, ...fold); // mov rax, [rdx + 0x10]
+  let what = `global page ${k} -> ${hex(v)}, cr3 reload`;
+  const end = r.below(3);
+  if (end === 0) { b.push(0x0f, 0x01, 0x3a); what += ', invlpg'; }
+  else if (end === 1) { b.push(0x0f, 0x20, 0xe0, 0x35, ...le32(0x80), 0x0f, 0x22, 0xe0, 0x35, ...le32(0x80), 0x0f, 0x22, 0xe0); what += ', pge off and on'; }
+  b.push(0x48, 0x8b, 0x42, 0x18, ...fold);
   return { what, bytes: b };
 }
 
@@ -445,8 +496,20 @@ function operation(r: Rng, target: () => bigint, tableTarget: () => number, valu
   }
   if (k < 68) {
     // TLB maintenance and control-register toggles (PCID would go here: MOV CR3 with a PCID and bit 63, INVPCID, CR4.PCIDE)
-    const x = r.below(7);
+    const x = r.below(9);
     switch (x) {
+      case 7: case 8: {
+        // the other root (or this one again), maybe with PWT/PCD; maybe back after a read through the window
+        const to = r.pick([PML4, PML4_B, PML4_B]) | (r.chance(0.2) ? 0x18 : 0);
+        const b = [...movR32(RAX, to), 0x0f, 0x22, 0xd8];
+        let what = `cr3 = ${hex(to)}`;
+        if (r.chance(0.5)) {
+          const t = touchAddress(r);
+          b.push(...movabsB(RDX, t), 0x48, 0x8b, 0x02, ...fold, ...movR32(RAX, PML4), 0x0f, 0x22, 0xd8);
+          what += `, read ${t.toString(16)}, cr3 = ${hex(PML4)}`;
+        }
+        return { what, bytes: b };
+      }
       case 0: case 1: {
         const page = r.chance(0.8) ? winPage(r.below(WIN_PAGES + 1)) : target();
         return { what: `invlpg ${page.toString(16)}`, bytes: [...movabsB(RDI, page + BigInt(r.chance(0.5) ? 0 : r.below(0x1000))), 0x0f, 0x01, 0x3f] };
@@ -460,7 +523,7 @@ function operation(r: Rng, target: () => bigint, tableTarget: () => number, valu
   }
   if (k < 74) {
     // an upper-level entry switched: another table, a 2 MiB or 1 GiB page, not present, an alias of a table at another level
-    const at = r.pick([PD_W + 8, PD_W + 8, PD_W, PD_W + 16, PDPT_W + 8, PDPT_W + 8, PDPT_W, PDPT_W + 16, PML4 + 8, PML4 + 16, PML4 + 24, PML4 + 32, PDPT_ID]);
+    const at = r.pick([PD_W + 8, PD_W + 8, PD_W, PD_W + 16, PDPT_W + 8, PDPT_W + 8, PDPT_W, PDPT_W + 16, PML4 + 8, PML4 + 16, PML4 + 24, PML4 + 32, PDPT_ID, PML4_B + 8, PML4_B + 16, PML4_B + 24]);
     const [lo, h] = upper();
     const b = [...movabs(RAX, lo, h)];
     const how = r.below(4);
