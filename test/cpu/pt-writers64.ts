@@ -95,6 +95,8 @@ const IDTR64 = 0x6100, GDTR64 = 0x6110, IDTR32 = 0x6120;
 /** user code (CPL 3 snippets) */
 const USER = 0x7000;
 const RSP0_TOP = 0x70000, IST_TOP = 0x78000, STACK_TOP = 0x80000;
+/** the stack of CPL 3 code (its page and USER's are the only user pages of the alias) */
+const USER_STACK_TOP = 0x7e000;
 /** the 64-bit program */
 const PROG = 0x110000;
 
@@ -120,6 +122,8 @@ const FARPTR = STATE + 0x30, FARPTR2 = STATE + 0x40, SEL10 = STATE + 0x50;
  * entries written while it is not CR3 must be seen when it is again.
  */
 export const PML4_B = 0x30e000;
+/** the alias's first 2 MiB in 4 KiB pages: supervisor pages but USER's and the user stack's (SMEP, SMAP) */
+const PT_HI = 0x30f000;
 /** data frames the window maps */
 const DATA = [0x310000, 0x311000, 0x312000, 0x313000];
 /** code frames: sleds of CMC, STC, CLC (one-byte instructions in 64-bit mode too), RET at 0x40 */
@@ -173,6 +177,11 @@ export interface Program64 {
   wp: boolean;
   /** EFER.NXE at the start */
   nxe: boolean;
+  /** CR4.SMEP and CR4.SMAP at the start (the program toggles them) */
+  smep: boolean;
+  smap: boolean;
+  /** 1 GiB pages supported (the MMU's gbPages: PS in a PDPTE is reserved without them) */
+  gbPages: boolean;
 }
 
 const hex = (v: number): string => (v >>> 0).toString(16);
@@ -180,7 +189,7 @@ const entryText = (e: Entry): string => (e[1] ? `${hex(e[1])}_${hex(e[0]).padSta
 
 /** A readable dump of a program (for failure messages): the seed, the initial entries and every operation. */
 export function describe64(p: Program64): string {
-  const lines = [`seed ${p.seed} loops ${p.loops} pge ${p.pge} wp ${p.wp} nxe ${p.nxe}`];
+  const lines = [`seed ${p.seed} loops ${p.loops} pge ${p.pge} wp ${p.wp} nxe ${p.nxe} smep ${p.smep} smap ${p.smap} gbPages ${p.gbPages}`];
   for (const [at, es] of p.pristine) lines.push(`  ${hex(at)}: ${es.map(entryText).join(' ')}`);
   p.blocks.forEach((b, i) => {
     lines.push(`block ${i}`);
@@ -322,7 +331,7 @@ export function generate64(seed: number, size = 36): Program64 {
       body.push(op);
     }
   }
-  return { seed, blocks, loops: 1 + r.below(3), pristine, pge: r.chance(0.7), wp: r.chance(0.8), nxe: r.chance(0.8) };
+  return { seed, blocks, loops: 1 + r.below(3), pristine, pge: r.chance(0.7), wp: r.chance(0.8), nxe: r.chance(0.8), smep: r.chance(0.3), smap: r.chance(0.2), gbPages: r.chance(0.75) };
 }
 
 /** An address whose translation goes through the entries the program rewrites. */
@@ -346,20 +355,28 @@ function halfOp(r: Rng): Op {
   ]);
   const t = through < 0n ? winPage((at - PT_W) / 8) : through + BigInt(r.below(4) * 0x1000);
   const b: number[] = [];
-  let what: string;
+  let what = '';
+  // a fetch through it (below) needs code there: set the PT_W entry's low half to a code frame first
+  const call = through === -1n && r.chance(0.35);
+  if (call) {
+    const c = r.pick([CODE_CMC, CODE_STC, CODE_CLC]) | P | RW | A | (r.chance(0.3) ? US : 0);
+    b.push(0xc7, ...abs(0, at), ...le32(c));
+    what = `${hex(at)}.lo = ${hex(c)}, `;
+  }
   if (r.chance(0.6)) {
     const v = r.pick([XD, 0, 0, 0x80000, 0x10, 1, 0x7ff00000, XD | 0x7ff00000, 0x8]);
     b.push(0xc7, ...abs(0, at + 4), ...le32(v)); // mov dword [at + 4], v
-    what = `half ${hex(at)}.hi = ${hex(v)}`;
+    what += `half ${hex(at)}.hi = ${hex(v)}`;
   } else {
     const bit = r.pick([31, 31, 19, 0, 4, 20]);
     const which = r.below(3);
     b.push(0xf0, 0x0f, 0xba, (0x2c + 8 * which), 0x25, ...le32(at + 4), bit); // lock bts/btr/btc dword [at + 4], bit
-    what = `half ${hex(at)}.hi ${['bts', 'btr', 'btc'][which]} ${bit}`;
+    what += `half ${hex(at)}.hi ${['bts', 'btr', 'btc'][which]} ${bit}`;
   }
   if (r.chance(0.3)) { b.push(...movabsB(RDI, t), 0x0f, 0x01, 0x3f); what += ' invlpg'; }
-  // a fetch through it, where the window maps code frames or RET (elsewhere it would run low memory or tables as code)
-  if ((through === -1n || through === WIN || through === WIN + 0x200000n) && r.chance(0.3)) {
+  // a fetch through it (elsewhere than a code frame it would run low memory or tables as code, whose stray stores
+  // may reach PML4[0] and end the program)
+  if (call) {
     b.push(...movabsB(RDX, t + 0xff0n), 0xff, 0xd2, ...PUSHF_FOLD);
     what += ` call ${(t + 0xff0n).toString(16)}`;
   } else {
@@ -383,9 +400,12 @@ function straddleOp(r: Rng, value: () => Entry): Op {
   const size = r.pick([2, 4, 8, 8]);
   const at = base + 8 * k + 8 - 1 - r.below(size - 1); // the last byte of entry k and the first of k + 1 at least
   const [lo, h] = value();
-  const b = [...movabs(RAX, lo, h), ...movR32(RDI, at), ...(size === 2 ? [0x66, 0x89, 0x07] : size === 4 ? [0x89, 0x07] : [0x48, 0x89, 0x07])];
   const t = through(k + 1) + BigInt(r.pick([0, 8, 0x800]));
-  b.push(...movabsB(RDX, t), 0x48, 0x8b, 0x02, ...fold);
+  // read through entry k + 1 first, so that a translation (a shadow entry) built from it exists when the store lands
+  const b = [...movabsB(RDX, t), 0x48, 0x8b, 0x02, ...fold];
+  b.push(...movabs(RAX, lo, h), ...movR32(RDI, at), ...(size === 2 ? [0x66, 0x89, 0x07] : size === 4 ? [0x89, 0x07] : [0x48, 0x89, 0x07]));
+  if (r.chance(0.5)) b.push(...RELOAD_CR3); // the software TLB forgets it, a shadow table need not
+  b.push(0x48, 0x8b, 0x02, ...fold);
   return { what: `straddle${size * 8} ${hex(at)} = ${entryText([lo, h])} read ${t.toString(16)}`, bytes: b };
 }
 
@@ -496,8 +516,11 @@ function operation(r: Rng, target: () => bigint, tableTarget: () => number, valu
   }
   if (k < 68) {
     // TLB maintenance and control-register toggles (PCID would go here: MOV CR3 with a PCID and bit 63, INVPCID, CR4.PCIDE)
-    const x = r.below(9);
+    const x = r.below(12);
     switch (x) {
+      case 9: return { what: 'toggle cr4.smep', bytes: [0x0f, 0x20, 0xe0, 0x35, ...le32(1 << 20), 0x0f, 0x22, 0xe0] };
+      case 10: return { what: 'toggle cr4.smap', bytes: [0x0f, 0x20, 0xe0, 0x35, ...le32(1 << 21), 0x0f, 0x22, 0xe0] };
+      case 11: return { what: 'toggle rflags.ac', bytes: [0x9c, 0x48, 0x81, 0x34, 0x24, ...le32(0x40000), 0x9d] }; // pushfq; xor qword [rsp], AC; popfq (STAC/CLAC are not in long.ts yet)
       case 7: case 8: {
         // the other root (or this one again), maybe with PWT/PCD; maybe back after a read through the window
         const to = r.pick([PML4, PML4_B, PML4_B]) | (r.chance(0.2) ? 0x18 : 0);
@@ -563,6 +586,12 @@ function operation(r: Rng, target: () => bigint, tableTarget: () => number, valu
     const b: number[] = [];
     const entry = PT_W + 8 * (page + 1);
     let what = `code page ${page}`;
+    if (r.chance(0.8)) {
+      // a code frame at the page called (else whatever the window maps there runs)
+      const c = r.pick([CODE_CMC, CODE_STC, CODE_CLC]) | P | RW | A | (r.chance(0.3) ? US : 0);
+      b.push(0xc7, ...abs(0, PT_W + 8 * page), ...le32(c), ...movabsB(RDI, winPage(page)), 0x0f, 0x01, 0x3f);
+      what += ` = ${hex(c)}`;
+    }
     if (r.chance(0.5)) {
       // first rewrite the next page's entry (and maybe invalidate it)
       const v = r.pick([CODE_CMC, CODE_STC, CODE_CLC, DATA[0]!, PT_W]) | P | RW | A;
@@ -597,8 +626,8 @@ function operation(r: Rng, target: () => bigint, tableTarget: () => number, valu
     const userAt = hi(USER + (viaIret ? 0x80 : 0) + 0x10 * snippet);
     const flags = 0x2 | (r.chance(0.5) ? 1 : 0);
     let enter: number[];
-    if (viaIret) enter = [0x6a, 0x2b, 0x68, ...le32(hi(STACK_TOP)), 0x6a, flags, 0x6a, 0x33, 0x68, ...le32(userAt), 0x48, 0xcf]; // ss, rsp, rflags, cs, rip; iretq
-    else enter = [...movR32(RCX, userAt), ...movR32(11, flags), 0x48, 0x0f, 0x07]; // rcx, r11; sysretq
+    if (viaIret) enter = [0x6a, 0x2b, 0x68, ...le32(hi(USER_STACK_TOP)), 0x6a, flags, 0x6a, 0x33, 0x68, ...le32(userAt), 0x48, 0xcf]; // ss, rsp, rflags, cs, rip; iretq
+    else enter = [...movR32(RCX, userAt), ...movR32(11, flags), 0x48, 0xc7, 0xc4, ...le32(hi(USER_STACK_TOP)), 0x48, 0x0f, 0x07]; // rcx, r11, rsp; sysretq
     // lea r8, [rip + enter.length + 8]; mov [RESUME_U], r8 (the continuation: after `enter`)
     b.push(0x4c, 0x8d, 0x05, ...le32(8 + enter.length), 0x4c, 0x89, ...abs(0, hi(RESUME_U)), ...enter);
     b.push(...fold, ...foldR(RCX), ...foldR(11));
@@ -723,7 +752,7 @@ export interface RunOptions64 {
 
 /** The 32-bit code at CODE: a hot loop, 4-level paging and long mode on, a far jump to the program at the alias. */
 function prologue32(p: Program64): number[] {
-  const cr4 = 0x20 | (p.pge ? 0x80 : 0); // PAE, PGE (LA57 would go here)
+  const cr4 = 0x20 | (p.pge ? 0x80 : 0) | (p.smep ? 1 << 20 : 0) | (p.smap ? 1 << 21 : 0); // PAE, PGE, SMEP, SMAP (LA57 would go here)
   return [
     0xb9, ...le32(3000), 0x49, 0x75, 0xfd, // mov ecx, 3000; dec ecx; jnz $-1 (compiled by the block engines)
     0xb8, ...le32(PML4), 0x0f, 0x22, 0xd8, // cr3
@@ -740,7 +769,7 @@ const wrmsr = (msr: number, lo: number, h: number): number[] => [0xb9, ...le32(m
 /** Builds the machine for program p under one participant and engine. */
 export function build64(p: Program64, o: RunOptions64): Machine {
   const part = o.participant;
-  const m = flatMachine({ mode: part.mode, engine: o.engine, cpu: '+lm', memory: 16 << 20, mmu: { ...(part.shadow ? { shadow: part.shadow } : {}), ...(part.softTlbBits ? { softTlbBits: part.softTlbBits } : {}) } });
+  const m = flatMachine({ mode: part.mode, engine: o.engine, cpu: '+lm,+smep,+smap', memory: 16 << 20, mmu: { gbPages: p.gbPages, ...(part.shadow ? { shadow: part.shadow } : {}), ...(part.softTlbBits ? { softTlbBits: part.softTlbBits } : {}) } });
   if (o.eager && m.cpu.blocks) {
     m.cpu.blocks.jitThreshold = 1;
     if (o.engine === 'wasm') m.cpu.blocks.wasmBatch = 1;
@@ -773,7 +802,9 @@ export function build64(p: Program64, o: RunOptions64): Machine {
   mmu.writePhysBytes(0x400000, new Uint8Array(0x400000).fill(0xc3));
   // tables: PT_ID maps 2..4 MiB one to one, the first half global
   for (let i = 0; i < 512; i++) w32(PT_ID + 8 * i, (0x200000 + i * 0x1000) | P | RW | (i < 256 ? G : 0));
-  for (let i = 0; i < 4; i++) w32(PD_HI + 8 * i, (i << 21) | P | RW | US | PS | (i === 0 ? G : 0));
+  for (let i = 0; i < 512; i++) w32(PT_HI + 8 * i, (i << 12) | P | RW | (i === USER >> 12 || i === (USER_STACK_TOP >> 12) - 1 ? US : G));
+  w32(PD_HI, PT_HI | P | RW | US);
+  for (let i = 1; i < 4; i++) w32(PD_HI + 8 * i, (i << 21) | P | RW | PS);
   let off = 0;
   for (const [at, es] of p.pristine) {
     es.forEach((e, k) => { w64(at + 8 * k, e); w64(PRISTINE + off + 8 * k, e); });
