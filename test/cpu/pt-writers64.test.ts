@@ -20,12 +20,18 @@
  *    Before the half-entry operation (halfOp) existed, this one survived 24
  *    seeds: the 8-byte stores zap the entry through their low half anyway.
  * 3. mmu.ts invlpg: in shadow mode, an INVLPG of a page whose software-TLB
- *    slot is global dropped (the slot kept): seed 7.
+ *    slot is global dropped (the slot kept): seed 1.
  * 4. shadow.ts leafCurrent: an out-of-sync leaf compared on its low half
- *    only (XD, reserved bits 51:36 and address bits 35:32 missed): seed 11.
+ *    only (XD, reserved bits 51:36 and address bits 35:32 missed): seed 23.
  * An equivalent one survives, as expected: onInvlpg not resynchronizing an
- * out-of-sync global leaf (the refill's leafCurrent check drops it anyway;
- * docs/architecture.md lists the same for test/mmu/mutants.mjs).
+ * out-of-sync global leaf (the refill's leafCurrent check drops it anyway).
+ * Of the mutants of test/mmu/mutants.mjs, this test kills the three the
+ * adversary kills that apply to 4-level paging (unsync-refill,
+ * straddle-first-only, global-never; the last two only after straddleOp
+ * and globalOp were added for them) and, like the adversary, lets the
+ * equivalent ones live (write-clean-leaf, flush-no-sync, no-dirtied,
+ * invlpg-no-resync); legacy-half-zap concerns 32-bit tables only.
+ * Apply a plant, then: npx vitest run test/cpu/pt-writers64.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import { PARTICIPANTS, describe64, diff64, generate64, run64, type End64 } from './pt-writers64.js';

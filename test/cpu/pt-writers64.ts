@@ -354,8 +354,9 @@ function halfOp(r: Rng): Op {
     [PML4 + 8, WIN], [PML4 + 16, REC], [PML4 + 24, 3n << 39n], [PML4 + 32, 4n << 39n], [PDPT_W + 16, WIN + (2n << 30n)],
   ]);
   const t = through < 0n ? winPage((at - PT_W) / 8) : through + BigInt(r.below(4) * 0x1000);
-  const b: number[] = [];
-  let what = '';
+  // first a read through it, so that a translation built from the entry exists when its half changes
+  const b: number[] = r.chance(0.6) ? [...movabsB(RDX, t), 0x48, 0x8b, 0x02, ...fold] : [];
+  let what = b.length ? 'read, ' : '';
   // a fetch through it (below) needs code there: set the PT_W entry's low half to a code frame first
   const call = through === -1n && r.chance(0.35);
   if (call) {
@@ -373,7 +374,7 @@ function halfOp(r: Rng): Op {
     b.push(0xf0, 0x0f, 0xba, (0x2c + 8 * which), 0x25, ...le32(at + 4), bit); // lock bts/btr/btc dword [at + 4], bit
     what += `half ${hex(at)}.hi ${['bts', 'btr', 'btc'][which]} ${bit}`;
   }
-  if (r.chance(0.3)) { b.push(...movabsB(RDI, t), 0x0f, 0x01, 0x3f); what += ' invlpg'; }
+  if (r.chance(0.5)) { b.push(...movabsB(RDI, t), 0x0f, 0x01, 0x3f); what += ' invlpg'; } else if (r.chance(0.3)) { b.push(...RELOAD_CR3); what += ' cr3'; }
   // a fetch through it (elsewhere than a code frame it would run low memory or tables as code, whose stray stores
   // may reach PML4[0] and end the program)
   if (call) {
