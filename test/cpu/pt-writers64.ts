@@ -271,7 +271,8 @@ export function generate64(seed: number, size = 36): Program64 {
   for (let k = 0; k < WIN_PAGES; k++) win2.push(pte());
   pristine.set(PT_W2, win2);
   const u = (): number => (r.chance(0.8) ? US : 0);
-  pristine.set(PD_W, [[PT_W | P | RW | A | u(), 0], [r.chance(0.5) ? PT_W2 | P | RW | u() : 0x400000 | PS | P | RW | u(), 0], [PD_W | P | RW | u(), 0], [0, 0]]);
+  // PD_W[1]: PT_W2, a 2 MiB page of RET, or a 2 MiB page over the tables themselves (2..4 MiB)
+  pristine.set(PD_W, [[PT_W | P | RW | A | u(), 0], [r.pick([PT_W2 | P | RW, 0x400000 | PS | P | RW, 0x200000 | PS | P | RW | (r.chance(0.5) ? G : 0)]) | u(), 0], [PD_W | P | RW | u(), 0], [0, 0]]);
   pristine.set(PDPT_W, [[PD_W | P | RW | A | u(), 0], [r.chance(0.5) ? PS | P | RW | u() : PD_W | P | RW | u(), 0], [PT_W | P | RW | u(), 0], [0, 0]]);
   pristine.set(PML4, [[PDPT_ID | P | RW | US | A, 0], [PDPT_W | P | RW | A | US, 0], [PML4 | P | RW | u(), 0], [r.chance(0.5) ? PDPT_W | P | RW | u() : 0, 0], [r.chance(0.5) ? PD_W | P | u() : 0, 0], [0, 0], [0, 0], [0, 0]]);
   pristine.set(PML4_B, [[PDPT_ID | P | RW | US | A, 0], [r.pick([PDPT_W, PDPT_W, PD_W, PML4_B]) | P | RW | u(), 0], [r.pick([PML4_B, PML4]) | P | RW | u(), 0], [r.chance(0.5) ? PD_W | P | RW | u() : 0, 0], [PDPT_W | P | u(), 0], [0, 0], [0, 0], [0, 0]]);
@@ -302,7 +303,8 @@ export function generate64(seed: number, size = 36): Program64 {
       const off = r.pick([0, 8, 0x10, 0xffc, 0xffe, 0xfff, 0xff8, 0xff9, r.below(0x1000), 8 * r.below(20), 8 * r.below(20) + 4]);
       return winPage(r.below(WIN_PAGES)) + BigInt(off);
     }
-    if (x < 85) return WIN + 0x200000n + BigInt(r.below(WIN_PAGES) * 0x1000 + r.pick([0, 8, 0xff8, 0xffc, r.below(0x1000)])); // PD_W[1]
+    if (x < 82) return WIN + 0x200000n + BigInt(r.below(WIN_PAGES) * 0x1000 + r.pick([0, 8, 0xff8, 0xffc, r.below(0x1000)])); // PD_W[1]
+    if (x < 85) return WIN + 0x200000n + BigInt(tableTarget() - 0x200000); // PD_W[1] as a 2 MiB page over the tables
     if (x < 89) return WIN + (1n << 30n) + BigInt(r.pick([PT_W, PD_W, PDPT_W, PT_W2, DATA[0]!, PML4 + 0x10]) + 8 * r.below(6) + (r.chance(0.2) ? 4 : 0)); // PDPT_W[1]: a 1 GiB page over the tables
     if (x < 91) return WIN + (2n << 30n) + BigInt(r.below(4) << 21) + BigInt(r.below(4) * 0x1000 + r.pick([0, 8, 0x18])); // PDPT_W[2]: PT_W as a directory
     if (x < 97) {
@@ -338,7 +340,7 @@ export function generate64(seed: number, size = 36): Program64 {
 function touchAddress(r: Rng): bigint {
   const x = r.below(10);
   if (x < 6) return winPage(r.below(WIN_PAGES)) + BigInt(r.pick([0, 8, 0x800, 0xff8]));
-  if (x < 7) return WIN + 0x200000n + BigInt(r.below(WIN_PAGES) * 0x1000);
+  if (x < 7) return WIN + 0x200000n + BigInt(r.chance(0.5) ? r.below(WIN_PAGES) * 0x1000 : r.pick([PT_W, PD_W, PDPT_W, PML4 + 0x10]) - 0x200000);
   if (x < 8) return WIN + (1n << 30n) + BigInt(r.pick([PT_W, PD_W, 0x200000, DATA[1]!]));
   if (x < 9) return REC + (2n << 30n) + (BigInt(r.pick([1, 2])) << 21n) + (BigInt(r.pick([0, 1, 2])) << 12n) + 0x10n;
   return (BigInt(r.pick([3, 4])) << 39n) + BigInt(r.below(4) << 21);
@@ -465,7 +467,9 @@ function operation(r: Rng, target: () => bigint, tableTarget: () => number, valu
     // a string instruction, forwards or backwards (never backwards from the start of PML4: PML4[0] is the alias's)
     // never into PDPT_ID (either way a run reaches PDPT_ID[1], the alias's entry)
     let dst = target();
-    while (dst >= BigInt(PML4 + 0xe00) && dst < BigInt(PDPT_ID + 0x1000)) dst = target();
+    // (nor through the large pages that map the tables at the same offset modulo 2 MiB)
+    const nearAlias = (v: bigint): boolean => { const m = Number(v & 0x1fffffn); return m >= ((PML4 + 0xe00) & 0x1fffff) && m < ((PDPT_ID + 0x1000) & 0x1fffff); };
+    while (nearAlias(dst)) dst = target();
     const src = target();
     // backwards only where a run of 24 quadwords cannot reach entries 0 and 1 of PML4 or PDPT_ID, whatever the window
     // or the recursive entry maps
