@@ -8,8 +8,9 @@
  *
  * `VMMU_PTW64_SEEDS` (default 36) and `VMMU_PTW64_FIRST` (default 1) run
  * other seeds; `VMMU_PTW64_ENGINE_SEEDS` (default 12) how many of them also
- * run under the block, jit and wasm engines; `npm run soak -- --only
- * pt-writers64` runs many more.
+ * run under the block, jit and wasm engines; `VMMU_PTW64_SIZE` the blocks
+ * per program (default 36); `npm run soak -- --only pt-writers` runs many
+ * more (32-bit and 64-bit).
  *
  * Planted errors (scratch edits, reverted), each caught by the first test
  * with the default seeds, at the seed given:
@@ -39,6 +40,8 @@ import { PARTICIPANTS, describe64, diff64, generate64, run64, type End64 } from 
 const SEEDS = Number(process.env.VMMU_PTW64_SEEDS ?? 36);
 const FIRST = Number(process.env.VMMU_PTW64_FIRST ?? 1);
 const ENGINE_SEEDS = Number(process.env.VMMU_PTW64_ENGINE_SEEDS ?? 12);
+/** blocks per program (VMMU_PTW64_SIZE) */
+const SIZE = Number(process.env.VMMU_PTW64_SIZE ?? 36);
 
 describe('64-bit writers on 4-level page tables', () => {
   const ends = new Map<number, End64>();
@@ -47,7 +50,7 @@ describe('64-bit writers on 4-level page tables', () => {
     const bad: string[] = [];
     let normal = 0;
     for (let seed = FIRST; seed < FIRST + SEEDS; seed++) {
-      const p = generate64(seed);
+      const p = generate64(seed, SIZE);
       const refs = new Map<number, End64>();
       for (const part of PARTICIPANTS) {
         const e = run64(p, { participant: part, engine: 'interp' });
@@ -72,7 +75,7 @@ describe('64-bit writers on 4-level page tables', () => {
   it(`does each engine end ${ENGINE_SEEDS} of them as the interpreter does?`, () => {
     const bad: string[] = [];
     for (let seed = FIRST; seed < FIRST + Math.min(ENGINE_SEEDS, SEEDS); seed++) {
-      const p = generate64(seed);
+      const p = generate64(seed, SIZE);
       const ref = ends.get(seed) ?? run64(p, { participant: PARTICIPANTS[0]!, engine: 'interp' });
       for (const engine of ['block', 'jit', 'wasm'] as const) {
         for (const part of [PARTICIPANTS[0]!, PARTICIPANTS[2]!]) {
