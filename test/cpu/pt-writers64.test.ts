@@ -72,7 +72,7 @@ describe('64-bit writers on 4-level page tables', () => {
     expect(normal).toBeGreaterThan(SEEDS * 0.6);
   }, Math.max(120_000, SEEDS * 5000));
 
-  it(`does each engine end ${ENGINE_SEEDS} of them as the interpreter does?`, () => {
+  it(`does each engine (and the cost model) end ${ENGINE_SEEDS} of them as the interpreter does?`, () => {
     const bad: string[] = [];
     for (let seed = FIRST; seed < FIRST + Math.min(ENGINE_SEEDS, SEEDS); seed++) {
       const p = generate64(seed, SIZE);
@@ -83,6 +83,12 @@ describe('64-bit writers on 4-level page tables', () => {
           const d = diff64(ref, e);
           if (d.length) bad.push(`seed ${seed} ${part.label} ${engine}: ${d.join('; ')}`);
         }
+      }
+      // and with the cost model observing every access (the MMU's observed paths, runObserved and runLong)
+      for (const part of [PARTICIPANTS[2]!, PARTICIPANTS[1]!]) {
+        const e = run64(p, { participant: part, engine: seed % 2 ? 'interp' : 'jit', measure: true });
+        const d = diff64(ref, e);
+        if (d.length) bad.push(`seed ${seed} ${part.label} measured: ${d.join('; ')}`);
       }
       if (bad.length) { console.log(describe64(p)); break; }
     }

@@ -752,6 +752,8 @@ export interface RunOptions64 {
   engine: Engine;
   /** compile each block after its first run (jit, wasm) */
   eager?: boolean;
+  /** the MMU observes every access (the cost model: modeled TLBs, the observed run loops) */
+  measure?: boolean;
   maxInstructions?: number;
 }
 
@@ -774,7 +776,7 @@ const wrmsr = (msr: number, lo: number, h: number): number[] => [0xb9, ...le32(m
 /** Builds the machine for program p under one participant and engine. */
 export function build64(p: Program64, o: RunOptions64): Machine {
   const part = o.participant;
-  const m = flatMachine({ mode: part.mode, engine: o.engine, cpu: '+lm,+smep,+smap', memory: 16 << 20, mmu: { gbPages: p.gbPages, ...(part.shadow ? { shadow: part.shadow } : {}), ...(part.softTlbBits ? { softTlbBits: part.softTlbBits } : {}) } });
+  const m = flatMachine({ mode: part.mode, engine: o.engine, cpu: '+lm,+smep,+smap', memory: 16 << 20, measure: o.measure ?? false, mmu: { gbPages: p.gbPages, ...(part.shadow ? { shadow: part.shadow } : {}), ...(part.softTlbBits ? { softTlbBits: part.softTlbBits } : {}) } });
   if (o.eager && m.cpu.blocks) {
     m.cpu.blocks.jitThreshold = 1;
     if (o.engine === 'wasm') m.cpu.blocks.wasmBatch = 1;
