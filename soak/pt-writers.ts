@@ -23,21 +23,22 @@ function check(seed: number, long: boolean, engines: boolean): { bad: string[]; 
     return { end: e, audit: e.audit };
   };
   const differ = (a: unknown, b: unknown): string[] => (long ? diff64(a as never, b as never) : diff32(a as never, b as never));
-  const refs = new Map<number, unknown>();
+  // compared at the same software-TLB size, with the first participant of that size
+  const refs = new Map<number, { end: unknown; label: string }>();
   for (const part of PARTICIPANTS) {
     const { end, audit } = runOne(part, 'interp');
     if (audit.length) bad.push(`${part.label}: shadow audit ${audit.join('; ')}`);
     const bits = part.softTlbBits ?? 13;
     const ref = refs.get(bits);
-    if (ref === undefined) { refs.set(bits, end); continue; }
-    const d = differ(ref, end);
-    if (d.length) bad.push(`${part.label} (interp): ${d.join('; ')}`);
+    if (ref === undefined) { refs.set(bits, { end, label: part.label }); continue; }
+    const d = differ(ref.end, end);
+    if (d.length) bad.push(`${part.label} vs ${ref.label} (interp): ${d.join('; ')}`);
   }
   if (engines && bad.length === 0) {
     for (const engine of ['block', 'jit', 'wasm'] as const) {
       for (const part of [PARTICIPANTS[0]!, PARTICIPANTS[2]!]) {
-        const d = differ(refs.get(13), runOne(part, engine).end);
-        if (d.length) bad.push(`${part.label} ${engine}: ${d.join('; ')}`);
+        const d = differ(refs.get(13)!.end, runOne(part, engine).end);
+        if (d.length) bad.push(`${part.label} ${engine} vs ${refs.get(13)!.label} (interp): ${d.join('; ')}`);
       }
     }
   }
