@@ -287,6 +287,14 @@ export class Mmu {
   readonly watch: Uint8Array;
   /** called after a write to a frame with WATCH_CODE / WATCH_RECORD (set by the CPU or a recorder) */
   onCodeWrite: ((gpa: number, size: number) => void) | null = null;
+  /**
+   * called after the software TLB's slot of gvaHi:gvaLo is (re)filled (set
+   * by the CPU): a translation the CPU keeps of its own (its fetch cache)
+   * must not outlive the slot it came from, or the guest would see one
+   * translation of a page for data and another for code (a write that
+   * misses a read-only slot refills it from the current entry).
+   */
+  onFill: ((gvaLo: number, gvaHi: number) => void) | null = null;
   onRecordWrite: ((gpa: number, size: number) => void) | null = null;
   readonly maxPhysAddr: number;
   readonly gbPages: boolean;
@@ -1198,6 +1206,7 @@ export class Mmu {
     if (gfn < this.watch.length && this.watch[gfn] !== 0) tagMask &= ~W_TAGS;
     const key = SoftTlb.rightsKey(t.us, t.rw, t.xd, t.dirty, this.state.gctx.pke ? this.state.pkru : 0, t.pkey);
     this.soft.fill((hi >>> 0) * 1048576 + (lo >>> 12), lo >>> 12, t.hpa - off, gpaPage, key, tagMask, t.tlbShift, (t.global ? SLOT_GLOBAL : 0) | t.large, t.tagMask);
+    if (this.onFill !== null) this.onFill(lo, hi);
   }
 
   // =====================================================================

@@ -35,7 +35,8 @@
  * Apply a plant, then: npx vitest run test/cpu/pt-writers64.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { PARTICIPANTS, describe64, diff64, generate64, run64, type End64 } from './pt-writers64.js';
+import { CODE_CLC, PARTICIPANTS, PD_ID, PD_W, PDPT_ID, PDPT_W, PML4, PML4_B, PT_W, PT_W2, WIN, describe64, diff64, generate64, run64, type End64, type Entry, type Program64 } from './pt-writers64.js';
+import { le32 } from './flat-machine.js';
 
 const SEEDS = Number(process.env.VMMU_PTW64_SEEDS ?? 36);
 const FIRST = Number(process.env.VMMU_PTW64_FIRST ?? 1);
@@ -94,4 +95,42 @@ describe('64-bit writers on 4-level page tables', () => {
     }
     expect(bad).toEqual([]);
   }, Math.max(120_000, ENGINE_SEEDS * 10000));
+});
+
+describe('found by pt-writers64', () => {
+  it('seed 8100: does code run on into a page through the translation a data write just refilled, observed by the MMU or not?', () => {
+    // Window page 13 maps PDPT_W (zeros at its end), page 14 maps PD_W, read once so that its software-TLB slot allows
+    // reads only (the entry is clean). The program points page 14 at a CLC sled without INVLPG and calls 13's last
+    // three bytes: `00 00` (add [rax], al), then `00 27` whose ModR/M byte is the first of page 14 (PD_W[0]'s low
+    // byte, through the old slot): add [rdi], ah, a write to page 14 that misses the read-only slot and refills it
+    // from the entry as it is now (CODE_CLC, setting D). The next byte, e001, must come through that slot too:
+    // CLC, the sled, RET at 0x40. The fetch cache kept the old frame (PD_W, byte 0x60: #UD) while the MMU did not
+    // observe accesses, and fetched through the new slot when it did (measure), so the two runs ended apart.
+    // SDM vol. 3A 4.10.4.3 would let a processor use either translation; vmmu has one software TLB, and code and
+    // data now see a page through the same slot in every run loop (Mmu.onFill drops the Cpu's fetch cache).
+    const z: Entry = [0, 0];
+    const pt: Entry[] = Array.from({ length: 16 }, () => [CODE_CLC | 0x27, 0] as Entry);
+    pt[13] = [PDPT_W | 0x27, 0];
+    pt[14] = [PD_W | 0x27, 0];
+    const pristine = new Map<number, Entry[]>([
+      [PT_W, pt], [PT_W2, Array.from({ length: 16 }, () => z)],
+      [PD_W, [[PT_W | 0x27, 0], z, z, z]], [PDPT_W, [[PD_W | 0x27, 0], z, z, z]],
+      [PML4, [[PDPT_ID | 0x27, 0], [PDPT_W | 0x27, 0], z, z, z, z, z, z]], [PML4_B, [[PDPT_ID | 0x27, 0], z, z, z, z, z, z, z]],
+      [PDPT_ID, [[PD_ID | 0x27, 0], [0x304000 | 0x27, 0], z, z]], [PD_ID, [[0x183, 0], [0x303003, 0], [0x400083, 0], [0x600087, 0]]],
+    ]);
+    const movabs = (r: number, v: bigint): number[] => [0x48, 0xb8 + r, ...le32(Number(v & 0xffffffffn)), ...le32(Number(v >> 32n))];
+    const p: Program64 = {
+      seed: 0, loops: 1, pristine, pge: true, wp: true, nxe: true, smep: false, smap: false, gbPages: true,
+      blocks: [[
+        { what: 'read page 14', bytes: [...movabs(7, WIN + 0xe800n), 0x48, 0x8b, 0x07] },
+        { what: 'PT_W[14] = CODE_CLC; call page 13 + 0xffd', bytes: [...movabs(0, BigInt(CODE_CLC | 0x23)), 0x48, 0x89, 0x04, 0x25, ...le32(PT_W + 14 * 8), ...movabs(2, WIN + 0xdffdn), 0xff, 0xd2, 0x9c, 0x58] },
+      ]],
+    };
+    const ends = [false, true].map((measure) => run64(p, { participant: PARTICIPANTS[0]!, engine: 'interp', measure }));
+    expect(diff64(ends[0]!, ends[1]!)).toEqual([]);
+    expect(ends[0]!.reason).toBe('halted');
+    expect(ends[0]!.halt).toBe(0); // the end of the program, not an exception handler
+    expect(ends[0]!.flags & 1).toBe(0); // CF from the CLC sled
+    for (const part of PARTICIPANTS.slice(1, 3)) for (const engine of ['interp', 'jit'] as const) expect(diff64(ends[0]!, run64(p, { participant: part, engine, eager: true }))).toEqual([]);
+  });
 });

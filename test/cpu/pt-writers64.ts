@@ -101,14 +101,14 @@ const USER_STACK_TOP = 0x7e000;
 const PROG = 0x110000;
 
 export const PML4 = 0x300000;
-const PDPT_ID = 0x301000, PD_ID = 0x302000, PT_ID = 0x303000, PD_HI = 0x304000;
+export const PDPT_ID = 0x301000, PD_ID = 0x302000, PT_ID = 0x303000, PD_HI = 0x304000;
 /** a data page right below PT_W and one right above */
 const D1 = 0x305000;
 export const PT_W = 0x306000;
 const D2 = 0x307000;
-const PT_W2 = 0x308000;
-const PD_W = 0x309000;
-const PDPT_W = 0x30a000;
+export const PT_W2 = 0x308000;
+export const PD_W = 0x309000;
+export const PDPT_W = 0x30a000;
 const D3 = 0x30b000;
 /** the pristine entries the handlers copy back */
 const PRISTINE = 0x30c000;
@@ -127,7 +127,7 @@ const PT_HI = 0x30f000;
 /** data frames the window maps */
 const DATA = [0x310000, 0x311000, 0x312000, 0x313000];
 /** code frames: sleds of CMC, STC, CLC (one-byte instructions in 64-bit mode too), RET at 0x40 */
-const CODE_CMC = 0x318000, CODE_STC = 0x319000, CODE_CLC = 0x31b000;
+export const CODE_CMC = 0x318000, CODE_STC = 0x319000, CODE_CLC = 0x31b000;
 /**
  * Code that ends its page rewriting the next page's entry: at 0xfe0
  * `mov [rbx], rax; invlpg [rcx]`, at 0xff0 `mov [rbx], eax` (the low half
