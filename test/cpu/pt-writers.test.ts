@@ -63,6 +63,10 @@ describe('CPU writers on page tables', () => {
           if (d.length) bad.push(`seed ${seed} ${part.label} ${engine}: ${d.join('; ')}`);
         }
       }
+      // and with the cost model observing every access (other run loops and fetch paths)
+      const e = run(p, { participant: PARTICIPANTS[2]!, engine: seed % 2 ? 'interp' : 'jit', measure: true });
+      const d = diff(ref, e);
+      if (d.length) bad.push(`seed ${seed} ${PARTICIPANTS[2]!.label} measured: ${d.join('; ')}`);
     }
     expect(bad).toEqual([]);
   }, Math.max(120_000, ENGINE_SEEDS * 5000));

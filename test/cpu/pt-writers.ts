@@ -380,13 +380,15 @@ export interface RunOptions {
   engine: Engine;
   /** compile each block after its first run (jit, wasm) */
   eager?: boolean;
+  /** the MMU observes every access (the cost model) */
+  measure?: boolean;
   maxInstructions?: number;
 }
 
 /** Builds the machine for program p under one participant and engine. */
 export function build(p: Program, o: RunOptions): Machine {
   const part = o.participant;
-  const m = flatMachine({ mode: part.mode, engine: o.engine, memory: 16 << 20, mmu: { ...(part.shadow ? { shadow: part.shadow } : {}), ...(part.softTlbBits ? { softTlbBits: part.softTlbBits } : {}) } });
+  const m = flatMachine({ mode: part.mode, engine: o.engine, memory: 16 << 20, measure: o.measure ?? false, mmu: { ...(part.shadow ? { shadow: part.shadow } : {}), ...(part.softTlbBits ? { softTlbBits: part.softTlbBits } : {}) } });
   if (o.eager && m.cpu.blocks) {
     m.cpu.blocks.jitThreshold = 1;
     if (o.engine === 'wasm') m.cpu.blocks.wasmBatch = 1;
