@@ -344,12 +344,15 @@ export class Cpu implements FpuHost {
     this.segFastR = new Uint8Array(buf, S_FASTR, 8);
     this.segFastW = new Uint8Array(buf, S_FASTW, 8);
     this.mmu = o.mmu;
-    // The fetch cache (fetchPage, fetchHpa) is a copy of a software-TLB slot: when that slot is refilled (a data
-    // access that missed it, say a write to a page whose slot allowed reads only, walks the entry as it is now),
-    // the copy goes too, so that code and data see the page through the same translation, observed by the MMU
-    // (measure, which fetches through the TLB byte by byte) or not.
+    // The fetch cache (fetchPage, fetchHpa) is a copy of a software-TLB slot: when that slot is filled again, by
+    // its own page (a data access that missed it, say a write to a page whose slot allowed reads only, walks the
+    // entry as it is now) or by another page that maps to the same slot (the fetch page's translation is then
+    // gone from the TLB), the copy goes too, so that code and data see the page through the same translation,
+    // observed by the MMU (measure, which fetches through the TLB byte by byte) or not. The slot is the page
+    // number's low bits (SoftTlb.fill); fetchPage 1 (none) matches slot 0 only, and drops nothing.
+    const slotMask = o.mmu.soft.mask;
     o.mmu.onFill = (lo: number): void => {
-      if ((lo & 0xfffff000) === this.fetchPage) this.fetchPage = 1;
+      if ((((lo ^ this.fetchPage) >>> 12) & slotMask) === 0) this.fetchPage = 1;
     };
     this.io = o.io;
     this.clock = o.clock;
