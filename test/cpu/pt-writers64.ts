@@ -180,7 +180,7 @@ export interface Program64 {
   /** CR4.SMEP and CR4.SMAP at the start (the program toggles them) */
   smep: boolean;
   smap: boolean;
-  /** 1 GiB pages supported (the MMU's gbPages: PS in a PDPTE is reserved without them) */
+  /** 1 GiB pages supported (the CPU's pdpe1gb, which sets the MMU's gbPages: PS in a PDPTE is reserved without them) */
   gbPages: boolean;
 }
 
@@ -776,7 +776,7 @@ const wrmsr = (msr: number, lo: number, h: number): number[] => [0xb9, ...le32(m
 /** Builds the machine for program p under one participant and engine. */
 export function build64(p: Program64, o: RunOptions64): Machine {
   const part = o.participant;
-  const m = flatMachine({ mode: part.mode, engine: o.engine, cpu: '+lm,+smep,+smap', memory: 16 << 20, measure: o.measure ?? false, mmu: { gbPages: p.gbPages, ...(part.shadow ? { shadow: part.shadow } : {}), ...(part.softTlbBits ? { softTlbBits: part.softTlbBits } : {}) } });
+  const m = flatMachine({ mode: part.mode, engine: o.engine, cpu: `+lm,+smep,+smap${p.gbPages ? ',+pdpe1gb' : ''}`, memory: 16 << 20, measure: o.measure ?? false, mmu: { ...(part.shadow ? { shadow: part.shadow } : {}), ...(part.softTlbBits ? { softTlbBits: part.softTlbBits } : {}) } });
   if (o.eager && m.cpu.blocks) {
     m.cpu.blocks.jitThreshold = 1;
     if (o.engine === 'wasm') m.cpu.blocks.wasmBatch = 1;
