@@ -31,7 +31,7 @@ import { GuestsError } from './errors.js';
 import { APPLETS, batchExpectedLines, KERNEL_CMDLINE } from './init-scripts.js';
 import { buildInitramfs, initramfsRecipe } from './initramfs.js';
 import {
-  checkFile, MANIFEST_NAME, recordFile, writeFileAtomic, type FileRecord, type InitramfsRecord, type PackageRecord,
+  checkFile, MANIFEST_NAME, recordFile, writeFileAtomic, type FileRecord, type InitramfsRecord, type KernelRecord, type PackageRecord,
 } from './manifest.js';
 
 export const ARCH64_DIR = 'x86_64';
@@ -39,15 +39,8 @@ export const DEB_ARCH64 = 'amd64';
 export const KERNEL64_FLAVOUR = 'cloud-amd64';
 export const MANIFEST64_FORMAT = 1;
 
-export interface Kernel64Record {
-  flavour: string;
-  release: string;
-  package: PackageRecord;
-  bootProtocol: string;
-  versionString: string;
-  vmlinuz: FileRecord;
-  config: FileRecord;
-}
+/** As the i386 manifest's KernelRecord, with the 64-bit flavour's name. */
+export type Kernel64Record = Omit<KernelRecord, 'flavour'> & { flavour: string };
 
 /** <cache>/x86_64/manifest.json; file paths are relative to <cache>/x86_64. */
 export interface Guest64Manifest {
