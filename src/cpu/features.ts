@@ -62,13 +62,14 @@ const LEAF1_EBX_CLFLUSH_64 = 8 << 8;
 export class CpuFeatures {
   /** names of the features on */
   readonly on: ReadonlySet<string>;
-  /** CPUID.1:EDX, CPUID.1:EBX (the CLFLUSH line size with sse2, else 0), CPUID.1:ECX, CPUID.(7,0):EBX and ECX, CPUID.80000001h:EDX */
+  /** CPUID.1:EDX, CPUID.1:EBX (the CLFLUSH line size with sse2, else 0), CPUID.1:ECX, CPUID.(7,0):EBX and ECX, CPUID.80000001h:EDX and ECX */
   readonly leaf1Edx: number;
   readonly leaf1Ebx: number;
   readonly leaf1Ecx: number;
   readonly leaf7Ebx: number;
   readonly leaf7Ecx: number;
   readonly ext1Edx: number;
+  readonly ext1Ecx: number;
   /** the highest basic leaf: 7 when a leaf-7 feature is on, else 2 (the P6 default, so the default guest sees what it always saw) */
   readonly maxLeaf: number;
   /** CR4 bits that the features off make reserved */
@@ -129,6 +130,13 @@ export class CpuFeatures {
     this.la57 = on.has('la57');
     this.pdpe1gb = on.has('pdpe1gb');
     if (this.sse2) l1 |= LEAF1_EDX_CLFSH;
+    // What lm brings with it (long.ts): SYSCALL in 64-bit mode (80000001h EDX bit 11), CMPXCHG16B (CX16, leaf 1
+    // ECX bit 13) and LAHF/SAHF in 64-bit mode (LAHF-SAHF, 80000001h ECX bit 0)
+    if (this.lm) {
+      e1 |= 1 << 11;
+      l1c |= 1 << 13;
+    }
+    this.ext1Ecx = this.lm ? 1 : 0;
     this.leaf1Edx = l1 | 0;
     this.leaf1Ebx = this.sse2 ? LEAF1_EBX_CLFLUSH_64 : 0;
     this.leaf1Ecx = l1c | 0;

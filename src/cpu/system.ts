@@ -293,9 +293,8 @@ export function cpuid(c: Cpu): void {
     case 1:
       a = 0x683;
       b = f.leaf1Ebx;
-      cx = f.leaf1Ecx; // PCID with pcid (0 by default)
+      cx = f.leaf1Ecx; // PCID with pcid, CX16 with lm (0 by default)
       d = f.leaf1Edx;
-      if (f.lm) cx |= 1 << 13; // CX16: CMPXCHG16B, which exists in 64-bit mode only (long.ts)
       // The APIC flag follows IA32_APIC_BASE.EN (SDM vol. 3A, "Local APIC Status and Location").
       if (c.apicBaseMsr !== null && !(c.apicBaseMsr.read() & (1 << 11))) d &= ~(1 << 9);
       break;
@@ -310,9 +309,8 @@ export function cpuid(c: Cpu): void {
       a = (f.lm ? 0x80000008 : 0x80000001) | 0;
       break;
     case 0x80000001:
-      d = f.ext1Edx; // NX: EFER.NXE works; LM: long mode with lm (with it, SYSCALL in 64-bit mode: bit 11)
-      if (f.lm) d |= 1 << 11;
-      if (f.lm) cx = 1; // LAHF-SAHF: LAHF and SAHF in 64-bit mode (long.ts)
+      d = f.ext1Edx; // NX: EFER.NXE works; LM: long mode with lm (with it SYSCALL in 64-bit mode, bit 11)
+      cx = f.ext1Ecx; // LAHF-SAHF with lm
       break;
     case 0x80000008:
       // with lm: the physical and linear address widths (MAXPHYADDR, 48; 57 with la57)

@@ -124,9 +124,10 @@ describe('the features', () => {
   it('do pcid, invpcid, la57 and pdpe1gb need lm, stay off by default, and go to CPUID 1:ECX[17], 7:EBX[10], 7:ECX[16], 80000001h:EDX[26]?', () => {
     for (const name of ['pcid', 'invpcid', 'la57', 'pdpe1gb']) expect(() => new CpuFeatures(`+${name}`)).toThrow(new CpuFeatureError(`'${name}' needs 'lm' (+lm,+${name})`));
     const f = new CpuFeatures(ALL);
-    expect([f.leaf1Ecx, f.leaf7Ebx, f.leaf7Ecx, f.ext1Edx >>> 0, f.maxLeaf]).toEqual([1 << 17, 1 << 10, 1 << 16, (1 << 20) | (1 << 26) | (1 << 29), 7]);
+    // with lm come CX16 (1:ECX[13]), SYSCALL (80000001h:EDX[11]) and LAHF-SAHF (80000001h:ECX[0])
+    expect([f.leaf1Ecx, f.leaf7Ebx, f.leaf7Ecx, f.ext1Edx >>> 0, f.ext1Ecx, f.maxLeaf]).toEqual([(1 << 17) | (1 << 13), 1 << 10, 1 << 16, (1 << 11) | (1 << 20) | (1 << 26) | (1 << 29), 1, 7]);
     const d = new CpuFeatures('+lm');
-    expect([d.leaf1Ecx, d.leaf7Ebx, d.leaf7Ecx, d.ext1Edx >>> 0, d.maxLeaf]).toEqual([0, 0, 0, (1 << 20) | (1 << 29), 2]);
+    expect([d.leaf1Ecx, d.leaf7Ebx, d.leaf7Ecx, d.ext1Edx >>> 0, d.ext1Ecx, d.maxLeaf]).toEqual([1 << 13, 0, 0, (1 << 11) | (1 << 20) | (1 << 29), 1, 2]);
   });
 
   it('does CPUID report them, and 57 linear-address bits in 80000008h with la57?', () => {
