@@ -1,7 +1,7 @@
 /**
  * The page-table writers soak: the random guest programs of
  * test/cpu/pt-writers.ts (32-bit and PAE paging) and
- * test/cpu/pt-writers64.ts (4-level paging, 64-bit code), seed after seed
+ * test/cpu/pt-writers64.ts (4- and 5-level paging, PCIDs, 64-bit code), seed after seed
  * and alternating between the two, each under every translation mode and
  * shadow policy with the interpreter, and every fourth seed under the block,
  * jit and wasm engines too (naive and shadow). Default budget 300 s

@@ -1,10 +1,10 @@
 /**
- * The guest's own 4-level tables (PML4, PDPT, PD, PT entries) written by
- * 64-bit code in the CPU's unusual ways (pt-writers64.ts): every
- * translation mode and shadow policy, and every engine, must end each
- * program in exactly the same state (all sixteen registers, RIP, RFLAGS,
- * CR2, the control registers, the instruction count, a hash of guest
- * memory). A failure prints the seed and the program's operations.
+ * The guest's own 4- and 5-level tables (PML5, PML4, PDPT, PD and PT
+ * entries), under PCIDs, written by 64-bit code in the CPU's unusual ways
+ * (pt-writers64.ts): every translation mode and shadow policy, and every
+ * engine, must end each program in exactly the same state (all sixteen
+ * registers, RIP, RFLAGS, CR2, the control registers, the instruction
+ * count, a hash of guest memory). A failure prints the seed and the program's operations.
  *
  * `VMMU_PTW64_SEEDS` (default 36) and `VMMU_PTW64_FIRST` (default 1) run
  * other seeds; `VMMU_PTW64_ENGINE_SEEDS` (default 12) how many of them also
@@ -13,17 +13,23 @@
  * more (32-bit and 64-bit).
  *
  * Planted errors (scratch edits, reverted), each caught by the first test
- * with the default seeds, at the seed given:
+ * with the default seeds, at the seed given (re-checked when PCIDs and
+ * 5-level tables joined the generator, which changed every program):
  * 1. shadow.ts getPage: a PML4 page not write-protected when shadowed
- *    (`if ((role & ROLE_LEVEL) !== 4) this.protectFrame(gfn)`): seed 1.
+ *    (`if ((role & ROLE_LEVEL) !== 4) this.protectFrame(gfn)`): seed 2.
  * 2. shadow.ts onWatchedWrite: a 4-byte write to the high half of a 4-level
  *    entry ignored (`if (!legacy && (off & 4) !== 0) continue;`): seed 1.
  *    Before the half-entry operation (halfOp) existed, this one survived 24
  *    seeds: the 8-byte stores zap the entry through their low half anyway.
  * 3. mmu.ts invlpg: in shadow mode, an INVLPG of a page whose software-TLB
- *    slot is global dropped (the slot kept): seed 1.
+ *    slot is global dropped (the slot kept): seed 3.
  * 4. shadow.ts leafCurrent: an out-of-sync leaf compared on its low half
- *    only (XD, reserved bits 51:36 and address bits 35:32 missed): seed 23.
+ *    only (XD, reserved bits 51:36 and address bits 35:32 missed): seed 8.
+ * 5. shadow.ts getPage: a PML5 page not write-protected
+ *    (`if ((role & ROLE_LEVEL) !== 5) ...`): seed 2.
+ * Equivalent, as expected: shadow.ts onCr3 skipping the resynchronization
+ * on a PCID no-flush load (KVM's choice; the refill's leafCurrent check
+ * rebuilds a stale entry anyway).
  * An equivalent one survives, as expected: onInvlpg not resynchronizing an
  * out-of-sync global leaf (the refill's leafCurrent check drops it anyway).
  * Of the mutants of test/mmu/mutants.mjs, this test kills the three the
@@ -44,7 +50,7 @@ const ENGINE_SEEDS = Number(process.env.VMMU_PTW64_ENGINE_SEEDS ?? 12);
 /** blocks per program (VMMU_PTW64_SIZE) */
 const SIZE = Number(process.env.VMMU_PTW64_SIZE ?? 36);
 
-describe('64-bit writers on 4-level page tables', () => {
+describe('64-bit writers on 4- and 5-level page tables, with PCIDs', () => {
   const ends = new Map<number, End64>();
 
   it(`does every mode and shadow policy end ${SEEDS} random 64-bit programs alike?`, () => {
@@ -120,7 +126,7 @@ describe('found by pt-writers64', () => {
     ]);
     const movabs = (r: number, v: bigint): number[] => [0x48, 0xb8 + r, ...le32(Number(v & 0xffffffffn)), ...le32(Number(v >> 32n))];
     const p: Program64 = {
-      seed: 0, loops: 1, pristine, pge: true, wp: true, nxe: true, smep: false, smap: false, gbPages: true,
+      seed: 0, loops: 1, pristine, pge: true, wp: true, nxe: true, smep: false, smap: false, gbPages: true, la57: false, la57Cpu: false, pcid: false,
       blocks: [[
         { what: 'read page 14', bytes: [...movabs(7, WIN + 0xe800n), 0x48, 0x8b, 0x07] },
         { what: 'PT_W[14] = CODE_CLC; call page 13 + 0xffd', bytes: [...movabs(0, BigInt(CODE_CLC | 0x23)), 0x48, 0x89, 0x04, 0x25, ...le32(PT_W + 14 * 8), ...movabs(2, WIN + 0xdffdn), 0xff, 0xd2, 0x9c, 0x58] },

@@ -1,6 +1,6 @@
 /**
  * The long-mode counterpart of pt-writers.ts: random 64-bit programs on
- * 4-level paging whose memory accesses land on the guest's own PML4, PDPT,
+ * 4-level and 5-level paging whose memory accesses land on the guest's own PML4, PDPT,
  * PD and PT entries in the CPU's unusual ways, run under every translation
  * mode and shadow policy (PARTICIPANTS of pt-writers.ts) and every engine,
  * which must all end each program in exactly the same state.
@@ -66,11 +66,15 @@
  * page fault, abandons the block and resumes at the next one; after
  * MAX_EXCEPTIONS of those it halts with AL = 0xee.
  *
- * Where PCID and LA57 operations would go (not done here; another change
- * adds CR4.PCIDE, INVPCID and LA57): `opTlb` (MOV CR3 with the PCID bits
- * and bit 63, INVPCID of each type, a CR4.PCIDE toggle), `prologue32`
- * (CR4.LA57 before CR0.PG, a PML5 above PML4) and `restore` (the PML5
- * entries); the linear layout then grows a PML5 index above each address.
+ * PCIDs and 5-level paging: every program runs on a CPU with PCID and
+ * INVPCID (and LA57 in some without 5-level tables: INVPCID's canonical
+ * check is then 57 bits wide); half turn CR4.PCIDE on before the blocks, and
+ * `pcidOp` loads CR3 with PCIDs and bit 63, runs INVPCID of every type and
+ * toggles PCIDE. Four programs in ten run on 5-level tables: CR4.LA57 set
+ * before CR0.PG, CR3 naming PML5 (or PML5_B), PML5[0] the PML4 of the
+ * layout below, PML5[1] and [2] (at 2^48 and 2^49) rewritten like the
+ * other upper entries; the non-canonical operation's 48-bit addresses are
+ * then canonical (a #PF or a translation).
  *
  * Planted errors the test caught when the generator was written (each a
  * scratch edit of src/mmu, reverted): see the header of pt-writers64.test.ts.
@@ -114,6 +118,7 @@ const D3 = 0x30b000;
 const PRISTINE = 0x30c000;
 /** handler state */
 const STATE = 0x30d000;
+// (STATE + 0x60: DESC)
 const FAULTS = STATE, SAVE_RSP = STATE + 8, RESUME = STATE + 0x10, PF_BLOCK = STATE + 0x18, LOOPS = STATE + 0x20, RESUME_U = STATE + 0x28;
 const FARPTR = STATE + 0x30, FARPTR2 = STATE + 0x40, SEL10 = STATE + 0x50;
 /**
@@ -122,6 +127,15 @@ const FARPTR = STATE + 0x30, FARPTR2 = STATE + 0x40, SEL10 = STATE + 0x50;
  * entries written while it is not CR3 must be seen when it is again.
  */
 export const PML4_B = 0x30e000;
+/**
+ * 5-level paging (programs with `la57`): CR3 names PML5 (or PML5_B), whose
+ * entry 0 is PML4 (PML4_B) and whose entries 1 and 2 the program rewrites:
+ * another root, PML5 itself (recursive at the fifth level), a PML4 or a
+ * PDPT walked a level up; reached at 2^48 and 2^49 (canonical with 57 bits).
+ */
+export const PML5 = 0x314000, PML5_B = 0x315000;
+/** the INVPCID descriptor (16 bytes: PCID, then the linear address) */
+const DESC = 0x30d000 + 0x60;
 /** the alias's first 2 MiB in 4 KiB pages: supervisor pages but USER's and the user stack's (SMEP, SMAP) */
 const PT_HI = 0x30f000;
 /** data frames the window maps */
@@ -182,14 +196,26 @@ export interface Program64 {
   smap: boolean;
   /** 1 GiB pages supported (the CPU's pdpe1gb, which sets the MMU's gbPages: PS in a PDPTE is reserved without them) */
   gbPages: boolean;
+  /** 5-level paging (CR4.LA57 set before CR0.PG; CR3 names PML5) */
+  la57: boolean;
+  /** the CPU advertises LA57 (with la57, and sometimes without: INVPCID's canonical check is then 57 bits wide) */
+  la57Cpu: boolean;
+  /** CR4.PCIDE set at the start of the 64-bit program (the program toggles it, loads CR3 with PCIDs and bit 63, runs INVPCID) */
+  pcid: boolean;
 }
+
+/** The root CR3 names first, and the other one the program switches to: PML4 and PML4_B, or PML5 and PML5_B. */
+const rootA = (la57: boolean): number => (la57 ? PML5 : PML4);
+const rootB = (la57: boolean): number => (la57 ? PML5_B : PML4_B);
+/** the address the fifth level's entry k maps from (k << 48: canonical with 57 bits only) */
+const L5 = (k: number): bigint => BigInt(k) << 48n;
 
 const hex = (v: number): string => (v >>> 0).toString(16);
 const entryText = (e: Entry): string => (e[1] ? `${hex(e[1])}_${hex(e[0]).padStart(8, '0')}` : hex(e[0]));
 
 /** A readable dump of a program (for failure messages): the seed, the initial entries and every operation. */
 export function describe64(p: Program64): string {
-  const lines = [`seed ${p.seed} loops ${p.loops} pge ${p.pge} wp ${p.wp} nxe ${p.nxe} smep ${p.smep} smap ${p.smap} gbPages ${p.gbPages}`];
+  const lines = [`seed ${p.seed} loops ${p.loops} pge ${p.pge} wp ${p.wp} nxe ${p.nxe} smep ${p.smep} smap ${p.smap} gbPages ${p.gbPages} la57 ${p.la57} la57Cpu ${p.la57Cpu} pcid ${p.pcid}`];
   for (const [at, es] of p.pristine) lines.push(`  ${hex(at)}: ${es.map(entryText).join(' ')}`);
   p.blocks.forEach((b, i) => {
     lines.push(`block ${i}`);
@@ -223,10 +249,15 @@ const RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSI = 6, RDI = 7;
 /** The window page k's linear address. */
 const winPage = (k: number): bigint => WIN + BigInt(k) * 0x1000n;
 
-export const OP_KINDS = ['touch', 'value', 'store', 'load', 'string', 'rmw', 'tlb', 'upper', 'stack', 'code', 'user', 'compat', 'canonical'] as const;
+export const OP_KINDS = ['touch', 'value', 'store', 'load', 'string', 'rmw', 'tlb', 'pcid', 'upper', 'stack', 'code', 'user', 'compat', 'canonical'] as const;
 
 export function generate64(seed: number, size = 36): Program64 {
   const r = new Rng(seed);
+  // drawn first: the shape of the tables and the operations depend on them
+  const la57 = r.chance(0.4);
+  const la57Cpu = la57 || r.chance(0.3);
+  const pcid = r.chance(0.5);
+  const tables = la57 ? [...TABLES, PML5, PML5_B] : TABLES;
   const frameEntry = (fr: number): Entry => {
     let lo = fr;
     if (r.chance(0.9)) lo |= P;
@@ -253,7 +284,7 @@ export function generate64(seed: number, size = 36): Program64 {
   const upper = (): Entry => {
     const x = r.below(100);
     const fl = P | (r.chance(0.85) ? RW : 0) | (r.chance(0.6) ? US : 0) | (r.chance(0.5) ? A : 0);
-    if (x < 55) return [r.pick([PT_W, PT_W2, PD_W, PDPT_W, PML4, PT_ID]) | fl, r.chance(0.85) ? 0 : highHalf()];
+    if (x < 55) return [r.pick([PT_W, PT_W2, PD_W, PDPT_W, PML4, PT_ID, ...(la57 ? [PML5] : [])]) | fl, r.chance(0.85) ? 0 : highHalf()];
     if (x < 80) return [r.pick([0, 0x200000, 0x400000, 0x600000]) | fl | PS | (r.chance(0.5) ? D : 0) | (r.chance(0.3) ? G : 0), r.chance(0.85) ? 0 : highHalf()];
     if (x < 90) return [(r.pick([PT_W, PD_W, 0x400000]) | fl) & ~(r.chance(0.5) ? P : 0), 0];
     return [r.u32() | 0, r.chance(0.5) ? 0 : r.u32() | 0];
@@ -278,12 +309,19 @@ export function generate64(seed: number, size = 36): Program64 {
   pristine.set(PML4_B, [[PDPT_ID | P | RW | US | A, 0], [r.pick([PDPT_W, PDPT_W, PD_W, PML4_B]) | P | RW | u(), 0], [r.pick([PML4_B, PML4]) | P | RW | u(), 0], [r.chance(0.5) ? PD_W | P | RW | u() : 0, 0], [PDPT_W | P | u(), 0], [0, 0], [0, 0], [0, 0]]);
   pristine.set(PDPT_ID, [[PD_ID | P | RW | US | A, 0], [PD_HI | P | RW | US | A, 0], [0, 0], [0, 0]]);
   pristine.set(PD_ID, [[0 | P | RW | PS | G, 0], [PT_ID | P | RW, 0], [0x400000 | P | RW | PS, 0], [0x600000 | P | RW | PS | US, 0]]);
+  if (la57) {
+    // entry 0 the PML4 below it (the identity, the alias, the window); 1 and 2 another root, a table a level up, or none
+    const five = (): Entry => (r.chance(0.15) ? [0, 0] : [r.pick([PML4, PML4_B, PML5, PML5_B, PDPT_W]) | P | RW | u() | (r.chance(0.5) ? A : 0), 0]);
+    pristine.set(PML5, [[PML4 | P | RW | US | A, 0], five(), five(), [0, 0]]);
+    pristine.set(PML5_B, [[PML4_B | P | RW | US | A, 0], five(), five(), [0, 0]]);
+  }
 
   /** an identity address of an entry (maybe misaligned) in a table the program writes */
   const tableTarget = (): number => {
-    const t = r.pick(TABLES);
+    const t = r.pick(tables);
     let k: number;
     if (t === PML4 || t === PML4_B) k = 1 + r.below(7); // never PML4[0] (the identity and the alias)
+    else if (t === PML5 || t === PML5_B) k = 1 + r.below(3); // nor PML5[0]
     else if (t === PDPT_ID) k = r.pick([0, 2, 3]); // never PDPT_ID[1] (the alias)
     else if (t === PD_ID) k = r.pick([2, 3, 3, 1]);
     else k = r.below(t === PT_W || t === PT_W2 ? 20 : 6);
@@ -312,6 +350,8 @@ export function generate64(seed: number, size = 36): Program64 {
       const i = BigInt(r.pick([2, 2, 1, 0, 3])), j = BigInt(r.pick([2, 1, 0, 3])), k = BigInt(r.pick([2, 1, 0, 3, 4]));
       return REC + (i << 30n) + (j << 21n) + (k << 12n) + BigInt(r.pick([0x10, 0x18, 0x20, 0x28, 0x30, 0x800, 0xff8]));
     }
+    // with 5-level paging, through PML5[1] and [2] (2^48 and 2^49: non-canonical with 48 bits)
+    if (la57 && x < 99) return L5(r.pick([1, 1, 2])) + r.pick([WIN, REC + (2n << 30n), 0n, WIN + (1n << 30n) + BigInt(PT_W), 1n << 30n]) + BigInt(r.pick([0, 8, 0x10, 0xff8]));
     // unmapped canonical addresses (#PF with CR2's high half) and the top of the lower half
     return r.pick([0x7ffffffff000n, 0x7fffffffeff8n, 0x123400000000n, WIN - 8n]);
   };
@@ -323,22 +363,23 @@ export function generate64(seed: number, size = 36): Program64 {
     const ops = 1 + r.below(4);
     for (let n = 0; n < ops; n++) {
       const x = r.below(100);
-      const op = x < 10 ? halfOp(r) : x < 16 ? straddleOp(r, value) : x < 21 ? globalOp(r) : operation(r, target, tableTarget, value, upper);
+      const op = x < 10 ? halfOp(r, la57) : x < 16 ? straddleOp(r, value, la57) : x < 21 ? globalOp(r) : x < 27 ? pcidOp(r, la57, target) : operation(r, la57, target, tableTarget, value, upper);
       // and often a read (or a call) through the window right after: a stale translation shows before the next repair
       if (r.chance(0.4)) {
-        const t = touchAddress(r);
+        const t = touchAddress(r, la57);
         op.what += ` +touch ${t.toString(16)}`;
         op.bytes = [...op.bytes, ...movabsB(RDX, t), 0x48, 0x8b, 0x02, ...fold]; // mov rax, [rdx] (a copy: some ops' bytes are shared constants)
       }
       body.push(op);
     }
   }
-  return { seed, blocks, loops: 1 + r.below(3), pristine, pge: r.chance(0.7), wp: r.chance(0.8), nxe: r.chance(0.8), smep: r.chance(0.3), smap: r.chance(0.2), gbPages: r.chance(0.75) };
+  return { seed, blocks, loops: 1 + r.below(3), pristine, pge: r.chance(0.7), wp: r.chance(0.8), nxe: r.chance(0.8), smep: r.chance(0.3), smap: r.chance(0.2), gbPages: r.chance(0.75), la57, la57Cpu, pcid };
 }
 
 /** An address whose translation goes through the entries the program rewrites. */
-function touchAddress(r: Rng): bigint {
-  const x = r.below(10);
+function touchAddress(r: Rng, la57: boolean): bigint {
+  const x = r.below(la57 ? 12 : 10);
+  if (x >= 10) return L5(r.pick([1, 2])) + r.pick([WIN, WIN + 0x1000n * BigInt(r.below(WIN_PAGES)), 0n, 1n << 30n, REC + (2n << 30n)]) + BigInt(r.pick([0, 8, 0x800]));
   if (x < 6) return winPage(r.below(WIN_PAGES)) + BigInt(r.pick([0, 8, 0x800, 0xff8]));
   if (x < 7) return WIN + 0x200000n + BigInt(r.chance(0.5) ? r.below(WIN_PAGES) * 0x1000 : r.pick([PT_W, PD_W, PDPT_W, PML4 + 0x10]) - 0x200000);
   if (x < 8) return WIN + (1n << 30n) + BigInt(r.pick([PT_W, PD_W, 0x200000, DATA[1]!]));
@@ -350,10 +391,11 @@ function touchAddress(r: Rng): bigint {
  * One half of an entry rewritten on its own (4 bytes at +4: XD, reserved bits, physical bits beyond RAM, the ignored
  * bits 62:52; or a locked BTS/BTR/BTC of one of them), at any level of the window's path, then an access through it.
  */
-function halfOp(r: Rng): Op {
+function halfOp(r: Rng, la57: boolean): Op {
   const [at, through] = r.pick<[number, bigint]>([
     [PT_W + 8 * r.below(WIN_PAGES), -1n], [PD_W, WIN], [PD_W + 8, WIN + 0x200000n], [PDPT_W, WIN], [PDPT_W + 8, WIN + (1n << 30n)],
     [PML4 + 8, WIN], [PML4 + 16, REC], [PML4 + 24, 3n << 39n], [PML4 + 32, 4n << 39n], [PDPT_W + 16, WIN + (2n << 30n)],
+    ...(la57 ? [[PML5 + 8, L5(1)], [PML5 + 8, L5(1) + WIN], [PML5 + 16, L5(2)]] as [number, bigint][] : []),
   ]);
   const t = through < 0n ? winPage((at - PT_W) / 8) : through + BigInt(r.below(4) * 0x1000);
   // first a read through it, so that a translation built from the entry exists when its half changes
@@ -394,12 +436,13 @@ function halfOp(r: Rng): Op {
  * or 8 bytes; an 8-byte one is two 4-byte MMU writes, the second or both
  * straddling), then an access through the second entry: both must be seen.
  */
-function straddleOp(r: Rng, value: () => Entry): Op {
+function straddleOp(r: Rng, value: () => Entry, la57: boolean): Op {
   const [base, through] = r.pick<[number, (k: number) => bigint]>([
     [PT_W, (k) => winPage(k)], [PT_W, (k) => winPage(k)], [PD_W, (k) => WIN + (BigInt(k) << 21n)], [PDPT_W, (k) => WIN + (BigInt(k) << 30n)],
     [PML4, (k) => BigInt(k) << 39n], [PML4_B, (k) => BigInt(k) << 39n],
+    ...(la57 ? [[PML5, (k: number) => L5(k)], [PML5_B, (k: number) => L5(k) + WIN]] as [number, (k: number) => bigint][] : []),
   ]);
-  const k = base === PT_W ? r.below(WIN_PAGES - 1) : base === PML4 || base === PML4_B ? 1 + r.below(3) : r.below(2);
+  const k = base === PT_W ? r.below(WIN_PAGES - 1) : base === PML4 || base === PML4_B ? 1 + r.below(3) : base === PML5 || base === PML5_B ? 1 : r.below(2);
   const size = r.pick([2, 4, 8, 8]);
   const at = base + 8 * k + 8 - 1 - r.below(size - 1); // the last byte of entry k and the first of k + 1 at least
   const [lo, h] = value();
@@ -435,8 +478,90 @@ function globalOp(r: Rng): Op {
   return { what, bytes: b };
 }
 
+/**
+ * PCIDs (SDM vol. 3A 4.10.1, 4.10.4.1; vol. 2 "MOV--Move to/from Control
+ * Registers", "INVPCID"): MOV to CR3 with a PCID and bit 63 (keep that
+ * PCID's translations), INVPCID of each type (and a bad type, PCID or
+ * address), CR4.PCIDE toggled (set only while CR3[11:0] is 0; clearing it
+ * flushes). A PTE rewritten without INVLPG before a no-flush CR3 load or
+ * an INVPCID of another PCID leaves a translation the SDM lets the CPU
+ * keep or drop: whatever vmmu does must be the same in every mode, which
+ * is what the shadow MMU's own caches (resynchronized at every CR3 load,
+ * docs/architecture.md) must not break. With PCIDE = 0 the same bytes
+ * give #GP(0) (bit 63, INVPCID with a PCID) or a PWT/PCD CR3: alike too.
+ */
+function pcidOp(r: Rng, la57: boolean, target: () => bigint): Op {
+  const pcid = (): number => r.pick([0, 0, 1, 2, 3, 0xfff]);
+  const loadCr3 = (root: number, id: number, keep: boolean): number[] => [...movabs(RAX, root | id, keep ? XD : 0), 0x0f, 0x22, 0xd8];
+  const cr3Text = (root: number, id: number, keep: boolean): string => `cr3 = ${hex(root)} pcid ${hex(id)}${keep ? ' keep' : ''}`;
+  const x = r.below(10);
+  if (x < 3) {
+    // to a PCID (either root), maybe a read there, and back to the first root with a PCID, each keeping or not
+    const root = r.pick([rootA(la57), rootB(la57)]), id = pcid(), keep = r.chance(0.5);
+    const b = loadCr3(root, id, keep);
+    let what = cr3Text(root, id, keep);
+    if (r.chance(0.6)) {
+      const t = touchAddress(r, la57);
+      b.push(...movabsB(RDX, t), 0x48, 0x8b, 0x02, ...fold);
+      what += `, read ${t.toString(16)}`;
+    }
+    if (r.chance(0.7)) {
+      const id2 = r.chance(0.5) ? id : pcid(), keep2 = r.chance(0.5);
+      b.push(...loadCr3(rootA(la57), id2, keep2));
+      what += `, ${cr3Text(rootA(la57), id2, keep2)}`;
+    }
+    return { what, bytes: b };
+  }
+  if (x < 5) {
+    // a cached window page's PTE rewritten without INVLPG; CR3 reloaded keeping the PCID; maybe away to another PCID
+    // and back keeping both; a read after each
+    const k = r.below(WIN_PAGES), page = winPage(k);
+    const v = r.pick([DATA[0]!, DATA[1]!, DATA[3]!, CODE_STC, PT_W2, D2]) | P | RW | A | (r.chance(0.4) ? US : 0) | (r.chance(0.3) ? G : 0);
+    const b = [...movabsB(RDX, page), 0x48, 0x8b, 0x02, ...fold]; // read: the translation cached
+    b.push(0xc7, ...abs(0, PT_W + 8 * k), ...le32(v)); // the PTE's low half: another frame
+    b.push(0x0f, 0x20, 0xd8, 0x48, 0x0f, 0xba, 0xe8, 0x3f, 0x0f, 0x22, 0xd8); // mov rax, cr3; bts rax, 63; mov cr3, rax
+    b.push(0x48, 0x8b, 0x42, 0x08, ...fold);
+    let what = `pte ${k} -> ${hex(v)}, cr3 reload keeping`;
+    if (r.chance(0.6)) {
+      const id = pcid();
+      b.push(0x0f, 0x20, 0xd8, 0x49, 0x89, 0xc0); // mov rax, cr3; mov r8, rax
+      b.push(...loadCr3(r.pick([rootA(la57), rootB(la57)]), id, r.chance(0.7)), 0x48, 0x8b, 0x42, 0x10, ...fold);
+      b.push(0x4c, 0x89, 0xc0, 0x48, 0x0f, 0xba, 0xe8, 0x3f, 0x0f, 0x22, 0xd8, 0x48, 0x8b, 0x42, 0x18, ...fold); // mov rax, r8; bts rax, 63; mov cr3, rax
+      what += `, away to pcid ${hex(id)} and back keeping`;
+    }
+    return { what, bytes: b };
+  }
+  if (x < 8) {
+    // INVPCID: type 0 (an address), 1 (a PCID), 2 (all, globals too), 3 (all but globals); now and then a bad type,
+    // a reserved descriptor bit, a non-canonical address; before it maybe a PTE rewritten, after it a read
+    const type = r.chance(0.05) ? 4 : r.pick([0, 0, 1, 1, 2, 3]);
+    const id = r.chance(0.05) ? 0x1000 : pcid();
+    const k = r.below(WIN_PAGES);
+    const addr = r.chance(0.7) ? winPage(k) + BigInt(r.chance(0.5) ? 0 : r.below(0x1000)) : r.chance(0.5) ? target() : r.pick([0x800000000000n, 0x0100000000000000n, L5(1) + WIN]);
+    const b: number[] = [];
+    let what = '';
+    if (r.chance(0.5)) {
+      const v = r.pick([DATA[0]!, DATA[2]!, CODE_CLC, PT_W]) | P | RW | A | (r.chance(0.3) ? G : 0);
+      b.push(0xc7, ...abs(0, PT_W + 8 * k), ...le32(v));
+      what = `pte ${k} -> ${hex(v)}, `;
+    }
+    b.push(...movabsB(RAX, addr), ...stAbs(RAX, hi(DESC + 8)), ...stq(hi(DESC), id), ...movR32(RAX, type));
+    b.push(0x66, 0x0f, 0x38, 0x82, ...abs(0, hi(DESC))); // invpcid rax, [DESC]
+    b.push(...movabsB(RDX, winPage(k)), 0x48, 0x8b, 0x02, ...fold);
+    return { what: `${what}invpcid type ${type} pcid ${hex(id)} ${addr.toString(16)}, read page ${k}`, bytes: b };
+  }
+  if (x < 9) return { what: 'toggle cr4.pcide', bytes: [0x0f, 0x20, 0xe0, 0x35, ...le32(0x20000), 0x0f, 0x22, 0xe0] };
+  // CR3 with a PCID, then PCIDE cleared (allowed, a flush; CR3's low bits become PWT/PCD) and set again (refused
+  // while CR3[11:0] is not 0)
+  const id = pcid();
+  return {
+    what: `cr3 pcid ${hex(id)}, pcide off and on`,
+    bytes: [...loadCr3(rootA(la57), id, r.chance(0.5)), 0x0f, 0x20, 0xe0, 0x25, ...le32(~0x20000), 0x0f, 0x22, 0xe0, 0x0d, ...le32(0x20000), 0x0f, 0x22, 0xe0],
+  };
+}
+
 /** One random operation. */
-function operation(r: Rng, target: () => bigint, tableTarget: () => number, value: () => Entry, upper: () => Entry): Op {
+function operation(r: Rng, la57: boolean, target: () => bigint, tableTarget: () => number, value: () => Entry, upper: () => Entry): Op {
   const ldVal = (reg: number): number[] => { const [lo, h] = value(); return movabs(reg, lo, h); };
   const k = r.below(100);
   if (k < 8) {
@@ -520,7 +645,7 @@ function operation(r: Rng, target: () => bigint, tableTarget: () => number, valu
     return { what: `${lock.length ? 'lock ' : ''}${what}${w.length ? ' q' : ''} ${t.toString(16)}`, bytes: b };
   }
   if (k < 68) {
-    // TLB maintenance and control-register toggles (PCID would go here: MOV CR3 with a PCID and bit 63, INVPCID, CR4.PCIDE)
+    // TLB maintenance and control-register toggles (the PCID ones: pcidOp)
     const x = r.below(12);
     switch (x) {
       case 9: return { what: 'toggle cr4.smep', bytes: [0x0f, 0x20, 0xe0, 0x35, ...le32(1 << 20), 0x0f, 0x22, 0xe0] };
@@ -528,13 +653,14 @@ function operation(r: Rng, target: () => bigint, tableTarget: () => number, valu
       case 11: return { what: 'toggle rflags.ac', bytes: [0x9c, 0x48, 0x81, 0x34, 0x24, ...le32(0x40000), 0x9d] }; // pushfq; xor qword [rsp], AC; popfq (STAC/CLAC are not in long.ts yet)
       case 7: case 8: {
         // the other root (or this one again), maybe with PWT/PCD; maybe back after a read through the window
-        const to = r.pick([PML4, PML4_B, PML4_B]) | (r.chance(0.2) ? 0x18 : 0);
+        // (PWT and PCD; with CR4.PCIDE set, PCID 0x18)
+        const to = r.pick([rootA(la57), rootB(la57), rootB(la57)]) | (r.chance(0.2) ? 0x18 : 0);
         const b = [...movR32(RAX, to), 0x0f, 0x22, 0xd8];
         let what = `cr3 = ${hex(to)}`;
         if (r.chance(0.5)) {
-          const t = touchAddress(r);
-          b.push(...movabsB(RDX, t), 0x48, 0x8b, 0x02, ...fold, ...movR32(RAX, PML4), 0x0f, 0x22, 0xd8);
-          what += `, read ${t.toString(16)}, cr3 = ${hex(PML4)}`;
+          const t = touchAddress(r, la57);
+          b.push(...movabsB(RDX, t), 0x48, 0x8b, 0x02, ...fold, ...movR32(RAX, rootA(la57)), 0x0f, 0x22, 0xd8);
+          what += `, read ${t.toString(16)}, cr3 = ${hex(rootA(la57))}`;
         }
         return { what, bytes: b };
       }
@@ -551,7 +677,8 @@ function operation(r: Rng, target: () => bigint, tableTarget: () => number, valu
   }
   if (k < 74) {
     // an upper-level entry switched: another table, a 2 MiB or 1 GiB page, not present, an alias of a table at another level
-    const at = r.pick([PD_W + 8, PD_W + 8, PD_W, PD_W + 16, PDPT_W + 8, PDPT_W + 8, PDPT_W, PDPT_W + 16, PML4 + 8, PML4 + 16, PML4 + 24, PML4 + 32, PDPT_ID, PML4_B + 8, PML4_B + 16, PML4_B + 24]);
+    const at = r.pick([PD_W + 8, PD_W + 8, PD_W, PD_W + 16, PDPT_W + 8, PDPT_W + 8, PDPT_W, PDPT_W + 16, PML4 + 8, PML4 + 16, PML4 + 24, PML4 + 32, PDPT_ID, PML4_B + 8, PML4_B + 16, PML4_B + 24,
+      ...(la57 ? [PML5 + 8, PML5 + 8, PML5 + 16, PML5_B + 8] : [])]);
     const [lo, h] = upper();
     const b = [...movabs(RAX, lo, h)];
     const how = r.below(4);
@@ -561,7 +688,8 @@ function operation(r: Rng, target: () => bigint, tableTarget: () => number, valu
     else b.push(0x48, 0x89, 0x04, 0x25, ...le32(at), ...RELOAD_CR3);
     if (r.chance(0.6)) {
       // and read through it
-      const t = r.pick([WIN, WIN + 0x200000n, WIN + (1n << 30n) + BigInt(PT_W), WIN + (2n << 30n), REC + (2n << 30n) + (2n << 21n) + (1n << 12n), (3n << 39n) + BigInt(r.below(4) << 21), (4n << 39n) + (BigInt(r.below(3)) << 30n)]);
+      const t = r.pick([WIN, WIN + 0x200000n, WIN + (1n << 30n) + BigInt(PT_W), WIN + (2n << 30n), REC + (2n << 30n) + (2n << 21n) + (1n << 12n), (3n << 39n) + BigInt(r.below(4) << 21), (4n << 39n) + (BigInt(r.below(3)) << 30n),
+        ...(la57 ? [L5(1), L5(1) + WIN, L5(2) + WIN] : [])]);
       b.push(...movabsB(RDI, t + BigInt(r.pick([0, 8, 0x10, 0xff8]))), 0x48, 0x8b, 0x07, ...fold);
     }
     return { what: `upper ${hex(at)} = ${entryText([lo, h])} (${['mov', 'mov32', 'xchg', 'mov+cr3'][how]})`, bytes: b };
@@ -665,8 +793,9 @@ function operation(r: Rng, target: () => bigint, tableTarget: () => number, valu
     b.push(...loop, ...foldR(RCX));
     return { what: `compat x${n}: ${whats.join('; ')}`, bytes: b };
   }
-  // non-canonical addresses: #GP(0) for a load or a branch, #SS(0) for a stack access (on IST1)
-  const nc = r.pick([0x800000000000n, 0xffff7ffffffff000n, 0x8000000000000000n, 0x0000800000000ff8n]);
+  // non-canonical addresses: #GP(0) for a load or a branch, #SS(0) for a stack access (on IST1); the first, second
+  // and fourth are canonical with 5-level paging (a #PF or a translation through PML5[0] or [1] then)
+  const nc = r.pick([0x800000000000n, 0xffff7ffffffff000n, 0x8000000000000000n, 0x0000800000000ff8n, 0x0100000000000000n, 0xfeffffffffff0000n]);
   const s = r.below(3);
   const b = [...movabsB(RDI, nc)];
   if (s === 0) b.push(0x48, 0x89, 0x07); // mov [rdi], rax
@@ -759,10 +888,10 @@ export interface RunOptions64 {
 
 /** The 32-bit code at CODE: a hot loop, 4-level paging and long mode on, a far jump to the program at the alias. */
 function prologue32(p: Program64): number[] {
-  const cr4 = 0x20 | (p.pge ? 0x80 : 0) | (p.smep ? 1 << 20 : 0) | (p.smap ? 1 << 21 : 0); // PAE, PGE, SMEP, SMAP (LA57 would go here)
+  const cr4 = 0x20 | (p.pge ? 0x80 : 0) | (p.smep ? 1 << 20 : 0) | (p.smap ? 1 << 21 : 0) | (p.la57 ? 0x1000 : 0); // PAE, PGE, SMEP, SMAP, LA57
   return [
     0xb9, ...le32(3000), 0x49, 0x75, 0xfd, // mov ecx, 3000; dec ecx; jnz $-1 (compiled by the block engines)
-    0xb8, ...le32(PML4), 0x0f, 0x22, 0xd8, // cr3
+    0xb8, ...le32(rootA(p.la57)), 0x0f, 0x22, 0xd8, // cr3
     0xb8, ...le32(cr4), 0x0f, 0x22, 0xe0, // cr4
     0xb9, ...le32(0xc0000080), 0x0f, 0x32, 0x0d, ...le32(0x100 | 1 | (p.nxe ? 0x800 : 0)), 0x0f, 0x30, // EFER: LME, SCE, NXE
     0x0f, 0x20, 0xc0, 0x0d, ...le32(0x80000000 | (p.wp ? 0x10000 : 0)), 0x0f, 0x22, 0xc0, // cr0: PG (IA-32e mode), WP
@@ -776,7 +905,7 @@ const wrmsr = (msr: number, lo: number, h: number): number[] => [0xb9, ...le32(m
 /** Builds the machine for program p under one participant and engine. */
 export function build64(p: Program64, o: RunOptions64): Machine {
   const part = o.participant;
-  const m = flatMachine({ mode: part.mode, engine: o.engine, cpu: `+lm,+smep,+smap${p.gbPages ? ',+pdpe1gb' : ''}`, memory: 16 << 20, measure: o.measure ?? false, mmu: { ...(part.shadow ? { shadow: part.shadow } : {}), ...(part.softTlbBits ? { softTlbBits: part.softTlbBits } : {}) } });
+  const m = flatMachine({ mode: part.mode, engine: o.engine, cpu: `+lm,+smep,+smap,+pcid,+invpcid${p.gbPages ? ',+pdpe1gb' : ''}${p.la57Cpu ? ',+la57' : ''}`, memory: 16 << 20, measure: o.measure ?? false, mmu: { ...(part.shadow ? { shadow: part.shadow } : {}), ...(part.softTlbBits ? { softTlbBits: part.softTlbBits } : {}) } });
   if (o.eager && m.cpu.blocks) {
     m.cpu.blocks.jitThreshold = 1;
     if (o.engine === 'wasm') m.cpu.blocks.wasmBatch = 1;
@@ -857,6 +986,7 @@ export function build64(p: Program64, o: RunOptions64): Machine {
   const pre = [
     0x0f, 0x01, 0x1c, 0x25, ...le32(hi(IDTR64)), 0x0f, 0x01, 0x14, 0x25, ...le32(hi(GDTR64)), // lidt, lgdt (10 bytes)
     0xb8, ...le32(0x38), 0x0f, 0x00, 0xd8, // ltr ax
+    ...(p.pcid ? [0x0f, 0x20, 0xe0, 0x0d, ...le32(0x20000), 0x0f, 0x22, 0xe0] : []), // cr4 |= PCIDE (IA-32e mode, CR3[11:0] = 0)
     ...wrmsr(0xc0000081, 0, 0x00200018), ...wrmsr(0xc0000082, hi(BACK_FROM_USER), 0), ...wrmsr(0xc0000084, 0x47700, 0), // STAR, LSTAR, FMASK
     0x48, 0xc7, 0xc4, ...le32(hi(STACK_TOP)), 0x31, 0xed, // rsp; rbp = 0
   ];
