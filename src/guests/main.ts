@@ -35,8 +35,8 @@ builds the initramfs images and writes manifest.json, into $${CACHE_ENV}
   --arch i386 | x86_64
               only one architecture; without it, both: the i386 files above, then
               Debian's 64-bit kernel (linux-image-<abi>-cloud-amd64 at the 686 kernels'
-              version), busybox-static:amd64 and a batch initramfs around it, into
-              $${CACHE_ENV}/x86_64 (test/machine/linux-boot-amd64.test.ts boots them)
+              version), busybox-static:amd64 and the batch and shell initramfs images
+              around it, into $${CACHE_ENV}/x86_64 (vmmu boot --arch x86_64 boots them)
 `;
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -74,7 +74,8 @@ async function main(argv: readonly string[]): Promise<number> {
     console.log(`  kernel ${m.kernel.package.name} ${m.kernel.package.version}  ${file(m.kernel.vmlinuz)}  boot protocol ${m.kernel.bootProtocol}`);
     console.log(`  busybox ${m.busybox.package.name}:${m.busybox.package.arch} ${m.busybox.package.version}  ${file(m.busybox.binary)}`);
     console.log(`  initramfs batch  ${file(m.initramfs.batch.file)}`);
-    console.log(`  boot: node dist/src/cli/main.js boot --batch --cpu +lm,+sse,+sse2 --kernel ${r.dir}/${m.kernel.vmlinuz.path} --initrd ${r.dir}/${m.initramfs.batch.file.path} --append "${m.guest.cmdline}"`);
+    if (m.initramfs.shell) console.log(`  initramfs shell  ${file(m.initramfs.shell.file)}`);
+    console.log('  boot: node dist/src/cli/main.js boot --arch x86_64   (the shell on a terminal, the batch image in a pipe or with --batch)');
   }
   return status;
 }

@@ -1,12 +1,11 @@
 /**
- * The 64-bit guest, opt-in: `npm run guests -- --arch x86_64` obtains
- * Debian bookworm's amd64 kernel of the cloud-amd64 flavour (the flavour
- * for virtual machines: fewer drivers, an LZ4-compressed image) and
- * busybox-static:amd64, and builds the batch initramfs around that busybox
- * (the same members and /init as the i386 one, initramfs.ts). Nothing here
- * runs in the default `npm run guests`, which CI runs before every test
- * run: no test boots the 64-bit kernel (docs/cpu.md, "x86-64", says how
- * far it gets).
+ * The 64-bit guest: `npm run guests` (or only this, `--arch x86_64`)
+ * obtains Debian bookworm's amd64 kernel of the cloud-amd64 flavour (the
+ * flavour for virtual machines: fewer drivers, an LZ4-compressed image) and
+ * busybox-static:amd64, and builds the two initramfs images around that
+ * busybox (the same members and /init as the i386 ones, initramfs.ts):
+ * batch, which test/machine/linux-boot-amd64.test.ts boots, and shell,
+ * which `vmmu boot --arch x86_64` boots on a terminal.
  *
  *   <cache>/x86_64/manifest.json                 its own manifest (the i386 one is untouched)
  *   <cache>/x86_64/debs/*.deb                    as apt downloaded them
@@ -14,12 +13,16 @@
  *   <cache>/x86_64/kernels/config-<release>      its .config
  *   <cache>/x86_64/busybox/busybox               static x86-64 busybox
  *   <cache>/x86_64/initramfs/batch.cpio.gz       boots, runs the checks, powers off
+ *   <cache>/x86_64/initramfs/shell.cpio.gz       an interactive shell on the serial console
  *
  * The kernel is the i386 kernels' version: with the i386 manifest present,
  * linux-image-<abi>-cloud-amd64 of the 686 kernel's ABI and version (so the
  * two architectures boot the same source); without it, whatever the
  * linux-image-cloud-amd64 metapackage depends on. Versions are pinned in
- * the manifest until `--refresh`, as for the i386 files.
+ * the manifest until `--refresh`, as for the i386 files. An image that is
+ * missing, changed, or built by an older src/guests (a manifest written
+ * before the shell image existed has none) is rebuilt from the busybox
+ * already there, without apt.
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,10 +31,11 @@ import { aptSpec, debFileName, kernelDependency, type PackageInfo, type PackageS
 import { readBzImage } from './bzimage.js';
 import { readAppletNames } from './busybox.js';
 import { GuestsError } from './errors.js';
-import { APPLETS, batchExpectedLines, KERNEL_CMDLINE } from './init-scripts.js';
-import { buildInitramfs, initramfsRecipe } from './initramfs.js';
+import { APPLETS, batchExpectedLines, KERNEL_CMDLINE, SHELL_PROMPT } from './init-scripts.js';
+import { buildInitramfs, initramfsRecipe, type InitramfsVariant } from './initramfs.js';
+import { GuestsMissingError } from './paths.js';
 import {
-  checkFile, MANIFEST_NAME, recordFile, writeFileAtomic, type FileRecord, type InitramfsRecord, type KernelRecord, type PackageRecord,
+  checkFile, INITRAMFS_VARIANTS, MANIFEST_NAME, recordFile, writeFileAtomic, type FileRecord, type InitramfsRecord, type KernelRecord, type PackageRecord,
 } from './manifest.js';
 
 export const ARCH64_DIR = 'x86_64';
@@ -49,9 +53,13 @@ export interface Guest64Manifest {
   debian: { suite: string; arch: string };
   kernel: Kernel64Record;
   busybox: { package: PackageRecord; binary: FileRecord };
-  initramfs: { batch: InitramfsRecord };
-  guest: { cmdline: string; batchLines: string[] };
+  /** `shell` is absent from manifests written before the 64-bit shell image existed (check64 reports it) */
+  initramfs: { batch: InitramfsRecord; shell?: InitramfsRecord };
+  guest: { cmdline: string; batchLines: string[]; shellPrompt: string };
 }
+
+/** A part of <cache>/x86_64 that is obtained or built as a whole. */
+export type Component64 = 'kernel' | 'busybox' | `initramfs-${InitramfsVariant}`;
 
 export interface Ensure64Options {
   /** the guest cache (the i386 files' directory); the 64-bit files go to its x86_64/ */
@@ -67,10 +75,12 @@ export interface Ensure64Result {
   dir: string;
   /** what this run obtained or rebuilt (empty: it only verified) */
   rebuilt: string[];
+  /** what was wrong with the files before the run */
+  problems: string[];
   elapsedMs: number;
 }
 
-const guest64 = (): Guest64Manifest['guest'] => ({ cmdline: KERNEL_CMDLINE, batchLines: batchExpectedLines('x86_64').map((r) => r.source) });
+const guest64 = (): Guest64Manifest['guest'] => ({ cmdline: KERNEL_CMDLINE, batchLines: batchExpectedLines('x86_64').map((r) => r.source), shellPrompt: SHELL_PROMPT });
 
 function readManifest64(dir: string): Guest64Manifest | null {
   const path = join(dir, MANIFEST_NAME);
@@ -83,17 +93,44 @@ function readManifest64(dir: string): Guest64Manifest | null {
   }
 }
 
-/** What is wrong with the 64-bit files of `dir` (empty: all there and as recorded). */
-export function check64(dir: string, hash: boolean): { manifest: Guest64Manifest | null; problems: string[] } {
+/**
+ * What is wrong with the 64-bit files of `dir` (empty: all there and as
+ * recorded, each image built by this src/guests), and which components it
+ * concerns. Reads the files (sha256 only with `hash`); changes nothing.
+ */
+export function check64(dir: string, hash: boolean): { manifest: Guest64Manifest | null; problems: string[]; bad: Set<Component64> } {
   const m = readManifest64(dir);
-  if (!m) return { manifest: null, problems: [`no usable ${MANIFEST_NAME} in ${dir}`] };
+  const all = new Set<Component64>(['kernel', 'busybox', ...INITRAMFS_VARIANTS.map((v) => `initramfs-${v}` as const)]);
+  if (!m) return { manifest: null, problems: [`no usable ${MANIFEST_NAME} in ${dir}`], bad: all };
   const problems: string[] = [];
-  for (const [label, r] of [['kernel', m.kernel.vmlinuz], ['kernel config', m.kernel.config], ['busybox', m.busybox.binary], ['batch initramfs', m.initramfs.batch.file]] as const) {
+  const bad = new Set<Component64>();
+  const files: [Component64, string, FileRecord][] = [['kernel', 'kernel', m.kernel.vmlinuz], ['kernel', 'kernel config', m.kernel.config], ['busybox', 'busybox', m.busybox.binary]];
+  for (const [component, label, r] of files) {
     const p = checkFile(dir, r, hash);
-    if (p) problems.push(`${label}: ${p}`);
+    if (p) {
+      problems.push(`${label}: ${p}`);
+      bad.add(component);
+    }
   }
-  if (m.initramfs.batch.recipe !== initramfsRecipe('batch')) problems.push('the batch initramfs was built by an older src/guests');
-  return { manifest: m, problems };
+  for (const v of INITRAMFS_VARIANTS) {
+    const r = m.initramfs[v];
+    const p = r === undefined ? `the manifest records no ${v} initramfs (written by an older src/guests)`
+      : checkFile(dir, r.file, hash) ?? (r.recipe !== initramfsRecipe(v) ? `built by an older src/guests (its layout or /init changed)` : null);
+    if (p) {
+      problems.push(`${v} initramfs: ${p}`);
+      bad.add(`initramfs-${v}`);
+    }
+  }
+  return { manifest: m, problems, bad };
+}
+
+/** Builds initramfs/<variant>.cpio.gz around the busybox at `busyboxPath` (relative to `dir`) and returns its record. */
+function buildImage64(dir: string, variant: InitramfsVariant, busybox: Uint8Array, say: (line: string) => void): InitramfsRecord {
+  mkdirSync(join(dir, 'initramfs'), { recursive: true });
+  const rel = `initramfs/${variant}.cpio.gz`;
+  say(`building ${ARCH64_DIR}/${rel}`);
+  writeFileAtomic(join(dir, rel), buildInitramfs(variant, busybox));
+  return { file: recordFile(dir, rel), recipe: initramfsRecipe(variant) };
 }
 
 /**
@@ -109,15 +146,30 @@ export function ensureGuests64(o: Ensure64Options): Ensure64Result {
   mkdirSync(dir, { recursive: true });
   const check = check64(dir, true);
   const old = o.refresh ? null : check.manifest;
+  const problems = old ? check.problems : [];
   if (old && check.problems.length === 0) {
     if (JSON.stringify(old.guest) !== JSON.stringify(guest64())) {
       const manifest = { ...old, guest: guest64() };
       writeFileAtomic(join(dir, MANIFEST_NAME), `${JSON.stringify(manifest, null, 2)}\n`);
-      return { manifest, dir, rebuilt: [], elapsedMs: performance.now() - started };
+      return { manifest, dir, rebuilt: [], problems, elapsedMs: performance.now() - started };
     }
-    return { manifest: old, dir, rebuilt: [], elapsedMs: performance.now() - started };
+    return { manifest: old, dir, rebuilt: [], problems, elapsedMs: performance.now() - started };
   }
   for (const p of check.problems) say(`needs work: ${p}`);
+  if (old && !check.bad.has('kernel') && !check.bad.has('busybox')) {
+    // Only images are missing, changed or out of date: rebuilt from the busybox there, without apt.
+    const busyboxBytes = readFileSync(join(dir, old.busybox.binary.path));
+    const initramfs = { ...old.initramfs };
+    const rebuilt: string[] = [];
+    for (const v of INITRAMFS_VARIANTS) {
+      if (!check.bad.has(`initramfs-${v}`)) continue;
+      initramfs[v] = buildImage64(dir, v, busyboxBytes, say);
+      rebuilt.push(`initramfs-${v}`);
+    }
+    const manifest: Guest64Manifest = { ...old, initramfs, guest: guest64() };
+    writeFileAtomic(join(dir, MANIFEST_NAME), `${JSON.stringify(manifest, null, 2)}\n`);
+    return { manifest, dir, rebuilt, problems, elapsedMs: performance.now() - started };
+  }
   const { source } = o;
   let prepared = false;
   const prepare = (): void => {
@@ -172,20 +224,20 @@ export function ensureGuests64(o: Ensure64Options): Ensure64Result {
   } finally {
     rmSync(join(dir, 'tmp'), { recursive: true, force: true });
   }
-  mkdirSync(join(dir, 'initramfs'), { recursive: true });
-  say(`building ${ARCH64_DIR}/initramfs/batch.cpio.gz`);
-  writeFileAtomic(join(dir, 'initramfs', 'batch.cpio.gz'), buildInitramfs('batch', readFileSync(join(dir, busyboxFile.path))));
+  const busyboxBytes = readFileSync(join(dir, busyboxFile.path));
+  const batch = buildImage64(dir, 'batch', busyboxBytes, say);
+  const shell = buildImage64(dir, 'shell', busyboxBytes, say);
   const manifest: Guest64Manifest = {
     format: MANIFEST64_FORMAT,
     createdAt: new Date().toISOString(),
     debian: { suite: 'bookworm', arch: DEB_ARCH64 },
     kernel: kernelRecord,
     busybox: { package: record(busybox, 'busybox-static'), binary: busyboxFile },
-    initramfs: { batch: { file: recordFile(dir, 'initramfs/batch.cpio.gz'), recipe: initramfsRecipe('batch') } },
+    initramfs: { batch, shell },
     guest: guest64(),
   };
   writeFileAtomic(join(dir, MANIFEST_NAME), `${JSON.stringify(manifest, null, 2)}\n`);
-  return { manifest, dir, rebuilt: ['kernel-cloud-amd64', 'busybox', 'initramfs-batch'], elapsedMs: performance.now() - started };
+  return { manifest, dir, rebuilt: ['kernel-cloud-amd64', 'busybox', 'initramfs-batch', 'initramfs-shell'], problems, elapsedMs: performance.now() - started };
 }
 
 /** The 686 kernel package of the i386 manifest in `cacheDir` (name and version), or null. */
@@ -264,11 +316,23 @@ function obtainBusybox64(root: string, dir: string, listApplets: (path: string) 
   return r;
 }
 
-/** Absolute paths of the 64-bit guest files, or why they are not usable (`npm run guests -- --arch x86_64` makes them). */
-export function findGuestFiles64(cacheDir: string): { ok: true; kernel: string; release: string; batch: string; busybox: string; cmdline: string } | { ok: false; reason: string } {
+/** Absolute paths of the 64-bit guest files (`npm run guests -- --arch x86_64` makes them). */
+export interface GuestFiles64 {
+  kernel: string;
+  /** `uname -r` of the kernel */
+  release: string;
+  /** gzip'd newc initramfs: batch runs the checks and powers off, shell is interactive */
+  batch: string;
+  shell: string;
+  busybox: string;
+  cmdline: string;
+}
+
+/** The 64-bit guest files, or why they are not usable. Reads the manifest and stats the files; changes nothing. */
+export function findGuestFiles64(cacheDir: string): ({ ok: true } & GuestFiles64) | { ok: false; reason: string } {
   const dir = join(cacheDir, ARCH64_DIR);
   const { manifest, problems } = check64(dir, false);
-  if (!manifest || problems.length > 0) {
+  if (!manifest || problems.length > 0 || !manifest.initramfs.shell) {
     return { ok: false, reason: `the 64-bit guest files are not ready in ${dir}: ${problems.join('; ')}. Run \`npm run guests -- --arch x86_64\`.` };
   }
   return {
@@ -276,7 +340,16 @@ export function findGuestFiles64(cacheDir: string): { ok: true; kernel: string; 
     kernel: join(dir, manifest.kernel.vmlinuz.path),
     release: manifest.kernel.release,
     batch: join(dir, manifest.initramfs.batch.file.path),
+    shell: join(dir, manifest.initramfs.shell.file.path),
     busybox: join(dir, manifest.busybox.binary.path),
     cmdline: manifest.guest.cmdline,
   };
+}
+
+/** The 64-bit guest files; throws GuestsMissingError saying what is missing and to run `npm run guests -- --arch x86_64`. */
+export function guestFiles64(cacheDir: string): GuestFiles64 {
+  const found = findGuestFiles64(cacheDir);
+  if (!found.ok) throw new GuestsMissingError(found.reason);
+  const { ok: _ok, ...files } = found;
+  return files;
 }

@@ -3,14 +3,16 @@
  * against a fake Debian archive: which kernel it takes, where the files
  * go, what a second run does, and the per-architecture batch expectations.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ensureGuests } from '../../src/guests/build.js';
-import { APPLETS, missingBatchLines } from '../../src/guests/init-scripts.js';
-import { ensureGuests64, findGuestFiles64 } from '../../src/guests/x86_64.js';
+import { APPLETS, missingBatchLines, SHELL_INIT } from '../../src/guests/init-scripts.js';
+import { initramfsRecipe } from '../../src/guests/initramfs.js';
+import { GuestsMissingError } from '../../src/guests/paths.js';
+import { ensureGuests64, findGuestFiles64, guestFiles64 } from '../../src/guests/x86_64.js';
 import { bookworm, fakeBusybox, fakeBzImage, FakeSource } from './fake-source.js';
 import { readNewc } from './newc-reader.js';
 
@@ -75,6 +77,64 @@ describe('npm run guests -- --arch x86_64', () => {
     const r2 = ensureGuests64(options(again));
     expect(r2.rebuilt).toEqual([]);
     expect(again.calls).toEqual([]);
+  });
+
+  it('does it build the shell image too, around the amd64 busybox with the shell /init, and record it?', () => {
+    const r = ensureGuests64(options(amd64Archive()));
+    expect(r.rebuilt).toContain('initramfs-shell');
+    const shell = r.manifest.initramfs.shell!;
+    expect(shell.file.path).toBe('initramfs/shell.cpio.gz');
+    expect(shell.recipe).toBe(initramfsRecipe('shell'));
+    const image = readNewc(gunzipSync(readFileSync(join(r.dir, shell.file.path))));
+    expect(new TextDecoder().decode(image.find((e) => e.name === 'init')!.data)).toBe(SHELL_INIT);
+    expect(Buffer.from(image.find((e) => e.name === 'bin/busybox')!.data).equals(Buffer.from(fakeBusybox64()))).toBe(true);
+    const f = guestFiles64(cacheDir);
+    expect(f.shell).toBe(join(cacheDir, 'x86_64/initramfs/shell.cpio.gz'));
+    expect(f.batch).toBe(join(cacheDir, 'x86_64/initramfs/batch.cpio.gz'));
+    expect(r.manifest.guest.shellPrompt).toBe('vmmu:\\w# ');
+  });
+
+  it('does a manifest written before the shell image existed make the next run build only that image, without apt?', () => {
+    const first = ensureGuests64(options(amd64Archive()));
+    const manifestPath = join(first.dir, 'manifest.json');
+    // as the previous src/guests wrote it: no shell image, no shell prompt
+    const { shell: _shell, ...batchOnly } = first.manifest.initramfs;
+    const { shellPrompt: _prompt, ...guest } = first.manifest.guest;
+    writeFileSync(manifestPath, JSON.stringify({ ...first.manifest, initramfs: batchOnly, guest }));
+    rmSync(join(first.dir, 'initramfs/shell.cpio.gz'));
+    const batchBefore = readFileSync(join(first.dir, 'initramfs/batch.cpio.gz'));
+    const stale = findGuestFiles64(cacheDir);
+    expect(stale.ok).toBe(false);
+    expect(!stale.ok && stale.reason).toMatch(/shell initramfs: the manifest records no shell initramfs.*npm run guests -- --arch x86_64/);
+    expect(() => guestFiles64(cacheDir)).toThrow(GuestsMissingError);
+    const source = amd64Archive();
+    const r = ensureGuests64(options(source));
+    expect(r.rebuilt).toEqual(['initramfs-shell']);
+    expect(source.calls).toEqual([]);
+    expect(r.problems.join('\n')).toMatch(/shell initramfs/);
+    expect(readFileSync(join(first.dir, 'initramfs/batch.cpio.gz')).equals(batchBefore)).toBe(true);
+    expect(r.manifest.kernel).toEqual(first.manifest.kernel);
+    expect(JSON.parse(readFileSync(manifestPath, 'utf8'))).toEqual(JSON.parse(JSON.stringify(first.manifest)));
+    expect(findGuestFiles64(cacheDir).ok).toBe(true);
+  });
+
+  it('is an image built by an older src/guests (another recipe), or a changed one, rebuilt, and only that one?', () => {
+    const first = ensureGuests64(options(amd64Archive()));
+    const manifestPath = join(first.dir, 'manifest.json');
+    const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as typeof first.manifest;
+    m.initramfs.shell!.recipe = 'an older recipe';
+    writeFileSync(manifestPath, JSON.stringify(m));
+    expect(findGuestFiles64(cacheDir).ok).toBe(false);
+    const r = ensureGuests64(options(amd64Archive()));
+    expect(r.rebuilt).toEqual(['initramfs-shell']);
+    expect(r.manifest.initramfs.shell!.recipe).toBe(initramfsRecipe('shell'));
+    const batch = readFileSync(join(first.dir, 'initramfs/batch.cpio.gz'));
+    writeFileSync(join(first.dir, 'initramfs/batch.cpio.gz'), 'damaged');
+    const r2 = ensureGuests64(options(amd64Archive()));
+    expect(r2.rebuilt).toEqual(['initramfs-batch']);
+    expect(readFileSync(join(first.dir, 'initramfs/batch.cpio.gz')).equals(batch)).toBe(true); // the same busybox, the same bytes
+    expect(r2.manifest.initramfs.batch).toEqual(first.manifest.initramfs.batch);
+    expect(ensureGuests64(options(amd64Archive())).rebuilt).toEqual([]);
   });
 
   it('is an i386 busybox refused?', () => {
