@@ -24,7 +24,8 @@ const USAGE = `usage: vmmu [command] [options]
 commands:
   boot      run a guest kernel with the serial console on the terminal; with
             no command, boots the built-in default guest (Debian's 686 kernel
-            and a busybox shell, fetched by npm run guests)
+            and a busybox shell, fetched by npm run guests; boot --arch x86_64:
+            its 64-bit kernel)
   demo      translate a generated workload in every mode and print the costs
             side by side
   record    write a binary trace (from a text trace, or the demo workload)
@@ -34,6 +35,14 @@ commands:
   --version print the version
 
 boot options:
+  --arch i686|x86_64             the guest's architecture (default i686): with neither
+                                 --kernel nor --multiboot, the default guest of it from
+                                 npm run guests (Debian's 686 kernel, or its 64-bit
+                                 cloud-amd64 kernel), with a busybox shell on a terminal
+                                 and the batch initramfs otherwise (--batch, a pipe);
+                                 and the CPU it needs: x86_64 turns on lm, sse and sse2
+                                 (--cpu applies on top, but cannot turn those off). The
+                                 64-bit kernel runs interpreted: minutes to the prompt
   --kernel FILE                  a Linux bzImage (32-bit boot protocol)
   --initrd FILE                  its initrd / initramfs
   --multiboot FILE               or a Multiboot v1 kernel (ELF or a.out kludge); then
@@ -109,7 +118,7 @@ function section(text: string, header: string): string {
 async function commandHelp(cmd: string): Promise<string | undefined> {
   const { TRACE_HELP } = cmd === 'record' || cmd === 'replay' || cmd === 'compare' ? await import('./trace-cmd.js') : { TRACE_HELP: null };
   return match(cmd)
-    .with('boot', () => `usage: vmmu boot [options]\n\nRuns a guest kernel with its serial console on the terminal; with neither\n--kernel nor --multiboot, the built-in default guest (npm run guests).\n\n${section(USAGE, 'boot options:')}\n${section(USAGE, 'boot exit status:')}`)
+    .with('boot', () => `usage: vmmu boot [options]\n\nRuns a guest kernel with its serial console on the terminal; with neither\n--kernel nor --multiboot, the built-in default guest of --arch (npm run guests).\n\n${section(USAGE, 'boot options:')}\n${section(USAGE, 'boot exit status:')}`)
     .with('demo', () => `usage: vmmu demo [options]\n\nTranslates a generated workload in every mode and prints the costs side by side.\n\n${section(USAGE, 'demo options:')}`)
     .with(P.union('record', 'replay', 'compare'), (c) => TRACE_HELP![c])
     .otherwise(() => undefined);
@@ -173,16 +182,17 @@ async function demo(args: string[]): Promise<void> {
 }
 
 /**
- * `vmmu boot`. With neither --kernel nor --multiboot, the default guest:
- * Debian's 686 kernel with the interactive busybox shell on a terminal, or
- * with the batch initramfs (which runs its checks and powers off) when the
- * console is not a terminal.
+ * `vmmu boot`. With neither --kernel nor --multiboot, the default guest of
+ * --arch (arch.ts): Debian's 686 kernel, or with --arch x86_64 its 64-bit
+ * kernel, with the interactive busybox shell on a terminal, or with the
+ * batch initramfs (which runs its checks and powers off) when the console
+ * is not a terminal.
  */
 async function boot(args: string[]): Promise<number> {
   // --cpu's value starts with + or - by nature ('--cpu -pge'): joined to the option so that it is not read as one.
   args = args.flatMap((a, i) => (a === '--cpu' && /^[+-]/.test(args[i + 1] ?? '') ? [] : i > 0 && args[i - 1] === '--cpu' && /^[+-]/.test(a) ? [`--cpu=${a}`] : [a]));
-  const [{ rtcStartDate }, { bootGuest, multibootModules }, { guestFiles }, { ENGINES }, { checkOutput, withOutput }, { CpuFeatureError, CpuFeatures }] = await Promise.all([
-    import('./rtc-option.js'), import('./boot.js'), import('../guests/paths.js'), import('../cpu/cpu.js'), import('./output.js'), import('../cpu/features.js'),
+  const [{ rtcStartDate }, { bootGuest, multibootModules }, { archCpu, defaultGuest, parseArch }, { ENGINES }, { checkOutput, withOutput }] = await Promise.all([
+    import('./rtc-option.js'), import('./boot.js'), import('./arch.js'), import('../cpu/cpu.js'), import('./output.js'),
   ]);
   const { values } = parseArgs({
     args,
@@ -201,6 +211,7 @@ async function boot(args: string[]): Promise<number> {
       rtc: { type: 'string' },
       engine: { type: 'string' },
       cpu: { type: 'string' },
+      arch: { type: 'string' },
     },
     strict: true,
   });
@@ -209,13 +220,9 @@ async function boot(args: string[]): Promise<number> {
   // none given: the Machine's default (the wasm engine where memory fits, else the jit)
   const engine = values.engine as Engine | undefined;
   if (engine !== undefined && !ENGINES.includes(engine)) throw new UsageError(`--engine: '${values.engine}' is not one of ${ENGINES.join(', ')}`);
-  let cpu: CpuFeatureSet;
-  try {
-    cpu = new CpuFeatures(values.cpu ?? '');
-  } catch (e) {
-    if (e instanceof CpuFeatureError) throw new UsageError(`--cpu: ${e.message}`);
-    throw e;
-  }
+  const arch = parseArch(values.arch);
+  // the features the architecture needs, then --cpu's changes
+  const cpu = archCpu(arch, values.cpu ?? '');
   if (values.multiboot !== undefined && values.kernel !== undefined) throw new UsageError('give --kernel or --multiboot, not both');
   if (values.initrd !== undefined && values.kernel === undefined && values.multiboot === undefined) throw new UsageError('--initrd goes with --kernel or --multiboot');
   const interactive = !values.batch && process.stdin.isTTY === true && process.stdout.isTTY === true;
@@ -242,10 +249,10 @@ async function boot(args: string[]): Promise<number> {
     image = { kernel: values.kernel, ...(values.initrd !== undefined ? { initrd: values.initrd } : {}) };
     what = `${values.kernel}${values.initrd !== undefined ? ` with ${values.initrd}` : ''}`;
   } else {
-    const g = guestFiles();
-    image = { kernel: g.kernels['686'], initrd: interactive ? g.initramfs.shell : g.initramfs.batch };
+    const g = defaultGuest(arch, interactive);
+    image = { kernel: g.kernel, initrd: g.initrd };
     cmdline ??= g.cmdline;
-    what = `Debian ${g.kernelReleases['686']} with ${interactive ? 'a busybox shell' : 'the batch initramfs (it runs its checks and powers off)'}`;
+    what = g.what;
     note = `the kernel runs with "quiet" and prints nothing for the first minutes${process.stderr.isTTY && !process.env.CI ? '; a status line shows meanwhile' : ''}`;
   }
   const memory = memoryOption('mem', values.mem, 'multiboot' in image ? 64 << 20 : 256 << 20, 2 << 20);

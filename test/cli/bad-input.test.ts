@@ -20,8 +20,8 @@ const tmp = mkdtempSync(join(tmpdir(), 'vmmu-bad-input-'));
 /** A stack trace line: "at fn (file.js:12:3)". */
 const STACK = /at .*\(?.*\.js:\d+/;
 
-function vmmu(args: string[], timeoutMs = 60_000): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', cwd: tmp, env, timeout: timeoutMs, maxBuffer: 64 << 20 });
+function vmmu(args: string[], timeoutMs = 60_000, moreEnv: Record<string, string> = {}): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', cwd: tmp, env: { ...env, ...moreEnv }, timeout: timeoutMs, maxBuffer: 64 << 20 });
 }
 
 /** The temporary files the command may have left in `dir`. */
@@ -60,6 +60,9 @@ const exit5 = (): number[] => [0x66, 0xba, 0xf4, 0x00, 0xb0, 0x05, 0xee, 0xf4];
 const guestExit5 = writeGuest(tmp, 'exit5.elf', exit5);
 const guestForever = writeGuest(tmp, 'forever.elf', print('spinning\n'), forever);
 const missingDir = join(tmp, 'no-such-dir');
+/** A guest cache with nothing in it. */
+const emptyCache = join(tmp, 'empty-cache');
+mkdirSync(emptyCache);
 
 interface Case {
   name: string;
@@ -68,6 +71,8 @@ interface Case {
   stderr: RegExp;
   /** more checks on the result */
   also?: (r: SpawnSyncReturns<string>) => void;
+  /** environment variables for this case */
+  env?: Record<string, string>;
 }
 
 const cases: Case[] = [
@@ -123,6 +128,12 @@ const cases: Case[] = [
   { name: '--cpu with sse2 but not sse', args: ['boot', '--multiboot', guestExit0, '--cpu', '+sse2'], status: 2, stderr: /^vmmu boot: --cpu: 'sse2' needs 'sse' \(\+sse,\+sse2\); see 'vmmu boot --help'\n$/ },
   { name: '--cpu without + or -', args: ['boot', '--multiboot', guestExit0, '--cpu', 'smep'], status: 2, stderr: /^vmmu boot: --cpu: 'smep' must be \+NAME \(turn on\) or -NAME \(turn off\); see 'vmmu boot --help'\n$/ },
   { name: 'a value starting with a dash', args: ['boot', '--multiboot', guestExit0, '--mem', '-3'], status: 2, stderr: /^vmmu boot: --mem's value starts with a dash: write it as --mem=VALUE; see 'vmmu boot --help'\n$/ },
+  { name: '--arch unknown', args: ['boot', '--multiboot', guestExit0, '--arch', 'arm64'], status: 2, stderr: /^vmmu boot: --arch: 'arm64' is not one of i686, x86_64 \(uname -m's names\); see 'vmmu boot --help'\n$/ },
+  { name: '--arch with Debian\'s name', args: ['boot', '--arch', 'amd64'], status: 2, stderr: /^vmmu boot: --arch: 'amd64' is not one of i686, x86_64 \(uname -m's names; x86_64 is Debian's amd64\); see 'vmmu boot --help'\n$/ },
+  { name: '--arch without a value', args: ['boot', '--arch'], status: 2, stderr: /^vmmu boot: --arch needs a value; see 'vmmu boot --help'\n$/ },
+  { name: '--arch x86_64 --cpu -lm', args: ['boot', '--arch', 'x86_64', '--cpu', '-lm'], status: 2, stderr: /^vmmu boot: --cpu -lm: --arch x86_64 needs lm \(long mode: 64-bit code\), so --cpu cannot turn it off; see 'vmmu boot --help'\n$/ },
+  { name: '--arch x86_64 --cpu +smep,-sse2', args: ['boot', '--multiboot', guestExit0, '--arch', 'x86_64', '--cpu', '+smep,-sse2'], status: 2, stderr: /^vmmu boot: --cpu -sse2: --arch x86_64 needs sse2 \(every x86-64 processor has it, and the 64-bit kernel halts at once without it\), so --cpu cannot turn it off; see 'vmmu boot --help'\n$/ },
+  { name: '--arch x86_64 without the 64-bit guest files', args: ['boot', '--arch', 'x86_64'], env: { VMMU_GUEST_CACHE: emptyCache }, status: 1, stderr: /^vmmu: the 64-bit guest files are not ready in .*empty-cache\/x86_64: no usable manifest\.json in .*\. Run `npm run guests -- --arch x86_64`\.\n$/ },
   { name: '--engine unknown', args: ['boot', '--multiboot', guestExit0, '--engine', 'fast'], status: 2, stderr: /^vmmu boot: --engine: 'fast' is not one of interp, block, jit, wasm; see 'vmmu boot --help'\n$/ },
   { name: '--memory 1e3', args: ['replay', lackey, '--memory', '1e3'], status: 2, stderr: /--memory must be a size/ },
   { name: '--seed 1e20', args: ['replay', lackey, '--seed', '1e20'], status: 2, stderr: /--seed must be a whole number, 0 to 4294967295, not '1e20'/ },
@@ -146,7 +157,7 @@ const cases: Case[] = [
 
 describe('bad input: a clear message, the right status, no stack trace', () => {
   it.each(cases)('$name', (c) => {
-    const r = vmmu(c.args);
+    const r = vmmu(c.args, undefined, c.env);
     expect(r.error, 'the command did not finish in time').toBeUndefined();
     expect(r.signal).toBeNull();
     expect(r.stderr).not.toMatch(STACK);
@@ -287,10 +298,11 @@ describe('help', () => {
     expect(boot).toMatch(/usage: vmmu boot/);
     expect(boot).toMatch(/--multiboot FILE/);
     expect(boot).toMatch(/boot exit status:/);
+    expect(boot).toMatch(/--arch i686\|x86_64 +the guest's architecture \(default i686\)/);
     expect(boot).not.toMatch(/--working-set|--sweep/);
     const demo = help('demo');
     expect(demo).toMatch(/--working-set N/);
-    expect(demo).not.toMatch(/--multiboot|--sweep/);
+    expect(demo).not.toMatch(/--multiboot|--sweep|--arch/);
     const record = help('record');
     expect(record).toMatch(/--check-every N/);
     expect(record).toMatch(/vmmu boot --record FILE/); // a guest to record from exists

@@ -17,6 +17,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 // while get minutes, not the default 5 s.
 import { exit, forever, idle, print, printModules, spin, writeGuest } from './tiny-guest.js';
 import { JIT_THRESHOLD } from '../../src/cpu/jit.js';
+import { ensureGuests } from '../../src/guests/build.js';
+import { APPLETS } from '../../src/guests/init-scripts.js';
+import { ensureGuests64 } from '../../src/guests/x86_64.js';
+import { amd64Archive, FakeSource } from '../guests-build/fake-source.js';
 import { WASM_THRESHOLD } from '../../src/cpu/wasm/compile.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -32,8 +36,8 @@ delete env.DEBUG;
 const GUEST_BYTES = new Uint8Array([0x68, 0xc3, 0xa9, 0x20, 0xff, 0x20, 0xe2, 0x82, 0xac, 0x0a]);
 
 /** Runs the command on a pseudo-terminal; `steps`: [pattern, keys, delay s] typed once the pattern appears. */
-function onTerminal(args: string[], steps: [string, string, number][] = [], timeoutS = 60): { output: Buffer; text: string; exitCode: number | null; timedOut: boolean } {
-  const r = spawnSync('python3', [ptyRun, String(timeoutS), JSON.stringify(steps), process.execPath, main, ...args], { encoding: 'utf8', env, cwd: root });
+function onTerminal(args: string[], steps: [string, string, number][] = [], timeoutS = 60, runEnv: NodeJS.ProcessEnv = env): { output: Buffer; text: string; exitCode: number | null; timedOut: boolean } {
+  const r = spawnSync('python3', [ptyRun, String(timeoutS), JSON.stringify(steps), process.execPath, main, ...args], { encoding: 'utf8', env: runEnv, cwd: root });
   expect(r.status, r.stderr).toBe(0);
   const j = JSON.parse(r.stdout) as { output: string; exitCode: number | null; timedOut: boolean };
   const output = Buffer.from(j.output, 'base64');
@@ -243,4 +247,49 @@ describe('vmmu boot --cpu', () => {
     // 3 PIT and 2 UART messages from the IOAPIC; every accepted interrupt ended by an EOI
     expect(m!.slice(1).map(Number)).toEqual([7, 21, 21, 13, 3, 5]);
   });
+});
+
+describe('vmmu boot --arch', () => {
+  // A guest cache made by the pipeline from a fake archive: its kernels are bare setup headers, so a boot
+  // stops at the loader, after the banner has said what it boots (no Linux runs here).
+  const cacheDir = join(dir, 'guests');
+  const listApplets = (): string[] => [...APPLETS];
+  ensureGuests({ cacheDir, source: new FakeSource(), listApplets });
+  ensureGuests64({ cacheDir, source: amd64Archive(), listApplets });
+  const fakeEnv = { ...env, VMMU_GUEST_CACHE: cacheDir };
+  const inPipe = (args: string[]) => spawnSync(process.execPath, [main, 'boot', ...args], { env: fakeEnv, cwd: root, encoding: 'utf8' });
+
+  it('in a pipe, does --arch x86_64 boot the 64-bit kernel with the batch image on a CPU with lm, sse and sse2?', () => {
+    const r = inPipe(['--arch', 'x86_64']);
+    expect(r.stderr).toMatch(/^vmmu: booting Debian 6\.1\.0-50-cloud-amd64 with the batch initramfs \(it runs its checks and powers off\) \(shadow translation, 256 MiB, CPU \+sse,\+sse2,\+lm\); Ctrl-C stops it\n/);
+    expect(r.stderr).toContain(join(cacheDir, 'x86_64/kernels/vmlinuz-6.1.0-50-cloud-amd64'));
+    expect(r.stdout).toBe('');
+    expect(r.status, r.stderr).toBe(1);
+  });
+
+  it('do i686 and no --arch boot the 686 kernel on the default CPU, and does --cpu still shape it?', () => {
+    for (const args of [[], ['--arch', 'i686']]) {
+      const r = inPipe(args);
+      expect(r.stderr).toMatch(/^vmmu: booting Debian 6\.1\.0-50-686 with the batch initramfs \(it runs its checks and powers off\) \(shadow translation, 256 MiB\); Ctrl-C stops it\n/);
+      expect(r.stderr).toContain(join(cacheDir, 'kernels/vmlinuz-6.1.0-50-686'));
+    }
+    expect(inPipe(['--arch', 'x86_64', '--cpu', '+smep,-pge', '--mode', 'slat']).stderr).toMatch(/^vmmu: booting Debian 6\.1\.0-50-cloud-amd64 .*\(slat translation, 256 MiB, CPU -pge,\+sse,\+sse2,\+smep,\+lm\)/);
+  });
+
+  it('on a terminal, does --arch x86_64 boot the shell image?', () => {
+    const r = onTerminal(['boot', '--arch', 'x86_64'], [], 60, fakeEnv);
+    expect(r.timedOut, r.text).toBe(false);
+    expect(r.text).toMatch(/vmmu: booting Debian 6\.1\.0-50-cloud-amd64 with a busybox shell \(shadow translation, 256 MiB, CPU \+sse,\+sse2,\+lm\); Ctrl-a x quits/);
+    expect(r.text).toContain(join(cacheDir, 'x86_64/kernels/vmlinuz-6.1.0-50-cloud-amd64'));
+  }, 120_000);
+
+  it('with a kernel of the user\'s own, does --arch x86_64 still give the CPU (lm for the features --cpu adds), and the guest run 64-bit code on it?', () => {
+    const paging64 = join(root, 'test/guests/paging64/paging64.elf');
+    // the CPU of the --cpu test above, with lm from --arch instead of --cpu
+    const r = spawnSync(process.execPath, [main, 'boot', '--batch', '--arch', 'x86_64', '--cpu', '+pcid,+invpcid,+la57,+pdpe1gb', '--multiboot', paging64], { env, cwd: root, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stdout).toContain('paging64: 147 checks, 0 failed');
+    expect(r.stderr).toMatch(/^vmmu: booting .*paging64\.elf \(shadow translation, 64 MiB, CPU \+sse,\+sse2,\+pcid,\+invpcid,\+la57,\+pdpe1gb,\+lm\)/);
+    expect(r.stderr).toMatch(/\npaging at the end: CR0 0x80010011 \(PG, WP\), CR3 0x[0-9a-f]+, CR4 0x10a0 \(PAE, PGE, LA57\), EFER 0x500 \(LME, LMA\); CPU \+sse,\+sse2,\+pcid,\+invpcid,\+la57,\+pdpe1gb,\+lm\n/);
+  }, 120_000);
 });

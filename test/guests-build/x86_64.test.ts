@@ -13,7 +13,7 @@ import { APPLETS, missingBatchLines, SHELL_INIT } from '../../src/guests/init-sc
 import { initramfsRecipe } from '../../src/guests/initramfs.js';
 import { GuestsMissingError } from '../../src/guests/paths.js';
 import { ensureGuests64, findGuestFiles64, guestFiles64 } from '../../src/guests/x86_64.js';
-import { bookworm, fakeBusybox, fakeBzImage, FakeSource } from './fake-source.js';
+import { amd64Archive, bookworm, fakeBusybox, fakeBusybox64, FakeSource } from './fake-source.js';
 import { readNewc } from './newc-reader.js';
 
 let cacheDir: string;
@@ -23,32 +23,6 @@ beforeEach(() => {
 afterEach(() => {
   rmSync(cacheDir, { recursive: true, force: true });
 });
-
-const text = (s: string): Uint8Array => new TextEncoder().encode(s);
-
-/** A 64-bit x86-64 ELF header where fakeBusybox has an i386 one. */
-function fakeBusybox64(): Uint8Array {
-  const b = fakeBusybox('busybox64');
-  b[4] = 2; // ELFCLASS64
-  b[18] = 62; // EM_X86_64
-  return b;
-}
-
-/** The amd64 side of the archive: the cloud-amd64 kernels of ABI 50 and 51 (the metapackage on 51), busybox-static:amd64. */
-function amd64Archive(busybox = fakeBusybox64()): FakeSource {
-  const kernel = (abi: string, version: string): [string, { version: string; arch: string; depends: string; files: Record<string, Uint8Array> }] => [`linux-image-6.1.0-${abi}-cloud-amd64`, {
-    version, arch: 'amd64', depends: 'kmod',
-    files: {
-      [`boot/vmlinuz-6.1.0-${abi}-cloud-amd64`]: fakeBzImage(`6.1.0-${abi}-cloud-amd64`),
-      [`boot/config-6.1.0-${abi}-cloud-amd64`]: text('CONFIG_X86_64=y\n'),
-    },
-  }];
-  return new FakeSource(new Map([
-    kernel('50', '6.1.176-1'), kernel('51', '6.1.180-1'),
-    ['linux-image-cloud-amd64', { version: '6.1.180-1', arch: 'amd64', depends: 'linux-image-6.1.0-51-cloud-amd64 (= 6.1.180-1)', files: {} }],
-    ['busybox-static', { version: '1:1.35.0-4+deb12u1+b1', arch: 'amd64', depends: '', files: { 'bin/busybox': busybox } }],
-  ]));
-}
 
 const options = (source: FakeSource) => ({ cacheDir, source, listApplets: () => [...APPLETS] });
 
