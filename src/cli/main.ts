@@ -42,7 +42,8 @@ boot options:
                                  and the batch initramfs otherwise (--batch, a pipe);
                                  and the CPU it needs: x86_64 turns on lm, sse and sse2
                                  (--cpu applies on top, but cannot turn those off). The
-                                 64-bit kernel runs interpreted: minutes to the prompt
+                                 64-bit kernel runs interpreted: a minute or more to the
+                                 shell's prompt
   --kernel FILE                  a Linux bzImage (32-bit boot protocol)
   --initrd FILE                  its initrd / initramfs
   --multiboot FILE               or a Multiboot v1 kernel (ELF or a.out kludge); then
@@ -73,9 +74,9 @@ boot options:
                                  (off; apic adds the local APIC, an IOAPIC and their MP
                                  table; sse2 needs sse; lm, long mode: IA-32e paging and
                                  64-bit code, enough for Debian's 64-bit kernel with
-                                 +lm,+sse,+sse2; pcid, invpcid, la57 (5-level paging) and
-                                 pdpe1gb (1 GiB pages) need lm); e.g. --cpu
-                                 +smep,+smap,-pge or --cpu +sse,+sse2
+                                 +lm,+sse,+sse2, which --arch x86_64 turns on; pcid,
+                                 invpcid, la57 (5-level paging) and pdpe1gb (1 GiB pages)
+                                 need lm); e.g. --cpu +smep,+smap,-pge or --cpu +sse,+sse2
   --measure                      play every access through the cost model (TLB, walk
                                  and cycle figures in the summary)
   --record FILE                  record a trace of the run (vmmu replay FILE replays it);
