@@ -411,7 +411,7 @@ export class Cpu implements FpuHost {
     this.intShadow = false;
     this.delivering = -1;
     this.fpu.reset();
-    this.mmu.setPaging({ cr0: 0, cr3Lo: 0, cr3Hi: 0, cr4: 0, efer: 0 });
+    this.mmu.setPaging({ cr0: 0, cr3Lo: 0, cr3Hi: 0, cr4: 0, efer: 0, pkru: 0 }); // PKRU too starts at 0 (all keys allowed)
     this.updateMode();
   }
 

@@ -11,7 +11,7 @@
  * implements it in every mode).
  */
 import { CR4_OSXMMEXCPT, CR4_PAE, CR4_PGE, CR4_PSE } from './constants.js';
-import { CR4_LA57, CR4_PCIDE, CR4_SMAP, CR4_SMEP, EFER_LMA, EFER_LME, EFER_NXE } from '../mmu/index.js';
+import { CR4_LA57, CR4_PCIDE, CR4_PKE, CR4_SMAP, CR4_SMEP, EFER_LMA, EFER_LME, EFER_NXE } from '../mmu/index.js';
 
 /** EFER.SCE: SYSCALL and SYSRET (SDM vol. 3A, 2.2.1) */
 export const EFER_SCE = 1;
@@ -45,6 +45,7 @@ export const CPU_FEATURES: readonly CpuFeature[] = [
   { name: 'smep', what: 'supervisor-mode execution prevention (CR4.SMEP)', leaf: 7, reg: 'ebx', bit: 7, byDefault: false, cr4: CR4_SMEP },
   { name: 'invpcid', what: 'INVPCID (in 64-bit mode: #UD elsewhere, see docs/cpu.md)', leaf: 7, reg: 'ebx', bit: 10, byDefault: false, needs: 'lm' },
   { name: 'smap', what: 'supervisor-mode access prevention (CR4.SMAP, STAC, CLAC)', leaf: 7, reg: 'ebx', bit: 20, byDefault: false, cr4: CR4_SMAP },
+  { name: 'pku', what: 'protection keys for user-mode pages (CR4.PKE, PKRU, RDPKRU, WRPKRU; OSPKE in CPUID.(7,0):ECX[4] follows CR4.PKE); IA-32e paging only', leaf: 7, reg: 'ecx', bit: 3, byDefault: false, cr4: CR4_PKE, needs: 'lm' },
   { name: 'la57', what: '5-level paging (CR4.LA57) and 57-bit linear addresses', leaf: 7, reg: 'ecx', bit: 16, byDefault: false, cr4: CR4_LA57, needs: 'lm' },
   { name: 'nx', what: 'execute-disable pages (EFER.NXE)', leaf: 0x80000001, reg: 'edx', bit: 20, byDefault: true, efer: EFER_NXE },
   { name: 'pdpe1gb', what: '1 GiB pages in IA-32e paging (PS in a PDPTE; reserved without it)', leaf: 0x80000001, reg: 'edx', bit: 26, byDefault: false, needs: 'lm' },
@@ -81,10 +82,11 @@ export class CpuFeatures {
   readonly sse2: boolean;
   /** `lm` is on: EFER.LME, IA-32e mode, 64-bit code (long.ts) */
   readonly lm: boolean;
-  /** `invpcid` is on (long.ts), `la57` is on (57-bit linear addresses: CPUID 80000008h, canonical checks), `pdpe1gb` is on (the Mmu's gbPages) */
+  /** `invpcid` is on (long.ts), `la57` is on (57-bit linear addresses: CPUID 80000008h, canonical checks), `pdpe1gb` is on (the Mmu's gbPages), `pku` is on (CR4.PKE, RDPKRU, WRPKRU) */
   readonly invpcid: boolean;
   readonly la57: boolean;
   readonly pdpe1gb: boolean;
+  readonly pku: boolean;
 
   /**
    * @param spec a comma-separated list of `+name` (turn on) and `-name`
@@ -129,6 +131,7 @@ export class CpuFeatures {
     this.invpcid = on.has('invpcid');
     this.la57 = on.has('la57');
     this.pdpe1gb = on.has('pdpe1gb');
+    this.pku = on.has('pku');
     if (this.sse2) l1 |= LEAF1_EDX_CLFSH;
     // What lm brings with it (long.ts): SYSCALL in 64-bit mode (80000001h EDX bit 11), CMPXCHG16B (CX16, leaf 1
     // ECX bit 13) and LAHF/SAHF in 64-bit mode (LAHF-SAHF, 80000001h ECX bit 0)

@@ -31,7 +31,7 @@ import {
   Alu64, alu64, bsf64, bswap64, bt64, btDisp64, div64, idiv64, imul64, inc64, dec64, mul64, neg64, shift64, shld64, shrd64, ea64,
 } from './alu64.js';
 import { OPCODES } from './execute.js';
-import { cpuid, rdmsr, readDr, verify, writeCr, writeDr, wrmsr } from './system.js';
+import { cpuid, rdmsr, rdpkru, readDr, verify, writeCr, writeDr, wrmsr, wrpkru } from './system.js';
 import { popfMask } from './ops/system.js';
 import { ioRead, ioWrite } from './ops/string-io.js';
 import { rdtsc } from './system.js';
@@ -1121,6 +1121,13 @@ function two(c: Cpu, op: number): void {
         fetch8(c);
         if (!c.features.has('smap') || c.cpl !== 0) c.ud();
         c.setFlags(m === 0xcb ? F_AC : 0, F_AC);
+        return;
+      }
+      if (m === 0xee || m === 0xef) { // RDPKRU, WRPKRU (NP 0F 01 EE/EF, SDM vol. 2B; system.ts): LOCK, 66, F2, F3 #UD
+        fetch8(c);
+        if (lock || o16 || rep !== 0) c.ud();
+        if (m === 0xee) { rdpkru(c); c.regHi[0] = 0; c.regHi[2] = 0; }
+        else wrpkru(c);
         return;
       }
       modrm(c, 0);

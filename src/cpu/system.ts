@@ -10,7 +10,7 @@ import {
 } from './constants.js';
 import type { Cpu } from './cpu.js';
 import { DESC, dplOf, readDescriptor } from './segments.js';
-import { CR4_LA57, CR4_PCIDE, CR4_SMAP, CR4_SMEP, EFER_LMA, EFER_LME, EFER_NXE } from '../mmu/index.js';
+import { CR4_LA57, CR4_PCIDE, CR4_PKE, CR4_SMAP, CR4_SMEP, EFER_LMA, EFER_LME, EFER_NXE } from '../mmu/index.js';
 import { EFER_SCE } from './features.js';
 
 /** The MSRs of the lm feature (SDM vol. 4, table 2-2): SYSCALL's targets and flag mask, FS.base, GS.base and SWAPGS's */
@@ -26,7 +26,7 @@ const MSR_KERNEL_GS_BASE = 0xc0000102;
  * CR4 bits this CPU implements (others are reserved: #GP on MOV to CR4);
  * those of features turned off (Cpu.features.cr4Refused) are reserved too.
  */
-const CR4_SUPPORTED = CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_LA57 | CR4_PCIDE | CR4_SMEP | CR4_SMAP;
+const CR4_SUPPORTED = CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_LA57 | CR4_PCIDE | CR4_SMEP | CR4_SMAP | CR4_PKE;
 /** CR0 bits that can be set (ET reads as 1) */
 const CR0_SUPPORTED = 0xe005003f | 0;
 
@@ -275,7 +275,7 @@ function str4(s: string, i: number): number {
  * CPUID (SDM vol. 2A): a family 6, model 8, stepping 3 processor with the
  * features of Cpu.features (by default leaf 1 EDX: FPU, PSE, TSC, MSR, PAE,
  * CX8, SEP, PGE, CMOV, PSE-36, MMX, FXSR; NX; the highest basic leaf 2, or
- * 7 when a leaf-7 feature is on: smep, smap, invpcid, la57).
+ * 7 when a leaf-7 feature is on: smep, smap, invpcid, pku, la57).
  */
 export function cpuid(c: Cpu): void {
   const f = c.features;
@@ -303,7 +303,8 @@ export function cpuid(c: Cpu): void {
       break;
     case 7:
       // Structured extended features, subleaf 0 (the only one: EAX = 0).
-      if (c.reg32[1] === 0) { b = f.leaf7Ebx; cx = f.leaf7Ecx; }
+      // ECX bit 4, OSPKE, is CR4.PKE as it is now (SDM vol. 2A, CPUID, table 3-8), beside PKU (bit 3) with pku.
+      if (c.reg32[1] === 0) { b = f.leaf7Ebx; cx = f.leaf7Ecx | (c.cr4 & CR4_PKE ? 1 << 4 : 0); }
       break;
     case 0x80000000:
       a = (f.lm ? 0x80000008 : 0x80000001) | 0;
@@ -323,6 +324,38 @@ export function cpuid(c: Cpu): void {
   c.reg32[3] = b;
   c.reg32[1] = cx;
   c.reg32[2] = d;
+}
+
+// ---- protection keys ----
+
+/**
+ * RDPKRU (NP 0F 01 EE, SDM vol. 2B): EAX = PKRU, EDX = 0; #UD while CR4.PKE = 0
+ * (which it always is without the pku feature), #GP(0) if ECX is not 0. At any
+ * CPL and in every mode (the SDM lists the same exceptions for real,
+ * virtual-8086, protected, compatibility and 64-bit mode). The callers check
+ * the prefixes (LOCK, 66, F2, F3: #UD) and in 64-bit mode clear the high halves
+ * of RAX and RDX; RCX's high half is ignored.
+ */
+export function rdpkru(c: Cpu): void {
+  if (!(c.cr4 & CR4_PKE)) c.ud();
+  if (c.reg32[1] !== 0) c.gp(0);
+  c.reg32[0] = c.mmu.pkru;
+  c.reg32[2] = 0;
+}
+
+/**
+ * WRPKRU (NP 0F 01 EF, SDM vol. 2B): PKRU = EAX, in the MMU, which checks every
+ * later data access to a user-mode address against it (vol. 3A, 4.6.2) and
+ * drops the software-TLB rights it keyed on the old value; #UD while
+ * CR4.PKE = 0, #GP(0) if ECX or EDX is not 0 (the high halves of RAX, RCX and
+ * RDX are ignored). At any CPL, as RDPKRU.
+ */
+export function wrpkru(c: Cpu): void {
+  if (!(c.cr4 & CR4_PKE)) c.ud();
+  if (c.reg32[1] !== 0 || c.reg32[2] !== 0) c.gp(0);
+  // an observer sees this instruction's fetch before the register change, as for MOV to CR4
+  c.endFetchRun();
+  c.mmu.writePkru(c.reg32[0]!);
 }
 
 // ---- descriptor-table registers and queries ----
