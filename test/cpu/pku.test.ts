@@ -19,7 +19,7 @@
  * the file run, the error reverted): OSPKE always 0; RDPKRU without its ECX
  * check; WRPKRU not checking EDX; WRPKRU not handing PKRU to the MMU (the
  * register kept in the CPU only); RDPKRU leaving RDX's high half; the #UD
- * for CR4.PKE = 0 left out (then RDPKRU reads 0); the 66 prefix accepted;
+ * for CR4.PKE = 0 left out (then RDPKRU reads 0); the 66 prefix accepted (in each decoder); LOCK accepted in 64-bit mode;
  * CR4.PKE allowed without the feature; the feature not needing lm.
  */
 import { describe, expect, it } from 'vitest';
