@@ -62,6 +62,12 @@ gcc $CFLAGS64 -c paging64/kernel.c -o "$tmp/paging64.o"
 ld -m elf_x86_64 --build-id=none --no-warn-rwx-segments -T paging64/paging64.ld -o "$tmp/paging64.elf64" "$tmp/paging64-entry.o" "$tmp/paging64.o"
 objcopy -I elf64-x86-64 -O elf32-i386 "$tmp/paging64.elf64" paging64/paging64.elf
 
+# access64: 64-bit code as paging64; its user code (section .user) at 4 MiB
+nasm -f elf64 -I lib/ -o "$tmp/access64-entry.o" access64/entry.asm
+gcc $CFLAGS64 -c access64/access64.c -o "$tmp/access64.o"
+ld -m elf_x86_64 --build-id=none --no-warn-rwx-segments -T access64/access64.ld -o "$tmp/access64.elf64" "$tmp/access64-entry.o" "$tmp/access64.o"
+objcopy -I elf64-x86-64 -O elf32-i386 "$tmp/access64.elf64" access64/access64.elf
+
 # semantics: expected.inc comes from gen.c running cases.asm natively
 if [ "${1:-}" = "--regen" ]; then
     $NASM -I semantics/ -o "$tmp/cases.o" semantics/cases.asm

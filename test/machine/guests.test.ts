@@ -46,7 +46,7 @@ function boot(name: string, image: string, mode: (typeof MODE_NAMES)[number]): B
 const list = guests();
 
 it('are there test kernels to boot?', () => {
-  expect(list.map((g) => g.name)).toEqual(expect.arrayContaining(['paging32', 'pae_nx', 'exceptions', 'multitask', 'semantics', 'access', 'paging64']));
+  expect(list.map((g) => g.name)).toEqual(expect.arrayContaining(['paging32', 'pae_nx', 'exceptions', 'multitask', 'semantics', 'access', 'paging64', 'access64']));
 });
 
 describe.each(list)('$name', ({ name, image, expected }) => {
