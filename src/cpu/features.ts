@@ -47,8 +47,10 @@ export const CPU_FEATURES: readonly CpuFeature[] = [
   { name: 'smap', what: 'supervisor-mode access prevention (CR4.SMAP, STAC, CLAC)', leaf: 7, reg: 'ebx', bit: 20, byDefault: false, cr4: CR4_SMAP },
   { name: 'pku', what: 'protection keys for user-mode pages (CR4.PKE, PKRU, RDPKRU, WRPKRU; OSPKE in CPUID.(7,0):ECX[4] follows CR4.PKE); IA-32e paging only', leaf: 7, reg: 'ecx', bit: 3, byDefault: false, cr4: CR4_PKE, needs: 'lm' },
   { name: 'la57', what: '5-level paging (CR4.LA57) and 57-bit linear addresses', leaf: 7, reg: 'ecx', bit: 16, byDefault: false, cr4: CR4_LA57, needs: 'lm' },
+  { name: 'rdpid', what: 'RDPID (F3 0F C7 /7: IA32_TSC_AUX into a register) and the IA32_TSC_AUX MSR', leaf: 7, reg: 'ecx', bit: 22, byDefault: false },
   { name: 'nx', what: 'execute-disable pages (EFER.NXE)', leaf: 0x80000001, reg: 'edx', bit: 20, byDefault: true, efer: EFER_NXE },
   { name: 'pdpe1gb', what: '1 GiB pages in IA-32e paging (PS in a PDPTE; reserved without it)', leaf: 0x80000001, reg: 'edx', bit: 26, byDefault: false, needs: 'lm' },
+  { name: 'rdtscp', what: 'RDTSCP (0F 01 F9: the TSC and IA32_TSC_AUX) and the IA32_TSC_AUX MSR (0xC0000103)', leaf: 0x80000001, reg: 'edx', bit: 27, byDefault: false },
   { name: 'lm', what: 'long mode (EFER.LME, EFER.SCE): IA-32e paging and 64-bit code (with x87, SSE/SSE2, CMPXCHG16B, LAHF/SAHF; see docs/cpu.md)', leaf: 0x80000001, reg: 'edx', bit: 29, byDefault: false, efer: EFER_LME | EFER_LMA | EFER_SCE, needs: 'pae' },
 ];
 
@@ -87,6 +89,9 @@ export class CpuFeatures {
   readonly la57: boolean;
   readonly pdpe1gb: boolean;
   readonly pku: boolean;
+  /** `rdtscp` is on (RDTSCP), `rdpid` is on (RDPID); either gives the IA32_TSC_AUX MSR (system.ts) */
+  readonly rdtscp: boolean;
+  readonly rdpid: boolean;
 
   /**
    * @param spec a comma-separated list of `+name` (turn on) and `-name`
@@ -132,6 +137,8 @@ export class CpuFeatures {
     this.la57 = on.has('la57');
     this.pdpe1gb = on.has('pdpe1gb');
     this.pku = on.has('pku');
+    this.rdtscp = on.has('rdtscp');
+    this.rdpid = on.has('rdpid');
     if (this.sse2) l1 |= LEAF1_EDX_CLFSH;
     // What lm brings with it (long.ts): SYSCALL in 64-bit mode (80000001h EDX bit 11), CMPXCHG16B (CX16, leaf 1
     // ECX bit 13) and LAHF/SAHF in 64-bit mode (LAHF-SAHF, 80000001h ECX bit 0)

@@ -31,7 +31,7 @@ import {
   Alu64, alu64, bsf64, bswap64, bt64, btDisp64, div64, idiv64, imul64, inc64, dec64, mul64, neg64, shift64, shld64, shrd64, ea64,
 } from './alu64.js';
 import { OPCODES } from './execute.js';
-import { cpuid, rdmsr, rdpkru, readDr, verify, writeCr, writeDr, wrmsr, wrpkru } from './system.js';
+import { cpuid, rdmsr, rdpidCheck, rdpkru, rdtscp, readDr, verify, writeCr, writeDr, wrmsr, wrpkru } from './system.js';
 import { popfMask } from './ops/system.js';
 import { ioRead, ioWrite } from './ops/string-io.js';
 import { rdtsc } from './system.js';
@@ -1130,6 +1130,13 @@ function two(c: Cpu, op: number): void {
         else wrpkru(c);
         return;
       }
+      if (m === 0xf9) { // RDTSCP (SDM vol. 2B; system.ts): the high halves of RAX, RDX and RCX cleared
+        fetch8(c);
+        if (lock) c.ud();
+        rdtscp(c);
+        c.regHi[0] = 0; c.regHi[1] = 0; c.regHi[2] = 0;
+        return;
+      }
       modrm(c, 0);
       const r = mReg & 7;
       if (r === 4) { // SMSW
@@ -1157,10 +1164,19 @@ function two(c: Cpu, op: number): void {
         return;
       }
       if (r !== 2 && r !== 3) c.ud();
-      // LGDT, LIDT: a 16-bit limit and a 64-bit base
+      // LGDT, LIDT: a 16-bit limit and a 64-bit base, whatever the operand size (66 and REX.W
+      // change nothing: "fixed at 8+2 bytes", SDM vol. 2A LGDT/LIDT). A base that is not canonical
+      // is #GP(0), and nothing is loaded: the SDM's list ("64-Bit Mode Exceptions") names the
+      // operand's address only, but processors check the base too, as Linux's KVM models it
+      // (em_lgdt_lidt), and a VM entry refuses such a base in GDTR and IDTR (vol. 3C, "Checks on
+      // Guest Descriptor-Table Registers"). Like the address MSRs' and INVLPG's, the check is
+      // static: canonical with the widest linear address the processor has (57 bits with la57),
+      // whatever CR4.LA57 says (KVM: is_noncanonical_address with X86EMUL_F_DT_LOAD).
       const limit = rd(c, eaLo, eaHi, 2);
       const s = (eaLo >>> 0) + 2;
       const lo = rd(c, s | 0, (eaHi + (s > 0xffffffff ? 1 : 0)) | 0, 8), hi = V;
+      const w = c.features.la57 ? 7 : 16;
+      if ((hi << w) >> w !== hi) c.gp(0);
       if (r === 2) { c.gdtLimit = limit; c.gdtBase = lo; c.gdtBaseHi = hi; }
       else { c.idtLimit = limit; c.idtBase = lo; c.idtBaseHi = hi; }
       return;
@@ -1250,8 +1266,13 @@ function two(c: Cpu, op: number): void {
       setReg(c, mReg, size, a, ah);
       return;
     }
-    case 0xc7: { // CMPXCHG8B; CMPXCHG16B with REX.W
+    case 0xc7: { // CMPXCHG8B; CMPXCHG16B with REX.W; RDPID r64 (F3 0F C7 /7, register form)
       modrm(c, 0);
+      if ((mReg & 7) === 7 && rep === 2) { // IA32_TSC_AUX zero-extended, with or without 66 or REX.W (system.ts)
+        rdpidCheck(c, !isMem, lock);
+        setReg(c, mRm, 8, c.tscAux, 0);
+        return;
+      }
       if ((mReg & 7) !== 1 || !isMem) c.ud();
       if (osz === 8) { cmpxchg16b(c); return; }
       const lo = rdw(c, eaLo, eaHi, 8), hi = V;

@@ -21,6 +21,13 @@ const MSR_FMASK = 0xc0000084;
 const MSR_FS_BASE = 0xc0000100;
 const MSR_GS_BASE = 0xc0000101;
 const MSR_KERNEL_GS_BASE = 0xc0000102;
+/**
+ * IA32_TSC_AUX (SDM vol. 4, table 2-2; vol. 3B, "IA32_TSC_AUX Register and
+ * RDTSCP Support"): a 32-bit value privileged software sets (a processor
+ * number, say) for RDTSCP and RDPID to read; there with either feature, bits
+ * 63:32 reserved.
+ */
+const MSR_TSC_AUX = 0xc0000103;
 
 /**
  * CR4 bits this CPU implements (others are reserved: #GP on MOV to CR4);
@@ -175,6 +182,10 @@ export function rdmsr(c: Cpu): void {
         default: lo = c.kernelGsLo; hi = c.kernelGsHi;
       }
       break;
+    case MSR_TSC_AUX:
+      if (!c.features.rdtscp && !c.features.rdpid) c.gp(0);
+      lo = c.tscAux;
+      break;
     case MSR_APIC_BASE:
       if (c.apicBaseMsr === null) c.gp(0);
       lo = c.apicBaseMsr.read();
@@ -224,6 +235,11 @@ export function wrmsr(c: Cpu): void {
     case MSR_APIC_BASE:
       if (c.apicBaseMsr === null || !c.apicBaseMsr.write(lo, hi)) c.gp(0);
       return;
+    case MSR_TSC_AUX:
+      // a reserved bit set (bits 63:32) is #GP(0), as for every MSR (vol. 2B, WRMSR)
+      if ((!c.features.rdtscp && !c.features.rdpid) || hi !== 0) c.gp(0);
+      c.tscAux = lo;
+      return;
     case MSR_MISC_ENABLE: return;
     case 0x8b: return;
     case MSR_STAR: case MSR_LSTAR: case MSR_CSTAR: case MSR_FMASK: case MSR_FS_BASE: case MSR_GS_BASE: case MSR_KERNEL_GS_BASE:
@@ -262,6 +278,29 @@ export function rdtsc(c: Cpu): void {
   const t = tsc(c);
   c.reg32[0] = t % 4294967296 | 0;
   c.reg32[2] = Math.floor(t / 4294967296) | 0;
+}
+
+/**
+ * RDTSCP (0F 01 F9, SDM vol. 2B): EDX:EAX = the TSC, as RDTSC reads it (the
+ * same CR4.TSD rule: #GP(0) above CPL 0), and ECX = IA32_TSC_AUX[31:0]; #UD
+ * without the rdtscp feature. In 64-bit mode the caller clears the high halves
+ * of RAX, RDX and RCX.
+ */
+export function rdtscp(c: Cpu): void {
+  if (!c.features.rdtscp) c.ud();
+  rdtsc(c);
+  c.reg32[1] = c.tscAux;
+}
+
+/**
+ * RDPID's #UD (F3 0F C7 /7, SDM vol. 2B): without the rdpid feature, for the
+ * memory form (the operand must be a register: ModR/M.mod = 11b) and with
+ * LOCK. 66 (and REX.W) do not change it: the callers write IA32_TSC_AUX to
+ * the register, zero-extended to 64 bits in 64-bit mode, a 32-bit register
+ * elsewhere. At any CPL, and CR4.TSD does not apply.
+ */
+export function rdpidCheck(c: Cpu, isReg: boolean, lock: boolean): void {
+  if (!c.features.rdpid || !isReg || lock) c.ud();
 }
 
 // ---- CPUID ----

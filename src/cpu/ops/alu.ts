@@ -11,6 +11,7 @@ import { aaa, aad, aam, aas, alu, daa, das, dec, divu64, DIVREM, inc, mulFlags, 
 import { F_AF, F_ARITH, F_CF, F_PF, F_SF, F_ZF, V_DE } from '../constants.js';
 import { R8, type Cpu } from '../cpu.js';
 import { imm8s, lockCheck, span, aluRows, type OpcodeEntry } from './common.js';
+import { rdpidCheck } from '../system.js';
 
 /** Group 3: TEST, NOT, NEG, MUL, IMUL, DIV, IDIV on Eb/Ev. */
 function group3(c: Cpu, bits: number): void {
@@ -556,8 +557,13 @@ function op0fc1(c: Cpu): void {
 }
 
 function op0fc7(c: Cpu): void {
-  // group 9: CMPXCHG8B m64
+  // group 9: CMPXCHG8B m64; RDPID r32 (F3 0F C7 /7, register form)
   c.decodeModrm();
+  if (c.regField === 7 && c.rep === 2) {
+    rdpidCheck(c, c.modrm >= 0xc0, c.lockPrefix);
+    c.reg32[c.modrm & 7] = c.tscAux;
+    return;
+  }
   lockCheck(c, true);
   if (c.regField !== 1 || c.modrm >= 0xc0) c.ud();
   const seg = c.eaSeg, off = c.eaOff;
@@ -645,6 +651,6 @@ export const ALU_OPCODES: readonly OpcodeEntry[] = [
   { map: '0f', opcodes: [0xbc, 0xbd], handler: op0fbc, mnemonic: 'BSF/BSR Gv, Ev', flow: 'next', modrm: true, imm: 'none' },
   { map: '0f', opcodes: [0xc0], handler: op0fc0, mnemonic: 'XADD Eb, Gb', flow: 'next', modrm: true, imm: 'none' },
   { map: '0f', opcodes: [0xc1], handler: op0fc1, mnemonic: 'XADD Ev, Gv', flow: 'next', modrm: true, imm: 'none' },
-  { map: '0f', opcodes: [0xc7], handler: op0fc7, mnemonic: 'group 9 (CMPXCHG8B m64)', flow: 'next', modrm: true, imm: 'none' },
+  { map: '0f', opcodes: [0xc7], handler: op0fc7, mnemonic: 'group 9 (CMPXCHG8B m64, RDPID r32)', flow: 'next', modrm: true, imm: 'none' },
   { map: '0f', opcodes: span(0xc8, 0xcf), handler: op0fc8, mnemonic: 'BSWAP r32', flow: 'next', modrm: false, imm: 'none' },
 ];

@@ -9,7 +9,7 @@
  */
 import { F_AC, F_ARITH, F_DF, F_ID, F_IF, F_IOPL, F_NT, F_RF, F_TF, F_VM, F_ZF, CR0_TS, LDTR, TR } from '../constants.js';
 import type { Cpu } from '../cpu.js';
-import { cpuid, larLsl, lldt, ltr, rdmsr, rdpkru, rdtsc, readCr, readDr, verify, writeCr, writeDr, wrmsr, wrpkru } from '../system.js';
+import { cpuid, larLsl, lldt, ltr, rdmsr, rdpkru, rdtsc, rdtscp, readCr, readDr, verify, writeCr, writeDr, wrmsr, wrpkru } from '../system.js';
 import { lockCheck, span, type OpcodeEntry } from './common.js';
 
 /** Whether CLI/STI/PUSHF-style IOPL-sensitive instructions are allowed (SDM 20.2.6 for v86). */
@@ -117,7 +117,8 @@ function op0f00(c: Cpu): void {
 }
 
 function op0f01(c: Cpu): void {
-  // group 7: SGDT, SIDT, LGDT, LIDT, SMSW, LMSW, INVLPG; CLAC and STAC (0F 01 CA/CB); RDPKRU and WRPKRU (0F 01 EE/EF)
+  // group 7: SGDT, SIDT, LGDT, LIDT, SMSW, LMSW, INVLPG; CLAC and STAC (0F 01 CA/CB); RDPKRU and WRPKRU (0F 01 EE/EF);
+  // RDTSCP (0F 01 F9)
   c.decodeModrm();
   lockCheck(c, false);
   const o = c.regField;
@@ -132,6 +133,11 @@ function op0f01(c: Cpu): void {
     if (c.rep !== 0 || c.o32 !== c.codeBig) c.ud();
     if (c.modrm === 0xee) rdpkru(c);
     else wrpkru(c);
+    return;
+  }
+  if (c.modrm === 0xf9) {
+    // RDTSCP (SDM vol. 2B): #UD without the feature (LOCK is, above), #GP(0) above CPL 0 with CR4.TSD; system.ts
+    rdtscp(c);
     return;
   }
   if (c.modrm >= 0xc0 && o !== 4 && o !== 6) c.ud();
@@ -254,7 +260,7 @@ export const SYSTEM_OPCODES: readonly OpcodeEntry[] = [
   { map: 'one', opcodes: [0xfc], handler: opfc, mnemonic: 'CLD', flow: 'next', modrm: false, imm: 'none' },
   { map: 'one', opcodes: [0xfd], handler: opfd, mnemonic: 'STD', flow: 'next', modrm: false, imm: 'none' },
   { map: '0f', opcodes: [0x00], handler: op0f00, mnemonic: 'group 6 (SLDT STR LLDT LTR VERR VERW)', flow: 'end', modrm: true, imm: 'none' },
-  { map: '0f', opcodes: [0x01], handler: op0f01, mnemonic: 'group 7 (SGDT SIDT LGDT LIDT SMSW LMSW INVLPG CLAC STAC RDPKRU WRPKRU)', flow: 'end', modrm: true, imm: 'none' },
+  { map: '0f', opcodes: [0x01], handler: op0f01, mnemonic: 'group 7 (SGDT SIDT LGDT LIDT SMSW LMSW INVLPG CLAC STAC RDPKRU WRPKRU RDTSCP)', flow: 'end', modrm: true, imm: 'none' },
   { map: '0f', opcodes: [0x02, 0x03], handler: op0f02, mnemonic: 'LAR/LSL Gv, Ew', flow: 'next', modrm: true, imm: 'none' },
   { map: '0f', opcodes: [0x06], handler: op0f06, mnemonic: 'CLTS', flow: 'end', modrm: false, imm: 'none' },
   { map: '0f', opcodes: [0x08, 0x09], handler: op0f08, mnemonic: 'INVD/WBINVD', flow: 'next', modrm: false, imm: 'none' },
