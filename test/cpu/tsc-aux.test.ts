@@ -16,7 +16,8 @@
  *   RDMSR/WRMSR, bits 63:32 reserved (#GP(0) on WRMSR); #GP(0) without both.
  * - LGDT/LIDT in 64-bit mode: an 8-byte base whatever the operand size (66),
  *   and a base that is not canonical (48 bits, 57 with la57 whatever
- *   CR4.LA57 says) is #GP(0) with GDTR/IDTR unchanged.
+ *   CR4.LA57 says) is #GP(0) with GDTR/IDTR unchanged; in compatibility
+ *   mode a 32-bit base (24 bits with 66), the high half cleared.
  * 32-bit code runs under naive, shadow and slat and the four engines
  * (interp, block, jit, wasm; a hot loop so that the compiled engines compile
  * it), 64-bit code (long.ts) under the three modes and the four engines'
@@ -35,14 +36,14 @@
  * writing the reg field's register (long.ts); RDPID's CPUID bit 21 instead
  * of 22; rdtscp needing lm; the LGDT/LIDT base check left out; the check at
  * CR4.LA57's width instead of the feature's; LGDT with 66 loading 4 bytes of
- * base.
+ * base; LGDT/LIDT in compatibility mode leaving the high half of the base.
  */
 import { describe, expect, it } from 'vitest';
 import type { Machine } from '../../src/machine/machine.js';
 import { MODE_NAMES, type ModeName } from '../../src/mmu/modes/mode.js';
 import { ENGINES, type Engine } from '../../src/cpu/cpu.js';
 import { CpuFeatures } from '../../src/cpu/features.js';
-import { CODE64, DATA, le64, longMachine, regs64, rip, STUBS64 } from './long-machine.js';
+import { CODE64, DATA, IDTR64, le64, longMachine, PML4, regs64, rip, STUBS64 } from './long-machine.js';
 import { CODE, flatMachine, GDT, haltedInStub, le32, stackWord } from './flat-machine.js';
 
 const HLT = 0xf4;
@@ -143,6 +144,8 @@ interface End64 {
 interface Program64 {
   code: number[];
   cpu: string;
+  /** 32-bit code at CODE instead of the usual way into 64-bit mode */
+  entry?: number[];
   setup?: (m: Machine) => void;
 }
 
@@ -151,6 +154,7 @@ const pair = (lo: number, hi: number): bigint => (BigInt(hi >>> 0) << 32n) | Big
 function run64(mode: ModeName, engine: Engine, p: Program64): End64 {
   const m = longMachine({ mode, engine, cpu: p.cpu });
   m.mmu.writePhysBytes(CODE64, new Uint8Array(p.code));
+  if (p.entry) m.mmu.writePhysBytes(CODE, new Uint8Array(p.entry));
   p.setup?.(m);
   const r = m.run({ maxInstructions: 200_000 });
   const c = m.cpu;
@@ -376,5 +380,19 @@ describe('LGDT and LIDT in 64-bit mode', () => {
         }
       }
     }
+  });
+
+  it('in compatibility mode: do LGDT and LIDT load a 32-bit base (24 bits with 66) and clear the high half 64-bit code had loaded?', () => {
+    // long-machine's way into IA-32e mode, stopping short of the far jump: LIDT [IDTR64] and the rest run in compatibility mode
+    const entry = [
+      0xb8, ...le32(PML4), 0x0f, 0x22, 0xd8, 0x0f, 0x20, 0xe0, 0x0d, ...le32(0x20), 0x0f, 0x22, 0xe0,
+      0xb9, ...le32(0xc0000080), 0x0f, 0x32, 0x0d, ...le32(0x100), 0x0f, 0x30,
+      0x0f, 0x20, 0xc0, 0x0d, ...le32(0x80000000), 0x0f, 0x22, 0xc0, 0x0f, 0x01, 0x1d, ...le32(IDTR64)]; // lidt [IDTR64]
+    /** GDTR's and IDTR's high halves as 64-bit code that loaded a high base leaves them */
+    const stale = (base: bigint) => (m: Machine): void => { desc(0x3f, base)(m); m.cpu.gdtBaseHi = 5; m.cpu.idtBaseHi = 5; };
+    const e = everywhere64({ code: [HLT], entry: [...entry, 0x0f, 0x01, 0x15, ...le32(DATA), HLT], cpu: '+lm', setup: stale(0x5566_12345678n) }); // lgdt [DATA]
+    expect([e.gdtr, e.idtr, e.vector]).toEqual([[0x3f, 0x12345678n], IDTR, -1]);
+    const o16 = everywhere64({ code: [HLT], entry: [...entry, 0x66, 0x0f, 0x01, 0x15, ...le32(DATA), HLT], cpu: '+lm', setup: stale(0x5566_12345678n) });
+    expect([o16.gdtr, o16.idtr]).toEqual([[0x3f, 0x345678n], IDTR]);
   });
 });

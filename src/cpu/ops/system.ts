@@ -154,8 +154,10 @@ function op0f01(c: Cpu): void {
       const limit = c.rd16(c.eaSeg, c.eaOff);
       let base = c.rd32(c.eaSeg, (c.eaOff + 2) & (c.a32 ? -1 : 0xffff));
       if (!c.o32) base &= 0x00ffffff;
-      if (o === 2) { c.gdtBase = base; c.gdtLimit = limit; }
-      else { c.idtBase = base; c.idtLimit = limit; }
+      // The operand's base is the whole register's (SDM vol. 2A LGDT/LIDT, "Operation": GDTR(Base) <- SRC[16:47]):
+      // in compatibility mode the high half of a base 64-bit code loaded becomes 0.
+      if (o === 2) { c.gdtBase = base; c.gdtBaseHi = 0; c.gdtLimit = limit; }
+      else { c.idtBase = base; c.idtBaseHi = 0; c.idtLimit = limit; }
       return;
     }
     case 4: { // SMSW
