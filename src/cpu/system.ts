@@ -314,7 +314,7 @@ function str4(s: string, i: number): number {
  * CPUID (SDM vol. 2A): a family 6, model 8, stepping 3 processor with the
  * features of Cpu.features (by default leaf 1 EDX: FPU, PSE, TSC, MSR, PAE,
  * CX8, SEP, PGE, CMOV, PSE-36, MMX, FXSR; NX; the highest basic leaf 2, or
- * 7 when a leaf-7 feature is on: smep, smap, invpcid, pku, la57).
+ * 7 when a leaf-7 feature is on: smep, smap, invpcid, pku, la57, rdpid).
  */
 export function cpuid(c: Cpu): void {
   const f = c.features;
@@ -349,7 +349,7 @@ export function cpuid(c: Cpu): void {
       a = (f.lm ? 0x80000008 : 0x80000001) | 0;
       break;
     case 0x80000001:
-      d = f.ext1Edx; // NX: EFER.NXE works; LM: long mode with lm (with it SYSCALL in 64-bit mode, bit 11)
+      d = f.ext1Edx; // NX: EFER.NXE works; RDTSCP (bit 27) with rdtscp; LM: long mode with lm (with it SYSCALL in 64-bit mode, bit 11)
       cx = f.ext1Ecx; // LAHF-SAHF with lm
       break;
     case 0x80000008:
