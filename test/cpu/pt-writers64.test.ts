@@ -13,29 +13,37 @@
  * more (32-bit and 64-bit).
  *
  * Planted errors (scratch edits, reverted), each caught by the first test
- * with the default seeds, at the seed given (re-checked when PCIDs and
- * 5-level tables joined the generator, which changed every program):
+ * with the default seeds, at the seed given (re-checked when PCIDs,
+ * 5-level tables and protection keys joined the generator, which changed
+ * every program):
  * 1. shadow.ts getPage: a PML4 page not write-protected when shadowed
- *    (`if ((role & ROLE_LEVEL) !== 4) this.protectFrame(gfn)`): seed 2.
+ *    (`if ((role & ROLE_LEVEL) !== 4) this.protectFrame(gfn)`): seed 1.
  * 2. shadow.ts onWatchedWrite: a 4-byte write to the high half of a 4-level
  *    entry ignored (`if (!legacy && (off & 4) !== 0) continue;`): seed 1.
  *    Before the half-entry operation (halfOp) existed, this one survived 24
  *    seeds: the 8-byte stores zap the entry through their low half anyway.
  * 3. mmu.ts invlpg: in shadow mode, an INVLPG of a page whose software-TLB
- *    slot is global dropped (the slot kept): seed 3.
+ *    slot is global dropped (the slot kept): seed 2.
  * 4. shadow.ts leafCurrent: an out-of-sync leaf compared on its low half
- *    only (XD, reserved bits 51:36 and address bits 35:32 missed): seed 8.
+ *    only (XD, reserved bits 51:36 and address bits 35:32 missed): seed 5.
+ *    With the protection-key operations in, it was first caught at seed
+ *    42, until halfOp's access after the change became a write now and
+ *    then (a refill of a read-only slot, with no INVLPG to resync first).
  * 5. shadow.ts getPage: a PML5 page not write-protected
  *    (`if ((role & ROLE_LEVEL) !== 5) ...`): seed 2.
- * Equivalent, as expected: shadow.ts onCr3 skipping the resynchronization
- * on a PCID no-flush load (KVM's choice; the refill's leafCurrent check
- * rebuilds a stale entry anyway).
- * An equivalent one survives, as expected: onInvlpg not resynchronizing an
- * out-of-sync global leaf (the refill's leafCurrent check drops it anyway).
+ * 6. mmu.ts fillFrom: in shadow mode, the software-TLB slot's rights made
+ *    without PKRU (a slot filled by a read that a key allows then lets
+ *    through a write that its WD denies): seed 32.
+ * Equivalent, as expected:
+ * - shadow.ts onCr3 skipping the resynchronization on a PCID no-flush load
+ *   (KVM's choice; the refill's leafCurrent check rebuilds a stale entry);
+ * - shadow.ts leafAnswers ignoring protection keys on a shadow hit (the
+ *   software TLB's rights check the key on the access itself), or reading
+ *   only three of the key's four bits.
  * Of the mutants of test/mmu/mutants.mjs, this test kills the three the
- * adversary kills that apply to 4-level paging (unsync-refill,
- * straddle-first-only, global-never; the last two only after straddleOp
- * and globalOp were added for them) and, like the adversary, lets the
+ * adversary kills that apply to 4-level paging (unsync-refill at seed 9,
+ * straddle-first-only at 5, global-never at 7; the last two only after
+ * straddleOp and globalOp were added for them) and, like the adversary, lets the
  * equivalent ones live (write-clean-leaf, flush-no-sync, no-dirtied,
  * invlpg-no-resync); legacy-half-zap concerns 32-bit tables only.
  * Apply a plant, then: npx vitest run test/cpu/pt-writers64.test.ts.
@@ -126,7 +134,7 @@ describe('found by pt-writers64', () => {
     ]);
     const movabs = (r: number, v: bigint): number[] => [0x48, 0xb8 + r, ...le32(Number(v & 0xffffffffn)), ...le32(Number(v >> 32n))];
     const p: Program64 = {
-      seed: 0, loops: 1, pristine, pge: true, wp: true, nxe: true, smep: false, smap: false, gbPages: true, la57: false, la57Cpu: false, pcid: false,
+      seed: 0, loops: 1, pristine, pge: true, wp: true, nxe: true, smep: false, smap: false, gbPages: true, la57: false, la57Cpu: false, pcid: false, pke: false, pkru: 0,
       blocks: [[
         { what: 'read page 14', bytes: [...movabs(7, WIN + 0xe800n), 0x48, 0x8b, 0x07] },
         { what: 'PT_W[14] = CODE_CLC; call page 13 + 0xffd', bytes: [...movabs(0, BigInt(CODE_CLC | 0x23)), 0x48, 0x89, 0x04, 0x25, ...le32(PT_W + 14 * 8), ...movabs(2, WIN + 0xdffdn), 0xff, 0xd2, 0x9c, 0x58] },

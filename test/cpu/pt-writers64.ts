@@ -74,7 +74,9 @@
  * before CR0.PG, CR3 naming PML5 (or PML5_B), PML5[0] the PML4 of the
  * layout below, PML5[1] and [2] (at 2^48 and 2^49) rewritten like the
  * other upper entries; the non-canonical operation's 48-bit addresses are
- * then canonical (a #PF or a translation).
+ * then canonical (a #PF or a translation). Protection keys: six programs
+ * in ten set CR4.PKE, all start with a random PKRU, and `pkeyOp` runs
+ * WRPKRU and RDPKRU and toggles PKE; the entries' bits 62:59 are their keys.
  *
  * Planted errors the test caught when the generator was written (each a
  * scratch edit of src/mmu, reverted): see the header of pt-writers64.test.ts.
@@ -202,6 +204,9 @@ export interface Program64 {
   la57Cpu: boolean;
   /** CR4.PCIDE set at the start of the 64-bit program (the program toggles it, loads CR3 with PCIDs and bit 63, runs INVPCID) */
   pcid: boolean;
+  /** CR4.PKE set at the start, and PKRU's first value (the program toggles PKE and runs WRPKRU; entries carry keys in bits 62:59) */
+  pke: boolean;
+  pkru: number;
 }
 
 /** The root CR3 names first, and the other one the program switches to: PML4 and PML4_B, or PML5 and PML5_B. */
@@ -215,7 +220,7 @@ const entryText = (e: Entry): string => (e[1] ? `${hex(e[1])}_${hex(e[0]).padSta
 
 /** A readable dump of a program (for failure messages): the seed, the initial entries and every operation. */
 export function describe64(p: Program64): string {
-  const lines = [`seed ${p.seed} loops ${p.loops} pge ${p.pge} wp ${p.wp} nxe ${p.nxe} smep ${p.smep} smap ${p.smap} gbPages ${p.gbPages} la57 ${p.la57} la57Cpu ${p.la57Cpu} pcid ${p.pcid}`];
+  const lines = [`seed ${p.seed} loops ${p.loops} pge ${p.pge} wp ${p.wp} nxe ${p.nxe} smep ${p.smep} smap ${p.smap} gbPages ${p.gbPages} la57 ${p.la57} la57Cpu ${p.la57Cpu} pcid ${p.pcid} pke ${p.pke} pkru ${hex(p.pkru)}`];
   for (const [at, es] of p.pristine) lines.push(`  ${hex(at)}: ${es.map(entryText).join(' ')}`);
   p.blocks.forEach((b, i) => {
     lines.push(`block ${i}`);
@@ -249,7 +254,7 @@ const RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSI = 6, RDI = 7;
 /** The window page k's linear address. */
 const winPage = (k: number): bigint => WIN + BigInt(k) * 0x1000n;
 
-export const OP_KINDS = ['touch', 'value', 'store', 'load', 'string', 'rmw', 'tlb', 'pcid', 'upper', 'stack', 'code', 'user', 'compat', 'canonical'] as const;
+export const OP_KINDS = ['touch', 'value', 'store', 'load', 'string', 'rmw', 'tlb', 'pcid', 'pkey', 'upper', 'stack', 'code', 'user', 'compat', 'canonical'] as const;
 
 export function generate64(seed: number, size = 36): Program64 {
   const r = new Rng(seed);
@@ -257,6 +262,8 @@ export function generate64(seed: number, size = 36): Program64 {
   const la57 = r.chance(0.4);
   const la57Cpu = la57 || r.chance(0.3);
   const pcid = r.chance(0.5);
+  const pke = r.chance(0.6);
+  const pkru = pkruValue(r);
   const tables = la57 ? [...TABLES, PML5, PML5_B] : TABLES;
   const frameEntry = (fr: number): Entry => {
     let lo = fr;
@@ -267,8 +274,10 @@ export function generate64(seed: number, size = 36): Program64 {
     if (r.chance(0.5)) lo |= D;
     if (r.chance(0.25)) lo |= G;
     if (r.chance(0.05)) lo |= PS;
-    return [lo | 0, highHalf()];
+    return [lo | 0, highHalf() | key()];
   };
+  /** a protection key (bits 62:59, the high half's 30:27) for a leaf, often 0 */
+  const key = (): number => (r.chance(0.5) ? r.below(16) << 27 : 0);
   /** the high half of an entry: XD, ignored bits 62:52, a reserved bit (51:36), a physical address beyond RAM */
   const highHalf = (): number => {
     const x = r.below(100);
@@ -295,7 +304,7 @@ export function generate64(seed: number, size = 36): Program64 {
   const pristine = new Map<number, Entry[]>();
   const win: Entry[] = [];
   for (let k = 0; k < WIN_PAGES; k++) {
-    win.push(k < 2 ? [CODE_CMC | P | RW | A | US, 0] : [r.pick(FRAMES) | P | RW | (r.chance(0.5) ? US : 0) | (r.chance(0.5) ? A : 0) | (r.chance(0.3) ? D : 0) | (r.chance(0.2) ? G : 0), r.chance(0.15) ? XD : 0]);
+    win.push(k < 2 ? [CODE_CMC | P | RW | A | US, 0] : [r.pick(FRAMES) | P | RW | (r.chance(0.5) ? US : 0) | (r.chance(0.5) ? A : 0) | (r.chance(0.3) ? D : 0) | (r.chance(0.2) ? G : 0), (r.chance(0.15) ? XD : 0) | key()]);
   }
   pristine.set(PT_W, win);
   const win2: Entry[] = [];
@@ -363,7 +372,7 @@ export function generate64(seed: number, size = 36): Program64 {
     const ops = 1 + r.below(4);
     for (let n = 0; n < ops; n++) {
       const x = r.below(100);
-      const op = x < 10 ? halfOp(r, la57) : x < 16 ? straddleOp(r, value, la57) : x < 21 ? globalOp(r) : x < 27 ? pcidOp(r, la57, target) : operation(r, la57, target, tableTarget, value, upper);
+      const op = x < 10 ? halfOp(r, la57) : x < 16 ? straddleOp(r, value, la57) : x < 21 ? globalOp(r) : x < 25 ? pcidOp(r, la57, target) : x < 28 ? pkeyOp(r) : operation(r, la57, target, tableTarget, value, upper);
       // and often a read (or a call) through the window right after: a stale translation shows before the next repair
       if (r.chance(0.4)) {
         const t = touchAddress(r, la57);
@@ -373,7 +382,7 @@ export function generate64(seed: number, size = 36): Program64 {
       body.push(op);
     }
   }
-  return { seed, blocks, loops: 1 + r.below(3), pristine, pge: r.chance(0.7), wp: r.chance(0.8), nxe: r.chance(0.8), smep: r.chance(0.3), smap: r.chance(0.2), gbPages: r.chance(0.75), la57, la57Cpu, pcid };
+  return { seed, blocks, loops: 1 + r.below(3), pristine, pge: r.chance(0.7), wp: r.chance(0.8), nxe: r.chance(0.8), smep: r.chance(0.3), smap: r.chance(0.2), gbPages: r.chance(0.75), la57, la57Cpu, pcid, pke, pkru };
 }
 
 /** An address whose translation goes through the entries the program rewrites. */
@@ -424,6 +433,11 @@ function halfOp(r: Rng, la57: boolean): Op {
   if (call) {
     b.push(...movabsB(RDX, t + 0xff0n), 0xff, 0xd2, ...PUSHF_FOLD);
     what += ` call ${(t + 0xff0n).toString(16)}`;
+  } else if (r.chance(0.35)) {
+    // a write after the first read (whose slot, from a clean entry, allows no write): the software TLB refills from
+    // the entry as it is now, invalidated or not, and so must the shadow MMU, out of sync or not
+    b.push(...movabsB(RDX, t + BigInt(r.pick([0x20, 0x28, 0x800]))), 0x48, 0x89, 0x2a, 0x48, 0x8b, 0x02, ...fold); // mov [rdx], rbp; mov rax, [rdx]
+    what += ` write ${t.toString(16)}`;
   } else {
     b.push(...movabsB(RDX, t + BigInt(r.pick([0, 8, 0x10]))), 0x48, 0x8b, 0x02, ...fold);
     what += ` read ${t.toString(16)}`;
@@ -558,6 +572,32 @@ function pcidOp(r: Rng, la57: boolean, target: () => bigint): Op {
     what: `cr3 pcid ${hex(id)}, pcide off and on`,
     bytes: [...loadCr3(rootA(la57), id, r.chance(0.5)), 0x0f, 0x20, 0xe0, 0x25, ...le32(~0x20000), 0x0f, 0x22, 0xe0, 0x0d, ...le32(0x20000), 0x0f, 0x22, 0xe0],
   };
+}
+
+/** A PKRU value: all open, all closed, one key's AD or WD, or random (SDM vol. 3A 4.6.2: AD is bit 2k, WD bit 2k+1). */
+function pkruValue(r: Rng): number {
+  const k = r.below(16);
+  return r.pick([0, 0x55555554, 0x55555554, 0xaaaaaaa8, 0xaaaaaaa8, 0xfffffffc, 1 << (2 * k), 2 << (2 * k), 3 << (2 * k), r.u32() | 0]) | 0;
+}
+
+/**
+ * Protection keys (SDM vol. 3A 4.6.2; vol. 2 WRPKRU, RDPKRU): with CR4.PKE
+ * set, bits 62:59 of a leaf that maps a user page are its key, and PKRU's
+ * AD and WD bits for the key deny data accesses and writes (supervisor
+ * writes too when CR0.WP is 1); no TLB maintenance goes with a WRPKRU. The
+ * entries the generator makes carry keys already (random high halves, the
+ * ignored bits 62:52 set); this writes PKRU, reads it back, and toggles
+ * CR4.PKE, then reads and writes through the window.
+ */
+function pkeyOp(r: Rng): Op {
+  const page = winPage(r.below(WIN_PAGES)) + BigInt(r.pick([0, 8, 0x800]));
+  const access = [...movabsB(RDX, page), 0x48, 0x8b, 0x02, ...fold, ...(r.chance(0.5) ? [0x48, 0x89, 0x6a, 0x10] : [])]; // mov rax, [rdx]; maybe mov [rdx + 0x10], rbp
+  if (r.chance(0.75)) {
+    const v = pkruValue(r);
+    // xor ecx, ecx; xor edx, edx; mov eax, v; wrpkru; rdpkru; fold (with CR4.PKE = 0: #UD, the block abandoned)
+    return { what: `wrpkru ${hex(v)}, access ${page.toString(16)}`, bytes: [0x31, 0xc9, 0x31, 0xd2, 0xb8, ...le32(v), 0x0f, 0x01, 0xef, 0x0f, 0x01, 0xee, ...fold, ...access] };
+  }
+  return { what: `toggle cr4.pke, access ${page.toString(16)}`, bytes: [0x0f, 0x20, 0xe0, 0x35, ...le32(1 << 22), 0x0f, 0x22, 0xe0, ...access] };
 }
 
 /** One random operation. */
@@ -905,7 +945,7 @@ const wrmsr = (msr: number, lo: number, h: number): number[] => [0xb9, ...le32(m
 /** Builds the machine for program p under one participant and engine. */
 export function build64(p: Program64, o: RunOptions64): Machine {
   const part = o.participant;
-  const m = flatMachine({ mode: part.mode, engine: o.engine, cpu: `+lm,+smep,+smap,+pcid,+invpcid${p.gbPages ? ',+pdpe1gb' : ''}${p.la57Cpu ? ',+la57' : ''}`, memory: 16 << 20, measure: o.measure ?? false, mmu: { ...(part.shadow ? { shadow: part.shadow } : {}), ...(part.softTlbBits ? { softTlbBits: part.softTlbBits } : {}) } });
+  const m = flatMachine({ mode: part.mode, engine: o.engine, cpu: `+lm,+smep,+smap,+pcid,+invpcid,+pku${p.gbPages ? ',+pdpe1gb' : ''}${p.la57Cpu ? ',+la57' : ''}`, memory: 16 << 20, measure: o.measure ?? false, mmu: { ...(part.shadow ? { shadow: part.shadow } : {}), ...(part.softTlbBits ? { softTlbBits: part.softTlbBits } : {}) } });
   if (o.eager && m.cpu.blocks) {
     m.cpu.blocks.jitThreshold = 1;
     if (o.engine === 'wasm') m.cpu.blocks.wasmBatch = 1;
@@ -987,6 +1027,9 @@ export function build64(p: Program64, o: RunOptions64): Machine {
     0x0f, 0x01, 0x1c, 0x25, ...le32(hi(IDTR64)), 0x0f, 0x01, 0x14, 0x25, ...le32(hi(GDTR64)), // lidt, lgdt (10 bytes)
     0xb8, ...le32(0x38), 0x0f, 0x00, 0xd8, // ltr ax
     ...(p.pcid ? [0x0f, 0x20, 0xe0, 0x0d, ...le32(0x20000), 0x0f, 0x22, 0xe0] : []), // cr4 |= PCIDE (IA-32e mode, CR3[11:0] = 0)
+    // cr4 |= PKE; PKRU (xor ecx, ecx; xor edx, edx; mov eax; wrpkru: #UD while PKE is 0); PKE cleared again unless p.pke
+    0x0f, 0x20, 0xe0, 0x0d, ...le32(1 << 22), 0x0f, 0x22, 0xe0, 0x31, 0xc9, 0x31, 0xd2, 0xb8, ...le32(p.pkru), 0x0f, 0x01, 0xef,
+    ...(p.pke ? [] : [0x0f, 0x20, 0xe0, 0x25, ...le32(~(1 << 22)), 0x0f, 0x22, 0xe0]),
     ...wrmsr(0xc0000081, 0, 0x00200018), ...wrmsr(0xc0000082, hi(BACK_FROM_USER), 0), ...wrmsr(0xc0000084, 0x47700, 0), // STAR, LSTAR, FMASK
     0x48, 0xc7, 0xc4, ...le32(hi(STACK_TOP)), 0x31, 0xed, // rsp; rbp = 0
   ];
