@@ -47,7 +47,7 @@ function check(seed: number, long: boolean, engines: boolean): { bad: string[]; 
 
 export const ptWriters: SoakPart = {
   name: 'pt-writers',
-  what: 'random guest programs writing their own page tables (32-bit, PAE and 4-level paging), every mode, shadow policy and engine',
+  what: 'random guest programs writing their own page tables (32-bit, PAE, 4- and 5-level paging, PCIDs, protection keys), every mode, shadow policy and engine',
   async run(o: SoakOptions): Promise<string> {
     const end = Date.now() + (o.seconds ?? 300) * 1000;
     const t0 = Date.now();
