@@ -23,7 +23,7 @@
  */
 import { ACC_FETCH, ACC_RMW_R, ACC_RMW_W, ACC_SIZE_SHIFT, ACC_WRITE, T_FAULT, T_MMIO } from '../mmu/index.js';
 import {
-  AR_CODE, AR_DB, AR_P, AR_S, CS, DS, ES, F_AC, F_DF, F_IF, F_IOPL, F_NT, F_RF, F_TF, F_VM, FS, GS, SS, TR, V_DE, V_NP, V_SS, V_TS,
+  AR_CODE, AR_DB, AR_P, AR_S, CS, DS, ES, LDTR, F_AC, F_DF, F_IF, F_IOPL, F_NT, F_RF, F_TF, F_VM, FS, GS, SS, TR, V_DE, V_NP, V_SS, V_TS,
 } from './constants.js';
 import type { Cpu } from './cpu.js';
 import { alu, divu64, DIVREM, mulFlags, MULHI, muls32, mulu32, neg, shift, shiftDouble, inc, dec } from './alu.js';
@@ -40,7 +40,7 @@ import { CR4_LA57, CR4_PCIDE } from '../mmu/index.js';
 import type { FpuHost } from './fpu-host.js';
 import { SSE_MMX_FORMS, sseExec64, type SseLong } from './ops/sse.js';
 import { CR0_EM, CR0_TS, CR4_OSFXSR } from './constants.js';
-import { DESC, dplOf, readDescriptor, readSup64, writeSup64 } from './segments.js';
+import { DESC, dplOf, markAccessed, readDescriptor, readSup64, writeSup64 } from './segments.js';
 
 /** The high half of the last 64-bit value a function here returned. */
 let V = 0;
@@ -1534,16 +1534,16 @@ function enter(c: Cpu): void {
 }
 
 /**
- * Far JMP (callSize 0) or CALL (callSize: the slot size) to a code segment
- * in IA-32e mode: to 64-bit code (RIP = the 64-bit offset) or to
- * compatibility mode (the offset's low 32 bits). Call gates are not
- * implemented here (#GP with the selector).
+ * Far JMP (callSize 0) or CALL (callSize: the slot size) in 64-bit mode: to
+ * a code segment, 64-bit code (RIP = the 64-bit offset) or compatibility
+ * mode (the offset's low 32 bits); or through a 64-bit call gate
+ * (`callGateLong`), the only system descriptor IA-32e mode allows here.
  */
 function farTransfer(c: Cpu, sel: number, offLo: number, offHi: number, callSize: number): void {
   sel &= 0xffff;
   if ((sel & 0xfffc) === 0) c.gp(0);
   if (!readDescriptor(c, sel)) c.gp(sel & 0xfffc);
-  if (!(DESC.ar & AR_S)) c.gp(sel & 0xfffc);
+  if (!(DESC.ar & AR_S)) { callGateLong(c, sel, callSize !== 0); return; }
   checkDirectCode(c, sel);
   const toLong = (DESC.ar & AR_L) !== 0;
   if (toLong && !canonical(offHi)) c.gp(0);
@@ -1555,6 +1555,107 @@ function farTransfer(c: Cpu, sel: number, offLo: number, offHi: number, callSize
   loadCs(c, sel, c.cpl);
   c.eip = offLo;
   c.ripHi = toLong ? offHi : 0;
+}
+
+/**
+ * Far CALL or JMP through a call gate while IA-32e mode is active, from
+ * 64-bit mode (farTransfer) or compatibility mode (transfer.ts farCall and
+ * farJump); DESC holds the descriptor `sel` names, a system one. SDM vol.
+ * 3A 5.8.3.1 (IA-32e mode call gates), 5.8.5.1 (stack switching in 64-bit
+ * mode), 5.8.6 (returning); vol. 2A CALL and JMP, the CALL-GATE and
+ * MORE-PRIVILEGE paths with IA32_EFER.LMA = 1:
+ * - only the 64-bit call gate (type 0CH) is valid: the 16-bit call gate,
+ *   task gates and TSS descriptors (no task switching in IA-32e mode) and
+ *   every other system type are #GP(selector);
+ * - the gate is 16 bytes, all of them within the GDT or LDT limit, else
+ *   #GP(selector); the type field (bits 12:8) of its upper 8 bytes must be
+ *   0, else #GP(selector); those bytes' low dword is offset 63:32;
+ * - gate DPL < CPL or < RPL: #GP(selector); not present: #NP(selector);
+ * - the target: null #GP(0); beyond its table, not code, DPL > CPL (CALL),
+ *   or for JMP conforming with DPL > CPL or non-conforming with DPL != CPL,
+ *   or not a 64-bit code segment (L = 1, D = 0): #GP(target selector); not
+ *   present #NP(target selector); a non-canonical RIP #GP(0);
+ * - CALL to a non-conforming segment of DPL < CPL: RSP from the 64-bit
+ *   TSS (RSPn, n = the new CPL; beyond TR's limit #TS(TR)), SS a null
+ *   selector with RPL = the new CPL, and on the new stack the old SS, RSP,
+ *   CS, RIP in 8-byte slots (no parameters are copied, no 16-byte
+ *   alignment: that is for interrupts); a non-canonical slot is #SS(0);
+ * - otherwise CS and RIP in 8-byte slots on the current stack (RSP in
+ *   64-bit mode; SS:ESP from compatibility mode).
+ * Registers change only after every access that can fault.
+ */
+export function callGateLong(c: Cpu, sel: number, call: boolean): void {
+  vaShift = c.cr4 & CR4_LA57 ? 7 : 16;
+  rmwRead = false;
+  const type = (DESC.ar >>> 8) & 0xf;
+  if (type !== 0x0c) c.gp(sel & 0xfffc);
+  const tableLimit = sel & 4 ? c.segLimit[LDTR]! : c.gdtLimit;
+  if ((sel & 0xfff8) + 15 > (tableLimit >>> 0)) c.gp(sel & 0xfffc);
+  const w0 = DESC.lo, w1 = DESC.hi;
+  const gdpl = dplOf(w1);
+  if (gdpl < c.cpl || gdpl < (sel & 3)) c.gp(sel & 0xfffc);
+  if (!(w1 & AR_P)) c.fault(V_NP, sel & 0xfffc);
+  const ripHi = readSup64(c, DESC.addr, DESC.addrHi, 8);
+  const w3 = readSup64(c, DESC.addr, DESC.addrHi, 12);
+  if ((w3 >>> 8) & 0x1f) c.gp(sel & 0xfffc);
+  const target = w0 >>> 16;
+  const ripLo = (w0 & 0xffff) | (w1 & 0xffff0000);
+  if ((target & 0xfffc) === 0) c.gp(0);
+  if (!readDescriptor(c, target)) c.gp(target & 0xfffc);
+  const ar = DESC.ar, dpl = dplOf(ar);
+  const conforming = (ar & (1 << 10)) !== 0;
+  if (!(ar & AR_S) || !(ar & AR_CODE)) c.gp(target & 0xfffc);
+  if (call ? dpl > c.cpl : conforming ? dpl > c.cpl : dpl !== c.cpl) c.gp(target & 0xfffc);
+  if (!(ar & AR_L) || ar & AR_DB) c.gp(target & 0xfffc);
+  if (!(ar & AR_P)) c.fault(V_NP, target & 0xfffc);
+  if (!canonical(ripHi)) c.gp(0);
+  const newCpl = call && !conforming && dpl < c.cpl ? dpl : c.cpl;
+  const retLo = c.eip, retHi = c.long64 ? c.ripHi : 0, retCs = c.segSel[CS]!;
+  if (newCpl !== c.cpl) {
+    const off = 4 + 8 * newCpl; // RSPn (SDM vol. 3A, 8.7)
+    if (off + 7 > (c.segLimit[TR]! >>> 0)) c.fault(V_TS, c.segSel[TR]! & 0xfffc);
+    let p = supRead32(c, c.segBase[TR]!, c.trBaseHi, off);
+    let ph = supRead32(c, c.segBase[TR]!, c.trBaseHi, off + 4);
+    const frame = [c.segSel[SS]!, 0, c.reg32[4]!, c.regHi[4]!, retCs, 0, retLo, retHi];
+    for (let k = 0; k < frame.length; k += 2) {
+      const t = (p >>> 0) - 8;
+      p = t | 0;
+      ph = (ph + (t < 0 ? -1 : 0)) | 0;
+      if (!canonical(ph)) c.fault(V_SS, 0);
+      supWrite32(c, p, ph, 0, frame[k]!);
+      supWrite32(c, p, ph, 4, frame[k + 1]!);
+    }
+    c.loadCache(SS, newCpl, 0, 0, 0); // a null SS with RPL = the new CPL (5.8.5.1)
+    c.reg32[4] = p;
+    c.regHi[4] = ph;
+  } else if (call) {
+    if (c.long64) {
+      // the two slots at RSP - 16, written before RSP moves
+      const t = (c.reg32[4]! >>> 0) - 16;
+      const p = t | 0, ph = (c.regHi[4]! + (t < 0 ? -1 : 0)) | 0;
+      if (!canonical(ph)) c.fault(V_SS, 0);
+      const u = (p >>> 0) + 8;
+      wr(c, u | 0, (ph + (u > 0xffffffff ? 1 : 0)) | 0, 8, retCs, 0);
+      wr(c, p, ph, 8, retLo, retHi);
+      c.reg32[4] = p;
+      c.regHi[4] = ph;
+    } else {
+      // compatibility mode: SS:ESP (SP with a 16-bit stack segment), segment checks as for any push
+      const at = (d: number): number => (c.stackBig ? (c.reg32[4]! - d) | 0 : (c.reg32[4]! - d) & 0xffff);
+      c.wr32(SS, at(4), 0);
+      c.wr32(SS, at(8), retCs);
+      c.wr32(SS, at(12), 0);
+      c.wr32(SS, at(16), retLo);
+      if (c.stackBig) c.reg32[4] = at(16);
+      else c.reg16[8] = at(16);
+    }
+  }
+  c.noteBranch(ripLo);
+  markAccessed(c);
+  c.loadCache(CS, (target & 0xfffc) | newCpl, DESC.base, DESC.limit, ar);
+  c.setCpl(newCpl);
+  c.eip = ripLo;
+  c.ripHi = ripHi;
 }
 
 /** Far RET (imm16) in 64-bit mode: to the same privilege, or to an outer one popping SS:RSP too (SDM vol. 2A, RET). */

@@ -14,7 +14,7 @@ import {
   SYS_TSS16_BUSY, SYS_TSS32_AVAIL, SYS_TSS32_BUSY, TR, V_GP, V_NP, V_SS, V_TS, ESP, CR0_PE, F_ID,
 } from './constants.js';
 import type { Cpu } from './cpu.js';
-import { deliverLong } from './long.js';
+import { callGateLong, deliverLong } from './long.js';
 import { EFER_LMA } from '../mmu/index.js';
 import { checkDirectCode, DESC, dplOf, loadCs, loadSegment, loadStackSegment, markAccessed, nullInaccessibleSegments, readDescriptor } from './segments.js';
 
@@ -104,6 +104,8 @@ export function farJump(c: Cpu, sel: number, off: number): void {
     c.eip = eip;
     return;
   }
+  // compatibility mode: 64-bit call gates only, no task switches (SDM vol. 2A, JMP; vol. 3A, 5.8.3.1)
+  if (c.efer & EFER_LMA) { callGateLong(c, sel, false); return; }
   const type = (DESC.ar >>> 8) & 0xf;
   const dpl = dplOf(DESC.ar);
   switch (type) {
@@ -171,6 +173,8 @@ export function farCall(c: Cpu, sel: number, off: number): void {
     commitStack(c, s);
     return;
   }
+  // compatibility mode: 64-bit call gates only, no task switches (SDM vol. 2A, CALL; vol. 3A, 5.8.3.1)
+  if (c.efer & EFER_LMA) { callGateLong(c, sel, true); return; }
   const type = (DESC.ar >>> 8) & 0xf;
   const dpl = dplOf(DESC.ar);
   if (type === SYS_TASK || type === SYS_TSS16_AVAIL || type === SYS_TSS32_AVAIL) {
