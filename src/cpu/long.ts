@@ -35,7 +35,7 @@ import { cpuid, rdmsr, rdpidCheck, rdpkru, rdtscp, readDr, verify, writeCr, writ
 import { popfMask } from './ops/system.js';
 import { ioRead, ioWrite } from './ops/string-io.js';
 import { rdtsc } from './system.js';
-import { checkDirectCode, loadCs, loadSegment } from './segments.js';
+import { checkDirectCode, loadCs, loadSegment, nullInaccessibleSegments } from './segments.js';
 import { CR4_LA57, CR4_PCIDE } from '../mmu/index.js';
 import type { FpuHost } from './fpu-host.js';
 import { SSE_MMX_FORMS, sseExec64, type SseLong } from './ops/sse.js';
@@ -1683,18 +1683,27 @@ function farReturn(c: Cpu, imm: number): void {
   if (rpl > c.cpl) {
     const spLo = pop(c, size), spHi = size === 8 ? V : 0;
     const ss = pop(c, size) & 0xffff;
-    if ((ss & 0xfffc) === 0 || !readDescriptor(c, ss) || (ss & 3) !== rpl || dplOf(DESC.ar) !== rpl || !(DESC.ar & AR_S) || DESC.ar & AR_CODE || !(DESC.ar & 0x200)) c.gp(ss & 0xfffc);
-    if (!(DESC.ar & AR_P)) c.fault(V_SS, ss & 0xfffc);
-    c.loadCache(SS, ss, DESC.base, DESC.limit, DESC.ar);
+    if ((ss & 0xfffc) === 0) {
+      // a null SS only for a return to 64-bit mode below CPL 3 (SDM vol. 2B, RET, RETURN-TO-OUTER-PRIVILEGE-LEVEL)
+      if (!toLong || rpl === 3) c.gp(0);
+      c.loadCache(SS, ss, 0, 0, 0);
+    } else {
+      if (!readDescriptor(c, ss) || (ss & 3) !== rpl || dplOf(DESC.ar) !== rpl || !(DESC.ar & AR_S) || DESC.ar & AR_CODE || !(DESC.ar & 0x200)) c.gp(ss & 0xfffc);
+      if (!(DESC.ar & AR_P)) c.fault(V_SS, ss & 0xfffc);
+      c.loadCache(SS, ss, DESC.base, DESC.limit, DESC.ar);
+    }
     c.reg32[4] = spLo;
     c.regHi[4] = toLong ? spHi : 0;
     skip();
   }
+  const cpl = c.cpl;
   c.noteBranch(ripLo);
   c.loadCache(CS, cs, code.base, code.limit, code.ar);
   c.setCpl(rpl);
   c.eip = ripLo;
   c.ripHi = toLong ? ripHi : 0;
+  // data segments the new CPL may not use become null (SDM vol. 2B, RET)
+  if (rpl > cpl) nullInaccessibleSegments(c);
 }
 
 /**
