@@ -33,7 +33,8 @@
  * frame; no privilege change at all; the offset's high half not taken from
  * the gate (RIP high half 0); RETFQ to the outer privilege not loading the
  * popped SS; RETFQ accepting a null SS for CPL 3; RETFQ not nulling DS;
- * the compatibility-mode frame as 4-byte slots; JMP through a gate allowed
+ * the compatibility-mode frame as 4-byte slots; the new stack's canonical
+ * check left out; the TSS limit check one byte short; JMP through a gate allowed
  * to a more privileged segment.
  */
 import { describe, expect, it } from 'vitest';
@@ -177,6 +178,16 @@ describe('64-bit call gates from 64-bit mode', () => {
     expect(e.vector).toBe(13);
     expect(e.stack).toEqual([0n, BigInt(U + 13), 0x33n, e.stack[3], BigInt(STACK64), 0x2bn]);
     expect(e.regs[4]).toBe(BigInt(RSP0 - 48));
+  });
+
+  it('the new stack: a non-canonical RSP1 is #SS(0), RSP1 beyond the TSS limit #TS(TR), both raised at CPL 3 with nothing changed', () => {
+    const user = (setup: (m: Machine) => void): End => everywhere(program(toUser(U), CALL_FAR, []), (m) => { gate(m, GATE, SEL_CODE_DPL1, BigInt(K), { dpl: 3 }); farPtr(m, GATE); setup(m); });
+    const ss = user((m) => m.mmu.writePhys(TSS + 16, 4, 0x8000)); // RSP1 = 0x0000_8000_0007_4000
+    expect(fault(ss)).toEqual([12, 0n]);
+    expect(ss.stack.slice(1)).toEqual([BigInt(U), 0x33n, ss.stack[3], BigInt(STACK64), 0x2bn]);
+    const ts = user((m) => m.cpu.loadSystemCache(7, 0x38, TSS, 12 + 6, 0x8000 | (11 << 8))); // RSP1's last byte just past the limit
+    expect(fault(ts)).toEqual([10, 0x38n]);
+    expect(ts.stack[2]).toBe(0x33n);
   });
 
   it('JMP through a gate: to the target, nothing pushed; to a more privileged segment #GP(target)', () => {
