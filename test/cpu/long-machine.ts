@@ -11,9 +11,10 @@
  * - linear 4 GiB (HIGH: PML4[0], PDPT[4]) is one 4 KiB page at physical
  *   HIGH_PHYS; the page after it is not present.
  */
-import type { Machine } from '../../src/machine/machine.js';
-import type { ModeName } from '../../src/mmu/modes/mode.js';
-import type { Engine } from '../../src/cpu/cpu.js';
+import { expect } from 'vitest';
+import type { Machine, RunResult } from '../../src/machine/machine.js';
+import { MODE_NAMES, type ModeName } from '../../src/mmu/modes/mode.js';
+import { ENGINES, type Engine } from '../../src/cpu/cpu.js';
 import { CODE, flatMachine, GDT, le32 } from './flat-machine.js';
 
 export const IDT64 = 0x3000;
@@ -117,4 +118,49 @@ export function rip(m: Machine): bigint {
 /** The 64-bit word at physical address `at`. */
 export function phys64(m: Machine, at: number): bigint {
   return (BigInt(m.mmu.readPhys(at + 4, 4) >>> 0) << 32n) | BigInt(m.mmu.readPhys(at, 4) >>> 0);
+}
+
+/** A test program: 64-bit code at CODE64, maybe 32-bit code at CODE instead of the way into 64-bit mode, its CPU, its setup. */
+export interface LongProgram {
+  code: number[];
+  /** 32-bit code at CODE instead of the usual way into 64-bit mode */
+  entry?: number[];
+  cpu?: string;
+  setup?: (m: Machine) => void;
+}
+
+/** Loads p into a longMachine (after `prepare`, before p's own setup) and runs it, 200,000 instructions at most. */
+export function runLongProgram(o: LongMachineOptions, p: LongProgram, prepare?: (m: Machine) => void): { m: Machine; r: RunResult } {
+  const m = longMachine(o);
+  m.mmu.writePhysBytes(CODE64, new Uint8Array(p.code));
+  if (p.entry) m.mmu.writePhysBytes(CODE, new Uint8Array(p.entry));
+  prepare?.(m);
+  p.setup?.(m);
+  return { m, r: m.run({ maxInstructions: 200_000 }) };
+}
+
+/** The vector of the 64-bit exception stub the run halted in (`mov al, v; hlt` at STUBS64 + 16 v), or -1. */
+export function stubVector(m: Machine): number {
+  const pc = Number(rip(m));
+  return m.cpu.long64 && pc > STUBS64 && pc <= STUBS64 + 16 * 32 ? m.cpu.reg8[0]! : -1;
+}
+
+/** The two quadwords at RSP (an exception frame's error code and RIP), when RSP is below 16 MiB. */
+export function frameAt(m: Machine): bigint[] {
+  const rsp = m.cpu.reg32[4]! >>> 0;
+  return m.cpu.regHi[4] === 0 && rsp < 16 << 20 ? [phys64(m, rsp), phys64(m, rsp + 8)] : [];
+}
+
+/**
+ * Runs a program in every translation mode under every engine (and, with
+ * `measured`, once more under shadow and the jit with the cost model
+ * observing every access); every end must equal the first and have halted.
+ */
+export function everywhere<E extends { reason: string }>(run: (mode: ModeName, engine: Engine, measure: boolean) => E, measured = true): E {
+  const ends: E[] = [];
+  for (const mode of MODE_NAMES) for (const engine of ENGINES) ends.push(run(mode, engine, false));
+  if (measured) ends.push(run('shadow', 'jit', true));
+  for (const e of ends) expect(e).toEqual(ends[0]);
+  expect(ends[0]!.reason).toBe('halted');
+  return ends[0]!;
 }

@@ -10,11 +10,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Machine } from '../../src/machine/machine.js';
-import { MODE_NAMES, type ModeName } from '../../src/mmu/modes/mode.js';
-import { ENGINES, type Engine } from '../../src/cpu/cpu.js';
+import type { ModeName } from '../../src/mmu/modes/mode.js';
+import type { Engine } from '../../src/cpu/cpu.js';
 import { CpuFeatureError, CpuFeatures } from '../../src/cpu/features.js';
-import { CODE64, HIGH, HIGH_PHYS, IDT64, IDTR64, le64, longMachine, PML4, regs64, rip, SEL_CODE64, STACK64, STUBS64 } from './long-machine.js';
-import { CODE, le32 } from './flat-machine.js';
+import { CODE64, everywhere as everywhereLong, frameAt, HIGH, HIGH_PHYS, IDT64, IDTR64, le64, longMachine, PML4, regs64, rip, runLongProgram, SEL_CODE64, STUBS64, stubVector, type LongProgram } from './long-machine.js';
+import { le32 } from './flat-machine.js';
 
 const HLT = 0xf4;
 const ALL = '+lm,+pcid,+invpcid,+la57,+pdpe1gb';
@@ -58,31 +58,19 @@ function enterWith(cr3: number, cr4: number): number[] {
   ];
 }
 
-interface Program {
-  code: number[];
-  cpu?: string;
-  /** 32-bit code at CODE instead of the usual way into 64-bit mode */
-  entry?: number[];
-  setup?: (m: Machine) => void;
-}
+type Program = LongProgram;
 
 function run(mode: ModeName, engine: Engine, p: Program, measure = false): End {
-  const m = longMachine({ mode, engine, measure, cpu: p.cpu ?? ALL });
-  m.mmu.writePhys(PML5, 4, PML4 | 7);
-  m.mmu.writePhysBytes(CODE64, new Uint8Array(p.code));
-  if (p.entry) m.mmu.writePhysBytes(CODE, new Uint8Array(p.entry));
-  m.mmu.writePhys(HIGH_PHYS, 4, 0xaaaa0001);
-  m.mmu.writePhys(HIGH_PHYS + 0x1000, 4, 0xbbbb0002);
-  p.setup?.(m);
-  const r = m.run({ maxInstructions: 200_000 });
+  const { m, r } = runLongProgram({ mode, engine, measure, cpu: p.cpu ?? ALL }, p, (m) => {
+    m.mmu.writePhys(PML5, 4, PML4 | 7);
+    m.mmu.writePhys(HIGH_PHYS, 4, 0xaaaa0001);
+    m.mmu.writePhys(HIGH_PHYS + 0x1000, 4, 0xbbbb0002);
+  });
   const c = m.cpu;
-  const rsp = c.reg32[4]! >>> 0;
-  const pc = Number(rip(m));
-  const p64 = (at: number): bigint => pair(m.mmu.readPhys(at, 4), m.mmu.readPhys(at + 4, 4));
   return {
     regs: regs64(m),
     rip: rip(m),
-    vector: c.long64 && pc > STUBS64 && pc <= STUBS64 + 16 * 32 ? c.reg8[0]! : -1,
+    vector: stubVector(m),
     vector32: !c.long64 && c.halted ? c.reg8[0]! : -1,
     cr2: pair(c.cr2, c.cr2Hi),
     cr3: pair(c.cr3, c.cr3Hi),
@@ -90,21 +78,14 @@ function run(mode: ModeName, engine: Engine, p: Program, measure = false): End {
     pcid: m.mmu.pcid,
     format: m.mmu.format === 4 ? '5-level' : m.mmu.format === 3 ? '4-level' : `format ${m.mmu.format}`,
     tpr: m.lapic !== null ? m.lapic.tpr : c.taskPriority.tpr,
-    frame: c.regHi[4] === 0 && rsp < 16 << 20 ? [p64(rsp), p64(rsp + 8)] : [],
+    frame: frameAt(m),
     instructions: r.instructions,
     reason: r.reason,
   };
 }
 
 /** The program in every mode and engine, and once with the cost model observing: all must agree and halt. */
-function everywhere(p: Program): End {
-  const ends: End[] = [];
-  for (const mode of MODE_NAMES) for (const engine of ENGINES) ends.push(run(mode, engine, p));
-  ends.push(run('shadow', 'jit', p, true));
-  for (const e of ends) expect(e).toEqual(ends[0]);
-  expect(ends[0]!.reason).toBe('halted');
-  return ends[0]!;
-}
+const everywhere = (p: Program): End => everywhereLong((mode, engine, measure) => run(mode, engine, p, measure));
 
 // encodings
 const MOV_RAX_CR3 = [0x0f, 0x20, 0xd8], MOV_CR3_RAX = [0x0f, 0x22, 0xd8];

@@ -24,11 +24,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Machine } from '../../src/machine/machine.js';
-import { MODE_NAMES, type ModeName } from '../../src/mmu/modes/mode.js';
-import { ENGINES, type Engine } from '../../src/cpu/cpu.js';
+import type { ModeName } from '../../src/mmu/modes/mode.js';
+import type { Engine } from '../../src/cpu/cpu.js';
 import { CpuFeatureError, CpuFeatures } from '../../src/cpu/features.js';
-import { CODE64, DATA, HIGH, HIGH_PHYS, IDTR64, le64, longMachine, PML4, regs64, rip, STUBS64 } from './long-machine.js';
-import { CODE, le32, STUBS } from './flat-machine.js';
+import { CODE64, DATA, everywhere as everywhereLong, frameAt, HIGH, HIGH_PHYS, IDTR64, le64, PML4, regs64, rip, runLongProgram, stubVector, type LongProgram } from './long-machine.js';
+import { le32, STUBS } from './flat-machine.js';
 
 const HLT = 0xf4;
 const CPU = '+lm,+pku,+pdpe1gb';
@@ -53,52 +53,33 @@ interface End {
   reason: string;
 }
 
-interface Program {
-  code: number[];
-  cpu?: string;
-  /** 32-bit code at CODE instead of the usual way into 64-bit mode */
-  entry?: number[];
-  setup?: (m: Machine) => void;
-}
+type Program = LongProgram;
 
 const pair = (lo: number, hi: number): bigint => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
 
 function run(mode: ModeName, engine: Engine, p: Program, measure = false): End {
-  const m = longMachine({ mode, engine, measure, cpu: p.cpu ?? CPU });
-  m.mmu.writePhysBytes(CODE64, new Uint8Array(p.code));
-  if (p.entry) m.mmu.writePhysBytes(CODE, new Uint8Array(p.entry));
-  m.mmu.writePhys(HIGH_PHYS, 4, 0xaaaa0001);
-  m.mmu.writePhys(DATA, 4, 0xdddd0001);
-  p.setup?.(m);
-  const r = m.run({ maxInstructions: 200_000 });
+  const { m, r } = runLongProgram({ mode, engine, measure, cpu: p.cpu ?? CPU }, p, (m) => {
+    m.mmu.writePhys(HIGH_PHYS, 4, 0xaaaa0001);
+    m.mmu.writePhys(DATA, 4, 0xdddd0001);
+  });
   const c = m.cpu;
-  const rsp = c.reg32[4]! >>> 0;
-  const pc = Number(rip(m));
-  const p64 = (at: number): bigint => pair(m.mmu.readPhys(at, 4), m.mmu.readPhys(at + 4, 4));
   return {
     regs: regs64(m),
     rip: rip(m),
-    vector: c.long64 && pc > STUBS64 && pc <= STUBS64 + 16 * 32 ? c.reg8[0]! : -1,
+    vector: stubVector(m),
     vector32: !c.long64 && c.halted && (c.eip >>> 0) > STUBS && (c.eip >>> 0) <= STUBS + 4 * 32 ? c.reg8[0]! : -1,
     cr2: pair(c.cr2, c.cr2Hi),
     cr4: c.cr4,
     pkru: m.mmu.pkru >>> 0,
     cpl: c.cpl,
-    frame: c.regHi[4] === 0 && rsp < 16 << 20 ? [p64(rsp), p64(rsp + 8)] : [],
+    frame: frameAt(m),
     instructions: r.instructions,
     reason: r.reason,
   };
 }
 
 /** The program in every mode and engine, and once with the cost model observing: all must agree and halt. */
-function everywhere(p: Program): End {
-  const ends: End[] = [];
-  for (const mode of MODE_NAMES) for (const engine of ENGINES) ends.push(run(mode, engine, p));
-  ends.push(run('shadow', 'jit', p, true));
-  for (const e of ends) expect(e).toEqual(ends[0]);
-  expect(ends[0]!.reason).toBe('halted');
-  return ends[0]!;
-}
+const everywhere = (p: Program): End => everywhereLong((mode, engine, measure) => run(mode, engine, p, measure));
 
 // encodings
 const movImm64 = (r: number, v: bigint): number[] => [0x48 | (r >> 3), 0xb8 + (r & 7), ...le64(v)];

@@ -40,10 +40,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Machine } from '../../src/machine/machine.js';
-import { MODE_NAMES, type ModeName } from '../../src/mmu/modes/mode.js';
-import { ENGINES, type Engine } from '../../src/cpu/cpu.js';
+import type { ModeName } from '../../src/mmu/modes/mode.js';
+import type { Engine } from '../../src/cpu/cpu.js';
 import { CpuFeatures } from '../../src/cpu/features.js';
-import { CODE64, DATA, IDTR64, le64, longMachine, PML4, regs64, rip, STUBS64 } from './long-machine.js';
+import { CODE64, DATA, everywhere, frameAt, IDTR64, le64, PML4, regs64, rip, runLongProgram, stubVector, type LongProgram } from './long-machine.js';
 import { CODE, flatMachine, GDT, haltedInStub, le32, stackWord } from './flat-machine.js';
 
 const HLT = 0xf4;
@@ -119,13 +119,7 @@ function run32(mode: ModeName, engine: Engine, p: Program32): End32 {
   };
 }
 
-function everywhere32(p: Program32): End32 {
-  const ends: End32[] = [];
-  for (const mode of MODE_NAMES) for (const engine of ENGINES) ends.push(run32(mode, engine, p));
-  for (const e of ends) expect(e).toEqual(ends[0]);
-  expect(ends[0]!.reason).toBe('halted');
-  return ends[0]!;
-}
+const everywhere32 = (p: Program32): End32 => everywhere((mode, engine) => run32(mode, engine, p), false);
 
 // ---- 64-bit code: longMachine ----
 
@@ -141,32 +135,21 @@ interface End64 {
   reason: string;
 }
 
-interface Program64 {
-  code: number[];
+interface Program64 extends LongProgram {
   cpu: string;
-  /** 32-bit code at CODE instead of the usual way into 64-bit mode */
-  entry?: number[];
-  setup?: (m: Machine) => void;
 }
 
 const pair = (lo: number, hi: number): bigint => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
 
 function run64(mode: ModeName, engine: Engine, p: Program64): End64 {
-  const m = longMachine({ mode, engine, cpu: p.cpu });
-  m.mmu.writePhysBytes(CODE64, new Uint8Array(p.code));
-  if (p.entry) m.mmu.writePhysBytes(CODE, new Uint8Array(p.entry));
-  p.setup?.(m);
-  const r = m.run({ maxInstructions: 200_000 });
+  const { m, r } = runLongProgram({ mode, engine, cpu: p.cpu }, p);
   const c = m.cpu;
-  const rsp = c.reg32[4]! >>> 0;
-  const pc = Number(rip(m));
-  const p64 = (at: number): bigint => pair(m.mmu.readPhys(at, 4), m.mmu.readPhys(at + 4, 4));
-  const vector = c.long64 && pc > STUBS64 && pc <= STUBS64 + 16 * 32 ? c.reg8[0]! : -1;
+  const vector = stubVector(m);
   return {
     regs: regs64(m),
     rip: rip(m),
     vector,
-    frame: vector >= 0 ? [p64(rsp), p64(rsp + 8)] : [],
+    frame: vector >= 0 ? frameAt(m) : [],
     gdtr: [c.gdtLimit, pair(c.gdtBase, c.gdtBaseHi)],
     idtr: [c.idtLimit, pair(c.idtBase, c.idtBaseHi)],
     tscAux: c.tscAux >>> 0,
@@ -174,13 +157,7 @@ function run64(mode: ModeName, engine: Engine, p: Program64): End64 {
   };
 }
 
-function everywhere64(p: Program64): End64 {
-  const ends: End64[] = [];
-  for (const mode of MODE_NAMES) for (const engine of ENGINES) ends.push(run64(mode, engine, p));
-  for (const e of ends) expect(e).toEqual(ends[0]);
-  expect(ends[0]!.reason).toBe('halted');
-  return ends[0]!;
-}
+const everywhere64 = (p: Program64): End64 => everywhere((mode, engine) => run64(mode, engine, p), false);
 
 const movImm64 = (r: number, v: bigint): number[] => [0x48 | (r >> 3), 0xb8 + (r & 7), ...le64(v)];
 
