@@ -4,9 +4,14 @@
  * same kernel, initramfs and command line: vmmu in naive, shadow and slat
  * mode with vmmu boot's default CPU engine (wasm) and in shadow mode with
  * the JavaScript jit, the block engine and the reference interpreter, v86 with and without its
- * JIT, QEMU's TCG. One engine at a time, each in a process of its own, in
- * that order; then a table of the CPU engine, wall seconds, guest
- * instructions, MIPS and time relative to v86 without its JIT, the default engine's
+ * JIT, QEMU's TCG. Then the same for Debian's 64-bit kernel (cloud-amd64,
+ * its own batch initramfs, vmmu's CPU `--cpu +lm,+sse,+sse2`): vmmu's three
+ * modes and QEMU's TCG (qemu-system-x86_64); v86 has no 64-bit CPU, and
+ * vmmu runs 64-bit code in its interpreter under every CPU engine. One
+ * engine at a time, each in a process of its own, in that order; then a
+ * table of the architecture, the CPU engine, wall and CPU seconds, guest
+ * instructions, MIPS, wall time relative to v86 without its JIT and CPU
+ * time relative to QEMU's (same architecture), the default engine's
  * speed-up over the interpreter (the bar: 4×, and shadow faster than v86
  * without its JIT; the goal: at or below v86 with it), and the seconds to the first
  * marker (VMMU-GUEST-BOOTED: kernel booted, user space started), as text and
@@ -15,6 +20,8 @@
  *   npm run bench:boot
  *   npm run bench:boot -- --only shadow,v86-nojit
  *   npm run bench:boot -- --only vmmu --timeout 1200
+ *   npm run bench:boot -- --arch x86_64            the 64-bit rows only
+ *   npm run bench:boot -- --arch i386 --only qemu  QEMU on the 686 kernel only
  *
  * A benchmark, not a test: it reports figures and never fails on speed. It
  * exits non-zero only when it cannot run at all (bad arguments, guest files
@@ -25,37 +32,50 @@ import { fork } from 'node:child_process';
 import { spawnSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { findGuestFiles, type GuestFiles } from '../src/guests/paths.js';
 import { formatTable } from '../src/cli/table.js';
-import { BASELINE, ENGINE_GROUPS, ENGINES, MEMORY_MIB, type Engine, type EngineName, type EngineResult } from './boot/engines.js';
+import type { GuestArch } from '../src/guests/init-scripts.js';
+import { ARCHES, BASELINE, ENGINE_GROUPS, ENGINES, MEMORY_MIB, type Engine, type EngineName, type EngineResult } from './boot/engines.js';
+import { CPU_X86_64, findBootGuest, type BootGuest } from './boot/guest.js';
 import { bootQemu, ensureQemu } from './boot/qemu.js';
 
 const CHILD = fileURLToPath(new URL('./boot/child.js', import.meta.url));
 /** Time a child gets beyond its engine's limit before it is killed from outside. */
 const KILL_GRACE_MS = 90_000;
 
-const USAGE = `usage: npm run bench:boot [-- --only NAME[,NAME...]] [-- --timeout SECONDS]
+const USAGE = `usage: npm run bench:boot [-- --only NAME[,NAME...]] [-- --arch ARCH[,ARCH]] [-- --timeout SECONDS]
 
-Boots Debian's 686 kernel with the batch initramfs to its final marker under
-each engine, one after the other, and prints the times.
+Boots Debian's 686 kernel, then its 64-bit kernel, each with its batch
+initramfs to the final marker under each engine, one after the other, and
+prints the times.
 
   --only NAMES      run only these engines: ${ENGINES.map((e) => e.name).join(', ')},
                     or the groups ${Object.keys(ENGINE_GROUPS).join(', ')} (default: all, in that order)
+  --arch ARCHES     boot only these kernels: i386 (the 686 kernel: every engine) or
+                    x86_64 (the 64-bit kernel on --cpu ${CPU_X86_64}: naive, shadow, slat
+                    and qemu only) (default: both, i386 first)
   --timeout SECONDS time limit of every engine (default: ${ENGINES[0]!.timeoutSeconds} s for vmmu's modes, ${ENGINES.find((e) => e.name === 'qemu')!.timeoutSeconds} s for the others)
   --help            this text
 
-Needs the guest files of \`npm run guests\`. QEMU (qemu-system-i386) is
-installed with apt-get when missing and running as root.`;
+Needs the guest files of \`npm run guests\` (of the architectures chosen).
+QEMU (qemu-system-i386, qemu-system-x86_64) is installed with apt-get when
+missing and running as root.`;
 
 class UsageError extends Error {}
 
+/** One row of the benchmark: an engine booting one architecture's kernel. */
+interface Run {
+  engine: Engine;
+  arch: GuestArch;
+}
+
 interface Options {
-  engines: Engine[];
+  runs: Run[];
   timeoutSeconds: number | null;
 }
 
 function parseArgs(argv: readonly string[]): Options | 'help' {
   let only: EngineName[] | null = null;
+  let arches: GuestArch[] = [...ARCHES];
   let timeoutSeconds: number | null = null;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -76,6 +96,13 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
         else throw new UsageError(`--only: unknown engine '${n}' (known: ${[...ENGINES.map((e) => e.name), ...Object.keys(ENGINE_GROUPS)].join(', ')})`);
       }
       if (only.length === 0) throw new UsageError('--only needs at least one engine');
+    } else if (a === '--arch' || a.startsWith('--arch=')) {
+      const names = value().split(',').map((s) => s.trim()).filter(Boolean);
+      for (const n of names) {
+        if (!ARCHES.includes(n as GuestArch)) throw new UsageError(`--arch: unknown architecture '${n}' (known: ${ARCHES.join(', ')})`);
+      }
+      if (names.length === 0) throw new UsageError('--arch needs at least one architecture');
+      arches = ARCHES.filter((x) => names.includes(x));
     } else if (a === '--timeout' || a.startsWith('--timeout=')) {
       const v = value();
       timeoutSeconds = Number(v);
@@ -85,13 +112,18 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
     }
   }
   const chosen = only;
-  return { engines: chosen === null ? [...ENGINES] : ENGINES.filter((e) => chosen.includes(e.name)), timeoutSeconds };
+  const engines = chosen === null ? [...ENGINES] : ENGINES.filter((e) => chosen.includes(e.name));
+  const runs = arches.flatMap((arch) => engines.filter((e) => e.arches.includes(arch)).map((engine) => ({ engine, arch })));
+  if (runs.length === 0) {
+    throw new UsageError(`none of the engines chosen boots ${arches.join(' or ')} (x86_64: ${ENGINES.filter((e) => e.arches.includes('x86_64')).map((e) => e.name).join(', ')})`);
+  }
+  return { runs, timeoutSeconds };
 }
 
 /** Runs one engine in a child process; resolves when the child is gone. */
-function runInChild(engine: Engine, timeoutMs: number): Promise<EngineResult> {
+function runInChild(engine: Engine, arch: GuestArch, timeoutMs: number): Promise<EngineResult> {
   return new Promise((resolve) => {
-    const child = fork(CHILD, [engine.name, String(timeoutMs)], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const child = fork(CHILD, [engine.name, arch, String(timeoutMs)], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     let result: EngineResult | null = null;
     let output = '';
     let killed = false;
@@ -113,6 +145,7 @@ function runInChild(engine: Engine, timeoutMs: number): Promise<EngineResult> {
       const lastLines = output.trim().split('\n').slice(-3).join(' | ');
       resolve({
         name: engine.name,
+        arch,
         status: killed ? 'timeout' : 'failed',
         reason: killed
           ? `killed after ${(timeoutMs + KILL_GRACE_MS) / 1000} s without a result`
@@ -122,11 +155,11 @@ function runInChild(engine: Engine, timeoutMs: number): Promise<EngineResult> {
   });
 }
 
-async function runEngine(engine: Engine, files: GuestFiles, timeoutMs: number): Promise<EngineResult> {
-  if (engine.name !== 'qemu') return runInChild(engine, timeoutMs);
-  const qemu = ensureQemu(files, (line) => console.log(line));
-  if ('reason' in qemu) return { name: 'qemu', status: 'unavailable', reason: qemu.reason };
-  return bootQemu(qemu.binary, files, timeoutMs);
+async function runEngine(engine: Engine, guest: BootGuest, timeoutMs: number): Promise<EngineResult> {
+  if (engine.name !== 'qemu') return runInChild(engine, guest.arch, timeoutMs);
+  const qemu = ensureQemu(guest, (line) => console.log(line));
+  if ('reason' in qemu) return { name: 'qemu', arch: guest.arch, status: 'unavailable', reason: qemu.reason };
+  return bootQemu(qemu.binary, guest, timeoutMs);
 }
 
 function cpuModel(): string {
@@ -138,35 +171,53 @@ function cpuModel(): string {
 const fmtSeconds = (s: number): string => s.toFixed(1);
 const fmtCount = (n: number): string => `${(n / 1e9).toFixed(3)} G`;
 
-interface Row {
-  engine: Engine;
+interface Row extends Run {
   result: EngineResult;
   load: number;
 }
 
-/** Table cells: engine, CPU engine, wall s, instructions, MIPS, time relative to the baseline, wall s to the first marker. */
-function cells(row: Row, baseline: EngineResult | undefined): string[] {
+/**
+ * The table's CPU engine: for the 64-bit kernel, vmmu's engine runs the
+ * boot stub's 32-bit code and the interpreter all 64-bit code.
+ */
+function cpuLabel(row: Run): string {
+  return row.arch === 'x86_64' && row.engine.label.startsWith('vmmu') ? `${row.engine.cpu} (64-bit code: interp)` : row.engine.cpu;
+}
+
+const ratio = (r: EngineResult, base: EngineResult | undefined): string =>
+  base?.status === 'ok' && base.seconds !== undefined && r.seconds !== undefined ? `${(r.seconds / base.seconds).toFixed(2)}×` : '—';
+/** CPU seconds to the marker relative to `base`'s: steadier than wall time on a machine shared with other work */
+const cpuRatio = (r: EngineResult, base: EngineResult | undefined): string =>
+  base?.status === 'ok' && base.cpuSeconds !== undefined && r.cpuSeconds !== undefined ? `${(r.cpuSeconds / base.cpuSeconds).toFixed(2)}×` : '—';
+
+/**
+ * Table cells: engine, architecture, CPU engine, wall s, CPU s, instructions, MIPS, time relative
+ * to v86 without its JIT (i386 only), CPU s relative to QEMU's on the same architecture, wall s to the first marker.
+ */
+function cells(row: Row, baseline: EngineResult | undefined, qemu: EngineResult | undefined): string[] {
   const r = row.result;
   if (r.status !== 'ok' || r.seconds === undefined) {
     const what = r.status === 'timeout' ? 'timed out' : r.status;
-    return [row.engine.label, row.engine.cpu, what, '', '', '', r.booted ? fmtSeconds(r.booted.seconds) : ''];
+    return [row.engine.label, row.arch, cpuLabel(row), what, '', '', '', '', '', r.booted ? fmtSeconds(r.booted.seconds) : ''];
   }
-  const base = baseline?.status === 'ok' ? baseline.seconds : undefined;
   const wrong = r.missing !== undefined && r.missing.length > 0 ? ' (output wrong)' : '';
   return [
     row.engine.label,
-    row.engine.cpu,
+    row.arch,
+    cpuLabel(row),
     fmtSeconds(r.seconds) + wrong,
+    r.cpuSeconds === undefined ? '—' : fmtSeconds(r.cpuSeconds),
     r.instructions === undefined ? '—' : fmtCount(r.instructions),
     r.instructions === undefined ? '—' : (r.instructions / r.seconds / 1e6).toFixed(1),
-    base === undefined ? '—' : `${(r.seconds / base).toFixed(2)}×`,
+    row.arch === 'i386' ? ratio(r, baseline) : '—',
+    cpuRatio(r, qemu),
     r.booted ? fmtSeconds(r.booted.seconds) : '—',
   ];
 }
 
 function markdown(header: readonly string[], rows: readonly string[][]): string {
   const line = (r: readonly string[]): string => `| ${r.join(' | ')} |`;
-  return [line(header), `| ${header.map((_, i) => (i < 2 ? '---' : '---:')).join(' | ')} |`, ...rows.map(line)].join('\n');
+  return [line(header), `| ${header.map((_, i) => (i < 3 ? '---' : '---:')).join(' | ')} |`, ...rows.map(line)].join('\n');
 }
 
 function describe(row: Row): string[] {
@@ -180,7 +231,7 @@ function describe(row: Row): string[] {
   if (r.setupSeconds !== undefined) extra.push(`set-up ${r.setupSeconds.toFixed(2)} s`);
   if (r.cpuSeconds !== undefined && r.seconds !== undefined && r.status === 'ok') extra.push(`CPU ${r.cpuSeconds.toFixed(1)} s`);
   extra.push(`load average before ${row.load.toFixed(2)}`);
-  lines.push(`${row.engine.label} (${row.engine.cpu}): ${r.status}${r.reason ? ` (${r.reason})` : ''}; ${extra.join(', ')}`);
+  lines.push(`${row.engine.label} (${row.arch}, ${cpuLabel(row)}): ${r.status}${r.reason ? ` (${r.reason})` : ''}; ${extra.join(', ')}`);
   if (r.missing && r.missing.length > 0) lines.push(`  the guest's output lacked: ${r.missing.join(' ; ')}`);
   for (const n of r.notes ?? []) lines.push(`  ${n}`);
   if (r.status !== 'ok' && r.status !== 'unavailable' && r.consoleTail) {
@@ -202,38 +253,46 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const found = findGuestFiles();
-  if (!found.ok) {
-    console.error(`bench:boot: ${found.reason}`);
-    return 1;
+  const guests = new Map<GuestArch, BootGuest>();
+  for (const arch of new Set(options.runs.map((r) => r.arch))) {
+    const found = findBootGuest(arch);
+    if (!found.ok) {
+      console.error(`bench:boot: ${found.reason}`);
+      return 1;
+    }
+    guests.set(arch, found.guest);
   }
-  const files = found.files;
   const date = new Date().toISOString().slice(0, 10);
   console.log(`vmmu boot benchmark, ${date}, node ${process.version}, ${cpus().length} cores (${cpuModel()})`);
-  console.log(`guest: ${files.kernelReleases['686']} + batch initramfs, ${MEMORY_MIB} MiB, "${files.cmdline}"; to the line ending in VMMU-GUEST-DONE`);
-  console.log(`engines, one at a time: ${options.engines.map((e) => e.name).join(', ')}\n`);
+  for (const g of guests.values()) {
+    console.log(`guest ${g.arch}: ${g.release} + batch initramfs, ${MEMORY_MIB} MiB, "${g.cmdline}"`
+      + `${g.vmmuCpu ? `, vmmu --cpu ${g.vmmuCpu}` : ''}, QEMU -cpu ${g.qemuCpu}; to the line ending in VMMU-GUEST-DONE`);
+  }
+  console.log(`engines, one at a time: ${options.runs.map((r) => `${r.engine.name} (${r.arch})`).join(', ')}\n`);
 
   const rows: Row[] = [];
-  for (const engine of options.engines) {
+  for (const { engine, arch } of options.runs) {
     const timeoutSeconds = options.timeoutSeconds ?? engine.timeoutSeconds;
     const load = loadavg()[0]!;
-    process.stdout.write(`${engine.label} (${engine.cpu}) ... `);
-    const result = await runEngine(engine, files, timeoutSeconds * 1000);
-    rows.push({ engine, result, load });
+    process.stdout.write(`${engine.label} (${arch}, ${cpuLabel({ engine, arch })}) ... `);
+    const result = await runEngine(engine, guests.get(arch)!, timeoutSeconds * 1000);
+    rows.push({ engine, arch, result, load });
     console.log(result.status === 'ok' && result.seconds !== undefined
       ? `${fmtSeconds(result.seconds)} s${result.instructions !== undefined ? `, ${fmtCount(result.instructions)} instructions` : ''}`
       : `${result.status}${result.reason ? `: ${result.reason}` : ''}`);
   }
 
-  const baseline = rows.find((r) => r.engine.name === BASELINE)?.result;
-  const header = ['engine', 'CPU engine', 'wall s to marker', 'guest instructions', 'MIPS', 'time ÷ v86 no-JIT', 'wall s to user space'];
-  const table = rows.map((r) => cells(r, baseline));
+  const find = (name: EngineName, arch: GuestArch): EngineResult | undefined => rows.find((x) => x.engine.name === name && x.arch === arch)?.result;
+  const baseline = find(BASELINE, 'i386');
+  const header = ['engine', 'arch', 'CPU engine', 'wall s to marker', 'CPU s', 'guest instructions', 'MIPS', 'time ÷ v86 no-JIT', 'CPU s ÷ QEMU', 'wall s to user space'];
+  const table = rows.map((r) => cells(r, baseline, find('qemu', r.arch)));
   console.log(`\n${formatTable(header, table)}\n`);
   for (const r of rows) for (const l of describe(r)) console.log(l);
-  if (baseline?.status !== 'ok') console.log(`\n(no ratio column: v86 without its JIT${baseline ? ` ${baseline.status}` : ' was not run'})`);
+  if (rows.some((r) => r.arch === 'i386') && baseline?.status !== 'ok') console.log(`\n(no ratio to v86: v86 without its JIT${baseline ? ` ${baseline.status}` : ' was not run'})`);
 
+  // the bars are the 686 kernel's
   const ok = (name: EngineName): EngineResult | undefined => {
-    const r = rows.find((x) => x.engine.name === name)?.result;
+    const r = find(name, 'i386');
     return r?.status === 'ok' && r.seconds !== undefined ? r : undefined;
   };
   const shadow = ok('shadow'), interp = ok('shadow-interp'), v86 = ok('v86-nojit'), v86jit = ok('v86-jit');

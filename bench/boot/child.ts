@@ -1,52 +1,57 @@
 /**
  * Runs one engine of `npm run bench:boot` in a process of its own and sends
  * its EngineResult to the parent over the IPC channel, then exits. Started
- * by bench/boot.ts as `node dist/bench/boot/child.js NAME TIMEOUT_MS`; not
+ * by bench/boot.ts as `node dist/bench/boot/child.js NAME ARCH TIMEOUT_MS`; not
  * meant to be run by hand.
  *
  * A fresh process per engine: no engine inherits another's optimized code,
  * heap or wasm memory, and a vmmu run (synchronous) can be killed from
  * outside if its own time limit fails.
  */
-import { guestFiles } from '../../src/guests/paths.js';
+import type { GuestArch } from '../../src/guests/init-scripts.js';
+import { bootGuest } from './guest.js';
 import { bootVmmu } from './vmmu.js';
 import { bootV86 } from './v86.js';
 import type { EngineName, EngineResult } from './engines.js';
 
-async function runOne(name: EngineName, timeoutMs: number): Promise<EngineResult> {
-  const files = guestFiles();
+async function runOne(name: EngineName, arch: GuestArch, timeoutMs: number): Promise<EngineResult> {
+  const guest = bootGuest(arch);
+  const i386 = (): NonNullable<typeof guest.files> => {
+    if (guest.files === null) throw new Error(`${name} boots the i386 guest only`);
+    return guest.files;
+  };
   switch (name) {
     case 'naive':
     case 'shadow':
     case 'slat':
       // vmmu boot's default: the Machine picks wasm for the benchmark's 256 MiB
-      return bootVmmu(name, files, timeoutMs, 'wasm');
+      return bootVmmu(name, guest, timeoutMs, 'wasm');
     case 'shadow-jit':
-      return bootVmmu('shadow', files, timeoutMs, 'jit', name);
+      return bootVmmu('shadow', guest, timeoutMs, 'jit', name);
     case 'shadow-block':
-      return bootVmmu('shadow', files, timeoutMs, 'block', name);
+      return bootVmmu('shadow', guest, timeoutMs, 'block', name);
     case 'shadow-interp':
-      return bootVmmu('shadow', files, timeoutMs, 'interp', name);
+      return bootVmmu('shadow', guest, timeoutMs, 'interp', name);
     case 'v86-jit':
-      return bootV86(true, files, timeoutMs);
+      return bootV86(true, i386(), timeoutMs);
     case 'v86-nojit':
-      return bootV86(false, files, timeoutMs);
+      return bootV86(false, i386(), timeoutMs);
     case 'qemu':
       throw new Error('QEMU runs from the parent process (it is a process of its own)');
   }
 }
 
 async function main(): Promise<void> {
-  const [name, timeout] = process.argv.slice(2);
-  if (!process.send || !name || !timeout) {
+  const [name, arch, timeout] = process.argv.slice(2);
+  if (!process.send || !name || (arch !== 'i386' && arch !== 'x86_64') || !timeout) {
     console.error('bench/boot/child.js is started by `npm run bench:boot`, not by hand');
     process.exit(2);
   }
   let result: EngineResult;
   try {
-    result = await runOne(name as EngineName, Number(timeout));
+    result = await runOne(name as EngineName, arch, Number(timeout));
   } catch (e) {
-    result = { name: name as EngineName, status: 'failed', reason: (e as Error).message.split('\n')[0] ?? String(e) };
+    result = { name: name as EngineName, arch, status: 'failed', reason: (e as Error).message.split('\n')[0] ?? String(e) };
   }
   process.send(result, () => process.exit(0));
 }

@@ -5,7 +5,7 @@
  * holding MARKER_DONE (the end) are complete, and afterwards which expected
  * lines were missing (src/guests/init-scripts.ts).
  */
-import { MARKER_BOOTED, MARKER_DONE, missingBatchLines, stripTerminalControls } from '../../src/guests/init-scripts.js';
+import { MARKER_BOOTED, MARKER_DONE, missingBatchLines, stripTerminalControls, type GuestArch } from '../../src/guests/init-scripts.js';
 
 const TAIL_CHARS = 2000;
 
@@ -16,6 +16,9 @@ export class ConsoleWatcher {
   done = false;
   /** the first user-space marker's line has been completed */
   booted = false;
+
+  /** `arch`: the guest's architecture, which decides the `uname -m` line expected */
+  constructor(private readonly arch: GuestArch = 'i386') {}
 
   /**
    * Adds one byte of console output. Returns 'done' exactly once: for the
@@ -55,7 +58,7 @@ export class ConsoleWatcher {
 
   /** Expected lines that did not appear, in order; empty when the guest printed all of them. */
   missing(): string[] {
-    return missingBatchLines(this.text);
+    return missingBatchLines(this.text, this.arch);
   }
 
   /** The end of the console output, terminal controls removed. */

@@ -1,7 +1,8 @@
 /**
- * One vmmu boot: Debian's 686 kernel and the batch initramfs on a fresh
- * Machine in one translation mode, run until the final marker's line is
- * complete. Runs in its own process (bench/boot/child.ts), so one mode's
+ * One vmmu boot: Debian's 686 kernel or its 64-bit kernel and the batch
+ * initramfs of its architecture on a fresh Machine in one translation mode
+ * (the 64-bit kernel on the CPU `--cpu +lm,+sse,+sse2`), run until the
+ * final marker's line is complete. Runs in its own process (bench/boot/child.ts), so one mode's
  * code never makes another's call sites polymorphic.
  *
  * Stopping at the marker: when the serial port receives the newline that
@@ -17,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { Machine } from '../../src/machine/machine.js';
 import type { ModeName } from '../../src/mmu/modes/mode.js';
 import { DEBUG_EXIT_PORT } from '../../src/devices/debug-exit.js';
-import type { GuestFiles } from '../../src/guests/paths.js';
+import type { BootGuest } from './guest.js';
 import { ConsoleWatcher } from './console.js';
 import { MEMORY_MIB, type EngineName, type EngineResult } from './engines.js';
 import type { Engine } from '../../src/cpu/cpu.js';
@@ -25,9 +26,10 @@ import type { Engine } from '../../src/cpu/cpu.js';
 /** The CMOS clock's date at power-on: fixed, so every run is the same run (the virtual clock is deterministic). */
 export const START_DATE = new Date('2026-01-01T00:00:00Z');
 
-/** Boots the 686 kernel under `mode` with CPU engine `engine`; never throws for a guest failure (the result says what happened). */
-export function bootVmmu(mode: ModeName, files: GuestFiles, timeoutMs: number, engine: Engine, name: EngineName = mode): EngineResult {
-  const watcher = new ConsoleWatcher();
+/** Boots `guest`'s kernel under `mode` with CPU engine `engine`; never throws for a guest failure (the result says what happened). */
+export function bootVmmu(mode: ModeName, guest: BootGuest, timeoutMs: number, engine: Engine, name: EngineName = mode): EngineResult {
+  const arch = guest.arch;
+  const watcher = new ConsoleWatcher(arch);
   let machine: Machine | null = null;
   let atMarker = -1;
   let runStart = 0;
@@ -44,9 +46,8 @@ export function bootVmmu(mode: ModeName, files: GuestFiles, timeoutMs: number, e
     machine.io.out8(DEBUG_EXIT_PORT, 0);
   };
   const setupStart = performance.now();
-  machine = new Machine({ mode, engine, memory: MEMORY_MIB << 20, startDate: START_DATE, serialOut });
-  const kernel = files.kernels['686'];
-  machine.loadLinux(readFileSync(kernel), kernel, readFileSync(files.initramfs.batch), files.initramfs.batch, files.cmdline);
+  machine = new Machine({ mode, engine, memory: MEMORY_MIB << 20, startDate: START_DATE, serialOut, ...(guest.vmmuCpu ? { cpu: guest.vmmuCpu } : {}) });
+  machine.loadLinux(readFileSync(guest.kernel), guest.kernel, readFileSync(guest.initrd), guest.initrd, guest.cmdline);
   const setupSeconds = (performance.now() - setupStart) / 1000;
 
   const cpuBefore = process.cpuUsage();
@@ -58,13 +59,13 @@ export function bootVmmu(mode: ModeName, files: GuestFiles, timeoutMs: number, e
   };
   if (watcher.done && r.reason === 'exit') {
     const notes = atMarker === r.instructions ? [] : [`the CPU counted ${atMarker} instructions at the marker, the run ${r.instructions}`];
-    return { name, status: 'ok', ...measured, missing: watcher.missing(), consoleTail: watcher.tail(), notes };
+    return { name, arch, status: 'ok', ...measured, missing: watcher.missing(), consoleTail: watcher.tail(), notes };
   }
   const why = r.reason === 'time-limit'
     ? `no final marker within ${timeoutMs / 1000} s`
     : `the run stopped (${r.reason}${r.detail ? `: ${r.detail.split('\n')[0]}` : ''}) before the final marker`;
   return {
-    name, status: r.reason === 'time-limit' ? 'timeout' : 'failed', reason: why, ...measured,
+    name, arch, status: r.reason === 'time-limit' ? 'timeout' : 'failed', reason: why, ...measured,
     missing: watcher.missing(), consoleTail: watcher.tail(),
   };
 }
