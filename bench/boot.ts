@@ -56,7 +56,8 @@ prints the times.
   --timeout SECONDS time limit of every engine (default: ${ENGINES[0]!.timeoutSeconds} s for vmmu's modes, ${ENGINES.find((e) => e.name === 'qemu')!.timeoutSeconds} s for the others)
   --help            this text
 
-Needs the guest files of \`npm run guests\` (of the architectures chosen).
+Needs the guest files of \`npm run guests\` (without --arch, an architecture
+whose files are missing is skipped with a note).
 QEMU (qemu-system-i386, qemu-system-x86_64) is installed with apt-get when
 missing and running as root.`;
 
@@ -70,12 +71,15 @@ interface Run {
 
 interface Options {
   runs: Run[];
+  /** --arch was given: a chosen architecture whose guest files are missing is an error, not a skipped part */
+  archGiven: boolean;
   timeoutSeconds: number | null;
 }
 
 function parseArgs(argv: readonly string[]): Options | 'help' {
   let only: EngineName[] | null = null;
   let arches: GuestArch[] = [...ARCHES];
+  let archGiven = false;
   let timeoutSeconds: number | null = null;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -103,6 +107,7 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
       }
       if (names.length === 0) throw new UsageError('--arch needs at least one architecture');
       arches = ARCHES.filter((x) => names.includes(x));
+      archGiven = true;
     } else if (a === '--timeout' || a.startsWith('--timeout=')) {
       const v = value();
       timeoutSeconds = Number(v);
@@ -117,7 +122,7 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
   if (runs.length === 0) {
     throw new UsageError(`none of the engines chosen boots ${arches.join(' or ')} (x86_64: ${ENGINES.filter((e) => e.arches.includes('x86_64')).map((e) => e.name).join(', ')})`);
   }
-  return { runs, timeoutSeconds };
+  return { runs, archGiven, timeoutSeconds };
 }
 
 /** Runs one engine in a child process; resolves when the child is gone. */
@@ -254,24 +259,36 @@ async function main(): Promise<number> {
     return 0;
   }
   const guests = new Map<GuestArch, BootGuest>();
+  const skipped: string[] = [];
   for (const arch of new Set(options.runs.map((r) => r.arch))) {
     const found = findBootGuest(arch);
-    if (!found.ok) {
+    if (found.ok) {
+      guests.set(arch, found.guest);
+      continue;
+    }
+    // Without --arch, the other architecture's rows still run.
+    if (options.archGiven) {
       console.error(`bench:boot: ${found.reason}`);
       return 1;
     }
-    guests.set(arch, found.guest);
+    skipped.push(`${arch} rows skipped: ${found.reason}`);
   }
+  if (guests.size === 0) {
+    for (const line of skipped) console.error(`bench:boot: ${line}`);
+    return 1;
+  }
+  const runs = options.runs.filter((r) => guests.has(r.arch));
   const date = new Date().toISOString().slice(0, 10);
   console.log(`vmmu boot benchmark, ${date}, node ${process.version}, ${cpus().length} cores (${cpuModel()})`);
   for (const g of guests.values()) {
     console.log(`guest ${g.arch}: ${g.release} + batch initramfs, ${MEMORY_MIB} MiB, "${g.cmdline}"`
       + `${g.vmmuCpu ? `, vmmu --cpu ${g.vmmuCpu}` : ''}, QEMU -cpu ${g.qemuCpu}; to the line ending in VMMU-GUEST-DONE`);
   }
-  console.log(`engines, one at a time: ${options.runs.map((r) => `${r.engine.name} (${r.arch})`).join(', ')}\n`);
+  for (const line of skipped) console.log(line);
+  console.log(`engines, one at a time: ${runs.map((r) => `${r.engine.name} (${r.arch})`).join(', ')}\n`);
 
   const rows: Row[] = [];
-  for (const { engine, arch } of options.runs) {
+  for (const { engine, arch } of runs) {
     const timeoutSeconds = options.timeoutSeconds ?? engine.timeoutSeconds;
     const load = loadavg()[0]!;
     process.stdout.write(`${engine.label} (${arch}, ${cpuLabel({ engine, arch })}) ... `);
