@@ -66,29 +66,29 @@ function lastLine(text: string): string {
  * run apt-get (and `apt-get update` when the first install fails).
  */
 export function ensureQemu(guest: BootGuest, say: (line: string) => void): { binary: string } | { reason: string } {
-  const BINARY = guest.qemuBinary;
-  const found = whichBinary(BINARY);
+  const binary = guest.qemuBinary;
+  const found = whichBinary(binary);
   if (found) return { binary: found };
   const install = guest.files?.manifest.qemu.installCommand || `apt-get install -y --no-install-recommends ${PACKAGE}`;
   if (process.getuid?.() !== 0) {
-    return { reason: `${BINARY} is not installed and this is not root: run \`${install}\` as root (as root the benchmark installs it itself)` };
+    return { reason: `${binary} is not installed and this is not root: run \`${install}\` as root (as root the benchmark installs it itself)` };
   }
-  if (!whichBinary('apt-get')) return { reason: `${BINARY} is not installed and there is no apt-get to install ${PACKAGE} with` };
+  if (!whichBinary('apt-get')) return { reason: `${binary} is not installed and there is no apt-get to install ${PACKAGE} with` };
   const [cmd, ...args] = install.split(' ');
   const run = (c: string, a: string[]): { ok: boolean; why: string } => {
     say(`  ${c} ${a.join(' ')}`);
     const r = spawnSync(c, a, { encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, maxBuffer: 64 << 20 });
     return { ok: r.status === 0, why: r.error ? r.error.message : `exit ${r.status}: ${lastLine(r.stderr || r.stdout)}` };
   };
-  say(`${BINARY} is missing: installing Debian's ${PACKAGE}`);
+  say(`${binary} is missing: installing Debian's ${PACKAGE}`);
   let r = run(cmd!, args);
   if (!r.ok) {
     const update = run('apt-get', ['update']);
     if (update.ok) r = run(cmd!, args);
   }
-  const after = whichBinary(BINARY);
+  const after = whichBinary(binary);
   if (after) return { binary: after };
-  return { reason: `${BINARY} is not installed and \`${install}\` failed (${r.why})` };
+  return { reason: `${binary} is not installed and \`${install}\` failed (${r.why})` };
 }
 
 /** Boots `guest`'s kernel under QEMU (TCG); resolves with the result, QEMU gone (never rejects). */
