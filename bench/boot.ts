@@ -21,7 +21,7 @@
  *   npm run bench:boot -- --only shadow,v86-nojit
  *   npm run bench:boot -- --only vmmu --timeout 1200
  *   npm run bench:boot -- --arch x86_64            the 64-bit rows only
- *   npm run bench:boot -- --arch i386 --only qemu  QEMU on the 686 kernel only
+ *   npm run bench:boot -- --arch i686 --only qemu  QEMU on the 686 kernel only
  *
  * A benchmark, not a test: it reports figures and never fails on speed. It
  * exits non-zero only when it cannot run at all (bad arguments, guest files
@@ -33,7 +33,7 @@ import { spawnSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { formatTable } from '../src/cli/table.js';
-import type { GuestArch } from '../src/guests/init-scripts.js';
+import type { BootArch } from '../src/cli/arch.js';
 import { ARCHES, BASELINE, ENGINE_GROUPS, ENGINES, MEMORY_MIB, type Engine, type EngineName, type EngineResult } from './boot/engines.js';
 import { CPU_X86_64, findBootGuest, type BootGuest } from './boot/guest.js';
 import { bootQemu, ensureQemu } from './boot/qemu.js';
@@ -50,9 +50,10 @@ prints the times.
 
   --only NAMES      run only these engines: ${ENGINES.map((e) => e.name).join(', ')},
                     or the groups ${Object.keys(ENGINE_GROUPS).join(', ')} (default: all, in that order)
-  --arch ARCHES     boot only these kernels: i386 (the 686 kernel: every engine) or
+  --arch ARCHES     boot only these kernels, by uname -m's names as vmmu boot --arch:
+                    i686 (the 686 kernel: every engine) or
                     x86_64 (the 64-bit kernel on --cpu ${CPU_X86_64}: naive, shadow, slat
-                    and qemu only) (default: both, i386 first)
+                    and qemu only) (default: both, i686 first)
   --timeout SECONDS time limit of every engine (default: ${ENGINES[0]!.timeoutSeconds} s for vmmu's modes, ${ENGINES.find((e) => e.name === 'qemu')!.timeoutSeconds} s for the others)
   --help            this text
 
@@ -66,7 +67,7 @@ class UsageError extends Error {}
 /** One row of the benchmark: an engine booting one architecture's kernel. */
 interface Run {
   engine: Engine;
-  arch: GuestArch;
+  arch: BootArch;
 }
 
 interface Options {
@@ -78,7 +79,7 @@ interface Options {
 
 function parseArgs(argv: readonly string[]): Options | 'help' {
   let only: EngineName[] | null = null;
-  let arches: GuestArch[] = [...ARCHES];
+  let arches: BootArch[] = [...ARCHES];
   let archGiven = false;
   let timeoutSeconds: number | null = null;
   for (let i = 0; i < argv.length; i++) {
@@ -103,7 +104,7 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
     } else if (a === '--arch' || a.startsWith('--arch=')) {
       const names = value().split(',').map((s) => s.trim()).filter(Boolean);
       for (const n of names) {
-        if (!ARCHES.includes(n as GuestArch)) throw new UsageError(`--arch: unknown architecture '${n}' (known: ${ARCHES.join(', ')})`);
+        if (!ARCHES.includes(n as BootArch)) throw new UsageError(`--arch: unknown architecture '${n}' (known: ${ARCHES.join(', ')}, uname -m's names)`);
       }
       if (names.length === 0) throw new UsageError('--arch needs at least one architecture');
       arches = ARCHES.filter((x) => names.includes(x));
@@ -126,7 +127,7 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
 }
 
 /** Runs one engine in a child process; resolves when the child is gone. */
-function runInChild(engine: Engine, arch: GuestArch, timeoutMs: number): Promise<EngineResult> {
+function runInChild(engine: Engine, arch: BootArch, timeoutMs: number): Promise<EngineResult> {
   return new Promise((resolve) => {
     const child = fork(CHILD, [engine.name, arch, String(timeoutMs)], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     let result: EngineResult | null = null;
@@ -197,7 +198,7 @@ const cpuRatio = (r: EngineResult, base: EngineResult | undefined): string =>
 
 /**
  * Table cells: engine, architecture, CPU engine, wall s, CPU s, instructions, MIPS, time relative
- * to v86 without its JIT (i386 only), CPU s relative to QEMU's on the same architecture, wall s to the first marker.
+ * to v86 without its JIT (i686 only), CPU s relative to QEMU's on the same architecture, wall s to the first marker.
  */
 function cells(row: Row, baseline: EngineResult | undefined, qemu: EngineResult | undefined): string[] {
   const r = row.result;
@@ -214,7 +215,7 @@ function cells(row: Row, baseline: EngineResult | undefined, qemu: EngineResult 
     r.cpuSeconds === undefined ? '—' : fmtSeconds(r.cpuSeconds),
     r.instructions === undefined ? '—' : fmtCount(r.instructions),
     r.instructions === undefined ? '—' : (r.instructions / r.seconds / 1e6).toFixed(1),
-    row.arch === 'i386' ? ratio(r, baseline) : '—',
+    row.arch === 'i686' ? ratio(r, baseline) : '—',
     cpuRatio(r, qemu),
     r.booted ? fmtSeconds(r.booted.seconds) : '—',
   ];
@@ -258,7 +259,7 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const guests = new Map<GuestArch, BootGuest>();
+  const guests = new Map<BootArch, BootGuest>();
   const skipped: string[] = [];
   for (const arch of new Set(options.runs.map((r) => r.arch))) {
     const found = findBootGuest(arch);
@@ -299,17 +300,17 @@ async function main(): Promise<number> {
       : `${result.status}${result.reason ? `: ${result.reason}` : ''}`);
   }
 
-  const find = (name: EngineName, arch: GuestArch): EngineResult | undefined => rows.find((x) => x.engine.name === name && x.arch === arch)?.result;
-  const baseline = find(BASELINE, 'i386');
+  const find = (name: EngineName, arch: BootArch): EngineResult | undefined => rows.find((x) => x.engine.name === name && x.arch === arch)?.result;
+  const baseline = find(BASELINE, 'i686');
   const header = ['engine', 'arch', 'CPU engine', 'wall s to marker', 'CPU s', 'guest instructions', 'MIPS', 'time ÷ v86 no-JIT', 'CPU s ÷ QEMU', 'wall s to user space'];
   const table = rows.map((r) => cells(r, baseline, find('qemu', r.arch)));
   console.log(`\n${formatTable(header, table)}\n`);
   for (const r of rows) for (const l of describe(r)) console.log(l);
-  if (rows.some((r) => r.arch === 'i386') && baseline?.status !== 'ok') console.log(`\n(no ratio to v86: v86 without its JIT${baseline ? ` ${baseline.status}` : ' was not run'})`);
+  if (rows.some((r) => r.arch === 'i686') && baseline?.status !== 'ok') console.log(`\n(no ratio to v86: v86 without its JIT${baseline ? ` ${baseline.status}` : ' was not run'})`);
 
   // the bars are the 686 kernel's
   const ok = (name: EngineName): EngineResult | undefined => {
-    const r = find(name, 'i386');
+    const r = find(name, 'i686');
     return r?.status === 'ok' && r.seconds !== undefined ? r : undefined;
   };
   const shadow = ok('shadow'), interp = ok('shadow-interp'), v86 = ok('v86-nojit'), v86jit = ok('v86-jit');

@@ -8,16 +8,16 @@
  * heap or wasm memory, and a vmmu run (synchronous) can be killed from
  * outside if its own time limit fails.
  */
-import type { GuestArch } from '../../src/guests/init-scripts.js';
+import type { BootArch } from '../../src/cli/arch.js';
 import { bootGuest } from './guest.js';
 import { bootVmmu } from './vmmu.js';
 import { bootV86 } from './v86.js';
 import type { EngineName, EngineResult } from './engines.js';
 
-async function runOne(name: EngineName, arch: GuestArch, timeoutMs: number): Promise<EngineResult> {
+async function runOne(name: EngineName, arch: BootArch, timeoutMs: number): Promise<EngineResult> {
   const guest = bootGuest(arch);
-  const i386 = (): NonNullable<typeof guest.files> => {
-    if (guest.files === null) throw new Error(`${name} boots the i386 guest only`);
+  const i686 = (): NonNullable<typeof guest.files> => {
+    if (guest.files === null) throw new Error(`${name} boots the i686 guest only`);
     return guest.files;
   };
   switch (name) {
@@ -33,9 +33,9 @@ async function runOne(name: EngineName, arch: GuestArch, timeoutMs: number): Pro
     case 'shadow-interp':
       return bootVmmu('shadow', guest, timeoutMs, 'interp', name);
     case 'v86-jit':
-      return bootV86(true, i386(), timeoutMs);
+      return bootV86(true, i686(), timeoutMs);
     case 'v86-nojit':
-      return bootV86(false, i386(), timeoutMs);
+      return bootV86(false, i686(), timeoutMs);
     case 'qemu':
       throw new Error('QEMU runs from the parent process (it is a process of its own)');
   }
@@ -43,7 +43,7 @@ async function runOne(name: EngineName, arch: GuestArch, timeoutMs: number): Pro
 
 async function main(): Promise<void> {
   const [name, arch, timeout] = process.argv.slice(2);
-  if (!process.send || !name || (arch !== 'i386' && arch !== 'x86_64') || !timeout) {
+  if (!process.send || !name || (arch !== 'i686' && arch !== 'x86_64') || !timeout) {
     console.error('bench/boot/child.js is started by `npm run bench:boot`, not by hand');
     process.exit(2);
   }

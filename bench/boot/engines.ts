@@ -3,7 +3,7 @@
  * the record each run produces. Shared by the parent (bench/boot.ts) and the
  * child process that runs one engine (bench/boot/child.ts).
  */
-import type { GuestArch } from '../../src/guests/init-scripts.js';
+import { BOOT_ARCHES, type BootArch } from '../../src/cli/arch.js';
 
 /**
  * vmmu in one translation mode with vmmu boot's default CPU engine (wasm:
@@ -24,28 +24,28 @@ export interface Engine {
   /** default time limit, seconds from start to the final marker */
   timeoutSeconds: number;
   /**
-   * the guests it boots: the 686 kernel (i386) and Debian's 64-bit kernel
-   * (x86_64). v86 emulates a 32-bit CPU; the 64-bit kernel runs its 64-bit
+   * the guests it boots (by uname -m's names, as `vmmu boot --arch`): the
+   * 686 kernel (i686) and Debian's 64-bit kernel (x86_64). v86 emulates a 32-bit CPU; the 64-bit kernel runs its 64-bit
    * code in vmmu's interpreter under every CPU engine (Cpu.runLong), so
    * only the default engine's rows are kept for it.
    */
-  arches: readonly GuestArch[];
+  arches: readonly BootArch[];
 }
 
 const VMMU_TIMEOUT = 15 * 60;
 const OTHER_TIMEOUT = 5 * 60;
-const BOTH: readonly GuestArch[] = ['i386', 'x86_64'];
-const I386: readonly GuestArch[] = ['i386'];
+const BOTH: readonly BootArch[] = BOOT_ARCHES;
+const I686: readonly BootArch[] = ['i686'];
 
 export const ENGINES: readonly Engine[] = [
   { name: 'naive', label: 'vmmu naive', cpu: 'wasm', timeoutSeconds: VMMU_TIMEOUT, arches: BOTH },
   { name: 'shadow', label: 'vmmu shadow', cpu: 'wasm', timeoutSeconds: VMMU_TIMEOUT, arches: BOTH },
   { name: 'slat', label: 'vmmu slat', cpu: 'wasm', timeoutSeconds: VMMU_TIMEOUT, arches: BOTH },
-  { name: 'shadow-jit', label: 'vmmu shadow', cpu: 'jit', timeoutSeconds: VMMU_TIMEOUT, arches: I386 },
-  { name: 'shadow-block', label: 'vmmu shadow', cpu: 'block', timeoutSeconds: VMMU_TIMEOUT, arches: I386 },
-  { name: 'shadow-interp', label: 'vmmu shadow', cpu: 'interp', timeoutSeconds: VMMU_TIMEOUT, arches: I386 },
-  { name: 'v86-jit', label: 'v86', cpu: 'wasm JIT', timeoutSeconds: OTHER_TIMEOUT, arches: I386 },
-  { name: 'v86-nojit', label: 'v86', cpu: 'interpreter', timeoutSeconds: OTHER_TIMEOUT, arches: I386 },
+  { name: 'shadow-jit', label: 'vmmu shadow', cpu: 'jit', timeoutSeconds: VMMU_TIMEOUT, arches: I686 },
+  { name: 'shadow-block', label: 'vmmu shadow', cpu: 'block', timeoutSeconds: VMMU_TIMEOUT, arches: I686 },
+  { name: 'shadow-interp', label: 'vmmu shadow', cpu: 'interp', timeoutSeconds: VMMU_TIMEOUT, arches: I686 },
+  { name: 'v86-jit', label: 'v86', cpu: 'wasm JIT', timeoutSeconds: OTHER_TIMEOUT, arches: I686 },
+  { name: 'v86-nojit', label: 'v86', cpu: 'interpreter', timeoutSeconds: OTHER_TIMEOUT, arches: I686 },
   { name: 'qemu', label: 'QEMU', cpu: 'TCG', timeoutSeconds: OTHER_TIMEOUT, arches: BOTH },
 ];
 
@@ -59,7 +59,7 @@ export const ENGINE_GROUPS: Readonly<Record<string, readonly EngineName[]>> = {
 export const BASELINE: EngineName = 'v86-nojit';
 
 /** The architectures, in the order the benchmark boots them. */
-export const ARCHES: readonly GuestArch[] = BOTH;
+export const ARCHES: readonly BootArch[] = BOOT_ARCHES;
 
 /** Guest memory of every engine, MiB. */
 export const MEMORY_MIB = 256;
@@ -75,7 +75,7 @@ export type Status = 'ok' | 'timeout' | 'failed' | 'unavailable';
 export interface EngineResult {
   name: EngineName;
   /** the guest's architecture (which kernel booted) */
-  arch: GuestArch;
+  arch: BootArch;
   status: Status;
   /** why it is not ok, one line */
   reason?: string;

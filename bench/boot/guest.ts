@@ -1,6 +1,7 @@
 /**
- * The two guests `npm run bench:boot` boots: Debian's 686 kernel (i386)
- * and its 64-bit cloud-amd64 kernel (x86_64), each with the batch
+ * The two guests `npm run bench:boot` boots: Debian's 686 kernel (i686)
+ * and its 64-bit cloud-amd64 kernel (x86_64), named as `vmmu boot --arch`
+ * names them, each with the batch
  * initramfs of its architecture and the command line it was validated
  * with, and the CPU each engine gives it. Both come from `npm run guests`
  * (the 64-bit files in the cache's x86_64/, src/guests/x86_64.ts).
@@ -8,9 +9,12 @@
 import { findGuestFiles, guestCacheDir, type GuestFiles } from '../../src/guests/paths.js';
 import { findGuestFiles64 } from '../../src/guests/x86_64.js';
 import type { GuestArch } from '../../src/guests/init-scripts.js';
+import type { BootArch } from '../../src/cli/arch.js';
 
 export interface BootGuest {
-  arch: GuestArch;
+  arch: BootArch;
+  /** the architecture of its batch image's expected lines (src/guests/init-scripts.ts) */
+  batchArch: GuestArch;
   /** the bzImage, the batch initramfs and the kernel command line */
   kernel: string;
   initrd: string;
@@ -38,13 +42,13 @@ export const CPU_X86_64 = '+lm,+sse,+sse2';
  * PAE-only or SSE2 assumptions), qemu64 for the 64-bit one (QEMU's
  * default x86-64 model: long mode, SSE to SSE3, no PCID, 4-level paging).
  */
-export const QEMU_CPU: Record<GuestArch, string> = { i386: 'pentium3', x86_64: 'qemu64' };
-export const QEMU_BINARY: Record<GuestArch, string> = { i386: 'qemu-system-i386', x86_64: 'qemu-system-x86_64' };
+export const QEMU_CPU: Record<BootArch, string> = { i686: 'pentium3', x86_64: 'qemu64' };
+export const QEMU_BINARY: Record<BootArch, string> = { i686: 'qemu-system-i386', x86_64: 'qemu-system-x86_64' };
 
 /** The guest of `arch`, or why its files are not ready (changes nothing). */
-export function findBootGuest(arch: GuestArch): { ok: true; guest: BootGuest } | { ok: false; reason: string } {
-  const common = { arch, qemuBinary: QEMU_BINARY[arch], qemuCpu: QEMU_CPU[arch] };
-  if (arch === 'i386') {
+export function findBootGuest(arch: BootArch): { ok: true; guest: BootGuest } | { ok: false; reason: string } {
+  const common = { arch, batchArch: (arch === 'i686' ? 'i386' : 'x86_64') as GuestArch, qemuBinary: QEMU_BINARY[arch], qemuCpu: QEMU_CPU[arch] };
+  if (arch === 'i686') {
     const found = findGuestFiles();
     if (!found.ok) return found;
     const f = found.files;
@@ -59,7 +63,7 @@ export function findBootGuest(arch: GuestArch): { ok: true; guest: BootGuest } |
 }
 
 /** The guest of `arch`; throws with the reason when its files are not ready. */
-export function bootGuest(arch: GuestArch): BootGuest {
+export function bootGuest(arch: BootArch): BootGuest {
   const r = findBootGuest(arch);
   if (!r.ok) throw new Error(r.reason);
   return r.guest;

@@ -98,7 +98,7 @@ export function bootQemu(binary: string, guest: BootGuest, timeoutMs: number): P
     // QEMU chooses TCG by default; said explicitly, since this machine may have /dev/kvm.
     '-accel', 'tcg',
   ];
-  const watcher = new ConsoleWatcher(guest.arch);
+  const watcher = new ConsoleWatcher(guest.batchArch);
   return new Promise((resolve) => {
     const started = performance.now();
     const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });

@@ -83,7 +83,7 @@ export async function bootV86(jit: boolean, files: GuestFiles, timeoutMs: number
     ({ V86 } = await import('v86'));
     wasmPath = join(dirname(createRequire(import.meta.url).resolve('v86')), 'v86.wasm');
   } catch (e) {
-    return { name, arch: 'i386', status: 'unavailable', reason: `the npm package v86 cannot be loaded (${(e as Error).message.split('\n')[0]}); run \`npm install\` (it is a devDependency)` };
+    return { name, arch: 'i686', status: 'unavailable', reason: `the npm package v86 cannot be loaded (${(e as Error).message.split('\n')[0]}); run \`npm install\` (it is a devDependency)` };
   }
 
   const watcher = new ConsoleWatcher();
@@ -123,7 +123,7 @@ export async function bootV86(jit: boolean, files: GuestFiles, timeoutMs: number
           + `wasm modules compiled by the JIT: ${jitModules() ?? 'unknown'}`,
       ];
       const result: EngineResult = {
-        name, arch: 'i386', ...partial, setupSeconds: started > 0 ? (started - setupStart) / 1000 : undefined,
+        name, arch: 'i686', ...partial, setupSeconds: started > 0 ? (started - setupStart) / 1000 : undefined,
         cpuSeconds: (cpu.user + cpu.system) / 1e6, booted, missing: watcher.missing(), consoleTail: watcher.tail(), notes,
       };
       void emulator.stop().then(() => emulator.destroy()).catch(() => {}).finally(() => resolve(result));

@@ -29,7 +29,7 @@ export const START_DATE = new Date('2026-01-01T00:00:00Z');
 /** Boots `guest`'s kernel under `mode` with CPU engine `engine`; never throws for a guest failure (the result says what happened). */
 export function bootVmmu(mode: ModeName, guest: BootGuest, timeoutMs: number, engine: Engine, name: EngineName = mode): EngineResult {
   const arch = guest.arch;
-  const watcher = new ConsoleWatcher(arch);
+  const watcher = new ConsoleWatcher(guest.batchArch);
   let machine: Machine | null = null;
   let atMarker = -1;
   let runStart = 0;
