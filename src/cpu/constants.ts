@@ -97,6 +97,8 @@ export const CR4_PGE = 1 << 7;
 export const CR4_PCE = 1 << 8;
 export const CR4_OSFXSR = 1 << 9;
 export const CR4_OSXMMEXCPT = 1 << 10;
+/** CR4.OSXSAVE: the XSAVE feature set enabled (XGETBV, XSETBV, XSAVE, XRSTOR; SDM vol. 3A, 2.5), with the xsave feature */
+export const CR4_OSXSAVE = 1 << 18;
 
 // ---- descriptors (SDM vol. 3A, 3.4.5): the access-rights word as the CPU caches it ----
 // ar = descriptor high dword & 0x00f0ff00: type (11:8), S (12), DPL (14:13), P (15), AVL (20), L (21), D/B (22), G (23)

@@ -227,6 +227,8 @@ export class Cpu implements FpuHost {
   tscOffset = 0;
   /** IA32_TSC_AUX (MSR 0xC0000103, with the rdtscp or rdpid feature): 32 bits, the upper half reserved; 0 at reset */
   tscAux = 0;
+  /** XCR0 (with the xsave feature; SDM vol. 1, 13.3): the state components XSAVE and XRSTOR manage; 1 (x87 only) at reset */
+  xcr0 = 1;
   // ---- x86-64 system state: high halves and the MSRs of the lm feature ----
   cr2Hi = 0;
   cr3Hi = 0;
@@ -387,6 +389,7 @@ export class Cpu implements FpuHost {
     this.ownTpr.tpr = 0;
     this.cr2Hi = this.cr3Hi = this.gdtBaseHi = this.idtBaseHi = this.trBaseHi = this.ldtBaseHi = this.fsBaseHi = this.gsBaseHi = 0;
     this.tscAux = 0;
+    this.xcr0 = 1;
     this.kernelGsLo = this.kernelGsHi = this.starLo = this.starHi = this.lstarLo = this.lstarHi = this.cstarLo = this.cstarHi = this.sfmask = 0;
     this.reg32[2] = 0x00000633; // EDX: family 6, model 3, stepping 3 (a P6 signature)
     this.flags = F_1;

@@ -10,7 +10,7 @@
  * vol. 2A "MOV to CR4", "WRMSR", "STAC"); a feature turned on works (the MMU
  * implements it in every mode).
  */
-import { CR4_OSXMMEXCPT, CR4_PAE, CR4_PGE, CR4_PSE } from './constants.js';
+import { CR4_OSXMMEXCPT, CR4_OSXSAVE, CR4_PAE, CR4_PGE, CR4_PSE } from './constants.js';
 import { CR4_LA57, CR4_PCIDE, CR4_PKE, CR4_SMAP, CR4_SMEP, EFER_LMA, EFER_LME, EFER_NXE } from '../mmu/index.js';
 
 /** EFER.SCE: SYSCALL and SYSRET (SDM vol. 3A, 2.2.1) */
@@ -42,6 +42,7 @@ export const CPU_FEATURES: readonly CpuFeature[] = [
   { name: 'sse', what: 'SSE: XMM registers, MXCSR, the single-precision and 64-bit integer SIMD additions (CR4.OSXMMEXCPT)', leaf: 1, reg: 'edx', bit: 25, byDefault: false, cr4: CR4_OSXMMEXCPT },
   { name: 'sse2', what: 'SSE2: double precision and 128-bit integers on XMM registers, LFENCE, MFENCE, CLFLUSH (CPUID CLFSH with it)', leaf: 1, reg: 'edx', bit: 26, byDefault: false, needs: 'sse' },
   { name: 'pcid', what: 'process-context identifiers (CR4.PCIDE, the PCID in CR3 bits 11:0, bit 63 of MOV to CR3); IA-32e mode only', leaf: 1, reg: 'ecx', bit: 17, byDefault: false, cr4: CR4_PCIDE, needs: 'lm' },
+  { name: 'xsave', what: 'the XSAVE feature set: CR4.OSXSAVE, XCR0, XGETBV, XSETBV, XSAVE and XRSTOR in the standard format (x87, SSE with sse, PKRU with pku; CPUID leaf 0DH; OSXSAVE in CPUID.1:ECX[27] follows CR4.OSXSAVE)', leaf: 1, reg: 'ecx', bit: 26, byDefault: false, cr4: CR4_OSXSAVE },
   { name: 'smep', what: 'supervisor-mode execution prevention (CR4.SMEP)', leaf: 7, reg: 'ebx', bit: 7, byDefault: false, cr4: CR4_SMEP },
   { name: 'invpcid', what: 'INVPCID (in 64-bit mode: #UD elsewhere, see docs/cpu.md)', leaf: 7, reg: 'ebx', bit: 10, byDefault: false, needs: 'lm' },
   { name: 'smap', what: 'supervisor-mode access prevention (CR4.SMAP, STAC, CLAC)', leaf: 7, reg: 'ebx', bit: 20, byDefault: false, cr4: CR4_SMAP },
@@ -53,6 +54,11 @@ export const CPU_FEATURES: readonly CpuFeature[] = [
   { name: 'rdtscp', what: 'RDTSCP (0F 01 F9: the TSC and IA32_TSC_AUX) and the IA32_TSC_AUX MSR (0xC0000103)', leaf: 0x80000001, reg: 'edx', bit: 27, byDefault: false },
   { name: 'lm', what: 'long mode (EFER.LME, EFER.SCE): IA-32e paging and 64-bit code (with x87, SSE/SSE2, CMPXCHG16B, LAHF/SAHF; see docs/cpu.md)', leaf: 0x80000001, reg: 'edx', bit: 29, byDefault: false, efer: EFER_LME | EFER_LMA | EFER_SCE, needs: 'pae' },
 ];
+
+/** XCR0's state components (SDM vol. 1, 13.1): x87 (bit 0), SSE (bit 1), PKRU (bit 9) */
+export const XCR0_X87 = 1;
+export const XCR0_SSE = 2;
+export const XCR0_PKRU = 1 << 9;
 
 /** CPUID leaf 1 EDX bits that are always there: FPU, TSC, MSR, CX8, SEP, CMOV, PSE-36, MMX, FXSR. */
 const LEAF1_EDX_FIXED = (1 << 0) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 11) | (1 << 15) | (1 << 17) | (1 << 23) | (1 << 24);
@@ -73,7 +79,7 @@ export class CpuFeatures {
   readonly leaf7Ecx: number;
   readonly ext1Edx: number;
   readonly ext1Ecx: number;
-  /** the highest basic leaf: 7 when a leaf-7 feature is on, else 2 (the P6 default, so the default guest sees what it always saw) */
+  /** the highest basic leaf: 0DH with xsave, else 7 when a leaf-7 feature is on, else 2 (the P6 default, so the default guest sees what it always saw) */
   readonly maxLeaf: number;
   /** CR4 bits that the features off make reserved */
   readonly cr4Refused: number;
@@ -92,6 +98,14 @@ export class CpuFeatures {
   /** `rdtscp` is on (RDTSCP), `rdpid` is on (RDPID); either gives the IA32_TSC_AUX MSR (system.ts) */
   readonly rdtscp: boolean;
   readonly rdpid: boolean;
+  /** `xsave` is on (system.ts: XGETBV, XSETBV, CPUID leaf 0DH; xsave.ts: XSAVE, XRSTOR) */
+  readonly xsave: boolean;
+  /**
+   * The XCR0 bits XSETBV accepts (CPUID.(0DH,0):EAX; SDM vol. 1, 13.2 and
+   * 13.3): x87 (bit 0) always, SSE (bit 1) with sse, PKRU (bit 9) with pku;
+   * 0 without xsave.
+   */
+  readonly xcr0Supported: number;
 
   /**
    * @param spec a comma-separated list of `+name` (turn on) and `-name`
@@ -139,6 +153,8 @@ export class CpuFeatures {
     this.pku = on.has('pku');
     this.rdtscp = on.has('rdtscp');
     this.rdpid = on.has('rdpid');
+    this.xsave = on.has('xsave');
+    this.xcr0Supported = this.xsave ? 1 | (this.sse ? XCR0_SSE : 0) | (this.pku ? XCR0_PKRU : 0) : 0;
     if (this.sse2) l1 |= LEAF1_EDX_CLFSH;
     // What lm brings with it (long.ts): SYSCALL in 64-bit mode (80000001h EDX bit 11), CMPXCHG16B (CX16, leaf 1
     // ECX bit 13) and LAHF/SAHF in 64-bit mode (LAHF-SAHF, 80000001h ECX bit 0)
@@ -153,7 +169,7 @@ export class CpuFeatures {
     this.leaf7Ebx = l7 | 0;
     this.leaf7Ecx = l7c | 0;
     this.ext1Edx = e1 | 0;
-    this.maxLeaf = l7 !== 0 || l7c !== 0 ? 7 : 2;
+    this.maxLeaf = this.xsave ? 0xd : l7 !== 0 || l7c !== 0 ? 7 : 2;
     this.cr4Refused = cr4;
     this.eferRefused = efer;
   }

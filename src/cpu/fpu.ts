@@ -103,6 +103,11 @@ const MXCSR_RESET = 0x1f80;
 export const MXCSR_MASK_NO_DAZ = 0x0000ffbf;
 export const MXCSR_MASK_DAZ = 0x0000ffff;
 
+/** The parts of FXSAVE's 512-byte area (saveLegacy, restoreLegacy): the x87 state, the XMM registers, MXCSR with MXCSR_MASK */
+export const LEGACY_X87 = 1;
+export const LEGACY_XMM = 2;
+export const LEGACY_MXCSR = 4;
+
 /** the real-indefinite QNaN (SDM vol. 1, 4.8.3.7) */
 const IND_SE = 0xffff, IND_HI = 0xc0000000 | 0, IND_LO = 0;
 
@@ -366,31 +371,50 @@ export class Fpu {
    * bytes 416..511 (288..511 in mode 0) are left untouched.
    */
   fxsave(seg: number, off: number, mode = 0): void {
-    const host = this.host;
     this.fxChecks(off);
     off >>>= 0;
-    host.probe(seg, off, 512, true);
+    this.host.probe(seg, off, 512, true);
+    this.saveLegacy(seg, off, mode, LEGACY_X87 | LEGACY_XMM | LEGACY_MXCSR);
+  }
+
+  /**
+   * FXSAVE's stores, or the part of them XSAVE makes (SDM vol. 1, 13.4.1
+   * and 13.7): `parts` LEGACY_X87 (bytes 23:0 but MXCSR, and 159:32: the x87
+   * state component), LEGACY_XMM (the XMM registers from byte 160: XMM0-7
+   * in `mode` 0, XMM0-15 in 64-bit mode), LEGACY_MXCSR (MXCSR and
+   * MXCSR_MASK at 24 and 28). No checks and no probe: the caller's.
+   */
+  saveLegacy(seg: number, off: number, mode: number, parts: number): void {
+    const host = this.host;
     const at = (n: number): number => (off + n) >>> 0;
-    host.write16(seg, at(0), this.cw);
-    host.write16(seg, at(2), this.statusWord());
-    host.write16(seg, at(4), (~this.empty) & 0xff); // abridged tag: 1 = not empty, reserved byte 0
-    host.write16(seg, at(6), this.fop);
-    host.write32(seg, at(8), this.fip);
-    host.write32(seg, at(12), mode === 2 ? this.fipHi : this.fcs & 0xffff);
-    host.write32(seg, at(16), this.fdp);
-    host.write32(seg, at(20), mode === 2 ? this.fdpHi : this.fds & 0xffff);
-    host.write32(seg, at(24), this.mxcsr);
-    host.write32(seg, at(28), this.mxcsrMask);
-    for (let i = 0; i < 8; i++) {
-      const p = (this.top + i) & 7, b = 32 + 16 * i;
-      host.write32(seg, at(b), this.lo[p]!);
-      host.write32(seg, at(b + 4), this.hi[p]!);
-      host.write16(seg, at(b + 8), this.se[p]!);
-      host.write16(seg, at(b + 10), 0);
-      host.write32(seg, at(b + 12), 0);
+    if (parts & LEGACY_X87) {
+      host.write16(seg, at(0), this.cw);
+      host.write16(seg, at(2), this.statusWord());
+      host.write16(seg, at(4), (~this.empty) & 0xff); // abridged tag: 1 = not empty, reserved byte 0
+      host.write16(seg, at(6), this.fop);
+      host.write32(seg, at(8), this.fip);
+      host.write32(seg, at(12), mode === 2 ? this.fipHi : this.fcs & 0xffff);
+      host.write32(seg, at(16), this.fdp);
+      host.write32(seg, at(20), mode === 2 ? this.fdpHi : this.fds & 0xffff);
     }
-    const n = mode === 0 ? 32 : 64; // XMM0-7, or XMM0-15 in 64-bit mode
-    for (let i = 0; i < n; i++) host.write32(seg, at(160 + 4 * i), this.xmm[i]!);
+    if (parts & LEGACY_MXCSR) {
+      host.write32(seg, at(24), this.mxcsr);
+      host.write32(seg, at(28), this.mxcsrMask);
+    }
+    if (parts & LEGACY_X87) {
+      for (let i = 0; i < 8; i++) {
+        const p = (this.top + i) & 7, b = 32 + 16 * i;
+        host.write32(seg, at(b), this.lo[p]!);
+        host.write32(seg, at(b + 4), this.hi[p]!);
+        host.write16(seg, at(b + 8), this.se[p]!);
+        host.write16(seg, at(b + 10), 0);
+        host.write32(seg, at(b + 12), 0);
+      }
+    }
+    if (parts & LEGACY_XMM) {
+      const n = mode === 0 ? 32 : 64; // XMM0-7, or XMM0-15 in 64-bit mode
+      for (let i = 0; i < n; i++) host.write32(seg, at(160 + 4 * i), this.xmm[i]!);
+    }
   }
 
   /**
@@ -401,54 +425,83 @@ export class Fpu {
    * reported here (the next waiting instruction does).
    */
   fxrstor(seg: number, off: number, mode = 0): void {
-    const host = this.host;
     this.fxChecks(off);
     off >>>= 0;
+    this.host.probe(seg, off, 512, false);
+    this.restoreLegacy(seg, off, mode, LEGACY_X87 | LEGACY_XMM | LEGACY_MXCSR, 0);
+  }
+
+  /**
+   * FXRSTOR's loads, or the part of them XRSTOR makes (SDM vol. 1, 13.8.1):
+   * `load` the parts (as saveLegacy's) read from memory, `init` those
+   * (LEGACY_X87, LEGACY_XMM) put in their initial configuration instead
+   * (vol. 1, 13.6: FCW 037FH, FSW 0, all registers empty and 0, FOP, FIP
+   * and FDP 0; the XMM registers of the mode 0). Every read is made before
+   * anything changes, and a reserved MXCSR bit is #GP(0) with nothing
+   * changed. No other checks and no probe: the caller's.
+   */
+  restoreLegacy(seg: number, off: number, mode: number, load: number, init: number): void {
+    const host = this.host;
     const at = (n: number): number => (off + n) >>> 0;
-    host.probe(seg, off, 512, false);
-    const mxcsr = host.read32(seg, at(24));
+    const mxcsr = load & LEGACY_MXCSR ? host.read32(seg, at(24)) : this.mxcsr;
     if (mxcsr & ~this.mxcsrMask) host.raiseGP0();
-    const cw = host.read16(seg, at(0));
-    const sw = host.read16(seg, at(2));
-    const ftw = host.read8(seg, at(4));
-    const fop = host.read16(seg, at(6));
-    const fip = host.read32(seg, at(8));
-    const fcs = mode === 2 ? host.read32(seg, at(12)) : host.read16(seg, at(12));
-    const fdp = host.read32(seg, at(16));
-    const fds = mode === 2 ? host.read32(seg, at(20)) : host.read16(seg, at(20));
-    const regs = new Int32Array(24);
-    for (let i = 0; i < 8; i++) {
-      const b = 32 + 16 * i;
-      regs[3 * i] = host.read32(seg, at(b));
-      regs[3 * i + 1] = host.read32(seg, at(b + 4));
-      regs[3 * i + 2] = host.read16(seg, at(b + 8));
-    }
     const n = mode === 0 ? 32 : 64;
-    const xmm = new Int32Array(n);
-    for (let i = 0; i < n; i++) xmm[i] = host.read32(seg, at(160 + 4 * i));
-    // all reads done: commit
-    this.setControlWord(cw);
-    this.loadStatusWord(sw);
-    this.empty = (~ftw) & 0xff;
-    this.fop = fop & 0x7ff;
-    this.fip = fip >>> 0;
-    this.fdp = fdp >>> 0;
-    if (mode === 2) {
-      this.fipHi = fcs; this.fdpHi = fds;
-      this.fcs = 0; this.fds = 0;
-    } else {
-      this.fcs = fcs; this.fds = fds;
-      this.fipHi = 0; this.fdpHi = 0;
+    if (load & LEGACY_X87) {
+      const cw = host.read16(seg, at(0));
+      const sw = host.read16(seg, at(2));
+      const ftw = host.read8(seg, at(4));
+      const fop = host.read16(seg, at(6));
+      const fip = host.read32(seg, at(8));
+      const fcs = mode === 2 ? host.read32(seg, at(12)) : host.read16(seg, at(12));
+      const fdp = host.read32(seg, at(16));
+      const fds = mode === 2 ? host.read32(seg, at(20)) : host.read16(seg, at(20));
+      const regs = new Int32Array(24);
+      for (let i = 0; i < 8; i++) {
+        const b = 32 + 16 * i;
+        regs[3 * i] = host.read32(seg, at(b));
+        regs[3 * i + 1] = host.read32(seg, at(b + 4));
+        regs[3 * i + 2] = host.read16(seg, at(b + 8));
+      }
+      const xmm = load & LEGACY_XMM ? this.readXmm(seg, off, n) : null;
+      // all reads done: commit
+      this.setControlWord(cw);
+      this.loadStatusWord(sw);
+      this.empty = (~ftw) & 0xff;
+      this.fop = fop & 0x7ff;
+      this.fip = fip >>> 0;
+      this.fdp = fdp >>> 0;
+      if (mode === 2) {
+        this.fipHi = fcs; this.fdpHi = fds;
+        this.fcs = 0; this.fds = 0;
+      } else {
+        this.fcs = fcs; this.fds = fds;
+        this.fipHi = 0; this.fdpHi = 0;
+      }
+      for (let i = 0; i < 8; i++) {
+        const p = (this.top + i) & 7;
+        this.lo[p] = regs[3 * i]!;
+        this.hi[p] = regs[3 * i + 1]!;
+        this.se[p] = regs[3 * i + 2]!;
+      }
+      if (xmm !== null) this.xmm.set(xmm); // XMM0-7, and 8-15 in 64-bit mode (outside it they are untouched)
+    } else if (load & LEGACY_XMM) {
+      this.xmm.set(this.readXmm(seg, off, n));
     }
-    for (let i = 0; i < 8; i++) {
-      const p = (this.top + i) & 7;
-      this.lo[p] = regs[3 * i]!;
-      this.hi[p] = regs[3 * i + 1]!;
-      this.se[p] = regs[3 * i + 2]!;
+    if (init & LEGACY_X87) {
+      this.fninit();
+      this.se.fill(0);
+      this.hi.fill(0);
+      this.lo.fill(0);
     }
+    if (init & LEGACY_XMM) this.xmm.fill(0, 0, n);
     this.mxcsr = mxcsr >>> 0;
-    this.xmm.set(xmm); // XMM0-7, and 8-15 in 64-bit mode (outside it they are untouched)
-    this.syncFerr(host.cr0);
+    if ((load | init) & LEGACY_X87) this.syncFerr(host.cr0);
+  }
+
+  private readXmm(seg: number, off: number, n: number): Int32Array {
+    const xmm = new Int32Array(n);
+    for (let i = 0; i < n; i++) xmm[i] = this.host.read32(seg, (off + 160 + 4 * i) >>> 0);
+    return xmm;
   }
 
   /** A JSON-able snapshot of the whole unit. */

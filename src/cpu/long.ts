@@ -31,7 +31,8 @@ import {
   Alu64, alu64, bsf64, bswap64, bt64, btDisp64, div64, idiv64, imul64, inc64, dec64, mul64, neg64, shift64, shld64, shrd64, ea64,
 } from './alu64.js';
 import { OPCODES } from './execute.js';
-import { cpuid, rdmsr, rdpidCheck, rdpkru, rdtscp, readDr, verify, writeCr, writeDr, wrmsr, wrpkru } from './system.js';
+import { cpuid, rdmsr, rdpidCheck, rdpkru, rdtscp, readDr, verify, writeCr, writeDr, wrmsr, wrpkru, xgetbv, xsetbv } from './system.js';
+import { xrstor, xsave } from './xsave.js';
 import { popfMask } from './ops/system.js';
 import { ioRead, ioWrite } from './ops/string-io.js';
 import { rdtsc } from './system.js';
@@ -1130,6 +1131,13 @@ function two(c: Cpu, op: number): void {
         else wrpkru(c);
         return;
       }
+      if (m === 0xd0 || m === 0xd1) { // XGETBV, XSETBV (NP 0F 01 D0/D1, SDM vol. 2C; system.ts): LOCK, 66, F2, F3 #UD
+        fetch8(c);
+        if (lock || o16 || rep !== 0) c.ud();
+        if (m === 0xd0) { xgetbv(c); c.regHi[0] = 0; c.regHi[2] = 0; }
+        else xsetbv(c);
+        return;
+      }
       if (m === 0xf9) { // RDTSCP (SDM vol. 2B; system.ts): the high halves of RAX, RDX and RCX cleared
         fetch8(c);
         if (lock) c.ud();
@@ -2048,9 +2056,9 @@ function xmmCheck(c: Cpu): void {
 /**
  * Group 15 (0F AE) in 64-bit mode: FXSAVE, FXRSTOR (FXSAVE64, FXRSTOR64
  * with REX.W: SDM vol. 2A, FXSAVE, table 3-44), and with SSE LDMXCSR,
- * STMXCSR, SFENCE, with SSE2 LFENCE, MFENCE, CLFLUSH. XSAVE and the
- * F3-prefixed FS/GS-base forms are #UD (not advertised; CR4.FSGSBASE
- * cannot be set).
+ * STMXCSR, SFENCE, with SSE2 LFENCE, MFENCE, CLFLUSH, with xsave XSAVE and
+ * XRSTOR (XSAVE64, XRSTOR64 with REX.W; xsave.ts). The F3-prefixed FS/GS-base
+ * forms are #UD (not advertised; CR4.FSGSBASE cannot be set).
  */
 function group15(c: Cpu): void {
   modrm(c, 0);
@@ -2061,6 +2069,15 @@ function group15(c: Cpu): void {
     if (o === 7 && c.features.sse) return; // SFENCE
     if ((o === 5 || o === 6) && c.features.sse2) return; // LFENCE, MFENCE
     c.ud();
+  }
+  if ((o === 4 || o === 5) && c.features.xsave) { // XSAVE, XRSTOR; XSAVE64, XRSTOR64 with REX.W (xsave.ts); 66 is #UD (NP)
+    if (o16) c.ud();
+    const mode = osz === 8 ? 2 : 1;
+    c.fpu.withHost(FPU_HOST.at(c, eaLo, eaHi), () => {
+      if (o === 4) xsave(c, FPU_HOST, dataSeg(), eaLo, eaLo, mode);
+      else xrstor(c, FPU_HOST, dataSeg(), eaLo, eaLo, mode);
+    });
+    return;
   }
   if (o < 2) {
     const mode = osz === 8 ? 2 : 1;

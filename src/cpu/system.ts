@@ -4,14 +4,15 @@
  * check. CPUID advertises exactly what this CPU implements.
  */
 import {
-  AR_CODE, AR_DC, AR_P, AR_RW, AR_S, CR0_CD, CR0_ET, CR0_NW, CR0_PE, CR0_PG, CR0_TS, CR4_DE, CR4_OSFXSR, CR4_OSXMMEXCPT,
+  AR_CODE, AR_DC, AR_P, AR_RW, AR_S, CR0_CD, CR0_ET, CR0_NW, CR0_PE, CR0_PG, CR0_TS, CR4_DE, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_OSXSAVE,
   CS, FS, GS, CR4_PAE, CR4_PCE, CR4_PGE, CR4_PSE, CR4_TSD, F_IOPL, F_VM, F_ZF, LDTR, MSR_APIC_BASE, MSR_EFER, MSR_MISC_ENABLE, MSR_PAT,
   MSR_SYSENTER_CS, MSR_SYSENTER_EIP, MSR_SYSENTER_ESP, MSR_TSC, SYS_LDT, SYS_TSS16_AVAIL, SYS_TSS32_AVAIL, TR, V_NP,
 } from './constants.js';
 import type { Cpu } from './cpu.js';
 import { DESC, dplOf, readDescriptor } from './segments.js';
 import { CR4_LA57, CR4_PCIDE, CR4_PKE, CR4_SMAP, CR4_SMEP, EFER_LMA, EFER_LME, EFER_NXE } from '../mmu/index.js';
-import { EFER_SCE } from './features.js';
+import { EFER_SCE, XCR0_PKRU, XCR0_SSE } from './features.js';
+import { XSAVE_PKRU_OFFSET, xsaveAreaSize } from './xsave.js';
 
 /** The MSRs of the lm feature (SDM vol. 4, table 2-2): SYSCALL's targets and flag mask, FS.base, GS.base and SWAPGS's */
 const MSR_STAR = 0xc0000081;
@@ -33,7 +34,7 @@ const MSR_TSC_AUX = 0xc0000103;
  * CR4 bits this CPU implements (others are reserved: #GP on MOV to CR4);
  * those of features turned off (Cpu.features.cr4Refused) are reserved too.
  */
-const CR4_SUPPORTED = CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_LA57 | CR4_PCIDE | CR4_SMEP | CR4_SMAP | CR4_PKE;
+const CR4_SUPPORTED = CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_LA57 | CR4_PCIDE | CR4_SMEP | CR4_SMAP | CR4_PKE | CR4_OSXSAVE;
 /** CR0 bits that can be set (ET reads as 1) */
 const CR0_SUPPORTED = 0xe005003f | 0;
 
@@ -332,7 +333,9 @@ export function cpuid(c: Cpu): void {
     case 1:
       a = 0x683;
       b = f.leaf1Ebx;
-      cx = f.leaf1Ecx; // PCID with pcid, CX16 with lm (0 by default)
+      cx = f.leaf1Ecx; // PCID with pcid, CX16 with lm, XSAVE with xsave (0 by default)
+      // OSXSAVE (bit 27) is CR4.OSXSAVE as it is now (SDM vol. 2A, CPUID, table 3-10)
+      if (c.cr4 & CR4_OSXSAVE) cx |= 1 << 27;
       d = f.leaf1Edx;
       // The APIC flag follows IA32_APIC_BASE.EN (SDM vol. 3A, "Local APIC Status and Location").
       if (c.apicBaseMsr !== null && !(c.apicBaseMsr.read() & (1 << 11))) d &= ~(1 << 9);
@@ -345,6 +348,9 @@ export function cpuid(c: Cpu): void {
       // ECX bit 4, OSPKE, is CR4.PKE as it is now (SDM vol. 2A, CPUID, table 3-8), beside PKU (bit 3) with pku.
       if (c.reg32[1] === 0) { b = f.leaf7Ebx; cx = f.leaf7Ecx | (c.cr4 & CR4_PKE ? 1 << 4 : 0); }
       break;
+    case 0xd:
+      xsaveLeaf(c);
+      return;
     case 0x80000000:
       a = (f.lm ? 0x80000008 : 0x80000001) | 0;
       break;
@@ -363,6 +369,68 @@ export function cpuid(c: Cpu): void {
   c.reg32[3] = b;
   c.reg32[1] = cx;
   c.reg32[2] = d;
+}
+
+/**
+ * CPUID leaf 0DH, only there with the xsave feature (the highest basic leaf
+ * is then 0DH): the XSAVE feature set (SDM vol. 2A, CPUID, "Processor
+ * Extended State Enumeration Main Leaf"; vol. 1, 13.2). Subleaf 0: EDX:EAX
+ * the XCR0 bits XSETBV accepts, EBX the size of the XSAVE area for the
+ * components XCR0 enables now, ECX for all of them (the standard format:
+ * the end of the last component). Subleaf 1: EAX = 0, none of XSAVEOPT,
+ * XSAVEC, XGETBV with ECX = 1 or XSAVES/IA32_XSS (so software uses plain
+ * XSAVE and the standard format). Subleaf 9 with pku: PKRU, 8 bytes at
+ * offset 0A80H (where processors with PKRU put it), a user state component
+ * (ECX = 0). Any other subleaf: zeros.
+ */
+function xsaveLeaf(c: Cpu): void {
+  const f = c.features;
+  const sub = c.reg32[1]! >>> 0;
+  let a = 0, b = 0, cx = 0;
+  if (sub === 0) {
+    a = f.xcr0Supported;
+    b = xsaveAreaSize(c.xcr0);
+    cx = xsaveAreaSize(f.xcr0Supported);
+  } else if (sub === 9 && f.xcr0Supported & XCR0_PKRU) {
+    a = 8;
+    b = XSAVE_PKRU_OFFSET;
+  }
+  c.reg32[0] = a;
+  c.reg32[3] = b;
+  c.reg32[1] = cx;
+  c.reg32[2] = 0;
+}
+
+// ---- XCR0 ----
+
+/**
+ * XGETBV (NP 0F 01 D0, SDM vol. 2C): EDX:EAX = XCR[ECX]; #UD while
+ * CR4.OSXSAVE = 0 (always without the xsave feature), #GP(0) if ECX is not 0
+ * (XCR0 is the only XCR; ECX = 1 is there only with XGETBV1, which CPUID
+ * leaf 0DH does not advertise). At any CPL. The callers check the prefixes
+ * and in 64-bit mode clear the high halves of RAX and RDX.
+ */
+export function xgetbv(c: Cpu): void {
+  if (!(c.cr4 & CR4_OSXSAVE)) c.ud();
+  if (c.reg32[1] !== 0) c.gp(0);
+  c.reg32[0] = c.xcr0;
+  c.reg32[2] = 0;
+}
+
+/**
+ * XSETBV (NP 0F 01 D1, SDM vol. 2C; vol. 1, 13.3): XCR[ECX] = EDX:EAX. #UD
+ * while CR4.OSXSAVE = 0; #GP(0) at CPL > 0 (virtual-8086 mode included; real
+ * mode is CPL 0), for ECX other than 0, for a bit XCR0 does not support
+ * (CPUID.(0DH,0):EDX:EAX), for bit 0 (x87) clear, and for AVX (bit 2) without
+ * SSE (bit 1), which the supported bits cannot set. The high halves of RAX,
+ * RCX and RDX are ignored.
+ */
+export function xsetbv(c: Cpu): void {
+  if (!(c.cr4 & CR4_OSXSAVE)) c.ud();
+  if (c.cpl !== 0 || c.reg32[1] !== 0) c.gp(0);
+  const lo = c.reg32[0]!, hi = c.reg32[2]!;
+  if (hi !== 0 || lo & ~c.features.xcr0Supported || !(lo & 1) || (lo & 4 && !(lo & XCR0_SSE))) c.gp(0);
+  c.xcr0 = lo;
 }
 
 // ---- protection keys ----

@@ -1,5 +1,5 @@
 /**
- * The x87, MMX and FXSAVE/FXRSTOR opcodes: decoded here (ModR/M, prefixes,
+ * The x87, MMX, FXSAVE/FXRSTOR and XSAVE/XRSTOR opcodes: decoded here (ModR/M, prefixes,
  * the CR0.EM/TS checks of FXSAVE/FXRSTOR) and executed by the FPU
  * (../fpu.ts).
  *
@@ -9,6 +9,7 @@ import { CR0_TS, CR0_EM } from '../constants.js';
 import type { Cpu } from '../cpu.js';
 import { lockCheck, span, type OpcodeEntry } from './common.js';
 import { SSE_MMX_FORMS, clflush, ldStMxcsr, sseExec } from './sse.js';
+import { xrstor, xsave } from '../xsave.js';
 
 function op9b(c: Cpu): void {
   // WAIT/FWAIT
@@ -24,10 +25,18 @@ function opd8(c: Cpu, op: number): void {
 }
 
 function op0fae(c: Cpu): void {
-  // group 15: FXSAVE, FXRSTOR; with SSE also LDMXCSR, STMXCSR, SFENCE and with SSE2 LFENCE, MFENCE, CLFLUSH (otherwise #UD)
+  // group 15: FXSAVE, FXRSTOR; with xsave XSAVE, XRSTOR; with SSE also LDMXCSR, STMXCSR, SFENCE and with SSE2 LFENCE, MFENCE, CLFLUSH (otherwise #UD)
   c.decodeModrm();
   lockCheck(c, false);
   const o = c.regField;
+  if ((o === 4 || o === 5) && c.modrm < 0xc0 && c.features.xsave) {
+    // XSAVE, XRSTOR (NP 0F AE /4, /5; SDM vol. 2C): 66, F2 or F3 is #UD; the rest in ../xsave.ts
+    if (c.rep !== 0 || c.o32 !== c.codeBig) c.ud();
+    const lin = (c.segBase[c.eaSeg]! + c.eaOff) | 0;
+    if (o === 4) xsave(c, c, c.eaSeg, c.eaOff, lin, 0);
+    else xrstor(c, c, c.eaSeg, c.eaOff, lin, 0);
+    return;
+  }
   if (c.features.sse && (c.modrm >= 0xc0 || o > 1)) {
     group15Sse(c, o);
     return;

@@ -9,7 +9,7 @@
  */
 import { F_AC, F_ARITH, F_DF, F_ID, F_IF, F_IOPL, F_NT, F_RF, F_TF, F_VM, F_ZF, CR0_TS, LDTR, TR } from '../constants.js';
 import type { Cpu } from '../cpu.js';
-import { cpuid, larLsl, lldt, ltr, rdmsr, rdpkru, rdtsc, rdtscp, readCr, readDr, verify, writeCr, writeDr, wrmsr, wrpkru } from '../system.js';
+import { cpuid, larLsl, lldt, ltr, rdmsr, rdpkru, rdtsc, rdtscp, readCr, readDr, verify, writeCr, writeDr, wrmsr, wrpkru, xgetbv, xsetbv } from '../system.js';
 import { lockCheck, span, type OpcodeEntry } from './common.js';
 
 /** Whether CLI/STI/PUSHF-style IOPL-sensitive instructions are allowed (SDM 20.2.6 for v86). */
@@ -117,7 +117,7 @@ function op0f00(c: Cpu): void {
 }
 
 function op0f01(c: Cpu): void {
-  // group 7: SGDT, SIDT, LGDT, LIDT, SMSW, LMSW, INVLPG; CLAC and STAC (0F 01 CA/CB); RDPKRU and WRPKRU (0F 01 EE/EF);
+  // group 7: SGDT, SIDT, LGDT, LIDT, SMSW, LMSW, INVLPG; CLAC and STAC (0F 01 CA/CB); RDPKRU and WRPKRU (0F 01 EE/EF); XGETBV and XSETBV (0F 01 D0/D1);
   // RDTSCP (0F 01 F9)
   c.decodeModrm();
   lockCheck(c, false);
@@ -133,6 +133,13 @@ function op0f01(c: Cpu): void {
     if (c.rep !== 0 || c.o32 !== c.codeBig) c.ud();
     if (c.modrm === 0xee) rdpkru(c);
     else wrpkru(c);
+    return;
+  }
+  if (c.modrm === 0xd0 || c.modrm === 0xd1) {
+    // XGETBV/XSETBV (NP 0F 01 D0/D1, SDM vol. 2C): 66, F2 or F3 is #UD (LOCK is, above); the rest in system.ts
+    if (c.rep !== 0 || c.o32 !== c.codeBig) c.ud();
+    if (c.modrm === 0xd0) xgetbv(c);
+    else xsetbv(c);
     return;
   }
   if (c.modrm === 0xf9) {
