@@ -21,8 +21,8 @@ describe('a --cpu specification', () => {
     expect(f.toString()).toBe('');
     expect(f.leaf1Edx >>> 0).toBe(0x0182a979); // FPU PSE TSC MSR PAE CX8 SEP PGE CMOV PSE-36 MMX FXSR
     expect(f.maxLeaf).toBe(2);
-    expect(f.cr4Refused >>> 0).toBe((1 << 10) | (1 << 12) | (1 << 17) | (1 << 20) | (1 << 21) | (1 << 22)); // OSXMMEXCPT (sse), LA57, PCIDE, SMEP, SMAP, PKE
-    expect([f.leaf1Ecx, f.leaf7Ecx, f.ext1Edx >>> 0]).toEqual([0, 0, 1 << 20]); // nothing new by default: no PCID, LA57, RDPID, 1 GiB pages, RDTSCP
+    expect(f.cr4Refused >>> 0).toBe((1 << 10) | (1 << 12) | (1 << 17) | (1 << 18) | (1 << 20) | (1 << 21) | (1 << 22)); // OSXMMEXCPT (sse), LA57, PCIDE, OSXSAVE (xsave), SMEP, SMAP, PKE
+    expect([f.leaf1Ecx, f.leaf7Ecx, f.ext1Edx >>> 0]).toEqual([0, 0, 1 << 20]); // nothing new by default: no PCID, XSAVE, LA57, RDPID, 1 GiB pages, RDTSCP
     expect(f.leaf1Ebx).toBe(0);
   });
 
@@ -38,7 +38,7 @@ describe('a --cpu specification', () => {
   it.each([
     ['smep', "'smep' must be +NAME (turn on) or -NAME (turn off)"],
     ['+avx', `no feature 'avx' (the features: ${CPU_FEATURES.map((f) => f.name).join(', ')})`],
-    ['+', "no feature '' (the features: pse, pae, apic, pge, sse, sse2, pcid, smep, invpcid, smap, pku, la57, rdpid, nx, pdpe1gb, rdtscp, lm)"],
+    ['+', "no feature '' (the features: pse, pae, apic, pge, sse, sse2, pcid, xsave, smep, invpcid, smap, pku, la57, rdpid, nx, pdpe1gb, rdtscp, lm)"],
     ['+pcid', "'pcid' needs 'lm' (+lm,+pcid)"],
     ['+lm,+invpcid,-lm', "'invpcid' needs 'lm' (+lm,+invpcid)"],
     ['+la57', "'la57' needs 'lm' (+lm,+la57)"],
