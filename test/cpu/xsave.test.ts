@@ -19,16 +19,18 @@
  * XSAVE, XRSTOR).
  *
  * Planted errors each caught by some test here (each made in the source,
- * the file run, the error reverted): OSXSAVE always 0; the highest basic
- * leaf left at 7; CPUID.(0DH,0):EBX the size for every supported component
- * instead of XCR0's; PKRU's offset 0A40H in subleaf 9 and in XSAVE; XSETBV
- * without its CPL check; XSETBV accepting bit 0 clear; XGETBV without its
- * ECX check; XSAVE overwriting XSTATE_BV (other bits lost); XSAVE writing
- * MXCSR with RFBM = 1; XSAVE writing XMM8-15 outside 64-bit mode; XSAVE
- * checking 16-byte alignment; XRSTOR setting MXCSR to 1F80H for XSTATE_BV[1]
- * = 0; XRSTOR without the reserved-header check; XRSTOR keeping PKRU out of
- * the MMU (left as it was); XRSTOR not initializing x87 state for
- * XSTATE_BV[0] = 0; the 66 prefix accepted in the 32-bit decoder.
+ * the file run, the error reverted; 18 of 18 caught): OSXSAVE always 0;
+ * the highest basic leaf left at 7; CPUID.(0DH,0):EBX the size for every
+ * supported component instead of XCR0's; PKRU's offset 0A40H (subleaf 9
+ * and XSAVE); XSETBV without its CPL check; XSETBV accepting bit 0 clear;
+ * XGETBV without its ECX check; XGETBV leaving the high halves of RAX and
+ * RDX; XSAVE overwriting XSTATE_BV (its other bits lost); XSAVE writing
+ * MXCSR whatever RFBM; the legacy region writing XMM8-15 outside 64-bit
+ * mode; XSAVE checking 16-byte alignment; XRSTOR loading MXCSR only with
+ * XSTATE_BV[1] = 1; XRSTOR without the reserved-header check; XRSTOR
+ * keeping PKRU out of the MMU; XRSTOR not initializing x87 state for
+ * XSTATE_BV[0] = 0; the 66 prefix accepted in the 32-bit decoder; XSAVE64
+ * in XSAVE's layout (no REX.W mode).
  */
 import { describe, expect, it } from 'vitest';
 import type { Machine } from '../../src/machine/machine.js';
