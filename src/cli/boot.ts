@@ -7,7 +7,7 @@
 import { Machine, type RunResult, type StopReason } from '../machine/machine.js';
 import type { Engine } from '../cpu/cpu.js';
 import type { CpuFeatures } from '../cpu/features.js';
-import { CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE } from '../cpu/constants.js';
+import { CR0_PG, CR0_WP, CR4_OSXSAVE, CR4_PAE, CR4_PGE, CR4_PSE } from '../cpu/constants.js';
 import { CR4_LA57, CR4_PCIDE, CR4_PKE, CR4_SMAP, CR4_SMEP, EFER_LMA, EFER_LME, EFER_NXE } from '../mmu/index.js';
 import type { ModeName } from '../mmu/index.js';
 import { MultibootError, type MultibootModule } from '../machine/multiboot.js';
@@ -229,7 +229,7 @@ async function bootGuestHeld(o: BootOptions, sigintBefore: () => boolean): Promi
   return { result, machine: m };
 }
 
-const CR4_NAMES: [number, string][] = [[CR4_PSE, 'PSE'], [CR4_PAE, 'PAE'], [CR4_PGE, 'PGE'], [CR4_LA57, 'LA57'], [CR4_PCIDE, 'PCIDE'], [CR4_SMEP, 'SMEP'], [CR4_SMAP, 'SMAP'], [CR4_PKE, 'PKE']];
+const CR4_NAMES: [number, string][] = [[CR4_PSE, 'PSE'], [CR4_PAE, 'PAE'], [CR4_PGE, 'PGE'], [CR4_LA57, 'LA57'], [CR4_PCIDE, 'PCIDE'], [CR4_OSXSAVE, 'OSXSAVE'], [CR4_SMEP, 'SMEP'], [CR4_SMAP, 'SMAP'], [CR4_PKE, 'PKE']];
 const EFER_NAMES: [number, string][] = [[EFER_LME, 'LME'], [EFER_LMA, 'LMA'], [EFER_NXE, 'NXE']];
 
 /** The paging controls the guest left set: what its kernel turned on of the CPU's features. */

@@ -71,14 +71,16 @@ boot options:
   --cpu +NAME,-NAME              turn CPU features on or off (CPUID tells, the CPU
                                  enforces): pse, pae, pge, nx (on by default), sse,
                                  sse2, smep, smap, apic, rdtscp, rdpid, lm, pcid,
-                                 invpcid, pku, la57, pdpe1gb (off; apic adds the local
+                                 invpcid, pku, la57, pdpe1gb, xsave (off; apic adds the local
                                  APIC, an IOAPIC and their MP table; sse2 needs sse;
                                  rdtscp and rdpid add their instructions and the
                                  IA32_TSC_AUX MSR; lm, long mode: IA-32e paging and
                                  64-bit code, enough for Debian's 64-bit kernel with
                                  +lm,+sse,+sse2, which --arch x86_64 turns on; pcid,
                                  invpcid, pku (protection keys), la57 (5-level paging)
-                                 and pdpe1gb (1 GiB pages) need lm); e.g. --cpu
+                                 and pdpe1gb (1 GiB pages) need lm; xsave: XCR0,
+                                 XGETBV/XSETBV, XSAVE/XRSTOR for x87, SSE and PKRU,
+                                 which Linux needs before it uses pku); e.g. --cpu
                                  +smep,+smap,-pge or --cpu +sse,+sse2
   --measure                      play every access through the cost model (TLB, walk
                                  and cycle figures in the summary)
