@@ -296,6 +296,8 @@ export class Cpu implements FpuHost {
   private runAcc = 0;
   /** the run is reported when it ends (false: the translation that began it was its report) */
   private runDeferred = false;
+  /** the high half of the run's linear address (64-bit code's runs: fetchRun64) */
+  private runHi = 0;
   /** the run loop that ends a run after every instruction (runObserved) is the active one */
   private observing = false;
   /** CS base (a copy of segBase[CS], kept in step by refreshSeg) */
@@ -355,8 +357,10 @@ export class Cpu implements FpuHost {
     // observed by the MMU (measure, which fetches through the TLB byte by byte) or not. The slot is the page
     // number's low bits (SoftTlb.fill); fetchPage 1 (none) matches slot 0 only, and drops nothing.
     const slotMask = o.mmu.soft.mask;
+    // The same holds for an observed fetch run's page (runPage, runHpa): its next byte begins a run afresh.
     o.mmu.onFill = (lo: number): void => {
       if ((((lo ^ this.fetchPage) >>> 12) & slotMask) === 0) this.fetchPage = 1;
+      if ((((lo ^ this.runPage) >>> 12) & slotMask) === 0) this.runPage = 1;
     };
     this.io = o.io;
     this.clock = o.clock;
@@ -774,6 +778,40 @@ export class Cpu implements FpuHost {
     return size === 4 ? v | 0 : v;
   }
 
+  /**
+   * A byte of 64-bit code while the MMU observes accesses (long.ts's
+   * fetch8, whose fetch cache stays empty then): as fetchObserved does for
+   * 32-bit code, the bytes of one instruction within one page are one run,
+   * reported to the MMU as one fetch access, not one access per byte. The
+   * run is reported when it begins, by the translation that reads its
+   * first byte (size 0: its length not known yet), and ended by runLong
+   * after every instruction.
+   */
+  fetchRun64(lo: number, hi: number): number {
+    const m = this.mmu;
+    // (a byte fetched again, as long.ts's fetch8Peek does, stays in the run)
+    const off = (lo - this.runStart) | 0;
+    if ((lo & 0xfffff000) === this.runPage && hi === this.runHi && off >= 0 && off <= this.runLen) {
+      if (off === this.runLen) this.runLen++;
+    } else {
+      this.endFetchRun();
+      const h = m.translate(lo, hi, m.ctxAcc | ACC_FETCH);
+      if (h === T_FAULT) throw this.memFault();
+      if (h === T_MMIO) {
+        this.runHpa = -1;
+        this.runGpa = m.lastGpa - (lo & 0xfff);
+      } else {
+        this.runHpa = h - (lo & 0xfff);
+      }
+      this.runDeferred = false;
+      this.runPage = lo & 0xfffff000;
+      this.runHi = hi;
+      this.runStart = lo;
+      this.runLen = 1;
+    }
+    return this.runHpa >= 0 ? this.mem8[this.runHpa + (lo & 0xfff)]! : m.readPhys(this.runGpa + (lo & 0xfff), 1);
+  }
+
   /** Ends the current run and begins one at `lin`; returns the byte there. */
   private beginFetchRun(lin: number): number {
     this.endFetchRun();
@@ -799,6 +837,7 @@ export class Cpu implements FpuHost {
       this.runDeferred = false;
     }
     this.runPage = lin & 0xfffff000;
+    this.runHi = 0;
     this.runStart = lin;
     this.runLen = 1;
     this.runAcc = acc;
@@ -1677,6 +1716,7 @@ export class Cpu implements FpuHost {
           this.saveFlags();
           const tf = this.flags & F_TF;
           execute64(this);
+          if (this.runLen !== 0) this.endFetchRun();
           if (tf !== 0) this.singleStep();
           if (this.halted) {
             this.totalInstructions += n;
@@ -1685,6 +1725,8 @@ export class Cpu implements FpuHost {
         }
       } catch (e) {
         if (e !== FAULT) throw e;
+        // The bytes of a faulting instruction were fetched all the same (observed runs).
+        this.endFetchRun();
         this.eip = this.instrEip;
         this.ripHi = this.instrRipHi;
         this.reg32[ESP] = this.instrEsp;

@@ -235,6 +235,13 @@ function fetch8(c: Cpu): number {
   }
   const hi = c.ripHi;
   const m = c.mmu;
+  if (m.measure) {
+    // observed: one fetch access per instruction and page (Cpu.fetchRun64), not one per byte
+    const v = c.fetchRun64(lo, hi);
+    c.eip = (lo + 1) | 0;
+    if (c.eip === 0) c.ripHi = (c.ripHi + 1) | 0;
+    return v;
+  }
   const h = m.translate(lo, hi, m.ctxAcc | ACC_FETCH | (1 << ACC_SIZE_SHIFT));
   let b: number;
   if (h === T_FAULT) throw c.memFault();
