@@ -25,8 +25,9 @@ import { bootLinux, type LinuxBoot } from './linux-boot-child.js';
 /** The CPU each kernel boots with (`--cpu`). */
 export const CPU_OF_FLAVOUR: Record<string, string> = {
   '686': '+apic', '686-pae': '', 'cloud-amd64': '+lm,+sse,+sse2',
-  // the same 64-bit kernel on a CPU with 5-level paging, PCIDs, INVPCID and 1 GiB pages: it turns on CR4.LA57 and CR4.PCIDE
-  'cloud-amd64-la57': '+lm,+sse,+sse2,+la57,+pcid,+invpcid,+pdpe1gb',
+  // the same 64-bit kernel on a CPU with 5-level paging, PCIDs, INVPCID, 1 GiB pages, SMEP, SMAP, XSAVE and protection
+  // keys: it turns on CR4.LA57, PCIDE, SMEP, SMAP, OSXSAVE and PKE
+  'cloud-amd64-la57': '+lm,+sse,+sse2,+la57,+pcid,+invpcid,+pdpe1gb,+smep,+smap,+xsave,+pku',
 };
 
 /**
@@ -86,9 +87,9 @@ export function linuxBootSuite(flavour: '686' | '686-pae' | 'cloud-amd64' | 'clo
       }
       if (mode === 'slat') expect(b.counters['exit.ept_violation']).toBeGreaterThan(1000);
       if (flavour === 'cloud-amd64-la57') {
-        // the kernel ran on 5-level tables with PCIDs (CR4.LA57, CR4.PCIDE at the end), and shadow saw its INVPCIDs
-        expect(b.cr4! & (1 << 12), `CR4 ${b.cr4?.toString(16)}`).not.toBe(0);
-        expect(b.cr4! & (1 << 17), `CR4 ${b.cr4?.toString(16)}`).not.toBe(0);
+        // the kernel ran on 5-level tables with PCIDs, SMEP, SMAP and protection keys (CR4.LA57, PCIDE, OSXSAVE, SMEP,
+        // SMAP and PKE at the end), and shadow saw its INVPCIDs
+        for (const bit of [12, 17, 18, 20, 21, 22]) expect(b.cr4! & (1 << bit), `CR4 ${b.cr4?.toString(16)}, bit ${bit}`).not.toBe(0);
         if (mode === 'shadow') expect(b.counters['exit.invpcid']).toBeGreaterThan(1000);
       }
       if (mode === 'naive') expect(b.counters['exit.total']).toBe(0);
