@@ -795,21 +795,31 @@ export class Cpu implements FpuHost {
       if (off === this.runLen) this.runLen++;
     } else {
       this.endFetchRun();
-      const h = m.translate(lo, hi, m.ctxAcc | ACC_FETCH);
-      if (h === T_FAULT) throw this.memFault();
-      if (h === T_MMIO) {
-        this.runHpa = -1;
-        this.runGpa = m.lastGpa - (lo & 0xfff);
-      } else {
-        this.runHpa = h - (lo & 0xfff);
-      }
-      this.runDeferred = false;
-      this.runPage = lo & 0xfffff000;
-      this.runHi = hi;
-      this.runStart = lo;
-      this.runLen = 1;
+      this.translateRun(lo, hi, m.ctxAcc | ACC_FETCH);
     }
     return this.runHpa >= 0 ? this.mem8[this.runHpa + (lo & 0xfff)]! : m.readPhys(this.runGpa + (lo & 0xfff), 1);
+  }
+
+  /**
+   * Begins a run at hi:lin whose report is the translation made now, before
+   * the run's length is known (size 0: not known); throws its fault.
+   */
+  private translateRun(lin: number, hi: number, acc: number): void {
+    const m = this.mmu;
+    const h = m.translate(lin, hi, acc);
+    if (h === T_FAULT) throw this.memFault();
+    if (h === T_MMIO) {
+      this.runHpa = -1;
+      this.runGpa = m.lastGpa - (lin & 0xfff);
+    } else {
+      this.runHpa = h - (lin & 0xfff);
+    }
+    this.runDeferred = false;
+    this.runPage = lin & 0xfffff000;
+    this.runHi = hi;
+    this.runStart = lin;
+    this.runLen = 1;
+    this.runAcc = acc;
   }
 
   /** Ends the current run and begins one at `lin`; returns the byte there. */
@@ -823,24 +833,15 @@ export class Cpu implements FpuHost {
       // length, when it ends.
       this.runHpa = m.tlbHpa[i]!;
       this.runDeferred = true;
+      this.runPage = lin & 0xfffff000;
+      this.runHi = 0;
+      this.runStart = lin;
+      this.runLen = 1;
+      this.runAcc = acc;
     } else {
-      // Not in the software TLB: the translation that fills it is the run's
-      // report, made now, before the length is known (size 0: not known).
-      const h = m.translate(lin, 0, acc);
-      if (h === T_FAULT) throw this.memFault();
-      if (h === T_MMIO) {
-        this.runHpa = -1;
-        this.runGpa = m.lastGpa - (lin & 0xfff);
-      } else {
-        this.runHpa = h - (lin & 0xfff);
-      }
-      this.runDeferred = false;
+      // Not in the software TLB: the translation that fills it is the run's report.
+      this.translateRun(lin, 0, acc);
     }
-    this.runPage = lin & 0xfffff000;
-    this.runHi = 0;
-    this.runStart = lin;
-    this.runLen = 1;
-    this.runAcc = acc;
     return this.runHpa >= 0 ? this.mem8[this.runHpa + (lin & 0xfff)]! : m.readPhys(this.runGpa + (lin & 0xfff), 1);
   }
 

@@ -1131,17 +1131,17 @@ function two(c: Cpu, op: number): void {
         c.setFlags(m === 0xcb ? F_AC : 0, F_AC);
         return;
       }
-      if (m === 0xee || m === 0xef) { // RDPKRU, WRPKRU (NP 0F 01 EE/EF, SDM vol. 2B; system.ts): LOCK, 66, F2, F3 #UD
+      if (m === 0xee || m === 0xef || m === 0xd0 || m === 0xd1) {
+        // RDPKRU, WRPKRU (NP 0F 01 EE/EF, SDM vol. 2B), XGETBV, XSETBV (NP 0F 01 D0/D1, vol. 2C), in system.ts:
+        // LOCK, 66, F2, F3 #UD; the reads clear the high halves of RAX and RDX
         fetch8(c);
         if (lock || o16 || rep !== 0) c.ud();
-        if (m === 0xee) { rdpkru(c); c.regHi[0] = 0; c.regHi[2] = 0; }
-        else wrpkru(c);
-        return;
-      }
-      if (m === 0xd0 || m === 0xd1) { // XGETBV, XSETBV (NP 0F 01 D0/D1, SDM vol. 2C; system.ts): LOCK, 66, F2, F3 #UD
-        fetch8(c);
-        if (lock || o16 || rep !== 0) c.ud();
-        if (m === 0xd0) { xgetbv(c); c.regHi[0] = 0; c.regHi[2] = 0; }
+        if (m === 0xee || m === 0xd0) {
+          if (m === 0xee) rdpkru(c);
+          else xgetbv(c);
+          c.regHi[0] = 0;
+          c.regHi[2] = 0;
+        } else if (m === 0xef) wrpkru(c);
         else xsetbv(c);
         return;
       }
