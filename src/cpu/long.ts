@@ -188,7 +188,10 @@ function wr(c: Cpu, lo: number, hi: number, size: number, v: number, vh: number)
     // a read-modify-write's write (its one write): rdw checked every page it touches as a write already
     rmwRead = false;
     const acc = m.ctxAcc | ACC_RMW_W;
-    if (size === 8) {
+    if (size === 8 && (lo & 0xfff) <= 0xff8) {
+      // within a page: one write of 8 bytes (one notification of a watcher: Mmu.write64)
+      m.writeAcc64(lo, hi, v, vh, acc);
+    } else if (size === 8) {
       m.writeAcc(lo, hi, 4, v, acc);
       if (m.faultVector !== 0) throw c.memFault();
       m.writeAcc((lo + 4) | 0, (lo >>> 0) > 0xfffffffb ? (hi + 1) | 0 : hi, 4, vh, acc);
@@ -203,12 +206,15 @@ function wr(c: Cpu, lo: number, hi: number, size: number, v: number, vh: number)
     case 2: m.write16(lo, hi, v); break;
     case 4: m.write32(lo, hi, v); break;
     default: {
+      // Within a page: one access of 8 bytes, as the processor makes it (a store to a write-protected guest table is one exit under shadow).
+      if ((lo & 0xfff) <= 0xff8) {
+        m.write64(lo, hi, v, vh);
+        break;
+      }
       const l2 = (lo + 4) | 0;
       const h2 = (lo >>> 0) > 0xfffffffb ? (hi + 1) | 0 : hi;
       // Across a page: translate the second half first, so that a fault there writes nothing.
-      if ((lo & 0xfff) > 0xff8) {
-        if (m.translate(l2, h2, m.ctxAcc | ACC_WRITE) === T_FAULT) throw c.memFault();
-      }
+      if (m.translate(l2, h2, m.ctxAcc | ACC_WRITE) === T_FAULT) throw c.memFault();
       m.write32(lo, hi, v);
       if (m.faultVector !== 0) throw c.memFault();
       m.write32(l2, h2, vh);

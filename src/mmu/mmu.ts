@@ -51,6 +51,7 @@ export { ACC_SIZE_SHIFT, ACC_SIZE_MASK };
 const SIZE_1 = 1 << ACC_SIZE_SHIFT;
 const SIZE_2 = 2 << ACC_SIZE_SHIFT;
 const SIZE_4 = 4 << ACC_SIZE_SHIFT;
+const SIZE_8 = 8 << ACC_SIZE_SHIFT;
 
 /**
  * Sees what the guest does at the MMU boundary, in order: a trace recorder.
@@ -442,6 +443,31 @@ export class Mmu {
     this.writeSlow(lo, hi, 4, value, this.ctxAcc | ACC_WRITE);
   }
 
+  /**
+   * Writes 64 bits, `valueLo` then `valueHi` (little-endian), as one access
+   * when they lie in one page: one translation, one exit where a mode takes
+   * one (a 64-bit store to a write-protected guest table is one trapped
+   * write, as a processor makes it), one notification of a watcher with
+   * size 8. Across a page, two accesses as writeSlow makes them (both pages
+   * translated before a byte is stored). Nothing is written on a fault.
+   */
+  write64(lo: number, hi: number, valueLo: number, valueHi: number): void {
+    const i = (lo >>> 12) & this.tlbMask;
+    if (this.tagW[i] === (hi >>> 0) * 1048576 + (lo >>> 12) && (lo & 0xfff) <= 0xff8) {
+      if (this.measure) this.observe(i, lo, hi, this.ctxAcc | ACC_WRITE | SIZE_8);
+      const hpa = this.tlbHpa[i]! + (lo & 0xfff);
+      if (hpa & 3) {
+        this.dv.setInt32(hpa, valueLo, true);
+        this.dv.setInt32(hpa + 4, valueHi, true);
+      } else {
+        this.i32[hpa >>> 2] = valueLo;
+        this.i32[(hpa >>> 2) + 1] = valueHi;
+      }
+      return;
+    }
+    this.writeSlow64(lo, hi, valueLo, valueHi, this.ctxAcc | ACC_WRITE);
+  }
+
   /** Fetches an instruction byte. Returns 0 on a fault. */
   fetch8(lo: number, hi: number): number {
     const i = (lo >>> 12) & this.tlbMask;
@@ -696,6 +722,11 @@ export class Mmu {
   /** Writes `size` bytes with access kind `acc` (ACC_WRITE is implied). Nothing is written on a fault. */
   writeAcc(lo: number, hi: number, size: 1 | 2 | 4, value: number, acc: number): void {
     this.writeSlow(lo, hi, size, value, acc | ACC_WRITE);
+  }
+
+  /** write64 with access kind `acc` (ACC_WRITE is implied; ACC_RMW_W for a read-modify-write's write). Nothing is written on a fault. */
+  writeAcc64(lo: number, hi: number, valueLo: number, valueHi: number, acc: number): void {
+    this.writeSlow64(lo, hi, valueLo, valueHi, acc | ACC_WRITE);
   }
 
   /**
@@ -1009,6 +1040,42 @@ export class Mmu {
     }
   }
 
+  private writeSlow64(lo: number, hi: number, valueLo: number, valueHi: number, acc: number): void {
+    acc &= ~ACC_SIZE_MASK;
+    if ((lo & 0xfff) <= 0xff8) {
+      const h = this.translate(lo, hi, acc | SIZE_8);
+      if (h !== T_FAULT) this.storeAt64(h, this.lastGpa, valueLo, valueHi);
+      return;
+    }
+    const first = 4096 - (lo & 0xfff);
+    const h1 = this.translate(lo, hi, acc | (first << ACC_SIZE_SHIFT));
+    if (h1 === T_FAULT) return;
+    const g1 = this.lastGpa;
+    const lo2 = ((lo | 0xfff) + 1) >>> 0;
+    const hi2 = lo2 === 0 ? (hi + 1) >>> 0 : hi;
+    const h2 = this.translate(lo2, hi2, acc | ((8 - first) << ACC_SIZE_SHIFT));
+    if (h2 === T_FAULT) return;
+    const g2 = this.lastGpa;
+    for (let k = 0; k < 8; k++) {
+      const b = ((k < 4 ? valueLo : valueHi) >>> ((k & 3) * 8)) & 0xff;
+      if (k < first) this.storeAt(h1 < 0 ? h1 : h1 + k, g1 + k, 1, b);
+      else this.storeAt(h2 < 0 ? h2 : h2 + k - first, g2 + k - first, 1, b);
+    }
+  }
+
+  /** storeAt of 8 bytes within one page: one notification of size 8 (MMIO and ROM: two 4-byte device writes). */
+  private storeAt64(h: number, gpa: number, valueLo: number, valueHi: number): void {
+    const w = h < 0 ? WATCH_ROM : this.watch[Math.floor(gpa / PAGE_SIZE)]!;
+    if (w & WATCH_ROM) {
+      this.mmio.write(gpa, 4, valueLo);
+      this.mmio.write(gpa + 4, 4, valueHi);
+      return;
+    }
+    this.dv.setInt32(h, valueLo | 0, true);
+    this.dv.setInt32(h + 4, valueHi | 0, true);
+    if (w !== 0) this.notifyWrite(w, gpa, 8);
+  }
+
   /**
    * Stores at the hpa a mode translated to (or MMIO when h < 0, or when the
    * frame is ROM), then notifies watchers of the frame.
@@ -1076,6 +1143,25 @@ export class Mmu {
   writePhys(gpa: number, size: number, value: number): void {
     this.checkPhys('writePhys', gpa, size);
     this.writePhysUnchecked(gpa, size, value);
+  }
+
+  /**
+   * Writes 64 bits (`valueLo`, then `valueHi`) at a guest-physical address:
+   * within one page, one write as the CPU's write64 makes it (watchers are
+   * told of one write of 8 bytes); across a page, two writePhys of 4 bytes. Throws RangeError
+   * for an address that is not a whole number with its 8 bytes below
+   * 2^MAXPHYADDR.
+   */
+  writePhys64(gpa: number, valueLo: number, valueHi: number): void {
+    if (!Number.isInteger(gpa) || gpa < 0 || gpa + 8 > 2 ** this.maxPhysAddr) {
+      throw new RangeError(`writePhys64: gpa ${gpa} is not a whole address with its 8 bytes below 2^${this.maxPhysAddr} (MAXPHYADDR)`);
+    }
+    if ((gpa & 0xfff) > 0xff8) {
+      this.writePhysUnchecked(gpa, 4, valueLo);
+      this.writePhysUnchecked(gpa + 4, 4, valueHi);
+      return;
+    }
+    this.storeAt64(this.map.hpaOf(gpa), gpa, valueLo, valueHi);
   }
 
   private writePhysUnchecked(gpa: number, size: number, value: number): void {

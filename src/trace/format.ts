@@ -1,5 +1,5 @@
 /**
- * The vmmu trace format (version 2), byte by byte in docs/trace-format.md.
+ * The vmmu trace format (version 3), byte by byte in docs/trace-format.md.
  *
  * A file is a header, then chunks, then an end record:
  *
@@ -28,8 +28,8 @@ import { crc32 } from 'node:zlib';
 import { ACC_AC, ACC_FETCH, ACC_RMW_R, ACC_RMW_W, ACC_SIZE_SHIFT, ACC_USER, ACC_WRITE } from '../mmu/paging/bits.js';
 import type { PagingRegisters } from '../mmu/index.js';
 
-export const FORMAT_VERSION = 2;
-/** The oldest version this vmmu reads: version 1 is version 2 without OP_RMW. */
+export const FORMAT_VERSION = 3;
+/** The oldest version this vmmu reads: version 1 is version 2 without OP_RMW; version 2 is version 3 without PTWRITE8. */
 export const FORMAT_VERSION_MIN = 1;
 /**
  * The header note listing the guest's read-only memory ranges
@@ -119,6 +119,8 @@ export const R_PAGE = 12;
 export const R_ZPAGE = 13;
 export const R_CHECK = 14;
 export const R_SWITCH = 15;
+/** (version 3) an 8-byte write into a watched frame, as one write: gpa low, high, value low, high */
+export const R_PTWRITE8 = 16;
 
 /** Operand words of each non-access op (index: op number); -1 = no such op. */
 export const ARITY: Int8Array = (() => {
@@ -126,6 +128,7 @@ export const ARITY: Int8Array = (() => {
   a[R_CR0] = 1; a[R_CR3] = 2; a[R_CR4] = 1; a[R_EFER] = 1; a[R_PKRU] = 1;
   a[R_PAGING] = 6; a[R_PRIV] = 1; a[R_INVLPG] = 2; a[R_INVPCID] = 4; a[R_FLUSH] = 1;
   a[R_PTWRITE] = 4; a[R_PAGE] = 2; a[R_ZPAGE] = 2; a[R_CHECK] = 3; a[R_SWITCH] = 1;
+  a[R_PTWRITE8] = 4;
   return a;
 })();
 

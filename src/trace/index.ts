@@ -20,7 +20,7 @@ export type { DecodedChunk, ReadState, TraceTotals } from './reader.js';
 export {
   FORMAT_VERSION, TraceError, decodeHeader, encodeHeader, SOURCE_RECORDED, SOURCE_IMPORTED,
   OP_ACCESS, OP_HI, OP_KIND_SHIFT, OP_USER, OP_AC, OP_RMW, OP_SIZE_MASK, KIND_READ, KIND_WRITE, KIND_FETCH,
-  R_CR0, R_CR3, R_CR4, R_EFER, R_PKRU, R_PAGING, R_PRIV, R_INVLPG, R_INVPCID, R_FLUSH, R_PTWRITE, R_PAGE, R_ZPAGE, R_CHECK, R_SWITCH,
+  R_CR0, R_CR3, R_CR4, R_EFER, R_PKRU, R_PAGING, R_PRIV, R_INVLPG, R_INVPCID, R_FLUSH, R_PTWRITE, R_PTWRITE8, R_PAGE, R_ZPAGE, R_CHECK, R_SWITCH,
 } from './format.js';
 export type { TraceHeader } from './format.js';
 

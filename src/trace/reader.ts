@@ -17,7 +17,7 @@ import { workerScript } from './threads.js';
 import { createLog } from '../mmu/log.js';
 import {
   ARITY, BODY_HEAD_BYTES, CHUNK_HEAD_BYTES, decodeHeader, END_BYTES, KIND_FETCH, MAGIC_CHUNK, MAGIC_END, MAX_ARITY, MAX_CHUNK_BLOB,
-  MAX_CHUNK_RECORDS, maxBodyBytes, maxCompressedBytes, minBodyBytes, OP_ACCESS, OP_HI, OP_KIND_SHIFT, opBytes, PAGE_BYTES, R_PAGE, validAccessOp,
+  MAX_CHUNK_RECORDS, maxBodyBytes, maxCompressedBytes, minBodyBytes, OP_ACCESS, OP_HI, OP_KIND_SHIFT, opBytes, PAGE_BYTES, R_PAGE, R_PTWRITE8, validAccessOp,
   TraceError, type TraceHeader,
 } from './format.js';
 
@@ -239,7 +239,7 @@ export class TraceReader {
     // One pass over the ops: gather the addresses from their planes, undo the
     // per-class zigzag deltas, and count what the ops need, to check it
     // against the columns.
-    const pass = deltaPass(ops, u8, a0, addr, nOps, nAddr, this.header.version >= 2 ? VALID_V2 : VALID_V1);
+    const pass = deltaPass(ops, u8, a0, addr, nOps, nAddr, this.header.version >= 2 ? VALID_V2 : VALID_V1, this.header.version >= 3 ? ARITY : ARITY_V2);
     if (pass < 0) {
       const i = -1 - pass;
       const op = ops[i]!;
@@ -247,6 +247,7 @@ export class TraceReader {
         throw new TraceError(`${where}: record ${firstRecord + i} is an access with bits 0x${op.toString(16)} that version ${this.header.version} of the format does not define (corrupt, or written by a newer vmmu)`);
       }
       if (op & OP_ACCESS) throw new TraceError(`${where}: record ${firstRecord + i} is an access beyond the ${nAddr} addresses the chunk holds (corrupt)`);
+      if (op === R_PTWRITE8) throw new TraceError(`${where}: record ${firstRecord + i} is an 8-byte page-table write (PTWRITE8), which version ${this.header.version} of the format does not define (corrupt)`);
       throw new TraceError(`${where}: record ${firstRecord + i} has unknown type 0x${op.toString(16)} (corrupt, or written by a newer vmmu)`);
     }
     const k = pass % TWO21, g = Math.floor(pass / TWO21) % TWO23, pages = Math.floor(pass / TWO44);
@@ -270,6 +271,13 @@ async function ioOf<T>(path: string, offset: number, op: Promise<T>): Promise<T>
 
 const TWO21 = 2 ** 21, TWO23 = 2 ** 23, TWO44 = 2 ** 44;
 
+/** The operand counts of versions 1 and 2: ARITY without PTWRITE8 (version 3). */
+const ARITY_V2 = ((): Int8Array => {
+  const a = ARITY.slice();
+  a[R_PTWRITE8] = -1;
+  return a;
+})();
+
 /** validAccessOp of each access op's low 14 bits, for versions 1 and 2. */
 const validTable = (version: number): Uint8Array => {
   const t = new Uint8Array(0x4000);
@@ -290,7 +298,7 @@ const VALID_V1 = validTable(1), VALID_V2 = validTable(2);
  * property access it has no feedback for (which would deoptimize it for
  * every chunk).
  */
-function deltaPass(ops: Uint16Array, u8: Uint8Array, a0: number, addr: Int32Array, nOps: number, nAddr: number, valid: Uint8Array): number {
+function deltaPass(ops: Uint16Array, u8: Uint8Array, a0: number, addr: Int32Array, nOps: number, nAddr: number, valid: Uint8Array, arity: Int8Array): number {
   let k = 0, g = 0, pages = 0, prevData = 0, prevFetch = 0;
   const p1 = a0 + nAddr, p2 = a0 + 2 * nAddr, p3 = a0 + 3 * nAddr;
   for (let i = 0; i < nOps; i++) {
@@ -303,7 +311,7 @@ function deltaPass(ops: Uint16Array, u8: Uint8Array, a0: number, addr: Int32Arra
       else addr[k++] = prevData = (prevData + d) | 0;
       if (op & OP_HI) g++;
     } else {
-      const n = op > 0xff ? -1 : ARITY[op]!;
+      const n = op > 0xff ? -1 : arity[op]!;
       if (n < 0) return -1 - i;
       g += n;
       if (op === R_PAGE) pages++;

@@ -27,7 +27,7 @@ import { PTE_PS } from '../mmu/index.js';
 import { FMT_32, FMT_NONE, FMT_PAE } from '../mmu/index.js';
 import {
   accessBits, FORMAT_VERSION, PAGE_BYTES, R_CHECK,
-  R_CR0, R_CR3, R_CR4, R_EFER, R_FLUSH, R_INVLPG, R_INVPCID, R_PAGING, R_PKRU, R_PRIV, R_PTWRITE, R_SWITCH, ROM_NOTE,
+  R_CR0, R_CR3, R_CR4, R_EFER, R_FLUSH, R_INVLPG, R_INVPCID, R_PAGING, R_PKRU, R_PRIV, R_PTWRITE, R_PTWRITE8, R_SWITCH, ROM_NOTE,
   SOURCE_RECORDED, type TraceHeader,
 } from './format.js';
 import { fileSink, TraceWriter, type TraceSink, type WriterOptions, type WriterStats } from './writer.js';
@@ -332,8 +332,12 @@ export class TraceRecorder implements MmuObserver {
   private tableWritten(gpa: number, size: number): void {
     this.release();
     const m = this.mmu;
-    const value = m.readPhys(gpa, size as 1 | 2 | 4);
-    this.w.event(R_PTWRITE, gpa % TWO32, Math.floor(gpa / TWO32), size, value);
+    if (size === 8) {
+      // one 8-byte write (Mmu.write64): one record, replayed as one write (writePhys64)
+      this.w.event(R_PTWRITE8, gpa % TWO32, Math.floor(gpa / TWO32), m.readPhys(gpa, 4), m.readPhys(gpa + 4, 4));
+    } else {
+      this.w.event(R_PTWRITE, gpa % TWO32, Math.floor(gpa / TWO32), size, m.readPhys(gpa, size as 1 | 2 | 4));
+    }
     this.ptWrites++;
     const gfn = Math.floor(gpa / PAGE_BYTES);
     const lv = this.levels[gfn]! & 0x7c; // levels 2..6

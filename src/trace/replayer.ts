@@ -24,7 +24,7 @@ import { KERNEL_APART, SyntheticOs, type OsStats } from '../workload/synthetic-o
 import type { OsReplayOptions } from './os-options.js';
 import {
   ACC_OF_OP, OP_ACCESS, OP_HI, PAGE_BYTES, R_CHECK, R_CR0, R_CR3, R_CR4, R_EFER, R_FLUSH, R_INVLPG, R_INVPCID, R_PAGE,
-  R_PAGING, R_PKRU, R_PRIV, R_PTWRITE, R_SWITCH, R_ZPAGE, ROM_NOTE, SOURCE_IMPORTED, TraceError, type TraceHeader,
+  R_PAGING, R_PKRU, R_PRIV, R_PTWRITE, R_PTWRITE8, R_SWITCH, R_ZPAGE, ROM_NOTE, SOURCE_IMPORTED, TraceError, type TraceHeader,
 } from './format.js';
 import { threadedChunks, TraceReader, type DecodedChunk, type ReadState } from './reader.js';
 import { CHECK_PRIME, faultValue } from './checksum.js';
@@ -163,6 +163,14 @@ export class BinaryReplayer {
         this.g += 4;
         if (size !== 1 && size !== 2 && size !== 4) throw new TraceError(`${this.path}: ${this.where(i)}: page-table write of ${size} bytes (corrupt)`);
         mmu.writePhys(gpa, size, value);
+        c.ptWrites++;
+        return;
+      }
+      case R_PTWRITE8: {
+        const gpa = (a[this.g]! >>> 0) + (a[this.g + 1]! >>> 0) * TWO32;
+        const lo = a[this.g + 2]!, hi = a[this.g + 3]!;
+        this.g += 4;
+        mmu.writePhys64(gpa, lo, hi);
         c.ptWrites++;
         return;
       }

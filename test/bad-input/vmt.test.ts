@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { crc32, deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import {
-  accessOp, CHUNK_HEAD_BYTES, encodeHeader, END_BYTES, FORMAT_VERSION, MAGIC_CHUNK, MAGIC_END, MAX_CHUNK_RECORDS, R_CR3,
+  accessOp, CHUNK_HEAD_BYTES, encodeHeader, END_BYTES, FORMAT_VERSION, MAGIC_CHUNK, MAGIC_END, MAX_CHUNK_RECORDS, R_CR3, R_PTWRITE8,
   TraceError, type TraceHeader,
 } from '../../src/trace/format.js';
 import { memorySink, TraceWriter } from '../../src/trace/writer.js';
@@ -144,22 +144,33 @@ const CASES: Case[] = [
   {
     name: 'an access of kind 3',
     bytes: () => file(chunk(body(1, 1, 0, 0, oneAccess(0xb004)), 1), end(1, 1, 1)),
-    error: new RegExp(`chunk at offset ${H}: record 0 is an access with bits 0xb004 that version 2 of the format does not define`),
+    error: new RegExp(`chunk at offset ${H}: record 0 is an access with bits 0xb004 that version 3 of the format does not define`),
   },
   {
     name: 'an access with bit 9 set',
     bytes: () => file(chunk(body(1, 1, 0, 0, oneAccess(0x8204)), 1), end(1, 1, 1)),
-    error: new RegExp(`record 0 is an access with bits 0x8204 that version 2`),
+    error: new RegExp(`record 0 is an access with bits 0x8204 that version 3`),
   },
   {
     name: 'a fetch marked as half of a read-modify-write',
     bytes: () => file(chunk(body(1, 1, 0, 0, oneAccess(0xa104)), 1), end(1, 1, 1)),
-    error: new RegExp(`record 0 is an access with bits 0xa104 that version 2`),
+    error: new RegExp(`record 0 is an access with bits 0xa104 that version 3`),
   },
   {
     name: 'a version-1 file with a read-modify-write half',
     bytes: () => { const h = Buffer.from(base.subarray(0, H)); h.writeUInt16LE(1, 4); return Buffer.concat([headerCrc(h), chunk(body(1, 1, 0, 0, oneAccess(0x8104)), 1), end(1, 1, 1)]); },
     error: new RegExp(`chunk at offset ${H}: record 0 is an access with bits 0x8104 that version 1 of the format does not define`),
+  },
+  {
+    name: 'a version-2 file with an 8-byte page-table write (PTWRITE8, version 3)',
+    bytes: () => {
+      const h = Buffer.from(base.subarray(0, H));
+      h.writeUInt16LE(2, 4);
+      const ev = Buffer.alloc(4 + 16); // the op (its column padded to 4 bytes), then four operands
+      ev.writeUInt16LE(R_PTWRITE8, 0);
+      return Buffer.concat([headerCrc(h), chunk(body(1, 0, 4, 0, ev), 1), end(1, 1, 0)]);
+    },
+    error: new RegExp(`chunk at offset ${H}: record 0 is an 8-byte page-table write \\(PTWRITE8\\), which version 2 of the format does not define`),
   },
   // ---- the end record (valid CRC) ----
   { name: "an end record whose access count is wrong", bytes: () => Buffer.concat([base.subarray(0, base.length - END_BYTES), end(2, 102, 99)]), error: new RegExp(`end record at offset ${base.length - END_BYTES} counts 2 chunks, 102 records and 99 accesses, but the file holds 2, 102 and 100`) },
@@ -180,7 +191,7 @@ const CASES: Case[] = [
   { name: 'no guest RAM', bytes: () => headerWith({ guestMemory: 0 }), error: /offset 24: guest RAM of 0 bytes/ },
   { name: 'notes whose length runs into the CRC', bytes: () => patch((b) => { b.writeUInt16LE(b.readUInt16LE(NOTES_AT) + 1, NOTES_AT); }, true), error: new RegExp(`header field at offset ${NOTES_AT}: notes of \\d+ bytes from offset ${NOTES_AT + 2} do not end where the CRC starts, at offset ${H - 4}`) },
   { name: 'a header length too small', bytes: () => patch((b) => { b.writeUInt16LE(20, 6); }), error: /header length 20 at offset 6 is too small/ },
-  { name: 'a newer format version', bytes: () => patch((b) => { b.writeUInt16LE(3, 4); }), error: /version 3 at offset 4 is not supported \(this vmmu reads versions 1 to 2\)/ },
+  { name: 'a newer format version', bytes: () => patch((b) => { b.writeUInt16LE(4, 4); }), error: /version 4 at offset 4 is not supported \(this vmmu reads versions 1 to 3\)/ },
   { name: 'format version 0', bytes: () => patch((b) => { b.writeUInt16LE(0, 4); }), error: /version 0 at offset 4 is not supported/ },
   { name: 'a file of 6 bytes', bytes: () => base.subarray(0, 6), error: /truncated header: the file ends at offset 6/ },
 ];

@@ -307,6 +307,11 @@ export class Adversary {
 
   private writeEntryPhys(frame: number, idx: number, e: [number, number]): void {
     const gpa = frame * 4096 + idx * this.shape.esz;
+    if (this.shape.esz === 8 && this.rng.chance(0.5)) {
+      // one 8-byte write, as a device or a 64-bit store makes it (one notification of size 8)
+      for (const m of this.mmus) m.writePhys64(gpa, e[0], e[1]);
+      return;
+    }
     this.physAll(gpa, 4, e[0]);
     if (this.shape.esz === 8) this.physAll(gpa + 4, 4, e[1]);
   }
@@ -446,6 +451,14 @@ export class Adversary {
     if ((leaf.gpa & 0xfff) !== 0 && r.chance(0.25)) {
       // A store that straddles the entry before and this one (its low 16 bits: the flags and frame bits 12-15), as
       // no OS does: a shadow MMU must drop what it built from both entries, not only from the first.
+      if (s.esz === 8 && r.chance(0.5)) {
+        // one 8-byte store of the entry before's high half and this one's low half (Mmu.writePhys64)
+        const prev = this.mmus[0]!.readPhys(leaf.gpa - 4, 4);
+        this.note(() => `  (a straddling 8-byte store of ${this.hex(lo, prev)} at ${this.hex(leaf.gpa - 4, 0)})`);
+        for (const m of this.mmus) m.writePhys64(leaf.gpa - 4, prev, lo);
+        this.stats.tableWrites++;
+        return this.access(g);
+      }
       const v = (this.mmus[0]!.readPhys(leaf.gpa - 2, 2) | (lo << 16)) | 0;
       this.note(() => `  (a straddling store of ${this.hex(v, 0)} at ${this.hex(leaf.gpa - 2, 0)}: only the low half lands)`);
       this.physAll(leaf.gpa - 2, 4, v);
@@ -462,8 +475,12 @@ export class Adversary {
       const at = { lo: (via.lo + (leaf.gpa & 0xfff)) >>> 0, hi: via.hi };
       this.note(() => `  (a store at ${this.hex(at.lo, at.hi)})`);
       const out: string[] = [];
+      // an 8-byte leaf: sometimes one 64-bit store of the whole entry, its high half as it is
+      const wide = s.esz === 8 && r.chance(0.5);
+      const high = this.mmus[0]!.readPhys(leaf.gpa + 4, 4);
       for (const m of this.mmus) {
-        m.write32(at.lo, at.hi, lo);
+        if (wide) m.write64(at.lo, at.hi, lo, high);
+        else m.write32(at.lo, at.hi, lo);
         out.push(this.outcome(m, 0));
       }
       const d = this.compare(out, `linear store to a live leaf at ${this.hex(at.lo, at.hi)}`);
@@ -492,15 +509,17 @@ export class Adversary {
     const r = this.rng;
     const g = at ?? r.pick(this.gvas);
     let lo = g.lo, hi = g.hi;
-    if (r.chance(0.05)) lo = (lo | 0xfff) - r.below(3); // page-crossing accesses
-    lo >>>= 0;
     const kind = r.u32() % 10;
-    const size = r.pick([1, 2, 4]);
+    // 8 bytes: writes and read-modify-writes only (the MMU's reads are at most 4 bytes)
+    const size = r.pick([1, 2, 4, 8]) as 1 | 2 | 4 | 8;
+    if (r.chance(0.05)) lo = (lo | 0xfff) - r.below(size === 8 ? 7 : 3); // page-crossing accesses
+    else if (size === 8 && r.chance(0.3)) lo = (lo & ~7) + 4; // across two 8-byte entries
+    lo >>>= 0;
     this.stats.accesses++;
     const out: string[] = [];
     let what: string;
     if (kind < 5) {
-      what = `read${size * 8} ${this.hex(lo, hi)}`;
+      what = `read${Math.min(size, 4) * 8} ${this.hex(lo, hi)}`;
       for (const m of this.mmus) {
         const v = size === 1 ? m.read8(lo, hi) : size === 2 ? m.read16(lo, hi) : m.read32(lo, hi);
         out.push(this.outcome(m, v));
@@ -508,18 +527,24 @@ export class Adversary {
     } else if (kind < 8) {
       const v = r.u32() | 0;
       what = `write${size * 8} ${this.hex(lo, hi)} = ${this.hex(v, 0)}`;
+      const vh = ~v;
       for (const m of this.mmus) {
         if (size === 1) m.write8(lo, hi, v & 0xff);
         else if (size === 2) m.write16(lo, hi, v & 0xffff);
-        else m.write32(lo, hi, v);
+        else if (size === 4) m.write32(lo, hi, v);
+        else m.write64(lo, hi, v, vh);
         out.push(this.outcome(m, 0));
       }
     } else if (kind === 9) {
       // a read-modify-write (an ADD or XCHG to memory): read checked as a write, then the write
       what = `rmw${size * 8} ${this.hex(lo, hi)} += 1`;
       for (const m of this.mmus) {
-        const v = m.readAcc(lo, hi, size as 1 | 2 | 4, m.ctxAcc | ACC_WRITE | ACC_RMW_R);
-        if (m.faultVector === 0) m.writeAcc(lo, hi, size as 1 | 2 | 4, (v + 1) & (size === 4 ? -1 : (1 << (size * 8)) - 1), m.ctxAcc | ACC_RMW_W);
+        const v = m.readAcc(lo, hi, Math.min(size, 4) as 1 | 2 | 4, m.ctxAcc | ACC_WRITE | ACC_RMW_R);
+        // 8 bytes, as the CPU's 64-bit read-modify-write reads them: the high dword checked as a write where it reaches another page
+        const o = lo & 0xfff;
+        if (size === 8 && m.faultVector === 0) m.readAcc((lo + 4) >>> 0, lo > 0xfffffffb ? hi + 1 : hi, 4, o >= 0xff9 && o <= 0xffc ? m.ctxAcc | ACC_WRITE | ACC_RMW_R : m.ctxAcc);
+        if (m.faultVector !== 0) { /* faulted: nothing written */ } else if (size === 8) m.writeAcc64(lo, hi, (v + 1) | 0, v, m.ctxAcc | ACC_RMW_W);
+        else m.writeAcc(lo, hi, size as 1 | 2 | 4, (v + 1) & (size === 4 ? -1 : (1 << (size * 8)) - 1), m.ctxAcc | ACC_RMW_W);
         out.push(this.outcome(m, v));
       }
     } else {
@@ -580,13 +605,19 @@ export class Adversary {
     const out: string[] = [];
     // sometimes as an exchange (XCHG, a read-modify-write: the read checked as a write)
     const xchg = r.chance(0.3);
-    this.note(() => `linear entry ${this.hex(lo, at.hi)} = ${this.hex(e[0], e[1])}${target ? ' (maps a table)' : ''}${xchg ? ' by xchg' : ''}`);
+    // an 8-byte entry: often one 64-bit store (Mmu.write64, writeAcc64), as a 64-bit kernel writes it
+    const wide = this.shape.esz === 8 && r.chance(0.5);
+    this.note(() => `linear entry ${this.hex(lo, at.hi)} = ${this.hex(e[0], e[1])}${target ? ' (maps a table)' : ''}${xchg ? ' by xchg' : ''}${wide ? ' (one 8-byte store)' : ''}`);
     for (const m of this.mmus) {
       if (xchg) {
         m.readAcc(lo, at.hi, 4, m.ctxAcc | ACC_WRITE | ACC_RMW_R);
-        if (m.faultVector === 0) m.writeAcc(lo, at.hi, 4, e[0], m.ctxAcc | ACC_RMW_W);
-      } else m.write32(lo, at.hi, e[0]);
-      if (m.faultVector === 0 && this.shape.esz === 8) m.write32((lo + 4) >>> 0, at.hi, e[1]);
+        if (m.faultVector === 0) {
+          if (wide) m.writeAcc64(lo, at.hi, e[0], e[1], m.ctxAcc | ACC_RMW_W);
+          else m.writeAcc(lo, at.hi, 4, e[0], m.ctxAcc | ACC_RMW_W);
+        }
+      } else if (wide) m.write64(lo, at.hi, e[0], e[1]);
+      else m.write32(lo, at.hi, e[0]);
+      if (!wide && m.faultVector === 0 && this.shape.esz === 8) m.write32((lo + 4) >>> 0, at.hi, e[1]);
       out.push(this.outcome(m, 0));
     }
     this.stats.linearTableWrites++;

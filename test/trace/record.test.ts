@@ -116,9 +116,10 @@ describe('recording the synthetic OS', () => {
 
 /**
  * A hand-driven guest: 4-level paging with PCIDs and global pages, page
- * tables changed by CPU stores through their own mapping and by DMA,
- * INVLPG, INVPCID, flushes, CR0.WP and CR4.PGE/SMAP changes, faults, a
- * page-crossing access and instruction fetches.
+ * tables changed by CPU stores through their own mapping and by DMA, of
+ * 4 and 8 bytes (PTWRITE8), INVLPG, INVPCID, flushes, CR0.WP and
+ * CR4.PGE/SMAP changes, faults, a page-crossing access and instruction
+ * fetches.
  */
 function handDriven(m: Mmu): void {
   const link = PTE_P | PTE_RW | PTE_US;
@@ -142,6 +143,12 @@ function handDriven(m: Mmu): void {
   m.write32(0x408000 + 3 * 8, 0, 0x20000 | link); // the guest remaps page 3 with a CPU store
   m.invlpg(0x403000, 0);
   m.read32(0x403010, 0);
+  m.write64(0x408000 + 4 * 8, 0, 0x21000 | link, 0); // page 4 with a 64-bit store: one write of 8 bytes (PTWRITE8)
+  m.invlpg(0x404000, 0);
+  m.read32(0x404010, 0);
+  m.writePhys64(0x4000 + 2 * 8, 0x22000 | link, 0); // and page 2 by a device's 8-byte write
+  m.invlpg(0x402000, 0);
+  m.read32(0x402010, 0);
   m.writePhys(0x4000 + 5 * 8, 4, 0); // a device unmaps page 5
   m.flushTlb(false);
   m.setPrivilege(3, false);
@@ -152,7 +159,7 @@ function handDriven(m: Mmu): void {
   const dv = new DataView(pt.buffer);
   for (let i = 0; i < 4; i++) dv.setUint32(i * 8, (0x30000 + i * 0x1000) | link, true);
   m.writePhysBytes(0x5000, pt);
-  m.writePhys(0x3000 + 3 * 8, 4, 0x5000 | link); // PD[3]: gva 0x600000
+  m.writePhys64(0x3000 + 3 * 8, 0x5000 | link, 0); // PD[3]: gva 0x600000, one 8-byte write to a directory shadow keeps in sync
   m.writeCr3(0x1000, 0);
   for (let i = 0; i < 4; i++) m.write32(0x600000 + i * 0x1000, 0, i);
   // A second address space with PCID 1 sharing PML4[0]; a no-flush switch back; INVPCID.
