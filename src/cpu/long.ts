@@ -1776,8 +1776,10 @@ function group6(c: Cpu): void {
   const type = (DESC.ar >>> 8) & 0x1f;
   if (type !== (r === 2 ? 2 : 9)) c.gp(sel & 0xfffc);
   if (!(DESC.ar & AR_P)) c.fault(V_NP, sel & 0xfffc);
+  // the 16-byte descriptor's upper half: base 63:32, and a type field that must be 0 (SDM vol. 2A, LLDT and LTR,
+  // "64-Bit Mode Exceptions"); a base that is not canonical is #GP(selector) too (AMD APM vol. 3; what KVM's emulator does)
   const baseHi = readSup64(c, DESC.addr, DESC.addrHi, 8);
-  if (!canonical(baseHi)) c.gp(sel & 0xfffc);
+  if (!canonical(baseHi) || ((readSup64(c, DESC.addr, DESC.addrHi, 12) >>> 8) & 0x1f) !== 0) c.gp(sel & 0xfffc);
   if (r === 3) {
     // the descriptor becomes busy (type 11)
     DESC.hi |= 0x200;

@@ -802,6 +802,29 @@ describe('more of the integer core', () => {
     expect([m.cpu.segBase[7]! >>> 0, m.cpu.trBaseHi, (m.mmu.readPhys(0x800 + 0x3d, 1) & 0xf)]).toEqual([0x6000, 1, 11]); // busy now
     expect([m.cpu.segSel[4], m.cpu.segBase[4], m.cpu.fsBaseHi]).toEqual([0x10, 0, 0]);
   });
+
+  it('are LTR and LLDT #GP(selector) for a non-canonical base or a non-zero type in the upper half?', () => {
+    for (const [ltr, third, fourth] of [[true, 0x8000, 0], [true, 1, 0x100], [true, 1, 0x1f00], [false, 0xffff7fff, 0], [false, 0, 0x200]] as [boolean, number, number][]) {
+      const code = [0xb8, ...le32(0x38), 0x0f, 0x00, ltr ? 0xd8 : 0xd0, HLT]; // mov eax, 0x38; ltr ax / lldt ax
+      const e = everywhere(code, (m) => {
+        // a 16-byte TSS (type 9) or LDT (type 2) descriptor at GDT + 0x38
+        m.mmu.writePhys(0x800 + 0x38, 4, (0x6000 << 16) | 0x67);
+        m.mmu.writePhys(0x800 + 0x3c, 4, ltr ? 0x00008900 : 0x00008200);
+        m.mmu.writePhys(0x800 + 0x40, 4, third);
+        m.mmu.writePhys(0x800 + 0x44, 4, fourth);
+        m.cpu.gdtLimit = 0x47;
+      });
+      expect([e.vector, e.stack[0]], `${ltr ? 'ltr' : 'lldt'} ${third.toString(16)} ${fourth.toString(16)}`).toEqual([13, 0x38n]);
+    }
+    // the same with a canonical base and a zero upper type loads (the busy bit set for LTR): the check is not always on
+    const m = longMachine({ mode: 'naive', engine: 'interp' });
+    m.mmu.writePhysBytes(CODE64, new Uint8Array([0xb8, ...le32(0x38), 0x0f, 0x00, 0xd8, HLT]));
+    m.mmu.writePhys(0x800 + 0x38, 4, (0x6000 << 16) | 0x67); m.mmu.writePhys(0x800 + 0x3c, 4, 0x00008900);
+    m.mmu.writePhys(0x800 + 0x40, 4, 0xffff8000); m.mmu.writePhys(0x800 + 0x44, 4, 0xffffe0ff); // only bits 12:8 of the fourth dword are the type
+    m.cpu.gdtLimit = 0x47;
+    expect(m.run({ maxInstructions: 100_000 }).reason).toBe('halted');
+    expect([m.cpu.segSel[7], m.cpu.trBaseHi >>> 0, m.mmu.readPhys(0x800 + 0x3d, 1) & 0xf]).toEqual([0x38, 0xffff8000, 11]);
+  });
 });
 
 describe('compatibility mode (IA-32e mode, CS.L = 0)', () => {
