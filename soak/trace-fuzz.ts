@@ -24,7 +24,7 @@ import { crc32, deflateRawSync, gzipSync, inflateRawSync } from 'node:zlib';
 import type { SoakOptions, SoakPart } from './parts.js';
 import {
   accessOp, CHUNK_HEAD_BYTES, END_BYTES, FORMAT_VERSION, MAGIC_CHUNK, MAGIC_END, MAX_CHUNK_RECORDS, R_CHECK, R_CR3, R_INVPCID,
-  R_PAGING, R_PRIV, R_PTWRITE, R_SWITCH, TraceError, type TraceHeader,
+  R_PAGING, R_PRIV, R_PTWRITE, R_PTWRITE8, R_SWITCH, TraceError, type TraceHeader,
 } from '../src/trace/format.js';
 import { memorySink, TraceWriter } from '../src/trace/writer.js';
 import { TraceReader } from '../src/trace/reader.js';
@@ -89,7 +89,8 @@ function vmtBase(seed: number, chunkRecords: number, over: Partial<TraceHeader> 
       w.access(accessOp(acc, hi, rng.int(16)), rng.next() | 0, hi);
     } else if (r < 84) w.event(R_CR3, rng.next() & ~0xfff, 0);
     else if (r < 87) w.event(R_PAGING, 0x80010001 | 0, 0x5000, 0, 0x20, 0xd00, 0);
-    else if (r < 91) w.event(R_PTWRITE, 0x5000 + rng.int(512) * 8, 0, 4, rng.next() | 0);
+    else if (r < 90) w.event(R_PTWRITE, 0x5000 + rng.int(512) * 8, 0, 4, rng.next() | 0);
+    else if (r < 91) w.event(R_PTWRITE8, 0x5000 + rng.int(512) * 8, 0, rng.next() | 0, rng.next() | 0);
     else if (r < 93) w.event(R_INVPCID, rng.int(4), rng.int(4096), rng.next() | 0, 0);
     else if (r < 95) w.event(R_CHECK, rng.next() | 0, i, 0);
     else if (r < 97) w.event(R_PRIV, 3);
