@@ -138,12 +138,10 @@ function rd(c: Cpu, lo: number, hi: number, size: number): number {
     case 1: v = m.read8(lo, hi); break;
     case 2: v = m.read16(lo, hi); break;
     case 4: v = m.read32(lo, hi); break;
-    default: {
-      v = m.read32(lo, hi);
-      if (m.faultVector !== 0) throw c.memFault();
-      const l2 = (lo + 4) | 0;
-      V = m.read32(l2, (lo >>> 0) > 0xfffffffb ? (hi + 1) | 0 : hi);
-    }
+    default:
+      // one access of 8 bytes within a page (Mmu.read64), two across one
+      v = m.read64(lo, hi);
+      V = m.readHi;
   }
   if (m.faultVector !== 0) throw c.memFault();
   return v;
@@ -160,10 +158,11 @@ let rmwRead = false;
  * The read of a read-modify-write: translated for a write (SDM vol. 3A,
  * 4.7: the fault of a not-present page has W/R = 1), as the 32-bit CPU's
  * rdw8/16/32 do, and marked ACC_RMW_R so that the MMU counts the
- * instruction once (docs/cpu.md, "Faults"). Of 8 bytes, the high dword is
- * checked as a write again only where it reaches a page the low dword's
- * check did not cover (low dword at page offset 0xff9 to 0xffc), as
- * CMPXCHG8B does in the 32-bit CPU.
+ * instruction once (docs/cpu.md, "Faults"). 8 bytes within a page are one
+ * access (Mmu.readAcc64); across a page, the high dword is checked as a
+ * write again only where it reaches a page the low dword's check did not
+ * cover (low dword at page offset 0xff9 to 0xffc), as CMPXCHG8B does in
+ * the 32-bit CPU.
  */
 function rdw(c: Cpu, lo: number, hi: number, size: number): number {
   const m = c.mmu;
@@ -171,10 +170,9 @@ function rdw(c: Cpu, lo: number, hi: number, size: number): number {
   rmwRead = true;
   let v: number;
   if (size === 8) {
-    v = m.readAcc(lo, hi, 4, acc);
-    if (m.faultVector !== 0) throw c.memFault();
     const o = lo & 0xfff;
-    V = m.readAcc((lo + 4) | 0, (lo >>> 0) > 0xfffffffb ? (hi + 1) | 0 : hi, 4, o >= 0xff9 && o <= 0xffc ? acc : m.ctxAcc);
+    v = m.readAcc64(lo, hi, acc, o >= 0xff9 && o <= 0xffc ? acc : m.ctxAcc);
+    V = m.readHi;
   } else {
     v = m.readAcc(lo, hi, size as 1 | 2 | 4, acc);
   }

@@ -443,6 +443,68 @@ export class Mmu {
     this.writeSlow(lo, hi, 4, value, this.ctxAcc | ACC_WRITE);
   }
 
+  /** The high dword of the last read64 or readAcc64 (int32). */
+  readHi = 0;
+
+  /**
+   * Reads 64 bits: returns the low dword (int32) and leaves the high one in
+   * `readHi`. Within a page, one access of 8 bytes (one translation, one
+   * observed read, as a processor's 64-bit load); across a page, two reads
+   * of 4 bytes, the first page's first. Returns 0 on a fault.
+   */
+  read64(lo: number, hi: number): number {
+    const i = (lo >>> 12) & this.tlbMask;
+    if (this.tagR[i] === (hi >>> 0) * 1048576 + (lo >>> 12) && (lo & 0xfff) <= 0xff8) {
+      if (this.measure) this.observe(i, lo, hi, this.ctxAcc | SIZE_8);
+      const hpa = this.tlbHpa[i]! + (lo & 0xfff);
+      if (hpa & 3) {
+        this.readHi = this.dv.getInt32(hpa + 4, true);
+        return this.dv.getInt32(hpa, true);
+      }
+      this.readHi = this.i32[(hpa >>> 2) + 1]!;
+      return this.i32[hpa >>> 2]!;
+    }
+    return this.readSlow64(lo, hi, this.ctxAcc);
+  }
+
+  /**
+   * read64 with access kind `acc` (readAcc's rules: ACC_RMW_R makes it a
+   * read-modify-write's read, translated as a write). Across a page, the
+   * high dword is checked with `accHi` (a read-modify-write checks it as a
+   * write only where it reaches a page the low dword's check did not cover).
+   */
+  readAcc64(lo: number, hi: number, acc: number, accHi: number): number {
+    const a = acc & ACC_RMW_R ? acc | ACC_WRITE : acc & ~ACC_WRITE;
+    if ((lo & 0xfff) <= 0xff8) return this.readSlow64(lo, hi, a);
+    const v = this.readAcc(lo, hi, 4, acc);
+    if (this.faultVector !== 0) return 0;
+    this.readHi = this.readAcc((lo + 4) | 0, (lo >>> 0) > 0xfffffffb ? (hi + 1) | 0 : hi, 4, accHi);
+    return this.faultVector !== 0 ? 0 : v;
+  }
+
+  private readSlow64(lo: number, hi: number, acc: number): number {
+    acc &= ~ACC_SIZE_MASK;
+    this.readHi = 0;
+    if ((lo & 0xfff) > 0xff8) {
+      const v = this.readSlow(lo, hi, 4, acc) | 0;
+      if (this.faultVector !== 0) return 0;
+      this.readHi = this.readSlow((lo + 4) | 0, (lo >>> 0) > 0xfffffffb ? (hi + 1) | 0 : hi, 4, acc) | 0;
+      return this.faultVector !== 0 ? 0 : v;
+    }
+    const h = this.translate(lo, hi, acc | SIZE_8);
+    if (h >= 0) {
+      this.readHi = this.dv.getInt32(h + 4, true);
+      return this.dv.getInt32(h, true);
+    }
+    if (h === T_MMIO) {
+      const g = this.lastGpa;
+      const v = this.mmio.read(g, 4) | 0;
+      this.readHi = this.mmio.read(g + 4, 4) | 0;
+      return v;
+    }
+    return 0;
+  }
+
   /**
    * Writes 64 bits, `valueLo` then `valueHi` (little-endian), as one access
    * when they lie in one page: one translation, one exit where a mode takes

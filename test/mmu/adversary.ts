@@ -510,7 +510,7 @@ export class Adversary {
     const g = at ?? r.pick(this.gvas);
     let lo = g.lo, hi = g.hi;
     const kind = r.u32() % 10;
-    // 8 bytes: writes and read-modify-writes only (the MMU's reads are at most 4 bytes)
+    // 8 bytes: read64, write64 and the read-modify-write pair readAcc64, writeAcc64
     const size = r.pick([1, 2, 4, 8]) as 1 | 2 | 4 | 8;
     if (r.chance(0.05)) lo = (lo | 0xfff) - r.below(size === 8 ? 7 : 3); // page-crossing accesses
     else if (size === 8 && r.chance(0.3)) lo = (lo & ~7) + 4; // across two 8-byte entries
@@ -519,10 +519,10 @@ export class Adversary {
     const out: string[] = [];
     let what: string;
     if (kind < 5) {
-      what = `read${Math.min(size, 4) * 8} ${this.hex(lo, hi)}`;
+      what = `read${size * 8} ${this.hex(lo, hi)}`;
       for (const m of this.mmus) {
-        const v = size === 1 ? m.read8(lo, hi) : size === 2 ? m.read16(lo, hi) : m.read32(lo, hi);
-        out.push(this.outcome(m, v));
+        const v = size === 1 ? m.read8(lo, hi) : size === 2 ? m.read16(lo, hi) : size === 4 ? m.read32(lo, hi) : m.read64(lo, hi);
+        out.push(this.outcome(m, v) + (size === 8 ? `:${m.readHi}` : ''));
       }
     } else if (kind < 8) {
       const v = r.u32() | 0;
@@ -539,11 +539,11 @@ export class Adversary {
       // a read-modify-write (an ADD or XCHG to memory): read checked as a write, then the write
       what = `rmw${size * 8} ${this.hex(lo, hi)} += 1`;
       for (const m of this.mmus) {
-        const v = m.readAcc(lo, hi, Math.min(size, 4) as 1 | 2 | 4, m.ctxAcc | ACC_WRITE | ACC_RMW_R);
         // 8 bytes, as the CPU's 64-bit read-modify-write reads them: the high dword checked as a write where it reaches another page
         const o = lo & 0xfff;
-        if (size === 8 && m.faultVector === 0) m.readAcc((lo + 4) >>> 0, lo > 0xfffffffb ? hi + 1 : hi, 4, o >= 0xff9 && o <= 0xffc ? m.ctxAcc | ACC_WRITE | ACC_RMW_R : m.ctxAcc);
-        if (m.faultVector !== 0) { /* faulted: nothing written */ } else if (size === 8) m.writeAcc64(lo, hi, (v + 1) | 0, v, m.ctxAcc | ACC_RMW_W);
+        const rmw = m.ctxAcc | ACC_WRITE | ACC_RMW_R;
+        const v = size === 8 ? m.readAcc64(lo, hi, rmw, o >= 0xff9 && o <= 0xffc ? rmw : m.ctxAcc) : m.readAcc(lo, hi, size as 1 | 2 | 4, rmw);
+        if (m.faultVector !== 0) { /* faulted: nothing written */ } else if (size === 8) m.writeAcc64(lo, hi, (v + 1) | 0, m.readHi, m.ctxAcc | ACC_RMW_W);
         else m.writeAcc(lo, hi, size as 1 | 2 | 4, (v + 1) & (size === 4 ? -1 : (1 << (size * 8)) - 1), m.ctxAcc | ACC_RMW_W);
         out.push(this.outcome(m, v));
       }
