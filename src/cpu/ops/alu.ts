@@ -12,6 +12,7 @@ import { F_AF, F_ARITH, F_CF, F_PF, F_SF, F_ZF, V_DE } from '../constants.js';
 import { R8, type Cpu } from '../cpu.js';
 import { imm8s, lockCheck, span, aluRows, type OpcodeEntry } from './common.js';
 import { rdpidCheck } from '../system.js';
+import { ACC_RMW_R, ACC_RMW_W, ACC_WRITE } from '../../mmu/index.js';
 
 /** Group 3: TEST, NOT, NEG, MUL, IMUL, DIV, IDIV on Eb/Ev. */
 function group3(c: Cpu, bits: number): void {
@@ -576,6 +577,24 @@ function op0fc7(c: Cpu): void {
   // once (one shadow-paging exit for a PAE kernel's atomic PTE update).
   if (c.segFastW[seg] === 0) c.checkSeg(seg, off, 8, true);
   const l0 = (c.segBase[seg]! + off) | 0, l4 = (c.segBase[seg]! + off4) | 0;
+  if (l4 === ((l0 + 4) | 0) && (l0 & 0xfff) <= 0xff8) {
+    // the 8 bytes in one page: one read and one write of 8 bytes (Mmu.readAcc64, writeAcc64), so that a
+    // PAE kernel's atomic PTE update is one trapped write under shadow, one flood step
+    const m = c.mmu;
+    const rmw = m.ctxAcc | ACC_WRITE | ACC_RMW_R;
+    const lo = m.readAcc64(l0, 0, rmw, rmw), hi = m.readHi;
+    if (m.faultVector !== 0) throw c.memFault();
+    const eq = lo === c.reg32[0] && hi === c.reg32[2];
+    m.writeAcc64(l0, 0, eq ? c.reg32[3]! : lo, eq ? c.reg32[1]! : hi, m.ctxAcc | ACC_RMW_W);
+    if (m.faultVector !== 0) throw c.memFault();
+    if (eq) c.setArith(F_ZF, F_ZF);
+    else {
+      c.reg32[0] = lo;
+      c.reg32[2] = hi;
+      c.setArith(0, F_ZF);
+    }
+    return;
+  }
   const p0 = l0 >>> 12, p3 = ((l0 + 3) | 0) >>> 12, q0 = l4 >>> 12, q3 = ((l4 + 3) | 0) >>> 12;
   const covered = (q0 === p0 || q0 === p3) && (q3 === p0 || q3 === p3);
   const lo = c.rdw32(seg, off), hi = covered ? c.rd32(seg, off4) : c.rdw32(seg, off4);
