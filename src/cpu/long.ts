@@ -31,7 +31,7 @@ import {
   Alu64, alu64, bsf64, bswap64, bt64, btDisp64, div64, idiv64, imul64, inc64, dec64, mul64, neg64, shift64, shld64, shrd64, ea64,
 } from './alu64.js';
 import { OPCODES } from './execute.js';
-import { cpuid, rdmsr, rdpidCheck, rdpkru, rdtscp, readDr, verify, writeCr, writeDr, wrmsr, wrpkru, xgetbv, xsetbv } from './system.js';
+import { cpuid, larLsl, rdmsr, rdpidCheck, rdpkru, rdtscp, readDr, verify, writeCr, writeDr, wrmsr, wrpkru, xgetbv, xsetbv } from './system.js';
 import { xrstor, xsave } from './xsave.js';
 import { popfMask } from './ops/system.js';
 import { ioRead, ioWrite } from './ops/string-io.js';
@@ -1737,20 +1737,9 @@ function farReturn(c: Cpu, imm: number): void {
  */
 function larLsl64(c: Cpu, lsl: boolean): void {
   modrm(c, 0);
-  const sel = readE(c, 2) & 0xffff;
-  let ok = false;
-  if ((sel & 0xfffc) !== 0 && readDescriptor(c, sel)) {
-    const ar = DESC.ar, dpl = dplOf(ar);
-    const visible = dpl >= c.cpl && dpl >= (sel & 3);
-    if (ar & AR_S) {
-      ok = (ar & (AR_CODE | (1 << 10))) === (AR_CODE | (1 << 10)) || visible;
-    } else {
-      const type = (ar >>> 8) & 0xf;
-      ok = visible && (lsl ? type === 2 || type === 9 || type === 11 : type === 9 || type === 11 || type === 12);
-    }
-  }
-  c.setArith(ok ? 0x40 : 0, 0x40);
-  if (ok) setReg(c, mReg, osz, lsl ? DESC.limit : DESC.hi & 0x00f0ff00, 0);
+  // system.ts's larLsl, whose types are IA-32e mode's while EFER.LMA is set
+  const v = larLsl(c, readE(c, 2), lsl);
+  if (c.getZF()) setReg(c, mReg, osz, v, 0);
 }
 
 /** Group 6 (0F 00): SLDT, STR, LLDT, LTR, VERR, VERW; in 64-bit mode the LDT and TSS descriptors are 16 bytes (SDM vol. 3A, 8.2.3). */

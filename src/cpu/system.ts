@@ -498,6 +498,23 @@ export function ltr(c: Cpu, sel: number): void {
  * descriptor is visible at CPL/RPL and of a type the instruction accepts.
  * Returns the value, or -1 with ZF cleared.
  */
+/**
+ * The system-descriptor types LAR and LSL accept (SDM vol. 2A, LAR and LSL,
+ * "Segment and Gate Types"): outside IA-32e mode the 16- and 32-bit TSSs,
+ * the LDT and (LAR) the call and task gates; in IA-32e mode, compatibility
+ * mode included, only the 64-bit TSSs, (LSL) the LDT and (LAR) the 64-bit
+ * call gate: types 1, 3, 4 and 5 are reserved there. Indexed by type.
+ */
+const LAR_TYPES = typeMask([1, 2, 3, 4, 5, 9, 11, 12]);
+const LSL_TYPES = typeMask([1, 2, 3, 9, 11]);
+const LAR_TYPES_IA32E = typeMask([9, 11, 12]);
+const LSL_TYPES_IA32E = typeMask([2, 9, 11]);
+function typeMask(types: number[]): Uint8Array {
+  const t = new Uint8Array(16);
+  for (const k of types) t[k] = 1;
+  return t;
+}
+
 export function larLsl(c: Cpu, sel: number, lsl: boolean): number {
   sel &= 0xffff;
   if ((sel & 0xfffc) === 0 || !readDescriptor(c, sel)) {
@@ -510,9 +527,8 @@ export function larLsl(c: Cpu, sel: number, lsl: boolean): number {
     const conforming = (ar & (AR_CODE | AR_DC)) === (AR_CODE | AR_DC);
     ok = conforming || (dplOf(ar) >= c.cpl && dplOf(ar) >= (sel & 3));
   } else {
-    const type = (ar >>> 8) & 0xf;
-    const valid = lsl ? [1, 2, 3, 9, 11] : [1, 2, 3, 4, 5, 9, 11, 12];
-    ok = valid.includes(type) && dplOf(ar) >= c.cpl && dplOf(ar) >= (sel & 3);
+    const valid = c.efer & EFER_LMA ? (lsl ? LSL_TYPES_IA32E : LAR_TYPES_IA32E) : lsl ? LSL_TYPES : LAR_TYPES;
+    ok = valid[(ar >>> 8) & 0xf] === 1 && dplOf(ar) >= c.cpl && dplOf(ar) >= (sel & 3);
   }
   if (!ok) {
     c.setArith(0, F_ZF);

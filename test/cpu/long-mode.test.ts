@@ -837,6 +837,29 @@ describe('compatibility mode (IA-32e mode, CS.L = 0)', () => {
     expect(e.regs[4]).toBe(BigInt(STACK64 - 40));
   });
 
+  it('do LAR and LSL there accept only the IA-32e types (LAR: 64-bit TSSs and call gate; LSL: LDT and 64-bit TSSs), as in 64-bit mode?', () => {
+    // mov esi, 0x38; mov eax, -1; mov ecx, -1; lar eax, si; setz bl; lsl ecx, si; setz bh; hlt
+    const probe = [0xbe, ...le32(0x38), 0xb8, ...le32(-1), 0xb9, ...le32(-1), 0x0f, 0x02, 0xc6, 0x0f, 0x94, 0xc3, 0x0f, 0x03, 0xce, 0x0f, 0x94, 0xc7, HLT];
+    const got: string[] = [];
+    for (const type of [1, 2, 3, 4, 5, 9, 11, 12]) {
+      for (const long of [true, false]) {
+        // the same bytes run in 64-bit mode (after the far jump) and in compatibility mode (before it)
+        const e = everywhere(long ? probe : [HLT], (m) => {
+          m.mmu.writePhys(GDT + 0x38, 4, 0x0067);
+          m.mmu.writePhys(GDT + 0x3c, 4, 0x8000 | (type << 8));
+          m.mmu.writePhys(GDT + 0x40, 4, 0);
+          m.mmu.writePhys(GDT + 0x44, 4, 0);
+          m.cpu.gdtLimit = 0x47;
+          if (!long) m.mmu.writePhysBytes(CODE, new Uint8Array([...ENTRY, ...probe]));
+        });
+        const lar = (e.regs[3]! & 0xffn) === 1n, lsl = ((e.regs[3]! >> 8n) & 0xffn) === 1n;
+        got.push(`${long ? '64-bit' : 'compat'} type ${type}: lar ${lar ? e.regs[0]!.toString(16) : '-'} lsl ${lsl ? e.regs[1]!.toString(16) : '-'}`);
+      }
+    }
+    const want = (type: number): string => `lar ${[9, 11, 12].includes(type) ? (0x8000 | (type << 8)).toString(16) : '-'} lsl ${[2, 9, 11].includes(type) ? '67' : '-'}`;
+    expect(got).toEqual([1, 2, 3, 4, 5, 9, 11, 12].flatMap((t) => [`64-bit type ${t}: ${want(t)}`, `compat type ${t}: ${want(t)}`]));
+  });
+
   it('is a far JMP to a code segment with both L and D set #GP(selector)?', () => {
     const e = everywhere([HLT], (m) => {
       m.mmu.writePhys(0x800 + 0x18 + 4, 4, 0x00ef9a00); // the 64-bit code descriptor with D set too
