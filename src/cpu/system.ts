@@ -494,11 +494,6 @@ export function ltr(c: Cpu, sel: number): void {
 }
 
 /**
- * LAR/LSL (SDM vol. 2A): ZF=1 and the access rights or limit when the
- * descriptor is visible at CPL/RPL and of a type the instruction accepts.
- * Returns the value, or -1 with ZF cleared.
- */
-/**
  * The system-descriptor types LAR and LSL accept (SDM vol. 2A, LAR and LSL,
  * "Segment and Gate Types"): outside IA-32e mode the 16- and 32-bit TSSs,
  * the LDT and (LAR) the call and task gates; in IA-32e mode, compatibility
@@ -515,6 +510,12 @@ function typeMask(types: number[]): Uint8Array {
   return t;
 }
 
+/**
+ * LAR/LSL (SDM vol. 2A): ZF=1 and the access rights or limit when the
+ * descriptor is visible at CPL/RPL and of a type the instruction accepts.
+ * Returns the value, or -1 with ZF cleared (a caller reads ZF: a 4 GiB
+ * limit is -1 too).
+ */
 export function larLsl(c: Cpu, sel: number, lsl: boolean): number {
   sel &= 0xffff;
   if ((sel & 0xfffc) === 0 || !readDescriptor(c, sel)) {
