@@ -1086,6 +1086,15 @@ export class Mmu {
       if (h !== T_FAULT) this.storeAt(h, this.lastGpa, size, value);
       return;
     }
+    this.writeAcross(lo, hi, size, acc, value, 0);
+  }
+
+  /**
+   * A write of `size` bytes (up to 8: `valueLo`, then `valueHi`) that
+   * crosses a page: both pages translated before a byte is stored, then
+   * byte by byte. Nothing is written on a fault.
+   */
+  private writeAcross(lo: number, hi: number, size: number, acc: number, valueLo: number, valueHi: number): void {
     const first = 4096 - (lo & 0xfff);
     const h1 = this.translate(lo, hi, acc | (first << ACC_SIZE_SHIFT));
     if (h1 === T_FAULT) return;
@@ -1096,7 +1105,7 @@ export class Mmu {
     if (h2 === T_FAULT) return;
     const g2 = this.lastGpa;
     for (let k = 0; k < size; k++) {
-      const b = (value >>> (k * 8)) & 0xff;
+      const b = ((k < 4 ? valueLo : valueHi) >>> ((k & 3) * 8)) & 0xff;
       if (k < first) this.storeAt(h1 < 0 ? h1 : h1 + k, g1 + k, 1, b);
       else this.storeAt(h2 < 0 ? h2 : h2 + k - first, g2 + k - first, 1, b);
     }
@@ -1109,20 +1118,7 @@ export class Mmu {
       if (h !== T_FAULT) this.storeAt64(h, this.lastGpa, valueLo, valueHi);
       return;
     }
-    const first = 4096 - (lo & 0xfff);
-    const h1 = this.translate(lo, hi, acc | (first << ACC_SIZE_SHIFT));
-    if (h1 === T_FAULT) return;
-    const g1 = this.lastGpa;
-    const lo2 = ((lo | 0xfff) + 1) >>> 0;
-    const hi2 = lo2 === 0 ? (hi + 1) >>> 0 : hi;
-    const h2 = this.translate(lo2, hi2, acc | ((8 - first) << ACC_SIZE_SHIFT));
-    if (h2 === T_FAULT) return;
-    const g2 = this.lastGpa;
-    for (let k = 0; k < 8; k++) {
-      const b = ((k < 4 ? valueLo : valueHi) >>> ((k & 3) * 8)) & 0xff;
-      if (k < first) this.storeAt(h1 < 0 ? h1 : h1 + k, g1 + k, 1, b);
-      else this.storeAt(h2 < 0 ? h2 : h2 + k - first, g2 + k - first, 1, b);
-    }
+    this.writeAcross(lo, hi, 8, acc, valueLo, valueHi);
   }
 
   /** storeAt of 8 bytes within one page: one notification of size 8 (MMIO and ROM: two 4-byte device writes). */
