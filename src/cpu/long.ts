@@ -1001,91 +1001,100 @@ function one(c: Cpu, op: number): void {
 }
 
 /** MOVS, STOS, LODS with 64-bit (or 32-bit, with 67) RSI/RDI/RCX; REP repeats while RCX is nonzero. */
+/** A string instruction's address register r as the memory operand (eaLo, eaHi): 64 or 32 bits (67), zero-extended. */
+function strAddr(c: Cpu, r: number): void {
+  eaLo = regLo(c, r);
+  eaHi = a64 ? c.regHi[r]! : 0;
+}
+
+/** Steps a string instruction's address register r by `step` bytes, at the address size. */
+function strAdvance(c: Cpu, r: number, step: number): void {
+  if (a64) {
+    const s = (regLo(c, r) >>> 0) + step;
+    setLo(c, r, s | 0);
+    c.regHi[r] = (c.regHi[r]! + Math.floor(s / 4294967296)) | 0;
+  } else setReg(c, r, 4, (regLo(c, r) + step) | 0, 0);
+}
+
+/** RCX (ECX with 67) is 0. */
+function strCountZero(c: Cpu): boolean {
+  return a64 ? (c.reg32[1]! | c.regHi[1]!) === 0 : c.reg32[1] === 0;
+}
+
+/** RCX (ECX with 67) minus 1. */
+function strDecCount(c: Cpu): void {
+  if (a64) {
+    const lo = c.reg32[1]!;
+    c.reg32[1] = (lo - 1) | 0;
+    if (lo === 0) c.regHi[1] = (c.regHi[1]! - 1) | 0;
+  } else setReg(c, 1, 4, (c.reg32[1]! - 1) | 0, 0);
+}
+
+/** The source's FS or GS base added to (eaLo, eaHi) when an override names one. */
+function strSeg(c: Cpu): void {
+  if (seg >= 0) {
+    const s = (eaLo >>> 0) + (c.segBase[seg]! >>> 0);
+    eaLo = s | 0;
+    eaHi = (eaHi + (seg === FS ? c.fsBaseHi : c.gsBaseHi) + (s > 0xffffffff ? 1 : 0)) | 0;
+  }
+}
+
 function stringOp(c: Cpu, op: number): void {
   // INSW/INSD and OUTSW/OUTSD have no 64-bit form: REX.W gives 32 bits
   const size = op < 0x70 && (op & 1) !== 0 && osz === 8 ? 4 : vsize(op);
-  const step = c.getFlags() & F_DF ? -size : size;
-  const addr = (r: number): void => {
-    eaLo = regLo(c, r);
-    eaHi = a64 ? c.regHi[r]! : 0;
-    if (!a64) {
-      // a 32-bit address is zero-extended
-    }
-  };
-  const advance = (r: number): void => {
-    if (a64) {
-      const s = (regLo(c, r) >>> 0) + step;
-      setLo(c, r, s | 0);
-      c.regHi[r] = (c.regHi[r]! + Math.floor(s / 4294967296)) | 0;
-    } else setReg(c, r, 4, (regLo(c, r) + step) | 0, 0);
-  };
-  const countZero = (): boolean => a64 ? (c.reg32[1]! | c.regHi[1]!) === 0 : c.reg32[1] === 0;
-  const decCount = (): void => {
-    if (a64) {
-      const lo = c.reg32[1]!;
-      c.reg32[1] = (lo - 1) | 0;
-      if (lo === 0) c.regHi[1] = (c.regHi[1]! - 1) | 0;
-    } else setReg(c, 1, 4, (c.reg32[1]! - 1) | 0, 0);
-  };
-  const withSeg = (): void => {
-    if (seg >= 0) {
-      const s = (eaLo >>> 0) + (c.segBase[seg]! >>> 0);
-      eaLo = s | 0;
-      eaHi = (eaHi + (seg === FS ? c.fsBaseHi : c.gsBaseHi) + (s > 0xffffffff ? 1 : 0)) | 0;
-    }
-  };
+  const step = c.flags & F_DF ? -size : size; // DF is never lazy (getFlags would compute the arithmetic flags for nothing)
   // One iteration per instruction: a REP instruction that has not finished
   // goes back to itself (RIP unchanged), so interrupts and faults come
   // between iterations with the registers of the iterations done.
-  if (rep !== 0 && countZero()) return;
+  if (rep !== 0 && strCountZero(c)) return;
   let compare = false;
   if (op === 0x6c || op === 0x6d) { // INS: ES:[RDI] = port DX (the port is read after the destination is checked)
-    addr(7);
+    strAddr(c, 7);
     if (c.mmu.translate(eaLo, eaHi, c.mmu.ctxAcc | ACC_WRITE) === T_FAULT) throw c.memFault();
     const v = ioRead(c, c.reg16[4]!, size);
     wr(c, eaLo, eaHi, size, v, 0);
-    advance(7);
+    strAdvance(c, 7, step);
   } else if (op === 0x6e || op === 0x6f) { // OUTS: port DX = [RSI]
-    addr(6); withSeg();
+    strAddr(c, 6); strSeg(c);
     const v = rd(c, eaLo, eaHi, size);
     ioWrite(c, c.reg16[4]!, size, v);
-    advance(6);
+    strAdvance(c, 6, step);
   } else if (op === 0xa6 || op === 0xa7) { // CMPS: [RSI] - ES:[RDI]
     compare = true;
-    addr(6); withSeg();
+    strAddr(c, 6); strSeg(c);
     const a = rd(c, eaLo, eaHi, size), ah = V;
-    addr(7);
+    strAddr(c, 7);
     const b = rd(c, eaLo, eaHi, size), bh = V;
     aluOp(c, 7, size, a, ah, b, bh);
-    advance(6); advance(7);
+    strAdvance(c, 6, step); strAdvance(c, 7, step);
   } else if (op === 0xae || op === 0xaf) { // SCAS: rAX - ES:[RDI]
     compare = true;
-    addr(7);
+    strAddr(c, 7);
     const b = rd(c, eaLo, eaHi, size), bh = V;
     const a = getReg(c, 0, size), ah = V;
     aluOp(c, 7, size, a, ah, b, bh);
-    advance(7);
+    strAdvance(c, 7, step);
   } else if (op === 0xa4 || op === 0xa5) {
-    addr(6); withSeg();
+    strAddr(c, 6); strSeg(c);
     const v = rd(c, eaLo, eaHi, size), vh = V;
-    addr(7);
+    strAddr(c, 7);
     wr(c, eaLo, eaHi, size, v, vh);
-    advance(6); advance(7);
+    strAdvance(c, 6, step); strAdvance(c, 7, step);
   } else if (op === 0xaa || op === 0xab) {
-    addr(7);
+    strAddr(c, 7);
     const v = getReg(c, 0, size);
     wr(c, eaLo, eaHi, size, v, V);
-    advance(7);
+    strAdvance(c, 7, step);
   } else {
-    addr(6); withSeg();
+    strAddr(c, 6); strSeg(c);
     const v = rd(c, eaLo, eaHi, size);
     setReg(c, 0, size, v, V);
-    advance(6);
+    strAdvance(c, 6, step);
   }
   if (rep !== 0) {
-    decCount();
+    strDecCount(c);
     // REPE/REPNE CMPS and SCAS also stop on ZF = 0 / ZF = 1
-    const more = !countZero() && (!compare || (rep === 2) === (c.getZF() !== 0));
+    const more = !strCountZero(c) && (!compare || (rep === 2) === (c.getZF() !== 0));
     if (more) { c.eip = c.instrEip; c.ripHi = c.instrRipHi; }
   }
 }

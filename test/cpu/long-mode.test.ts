@@ -390,6 +390,18 @@ describe('the stack and branches', () => {
     expect(e.regs[1]).toBe(0n);
     expect(e.regs[7]).toBe(BigInt(DATA + 32));
   });
+
+  it('does REP MOVSQ with DF = 1 copy downward, RSI and RDI stepping back, after an ALU result left the flags lazy?', () => {
+    const code = [
+      ...movImm64(6, BigInt(DATA + 8)), ...movImm64(7, BigInt(DATA + 24)), ...movImm64(1, 2n),
+      0x01, 0xc0, // add eax, eax (lazy arithmetic flags)
+      0xfd, 0xf3, 0x48, 0xa5, 0xfc, // std; rep movsq; cld
+      HLT,
+    ];
+    const e = everywhere(code, (m) => { m.mmu.writePhys(DATA, 4, 1); m.mmu.writePhys(DATA + 8, 4, 2); }, 5);
+    expect(e.data).toEqual([1n, 2n, 1n, 2n, 0n]);
+    expect([e.regs[1], e.regs[6], e.regs[7]]).toEqual([0n, BigInt(DATA - 8), BigInt(DATA + 8)]);
+  });
 });
 
 describe('code above 4 GiB', () => {
